@@ -1,0 +1,42 @@
+"""``python -m actors NAME --config site.toml``: run one actor in the foreground.
+
+The site's broker must be running (``python -m supervisor`` or ``python -m
+broker``). Stop the supervised copy first (``python -m supervisor ctl stop
+NAME``) when debugging an actor the supervisor also runs. Ctrl-C stops it
+cleanly (``on_stop`` runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from actors.runtime import EXIT_CONFIG, run_actor
+from supervisor.core.config import ConfigError
+from supervisor.site import load_site, runtime_config
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run the actor; return the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m actors", description=__doc__.split("\n")[0])
+    parser.add_argument("name", help="the actor's name in site.toml ([actors.NAME])")
+    parser.add_argument("--config", default="site.toml", help="the site's site.toml")
+    parser.add_argument("--log-level", default=None, help="override the log level")
+    args = parser.parse_args(argv)
+    try:
+        site = load_site(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    if args.name not in site.actors:
+        known = ", ".join(site.actors)
+        print(f"{site.path}: no actor {args.name!r} (the site has: {known})", file=sys.stderr)
+        return EXIT_CONFIG
+    config = runtime_config(site, args.name)
+    if args.log_level:
+        config = type(config)(**{**config.__dict__, "log_level": args.log_level})
+    return run_actor(config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""The Actor base class that users subclass (pure core, no IO).
+
+An actor declares its Inputs, Outputs, State and Params as class attributes and
+implements ``step()``. It never touches a socket: the engine
+(:mod:`actors.core.engine`) feeds it and collects what it publishes, and the
+runtime (:mod:`actors.runtime`) or the test harness (:mod:`actors.testing`)
+drives the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from actors.core.declarations import ActorSpec, build_spec
+
+if TYPE_CHECKING:
+    from structlog.typing import FilteringBoundLogger
+
+# Names defined by the base class; a declaration may not reuse them.
+_RESERVED = frozenset(
+    {"step", "on_start", "on_stop", "period", "step_on_input", "version", "enlil"}
+)
+
+
+class ActorContext:
+    """What the framework offers an actor at run time, as ``self.enlil``.
+
+    ``name`` is the actor's name in the site, ``log`` a structlog logger bound
+    with it, ``now()`` the wall clock in seconds (a fake clock under the test
+    harness), and ``send(output, value)`` publishes one value of a declared
+    Output at once, for actors that emit several messages per step.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        log: FilteringBoundLogger,
+        now: Callable[[], float],
+        send: Callable[[str, Any], None],
+    ) -> None:
+        self.name = name
+        self.log = log
+        self.now = now
+        self.send = send
+
+
+class Actor:
+    """Base class of every actor. Subclass it, declare variables, implement ``step()``.
+
+    Class attributes a subclass may set:
+
+    ``period``
+        seconds between periodic steps, or None (the site config may override it);
+    ``step_on_input``
+        whether a message on an Input runs ``step()`` (default True);
+    ``version``
+        the state layout version, for hot swap.
+    """
+
+    period: ClassVar[float | None] = None
+    step_on_input: ClassVar[bool] = True
+    version: ClassVar[int] = 1
+
+    _enlil_spec: ClassVar[ActorSpec]
+    enlil: ActorContext
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._enlil_spec = build_spec(cls, _RESERVED)
+
+    def step(self) -> None:
+        """Run once per input message and/or every ``period`` seconds.
+
+        Runs in the actor's own process. An exception escaping it is an
+        unanticipated failure: the runtime records it and exits non-zero, and
+        the supervisor applies the restart policy.
+        """
+
+    def on_start(self) -> None:
+        """Run once in the actor's process after it has connected, before it is ready.
+
+        Outputs assigned here are published. An exception is an unanticipated failure.
+        """
+
+    def on_stop(self) -> None:
+        """Run once in the actor's process when it is asked to stop (SIGTERM, Ctrl-C).
+
+        Outputs assigned here are published before the sockets close. An
+        exception is logged and the process exits non-zero.
+        """
+
+
+def spec_of(cls: type[Actor]) -> ActorSpec:
+    """The declarations of an actor class."""
+    return cls._enlil_spec

@@ -1,0 +1,304 @@
+"""Declared variables of an actor: Input, Output, State, Param (pure core, no IO).
+
+Declarations are the single source of the data dictionary, the dataflow graph,
+the AsyncAPI document, the metrics and the snapshot, so each one carries a
+mandatory ``doc=``. :func:`build_spec` collects and checks them when an Actor
+subclass is created; a mistake is a :class:`DeclarationError` naming the actor
+and the variable.
+"""
+
+from __future__ import annotations
+
+import copy
+import typing
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Final
+
+from actors.core.topics import TopicError, check_topic
+
+
+class DeclarationError(TypeError):
+    """An actor class declares something invalid; the message names actor and variable."""
+
+
+class _Missing:
+    """Sentinel type for 'no default given'."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Final = _Missing()
+
+#: The payload types a declaration may name; ``object`` accepts anything msgpack carries.
+SCALAR_TYPES: Final[tuple[type, ...]] = (bool, int, float, str, bytes, list, dict, object)
+
+
+def type_name(tp: Any) -> str:
+    """Readable name of a declared type (``float``, ``list[int]``)."""
+    if isinstance(tp, type) and typing.get_origin(tp) is None:
+        return tp.__name__
+    return str(tp).replace("typing.", "")
+
+
+def check_type(tp: Any) -> None:
+    """Raise TypeError unless *tp* is a type a declaration may use."""
+    origin = typing.get_origin(tp)
+    if origin is None:
+        if tp not in SCALAR_TYPES:
+            names = ", ".join(t.__name__ for t in SCALAR_TYPES)
+            raise TypeError(f"type {tp!r} is not supported (use one of {names}, list[T], dict[str, T])")
+        return
+    args = typing.get_args(tp)
+    if origin is list and len(args) == 1:
+        check_type(args[0])
+        return
+    if origin is dict and len(args) == 2 and args[0] is str:
+        check_type(args[1])
+        return
+    raise TypeError(f"type {tp!r} is not supported (use list[T] or dict[str, T])")
+
+
+def coerce(value: Any, tp: Any) -> Any:
+    """Return *value* as type *tp* (an int is accepted for a float), or raise TypeError."""
+    origin = typing.get_origin(tp)
+    if origin is None:
+        if tp is object:
+            return value
+        if tp is float:
+            if type(value) is float:
+                return value
+            if type(value) is int:
+                return float(value)
+        elif type(value) is tp:
+            return value
+        raise TypeError(f"expected {type_name(tp)}, got {type(value).__name__} {value!r:.60}")
+    args = typing.get_args(tp)
+    if origin is list:
+        if type(value) is not list:
+            raise TypeError(f"expected {type_name(tp)}, got {type(value).__name__}")
+        return [coerce(item, args[0]) for item in value]
+    if type(value) is not dict or not all(type(k) is str for k in value):
+        raise TypeError(f"expected {type_name(tp)}, got {type(value).__name__}")
+    return {k: coerce(v, args[1]) for k, v in value.items()}
+
+
+class Variable:
+    """Common part of every declaration: a name (set by the class), doc, unit."""
+
+    kind: ClassVar[str] = "variable"
+    name: str
+    owner: str
+
+    def __init__(self, *, doc: str | None, unit: str | None, type_: Any, default: Any) -> None:
+        self.doc = doc
+        self.unit = unit
+        self.type = type_
+        self.default = default
+        self.name = ""
+        self.owner = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+        self.owner = owner.__name__
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        try:
+            return instance.__dict__[self.name]
+        except KeyError:
+            return None if self.default is MISSING else self.default
+
+    def describe(self) -> dict[str, Any]:
+        """A plain record of the declaration, for docs and tools."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "type": type_name(self.type),
+            "unit": self.unit,
+            "doc": self.doc,
+        }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.owner}.{self.name})"
+
+
+class Input(Variable):
+    """A value the actor consumes from *topic*. Reading it gives the latest value.
+
+    Until a first message arrives the value is *default*; an Input without a
+    default holds back ``step()`` until it has a value.
+    """
+
+    kind = "input"
+
+    def __init__(
+        self,
+        topic: str,
+        type: Any = object,  # noqa: A002 - the declaration reads like a signature
+        *,
+        doc: str | None = None,
+        unit: str | None = None,
+        default: Any = MISSING,
+    ) -> None:
+        super().__init__(doc=doc, unit=unit, type_=type, default=default)
+        self.topic = topic
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        raise AttributeError(f"{self.owner}.{self.name} is an Input and is read-only")
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "topic": self.topic, "required": self.default is MISSING}
+
+
+class Output(Variable):
+    """A value the actor produces on *topic*. Assigning it publishes it after ``step()``."""
+
+    kind = "output"
+
+    def __init__(
+        self,
+        topic: str,
+        type: Any = object,  # noqa: A002 - the declaration reads like a signature
+        *,
+        doc: str | None = None,
+        unit: str | None = None,
+        metric: bool = False,
+        default: Any = None,
+    ) -> None:
+        super().__init__(doc=doc, unit=unit, type_=type, default=default)
+        self.topic = topic
+        self.metric = metric
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        try:
+            value = coerce(value, self.type)
+        except TypeError as exc:
+            raise TypeError(f"{self.owner}.{self.name} (Output {self.topic!r}): {exc}") from None
+        instance.__dict__[self.name] = value
+        instance.__dict__["_enlil_dirty"].add(self.name)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "topic": self.topic, "metric": self.metric}
+
+
+class State(Variable):
+    """A value the actor keeps between steps; part of every snapshot."""
+
+    kind = "state"
+
+    def __init__(
+        self,
+        default: Any,
+        *,
+        doc: str | None = None,
+        unit: str | None = None,
+        metric: bool = False,
+        type: Any = None,  # noqa: A002 - the declaration reads like a signature
+    ) -> None:
+        super().__init__(doc=doc, unit=unit, type_=type or _infer(default), default=default)
+        self.metric = metric
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        values = instance.__dict__
+        if self.name not in values:
+            # A fresh copy per instance, so a mutable default is never shared.
+            values[self.name] = copy.deepcopy(self.default)
+        return values[self.name]
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        instance.__dict__[self.name] = value
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "default": self.default, "metric": self.metric}
+
+
+class Param(Variable):
+    """A value set from the site config (``params = {...}``); read-only while running."""
+
+    kind = "param"
+
+    def __init__(
+        self,
+        default: Any,
+        *,
+        doc: str | None = None,
+        unit: str | None = None,
+        type: Any = None,  # noqa: A002 - the declaration reads like a signature
+    ) -> None:
+        super().__init__(doc=doc, unit=unit, type_=type or _infer(default), default=default)
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        raise AttributeError(f"{self.owner}.{self.name} is a Param and is read-only")
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "default": self.default}
+
+
+def _infer(default: Any) -> Any:
+    tp = type(default)
+    return tp if tp in SCALAR_TYPES else object
+
+
+@dataclass(frozen=True)
+class ActorSpec:
+    """Everything an actor class declares, in declaration order."""
+
+    cls_name: str
+    doc: str
+    inputs: dict[str, Input] = field(default_factory=dict)
+    outputs: dict[str, Output] = field(default_factory=dict)
+    states: dict[str, State] = field(default_factory=dict)
+    params: dict[str, Param] = field(default_factory=dict)
+
+    def variables(self) -> list[Variable]:
+        """All declarations, inputs first."""
+        return [*self.inputs.values(), *self.outputs.values(), *self.states.values(),
+                *self.params.values()]
+
+
+_KINDS: Final = {Input: "inputs", Output: "outputs", State: "states", Param: "params"}
+
+
+def build_spec(cls: type, reserved: frozenset[str]) -> ActorSpec:
+    """Collect and check the declarations of actor class *cls* (and its bases)."""
+    found: dict[str, Variable] = {}
+    for klass in reversed(cls.__mro__):
+        for name, value in vars(klass).items():
+            if isinstance(value, Variable):
+                found[name] = value
+            elif name in found:
+                del found[name]  # a subclass replaced the declaration with a plain attribute
+    spec = ActorSpec(cls_name=cls.__name__, doc=(cls.__doc__ or "").strip())
+    topics: dict[str, str] = {}
+    for name, var in found.items():
+        where = f"actor {cls.__name__}, {var.kind} {name!r}"
+        if name in reserved or name.startswith("_enlil") or name == "enlil":
+            raise DeclarationError(f"{where}: the name is reserved by the Actor base class")
+        if not (isinstance(var.doc, str) and var.doc.strip()):
+            raise DeclarationError(f"{where}: doc= is missing (every declared variable needs one)")
+        try:
+            check_type(var.type)
+        except TypeError as exc:
+            raise DeclarationError(f"{where}: {exc}") from None
+        if isinstance(var, Input | Output):
+            try:
+                check_topic(var.topic)
+            except TopicError as exc:
+                raise DeclarationError(f"{where}: {exc}") from None
+        if isinstance(var, Input):
+            if var.topic in topics:
+                raise DeclarationError(
+                    f"{where}: topic {var.topic!r} is already the input {topics[var.topic]!r}"
+                )
+            topics[var.topic] = name
+        if isinstance(var, Param | State) and var.default is not None:
+            try:
+                coerce(var.default, var.type)
+            except TypeError as exc:
+                raise DeclarationError(f"{where}: default does not match its type: {exc}") from None
+        getattr(spec, _KINDS[type(var)])[name] = var
+    return spec

@@ -1,0 +1,298 @@
+"""The actor engine: one actor instance and the rules that drive it (pure core, no IO).
+
+The engine decodes received frames, checks payload types, updates Inputs,
+decides when ``step()`` runs, numbers and encodes what the actor publishes,
+and counts everything that goes wrong. It never touches a socket or the real
+clock: the runtime (real sockets, real time) and the test harness (no
+sockets, fake clock) both drive this same engine, so an actor behaves the same
+under both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import structlog
+
+from actors.core.actor import Actor, ActorContext
+from actors.core.declarations import MISSING, ActorSpec, coerce, type_name
+from actors.core.topics import TopicError, check_topic
+from actors.core.wire import WireError, decode_message, encode_envelope, sender_of
+
+#: An encoded message ready for the socket: ``(topic frame, envelope frame)``.
+Outgoing = tuple[bytes, bytes]
+
+
+class ParamError(ValueError):
+    """A param or topic given by the site config does not fit the actor's declarations."""
+
+
+def resolve_params(spec: ActorSpec, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Merge config params over declared defaults. Returns ``(params, errors)``."""
+    errors: list[str] = []
+    values = {name: p.default for name, p in spec.params.items()}
+    for key, value in given.items():
+        param = spec.params.get(key)
+        if param is None:
+            known = ", ".join(spec.params) or "none"
+            errors.append(f"params.{key}: {spec.cls_name} declares no Param {key!r} (it has: {known})")
+            continue
+        try:
+            values[key] = coerce(value, param.type)
+        except TypeError as exc:
+            errors.append(f"params.{key}: {exc}")
+    return values, errors
+
+
+def resolve_topics(spec: ActorSpec, given: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """Topic of each Input and Output, with config remaps applied. Returns ``(topics, errors)``."""
+    errors: list[str] = []
+    topics = {name: v.topic for name, v in {**spec.inputs, **spec.outputs}.items()}
+    for key, topic in given.items():
+        if key not in topics:
+            errors.append(f"topics.{key}: {spec.cls_name} declares no Input or Output {key!r}")
+            continue
+        if not isinstance(topic, str):
+            errors.append(f"topics.{key}: expected a topic string, got {type(topic).__name__}")
+            continue
+        try:
+            topics[key] = check_topic(topic)
+        except TopicError as exc:
+            errors.append(f"topics.{key}: {exc}")
+    return topics, errors
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """How one actor instance is set up: its name, params, topic remaps and period."""
+
+    name: str
+    params: Mapping[str, Any]
+    topics: Mapping[str, str]
+    period: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Statistics:
+    """Counters of one actor instance since it started."""
+
+    received: int = 0
+    accepted: int = 0
+    malformed: int = 0
+    unsupported_version: int = 0
+    type_rejected: int = 0
+    filtered: int = 0
+    gaps: int = 0
+    duplicates: int = 0
+    published: int = 0
+    steps: int = 0
+
+
+_COUNTERS: Final = tuple(Statistics.__slots__)
+
+
+class ActorEngine:
+    """Drives one actor instance: deliver frames, run steps, collect outgoing frames.
+
+    Methods that run a hook (``start``, ``receive``, ``tick``, ``stop``) let the
+    hook's exception propagate unchanged: the caller decides what a failure
+    means (exit and snapshot in the runtime, a raised exception in tests).
+    """
+
+    def __init__(
+        self,
+        cls: type[Actor],
+        config: EngineConfig,
+        *,
+        wall_ns: Callable[[], int],
+        monotonic: Callable[[], float],
+        log: Any = None,
+    ) -> None:
+        self.cls = cls
+        self.spec: ActorSpec = cls._enlil_spec
+        self.name = config.name
+        self.period = config.period if config.period is not None else cls.period
+        self._wall_ns = wall_ns
+        self._monotonic = monotonic
+        self._log = log if log is not None else structlog.get_logger().bind(actor=config.name)
+        params, errors = resolve_params(self.spec, config.params)
+        topics, topic_errors = resolve_topics(self.spec, config.topics)
+        if errors or topic_errors:
+            raise ParamError(f"actor {config.name!r}: " + "; ".join(errors + topic_errors))
+        self.topics = topics
+        # topic -> (input name, declared type)
+        self._inputs: dict[str, tuple[str, Any]] = {
+            topics[name]: (name, var.type) for name, var in self.spec.inputs.items()
+        }
+        self._output_topics = {
+            name: topics[name].encode() for name in self.spec.outputs
+        }
+        self._required = {name for name, var in self.spec.inputs.items() if var.default is MISSING}
+        self._counts = dict.fromkeys(_COUNTERS, 0)
+        self._seq_out: dict[bytes, int] = {}
+        self._seq_in: dict[tuple[str, str], int] = {}
+        self._logged: set[tuple[str, str, str]] = set()
+        self._outbox: list[Outgoing] = []
+        self._next_period: float | None = None
+        self.actor = self._instantiate(params)
+
+    # -- set-up --------------------------------------------------------------
+
+    def _instantiate(self, params: dict[str, Any]) -> Actor:
+        actor = self.cls.__new__(self.cls)
+        actor.__dict__["_enlil_dirty"] = set()
+        actor.__dict__.update(params)
+        actor.enlil = ActorContext(
+            name=self.name, log=self._log, now=lambda: self._wall_ns() / 1e9, send=self.send
+        )
+        actor.__init__()  # type: ignore[misc]  # user __init__ runs with params already bound
+        return actor
+
+    def subscriptions(self) -> list[str]:
+        """The exact topics this actor subscribes to."""
+        return list(self._inputs)
+
+    # -- publishing ------------------------------------------------------------
+
+    def publish(self, topic: bytes, payload: Any, trace: str | None = None) -> Outgoing:
+        """Encode *payload* for *topic* with the next sequence number; return the frames."""
+        seq = self._seq_out.get(topic, 0) + 1
+        self._seq_out[topic] = seq
+        self._counts["published"] += 1
+        return topic, encode_envelope(self.name, seq, self._wall_ns(), payload, trace)
+
+    def send(self, output: str, value: Any) -> None:
+        """Publish one value of the declared Output *output* now (``self.enlil.send``)."""
+        var = self.spec.outputs.get(output)
+        if var is None:
+            raise KeyError(f"{self.spec.cls_name} declares no Output {output!r}")
+        try:
+            value = coerce(value, var.type)
+        except TypeError as exc:
+            raise TypeError(f"{self.spec.cls_name}.{output} (Output {var.topic!r}): {exc}") from None
+        self._outbox.append(self.publish(self._output_topics[output], value))
+
+    def _flush(self) -> list[Outgoing]:
+        dirty: set[str] = self.actor.__dict__["_enlil_dirty"]
+        for name in sorted(dirty):
+            self._outbox.append(self.publish(self._output_topics[name], self.actor.__dict__[name]))
+        dirty.clear()
+        out, self._outbox = self._outbox, []
+        return out
+
+    # -- hooks -----------------------------------------------------------------
+
+    def start(self) -> list[Outgoing]:
+        """Run ``on_start`` and return what it published; arms the period timer."""
+        self.actor.on_start()
+        if self.period:
+            self._next_period = self._monotonic() + self.period
+        return self._flush()
+
+    def stop(self) -> list[Outgoing]:
+        """Run ``on_stop`` and return what it published."""
+        self.actor.on_stop()
+        return self._flush()
+
+    def ready_to_step(self) -> bool:
+        """Whether every Input without a default has received a value."""
+        if not self._required:
+            return True
+        values = self.actor.__dict__
+        self._required = {name for name in self._required if name not in values}
+        return not self._required
+
+    def _step(self) -> None:
+        self._counts["steps"] += 1
+        self.actor.step()
+
+    def receive(self, frames: list[bytes]) -> list[Outgoing]:
+        """Deliver one received multipart; run ``step()`` if it changed an Input."""
+        self._counts["received"] += 1
+        try:
+            message = decode_message(frames)
+        except WireError as exc:
+            self._counts[exc.reason] += 1
+            sender = sender_of(frames[1]) if len(frames) == 2 else None
+            self._warn_once(exc.reason, sender or "?", frames[0][:64].decode("utf-8", "replace"),
+                            str(exc))
+            return []
+        topic, env = message.topic, message.envelope
+        entry = self._inputs.get(topic)
+        if entry is None:
+            self._counts["filtered"] += 1  # a ZeroMQ prefix match that is not ours
+            return []
+        if not self._in_order(topic, env.sender, env.seq):
+            return []
+        name, tp = entry
+        try:
+            value = coerce(env.payload, tp)
+        except TypeError as exc:
+            self._counts["type_rejected"] += 1
+            self._warn_once("type_rejected", env.sender, topic,
+                            f"input {name!r} wants {type_name(tp)}: {exc}")
+            return []
+        self._counts["accepted"] += 1
+        self.actor.__dict__[name] = value
+        if self.cls.step_on_input and self.ready_to_step():
+            self._step()
+        return self._flush()
+
+    def _in_order(self, topic: str, sender: str, seq: int) -> bool:
+        """Count gaps; drop duplicates. A sequence restarting at 1 is a restarted sender."""
+        key = (sender, topic)
+        last = self._seq_in.get(key)
+        if last is not None and 1 < seq <= last:
+            self._counts["duplicates"] += 1
+            return False
+        if last is not None and seq > last + 1:
+            self._counts["gaps"] += seq - last - 1
+        self._seq_in[key] = seq
+        return True
+
+    def next_deadline(self) -> float | None:
+        """Monotonic time of the next periodic step, or None when not periodic."""
+        return self._next_period
+
+    def tick(self) -> list[Outgoing]:
+        """Run the periodic step if it is due; return what it published."""
+        if self._next_period is None or self.period is None:
+            return []
+        now = self._monotonic()
+        if now < self._next_period:
+            return []
+        # Keep the phase; skip missed periods rather than running a burst of steps.
+        missed = int((now - self._next_period) // self.period)
+        self._next_period += (missed + 1) * self.period
+        if self.ready_to_step():
+            self._step()
+        return self._flush()
+
+    def _warn_once(self, reason: str, sender: str, topic: str, detail: str) -> None:
+        key = (reason, sender, topic)
+        if key in self._logged or len(self._logged) > 1000:
+            return
+        self._logged.add(key)
+        self._log.warning("message dropped", reason=reason, sender=sender, topic=topic,
+                          detail=detail, note="logged once per sender and topic; see counters")
+
+    # -- introspection ---------------------------------------------------------
+
+    def statistics(self) -> Statistics:
+        """A frozen copy of the counters."""
+        return Statistics(**self._counts)
+
+    def state(self) -> dict[str, Any]:
+        """Current values of the declared State variables."""
+        return {name: getattr(self.actor, name) for name in self.spec.states}
+
+    def outputs(self) -> dict[str, Any]:
+        """Last assigned value of each declared Output."""
+        return {name: getattr(self.actor, name) for name in self.spec.outputs}
+
+    def inputs(self) -> dict[str, Any]:
+        """Latest value of each declared Input."""
+        return {name: getattr(self.actor, name) for name in self.spec.inputs}
+

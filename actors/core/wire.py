@@ -1,0 +1,147 @@
+"""The wire format: envelopes and messages (pure core, no IO).
+
+A message on the mesh is a ZeroMQ multipart ``[topic, envelope]``. The topic
+frame is UTF-8 text; the envelope frame is a msgpack array, in this order:
+
+====  ===========  ==========================================================
+slot  name         meaning
+====  ===========  ==========================================================
+0     version      wire version, :data:`WIRE_VERSION`
+1     sender       name of the publishing actor (or tool)
+2     seq          per-sender, per-topic sequence number, starting at 1
+3     timestamp    publish time, integer nanoseconds since the Unix epoch
+4     trace        W3C ``traceparent`` text when the message is sampled, else nil
+5     payload      the value: nil, bool, int, float, str, bytes, list or map
+====  ===========  ==========================================================
+
+This module is the one place that knows those slots. Decoding never raises
+anything but :class:`WireError`: frames from a peer are not trusted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+import msgpack
+
+from actors.core.topics import TopicError, check_topic
+
+WIRE_VERSION: Final = 1
+_SLOTS: Final = 6
+#: Largest envelope accepted from a peer; ZeroMQ enforces it too (MAXMSGSIZE).
+MAX_FRAME_BYTES: Final = 16 * 1024 * 1024
+
+
+class WireError(ValueError):
+    """A frame could not be decoded. ``reason`` is a short counter name."""
+
+    reason = "malformed"
+
+
+class MalformedFrame(WireError):
+    """The frames are not a valid enlil message (bad msgpack, wrong shape, bad topic)."""
+
+
+class UnsupportedVersion(WireError):
+    """The envelope carries a wire version this build does not speak."""
+
+    reason = "unsupported_version"
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A decoded envelope: who sent the payload, when, and in which order."""
+
+    sender: str
+    seq: int
+    timestamp_ns: int
+    payload: Any
+    trace: str | None = None
+    version: int = WIRE_VERSION
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A decoded message: the topic it was published on and its envelope."""
+
+    topic: str
+    envelope: Envelope
+
+
+def _no_ext(code: int, data: bytes) -> Any:
+    raise MalformedFrame(f"msgpack extension type {code} is not allowed on the wire")
+
+
+def encode_envelope(
+    sender: str, seq: int, timestamp_ns: int, payload: Any, trace: str | None = None
+) -> bytes:
+    """Encode one envelope. Raises TypeError if *payload* is not msgpack-able."""
+    packed: bytes = msgpack.packb(
+        [WIRE_VERSION, sender, seq, timestamp_ns, trace, payload], use_bin_type=True
+    )
+    return packed
+
+
+def decode_envelope(frame: bytes) -> Envelope:
+    """Decode one envelope frame, or raise :class:`WireError` saying what is wrong."""
+    if len(frame) > MAX_FRAME_BYTES:
+        raise MalformedFrame(f"envelope of {len(frame)} bytes exceeds {MAX_FRAME_BYTES}")
+    try:
+        obj = msgpack.unpackb(
+            frame, raw=False, use_list=True, strict_map_key=False, ext_hook=_no_ext
+        )
+    except WireError:
+        raise
+    except (ValueError, TypeError, OverflowError, msgpack.UnpackException) as exc:
+        # UnicodeDecodeError, ExtraData, FormatError and StackError are all ValueErrors.
+        raise MalformedFrame(f"envelope is not valid msgpack: {exc}") from None
+    if not isinstance(obj, list) or len(obj) < 1:
+        raise MalformedFrame("envelope is not a msgpack array")
+    version = obj[0]
+    if type(version) is not int:
+        raise MalformedFrame("envelope version is not an integer")
+    if version != WIRE_VERSION:
+        raise UnsupportedVersion(f"wire version {version} (this build speaks {WIRE_VERSION})")
+    if len(obj) != _SLOTS:
+        raise MalformedFrame(f"envelope has {len(obj)} slots, expected {_SLOTS}")
+    _, sender, seq, timestamp_ns, trace, payload = obj
+    if type(sender) is not str or not sender:
+        raise MalformedFrame("envelope sender is not a non-empty string")
+    if type(seq) is not int or seq < 0:
+        raise MalformedFrame("envelope sequence number is not a non-negative integer")
+    if type(timestamp_ns) is not int:
+        raise MalformedFrame("envelope timestamp is not an integer")
+    if trace is not None and type(trace) is not str:
+        raise MalformedFrame("envelope trace context is neither nil nor a string")
+    return Envelope(
+        sender=sender, seq=seq, timestamp_ns=timestamp_ns, payload=payload, trace=trace
+    )
+
+
+def decode_topic(frame: bytes) -> str:
+    """Decode and validate a topic frame, or raise :class:`MalformedFrame`."""
+    try:
+        return check_topic(frame.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise MalformedFrame("topic frame is not UTF-8") from None
+    except TopicError as exc:
+        raise MalformedFrame(str(exc)) from None
+
+
+def decode_message(frames: list[bytes]) -> Message:
+    """Decode a received multipart into a :class:`Message`, or raise :class:`WireError`."""
+    if len(frames) != 2:
+        raise MalformedFrame(f"message has {len(frames)} frames, expected 2")
+    return Message(topic=decode_topic(frames[0]), envelope=decode_envelope(frames[1]))
+
+
+def sender_of(frame: bytes) -> str | None:
+    """Best-effort sender name of an undecodable envelope, for 'log once per sender'."""
+    try:
+        obj = msgpack.unpackb(frame, raw=False, ext_hook=_no_ext)
+    except (WireError, ValueError, TypeError, OverflowError, msgpack.UnpackException):
+        return None
+    if isinstance(obj, list) and len(obj) > 1 and isinstance(obj[1], str):
+        return obj[1][:64]
+    return None

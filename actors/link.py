@@ -1,0 +1,130 @@
+"""A connection to the site's broker: one PUB and one SUB socket (shell).
+
+Used by the actor runtime, the supervisor, the CLI tools and the test kit.
+:meth:`BrokerLink.wait_connected` is how readiness is a message and not a
+sleep: the link publishes a probe on a topic only it subscribes to until the
+probe comes back through the broker. When it does, both directions work and
+every subscription made before the probe has reached the broker.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import zmq
+
+from actors.core.topics import Pattern, parse_pattern
+from actors.core.wire import MAX_FRAME_BYTES, Message, WireError, decode_message, encode_envelope
+
+PROBE_PREFIX = "$sys.probe."
+
+
+class BrokerUnreachable(TimeoutError):
+    """The broker did not echo a probe in time; the message names the endpoints."""
+
+
+class BrokerLink:
+    """PUB and SUB sockets connected to the broker, created in the calling thread."""
+
+    def __init__(
+        self,
+        ctx: zmq.Context[zmq.Socket[bytes]],
+        pub_endpoint: str,
+        sub_endpoint: str,
+        sender: str,
+        patterns: Iterable[str] = (),
+        hwm: int = 10000,
+    ) -> None:
+        self.sender = sender
+        self.pub_endpoint = pub_endpoint
+        self.sub_endpoint = sub_endpoint
+        self.pub = ctx.socket(zmq.PUB)
+        self.pub.setsockopt(zmq.SNDHWM, hwm)
+        self.pub.setsockopt(zmq.LINGER, 1000)
+        self.pub.connect(pub_endpoint)
+        self.sub = ctx.socket(zmq.SUB)
+        self.sub.setsockopt(zmq.RCVHWM, hwm)
+        self.sub.setsockopt(zmq.LINGER, 0)
+        self.sub.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES + 4096)
+        self.sub.connect(sub_endpoint)
+        self.patterns: list[Pattern] = []
+        for text in patterns:
+            self.subscribe(text)
+        self._seq: dict[str, int] = {}
+        # A topic only this link subscribes to, for readiness probes.
+        self._probe = f"{PROBE_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}".encode()
+        self._probes = 0
+        self.sub.setsockopt(zmq.SUBSCRIBE, self._probe)
+
+    def subscribe(self, text: str) -> Pattern:
+        """Subscribe to a topic or ``prefix.*`` pattern."""
+        pattern = parse_pattern(text)
+        self.patterns.append(pattern)
+        self.sub.setsockopt(zmq.SUBSCRIBE, pattern.zmq_filter)
+        return pattern
+
+    def wants(self, topic: str) -> bool:
+        """Whether *topic* matches one of this link's patterns (ZeroMQ only pre-filters)."""
+        return any(p.matches(topic) for p in self.patterns)
+
+    def send_probe(self) -> None:
+        """Publish one probe; :meth:`is_probe` recognises its echo."""
+        self._probes += 1
+        self.pub.send_multipart([self._probe, encode_envelope(self.sender, self._probes,
+                                                              time.time_ns(), self._probes)])
+
+    def is_probe(self, frames: list[bytes]) -> bool:
+        """Whether *frames* is this link's probe coming back through the broker."""
+        return bool(frames) and frames[0] == self._probe
+
+    def wait_connected(self, timeout: float) -> None:
+        """Publish probes until one comes back through the broker, or raise BrokerUnreachable."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.send_probe()
+            # A short poll is the retry interval of the probe, not a synchronisation sleep.
+            if self.sub.poll(10, zmq.POLLIN):
+                while self.sub.poll(0, zmq.POLLIN):
+                    if self.is_probe(self.sub.recv_multipart()):
+                        self.sub.setsockopt(zmq.UNSUBSCRIBE, self._probe)
+                        return
+            if time.monotonic() > deadline:
+                raise BrokerUnreachable(
+                    f"no answer from the broker at {self.pub_endpoint} / {self.sub_endpoint} "
+                    f"within {timeout:g}s (is the site running?)"
+                )
+
+    def publish(self, topic: str, payload: Any, trace: str | None = None) -> None:
+        """Publish *payload* on *topic* with this link's own sequence numbers."""
+        seq = self._seq.get(topic, 0) + 1
+        self._seq[topic] = seq
+        self.pub.send_multipart([topic.encode(), encode_envelope(self.sender, seq, time.time_ns(),
+                                                                 payload, trace)])
+
+    def recv(self, timeout: float | None) -> Message | None:
+        """The next message matching a pattern, or None when *timeout* seconds pass.
+
+        Frames that do not decode are skipped (and returned by nothing): tools
+        reading the mesh must survive whatever is on it.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = -1 if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
+            if not self.sub.poll(wait, zmq.POLLIN):
+                return None
+            frames = self.sub.recv_multipart()
+            try:
+                message = decode_message(frames)
+            except WireError:
+                continue
+            if self.wants(message.topic):
+                return message
+
+    def close(self, linger_ms: int = 1000) -> None:
+        """Close both sockets, giving queued publishes *linger_ms* to leave."""
+        self.pub.close(linger=linger_ms)
+        self.sub.close(linger=0)

@@ -1,0 +1,91 @@
+"""Process plumbing shared by actors, the broker and the supervisor (shell).
+
+* :func:`die_with_parent`: ask Linux to signal us when the supervisor dies, and
+  notice if it already has; together with :func:`parent_alive`, checked in the
+  event loops, no child outlives its supervisor, even one killed by SIGKILL.
+* :class:`SignalWakeup`: signals become a readable file descriptor, so an event
+  loop blocked in ``zmq.Poller.poll`` wakes up at once to handle them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+from collections.abc import Iterable
+from types import FrameType
+
+_PR_SET_PDEATHSIG = 1
+PARENT_ENV = "ENLIL_SUPERVISOR_PID"
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> int | None:
+    """If started by a supervisor, have *sig* sent to us when it dies; return its pid.
+
+    Returns None when not supervised. Exits at once if the supervisor is
+    already gone (the window between fork and this call).
+    """
+    text = os.environ.get(PARENT_ENV)
+    if not text:
+        return None
+    parent = int(text)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:
+        os._exit(0)
+    return parent
+
+
+def remove_ipc_file(endpoint: str) -> None:
+    """Remove the socket file of an ``ipc://`` endpoint this process bound and has closed."""
+    if endpoint.startswith("ipc://") and not endpoint.startswith("ipc://@"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(endpoint.removeprefix("ipc://"))
+
+
+def parent_alive(parent: int | None) -> bool:
+    """Whether our supervisor (if any) is still our parent."""
+    return parent is None or os.getppid() == parent
+
+
+class SignalWakeup:
+    """Turn *signals* into flags plus a readable fd for event loops to poll.
+
+    ``received`` lists the signals seen since the last :meth:`drain`.
+    """
+
+    def __init__(self, signals: Iterable[int]) -> None:
+        self._r, self._w = socket.socketpair()
+        self._r.setblocking(False)
+        self._w.setblocking(False)
+        self.received: list[int] = []
+        self._old_fd = signal.set_wakeup_fd(self._w.fileno(), warn_on_full_buffer=False)
+        self._old = {sig: signal.signal(sig, self._handle) for sig in signals}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.received.append(signum)
+
+    def fileno(self) -> int:
+        """The fd to poll for readability."""
+        return self._r.fileno()
+
+    def drain(self) -> list[int]:
+        """Empty the wakeup pipe; return and clear the signals received."""
+        try:
+            while self._r.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+        got, self.received = self.received, []
+        return got
+
+    def close(self) -> None:
+        """Restore the previous handlers and close the pipe."""
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        signal.set_wakeup_fd(self._old_fd)
+        self._r.close()
+        self._w.close()

@@ -1,0 +1,12 @@
+"""The enlil test kit: an in-process harness and real multi-process meshes for pytest.
+
+* :class:`Harness` drives one actor without sockets, on a fake clock;
+* the ``mesh`` pytest fixture (:class:`MeshFactory`) starts a real site -
+  supervisor, broker and actor processes - in a temporary run directory and
+  guarantees on teardown that every process is gone and no socket file is left.
+"""
+
+from actors.testing.harness import FakeClock, Harness
+from actors.testing.mesh import Mesh, MeshError, MeshFactory
+
+__all__ = ["FakeClock", "Harness", "Mesh", "MeshError", "MeshFactory"]

@@ -1,0 +1,30 @@
+"""``python -m broker --config site.toml``: run the site's broker alone, in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from broker.proxy import run_broker
+from supervisor.core.config import ConfigError
+from supervisor.site import broker_settings, load_site
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run the broker; return the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m broker", description=__doc__)
+    parser.add_argument("--config", default="site.toml", help="the site's site.toml")
+    parser.add_argument("--log-level", default=None, help="override the log level")
+    args = parser.parse_args(argv)
+    try:
+        site = load_site(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 78
+    site.site.run_dir.mkdir(parents=True, exist_ok=True)
+    return run_broker(broker_settings(site, args.log_level))
+
+
+
+if __name__ == "__main__":
+    sys.exit(main())

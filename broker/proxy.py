@@ -1,0 +1,169 @@
+"""The broker: XSUB/XPUB forwarding through libzmq's own proxy (shell).
+
+Forwarding runs in ``zmq.proxy_steerable`` on a worker thread, in C, without
+the GIL and without decoding anything: the broker is transparent and as fast
+as a bare ``zmq.proxy``. The main thread owns the control pipe, the socket
+monitors (which count connections and failed handshakes, i.e. garbage sent
+at the broker's ports), the heartbeat on ``$sys.heartbeat.broker`` and the
+signal handling. Malformed *messages* are forwarded untouched and counted by
+the receivers, which decode them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import Final
+
+import zmq
+from zmq.utils.monitor import parse_monitor_message
+
+from actors.core.wire import MAX_FRAME_BYTES, encode_envelope
+from actors.logs import configure_logging
+from actors.process import SignalWakeup, die_with_parent, parent_alive, remove_ipc_file
+
+NAME: Final = "broker"
+HEARTBEAT_TOPIC: Final = b"$sys.heartbeat.broker"
+_INPROC: Final = "inproc://broker.xsub"
+_MONITOR: Final = "inproc://broker.monitor.{}"
+_EVENTS: Final = {
+    zmq.EVENT_ACCEPTED: "accepted",
+    zmq.EVENT_DISCONNECTED: "disconnected",
+    zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "handshake_failed",
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "handshake_failed",
+}
+_PARENT_CHECK: Final = 0.5
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    """Where the broker binds and how it reports."""
+
+    pub: str
+    sub: str
+    hwm: int = 10000
+    heartbeat_interval: float = 1.0
+    log_level: str = "info"
+
+
+class _Forwarder(threading.Thread):
+    """The worker thread: creates, binds and proxies the XSUB and XPUB sockets."""
+
+    def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], config: BrokerSettings) -> None:
+        super().__init__(name="broker-forwarder", daemon=True)
+        self.ctx = ctx
+        self.config = config
+        self.bound = threading.Event()
+        self.error: Exception | None = None
+
+    def run(self) -> None:
+        cfg = self.config
+        xsub = self.ctx.socket(zmq.XSUB)
+        xpub = self.ctx.socket(zmq.XPUB)
+        control = self.ctx.socket(zmq.PAIR)
+        try:
+            for sock in (xsub, xpub):
+                sock.setsockopt(zmq.LINGER, 0)
+                sock.setsockopt(zmq.SNDHWM, cfg.hwm)
+                sock.setsockopt(zmq.RCVHWM, cfg.hwm)
+                sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES + 4096)
+            xsub.monitor(_MONITOR.format("xsub"), sum(_EVENTS))
+            xpub.monitor(_MONITOR.format("xpub"), sum(_EVENTS))
+            control.bind("inproc://broker.control")
+            xsub.bind(cfg.pub)
+            xsub.bind(_INPROC)
+            xpub.bind(cfg.sub)
+        except zmq.ZMQError as exc:
+            self.error = exc
+            self.bound.set()
+            for sock in (xsub, xpub, control):
+                sock.close(linger=0)
+            return
+        self.bound.set()
+        try:
+            zmq.proxy_steerable(xsub, xpub, None, control)
+        except zmq.ContextTerminated:
+            pass
+        finally:
+            xsub.disable_monitor()
+            xpub.disable_monitor()
+            for sock in (xsub, xpub, control):
+                sock.close(linger=0)
+
+
+def run_broker(config: BrokerSettings) -> int:
+    """Run the broker until SIGTERM/SIGINT (or the supervisor's death); return exit code."""
+    parent = die_with_parent(signal.SIGTERM)
+    log = configure_logging(NAME, config.log_level)
+    wakeup = SignalWakeup((signal.SIGTERM, signal.SIGINT))
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    forwarder = _Forwarder(ctx, config)
+    forwarder.start()
+    if not forwarder.bound.wait(10.0) or forwarder.error is not None:
+        log.error("broker cannot bind", pub=config.pub, sub=config.sub, error=str(forwarder.error))
+        ctx.term()
+        wakeup.close()
+        return 1
+    control = ctx.socket(zmq.PAIR)
+    control.connect("inproc://broker.control")
+    monitors = []
+    for side in ("xsub", "xpub"):
+        mon = ctx.socket(zmq.PAIR)
+        mon.connect(_MONITOR.format(side))
+        monitors.append(mon)
+    pub = ctx.socket(zmq.PUB)
+    pub.connect(_INPROC)
+    counts = {"accepted": 0, "disconnected": 0, "handshake_failed": 0}
+    poller = zmq.Poller()
+    for mon in monitors:
+        poller.register(mon, zmq.POLLIN)
+    poller.register(wakeup.fileno(), zmq.POLLIN)
+    started = time.monotonic()
+    seq = 0
+    log.info("broker ready", pub=config.pub, sub=config.sub)
+    next_beat = time.monotonic()
+    next_parent = time.monotonic() + _PARENT_CHECK
+    try:
+        while True:
+            wait = min(next_beat, next_parent) - time.monotonic()
+            events = dict(poller.poll(max(0, int(wait * 1000)) + 1))
+            if wakeup.fileno() in events and wakeup.drain():
+                break
+            for mon in monitors:
+                if mon in events:
+                    while mon.poll(0):
+                        event = parse_monitor_message(mon.recv_multipart())
+                        name = _EVENTS.get(event["event"])
+                        if name:
+                            counts[name] += 1
+                        if name == "handshake_failed" and counts[name] <= 10:
+                            log.warning("rejected a peer that does not speak ZMTP",
+                                        endpoint=event["endpoint"].decode(errors="replace"),
+                                        count=counts[name])
+            now = time.monotonic()
+            if now >= next_beat:
+                next_beat = now + config.heartbeat_interval
+                seq += 1
+                payload = {"state": "running", "pid": os.getpid(),
+                           "uptime": round(now - started, 3), "stats": dict(counts)}
+                pub.send_multipart([HEARTBEAT_TOPIC,
+                                    encode_envelope(NAME, seq, time.time_ns(), payload)])
+            if now >= next_parent:
+                next_parent = now + _PARENT_CHECK
+                if not parent_alive(parent):
+                    log.warning("supervisor is gone; stopping")
+                    break
+    finally:
+        control.send(b"TERMINATE")
+        forwarder.join(5.0)
+        for sock in (control, pub, *monitors):
+            sock.close(linger=0)
+        ctx.term()
+        wakeup.close()
+        remove_ipc_file(config.pub)
+        remove_ipc_file(config.sub)
+    log.info("broker stopped", **counts)
+    return 0

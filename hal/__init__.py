@@ -1,0 +1,1 @@
+"""Hardware abstraction actors: the only actors that own hardware links (serial first)."""

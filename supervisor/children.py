@@ -1,0 +1,128 @@
+"""Child processes of the supervisor: the broker and the actors (shell).
+
+Each child is started as its own process group (so a Ctrl-C in the terminal
+reaches only the supervisor, which then stops the children in order), with
+``ENLIL_SUPERVISOR_PID`` set so that it dies with the supervisor. Its exit is
+watched through a pidfd that the supervisor's event loop polls.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from actors.process import PARENT_ENV
+
+
+class ChildState(StrEnum):
+    """Where a child is in its life."""
+
+    STOPPED = "stopped"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    BACKOFF = "backoff"
+    FAILED = "failed"
+
+
+@dataclass(eq=False)
+class Waiter:
+    """A control request waiting for a child to reach *until* (or to fail)."""
+
+    identity: bytes
+    request_id: int
+    until: ChildState
+
+
+@dataclass(eq=False)
+class Child:
+    """One supervised process and what the supervisor knows about it."""
+
+    name: str
+    kind: str
+    argv: list[str]
+    class_path: str = ""
+    after: tuple[str, ...] = ()
+    state: ChildState = ChildState.STOPPED
+    want: bool = True
+    proc: subprocess.Popen[bytes] | None = None
+    pidfd: int = -1
+    started_at: float = 0.0
+    ready_at: float = 0.0
+    restarts: int = 0
+    then: str = ""
+    last_exit: str = ""
+    heartbeat: dict[str, Any] = field(default_factory=dict)
+    heartbeat_at: float = 0.0
+    waiters: list[Waiter] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int | None:
+        """The running process's pid, if any."""
+        return self.proc.pid if self.proc is not None else None
+
+    @property
+    def alive(self) -> bool:
+        """Whether a process of this child exists (starting, running or stopping)."""
+        return self.proc is not None
+
+    def spawn(self) -> None:
+        """Start the process; the caller registers :attr:`pidfd` with its poller."""
+        env = dict(os.environ)
+        env[PARENT_ENV] = str(os.getpid())
+        self.proc = subprocess.Popen(
+            self.argv, env=env, stdin=subprocess.DEVNULL, start_new_session=True, close_fds=True
+        )
+        self.pidfd = os.pidfd_open(self.proc.pid)
+        self.state = ChildState.STARTING
+        self.started_at = time.monotonic()
+        self.ready_at = 0.0
+        self.heartbeat = {}
+
+    def signal(self, sig: int) -> None:
+        """Send *sig* to the process, if it still exists."""
+        if self.proc is not None and self.proc.returncode is None:
+            try:
+                signal.pidfd_send_signal(self.pidfd, sig)
+            except ProcessLookupError:
+                pass
+
+    def reap(self) -> int:
+        """Collect the exited process; return its returncode (negative: killed by signal)."""
+        assert self.proc is not None
+        code = self.proc.wait()
+        os.close(self.pidfd)
+        self.pidfd = -1
+        self.proc = None
+        return code
+
+    def status(self, now: float) -> dict[str, Any]:
+        """The record ``ctl status`` shows for this child."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "class": self.class_path,
+            "state": str(self.state),
+            "pid": self.pid,
+            "restarts": self.restarts,
+            "uptime": round(now - self.started_at, 3) if self.alive else None,
+            "last_exit": self.last_exit or None,
+            "stats": self.heartbeat.get("stats", {}),
+            "heartbeat_age": round(now - self.heartbeat_at, 3) if self.heartbeat_at else None,
+        }
+
+
+def actor_argv(name: str, config_path: str) -> list[str]:
+    """Command line of an actor started by plain spawn."""
+    return [sys.executable, "-m", "actors", name, "--config", config_path]
+
+
+def broker_argv(config_path: str) -> list[str]:
+    """Command line of the broker."""
+    return [sys.executable, "-m", "broker", "--config", config_path]

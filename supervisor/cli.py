@@ -1,0 +1,236 @@
+"""The ``python -m supervisor`` command line (shell).
+
+::
+
+    python -m supervisor [--config site.toml]          run the site in the foreground
+    python -m supervisor check [--config site.toml]    validate, print every problem
+    python -m supervisor ctl status [--json]           talk to a running site
+    python -m supervisor ctl start|stop|restart NAME
+    python -m supervisor ctl shutdown
+    python -m supervisor tap TOPIC [--count N]         print live messages
+    python -m supervisor pub TOPIC JSON                publish one message
+
+Without ``--config``, ``site.toml`` in the current folder is used, and if
+there is none, the demo site that ships in ``deploy/example``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from actors.core.topics import TopicError, check_topic, parse_pattern
+from actors.link import BrokerLink, BrokerUnreachable
+from supervisor.client import ControlClient, ControlError, ControlTimeout
+from supervisor.core.config import ConfigError, SiteConfig, connect_address
+from supervisor.runner import SiteLocked, Supervisor
+from supervisor.site import check_site, load_site
+
+EXIT_USAGE = 2
+EXIT_CONFIG = 78
+EXIT_UNAVAILABLE = 69
+DEMO = Path(__file__).resolve().parent.parent / "deploy" / "example" / "site.toml"
+
+
+def default_config() -> Path:
+    """``./site.toml`` if present, else the demo site."""
+    local = Path("site.toml")
+    return local if local.exists() else DEMO
+
+
+def _config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=None,
+                        help="the site's site.toml (default: ./site.toml, else the demo site)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="python -m supervisor",
+                                     description="Run and drive an enlil site.")
+    _config_arg(parser)
+    sub = parser.add_subparsers(dest="command")
+    p = sub.add_parser("run", help="run the site in the foreground (the default)")
+    _config_arg(p)
+    p = sub.add_parser("check", help="validate site.toml and the actor classes it names")
+    _config_arg(p)
+    ctl = sub.add_parser("ctl", help="talk to a running site's supervisor")
+    _config_arg(ctl)
+    ctl.add_argument("--endpoint", help="control endpoint (default: from the config)")
+    ctl.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for a reply")
+    ctl.add_argument("--json", action="store_true", help="print the reply as JSON")
+    ctl.add_argument("op", choices=["status", "start", "stop", "restart", "shutdown"])
+    ctl.add_argument("name", nargs="?", help="actor name (start, stop, restart)")
+    tap = sub.add_parser("tap", help="print live messages on a topic or pattern ('a.*', '*')")
+    _config_arg(tap)
+    tap.add_argument("topic")
+    tap.add_argument("--count", type=int, default=0, help="stop after N messages")
+    tap.add_argument("--timeout", type=float, default=0.0, help="stop after N seconds")
+    pub = sub.add_parser("pub", help="publish one message: TOPIC and a JSON payload")
+    _config_arg(pub)
+    pub.add_argument("topic")
+    pub.add_argument("payload", help="JSON text, e.g. 21.5 or '{\"on\": true}'")
+    pub.add_argument("--sender", default="cli", help="sender name in the envelope")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = build_parser().parse_args(argv)
+    command = args.command or "run"
+    try:
+        if command == "ctl":
+            return cmd_ctl(args)
+        site = _load(args.config)
+        if command == "run":
+            return cmd_run(args.config)
+        if command == "check":
+            check_site(site.path)
+            print(f"{site.path}: ok ({len(site.actors)} actors: {', '.join(site.start_order())})")
+            return 0
+        if command == "tap":
+            return cmd_tap(site, args.topic, args.count, args.timeout)
+        if command == "pub":
+            return cmd_pub(site, args.topic, args.payload, args.sender)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+    raise AssertionError(f"unhandled command {command}")
+
+
+def _load(config: Path | None) -> SiteConfig:
+    return load_site(config or default_config())
+
+
+def cmd_run(config: Path | None) -> int:
+    """Check the site, then run it in the foreground until Ctrl-C or SIGTERM."""
+    site = check_site(config or default_config())
+    try:
+        return Supervisor(site).run()
+    except SiteLocked as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_UNAVAILABLE
+
+
+def cmd_ctl(args: argparse.Namespace) -> int:
+    """Send one control request and print the reply."""
+    if args.op in ("start", "stop", "restart") and not args.name:
+        print(f"ctl {args.op} needs an actor name", file=sys.stderr)
+        return EXIT_USAGE
+    endpoint = args.endpoint
+    if endpoint is None:
+        endpoint = _load(args.config).supervisor.control_connect
+    else:
+        endpoint = connect_address(endpoint)
+    kwargs = {"name": args.name} if args.name else {}
+    try:
+        with ControlClient(endpoint, timeout=args.timeout) as client:
+            result = client.request(args.op, **kwargs)
+    except ControlError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ControlTimeout as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    if args.json:
+        print(json.dumps(result, indent=2, sort_keys=True))
+    elif args.op == "status":
+        print(format_status(result))
+    elif isinstance(result, dict) and "name" in result:
+        print(format_status({"actors": [result]}))
+    else:
+        print(json.dumps(result))
+    return 0
+
+
+def format_status(status: dict[str, Any]) -> str:
+    """A table of the ``status`` reply for people."""
+    lines = []
+    if "site" in status:
+        sup = status["supervisor"]
+        lines.append(f"site {status['site']}  supervisor pid {sup['pid']}  {sup['state']}  "
+                     f"up {sup['uptime']:.0f}s")
+    lines.append(f"{'NAME':16} {'STATE':9} {'PID':>8} {'RESTARTS':>8} {'UPTIME':>9}  LAST EXIT")
+    for a in status["actors"]:
+        uptime = f"{a['uptime']:.1f}s" if a["uptime"] is not None else "-"
+        lines.append(f"{a['name']:16} {a['state']:9} {a['pid'] or '-':>8} {a['restarts']:>8} "
+                     f"{uptime:>9}  {a['last_exit'] or '-'}")
+    return "\n".join(lines)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return {"base64": base64.b64encode(value).decode()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def cmd_tap(site: SiteConfig, topic: str, count: int, timeout: float) -> int:
+    """Print decoded messages on *topic* (exact or pattern) as JSON lines."""
+    try:
+        parse_pattern(topic)
+    except TopicError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    link = BrokerLink(ctx, site.broker.pub_connect, site.broker.sub_connect, "tap", [topic])
+    seen = 0
+    deadline = time.monotonic() + timeout if timeout else None
+    try:
+        link.wait_connected(5.0)
+        while not count or seen < count:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                break
+            message = link.recv(left)
+            if message is None:
+                break
+            env = message.envelope
+            print(json.dumps({"topic": message.topic, "sender": env.sender, "seq": env.seq,
+                              "time": env.timestamp_ns / 1e9,
+                              "payload": _jsonable(env.payload)}), flush=True)
+            seen += 1
+    except BrokerUnreachable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    finally:
+        link.close(linger_ms=0)
+        ctx.term()
+    return 0
+
+
+def cmd_pub(site: SiteConfig, topic: str, text: str, sender: str) -> int:
+    """Publish one message whose payload is the JSON *text*."""
+    try:
+        check_topic(topic)
+        payload = json.loads(text)
+    except TopicError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except json.JSONDecodeError as exc:
+        print(f"error: payload is not JSON: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    link = BrokerLink(ctx, site.broker.pub_connect, site.broker.sub_connect, sender)
+    try:
+        link.wait_connected(5.0)
+        link.publish(topic, payload)
+    except BrokerUnreachable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    finally:
+        link.close(linger_ms=2000)
+        ctx.term()
+    return 0

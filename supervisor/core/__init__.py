@@ -1,0 +1,1 @@
+"""The pure core of the supervisor: config model, restart policy, control protocol."""

@@ -1,0 +1,386 @@
+"""The site config model: ``site.toml`` parsed into frozen records (pure core, no IO).
+
+:func:`parse_site` takes the already-read TOML data and the file's path and
+returns a :class:`SiteConfig`, or raises :class:`ConfigError` listing every
+problem found, each naming the file, the key and the reason. Reading the file
+and importing actor classes happen in the shell (:mod:`supervisor.site`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from actors.core.topics import TopicError, check_topic
+
+STRATEGIES: Final = ("one_for_one", "one_for_all", "rest_for_one")
+RESTART_TYPES: Final = ("permanent", "transient", "temporary")
+ESCALATIONS: Final = ("shutdown", "give_up")
+LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
+SPAWN_MODES: Final = ("plain",)
+#: Longest path a Unix domain socket may have on Linux (sun_path less the NUL).
+MAX_IPC_PATH: Final = 107
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong with a config: where it is and why it is wrong."""
+
+    file: str
+    key: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.key}: {self.reason}" if self.key else f"{self.file}: {self.reason}"
+
+
+class ConfigError(ValueError):
+    """The config is invalid; ``problems`` lists every problem found."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    """``[site]``: the site's name, its run directory and extra import paths."""
+
+    name: str
+    run_dir: Path
+    python_path: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    """``[broker]``: where the broker binds. Publishers use ``pub``, subscribers ``sub``."""
+
+    pub: str
+    sub: str
+    hwm: int
+
+    @property
+    def pub_connect(self) -> str:
+        """The address a publisher connects to."""
+        return connect_address(self.pub)
+
+    @property
+    def sub_connect(self) -> str:
+        """The address a subscriber connects to."""
+        return connect_address(self.sub)
+
+
+@dataclass(frozen=True)
+class SupervisorConfig:
+    """``[supervisor]``: restart policy, timeouts and the control endpoint."""
+
+    strategy: str
+    max_restarts: int
+    max_seconds: float
+    control: str
+    backoff_initial: float
+    backoff_max: float
+    stop_timeout: float
+    ready_timeout: float
+    heartbeat_interval: float
+    spawn: str
+
+    @property
+    def control_connect(self) -> str:
+        """The address a control client connects to."""
+        return connect_address(self.control)
+
+
+@dataclass(frozen=True)
+class TelemetryConfig:
+    """``[telemetry]``: log levels and where OpenTelemetry data would be exported."""
+
+    log_level: str
+    otel_log_level: str
+    otlp_endpoint: str
+
+
+@dataclass(frozen=True)
+class ActorConfig:
+    """``[actors.NAME]``: one actor instance of the site."""
+
+    name: str
+    class_path: str
+    period: float | None
+    restart: str
+    escalate: str
+    after: tuple[str, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+    topics: dict[str, str] = field(default_factory=dict)
+    log_level: str | None = None
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """A whole validated site: ``path`` is the site.toml it came from, if any."""
+
+    path: Path
+    site: SiteInfo
+    broker: BrokerConfig
+    supervisor: SupervisorConfig
+    telemetry: TelemetryConfig
+    actors: dict[str, ActorConfig]
+
+    @property
+    def folder(self) -> Path:
+        """The folder of site.toml: relative paths and class modules resolve from here."""
+        return self.path.parent
+
+    def start_order(self) -> list[str]:
+        """Actor names so that each comes after everything in its ``after`` list."""
+        order: list[str] = []
+        seen: set[str] = set()
+
+        def visit(name: str) -> None:
+            if name in seen:
+                return
+            seen.add(name)
+            for dep in self.actors[name].after:
+                visit(dep)
+            order.append(name)
+
+        for name in self.actors:
+            visit(name)
+        return order
+
+
+def connect_address(bind: str) -> str:
+    """Turn a bind endpoint into one a client can connect to (``*`` -> loopback)."""
+    if bind.startswith("tcp://*:"):
+        return "tcp://127.0.0.1:" + bind.removeprefix("tcp://*:")
+    if bind.startswith("tcp://0.0.0.0:"):
+        return "tcp://127.0.0.1:" + bind.removeprefix("tcp://0.0.0.0:")
+    return bind
+
+
+# key -> (expected python types, default); a default of ... means required.
+_SITE_KEYS: Final = {"name": (str, ...), "run_dir": (str, "run"), "python_path": (list, [])}
+_BROKER_KEYS: Final = {"pub": (str, ""), "sub": (str, ""), "hwm": (int, 10000)}
+_SUPERVISOR_KEYS: Final = {
+    "strategy": (str, "one_for_one"),
+    "max_restarts": (int, 5),
+    "max_seconds": ((int, float), 30.0),
+    "control": (str, ""),
+    "backoff_initial": ((int, float), 0.1),
+    "backoff_max": ((int, float), 5.0),
+    "stop_timeout": ((int, float), 5.0),
+    "ready_timeout": ((int, float), 10.0),
+    "heartbeat_interval": ((int, float), 1.0),
+    "spawn": (str, "plain"),
+}
+_TELEMETRY_KEYS: Final = {
+    "log_level": (str, "info"),
+    "otel_log_level": (str, "warning"),
+    "otlp_endpoint": (str, ""),
+}
+_ACTOR_KEYS: Final = {
+    "class": (str, ...),
+    "period": ((int, float), None),
+    "restart": (str, "permanent"),
+    "escalate": (str, "shutdown"),
+    "after": (list, []),
+    "params": (dict, {}),
+    "topics": (dict, {}),
+    "log_level": (str, None),
+}
+_TABLES: Final = {"site", "broker", "supervisor", "telemetry", "actors"}
+
+
+class _Collector:
+    """Gathers problems so that one run of ``check`` reports all of them."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[ConfigProblem] = []
+
+    def add(self, key: str, reason: str) -> None:
+        self.problems.append(ConfigProblem(self.file, key, reason))
+
+    def table(self, data: Any, where: str, schema: dict[str, tuple[Any, Any]]) -> dict[str, Any]:
+        """Check one table against *schema*; return its values with defaults filled in."""
+        if not isinstance(data, dict):
+            self.add(where, f"must be a table, got {type(data).__name__}")
+            data = {}
+        out: dict[str, Any] = {}
+        for key in data:
+            if key not in schema:
+                hint = difflib.get_close_matches(key, list(schema), n=1)
+                also = f" (did you mean {hint[0]!r}?)" if hint else f" (known: {', '.join(schema)})"
+                self.add(f"{where}.{key}", "unknown key" + also)
+        for key, (types, default) in schema.items():
+            if key not in data:
+                if default is ...:
+                    self.add(f"{where}.{key}", "is required")
+                out[key] = None if default is ... else default
+                continue
+            value = data[key]
+            if not isinstance(value, types) or (isinstance(value, bool) and bool not in _tuple(types)):
+                want = " or ".join(t.__name__ for t in _tuple(types))
+                self.add(f"{where}.{key}", f"expected {want}, got {type(value).__name__} {value!r:.40}")
+                out[key] = None if default is ... else default
+                continue
+            out[key] = value
+        return out
+
+    def choice(self, key: str, value: str, choices: tuple[str, ...]) -> None:
+        if value not in choices:
+            self.add(key, f"{value!r} is not one of {', '.join(choices)}")
+
+    def positive(self, key: str, value: float | None) -> None:
+        if value is not None and value <= 0:
+            self.add(key, f"must be greater than 0, got {value}")
+
+
+def _tuple(types: Any) -> tuple[type, ...]:
+    return types if isinstance(types, tuple) else (types,)
+
+
+def _endpoint(col: _Collector, key: str, value: str, default: Path) -> str:
+    if not value:
+        value = f"ipc://{default}"
+    if value.startswith("ipc://"):
+        path = value.removeprefix("ipc://")
+        if len(path.encode()) > MAX_IPC_PATH:
+            col.add(key, f"socket path {path!r} is longer than {MAX_IPC_PATH} bytes; "
+                         "use a shorter run_dir or a tcp:// endpoint")
+    elif not (value.startswith("tcp://") or value.startswith("inproc://")):
+        col.add(key, f"{value!r} is not an ipc://, tcp:// or inproc:// endpoint")
+    return value
+
+
+def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
+    """Validate parsed TOML *data* from *path* into a :class:`SiteConfig`."""
+    col = _Collector(str(path))
+    for key in data:
+        if key not in _TABLES:
+            hint = difflib.get_close_matches(key, list(_TABLES), n=1)
+            col.add(key, "unknown table" + (f" (did you mean [{hint[0]}]?)" if hint else ""))
+    folder = path.parent
+    site = col.table(data.get("site", {}), "site", _SITE_KEYS)
+    run_dir = Path(site["run_dir"]) if site["run_dir"] else Path("run")
+    run_dir = (folder / run_dir).resolve() if not run_dir.is_absolute() else run_dir
+    python_path = []
+    for i, entry in enumerate(site["python_path"]):
+        if not isinstance(entry, str):
+            col.add(f"site.python_path[{i}]", "expected a folder path string")
+            continue
+        python_path.append((folder / entry).resolve())
+    site_info = SiteInfo(name=site["name"] or "site", run_dir=run_dir,
+                         python_path=tuple(python_path))
+
+    b = col.table(data.get("broker", {}), "broker", _BROKER_KEYS)
+    broker = BrokerConfig(
+        pub=_endpoint(col, "broker.pub", b["pub"], run_dir / "pub.sock"),
+        sub=_endpoint(col, "broker.sub", b["sub"], run_dir / "sub.sock"),
+        hwm=b["hwm"],
+    )
+    col.positive("broker.hwm", b["hwm"])
+    if broker.pub == broker.sub:
+        col.add("broker.sub", "must differ from broker.pub")
+
+    s = col.table(data.get("supervisor", {}), "supervisor", _SUPERVISOR_KEYS)
+    col.choice("supervisor.strategy", s["strategy"], STRATEGIES)
+    col.choice("supervisor.spawn", s["spawn"], SPAWN_MODES)
+    for key in ("max_seconds", "backoff_initial", "backoff_max", "stop_timeout",
+                "ready_timeout", "heartbeat_interval"):
+        col.positive(f"supervisor.{key}", s[key])
+    if s["max_restarts"] < 0:
+        col.add("supervisor.max_restarts", "must not be negative")
+    supervisor = SupervisorConfig(
+        strategy=s["strategy"], max_restarts=s["max_restarts"],
+        max_seconds=float(s["max_seconds"]),
+        control=_endpoint(col, "supervisor.control", s["control"], run_dir / "control.sock"),
+        backoff_initial=float(s["backoff_initial"]), backoff_max=float(s["backoff_max"]),
+        stop_timeout=float(s["stop_timeout"]), ready_timeout=float(s["ready_timeout"]),
+        heartbeat_interval=float(s["heartbeat_interval"]), spawn=s["spawn"],
+    )
+
+    t = col.table(data.get("telemetry", {}), "telemetry", _TELEMETRY_KEYS)
+    col.choice("telemetry.log_level", t["log_level"], LOG_LEVELS)
+    col.choice("telemetry.otel_log_level", t["otel_log_level"], LOG_LEVELS)
+    telemetry = TelemetryConfig(log_level=t["log_level"], otel_log_level=t["otel_log_level"],
+                                otlp_endpoint=t["otlp_endpoint"])
+
+    actors_data = data.get("actors", {})
+    if not isinstance(actors_data, dict):
+        col.add("actors", "must be a table of [actors.NAME] tables")
+        actors_data = {}
+    if not actors_data:
+        col.add("actors", "the site declares no actors")
+    actors: dict[str, ActorConfig] = {}
+    for name, table in actors_data.items():
+        where = f"actors.{name}"
+        try:
+            check_topic(name)
+            if "." in name or name.startswith("$") or name == "broker":
+                raise TopicError("")
+        except TopicError:
+            col.add(where, "an actor name is one word of letters, digits, '_' or '-', "
+                           "and not 'broker'")
+        a = col.table(table, where, _ACTOR_KEYS)
+        class_path = a["class"] or ""
+        if class_path and (class_path.count(":") != 1 or not all(class_path.split(":"))):
+            col.add(f"{where}.class", f"{class_path!r} is not of the form 'module:Class'")
+        col.choice(f"{where}.restart", a["restart"], RESTART_TYPES)
+        col.choice(f"{where}.escalate", a["escalate"], ESCALATIONS)
+        col.positive(f"{where}.period", a["period"])
+        if a["log_level"] is not None:
+            col.choice(f"{where}.log_level", a["log_level"], LOG_LEVELS)
+        after = []
+        for dep in a["after"]:
+            if not isinstance(dep, str):
+                col.add(f"{where}.after", f"entries must be actor names, got {dep!r}")
+            else:
+                after.append(dep)
+        actors[name] = ActorConfig(
+            name=name, class_path=class_path,
+            period=float(a["period"]) if a["period"] is not None else None,
+            restart=a["restart"], escalate=a["escalate"], after=tuple(after),
+            params=dict(a["params"]), topics=dict(a["topics"]), log_level=a["log_level"],
+        )
+    _check_after(col, actors)
+    if col.problems:
+        raise ConfigError(col.problems)
+    return SiteConfig(path=path, site=site_info, broker=broker, supervisor=supervisor,
+                      telemetry=telemetry, actors=actors)
+
+
+def _check_after(col: _Collector, actors: dict[str, ActorConfig]) -> None:
+    """Unknown names and cycles in ``after``."""
+    for name, actor in actors.items():
+        for dep in actor.after:
+            if dep == name:
+                col.add(f"actors.{name}.after", "an actor cannot start after itself")
+            elif dep not in actors:
+                col.add(f"actors.{name}.after", f"names unknown actor {dep!r}")
+    # Depth-first search for a cycle; report it once, as a path.
+    WHITE, GREY, BLACK = 0, 1, 2  # noqa: N806 - colours of the classic algorithm
+    colour = dict.fromkeys(actors, WHITE)
+    stack: list[str] = []
+
+    def visit(name: str) -> bool:
+        colour[name] = GREY
+        stack.append(name)
+        for dep in actors[name].after:
+            if dep not in actors or dep == name:
+                continue
+            if colour[dep] == GREY:
+                cycle = [*stack[stack.index(dep):], dep]
+                col.add(f"actors.{name}.after", "cyclic start order: " + " -> ".join(cycle))
+                return True
+            if colour[dep] == WHITE and visit(dep):
+                return True
+        stack.pop()
+        colour[name] = BLACK
+        return False
+
+    for name in actors:
+        if colour[name] == WHITE and visit(name):
+            return

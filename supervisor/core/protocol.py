@@ -1,0 +1,129 @@
+"""The control protocol: requests and replies as msgpack maps (pure core, no IO).
+
+A client sends ``{"id": 7, "op": "stop", "name": "thermostat"}`` and gets
+either ``{"id": 7, "ok": true, "result": ...}`` or ``{"id": 7, "ok": false,
+"error": "unknown_actor", "message": "..."}``. Every request gets one reply.
+
+=========  ===========  ====================================================
+op         arguments    result
+=========  ===========  ====================================================
+status     (none)       the site: supervisor, broker and every actor
+start      name         the actor's status once it is ready
+stop       name         the actor's status once it has exited
+restart    name         the actor's status once its new process is ready
+shutdown   (none)       ``{"state": "shutting_down"}`` at once
+=========  ===========  ====================================================
+
+Error kinds: ``bad_request``, ``unknown_op``, ``unknown_actor``,
+``shutting_down``, ``failed``, ``timeout``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+import msgpack
+
+OPS: Final[dict[str, tuple[str, ...]]] = {
+    "status": (),
+    "start": ("name",),
+    "stop": ("name",),
+    "restart": ("name",),
+    "shutdown": (),
+}
+MAX_REQUEST_BYTES: Final = 64 * 1024
+
+
+class ProtocolError(ValueError):
+    """A request cannot be served; ``kind`` is the error kind sent back."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A decoded control request."""
+
+    id: int
+    op: str
+    name: str | None = None
+
+
+def decode_request(body: bytes) -> Request:
+    """Decode a request body, or raise ProtocolError saying what is wrong."""
+    if len(body) > MAX_REQUEST_BYTES:
+        raise ProtocolError("bad_request", f"request of {len(body)} bytes is too large")
+    try:
+        obj = msgpack.unpackb(body, raw=False)
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        raise ProtocolError("bad_request", f"request is not valid msgpack: {exc}") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError("bad_request", "request is not a msgpack map")
+    req_id = obj.get("id", 0)
+    if type(req_id) is not int:
+        raise ProtocolError("bad_request", "request 'id' is not an integer")
+    op = obj.get("op")
+    if not isinstance(op, str):
+        raise ProtocolError("bad_request", "request has no 'op' string")
+    if op not in OPS:
+        raise ProtocolError("unknown_op", f"unknown op {op!r} (known: {', '.join(OPS)})")
+    name = obj.get("name")
+    if "name" in OPS[op] and not isinstance(name, str):
+        raise ProtocolError("bad_request", f"op {op!r} needs a 'name' string")
+    return Request(id=req_id, op=op, name=name)
+
+
+def request_id(body: bytes) -> int:
+    """Best-effort id of a request that failed to decode, so the error can name it."""
+    try:
+        obj = msgpack.unpackb(body, raw=False)
+    except (ValueError, TypeError, msgpack.UnpackException):
+        return 0
+    if isinstance(obj, dict) and type(obj.get("id")) is int:
+        return int(obj["id"])
+    return 0
+
+
+def encode_request(req_id: int, op: str, **args: Any) -> bytes:
+    """Encode a request (client side)."""
+    packed: bytes = msgpack.packb({"id": req_id, "op": op, **args}, use_bin_type=True)
+    return packed
+
+
+def encode_result(req_id: int, result: Any) -> bytes:
+    """Encode a successful reply."""
+    packed: bytes = msgpack.packb({"id": req_id, "ok": True, "result": result}, use_bin_type=True)
+    return packed
+
+
+def encode_error(req_id: int, kind: str, message: str) -> bytes:
+    """Encode an error reply."""
+    packed: bytes = msgpack.packb({"id": req_id, "ok": False, "error": kind, "message": message},
+                                  use_bin_type=True)
+    return packed
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A decoded reply (client side)."""
+
+    id: int
+    ok: bool
+    result: Any = None
+    error: str = ""
+    message: str = ""
+
+
+def decode_reply(body: bytes) -> Reply:
+    """Decode a reply body, or raise ProtocolError."""
+    try:
+        obj = msgpack.unpackb(body, raw=False)
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        raise ProtocolError("bad_reply", f"reply is not valid msgpack: {exc}") from None
+    if not isinstance(obj, dict) or type(obj.get("id")) is not int or "ok" not in obj:
+        raise ProtocolError("bad_reply", "reply is not a map with 'id' and 'ok'")
+    return Reply(id=obj["id"], ok=bool(obj["ok"]), result=obj.get("result"),
+                 error=str(obj.get("error", "")), message=str(obj.get("message", "")))

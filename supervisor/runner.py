@@ -1,0 +1,447 @@
+"""The supervisor process: starts, watches, restarts and stops the site (shell).
+
+One thread, one event loop over a ``zmq.Poller``: the control ROUTER socket,
+the SUB socket on the broker (heartbeats, readiness probes), the signal
+wakeup fd and one pidfd per child. Timers (backoff, ready and stop timeouts)
+sit in a heap. Nothing here sleeps, so control requests are answered during
+start-up, backoff and shutdown alike. What to do after an exit is decided by
+the pure :class:`~supervisor.core.policy.RestartPolicy`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import heapq
+import itertools
+import os
+import signal
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+import zmq
+
+from actors.core.wire import WireError, decode_message
+from actors.link import BrokerLink
+from actors.logs import configure_logging
+from actors.process import SignalWakeup, die_with_parent, remove_ipc_file
+from actors.runtime import HEARTBEAT_PREFIX
+from supervisor.children import Child, ChildState, Waiter, actor_argv, broker_argv
+from supervisor.core.config import SiteConfig
+from supervisor.core.policy import (
+    ActorExited,
+    Escalate,
+    GiveUp,
+    Ignore,
+    PolicyConfig,
+    Restart,
+    RestartPolicy,
+)
+from supervisor.core.protocol import (
+    ProtocolError,
+    Request,
+    decode_request,
+    encode_error,
+    encode_result,
+    request_id,
+)
+
+EVENT_TOPIC: Final = "$sys.event"
+BROKER: Final = "broker"
+_PROBE_INTERVAL: Final = 0.01
+
+
+class SiteLocked(RuntimeError):
+    """Another supervisor already runs a site with this run directory."""
+
+
+class Supervisor:
+    """Runs one site until shutdown; :meth:`run` returns the exit code."""
+
+    def __init__(self, site: SiteConfig) -> None:
+        self.site = site
+        self.log = configure_logging("supervisor", site.telemetry.log_level)
+        cfg = site.supervisor
+        self.order = site.start_order()
+        self.policy = RestartPolicy(PolicyConfig(
+            strategy=cfg.strategy, max_restarts=cfg.max_restarts, max_seconds=cfg.max_seconds,
+            backoff_initial=cfg.backoff_initial, backoff_max=cfg.backoff_max, order=self.order,
+            restart={n: a.restart for n, a in site.actors.items()},
+            escalate={n: a.escalate for n, a in site.actors.items()},
+        ))
+        path = str(site.path)
+        self.broker = Child(BROKER, "broker", broker_argv(path))
+        self.actors = {
+            name: Child(name, "actor", actor_argv(name, path),
+                        class_path=site.actors[name].class_path, after=site.actors[name].after)
+            for name in self.order
+        }
+        self.dependants = {n: [m for m in self.order if n in self.actors[m].after]
+                           for n in self.order}
+        self.started = time.monotonic()
+        self.shutting_down = ""
+        self.exit_code = 0
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._tick = itertools.count()
+        self._lock_fd = -1
+
+    # -- timers ----------------------------------------------------------------
+
+    def _after(self, delay: float, fn: Callable[[], None]) -> None:
+        heapq.heappush(self._timers, (time.monotonic() + delay, next(self._tick), fn))
+
+    def _run_timers(self) -> float:
+        """Run due timers; return seconds until the next one (at most 1)."""
+        now = time.monotonic()
+        while self._timers and self._timers[0][0] <= now:
+            heapq.heappop(self._timers)[2]()
+            now = time.monotonic()
+        return min(1.0, self._timers[0][0] - now) if self._timers else 1.0
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def _lock(self) -> None:
+        run_dir = self.site.site.run_dir
+        run_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(run_dir / "supervisor.pid", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise SiteLocked(f"site {self.site.site.name!r} is already running from {run_dir} "
+                             f"(supervisor pid {other})") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd = fd
+
+    def _unlock(self) -> None:
+        if self._lock_fd >= 0:
+            (self.site.site.run_dir / "supervisor.pid").unlink(missing_ok=True)
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+    def run(self) -> int:
+        """Run the site until it is shut down; return 0, or 1 after an escalation."""
+        # When a tool (or a test) runs the supervisor, it dies with that tool: SIGTERM, clean stop.
+        die_with_parent(signal.SIGTERM)
+        self._lock()
+        ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        wakeup = SignalWakeup((signal.SIGTERM, signal.SIGINT, signal.SIGHUP))
+        self.control = ctx.socket(zmq.ROUTER)
+        self.control.setsockopt(zmq.LINGER, 500)
+        self.control.setsockopt(zmq.MAXMSGSIZE, 1 << 20)
+        self.link = BrokerLink(ctx, self.site.broker.pub_connect, self.site.broker.sub_connect,
+                               "supervisor", [HEARTBEAT_PREFIX + "*"], hwm=self.site.broker.hwm)
+        self.poller = zmq.Poller()
+        try:
+            self.control.bind(self.site.supervisor.control)
+            self.poller.register(self.control, zmq.POLLIN)
+            self.poller.register(self.link.sub, zmq.POLLIN)
+            self.poller.register(wakeup.fileno(), zmq.POLLIN)
+            self.log.info("site starting", site=self.site.site.name, config=str(self.site.path),
+                          control=self.site.supervisor.control)
+            self._spawn(self.broker)
+            self._loop(wakeup)
+        finally:
+            for child in (self.broker, *self.actors.values()):
+                if child.alive:  # only after an internal error: never leave a child behind
+                    child.signal(signal.SIGKILL)
+                    child.reap()
+            self.link.close(linger_ms=200)
+            self.control.close()
+            ctx.term()
+            wakeup.close()
+            remove_ipc_file(self.site.supervisor.control)
+            self._unlock()
+        self.log.info("site stopped", reason=self.shutting_down, exit_code=self.exit_code)
+        return self.exit_code
+
+    def _loop(self, wakeup: SignalWakeup) -> None:
+        while True:
+            wait = self._run_timers()
+            if self.shutting_down and not self.broker.alive:
+                return
+            events = dict(self.poller.poll(max(1, int(wait * 1000))))
+            if wakeup.fileno() in events:
+                for sig in wakeup.drain():
+                    self.shutdown(f"received {signal.Signals(sig).name}")
+            if self.link.sub in events:
+                self._read_broker()
+            if self.control in events:
+                self._read_control()
+            for child in [self.broker, *self.actors.values()]:
+                if child.pidfd >= 0 and child.pidfd in events:
+                    self._exited(child)
+
+    # -- spawning and readiness ---------------------------------------------------
+
+    def _spawn(self, child: Child) -> None:
+        child.spawn()
+        self.poller.register(child.pidfd, zmq.POLLIN)
+        self._event("spawned", child, pid=child.pid)
+        pid = child.pid
+        self._after(self.site.supervisor.ready_timeout, lambda: self._ready_timeout(child, pid))
+        if child is self.broker:
+            self._probe()
+
+    def _probe(self) -> None:
+        if self.broker.state is ChildState.STARTING:
+            self.link.send_probe()
+            self._after(_PROBE_INTERVAL, self._probe)
+
+    def _ready_timeout(self, child: Child, pid: int | None) -> None:
+        if child.state is ChildState.STARTING and child.pid == pid:
+            child.last_exit = f"not ready within {self.site.supervisor.ready_timeout:g}s"
+            self.log.error("not ready in time; killing", actor=child.name, pid=pid)
+            child.signal(signal.SIGKILL)
+
+    def _ready(self, child: Child) -> None:
+        child.state = ChildState.RUNNING
+        child.ready_at = time.monotonic()
+        if child.kind == "actor":
+            self.policy.ready(child.name, child.ready_at)
+        self._event("ready", child, pid=child.pid,
+                    startup_ms=round((child.ready_at - child.started_at) * 1000, 1))
+        self._answer(child)
+        self._spawn_due()
+
+    def _spawn_due(self) -> None:
+        """Start every wanted, stopped actor whose ``after`` actors are all running."""
+        if self.shutting_down or self.broker.state is not ChildState.RUNNING:
+            return
+        for child in self.actors.values():
+            if (child.want and child.state is ChildState.STOPPED
+                    and all(self.actors[d].state is ChildState.RUNNING for d in child.after)):
+                self._spawn(child)
+
+    def _read_broker(self) -> None:
+        sub = self.link.sub
+        while sub.poll(0, zmq.POLLIN):
+            frames = sub.recv_multipart()
+            if self.link.is_probe(frames):
+                if self.broker.state is ChildState.STARTING:
+                    self._ready(self.broker)
+                continue
+            try:
+                message = decode_message(frames)
+            except WireError:
+                continue
+            if not message.topic.startswith(HEARTBEAT_PREFIX):
+                continue
+            name = message.topic.removeprefix(HEARTBEAT_PREFIX)
+            child = self.broker if name == BROKER else self.actors.get(name)
+            beat = message.envelope.payload
+            if child is None or not isinstance(beat, dict) or beat.get("pid") != child.pid:
+                continue  # a standalone copy, a tool, or an old incarnation
+            child.heartbeat = beat
+            child.heartbeat_at = time.monotonic()
+            if child.state is ChildState.STARTING and child.kind == "actor":
+                self._ready(child)
+
+    # -- exits and the restart policy ---------------------------------------------
+
+    def _exited(self, child: Child) -> None:
+        self.poller.unregister(child.pidfd)
+        pid = child.pid
+        code = child.reap()
+        now = time.monotonic()
+        event = ActorExited(name=child.name, at=now, code=code if code >= 0 else None,
+                            signal=-code if code < 0 else None,
+                            commanded=child.state is ChildState.STOPPING,
+                            reason=child.last_exit if child.state is ChildState.STARTING
+                            and child.last_exit.startswith("not ready") else "")
+        child.last_exit = event.describe()
+        if event.commanded:
+            child.state = ChildState.STOPPED
+            self._event("stopped", child, pid=pid, exit=child.last_exit)
+        else:
+            self._event("exited", child, pid=pid, exit=child.last_exit, code=event.code,
+                        signal=event.signal)
+            child.state = ChildState.STOPPED
+        self._answer(child)
+        if self.shutting_down:
+            self._shutdown_step()
+            return
+        if child is self.broker:
+            if not event.commanded:
+                child.restarts += 1
+                self._event("restarting", child, attempt=child.restarts, delay=0.0)
+                self._spawn(child)
+            return
+        then, child.then = child.then, ""
+        if event.commanded:
+            if then == "start":
+                child.want = True
+            self._spawn_due()
+            return
+        running = [n for n, c in self.actors.items() if c.alive]
+        decision = self.policy.exited(event, running)
+        if isinstance(decision, Ignore):
+            child.want = False
+            self.log.info("not restarting", actor=child.name, why=decision.why)
+        elif isinstance(decision, Restart):
+            self._restart(child, decision)
+        elif isinstance(decision, GiveUp):
+            child.state = ChildState.FAILED
+            child.want = False
+            self._event("gave_up", child, reason=decision.reason)
+        elif isinstance(decision, Escalate):
+            self._event("escalated", child, reason=decision.reason)
+            self.exit_code = 1
+            self.shutdown(decision.reason)
+
+    def _restart(self, failed: Child, decision: Restart) -> None:
+        failed.restarts += 1
+        for name in decision.names:
+            other = self.actors[name]
+            if other is not failed and other.alive:
+                other.then = "start"  # restarted with the group, without counting as a failure
+                self._terminate(other)
+        failed.state = ChildState.BACKOFF
+        self._event("restarting", failed, attempt=decision.attempt,
+                    delay=round(decision.delay, 3), group=list(decision.names))
+
+        def resume() -> None:
+            if failed.state is ChildState.BACKOFF:
+                failed.state = ChildState.STOPPED
+                self._spawn_due()
+
+        self._after(decision.delay, resume)
+
+    def _terminate(self, child: Child) -> None:
+        """Ask *child* to stop (SIGTERM), and SIGKILL it if it has not after stop_timeout."""
+        if not child.alive or child.state is ChildState.STOPPING:
+            return
+        child.state = ChildState.STOPPING
+        child.signal(signal.SIGTERM)
+        pid = child.pid
+
+        def kill() -> None:
+            if child.pid == pid and child.state is ChildState.STOPPING:
+                self.log.warning("did not stop in time; killing", actor=child.name, pid=pid)
+                child.signal(signal.SIGKILL)
+
+        self._after(self.site.supervisor.stop_timeout, kill)
+
+    # -- shutdown ----------------------------------------------------------------------
+
+    def shutdown(self, reason: str) -> None:
+        """Stop every actor in reverse start order, then the broker; the loop then ends."""
+        if self.shutting_down:
+            return
+        self.shutting_down = reason
+        self.log.info("site shutting down", reason=reason)
+        self._publish_event({"event": "shutting_down", "reason": reason})
+        for child in self.actors.values():
+            child.want = False
+            if child.state is ChildState.BACKOFF:
+                child.state = ChildState.STOPPED
+        self._shutdown_step()
+
+    def _shutdown_step(self) -> None:
+        """Stop each actor whose dependants have all exited; the broker goes last."""
+        waiting = False
+        for name, child in self.actors.items():
+            if child.alive:
+                waiting = True
+                if not any(self.actors[d].alive for d in self.dependants[name]):
+                    self._terminate(child)
+        if not waiting and self.broker.alive:
+            self._terminate(self.broker)
+
+    # -- control requests ------------------------------------------------------------
+
+    def _read_control(self) -> None:
+        while self.control.poll(0, zmq.POLLIN):
+            frames = self.control.recv_multipart()
+            identity, body = frames[0], frames[-1]
+            try:
+                if len(frames) < 2:
+                    raise ProtocolError("bad_request", "request has no body frame")
+                self._handle(identity, decode_request(body))
+            except ProtocolError as exc:
+                self._reply(identity, encode_error(request_id(body), exc.kind, str(exc)))
+
+    def _reply(self, identity: bytes, body: bytes) -> None:
+        self.control.send_multipart([identity, b"", body])
+
+    def _answer(self, child: Child) -> None:
+        """Reply to the requests waiting on *child*: done, or failed if it cannot get there."""
+        keep = []
+        for w in child.waiters:
+            if child.state is w.until:
+                self._reply(w.identity, encode_result(w.request_id, child.status(time.monotonic())))
+            elif child.state in (ChildState.STOPPED, ChildState.FAILED) and not child.want:
+                self._reply(w.identity, encode_error(w.request_id, "failed",
+                            f"actor {child.name!r} {child.state} ({child.last_exit})"))
+            elif self.shutting_down and w.until is ChildState.RUNNING:
+                self._reply(w.identity, encode_error(w.request_id, "shutting_down",
+                            f"the site is shutting down ({self.shutting_down})"))
+            else:
+                keep.append(w)
+        child.waiters = keep
+
+    def _handle(self, identity: bytes, req: Request) -> None:
+        if req.op == "status":
+            self._reply(identity, encode_result(req.id, self.status()))
+            return
+        if req.op == "shutdown":
+            self._reply(identity, encode_result(req.id, {"state": "shutting_down"}))
+            self.shutdown("shutdown requested over the control channel")
+            return
+        if self.shutting_down:
+            raise ProtocolError("shutting_down", f"the site is shutting down ({self.shutting_down})")
+        child = self.actors.get(req.name or "")
+        if child is None:
+            raise ProtocolError("unknown_actor", f"no actor {req.name!r} in site "
+                                f"{self.site.site.name!r} (actors: {', '.join(self.actors)})")
+        waiter = Waiter(identity, req.id, ChildState.RUNNING)
+        if req.op == "stop":
+            child.want = False
+            if not child.alive:
+                child.state = ChildState.STOPPED if child.state is ChildState.BACKOFF else child.state
+                self._reply(identity, encode_result(req.id, child.status(time.monotonic())))
+                return
+            waiter.until = ChildState.STOPPED
+            child.waiters.append(waiter)
+            self._terminate(child)
+            return
+        blocked = [d for d in child.after if self.actors[d].state is not ChildState.RUNNING]
+        if blocked:
+            raise ProtocolError("failed", f"actor {child.name!r} starts after {blocked}, "
+                                "which is not running")
+        child.want = True
+        child.waiters.append(waiter)
+        if req.op == "restart" and child.alive:
+            child.then = "start"
+            self._terminate(child)
+        elif child.state is ChildState.RUNNING:
+            self._answer(child)
+        else:
+            if child.state in (ChildState.FAILED, ChildState.BACKOFF):
+                child.state = ChildState.STOPPED
+            self._spawn_due()
+
+    def status(self) -> dict[str, Any]:
+        """The reply to ``status``: the supervisor, the broker and every actor."""
+        now = time.monotonic()
+        return {
+            "site": self.site.site.name,
+            "config": str(self.site.path),
+            "supervisor": {"pid": os.getpid(), "uptime": round(now - self.started, 3),
+                           "state": "shutting_down" if self.shutting_down else "running"},
+            "actors": [self.broker.status(now)] + [c.status(now) for c in self.actors.values()],
+        }
+
+    # -- events ---------------------------------------------------------------------
+
+    def _event(self, kind: str, child: Child, **fields: Any) -> None:
+        # The logger's own "pid" is the supervisor's; the child's goes in as actor_pid.
+        self.log.info(kind, actor=child.name,
+                      **{("actor_pid" if k == "pid" else k): v for k, v in fields.items()})
+        self._publish_event({"event": kind, "actor": child.name, "kind": child.kind, **fields})
+
+    def _publish_event(self, payload: dict[str, Any]) -> None:
+        if self.broker.state is ChildState.RUNNING or self.broker.state is ChildState.STOPPING:
+            self.link.publish(EVENT_TOPIC, payload)

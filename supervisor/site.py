@@ -1,0 +1,87 @@
+"""Reading site.toml and checking it against the actor classes it names (shell)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from actors.core.engine import resolve_params, resolve_topics
+from actors.loader import LoadError, load_class
+from actors.runtime import RuntimeConfig
+from broker.proxy import BrokerSettings
+from supervisor.core.config import ConfigError, ConfigProblem, SiteConfig, parse_site
+
+
+def load_site(path: str | Path) -> SiteConfig:
+    """Read and validate *path*; raise ConfigError naming the file, key and reason."""
+    path = Path(path).resolve()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([ConfigProblem(str(path), "", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([ConfigProblem(str(path), "", f"cannot read: {exc}")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([ConfigProblem(str(path), "", f"not valid TOML: {exc}")]) from None
+    return parse_site(data, path)
+
+
+def import_paths(site: SiteConfig) -> list[Path]:
+    """Where actor modules are looked for: site.toml's folder, then ``site.python_path``."""
+    return [site.folder, *site.site.python_path]
+
+
+def check_actors(site: SiteConfig) -> list[ConfigProblem]:
+    """Import every actor class and check its params and topics; return the problems."""
+    problems: list[ConfigProblem] = []
+    for name, actor in site.actors.items():
+        where = f"actors.{name}"
+        try:
+            cls = load_class(actor.class_path, import_paths(site))
+        except LoadError as exc:
+            problems.append(ConfigProblem(str(site.path), f"{where}.class", str(exc)))
+            continue
+        _, errors = resolve_params(cls._enlil_spec, actor.params)
+        _, topic_errors = resolve_topics(cls._enlil_spec, actor.topics)
+        problems.extend(ConfigProblem(str(site.path), f"{where}.{e.split(':', 1)[0]}",
+                                      e.split(": ", 1)[1]) for e in errors + topic_errors)
+    return problems
+
+
+def check_site(path: str | Path) -> SiteConfig:
+    """Load *path* and check its actor classes; raise ConfigError with every problem."""
+    site = load_site(path)
+    problems = check_actors(site)
+    if problems:
+        raise ConfigError(problems)
+    return site
+
+
+def runtime_config(site: SiteConfig, name: str) -> RuntimeConfig:
+    """The runtime settings of actor *name* of *site* (KeyError if there is none)."""
+    actor = site.actors[name]
+    return RuntimeConfig(
+        name=name,
+        class_path=actor.class_path,
+        pub_endpoint=site.broker.pub_connect,
+        sub_endpoint=site.broker.sub_connect,
+        import_paths=tuple(import_paths(site)),
+        params=actor.params,
+        topics=actor.topics,
+        period=actor.period,
+        heartbeat_interval=site.supervisor.heartbeat_interval,
+        connect_timeout=site.supervisor.ready_timeout,
+        log_level=actor.log_level or site.telemetry.log_level,
+        hwm=site.broker.hwm,
+    )
+
+
+def broker_settings(site: SiteConfig, log_level: str | None = None) -> BrokerSettings:
+    """The broker process settings of *site*."""
+    return BrokerSettings(
+        pub=site.broker.pub,
+        sub=site.broker.sub,
+        hwm=site.broker.hwm,
+        heartbeat_interval=site.supervisor.heartbeat_interval,
+        log_level=log_level or site.telemetry.log_level,
+    )

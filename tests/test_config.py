@@ -1,0 +1,151 @@
+"""site.toml validation: every problem is reported with file, key and reason."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from supervisor.core.config import ConfigError, parse_site
+from supervisor.site import check_site, load_site
+
+HERE = Path(__file__).parent
+
+
+def problems(data: dict[str, object], path: Path = HERE / "site.toml") -> list[str]:
+    """The problem texts parse_site reports for *data*."""
+    with pytest.raises(ConfigError) as info:
+        parse_site(data, path)
+    return [str(p) for p in info.value.problems]
+
+
+def test_minimal_config_gets_defaults() -> None:
+    """A site needs only a name and one actor."""
+    site = parse_site({"site": {"name": "s"}, "actors": {"a": {"class": "m:A"}}},
+                      Path("/srv/site/site.toml"))
+    assert site.site.run_dir == Path("/srv/site/run")
+    assert site.broker.pub == "ipc:///srv/site/run/pub.sock"
+    assert site.supervisor.control_connect == "ipc:///srv/site/run/control.sock"
+    assert site.actors["a"].restart == "permanent"
+
+
+def test_unknown_keys_are_named_with_a_suggestion() -> None:
+    """A typo gets a 'did you mean'."""
+    found = problems({"site": {"name": "s"}, "actors": {"a": {"class": "m:A", "perod": 1}}})
+    assert found == [f"{HERE / 'site.toml'}: actors.a.perod: unknown key (did you mean 'period'?)"]
+    found = problems({"site": {"name": "s"}, "supervisr": {}, "actors": {"a": {"class": "m:A"}}})
+    assert "supervisr: unknown table (did you mean [supervisor]?)" in found[0]
+
+
+@pytest.mark.parametrize(
+    ("actor", "key", "reason"),
+    [
+        ({"class": "nocolon"}, "actors.a.class", "not of the form 'module:Class'"),
+        ({"class": "m:A", "period": "fast"}, "actors.a.period", "expected int or float, got str"),
+        ({"class": "m:A", "period": -1}, "actors.a.period", "greater than 0"),
+        ({"class": "m:A", "restart": "always"}, "actors.a.restart", "not one of"),
+        ({"class": "m:A", "after": ["ghost"]}, "actors.a.after", "unknown actor 'ghost'"),
+        ({"class": "m:A", "after": ["a"]}, "actors.a.after", "after itself"),
+        ({"class": "m:A", "params": 3}, "actors.a.params", "expected dict"),
+        ({"period": 1}, "actors.a.class", "is required"),
+    ],
+)
+def test_each_actor_problem_names_its_key(actor: dict[str, object], key: str, reason: str) -> None:
+    """Bad values are reported with the key that holds them."""
+    found = problems({"site": {"name": "s"}, "actors": {"a": actor}})
+    assert any(f": {key}: " in p and reason in p for p in found), found
+
+
+def test_cyclic_after_is_reported_as_a_path() -> None:
+    """A cycle in start order is shown as the path that closes it."""
+    found = problems({"site": {"name": "s"}, "actors": {
+        "a": {"class": "m:A", "after": ["c"]},
+        "b": {"class": "m:A", "after": ["a"]},
+        "c": {"class": "m:A", "after": ["b"]},
+    }})
+    assert len(found) == 1
+    assert "cyclic start order: a -> c -> b -> a" in found[0]
+
+
+def test_bad_types_in_site_and_supervisor_tables() -> None:
+    """Wrong types and choices outside the allowed set are errors."""
+    found = problems({"site": {"name": 3}, "supervisor": {"strategy": "all_for_none",
+                      "max_restarts": "5"}, "actors": {"a": {"class": "m:A"}}})
+    joined = "\n".join(found)
+    assert "site.name: expected str, got int" in joined
+    assert "supervisor.strategy: 'all_for_none' is not one of" in joined
+    assert "supervisor.max_restarts: expected int, got str" in joined
+
+
+def test_long_ipc_paths_are_refused() -> None:
+    """Unix socket paths over 107 bytes cannot be bound; say so before starting."""
+    found = problems({"site": {"name": "s", "run_dir": "/tmp/" + "x" * 120},
+                      "actors": {"a": {"class": "m:A"}}})
+    assert any("broker.pub" in p and "longer than 107" in p for p in found)
+
+
+def write_site(tmp_path: Path, actors: str) -> Path:
+    """A site.toml in *tmp_path* whose actor modules come from the tests folder."""
+    path = tmp_path / "site.toml"
+    path.write_text(f'[site]\nname = "t"\npython_path = ["{HERE}"]\n{actors}')
+    return path
+
+
+@pytest.mark.parametrize(
+    ("actors", "key", "reason"),
+    [
+        ('[actors.a]\nclass = "no_such_module:X"\n', "actors.a.class",
+         "no module named 'no_such_module'"),
+        ('[actors.a]\nclass = "bad_actors:Missing"\n', "actors.a.class", "no attribute 'Missing'"),
+        ('[actors.a]\nclass = "bad_actors:NotAnActor"\n', "actors.a.class",
+         "not a subclass of actors.Actor"),
+        ('[actors.a]\nclass = "undocumented_actor:Undocumented"\n', "actors.a.class",
+         "actor Undocumented, input 'speed': doc= is missing"),
+        ('[actors.a]\nclass = "bad_actors:Fine"\nparams = { level = "high" }\n',
+         "actors.a.params.level", "expected float, got str"),
+        ('[actors.a]\nclass = "bad_actors:Fine"\nparams = { lvl = 1.0 }\n',
+         "actors.a.params.lvl", "declares no Param 'lvl'"),
+    ],
+)
+def test_check_imports_classes_and_names_the_culprit(
+    tmp_path: Path, actors: str, key: str, reason: str
+) -> None:
+    """Class paths, missing docs and params are checked against the real classes."""
+    path = write_site(tmp_path, actors)
+    with pytest.raises(ConfigError) as info:
+        check_site(path)
+    text = str(info.value)
+    assert str(path) in text
+    assert f": {key}: " in text and reason in text, text
+
+
+def test_check_command_prints_every_problem(tmp_path: Path) -> None:
+    """``python -m supervisor check`` exits non-zero and lists file, key and reason."""
+    path = write_site(tmp_path, '[actors.a]\nclass = "bad_actors:Fine"\nperiod = "x"\n'
+                      '[actors.b]\nclass = "bad_actors:Fine"\nafter = ["zz"]\n')
+    proc = subprocess.run([sys.executable, "-m", "supervisor", "check", "--config", str(path)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 78
+    assert f"{path}: actors.a.period: expected int or float" in proc.stderr
+    assert f"{path}: actors.b.after: names unknown actor 'zz'" in proc.stderr
+
+
+def test_check_command_accepts_the_demo_site() -> None:
+    """The shipped demo site is valid."""
+    demo = HERE.parent / "deploy" / "example" / "site.toml"
+    proc = subprocess.run([sys.executable, "-m", "supervisor", "check", "--config", str(demo)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "4 actors" in proc.stdout
+
+
+def test_unreadable_and_invalid_toml_name_the_file(tmp_path: Path) -> None:
+    """A missing file or a TOML syntax error is a ConfigError naming the file."""
+    with pytest.raises(ConfigError, match="file not found"):
+        load_site(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[site\nname=")
+    with pytest.raises(ConfigError, match=r"bad.toml: not valid TOML"):
+        load_site(bad)

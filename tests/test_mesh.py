@@ -1,0 +1,270 @@
+"""The spine with real processes: supervisor, broker and actors over real sockets."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import psutil
+import pytest
+import zmq
+
+from actors.core.wire import encode_envelope
+from actors.testing import Mesh, MeshFactory
+
+pytestmark = pytest.mark.slow
+HERE = Path(__file__).parent
+DEMO = HERE.parent / "deploy" / "example"
+SIMPLE = {"actors": {"doubler": {"class": "mesh_actors:Doubler"},
+                     "crasher": {"class": "mesh_actors:Crasher"}}}
+
+
+def cli(mesh: Mesh, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m supervisor ARGS --config <the mesh's site.toml>``."""
+    return subprocess.run([sys.executable, "-m", "supervisor", *args, "--config",
+                           str(mesh.config_path)], capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def supervisor_log(mesh: Mesh) -> list[dict[str, Any]]:
+    """The supervisor's JSON log records (its children's lines included)."""
+    records = []
+    for line in mesh.log_path.read_text().splitlines():
+        if line.startswith("{"):
+            records.append(json.loads(line))
+    return records
+
+
+def test_demo_site_runs_and_answers_status_and_tap(mesh: MeshFactory) -> None:
+    """The demo site starts; ctl status --json lists every process; tap shows heater commands."""
+    site = mesh.start({"site": {"python_path": [str(DEMO)]},
+                       "actors": _demo_actors()})
+    proc = cli(site, "ctl", "status", "--json")
+    assert proc.returncode == 0, proc.stderr
+    status = json.loads(proc.stdout)
+    names = {a["name"]: a for a in status["actors"]}
+    assert set(names) == {"broker", "room", "sensor", "thermostat", "console"}
+    for record in names.values():
+        assert record["state"] == "running"
+        assert psutil.pid_exists(record["pid"])
+    proc = cli(site, "tap", "heater.command", "--count", "2")
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(lines) == 2
+    assert all(m["topic"] == "heater.command" and m["sender"] == "thermostat" for m in lines)
+    assert all(isinstance(m["payload"], bool) for m in lines)
+    table = cli(site, "ctl", "status")
+    assert "thermostat" in table.stdout and "running" in table.stdout
+
+
+def _demo_actors() -> dict[str, Any]:
+    import tomllib
+
+    data = tomllib.loads((DEMO / "site.toml").read_text())
+    actors: dict[str, Any] = data["actors"]
+    return actors
+
+
+def test_actors_start_after_their_dependencies_are_ready(mesh: MeshFactory) -> None:
+    """Each actor is spawned only after every actor in its ``after`` list is ready."""
+    site = mesh.start({"site": {"python_path": [str(DEMO)]}, "actors": _demo_actors()})
+    events = [(r["event"], r.get("actor")) for r in supervisor_log(site)
+              if r.get("process") == "supervisor" and r["event"] in ("spawned", "ready")]
+    for actor, deps in _demo_actors().items():
+        spawned = events.index(("spawned", actor))
+        for dep in deps.get("after", []):
+            assert events.index(("ready", dep)) < spawned, (actor, dep, events)
+
+
+def test_kill_9_restarts_the_actor_and_the_site_keeps_working(mesh: MeshFactory) -> None:
+    """A SIGKILLed actor comes back with a new pid and restart count 1, and works."""
+    site = mesh.start(SIMPLE)
+    old = site.kill("doubler", signal.SIGKILL)
+    record = site.wait_restarted("doubler", old)
+    assert record["restarts"] == 1
+    assert record["last_exit"] == "killed by SIGKILL"
+    cursor = site.publish("numbers.in", 4)
+    assert site.wait_for("numbers.out", after=cursor).envelope.payload == 8.0
+    assert site.actor("crasher")["restarts"] == 0
+
+
+def test_an_exception_in_step_is_restarted(mesh: MeshFactory) -> None:
+    """An unanticipated exception exits the actor with 70; the supervisor restarts it."""
+    site = mesh.start(SIMPLE)
+    old = site.pid("crasher")
+    cursor = site.publish("crash.in", "hello")
+    assert site.wait_for("crash.out", after=cursor).envelope.payload["pid"] == old
+    site.publish("crash.in", "crash")
+    record = site.wait_restarted("crasher", old)
+    assert record["last_exit"] == "exit code 70"
+    cursor = site.publish("crash.in", "again")
+    assert site.wait_for("crash.out", after=cursor).envelope.payload["pid"] == record["pid"]
+
+
+def test_sigterm_to_the_supervisor_stops_everything_cleanly(mesh: MeshFactory) -> None:
+    """SIGTERM: every child exits, the supervisor exits 0, no socket file is left."""
+    site = mesh.start(SIMPLE)
+    children = [psutil.Process(a["pid"]) for a in site.status()["actors"]]
+    site.proc.send_signal(signal.SIGTERM)
+    assert site.proc.wait(timeout=30) == 0
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive
+    assert not list(site.root.rglob("*.sock"))
+    log = supervisor_log(site)
+    stopped = [r["actor"] for r in log if r.get("event") == "stopped"]
+    assert stopped[-1] == "broker"
+
+
+def test_sigkill_to_the_supervisor_takes_every_child_with_it(mesh: MeshFactory) -> None:
+    """SIGKILL: actors and broker are gone within 2 s (they die with their parent)."""
+    site = mesh.start(SIMPLE)
+    children = [psutil.Process(a["pid"]) for a in site.status()["actors"]]
+    site.kill_supervisor(signal.SIGKILL)
+    site.proc.wait(timeout=10)
+    _, alive = psutil.wait_procs(children, timeout=2.0)
+    assert not alive, [p.pid for p in alive]
+
+
+def test_malformed_traffic_crashes_nothing_and_is_counted(mesh: MeshFactory) -> None:
+    """Garbage at the broker's port, bad msgpack and wrong types at an actor are counted."""
+    site = mesh.start(SIMPLE)
+    pids = {a["name"]: a["pid"] for a in site.status()["actors"]}
+    # Random bytes straight at the broker's socket: not ZMTP, so the handshake fails.
+    for _ in range(3):
+        raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        raw.connect(site.site.broker.pub.removeprefix("ipc://"))
+        raw.sendall(os.urandom(64) + b"\x00" * 64)
+        raw.close()
+    # Through the broker to the actor: bad msgpack, a bad envelope, a wrong type, one frame.
+    site.send_frames([b"numbers.in", b"\xc1\xc1\xc1"])
+    site.send_frames([b"numbers.in", msgpack.packb({"not": "an envelope"})])
+    site.send_frames([b"numbers.in", msgpack.packb([7, "x", 1, 0, None, 1.0])])
+    site.send_frames([b"numbers.in", encode_envelope("evil", 1, 0, "not a number")])
+    site.send_frames([b"numbers.in"])
+    site.send_frames([b"numbers.in", b"x", b"y"])
+    cursor = site.publish("numbers.in", 5)
+    assert site.wait_for("numbers.out", after=cursor).envelope.payload == 10.0
+    record = site.wait_actor("doubler", lambda a: a["stats"].get("accepted") == 1
+                             and a["stats"].get("malformed") == 4, what="counters")
+    stats = record["stats"]
+    assert stats["unsupported_version"] == 1
+    assert stats["type_rejected"] == 1
+    broker = site.wait_actor("broker", lambda a: a["stats"].get("handshake_failed", 0) >= 1,
+                             what="broker handshake counter")
+    assert broker["pid"] == pids["broker"]
+    assert {a["name"]: a["pid"] for a in site.status()["actors"]} == pids
+
+
+def test_the_control_endpoint_answers_garbage_with_typed_errors(mesh: MeshFactory) -> None:
+    """Every request gets a reply: bad msgpack, unknown ops and unknown actors included."""
+    site = mesh.start(SIMPLE)
+    ctx = zmq.Context.instance()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(site.site.supervisor.control_connect)
+    try:
+        for body, kind in [(b"\xc1", "bad_request"),
+                           (msgpack.packb({"id": 9, "op": "dance"}), "unknown_op"),
+                           (msgpack.packb({"id": 10, "op": "stop", "name": "ghost"}),
+                            "unknown_actor")]:
+            sock.send_multipart([b"", body])
+            assert sock.poll(10_000), "no reply"
+            reply = msgpack.unpackb(sock.recv_multipart()[-1])
+            assert reply["ok"] is False and reply["error"] == kind, reply
+    finally:
+        sock.close()
+    assert site.status()["supervisor"]["state"] == "running"
+
+
+def test_ctl_stop_start_restart(mesh: MeshFactory) -> None:
+    """Commanded stops are not restarted and do not count; start and restart wait for ready."""
+    site = mesh.start(SIMPLE)
+    old = site.pid("doubler")
+    proc = cli(site, "ctl", "stop", "doubler", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["state"] == "stopped"
+    assert not psutil.pid_exists(old) or psutil.Process(old).status() == psutil.STATUS_ZOMBIE
+    record = site.actor("doubler")
+    assert record["state"] == "stopped" and record["restarts"] == 0
+    started = site.request("start", name="doubler")
+    assert started["state"] == "running" and started["pid"] != old
+    restarted = site.request("restart", name="doubler")
+    assert restarted["pid"] != started["pid"] and restarted["restarts"] == 0
+    proc = cli(site, "ctl", "restart", "ghost")
+    assert proc.returncode == 1 and "unknown_actor" in proc.stderr
+    cursor = site.publish("numbers.in", 1.5)
+    assert site.wait_for("numbers.out", after=cursor).envelope.payload == 3.0
+
+
+def test_pub_cli_publishes_one_message(mesh: MeshFactory) -> None:
+    """``python -m supervisor pub TOPIC JSON`` reaches subscribers."""
+    site = mesh.start(SIMPLE)
+    cursor = site.mark()
+    proc = cli(site, "pub", "numbers.in", "21")
+    assert proc.returncode == 0, proc.stderr
+    message = site.wait_for("numbers.out", after=cursor)
+    assert message.envelope.payload == 42.0
+    bad = cli(site, "pub", "numbers.in", "{not json")
+    assert bad.returncode == 2 and "not JSON" in bad.stderr
+
+
+def test_one_actor_runs_standalone_in_the_foreground(mesh: MeshFactory) -> None:
+    """``python -m actors NAME`` runs against the site's broker; Ctrl-C stops it cleanly."""
+    site = mesh.start(SIMPLE)
+    site.request("stop", name="doubler")
+    proc = subprocess.Popen([sys.executable, "-m", "actors", "doubler", "--config",
+                             str(site.config_path)], stderr=subprocess.PIPE, text=True)
+    try:
+        site.wait_for("$sys.heartbeat.doubler", lambda p: p["pid"] == proc.pid, timeout=30)
+        cursor = site.publish("numbers.in", 8)
+        assert site.wait_for("numbers.out", after=cursor).envelope.payload == 16.0
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+        assert "actor stopped" in (proc.stderr.read() if proc.stderr else "")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+    assert site.actor("doubler")["state"] == "stopped"
+
+
+def test_escalation_shuts_the_site_down_with_exit_1(mesh: MeshFactory) -> None:
+    """More failures than max_restarts within max_seconds stop the whole site."""
+    site = mesh.start({"supervisor": {"max_restarts": 1, "max_seconds": 60},
+                       "actors": SIMPLE["actors"]})
+    old = site.pid("crasher")
+    site.publish("crash.in", "crash")
+    site.wait_restarted("crasher", old)
+    site.publish("crash.in", "crash")
+    assert site.proc.wait(timeout=30) == 1
+    reasons = [r for r in supervisor_log(site) if r.get("event") == "escalated"]
+    assert "'crasher' failed 2 times" in reasons[0]["reason"]
+
+
+def test_temporary_actor_is_not_restarted(mesh: MeshFactory) -> None:
+    """restart = "temporary" leaves a crashed actor stopped; the others keep running."""
+    site = mesh.start({"actors": {"doubler": {"class": "mesh_actors:Doubler"},
+                                  "crasher": {"class": "mesh_actors:Crasher",
+                                              "restart": "temporary"}}})
+    site.publish("crash.in", "crash")
+    record = site.wait_actor("crasher", lambda a: a["state"] == "stopped", what="crasher down")
+    assert record["last_exit"] == "exit code 70"
+    assert site.actor("doubler")["state"] == "running"
+
+
+def test_a_second_supervisor_for_the_same_site_is_refused(mesh: MeshFactory) -> None:
+    """Two supervisors cannot share a run directory."""
+    site = mesh.start(SIMPLE)
+    proc = cli(site)
+    assert proc.returncode == 69
+    assert "already running" in proc.stderr
+    assert site.status()["supervisor"]["state"] == "running"

@@ -1,0 +1,59 @@
+"""The control protocol codec."""
+
+from __future__ import annotations
+
+import msgpack
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from supervisor.core.protocol import (
+    ProtocolError,
+    Request,
+    decode_reply,
+    decode_request,
+    encode_error,
+    encode_request,
+    encode_result,
+)
+
+
+def test_requests_round_trip() -> None:
+    """A client's request decodes to a typed record."""
+    assert decode_request(encode_request(3, "stop", name="x")) == Request(3, "stop", "x")
+    assert decode_request(encode_request(4, "status")) == Request(4, "status", None)
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        (b"\xc1", "bad_request"),
+        (msgpack.packb([1, 2]), "bad_request"),
+        (msgpack.packb({"id": 1}), "bad_request"),
+        (msgpack.packb({"id": 1, "op": "dance"}), "unknown_op"),
+        (msgpack.packb({"id": 1, "op": "stop"}), "bad_request"),
+        (msgpack.packb({"id": "1", "op": "status"}), "bad_request"),
+    ],
+)
+def test_bad_requests_get_typed_errors(body: bytes, kind: str) -> None:
+    """Every malformed request maps to an error kind the client can act on."""
+    with pytest.raises(ProtocolError) as info:
+        decode_request(body)
+    assert info.value.kind == kind
+
+
+@given(st.binary(max_size=200))
+def test_arbitrary_request_bytes_raise_only_protocol_errors(body: bytes) -> None:
+    """The control endpoint survives anything."""
+    try:
+        decode_request(body)
+    except ProtocolError:
+        pass
+
+
+def test_replies_round_trip() -> None:
+    """Results and errors decode on the client side."""
+    ok = decode_reply(encode_result(5, {"a": 1}))
+    assert ok.ok and ok.result == {"a": 1} and ok.id == 5
+    err = decode_reply(encode_error(6, "unknown_actor", "no actor 'x'"))
+    assert not err.ok and err.error == "unknown_actor" and err.message == "no actor 'x'"

@@ -36,6 +36,7 @@ class BrokerLink:
         pub_endpoint: str,
         sub_endpoint: str,
         sender: str,
+        *,
         patterns: Iterable[str] = (),
         hwm: int = 10000,
     ) -> None:
@@ -74,8 +75,9 @@ class BrokerLink:
     def send_probe(self) -> None:
         """Publish one probe; :meth:`is_probe` recognises its echo."""
         self._probes += 1
-        self.pub.send_multipart([self._probe, encode_envelope(self.sender, self._probes,
-                                                              time.time_ns(), self._probes)])
+        self.pub.send_multipart(
+            [self._probe, encode_envelope(self.sender, self._probes, time.time_ns(), self._probes)]
+        )
 
     def is_probe(self, frames: list[bytes]) -> bool:
         """Whether *frames* is this link's probe coming back through the broker."""
@@ -102,8 +104,9 @@ class BrokerLink:
         """Publish *payload* on *topic* with this link's own sequence numbers."""
         seq = self._seq.get(topic, 0) + 1
         self._seq[topic] = seq
-        self.pub.send_multipart([topic.encode(), encode_envelope(self.sender, seq, time.time_ns(),
-                                                                 payload, trace)])
+        self.pub.send_multipart(
+            [topic.encode(), encode_envelope(self.sender, seq, time.time_ns(), payload, trace)]
+        )
 
     def recv(self, timeout: float | None) -> Message | None:
         """The next message matching a pattern, or None when *timeout* seconds pass.

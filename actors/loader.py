@@ -34,14 +34,18 @@ def load_class(class_path: str, paths: Iterable[Path] = ()) -> type[Actor]:
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
             where = ", ".join(str(p) for p in paths) or "sys.path"
-            raise LoadError(f"class {class_path!r}: no module named {exc.name!r} "
-                            f"(looked in {where} and the installed packages)") from None
+            raise LoadError(
+                f"class {class_path!r}: no module named {exc.name!r} "
+                f"(looked in {where} and the installed packages)"
+            ) from None
         raise LoadError(f"class {class_path!r}: importing {module_name!r} failed: {exc}") from exc
     except Exception as exc:
         # Anything the user's module raises at import time (DeclarationError included).
         last = traceback.extract_tb(exc.__traceback__)[-1]
-        raise LoadError(f"class {class_path!r}: importing {module_name!r} failed at "
-                        f"{last.filename}:{last.lineno}: {type(exc).__name__}: {exc}") from exc
+        raise LoadError(
+            f"class {class_path!r}: importing {module_name!r} failed at "
+            f"{last.filename}:{last.lineno}: {type(exc).__name__}: {exc}"
+        ) from exc
     cls = getattr(module, attr, None)
     if cls is None:
         raise LoadError(f"class {class_path!r}: module {module_name!r} has no attribute {attr!r}")

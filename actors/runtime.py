@@ -72,8 +72,12 @@ class ActorProcess:
             cls = load_class(cfg.class_path, cfg.import_paths)
             engine = ActorEngine(
                 cls,
-                EngineConfig(name=cfg.name, params=cfg.params, topics=cfg.topics, period=cfg.period),
-                wall_ns=time.time_ns, monotonic=time.monotonic, log=self.log,
+                EngineConfig(
+                    name=cfg.name, params=cfg.params, topics=cfg.topics, period=cfg.period
+                ),
+                wall_ns=time.time_ns,
+                monotonic=time.monotonic,
+                log=self.log,
             )
         except (LoadError, ParamError) as exc:
             self.log.error("cannot load actor", error=str(exc))
@@ -83,8 +87,14 @@ class ActorProcess:
             return EXIT_FAILURE
         wakeup = SignalWakeup((signal.SIGTERM, signal.SIGINT))
         ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        link = BrokerLink(ctx, cfg.pub_endpoint, cfg.sub_endpoint, cfg.name,
-                          engine.subscriptions(), hwm=cfg.hwm)
+        link = BrokerLink(
+            ctx,
+            cfg.pub_endpoint,
+            cfg.sub_endpoint,
+            cfg.name,
+            patterns=engine.subscriptions(),
+            hwm=cfg.hwm,
+        )
         try:
             return self._serve(engine, link, wakeup, parent)
         finally:
@@ -92,8 +102,9 @@ class ActorProcess:
             ctx.term()
             wakeup.close()
 
-    def _serve(self, engine: ActorEngine, link: BrokerLink, wakeup: SignalWakeup,
-               parent: int | None) -> int:
+    def _serve(
+        self, engine: ActorEngine, link: BrokerLink, wakeup: SignalWakeup, parent: int | None
+    ) -> int:
         cfg = self.config
         try:
             link.wait_connected(cfg.connect_timeout)

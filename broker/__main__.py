@@ -25,6 +25,5 @@ def main(argv: list[str] | None = None) -> int:
     return run_broker(broker_settings(site, args.log_level))
 
 
-
 if __name__ == "__main__":
     sys.exit(main())

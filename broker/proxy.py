@@ -136,21 +136,28 @@ def run_broker(config: BrokerSettings) -> int:
                 if mon in events:
                     while mon.poll(0):
                         event = parse_monitor_message(mon.recv_multipart())
-                        name = _EVENTS.get(event["event"])
+                        name = _EVENTS.get(zmq.Event(event["event"]))
                         if name:
                             counts[name] += 1
                         if name == "handshake_failed" and counts[name] <= 10:
-                            log.warning("rejected a peer that does not speak ZMTP",
-                                        endpoint=event["endpoint"].decode(errors="replace"),
-                                        count=counts[name])
+                            log.warning(
+                                "rejected a peer that does not speak ZMTP",
+                                endpoint=event["endpoint"].decode(errors="replace"),
+                                count=counts[name],
+                            )
             now = time.monotonic()
             if now >= next_beat:
                 next_beat = now + config.heartbeat_interval
                 seq += 1
-                payload = {"state": "running", "pid": os.getpid(),
-                           "uptime": round(now - started, 3), "stats": dict(counts)}
-                pub.send_multipart([HEARTBEAT_TOPIC,
-                                    encode_envelope(NAME, seq, time.time_ns(), payload)])
+                payload = {
+                    "state": "running",
+                    "pid": os.getpid(),
+                    "uptime": round(now - started, 3),
+                    "stats": dict(counts),
+                }
+                pub.send_multipart(
+                    [HEARTBEAT_TOPIC, encode_envelope(NAME, seq, time.time_ns(), payload)]
+                )
             if now >= next_parent:
                 next_parent = now + _PARENT_CHECK
                 if not parent_alive(parent):

@@ -8,6 +8,7 @@ watched through a pidfd that the supervisor's event loop polls.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -88,10 +89,8 @@ class Child:
     def signal(self, sig: int) -> None:
         """Send *sig* to the process, if it still exists."""
         if self.proc is not None and self.proc.returncode is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 signal.pidfd_send_signal(self.pidfd, sig)
-            except ProcessLookupError:
-                pass
 
     def reap(self) -> int:
         """Collect the exited process; return its returncode (negative: killed by signal)."""

@@ -46,14 +46,19 @@ def default_config() -> Path:
 
 
 def _config_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, default=None,
-                        help="the site's site.toml (default: ./site.toml, else the demo site)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="the site's site.toml (default: ./site.toml, else the demo site)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(prog="python -m supervisor",
-                                     description="Run and drive an enlil site.")
+    parser = argparse.ArgumentParser(
+        prog="python -m supervisor", description="Run and drive an enlil site."
+    )
     _config_arg(parser)
     sub = parser.add_subparsers(dest="command")
     p = sub.add_parser("run", help="run the site in the foreground (the default)")
@@ -157,13 +162,17 @@ def format_status(status: dict[str, Any]) -> str:
     lines = []
     if "site" in status:
         sup = status["supervisor"]
-        lines.append(f"site {status['site']}  supervisor pid {sup['pid']}  {sup['state']}  "
-                     f"up {sup['uptime']:.0f}s")
+        lines.append(
+            f"site {status['site']}  supervisor pid {sup['pid']}  {sup['state']}  "
+            f"up {sup['uptime']:.0f}s"
+        )
     lines.append(f"{'NAME':16} {'STATE':9} {'PID':>8} {'RESTARTS':>8} {'UPTIME':>9}  LAST EXIT")
     for a in status["actors"]:
         uptime = f"{a['uptime']:.1f}s" if a["uptime"] is not None else "-"
-        lines.append(f"{a['name']:16} {a['state']:9} {a['pid'] or '-':>8} {a['restarts']:>8} "
-                     f"{uptime:>9}  {a['last_exit'] or '-'}")
+        lines.append(
+            f"{a['name']:16} {a['state']:9} {a['pid'] or '-':>8} {a['restarts']:>8} "
+            f"{uptime:>9}  {a['last_exit'] or '-'}"
+        )
     return "\n".join(lines)
 
 
@@ -185,7 +194,9 @@ def cmd_tap(site: SiteConfig, topic: str, count: int, timeout: float) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    link = BrokerLink(ctx, site.broker.pub_connect, site.broker.sub_connect, "tap", [topic])
+    link = BrokerLink(
+        ctx, site.broker.pub_connect, site.broker.sub_connect, "tap", patterns=[topic]
+    )
     seen = 0
     deadline = time.monotonic() + timeout if timeout else None
     try:
@@ -198,9 +209,18 @@ def cmd_tap(site: SiteConfig, topic: str, count: int, timeout: float) -> int:
             if message is None:
                 break
             env = message.envelope
-            print(json.dumps({"topic": message.topic, "sender": env.sender, "seq": env.seq,
-                              "time": env.timestamp_ns / 1e9,
-                              "payload": _jsonable(env.payload)}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "topic": message.topic,
+                        "sender": env.sender,
+                        "seq": env.seq,
+                        "time": env.timestamp_ns / 1e9,
+                        "payload": _jsonable(env.payload),
+                    }
+                ),
+                flush=True,
+            )
             seen += 1
     except BrokerUnreachable as exc:
         print(f"error: {exc}", file=sys.stderr)

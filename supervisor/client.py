@@ -32,8 +32,12 @@ class ControlTimeout(TimeoutError):
 class ControlClient:
     """Sends requests to one supervisor and waits for the matching replies."""
 
-    def __init__(self, endpoint: str, timeout: float = 15.0,
-                 ctx: zmq.Context[zmq.Socket[bytes]] | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        timeout: float = 15.0,
+        ctx: zmq.Context[zmq.Socket[bytes]] | None = None,
+    ) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
         self._own_ctx = ctx is None
@@ -52,8 +56,10 @@ class ControlClient:
         while True:
             left = deadline - time.monotonic()
             if left <= 0 or not self._sock.poll(int(left * 1000) + 1, zmq.POLLIN):
-                raise ControlTimeout(f"no reply to {op!r} from {self.endpoint} within {limit:g}s "
-                                     "(is the site running?)")
+                raise ControlTimeout(
+                    f"no reply to {op!r} from {self.endpoint} within {limit:g}s "
+                    "(is the site running?)"
+                )
             frames = self._sock.recv_multipart()
             try:
                 reply = decode_reply(frames[-1])

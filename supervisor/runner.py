@@ -63,21 +63,33 @@ class Supervisor:
         self.log = configure_logging("supervisor", site.telemetry.log_level)
         cfg = site.supervisor
         self.order = site.start_order()
-        self.policy = RestartPolicy(PolicyConfig(
-            strategy=cfg.strategy, max_restarts=cfg.max_restarts, max_seconds=cfg.max_seconds,
-            backoff_initial=cfg.backoff_initial, backoff_max=cfg.backoff_max, order=self.order,
-            restart={n: a.restart for n, a in site.actors.items()},
-            escalate={n: a.escalate for n, a in site.actors.items()},
-        ))
+        self.policy = RestartPolicy(
+            PolicyConfig(
+                strategy=cfg.strategy,
+                max_restarts=cfg.max_restarts,
+                max_seconds=cfg.max_seconds,
+                backoff_initial=cfg.backoff_initial,
+                backoff_max=cfg.backoff_max,
+                order=self.order,
+                restart={n: a.restart for n, a in site.actors.items()},
+                escalate={n: a.escalate for n, a in site.actors.items()},
+            )
+        )
         path = str(site.path)
         self.broker = Child(BROKER, "broker", broker_argv(path))
         self.actors = {
-            name: Child(name, "actor", actor_argv(name, path),
-                        class_path=site.actors[name].class_path, after=site.actors[name].after)
+            name: Child(
+                name,
+                "actor",
+                actor_argv(name, path),
+                class_path=site.actors[name].class_path,
+                after=site.actors[name].after,
+            )
             for name in self.order
         }
-        self.dependants = {n: [m for m in self.order if n in self.actors[m].after]
-                           for n in self.order}
+        self.dependants = {
+            n: [m for m in self.order if n in self.actors[m].after] for n in self.order
+        }
         self.started = time.monotonic()
         self.shutting_down = ""
         self.exit_code = 0
@@ -109,8 +121,10 @@ class Supervisor:
         except BlockingIOError:
             other = os.read(fd, 32).decode(errors="replace").strip() or "?"
             os.close(fd)
-            raise SiteLocked(f"site {self.site.site.name!r} is already running from {run_dir} "
-                             f"(supervisor pid {other})") from None
+            raise SiteLocked(
+                f"site {self.site.site.name!r} is already running from {run_dir} "
+                f"(supervisor pid {other})"
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._lock_fd = fd
@@ -131,16 +145,26 @@ class Supervisor:
         self.control = ctx.socket(zmq.ROUTER)
         self.control.setsockopt(zmq.LINGER, 500)
         self.control.setsockopt(zmq.MAXMSGSIZE, 1 << 20)
-        self.link = BrokerLink(ctx, self.site.broker.pub_connect, self.site.broker.sub_connect,
-                               "supervisor", [HEARTBEAT_PREFIX + "*"], hwm=self.site.broker.hwm)
+        self.link = BrokerLink(
+            ctx,
+            self.site.broker.pub_connect,
+            self.site.broker.sub_connect,
+            "supervisor",
+            patterns=[HEARTBEAT_PREFIX + "*"],
+            hwm=self.site.broker.hwm,
+        )
         self.poller = zmq.Poller()
         try:
             self.control.bind(self.site.supervisor.control)
             self.poller.register(self.control, zmq.POLLIN)
             self.poller.register(self.link.sub, zmq.POLLIN)
             self.poller.register(wakeup.fileno(), zmq.POLLIN)
-            self.log.info("site starting", site=self.site.site.name, config=str(self.site.path),
-                          control=self.site.supervisor.control)
+            self.log.info(
+                "site starting",
+                site=self.site.site.name,
+                config=str(self.site.path),
+                control=self.site.supervisor.control,
+            )
             self._spawn(self.broker)
             self._loop(wakeup)
         finally:
@@ -201,8 +225,12 @@ class Supervisor:
         child.ready_at = time.monotonic()
         if child.kind == "actor":
             self.policy.ready(child.name, child.ready_at)
-        self._event("ready", child, pid=child.pid,
-                    startup_ms=round((child.ready_at - child.started_at) * 1000, 1))
+        self._event(
+            "ready",
+            child,
+            pid=child.pid,
+            startup_ms=round((child.ready_at - child.started_at) * 1000, 1),
+        )
         self._answer(child)
         self._spawn_due()
 
@@ -211,8 +239,11 @@ class Supervisor:
         if self.shutting_down or self.broker.state is not ChildState.RUNNING:
             return
         for child in self.actors.values():
-            if (child.want and child.state is ChildState.STOPPED
-                    and all(self.actors[d].state is ChildState.RUNNING for d in child.after)):
+            if (
+                child.want
+                and child.state is ChildState.STOPPED
+                and all(self.actors[d].state is ChildState.RUNNING for d in child.after)
+            ):
                 self._spawn(child)
 
     def _read_broker(self) -> None:
@@ -246,18 +277,24 @@ class Supervisor:
         pid = child.pid
         code = child.reap()
         now = time.monotonic()
-        event = ActorExited(name=child.name, at=now, code=code if code >= 0 else None,
-                            signal=-code if code < 0 else None,
-                            commanded=child.state is ChildState.STOPPING,
-                            reason=child.last_exit if child.state is ChildState.STARTING
-                            and child.last_exit.startswith("not ready") else "")
+        event = ActorExited(
+            name=child.name,
+            at=now,
+            code=code if code >= 0 else None,
+            signal=-code if code < 0 else None,
+            commanded=child.state is ChildState.STOPPING,
+            reason=child.last_exit
+            if child.state is ChildState.STARTING and child.last_exit.startswith("not ready")
+            else "",
+        )
         child.last_exit = event.describe()
         if event.commanded:
             child.state = ChildState.STOPPED
             self._event("stopped", child, pid=pid, exit=child.last_exit)
         else:
-            self._event("exited", child, pid=pid, exit=child.last_exit, code=event.code,
-                        signal=event.signal)
+            self._event(
+                "exited", child, pid=pid, exit=child.last_exit, code=event.code, signal=event.signal
+            )
             child.state = ChildState.STOPPED
         self._answer(child)
         if self.shutting_down:
@@ -299,8 +336,13 @@ class Supervisor:
                 other.then = "start"  # restarted with the group, without counting as a failure
                 self._terminate(other)
         failed.state = ChildState.BACKOFF
-        self._event("restarting", failed, attempt=decision.attempt,
-                    delay=round(decision.delay, 3), group=list(decision.names))
+        self._event(
+            "restarting",
+            failed,
+            attempt=decision.attempt,
+            delay=round(decision.delay, 3),
+            group=list(decision.names),
+        )
 
         def resume() -> None:
             if failed.state is ChildState.BACKOFF:
@@ -373,11 +415,23 @@ class Supervisor:
             if child.state is w.until:
                 self._reply(w.identity, encode_result(w.request_id, child.status(time.monotonic())))
             elif child.state in (ChildState.STOPPED, ChildState.FAILED) and not child.want:
-                self._reply(w.identity, encode_error(w.request_id, "failed",
-                            f"actor {child.name!r} {child.state} ({child.last_exit})"))
+                self._reply(
+                    w.identity,
+                    encode_error(
+                        w.request_id,
+                        "failed",
+                        f"actor {child.name!r} {child.state} ({child.last_exit})",
+                    ),
+                )
             elif self.shutting_down and w.until is ChildState.RUNNING:
-                self._reply(w.identity, encode_error(w.request_id, "shutting_down",
-                            f"the site is shutting down ({self.shutting_down})"))
+                self._reply(
+                    w.identity,
+                    encode_error(
+                        w.request_id,
+                        "shutting_down",
+                        f"the site is shutting down ({self.shutting_down})",
+                    ),
+                )
             else:
                 keep.append(w)
         child.waiters = keep
@@ -391,16 +445,23 @@ class Supervisor:
             self.shutdown("shutdown requested over the control channel")
             return
         if self.shutting_down:
-            raise ProtocolError("shutting_down", f"the site is shutting down ({self.shutting_down})")
+            raise ProtocolError(
+                "shutting_down", f"the site is shutting down ({self.shutting_down})"
+            )
         child = self.actors.get(req.name or "")
         if child is None:
-            raise ProtocolError("unknown_actor", f"no actor {req.name!r} in site "
-                                f"{self.site.site.name!r} (actors: {', '.join(self.actors)})")
+            raise ProtocolError(
+                "unknown_actor",
+                f"no actor {req.name!r} in site "
+                f"{self.site.site.name!r} (actors: {', '.join(self.actors)})",
+            )
         waiter = Waiter(identity, req.id, ChildState.RUNNING)
         if req.op == "stop":
             child.want = False
             if not child.alive:
-                child.state = ChildState.STOPPED if child.state is ChildState.BACKOFF else child.state
+                child.state = (
+                    ChildState.STOPPED if child.state is ChildState.BACKOFF else child.state
+                )
                 self._reply(identity, encode_result(req.id, child.status(time.monotonic())))
                 return
             waiter.until = ChildState.STOPPED
@@ -409,8 +470,9 @@ class Supervisor:
             return
         blocked = [d for d in child.after if self.actors[d].state is not ChildState.RUNNING]
         if blocked:
-            raise ProtocolError("failed", f"actor {child.name!r} starts after {blocked}, "
-                                "which is not running")
+            raise ProtocolError(
+                "failed", f"actor {child.name!r} starts after {blocked}, which is not running"
+            )
         child.want = True
         child.waiters.append(waiter)
         if req.op == "restart" and child.alive:
@@ -429,8 +491,11 @@ class Supervisor:
         return {
             "site": self.site.site.name,
             "config": str(self.site.path),
-            "supervisor": {"pid": os.getpid(), "uptime": round(now - self.started, 3),
-                           "state": "shutting_down" if self.shutting_down else "running"},
+            "supervisor": {
+                "pid": os.getpid(),
+                "uptime": round(now - self.started, 3),
+                "state": "shutting_down" if self.shutting_down else "running",
+            },
             "actors": [self.broker.status(now)] + [c.status(now) for c in self.actors.values()],
         }
 
@@ -438,8 +503,11 @@ class Supervisor:
 
     def _event(self, kind: str, child: Child, **fields: Any) -> None:
         # The logger's own "pid" is the supervisor's; the child's goes in as actor_pid.
-        self.log.info(kind, actor=child.name,
-                      **{("actor_pid" if k == "pid" else k): v for k, v in fields.items()})
+        self.log.info(
+            kind,
+            actor=child.name,
+            **{("actor_pid" if k == "pid" else k): v for k, v in fields.items()},
+        )
         self._publish_event({"event": kind, "actor": child.name, "kind": child.kind, **fields})
 
     def _publish_event(self, payload: dict[str, Any]) -> None:

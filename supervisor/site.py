@@ -43,8 +43,10 @@ def check_actors(site: SiteConfig) -> list[ConfigProblem]:
             continue
         _, errors = resolve_params(cls._enlil_spec, actor.params)
         _, topic_errors = resolve_topics(cls._enlil_spec, actor.topics)
-        problems.extend(ConfigProblem(str(site.path), f"{where}.{e.split(':', 1)[0]}",
-                                      e.split(": ", 1)[1]) for e in errors + topic_errors)
+        problems.extend(
+            ConfigProblem(str(site.path), f"{where}.{e.split(':', 1)[0]}", e.split(": ", 1)[1])
+            for e in errors + topic_errors
+        )
     return problems
 
 

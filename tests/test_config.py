@@ -23,8 +23,9 @@ def problems(data: dict[str, object], path: Path = HERE / "site.toml") -> list[s
 
 def test_minimal_config_gets_defaults() -> None:
     """A site needs only a name and one actor."""
-    site = parse_site({"site": {"name": "s"}, "actors": {"a": {"class": "m:A"}}},
-                      Path("/srv/site/site.toml"))
+    site = parse_site(
+        {"site": {"name": "s"}, "actors": {"a": {"class": "m:A"}}}, Path("/srv/site/site.toml")
+    )
     assert site.site.run_dir == Path("/srv/site/run")
     assert site.broker.pub == "ipc:///srv/site/run/pub.sock"
     assert site.supervisor.control_connect == "ipc:///srv/site/run/control.sock"
@@ -60,19 +61,29 @@ def test_each_actor_problem_names_its_key(actor: dict[str, object], key: str, re
 
 def test_cyclic_after_is_reported_as_a_path() -> None:
     """A cycle in start order is shown as the path that closes it."""
-    found = problems({"site": {"name": "s"}, "actors": {
-        "a": {"class": "m:A", "after": ["c"]},
-        "b": {"class": "m:A", "after": ["a"]},
-        "c": {"class": "m:A", "after": ["b"]},
-    }})
+    found = problems(
+        {
+            "site": {"name": "s"},
+            "actors": {
+                "a": {"class": "m:A", "after": ["c"]},
+                "b": {"class": "m:A", "after": ["a"]},
+                "c": {"class": "m:A", "after": ["b"]},
+            },
+        }
+    )
     assert len(found) == 1
     assert "cyclic start order: a -> c -> b -> a" in found[0]
 
 
 def test_bad_types_in_site_and_supervisor_tables() -> None:
     """Wrong types and choices outside the allowed set are errors."""
-    found = problems({"site": {"name": 3}, "supervisor": {"strategy": "all_for_none",
-                      "max_restarts": "5"}, "actors": {"a": {"class": "m:A"}}})
+    found = problems(
+        {
+            "site": {"name": 3},
+            "supervisor": {"strategy": "all_for_none", "max_restarts": "5"},
+            "actors": {"a": {"class": "m:A"}},
+        }
+    )
     joined = "\n".join(found)
     assert "site.name: expected str, got int" in joined
     assert "supervisor.strategy: 'all_for_none' is not one of" in joined
@@ -81,8 +92,9 @@ def test_bad_types_in_site_and_supervisor_tables() -> None:
 
 def test_long_ipc_paths_are_refused() -> None:
     """Unix socket paths over 107 bytes cannot be bound; say so before starting."""
-    found = problems({"site": {"name": "s", "run_dir": "/tmp/" + "x" * 120},
-                      "actors": {"a": {"class": "m:A"}}})
+    found = problems(
+        {"site": {"name": "s", "run_dir": "/tmp/" + "x" * 120}, "actors": {"a": {"class": "m:A"}}}
+    )
     assert any("broker.pub" in p and "longer than 107" in p for p in found)
 
 
@@ -96,17 +108,32 @@ def write_site(tmp_path: Path, actors: str) -> Path:
 @pytest.mark.parametrize(
     ("actors", "key", "reason"),
     [
-        ('[actors.a]\nclass = "no_such_module:X"\n', "actors.a.class",
-         "no module named 'no_such_module'"),
+        (
+            '[actors.a]\nclass = "no_such_module:X"\n',
+            "actors.a.class",
+            "no module named 'no_such_module'",
+        ),
         ('[actors.a]\nclass = "bad_actors:Missing"\n', "actors.a.class", "no attribute 'Missing'"),
-        ('[actors.a]\nclass = "bad_actors:NotAnActor"\n', "actors.a.class",
-         "not a subclass of actors.Actor"),
-        ('[actors.a]\nclass = "undocumented_actor:Undocumented"\n', "actors.a.class",
-         "actor Undocumented, input 'speed': doc= is missing"),
-        ('[actors.a]\nclass = "bad_actors:Fine"\nparams = { level = "high" }\n',
-         "actors.a.params.level", "expected float, got str"),
-        ('[actors.a]\nclass = "bad_actors:Fine"\nparams = { lvl = 1.0 }\n',
-         "actors.a.params.lvl", "declares no Param 'lvl'"),
+        (
+            '[actors.a]\nclass = "bad_actors:NotAnActor"\n',
+            "actors.a.class",
+            "not a subclass of actors.Actor",
+        ),
+        (
+            '[actors.a]\nclass = "undocumented_actor:Undocumented"\n',
+            "actors.a.class",
+            "actor Undocumented, input 'speed': doc= is missing",
+        ),
+        (
+            '[actors.a]\nclass = "bad_actors:Fine"\nparams = { level = "high" }\n',
+            "actors.a.params.level",
+            "expected float, got str",
+        ),
+        (
+            '[actors.a]\nclass = "bad_actors:Fine"\nparams = { lvl = 1.0 }\n',
+            "actors.a.params.lvl",
+            "declares no Param 'lvl'",
+        ),
     ],
 )
 def test_check_imports_classes_and_names_the_culprit(
@@ -123,10 +150,18 @@ def test_check_imports_classes_and_names_the_culprit(
 
 def test_check_command_prints_every_problem(tmp_path: Path) -> None:
     """``python -m supervisor check`` exits non-zero and lists file, key and reason."""
-    path = write_site(tmp_path, '[actors.a]\nclass = "bad_actors:Fine"\nperiod = "x"\n'
-                      '[actors.b]\nclass = "bad_actors:Fine"\nafter = ["zz"]\n')
-    proc = subprocess.run([sys.executable, "-m", "supervisor", "check", "--config", str(path)],
-                          capture_output=True, text=True, timeout=60, check=False)
+    path = write_site(
+        tmp_path,
+        '[actors.a]\nclass = "bad_actors:Fine"\nperiod = "x"\n'
+        '[actors.b]\nclass = "bad_actors:Fine"\nafter = ["zz"]\n',
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "supervisor", "check", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 78
     assert f"{path}: actors.a.period: expected int or float" in proc.stderr
     assert f"{path}: actors.b.after: names unknown actor 'zz'" in proc.stderr
@@ -135,8 +170,13 @@ def test_check_command_prints_every_problem(tmp_path: Path) -> None:
 def test_check_command_accepts_the_demo_site() -> None:
     """The shipped demo site is valid."""
     demo = HERE.parent / "deploy" / "example" / "site.toml"
-    proc = subprocess.run([sys.executable, "-m", "supervisor", "check", "--config", str(demo)],
-                          capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "supervisor", "check", "--config", str(demo)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "4 actors" in proc.stdout
 

@@ -61,7 +61,8 @@ def test_step_runs_on_input_and_publishes_outputs() -> None:
     h = Harness(Thermostat, params={"setpoint": 20})
     out = h.feed("temperature", 18.0)
     assert [(m.topic, m.envelope.payload, m.envelope.seq) for m in out] == [
-        ("heater.command", True, 1)]
+        ("heater.command", True, 1)
+    ]
     h.feed("sensor.temperature", 22.5)
     assert h.outputs["heater"] is False
     assert h.state == {"switches": 2}
@@ -205,3 +206,25 @@ def test_outputs_and_params_are_guarded() -> None:
         h.feed("x", 1.0)
     with pytest.raises(AttributeError, match="Param"):
         h.feed("x", -1.0)
+
+
+def test_trigger_names_the_input_that_ran_the_step() -> None:
+    """self.enlil.trigger is the Input's name, or None on a periodic step."""
+
+    class Watch(Actor):
+        """Records its triggers."""
+
+        a = Input("a", float, doc="A", default=0.0)
+        b = Input("b", float, doc="B", default=0.0)
+        seen = State([], doc="Triggers seen")
+        period = 1.0
+
+        def step(self) -> None:
+            """Appends the trigger."""
+            self.seen.append(self.enlil.trigger)
+
+    h = Harness(Watch)
+    h.feed("b", 1.0)
+    h.feed("a", 1.0)
+    h.advance(1.0)
+    assert h.state["seen"] == ["b", "a", None]

@@ -22,15 +22,23 @@ from actors.testing import Mesh, MeshFactory
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).parent
 DEMO = HERE.parent / "deploy" / "example"
-SIMPLE = {"actors": {"doubler": {"class": "mesh_actors:Doubler"},
-                     "crasher": {"class": "mesh_actors:Crasher"}}}
+SIMPLE = {
+    "actors": {
+        "doubler": {"class": "mesh_actors:Doubler"},
+        "crasher": {"class": "mesh_actors:Crasher"},
+    }
+}
 
 
 def cli(mesh: Mesh, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     """Run ``python -m supervisor ARGS --config <the mesh's site.toml>``."""
-    return subprocess.run([sys.executable, "-m", "supervisor", *args, "--config",
-                           str(mesh.config_path)], capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "supervisor", *args, "--config", str(mesh.config_path)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def supervisor_log(mesh: Mesh) -> list[dict[str, Any]]:
@@ -44,8 +52,7 @@ def supervisor_log(mesh: Mesh) -> list[dict[str, Any]]:
 
 def test_demo_site_runs_and_answers_status_and_tap(mesh: MeshFactory) -> None:
     """The demo site starts; ctl status --json lists every process; tap shows heater commands."""
-    site = mesh.start({"site": {"python_path": [str(DEMO)]},
-                       "actors": _demo_actors()})
+    site = mesh.start({"site": {"python_path": [str(DEMO)]}, "actors": _demo_actors()})
     proc = cli(site, "ctl", "status", "--json")
     assert proc.returncode == 0, proc.stderr
     status = json.loads(proc.stdout)
@@ -75,8 +82,11 @@ def _demo_actors() -> dict[str, Any]:
 def test_actors_start_after_their_dependencies_are_ready(mesh: MeshFactory) -> None:
     """Each actor is spawned only after every actor in its ``after`` list is ready."""
     site = mesh.start({"site": {"python_path": [str(DEMO)]}, "actors": _demo_actors()})
-    events = [(r["event"], r.get("actor")) for r in supervisor_log(site)
-              if r.get("process") == "supervisor" and r["event"] in ("spawned", "ready")]
+    events = [
+        (r["event"], r.get("actor"))
+        for r in supervisor_log(site)
+        if r.get("process") == "supervisor" and r["event"] in ("spawned", "ready")
+    ]
     for actor, deps in _demo_actors().items():
         spawned = events.index(("spawned", actor))
         for dep in deps.get("after", []):
@@ -114,7 +124,7 @@ def test_sigterm_to_the_supervisor_stops_everything_cleanly(mesh: MeshFactory) -
     children = [psutil.Process(a["pid"]) for a in site.status()["actors"]]
     site.proc.send_signal(signal.SIGTERM)
     assert site.proc.wait(timeout=30) == 0
-    gone, alive = psutil.wait_procs(children, timeout=10)
+    _gone, alive = psutil.wait_procs(children, timeout=10)
     assert not alive
     assert not list(site.root.rglob("*.sock"))
     log = supervisor_log(site)
@@ -151,13 +161,19 @@ def test_malformed_traffic_crashes_nothing_and_is_counted(mesh: MeshFactory) -> 
     site.send_frames([b"numbers.in", b"x", b"y"])
     cursor = site.publish("numbers.in", 5)
     assert site.wait_for("numbers.out", after=cursor).envelope.payload == 10.0
-    record = site.wait_actor("doubler", lambda a: a["stats"].get("accepted") == 1
-                             and a["stats"].get("malformed") == 4, what="counters")
+    record = site.wait_actor(
+        "doubler",
+        lambda a: a["stats"].get("accepted") == 1 and a["stats"].get("malformed") == 4,
+        what="counters",
+    )
     stats = record["stats"]
     assert stats["unsupported_version"] == 1
     assert stats["type_rejected"] == 1
-    broker = site.wait_actor("broker", lambda a: a["stats"].get("handshake_failed", 0) >= 1,
-                             what="broker handshake counter")
+    broker = site.wait_actor(
+        "broker",
+        lambda a: a["stats"].get("handshake_failed", 0) >= 1,
+        what="broker handshake counter",
+    )
     assert broker["pid"] == pids["broker"]
     assert {a["name"]: a["pid"] for a in site.status()["actors"]} == pids
 
@@ -170,10 +186,11 @@ def test_the_control_endpoint_answers_garbage_with_typed_errors(mesh: MeshFactor
     sock.setsockopt(zmq.LINGER, 0)
     sock.connect(site.site.supervisor.control_connect)
     try:
-        for body, kind in [(b"\xc1", "bad_request"),
-                           (msgpack.packb({"id": 9, "op": "dance"}), "unknown_op"),
-                           (msgpack.packb({"id": 10, "op": "stop", "name": "ghost"}),
-                            "unknown_actor")]:
+        for body, kind in [
+            (b"\xc1", "bad_request"),
+            (msgpack.packb({"id": 9, "op": "dance"}), "unknown_op"),
+            (msgpack.packb({"id": 10, "op": "stop", "name": "ghost"}), "unknown_actor"),
+        ]:
             sock.send_multipart([b"", body])
             assert sock.poll(10_000), "no reply"
             reply = msgpack.unpackb(sock.recv_multipart()[-1])
@@ -219,8 +236,11 @@ def test_one_actor_runs_standalone_in_the_foreground(mesh: MeshFactory) -> None:
     """``python -m actors NAME`` runs against the site's broker; Ctrl-C stops it cleanly."""
     site = mesh.start(SIMPLE)
     site.request("stop", name="doubler")
-    proc = subprocess.Popen([sys.executable, "-m", "actors", "doubler", "--config",
-                             str(site.config_path)], stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "actors", "doubler", "--config", str(site.config_path)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         site.wait_for("$sys.heartbeat.doubler", lambda p: p["pid"] == proc.pid, timeout=30)
         cursor = site.publish("numbers.in", 8)
@@ -239,8 +259,9 @@ def test_one_actor_runs_standalone_in_the_foreground(mesh: MeshFactory) -> None:
 
 def test_escalation_shuts_the_site_down_with_exit_1(mesh: MeshFactory) -> None:
     """More failures than max_restarts within max_seconds stop the whole site."""
-    site = mesh.start({"supervisor": {"max_restarts": 1, "max_seconds": 60},
-                       "actors": SIMPLE["actors"]})
+    site = mesh.start(
+        {"supervisor": {"max_restarts": 1, "max_seconds": 60}, "actors": SIMPLE["actors"]}
+    )
     old = site.pid("crasher")
     site.publish("crash.in", "crash")
     site.wait_restarted("crasher", old)
@@ -252,9 +273,14 @@ def test_escalation_shuts_the_site_down_with_exit_1(mesh: MeshFactory) -> None:
 
 def test_temporary_actor_is_not_restarted(mesh: MeshFactory) -> None:
     """restart = "temporary" leaves a crashed actor stopped; the others keep running."""
-    site = mesh.start({"actors": {"doubler": {"class": "mesh_actors:Doubler"},
-                                  "crasher": {"class": "mesh_actors:Crasher",
-                                              "restart": "temporary"}}})
+    site = mesh.start(
+        {
+            "actors": {
+                "doubler": {"class": "mesh_actors:Doubler"},
+                "crasher": {"class": "mesh_actors:Crasher", "restart": "temporary"},
+            }
+        }
+    )
     site.publish("crash.in", "crash")
     record = site.wait_actor("crasher", lambda a: a["state"] == "stopped", what="crasher down")
     assert record["last_exit"] == "exit code 70"

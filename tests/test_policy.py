@@ -49,9 +49,12 @@ def test_strategies_choose_the_group(strategy: str, failed: str, group: tuple[st
 @pytest.mark.parametrize(
     ("kind", "code", "restarts"),
     [
-        ("permanent", 0, True), ("permanent", 70, True),
-        ("transient", 0, False), ("transient", 70, True),
-        ("temporary", 0, False), ("temporary", 70, False),
+        ("permanent", 0, True),
+        ("permanent", 70, True),
+        ("transient", 0, False),
+        ("transient", 70, True),
+        ("temporary", 0, False),
+        ("temporary", 70, False),
     ],
 )
 def test_restart_types(kind: str, code: int, restarts: bool) -> None:

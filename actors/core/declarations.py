@@ -47,7 +47,9 @@ def check_type(tp: Any) -> None:
     if origin is None:
         if tp not in SCALAR_TYPES:
             names = ", ".join(t.__name__ for t in SCALAR_TYPES)
-            raise TypeError(f"type {tp!r} is not supported (use one of {names}, list[T], dict[str, T])")
+            raise TypeError(
+                f"type {tp!r} is not supported (use one of {names}, list[T], dict[str, T])"
+            )
         return
     args = typing.get_args(tp)
     if origin is list and len(args) == 1:
@@ -136,7 +138,7 @@ class Input(Variable):
     def __init__(
         self,
         topic: str,
-        type: Any = object,  # noqa: A002 - the declaration reads like a signature
+        type: Any = object,
         *,
         doc: str | None = None,
         unit: str | None = None,
@@ -160,7 +162,7 @@ class Output(Variable):
     def __init__(
         self,
         topic: str,
-        type: Any = object,  # noqa: A002 - the declaration reads like a signature
+        type: Any = object,
         *,
         doc: str | None = None,
         unit: str | None = None,
@@ -195,7 +197,7 @@ class State(Variable):
         doc: str | None = None,
         unit: str | None = None,
         metric: bool = False,
-        type: Any = None,  # noqa: A002 - the declaration reads like a signature
+        type: Any = None,
     ) -> None:
         super().__init__(doc=doc, unit=unit, type_=type or _infer(default), default=default)
         self.metric = metric
@@ -227,7 +229,7 @@ class Param(Variable):
         *,
         doc: str | None = None,
         unit: str | None = None,
-        type: Any = None,  # noqa: A002 - the declaration reads like a signature
+        type: Any = None,
     ) -> None:
         super().__init__(doc=doc, unit=unit, type_=type or _infer(default), default=default)
 
@@ -256,8 +258,12 @@ class ActorSpec:
 
     def variables(self) -> list[Variable]:
         """All declarations, inputs first."""
-        return [*self.inputs.values(), *self.outputs.values(), *self.states.values(),
-                *self.params.values()]
+        return [
+            *self.inputs.values(),
+            *self.outputs.values(),
+            *self.states.values(),
+            *self.params.values(),
+        ]
 
 
 _KINDS: Final = {Input: "inputs", Output: "outputs", State: "states", Param: "params"}

@@ -37,7 +37,9 @@ def resolve_params(spec: ActorSpec, given: Mapping[str, Any]) -> tuple[dict[str,
         param = spec.params.get(key)
         if param is None:
             known = ", ".join(spec.params) or "none"
-            errors.append(f"params.{key}: {spec.cls_name} declares no Param {key!r} (it has: {known})")
+            errors.append(
+                f"params.{key}: {spec.cls_name} declares no Param {key!r} (it has: {known})"
+            )
             continue
         try:
             values[key] = coerce(value, param.type)
@@ -49,7 +51,8 @@ def resolve_params(spec: ActorSpec, given: Mapping[str, Any]) -> tuple[dict[str,
 def resolve_topics(spec: ActorSpec, given: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
     """Topic of each Input and Output, with config remaps applied. Returns ``(topics, errors)``."""
     errors: list[str] = []
-    topics = {name: v.topic for name, v in {**spec.inputs, **spec.outputs}.items()}
+    topics = {name: v.topic for name, v in spec.inputs.items()}
+    topics.update({name: v.topic for name, v in spec.outputs.items()})
     for key, topic in given.items():
         if key not in topics:
             errors.append(f"topics.{key}: {spec.cls_name} declares no Input or Output {key!r}")
@@ -126,9 +129,7 @@ class ActorEngine:
         self._inputs: dict[str, tuple[str, Any]] = {
             topics[name]: (name, var.type) for name, var in self.spec.inputs.items()
         }
-        self._output_topics = {
-            name: topics[name].encode() for name in self.spec.outputs
-        }
+        self._output_topics = {name: topics[name].encode() for name in self.spec.outputs}
         self._required = {name for name, var in self.spec.inputs.items() if var.default is MISSING}
         self._counts = dict.fromkeys(_COUNTERS, 0)
         self._seq_out: dict[bytes, int] = {}
@@ -171,7 +172,9 @@ class ActorEngine:
         try:
             value = coerce(value, var.type)
         except TypeError as exc:
-            raise TypeError(f"{self.spec.cls_name}.{output} (Output {var.topic!r}): {exc}") from None
+            raise TypeError(
+                f"{self.spec.cls_name}.{output} (Output {var.topic!r}): {exc}"
+            ) from None
         self._outbox.append(self.publish(self._output_topics[output], value))
 
     def _flush(self) -> list[Outgoing]:
@@ -216,8 +219,9 @@ class ActorEngine:
         except WireError as exc:
             self._counts[exc.reason] += 1
             sender = sender_of(frames[1]) if len(frames) == 2 else None
-            self._warn_once(exc.reason, sender or "?", frames[0][:64].decode("utf-8", "replace"),
-                            str(exc))
+            self._warn_once(
+                exc.reason, sender or "?", frames[0][:64].decode("utf-8", "replace"), str(exc)
+            )
             return []
         topic, env = message.topic, message.envelope
         entry = self._inputs.get(topic)
@@ -231,12 +235,14 @@ class ActorEngine:
             value = coerce(env.payload, tp)
         except TypeError as exc:
             self._counts["type_rejected"] += 1
-            self._warn_once("type_rejected", env.sender, topic,
-                            f"input {name!r} wants {type_name(tp)}: {exc}")
+            self._warn_once(
+                "type_rejected", env.sender, topic, f"input {name!r} wants {type_name(tp)}: {exc}"
+            )
             return []
         self._counts["accepted"] += 1
         self.actor.__dict__[name] = value
         if self.cls.step_on_input and self.ready_to_step():
+            self.actor.enlil.trigger = name
             self._step()
         return self._flush()
 
@@ -267,6 +273,7 @@ class ActorEngine:
         missed = int((now - self._next_period) // self.period)
         self._next_period += (missed + 1) * self.period
         if self.ready_to_step():
+            self.actor.enlil.trigger = None
             self._step()
         return self._flush()
 
@@ -275,8 +282,14 @@ class ActorEngine:
         if key in self._logged or len(self._logged) > 1000:
             return
         self._logged.add(key)
-        self._log.warning("message dropped", reason=reason, sender=sender, topic=topic,
-                          detail=detail, note="logged once per sender and topic; see counters")
+        self._log.warning(
+            "message dropped",
+            reason=reason,
+            sender=sender,
+            topic=topic,
+            detail=detail,
+            note="logged once per sender and topic; see counters",
+        )
 
     # -- introspection ---------------------------------------------------------
 
@@ -295,4 +308,3 @@ class ActorEngine:
     def inputs(self) -> dict[str, Any]:
         """Latest value of each declared Input."""
         return {name: getattr(self.actor, name) for name in self.spec.inputs}
-

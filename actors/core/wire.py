@@ -114,9 +114,7 @@ def decode_envelope(frame: bytes) -> Envelope:
         raise MalformedFrame("envelope timestamp is not an integer")
     if trace is not None and type(trace) is not str:
         raise MalformedFrame("envelope trace context is neither nil nor a string")
-    return Envelope(
-        sender=sender, seq=seq, timestamp_ns=timestamp_ns, payload=payload, trace=trace
-    )
+    return Envelope(sender=sender, seq=seq, timestamp_ns=timestamp_ns, payload=payload, trace=trace)
 
 
 def decode_topic(frame: bytes) -> str:

@@ -56,8 +56,9 @@ class Harness:
         self.name = name or cls.__name__.lower()
         self.engine = ActorEngine(
             cls,
-            EngineConfig(name=self.name, params=dict(params or {}), topics=dict(topics or {}),
-                         period=period),
+            EngineConfig(
+                name=self.name, params=dict(params or {}), topics=dict(topics or {}), period=period
+            ),
             wall_ns=self.clock.wall_ns,
             monotonic=self.clock.monotonic,
         )

@@ -11,6 +11,7 @@ that no socket file is left; if not, it ends them by pid and fails the test.
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import shutil
 import signal
@@ -61,16 +62,25 @@ class Mesh:
         env[PARENT_ENV] = str(os.getpid())  # the supervisor dies with the test process
         self.proc = subprocess.Popen(
             [python, "-m", "supervisor", "--config", str(config_path)],
-            stdout=self._log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, start_new_session=True,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
         )
         self._remember(self.proc.pid)
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        self.control = ControlClient(self.site.supervisor.control_connect, timeout=20.0,
-                                     ctx=self.ctx)
+        self.control = ControlClient(
+            self.site.supervisor.control_connect, timeout=20.0, ctx=self.ctx
+        )
         # Connecting before the broker exists is fine: ZeroMQ retries until it appears.
-        self.link = BrokerLink(self.ctx, self.site.broker.pub_connect,
-                               self.site.broker.sub_connect, "test", ["*"])
+        self.link = BrokerLink(
+            self.ctx,
+            self.site.broker.pub_connect,
+            self.site.broker.sub_connect,
+            "test",
+            patterns=["*"],
+        )
         self.messages: collections.deque[Message] = collections.deque(maxlen=_BUFFER)
         self._received = 0
         self.supervisor_killed = False
@@ -79,25 +89,27 @@ class Mesh:
 
     def wait_ready(self, timeout: float = 30.0) -> Mesh:
         """Wait until the broker and every actor run; connect the test's own link."""
-        self.wait_status(lambda s: all(a["state"] == "running" for a in s["actors"]),
-                         timeout, "every actor running")
+        self.wait_status(
+            lambda s: all(a["state"] == "running" for a in s["actors"]),
+            timeout,
+            "every actor running",
+        )
         self.link.wait_connected(timeout)
         return self
 
     def _remember(self, pid: int | None) -> None:
         if pid and pid not in self.seen:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 self.seen[pid] = psutil.Process(pid)
-            except psutil.NoSuchProcess:
-                pass
 
     # -- control ------------------------------------------------------------------
 
     def status(self, timeout: float = 20.0) -> dict[str, Any]:
         """The supervisor's status reply; remembers every pid it names."""
         if self.proc.poll() is not None:
-            raise MeshError(f"the supervisor exited with {self.proc.returncode}; "
-                            f"log:\n{self.log_tail()}")
+            raise MeshError(
+                f"the supervisor exited with {self.proc.returncode}; log:\n{self.log_tail()}"
+            )
         result: dict[str, Any] = self.control.request("status", timeout=timeout)
         for actor in result["actors"]:
             self._remember(actor["pid"])
@@ -117,8 +129,12 @@ class Mesh:
             raise MeshError(f"actor {name!r} has no process")
         return int(pid)
 
-    def wait_status(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 20.0,
-                    what: str = "condition") -> dict[str, Any]:
+    def wait_status(
+        self,
+        predicate: Callable[[dict[str, Any]], bool],
+        timeout: float = 20.0,
+        what: str = "condition",
+    ) -> dict[str, Any]:
         """Ask for status until *predicate* holds on it; MeshError after *timeout*."""
         deadline = time.monotonic() + timeout
         while True:
@@ -129,13 +145,21 @@ class Mesh:
             if status is not None and predicate(status):
                 return status
             if time.monotonic() > deadline:
-                raise MeshError(f"timed out after {timeout:g}s waiting for {what}; last status: "
-                                f"{status}\nsupervisor log:\n{self.log_tail()}")
+                raise MeshError(
+                    f"timed out after {timeout:g}s waiting for {what}; last status: "
+                    f"{status}\nsupervisor log:\n{self.log_tail()}"
+                )
             self._pump(0.05)  # wakes early on any message: events and heartbeats
 
-    def wait_actor(self, name: str, predicate: Callable[[dict[str, Any]], bool],
-                   timeout: float = 20.0, what: str = "") -> dict[str, Any]:
+    def wait_actor(
+        self,
+        name: str,
+        predicate: Callable[[dict[str, Any]], bool],
+        timeout: float = 20.0,
+        what: str = "",
+    ) -> dict[str, Any]:
         """Wait until actor *name*'s status record satisfies *predicate*; return it."""
+
         def check(status: dict[str, Any]) -> bool:
             return any(a["name"] == name and predicate(a) for a in status["actors"])
 
@@ -150,8 +174,12 @@ class Mesh:
 
     def wait_restarted(self, name: str, old_pid: int, timeout: float = 20.0) -> dict[str, Any]:
         """Wait until *name* runs again under a pid other than *old_pid*."""
-        return self.wait_actor(name, lambda a: a["state"] == "running" and a["pid"] not in
-                               (None, old_pid), timeout, f"{name!r} to be restarted")
+        return self.wait_actor(
+            name,
+            lambda a: a["state"] == "running" and a["pid"] not in (None, old_pid),
+            timeout,
+            f"{name!r} to be restarted",
+        )
 
     def request(self, op: str, **args: Any) -> Any:
         """Send a control request (``start``, ``stop``, ``restart``...); return the result."""
@@ -188,8 +216,9 @@ class Mesh:
         if sender == "test":
             self.link.publish(topic, payload)
         else:
-            link = BrokerLink(self.ctx, self.site.broker.pub_connect,
-                              self.site.broker.sub_connect, sender)
+            link = BrokerLink(
+                self.ctx, self.site.broker.pub_connect, self.site.broker.sub_connect, sender
+            )
             link.wait_connected(10.0)
             link.publish(topic, payload)
             link.close()
@@ -199,8 +228,13 @@ class Mesh:
         """Publish raw frames as they are (malformed traffic for robustness tests)."""
         self.link.pub.send_multipart(frames)
 
-    def wait_for(self, topic: str, predicate: Callable[[Any], bool] | None = None,
-                 timeout: float = 20.0, after: int | None = None) -> Message:
+    def wait_for(
+        self,
+        topic: str,
+        predicate: Callable[[Any], bool] | None = None,
+        timeout: float = 20.0,
+        after: int | None = None,
+    ) -> Message:
         """The first message on *topic* (a pattern too) whose payload satisfies *predicate*.
 
         Only messages received after the cursor *after* count (default: from now).
@@ -214,17 +248,21 @@ class Mesh:
             for index in range(max(checked, first), self._received):
                 message = self.messages[index - first]
                 if pattern.matches(message.topic) and (
-                        predicate is None or predicate(message.envelope.payload)):
+                    predicate is None or predicate(message.envelope.payload)
+                ):
                     return message
             checked = self._received
             left = deadline - time.monotonic()
             if left <= 0:
-                raise MeshError(f"no message on {topic!r} matching the predicate within "
-                                f"{timeout:g}s\nsupervisor log:\n{self.log_tail()}")
+                raise MeshError(
+                    f"no message on {topic!r} matching the predicate within "
+                    f"{timeout:g}s\nsupervisor log:\n{self.log_tail()}"
+                )
             self._pump(min(left, 0.1))
 
-    def collect(self, topic: str, count: int, timeout: float = 20.0,
-                after: int | None = None) -> list[Message]:
+    def collect(
+        self, topic: str, count: int, timeout: float = 20.0, after: int | None = None
+    ) -> list[Message]:
         """The next *count* messages on *topic* (a pattern too)."""
         out: list[Message] = []
         cursor = self.mark() if after is None else after
@@ -265,10 +303,8 @@ class Mesh:
         """Shut the site down; return what was left behind (and end it by pid)."""
         problems: list[str] = []
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(ControlTimeout, MeshError):
                 self.status(timeout=5.0)
-            except (ControlTimeout, MeshError):
-                pass
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout)
@@ -308,7 +344,7 @@ def end_processes(processes: Iterable[psutil.Process], timeout: float) -> list[s
 
 def _running(proc: psutil.Process) -> bool:
     try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+        return bool(proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
 
@@ -330,8 +366,9 @@ class MeshFactory:
         self.python_path = [Path(p) for p in python_path]
         self.meshes: list[Mesh] = []
 
-    def start(self, config: Mapping[str, Any] | str, *, wait: bool = True,
-              timeout: float = 30.0) -> Mesh:
+    def start(
+        self, config: Mapping[str, Any] | str, *, wait: bool = True, timeout: float = 30.0
+    ) -> Mesh:
         """Start a site from a config dict or TOML text; wait until every actor runs."""
         data = tomllib.loads(config) if isinstance(config, str) else dict(config)
         # /tmp, not pytest's deep tmp_path: Unix socket paths are limited to 107 bytes.
@@ -340,8 +377,9 @@ class MeshFactory:
         site = dict(data.get("site", {}))
         site.setdefault("name", "test")
         site["run_dir"] = str(root / "run")
-        site["python_path"] = [str(p) for p in [*self.python_path,
-                                                *map(Path, site.get("python_path", []))]]
+        site["python_path"] = [
+            str(p) for p in [*self.python_path, *map(Path, site.get("python_path", []))]
+        ]
         data["site"] = site
         path = root / "site.toml"
         path.write_text(tomli_w.dumps(data))

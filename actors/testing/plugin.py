@@ -42,5 +42,7 @@ def _enlil_no_leftover_processes() -> Iterator[None]:
     left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
     problems = end_processes(left, timeout=5.0)
     if problems:
-        pytest.fail("processes left running at the end of the session:\n" + "\n".join(problems),
-                    pytrace=False)
+        pytest.fail(
+            "processes left running at the end of the session:\n" + "\n".join(problems),
+            pytrace=False,
+        )

@@ -37,8 +37,7 @@ class TemperatureSensor(Actor):
     """A thermometer in the room: samples the room temperature and adds noise."""
 
     room = Input("room.temperature", float, doc="True room temperature", unit="degC")
-    temperature = Output("sensor.temperature", float, doc="Measured room temperature",
-                         unit="degC")
+    temperature = Output("sensor.temperature", float, doc="Measured room temperature", unit="degC")
     noise = Param(0.05, doc="Standard deviation of the measurement noise", unit="degC")
     samples = State(0, doc="Readings taken", metric=True)
 

@@ -33,7 +33,9 @@ class ConfigProblem:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.key}: {self.reason}" if self.key else f"{self.file}: {self.reason}"
+        return (
+            f"{self.file}: {self.key}: {self.reason}" if self.key else f"{self.file}: {self.reason}"
+        )
 
 
 class ConfigError(ValueError):
@@ -180,7 +182,7 @@ _TELEMETRY_KEYS: Final = {
     "otel_log_level": (str, "warning"),
     "otlp_endpoint": (str, ""),
 }
-_ACTOR_KEYS: Final = {
+_ACTOR_KEYS: Final[dict[str, tuple[Any, Any]]] = {
     "class": (str, ...),
     "period": ((int, float), None),
     "restart": (str, "permanent"),
@@ -221,9 +223,13 @@ class _Collector:
                 out[key] = None if default is ... else default
                 continue
             value = data[key]
-            if not isinstance(value, types) or (isinstance(value, bool) and bool not in _tuple(types)):
+            if not isinstance(value, types) or (
+                isinstance(value, bool) and bool not in _tuple(types)
+            ):
                 want = " or ".join(t.__name__ for t in _tuple(types))
-                self.add(f"{where}.{key}", f"expected {want}, got {type(value).__name__} {value!r:.40}")
+                self.add(
+                    f"{where}.{key}", f"expected {want}, got {type(value).__name__} {value!r:.40}"
+                )
                 out[key] = None if default is ... else default
                 continue
             out[key] = value
@@ -248,8 +254,11 @@ def _endpoint(col: _Collector, key: str, value: str, default: Path) -> str:
     if value.startswith("ipc://"):
         path = value.removeprefix("ipc://")
         if len(path.encode()) > MAX_IPC_PATH:
-            col.add(key, f"socket path {path!r} is longer than {MAX_IPC_PATH} bytes; "
-                         "use a shorter run_dir or a tcp:// endpoint")
+            col.add(
+                key,
+                f"socket path {path!r} is longer than {MAX_IPC_PATH} bytes; "
+                "use a shorter run_dir or a tcp:// endpoint",
+            )
     elif not (value.startswith("tcp://") or value.startswith("inproc://")):
         col.add(key, f"{value!r} is not an ipc://, tcp:// or inproc:// endpoint")
     return value
@@ -272,8 +281,9 @@ def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
             col.add(f"site.python_path[{i}]", "expected a folder path string")
             continue
         python_path.append((folder / entry).resolve())
-    site_info = SiteInfo(name=site["name"] or "site", run_dir=run_dir,
-                         python_path=tuple(python_path))
+    site_info = SiteInfo(
+        name=site["name"] or "site", run_dir=run_dir, python_path=tuple(python_path)
+    )
 
     b = col.table(data.get("broker", {}), "broker", _BROKER_KEYS)
     broker = BrokerConfig(
@@ -288,25 +298,38 @@ def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
     s = col.table(data.get("supervisor", {}), "supervisor", _SUPERVISOR_KEYS)
     col.choice("supervisor.strategy", s["strategy"], STRATEGIES)
     col.choice("supervisor.spawn", s["spawn"], SPAWN_MODES)
-    for key in ("max_seconds", "backoff_initial", "backoff_max", "stop_timeout",
-                "ready_timeout", "heartbeat_interval"):
+    for key in (
+        "max_seconds",
+        "backoff_initial",
+        "backoff_max",
+        "stop_timeout",
+        "ready_timeout",
+        "heartbeat_interval",
+    ):
         col.positive(f"supervisor.{key}", s[key])
     if s["max_restarts"] < 0:
         col.add("supervisor.max_restarts", "must not be negative")
     supervisor = SupervisorConfig(
-        strategy=s["strategy"], max_restarts=s["max_restarts"],
+        strategy=s["strategy"],
+        max_restarts=s["max_restarts"],
         max_seconds=float(s["max_seconds"]),
         control=_endpoint(col, "supervisor.control", s["control"], run_dir / "control.sock"),
-        backoff_initial=float(s["backoff_initial"]), backoff_max=float(s["backoff_max"]),
-        stop_timeout=float(s["stop_timeout"]), ready_timeout=float(s["ready_timeout"]),
-        heartbeat_interval=float(s["heartbeat_interval"]), spawn=s["spawn"],
+        backoff_initial=float(s["backoff_initial"]),
+        backoff_max=float(s["backoff_max"]),
+        stop_timeout=float(s["stop_timeout"]),
+        ready_timeout=float(s["ready_timeout"]),
+        heartbeat_interval=float(s["heartbeat_interval"]),
+        spawn=s["spawn"],
     )
 
     t = col.table(data.get("telemetry", {}), "telemetry", _TELEMETRY_KEYS)
     col.choice("telemetry.log_level", t["log_level"], LOG_LEVELS)
     col.choice("telemetry.otel_log_level", t["otel_log_level"], LOG_LEVELS)
-    telemetry = TelemetryConfig(log_level=t["log_level"], otel_log_level=t["otel_log_level"],
-                                otlp_endpoint=t["otlp_endpoint"])
+    telemetry = TelemetryConfig(
+        log_level=t["log_level"],
+        otel_log_level=t["otel_log_level"],
+        otlp_endpoint=t["otlp_endpoint"],
+    )
 
     actors_data = data.get("actors", {})
     if not isinstance(actors_data, dict):
@@ -322,8 +345,9 @@ def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
             if "." in name or name.startswith("$") or name == "broker":
                 raise TopicError("")
         except TopicError:
-            col.add(where, "an actor name is one word of letters, digits, '_' or '-', "
-                           "and not 'broker'")
+            col.add(
+                where, "an actor name is one word of letters, digits, '_' or '-', and not 'broker'"
+            )
         a = col.table(table, where, _ACTOR_KEYS)
         class_path = a["class"] or ""
         if class_path and (class_path.count(":") != 1 or not all(class_path.split(":"))):
@@ -340,16 +364,27 @@ def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
             else:
                 after.append(dep)
         actors[name] = ActorConfig(
-            name=name, class_path=class_path,
+            name=name,
+            class_path=class_path,
             period=float(a["period"]) if a["period"] is not None else None,
-            restart=a["restart"], escalate=a["escalate"], after=tuple(after),
-            params=dict(a["params"]), topics=dict(a["topics"]), log_level=a["log_level"],
+            restart=a["restart"],
+            escalate=a["escalate"],
+            after=tuple(after),
+            params=dict(a["params"]),
+            topics=dict(a["topics"]),
+            log_level=a["log_level"],
         )
     _check_after(col, actors)
     if col.problems:
         raise ConfigError(col.problems)
-    return SiteConfig(path=path, site=site_info, broker=broker, supervisor=supervisor,
-                      telemetry=telemetry, actors=actors)
+    return SiteConfig(
+        path=path,
+        site=site_info,
+        broker=broker,
+        supervisor=supervisor,
+        telemetry=telemetry,
+        actors=actors,
+    )
 
 
 def _check_after(col: _Collector, actors: dict[str, ActorConfig]) -> None:
@@ -361,7 +396,7 @@ def _check_after(col: _Collector, actors: dict[str, ActorConfig]) -> None:
             elif dep not in actors:
                 col.add(f"actors.{name}.after", f"names unknown actor {dep!r}")
     # Depth-first search for a cycle; report it once, as a path.
-    WHITE, GREY, BLACK = 0, 1, 2  # noqa: N806 - colours of the classic algorithm
+    WHITE, GREY, BLACK = 0, 1, 2
     colour = dict.fromkeys(actors, WHITE)
     stack: list[str] = []
 
@@ -372,7 +407,7 @@ def _check_after(col: _Collector, actors: dict[str, ActorConfig]) -> None:
             if dep not in actors or dep == name:
                 continue
             if colour[dep] == GREY:
-                cycle = [*stack[stack.index(dep):], dep]
+                cycle = [*stack[stack.index(dep) :], dep]
                 col.add(f"actors.{name}.after", "cyclic start order: " + " -> ".join(cycle))
                 return True
             if colour[dep] == WHITE and visit(dep):

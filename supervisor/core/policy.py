@@ -132,9 +132,11 @@ class RestartPolicy:
         while history and event.at - history[0] > cfg.max_seconds:
             history.popleft()
         if len(history) >= cfg.max_restarts:
-            reason = (f"actor {event.name!r} failed {len(history) + 1} times within "
-                      f"{cfg.max_seconds:g}s (max_restarts = {cfg.max_restarts}); "
-                      f"last: {event.describe()}")
+            reason = (
+                f"actor {event.name!r} failed {len(history) + 1} times within "
+                f"{cfg.max_seconds:g}s (max_restarts = {cfg.max_restarts}); "
+                f"last: {event.describe()}"
+            )
             if cfg.escalate.get(event.name, "shutdown") == "give_up":
                 return GiveUp(event.name, reason)
             return Escalate(reason)
@@ -154,6 +156,6 @@ class RestartPolicy:
         if self.config.strategy == "one_for_all":
             return tuple(n for n in order if n == name or n in running)
         if self.config.strategy == "rest_for_one" and name in order:
-            later = order[order.index(name) + 1:]
+            later = order[order.index(name) + 1 :]
             return (name, *(n for n in later if n in running))
         return (name,)

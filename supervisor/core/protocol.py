@@ -101,8 +101,9 @@ def encode_result(req_id: int, result: Any) -> bytes:
 
 def encode_error(req_id: int, kind: str, message: str) -> bytes:
     """Encode an error reply."""
-    packed: bytes = msgpack.packb({"id": req_id, "ok": False, "error": kind, "message": message},
-                                  use_bin_type=True)
+    packed: bytes = msgpack.packb(
+        {"id": req_id, "ok": False, "error": kind, "message": message}, use_bin_type=True
+    )
     return packed
 
 
@@ -125,5 +126,10 @@ def decode_reply(body: bytes) -> Reply:
         raise ProtocolError("bad_reply", f"reply is not valid msgpack: {exc}") from None
     if not isinstance(obj, dict) or type(obj.get("id")) is not int or "ok" not in obj:
         raise ProtocolError("bad_reply", "reply is not a map with 'id' and 'ok'")
-    return Reply(id=obj["id"], ok=bool(obj["ok"]), result=obj.get("result"),
-                 error=str(obj.get("error", "")), message=str(obj.get("message", "")))
+    return Reply(
+        id=obj["id"],
+        ok=bool(obj["ok"]),
+        result=obj.get("result"),
+        error=str(obj.get("error", "")),
+        message=str(obj.get("message", "")),
+    )

@@ -38,10 +38,7 @@ def _proxy(front: str, back: str) -> None:
         sock.setsockopt(zmq.RCVHWM, HWM)
     xsub.bind(front)
     xpub.bind(back)
-    try:
-        zmq.proxy(xsub, xpub)
-    except zmq.ContextTerminated:
-        pass
+    zmq.proxy(xsub, xpub)  # runs until the benchmark terminates this process
 
 
 def _publisher(front: str, go: str, count: int, size: int) -> None:
@@ -113,20 +110,23 @@ def enlil_rounds(count: int, size: int, rounds: int) -> list[float]:
 
     factory = MeshFactory(python_path=[HERE])
     try:
-        site = factory.start({
-            "broker": {"hwm": HWM},
-            "actors": {
-                "source": {"class": "bench_actors:Source", "params": {"size": size}},
-                "sink": {"class": "bench_actors:Sink"},
-            },
-        })
+        site = factory.start(
+            {
+                "broker": {"hwm": HWM},
+                "actors": {
+                    "source": {"class": "bench_actors:Source", "params": {"size": size}},
+                    "sink": {"class": "bench_actors:Sink"},
+                },
+            }
+        )
         rates = []
         for _ in range(rounds):
             cursor = site.publish("bench.reset", count)
             site.wait_for("bench.armed", after=cursor)
             cursor = site.publish("bench.go", count)
-            done = site.wait_for("bench.done", lambda p: p["count"] == count, timeout=120,
-                                 after=cursor).envelope.payload
+            done = site.wait_for(
+                "bench.done", lambda p: p["count"] == count, timeout=120, after=cursor
+            ).envelope.payload
             rates.append((count - 1) / (done["ns"] / 1e9))
         return rates
     finally:
@@ -145,8 +145,10 @@ def main() -> int:
     raw = [raw_round(args.count, args.size) for _ in range(args.rounds)]
     ours = enlil_rounds(args.count, args.size, args.rounds)
     raw_med, ours_med = statistics.median(raw), statistics.median(ours)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}, libzmq {zmq.zmq_version()}, pyzmq {zmq.__version__}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, libzmq {zmq.zmq_version()}, pyzmq {zmq.__version__}"
+    )
     print(f"payload {args.size} B, {args.count} messages, median of {args.rounds} rounds")
     print(f"{'path':44} {'msgs/s':>10}")
     print(f"{'raw pyzmq PUB -> zmq.proxy -> SUB':44} {raw_med:>10,.0f}")

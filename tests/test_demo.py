@@ -12,6 +12,7 @@ import pytest
 import zmq
 
 from actors.link import BrokerLink
+from actors.testing import wait_gone
 from supervisor.cli import DEMO
 from supervisor.client import ControlClient
 from supervisor.site import load_site
@@ -57,6 +58,5 @@ def test_the_default_command_runs_the_demo_site(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out.decode(errors="replace")[-2000:]
-    _, alive = psutil.wait_procs(children, timeout=10)
-    assert not alive
+    assert not wait_gone(children, timeout=10)
     assert not list((DEMO.parent / "run").glob("*.sock"))

@@ -17,7 +17,7 @@ import pytest
 import zmq
 
 from actors.core.wire import encode_envelope
-from actors.testing import Mesh, MeshFactory
+from actors.testing import Mesh, MeshFactory, wait_gone
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).parent
@@ -124,8 +124,7 @@ def test_sigterm_to_the_supervisor_stops_everything_cleanly(mesh: MeshFactory) -
     children = [psutil.Process(a["pid"]) for a in site.status()["actors"]]
     site.proc.send_signal(signal.SIGTERM)
     assert site.proc.wait(timeout=30) == 0
-    _gone, alive = psutil.wait_procs(children, timeout=10)
-    assert not alive
+    assert not wait_gone(children, timeout=10)
     assert not list(site.root.rglob("*.sock"))
     log = supervisor_log(site)
     stopped = [r["actor"] for r in log if r.get("event") == "stopped"]
@@ -138,7 +137,7 @@ def test_sigkill_to_the_supervisor_takes_every_child_with_it(mesh: MeshFactory) 
     children = [psutil.Process(a["pid"]) for a in site.status()["actors"]]
     site.kill_supervisor(signal.SIGKILL)
     site.proc.wait(timeout=10)
-    _, alive = psutil.wait_procs(children, timeout=2.0)
+    alive = wait_gone(children, timeout=2.0)
     assert not alive, [p.pid for p in alive]
 
 

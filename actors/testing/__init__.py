@@ -7,6 +7,6 @@
 """
 
 from actors.testing.harness import FakeClock, Harness
-from actors.testing.mesh import Mesh, MeshError, MeshFactory
+from actors.testing.mesh import Mesh, MeshError, MeshFactory, wait_gone
 
-__all__ = ["FakeClock", "Harness", "Mesh", "MeshError", "MeshFactory"]
+__all__ = ["FakeClock", "Harness", "Mesh", "MeshError", "MeshFactory", "wait_gone"]

@@ -325,12 +325,26 @@ class Mesh:
         return problems
 
 
+def wait_gone(processes: Iterable[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait up to *timeout* s for *processes* to end; return those still running.
+
+    A zombie counts as ended: it has exited, and only its new parent can reap
+    it (an orphan's parent is init, which may reap it late).
+    """
+    deadline = time.monotonic() + timeout
+    alive = [p for p in processes if _running(p)]
+    while alive:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        _, alive = psutil.wait_procs(alive, timeout=min(left, 0.05))
+        alive = [p for p in alive if _running(p)]
+    return alive
+
+
 def end_processes(processes: Iterable[psutil.Process], timeout: float) -> list[str]:
     """Wait for *processes* to end; kill survivors by pid and describe them."""
-    alive = [p for p in processes if _running(p)]
-    if not alive:
-        return []
-    _, alive = psutil.wait_procs(alive, timeout=timeout)
+    alive = wait_gone(processes, timeout)
     problems = []
     for proc in alive:
         try:

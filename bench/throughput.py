@@ -41,6 +41,12 @@ def _proxy(front: str, back: str) -> None:
     zmq.proxy(xsub, xpub)  # runs until the benchmark terminates this process
 
 
+def _enlil_broker(front: str, back: str) -> None:
+    from broker.proxy import BrokerSettings, run_broker
+
+    run_broker(BrokerSettings(pub=front, sub=back, hwm=HWM, log_level="warning"))
+
+
 def _publisher(front: str, go: str, count: int, size: int) -> None:
     ctx = zmq.Context()
     pub = ctx.socket(zmq.PUB)
@@ -60,12 +66,13 @@ def _publisher(front: str, go: str, count: int, size: int) -> None:
     ctx.term()
 
 
-def raw_round(count: int, size: int) -> float:
-    """One raw pyzmq round: messages per second at the subscriber."""
+def raw_round(count: int, size: int, broker: str = "proxy") -> float:
+    """One raw pyzmq PUB/SUB round through *broker* (``proxy`` or ``enlil``): msgs/s at SUB."""
     root = Path(tempfile.mkdtemp(prefix="enlil-bench-"))
     front, back, go = (f"ipc://{root}/{n}.sock" for n in ("front", "back", "go"))
     spawn = mp.get_context("spawn")
-    proxy = spawn.Process(target=_proxy, args=(front, back), daemon=True)
+    target = _proxy if broker == "proxy" else _enlil_broker
+    proxy = spawn.Process(target=target, args=(front, back), daemon=True)
     proxy.start()
     ctx = zmq.Context()
     sub = ctx.socket(zmq.SUB)
@@ -99,7 +106,7 @@ def raw_round(count: int, size: int) -> float:
         sock.close(linger=0)
     ctx.term()
     for f in root.iterdir():
-        f.unlink()
+        f.unlink()  # the terminated proxy could not remove its socket files
     root.rmdir()
     return (count - 1) / (elapsed / 1e9)
 
@@ -142,9 +149,13 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    raw = [raw_round(args.count, args.size) for _ in range(args.rounds)]
+    raw, broker = [], []
+    for _ in range(args.rounds):  # interleaved, so drift in the machine hits both alike
+        raw.append(raw_round(args.count, args.size, "proxy"))
+        broker.append(raw_round(args.count, args.size, "enlil"))
     ours = enlil_rounds(args.count, args.size, args.rounds)
     raw_med, ours_med = statistics.median(raw), statistics.median(ours)
+    broker_med = statistics.median(broker)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, libzmq {zmq.zmq_version()}, pyzmq {zmq.__version__}"
@@ -152,8 +163,10 @@ def main() -> int:
     print(f"payload {args.size} B, {args.count} messages, median of {args.rounds} rounds")
     print(f"{'path':44} {'msgs/s':>10}")
     print(f"{'raw pyzmq PUB -> zmq.proxy -> SUB':44} {raw_med:>10,.0f}")
+    print(f"{'raw pyzmq PUB -> enlil broker -> SUB':44} {broker_med:>10,.0f}")
     print(f"{'enlil actor -> broker -> actor (step/msg)':44} {ours_med:>10,.0f}")
-    print(f"ratio enlil/raw: {ours_med / raw_med:.2f}")
+    print(f"ratio enlil broker / zmq.proxy: {broker_med / raw_med:.2f}")
+    print(f"ratio enlil actors / raw: {ours_med / raw_med:.2f}")
     return 0
 
 

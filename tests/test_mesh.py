@@ -293,3 +293,23 @@ def test_a_second_supervisor_for_the_same_site_is_refused(mesh: MeshFactory) -> 
     assert proc.returncode == 69
     assert "already running" in proc.stderr
     assert site.status()["supervisor"]["state"] == "running"
+
+
+def test_a_killed_broker_is_restarted_and_actors_reconnect(mesh: MeshFactory) -> None:
+    """kill -9 of the broker: a new broker binds the same endpoints; traffic resumes."""
+    site = mesh.start(SIMPLE)
+    old = site.kill("broker", signal.SIGKILL)
+    record = site.wait_restarted("broker", old)
+    assert record["restarts"] == 1
+    site.link.wait_connected(20)
+    # Until the actors have re-subscribed through the new broker, publish again.
+    for attempt in range(200):
+        cursor = site.publish("numbers.in", attempt)
+        try:
+            message = site.wait_for("numbers.out", timeout=0.1, after=cursor)
+        except AssertionError:
+            continue
+        assert message.envelope.payload == 2.0 * attempt
+        break
+    else:
+        pytest.fail("the doubler never answered through the new broker")

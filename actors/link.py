@@ -17,10 +17,8 @@ from typing import Any
 
 import zmq
 
-from actors.core.topics import Pattern, parse_pattern
+from actors.core.topics import SYS_PROBE, Pattern, parse_pattern
 from actors.core.wire import MAX_FRAME_BYTES, Message, WireError, decode_message, encode_envelope
-
-PROBE_PREFIX = "$sys.probe."
 
 
 class BrokerUnreachable(TimeoutError):
@@ -57,7 +55,7 @@ class BrokerLink:
             self.subscribe(text)
         self._seq: dict[str, int] = {}
         # A topic only this link subscribes to, for readiness probes.
-        self._probe = f"{PROBE_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}".encode()
+        self._probe = f"{SYS_PROBE}{os.getpid()}-{uuid.uuid4().hex[:8]}".encode()
         self._probes = 0
         self.sub.setsockopt(zmq.SUBSCRIBE, self._probe)
 

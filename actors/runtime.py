@@ -13,26 +13,31 @@ not answer.
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import IO, Any, Final
 
 import zmq
 
 from actors.core.engine import ActorEngine, EngineConfig, Outgoing, ParamError
+from actors.core.topics import SYS_CONTROL, SYS_HEARTBEAT, SYS_REPLY
+from actors.core.wire import WireError, decode_message
 from actors.link import BrokerLink, BrokerUnreachable
 from actors.loader import LoadError, load_class
 from actors.logs import configure_logging
 from actors.process import SignalWakeup, die_with_parent, parent_alive
+from actors.snapshots import stamp, write_snapshot
 
 EXIT_OK: Final = 0
 EXIT_BROKER: Final = 69
 EXIT_FAILURE: Final = 70
 EXIT_CONFIG: Final = 78
-HEARTBEAT_PREFIX: Final = "$sys.heartbeat."
+#: Name prefix of the stack dump file (in the actor's snapshot folder) for hung steps.
+STACK_PREFIX: Final = ".stack-"
 _PARENT_CHECK: Final = 0.5
 _BATCH: Final = 1000
 
@@ -53,6 +58,9 @@ class RuntimeConfig:
     connect_timeout: float = 10.0
     log_level: str = "info"
     hwm: int = 10000
+    snapshot_dir: Path | None = None
+    snapshot_keep: int = 20
+    recorder: int = 100
 
 
 class ActorProcess:
@@ -63,17 +71,26 @@ class ActorProcess:
         self.log = configure_logging(config.name, config.log_level).bind(actor=config.name)
         self.started = time.monotonic()
         self.state = "starting"
+        self.cls: type | None = None
+        self._replies: dict[Any, dict[str, Any]] = {}
+        folder = config.snapshot_dir / config.name if config.snapshot_dir else None
+        self.snapshot_folder = folder
 
     def run(self) -> int:
         """Run until stopped or failed; return the process exit code."""
         parent = die_with_parent(signal.SIGTERM)
         cfg = self.config
         try:
-            cls = load_class(cfg.class_path, cfg.import_paths)
+            self.cls = cls = load_class(cfg.class_path, cfg.import_paths)
             engine = ActorEngine(
                 cls,
                 EngineConfig(
-                    name=cfg.name, params=cfg.params, topics=cfg.topics, period=cfg.period
+                    name=cfg.name,
+                    params=cfg.params,
+                    topics=cfg.topics,
+                    period=cfg.period,
+                    class_path=cfg.class_path,
+                    recorder=cfg.recorder,
                 ),
                 wall_ns=time.time_ns,
                 monotonic=time.monotonic,
@@ -85,14 +102,16 @@ class ActorProcess:
         except Exception:
             self.log.exception("actor constructor failed", hook="__init__")
             return EXIT_FAILURE
+        stack_file = self._arm_stack_dump()
         wakeup = SignalWakeup((signal.SIGTERM, signal.SIGINT))
         ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self.control_topic = (SYS_CONTROL + cfg.name).encode()
         link = BrokerLink(
             ctx,
             cfg.pub_endpoint,
             cfg.sub_endpoint,
             cfg.name,
-            patterns=engine.subscriptions(),
+            patterns=[*engine.subscriptions(), self.control_topic.decode()],
             hwm=cfg.hwm,
         )
         try:
@@ -101,6 +120,62 @@ class ActorProcess:
             link.close(linger_ms=1000)
             ctx.term()
             wakeup.close()
+            if stack_file is not None:
+                faulthandler.unregister(signal.SIGUSR1)
+                stack_file.close()
+                Path(stack_file.name).unlink(missing_ok=True)
+
+    def _arm_stack_dump(self) -> IO[str] | None:
+        """On SIGUSR1, dump every thread's stack to a file the supervisor reads (hung steps).
+
+        faulthandler writes from the C signal handler, so this works while the
+        main thread is stuck in a Python loop.
+        """
+        if self.snapshot_folder is None:
+            return None
+        self.snapshot_folder.mkdir(parents=True, exist_ok=True)
+        stack = (self.snapshot_folder / f"{STACK_PREFIX}{os.getpid()}.txt").open("w")
+        faulthandler.register(signal.SIGUSR1, file=stack, all_threads=True)
+        return stack
+
+    def write_snapshot(
+        self, engine: ActorEngine, reason: str, exc: BaseException | None = None
+    ) -> Path | None:
+        """Write a snapshot file; log and return None if that is impossible."""
+        if self.snapshot_folder is None:
+            return None
+        snap = engine.snapshot(reason, exc)
+        detail = {"import_paths": [str(p) for p in self.config.import_paths]}
+        snap = stamp(replace(snap, detail=detail), self.cls)
+        try:
+            path = write_snapshot(self.snapshot_folder.parent, snap, self.config.snapshot_keep)
+        except OSError as err:
+            self.log.error("cannot write snapshot", reason=reason, error=str(err))
+            return None
+        self.log.info("snapshot written", reason=reason, path=str(path))
+        return path
+
+    def _control(self, engine: ActorEngine, frames: list[bytes]) -> list[Outgoing]:
+        """Answer a request from the supervisor on ``$sys.control.<name>``."""
+        try:
+            request = decode_message(frames).envelope.payload
+        except WireError:
+            return []
+        if not isinstance(request, dict):
+            return []
+        reply: dict[str, Any] | None = self._replies.get(request.get("id"))
+        if reply is not None:  # a retry of a request already served: same answer, no redo
+            return [engine.publish((SYS_REPLY + self.config.name).encode(), reply)]
+        reply = {"id": request.get("id"), "op": request.get("op")}
+        while len(self._replies) >= 16:
+            del self._replies[next(iter(self._replies))]
+        self._replies[request.get("id")] = reply
+        if request.get("op") == "snapshot":
+            path = self.write_snapshot(engine, "on_demand")
+            reply.update(ok=path is not None, path=str(path) if path else None)
+        else:
+            reply.update(ok=False, error=f"unknown op {request.get('op')!r}")
+        return [engine.publish((SYS_REPLY + self.config.name).encode(), reply)]
 
     def _serve(
         self, engine: ActorEngine, link: BrokerLink, wakeup: SignalWakeup, parent: int | None
@@ -113,7 +188,8 @@ class ActorProcess:
             return EXIT_BROKER
         if wakeup.drain():
             return EXIT_OK
-        heartbeat_topic = (HEARTBEAT_PREFIX + cfg.name).encode()
+        heartbeat_topic = (SYS_HEARTBEAT + cfg.name).encode()
+        control_topic = self.control_topic
         pub = link.pub
         hook = "on_start"
         try:
@@ -127,6 +203,7 @@ class ActorProcess:
             next_beat = time.monotonic() + cfg.heartbeat_interval
             next_parent = time.monotonic() + _PARENT_CHECK
             sub = link.sub
+            hook = "step"
             while True:
                 now = time.monotonic()
                 wake = min(next_beat, next_parent)
@@ -137,14 +214,15 @@ class ActorProcess:
                 if wakeup.fileno() in events and wakeup.drain():
                     break
                 if sub in events:
-                    hook = "step"
                     for _ in range(_BATCH):
                         try:
                             frames = sub.recv_multipart(zmq.NOBLOCK)
                         except zmq.Again:
                             break
-                        self._send(pub, engine.receive(frames))
-                hook = "step"
+                        if frames[0] == control_topic:
+                            self._send(pub, self._control(engine, frames))
+                        else:
+                            self._send(pub, engine.receive(frames))
                 self._send(pub, engine.tick())
                 now = time.monotonic()
                 if now >= next_beat:
@@ -160,8 +238,9 @@ class ActorProcess:
             self._send(pub, engine.stop())
             self._send(pub, [engine.publish(heartbeat_topic, self._heartbeat(engine))])
         except Exception as exc:
-            self.log.exception("unanticipated failure", hook=hook, error=repr(exc))
             self.state = "failed"
+            self.log.exception("unanticipated failure", hook=hook, error=repr(exc))
+            self.write_snapshot(engine, "exception", exc)
             return EXIT_FAILURE
         self.log.info("actor stopped")
         return EXIT_OK
@@ -178,6 +257,7 @@ class ActorProcess:
             "state": state or self.state,
             "pid": os.getpid(),
             "uptime": round(time.monotonic() - self.started, 3),
+            "last_step": engine.last_step_ns / 1e9 if engine.last_step_ns else None,
             "stats": {name: getattr(stats, name) for name in stats.__slots__},
         }
 

@@ -18,7 +18,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import psutil
+
 from actors.process import PARENT_ENV
+from supervisor.core.liveness import LivenessWatch
 
 
 class ChildState(StrEnum):
@@ -62,6 +65,11 @@ class Child:
     heartbeat: dict[str, Any] = field(default_factory=dict)
     heartbeat_at: float = 0.0
     waiters: list[Waiter] = field(default_factory=list)
+    kill_kind: str = ""
+    kill_reason: str = ""
+    restarting: bool = False
+    watch: LivenessWatch | None = None
+    process: psutil.Process | None = None
 
     @property
     def pid(self) -> int | None:
@@ -85,6 +93,12 @@ class Child:
         self.started_at = time.monotonic()
         self.ready_at = 0.0
         self.heartbeat = {}
+        self.heartbeat_at = 0.0
+        self.kill_kind = self.kill_reason = ""
+        try:
+            self.process = psutil.Process(self.proc.pid)
+        except psutil.NoSuchProcess:
+            self.process = None
 
     def signal(self, sig: int) -> None:
         """Send *sig* to the process, if it still exists."""
@@ -99,6 +113,7 @@ class Child:
         os.close(self.pidfd)
         self.pidfd = -1
         self.proc = None
+        self.process = None
         return code
 
     def status(self, now: float) -> dict[str, Any]:

@@ -19,15 +19,19 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
+import psutil
 import zmq
 
+from actors.core.topics import SYS_CONTROL, SYS_EVENT, SYS_HEARTBEAT, SYS_REPLY
 from actors.core.wire import WireError, decode_message
 from actors.link import BrokerLink
 from actors.logs import configure_logging
 from actors.process import SignalWakeup, die_with_parent, remove_ipc_file
-from actors.runtime import HEARTBEAT_PREFIX
+from actors.runtime import EXIT_FAILURE
+from actors.snapshots import list_snapshots
 from supervisor.children import Child, ChildState, Waiter, actor_argv, broker_argv
 from supervisor.core.config import SiteConfig
+from supervisor.core.liveness import Limits, LivenessWatch, Violation
 from supervisor.core.policy import (
     ActorExited,
     Escalate,
@@ -45,10 +49,12 @@ from supervisor.core.protocol import (
     encode_result,
     request_id,
 )
+from supervisor.records import has_snapshot, take_stack_dump, write_record
 
-EVENT_TOPIC: Final = "$sys.event"
 BROKER: Final = "broker"
 _PROBE_INTERVAL: Final = 0.01
+_STACK_GRACE: Final = 0.3  # between SIGUSR1 (dump the stack) and SIGKILL of a hung actor
+_REQUEST_RETRY: Final = 1.0
 
 
 class SiteLocked(RuntimeError):
@@ -90,6 +96,18 @@ class Supervisor:
         self.dependants = {
             n: [m for m in self.order if n in self.actors[m].after] for n in self.order
         }
+        self.limits = {
+            name: Limits(
+                hang_timeout=a.hang_timeout or cfg.hang_timeout,
+                max_rss_mb=a.max_rss_mb,
+                max_cpu_percent=a.max_cpu_percent,
+                cpu_window=a.cpu_window,
+            )
+            for name, a in site.actors.items()
+        }
+        # Requests forwarded to actors on $sys.control.<name>, by our own id.
+        self._forwarded: dict[int, tuple[bytes, int, Child, float]] = {}
+        self._forward_ids = itertools.count(1)
         self.started = time.monotonic()
         self.shutting_down = ""
         self.exit_code = 0
@@ -150,7 +168,7 @@ class Supervisor:
             self.site.broker.pub_connect,
             self.site.broker.sub_connect,
             "supervisor",
-            patterns=[HEARTBEAT_PREFIX + "*"],
+            patterns=[SYS_HEARTBEAT + "*", SYS_REPLY + "*"],
             hwm=self.site.broker.hwm,
         )
         self.poller = zmq.Poller()
@@ -166,6 +184,7 @@ class Supervisor:
                 control=self.site.supervisor.control,
             )
             self._spawn(self.broker)
+            self._after(self._watch_interval, self._watch)
             self._loop(wakeup)
         finally:
             for child in (self.broker, *self.actors.values()):
@@ -200,8 +219,14 @@ class Supervisor:
 
     # -- spawning and readiness ---------------------------------------------------
 
+    @property
+    def _watch_interval(self) -> float:
+        return min(0.5, self.site.supervisor.heartbeat_interval)
+
     def _spawn(self, child: Child) -> None:
         child.spawn()
+        if child.kind == "actor":
+            child.watch = LivenessWatch(self.limits[child.name])
         self.poller.register(child.pidfd, zmq.POLLIN)
         self._event("spawned", child, pid=child.pid)
         pid = child.pid
@@ -231,6 +256,9 @@ class Supervisor:
             pid=child.pid,
             startup_ms=round((child.ready_at - child.started_at) * 1000, 1),
         )
+        if child.restarting:
+            child.restarting = False
+            self._event("restarted", child, pid=child.pid, restarts=child.restarts)
         self._answer(child)
         self._spawn_due()
 
@@ -258,9 +286,12 @@ class Supervisor:
                 message = decode_message(frames)
             except WireError:
                 continue
-            if not message.topic.startswith(HEARTBEAT_PREFIX):
+            if message.topic.startswith(SYS_REPLY):
+                self._forwarded_reply(message.envelope.payload)
                 continue
-            name = message.topic.removeprefix(HEARTBEAT_PREFIX)
+            if not message.topic.startswith(SYS_HEARTBEAT):
+                continue
+            name = message.topic.removeprefix(SYS_HEARTBEAT)
             child = self.broker if name == BROKER else self.actors.get(name)
             beat = message.envelope.payload
             if child is None or not isinstance(beat, dict) or beat.get("pid") != child.pid:
@@ -282,18 +313,28 @@ class Supervisor:
             at=now,
             code=code if code >= 0 else None,
             signal=-code if code < 0 else None,
-            commanded=child.state is ChildState.STOPPING,
-            reason=child.last_exit
-            if child.state is ChildState.STARTING and child.last_exit.startswith("not ready")
-            else "",
+            commanded=child.state is ChildState.STOPPING and not child.kill_kind,
+            reason=child.kill_reason
+            or (
+                child.last_exit
+                if child.state is ChildState.STARTING and child.last_exit.startswith("not ready")
+                else ""
+            ),
         )
         child.last_exit = event.describe()
+        record = self._record(child, event, pid)
         if event.commanded:
             child.state = ChildState.STOPPED
             self._event("stopped", child, pid=pid, exit=child.last_exit)
         else:
             self._event(
-                "exited", child, pid=pid, exit=child.last_exit, code=event.code, signal=event.signal
+                "exited",
+                child,
+                pid=pid,
+                exit=child.last_exit,
+                code=event.code,
+                signal=event.signal,
+                record=record,
             )
             child.state = ChildState.STOPPED
         self._answer(child)
@@ -328,8 +369,86 @@ class Supervisor:
             self.exit_code = 1
             self.shutdown(decision.reason)
 
+    def _record(self, child: Child, event: ActorExited, pid: int | None) -> str | None:
+        """Write the supervisor-side record of an actor death it could not record itself."""
+        snapshots = self.site.snapshots
+        stack = take_stack_dump(snapshots.dir, child.name, pid or 0)
+        if child.kind != "actor" or event.commanded or pid is None:
+            return None
+        if (
+            not child.kill_kind
+            and event.code == EXIT_FAILURE
+            and has_snapshot(snapshots.dir, child.name, pid)
+        ):
+            return None  # the actor wrote its own failure snapshot
+        now = time.monotonic()
+        detail = {
+            "exit": event.describe(),
+            "code": event.code,
+            "signal": event.signal,
+            "uptime": round(now - child.started_at, 3),
+            "last_heartbeat_age": round(now - child.heartbeat_at, 3)
+            if child.heartbeat_at
+            else None,
+            "last_step": child.heartbeat.get("last_step"),
+            "stats": child.heartbeat.get("stats", {}),
+            "stack": stack or None,
+        }
+        reason = child.kill_kind or ("killed" if event.signal is not None else "exit")
+        try:
+            path = write_record(
+                snapshots.dir,
+                snapshots.keep,
+                actor=child.name,
+                class_path=child.class_path,
+                pid=pid,
+                reason=reason,
+                detail=detail,
+            )
+        except OSError as exc:
+            self.log.error("cannot write failure record", actor=child.name, error=str(exc))
+            return None
+        return str(path)
+
+    # -- liveness --------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        """Kill actors that stopped sending heartbeats or broke a resource limit."""
+        self._after(self._watch_interval, self._watch)
+        now = time.monotonic()
+        for child in self.actors.values():
+            if child.state is not ChildState.RUNNING or child.kill_kind or child.watch is None:
+                continue
+            violation = child.watch.heartbeat(now, max(child.heartbeat_at, child.ready_at))
+            if violation is None and child.process is not None:
+                try:
+                    with child.process.oneshot():
+                        rss = child.process.memory_info().rss
+                        cpu = child.process.cpu_percent(None)
+                except psutil.Error:
+                    continue  # it is exiting; its pidfd will tell
+                violation = child.watch.resources(now, rss, cpu)
+            if violation is not None:
+                self._kill_for(child, violation)
+
+    def _kill_for(self, child: Child, violation: Violation) -> None:
+        child.kill_kind, child.kill_reason = violation.kind, violation.reason
+        self.log.warning("killing", actor=child.name, pid=child.pid, reason=violation.reason)
+        if violation.kind != "hung":
+            child.signal(signal.SIGKILL)
+            return
+        child.signal(signal.SIGUSR1)  # its faulthandler dumps every thread's stack
+        pid = child.pid
+
+        def kill() -> None:
+            if child.pid == pid:
+                child.signal(signal.SIGKILL)
+
+        self._after(_STACK_GRACE, kill)
+
     def _restart(self, failed: Child, decision: Restart) -> None:
         failed.restarts += 1
+        failed.restarting = True
         for name in decision.names:
             other = self.actors[name]
             if other is not failed and other.alive:
@@ -444,6 +563,13 @@ class Supervisor:
             self._reply(identity, encode_result(req.id, {"state": "shutting_down"}))
             self.shutdown("shutdown requested over the control channel")
             return
+        if req.op == "snapshots":
+            if req.name is not None and req.name not in self.actors:
+                raise ProtocolError("unknown_actor", f"no actor {req.name!r}")
+            self._reply(
+                identity, encode_result(req.id, list_snapshots(self.site.snapshots.dir, req.name))
+            )
+            return
         if self.shutting_down:
             raise ProtocolError(
                 "shutting_down", f"the site is shutting down ({self.shutting_down})"
@@ -455,6 +581,9 @@ class Supervisor:
                 f"no actor {req.name!r} in site "
                 f"{self.site.site.name!r} (actors: {', '.join(self.actors)})",
             )
+        if req.op == "snapshot":
+            self._forward(identity, req.id, child, {"op": "snapshot"})
+            return
         waiter = Waiter(identity, req.id, ChildState.RUNNING)
         if req.op == "stop":
             child.want = False
@@ -485,6 +614,56 @@ class Supervisor:
                 child.state = ChildState.STOPPED
             self._spawn_due()
 
+    def _forward(self, identity: bytes, req_id: int, child: Child, request: dict[str, Any]) -> None:
+        """Send *request* to a running actor; its reply goes back to the client."""
+        if child.state is not ChildState.RUNNING:
+            raise ProtocolError("failed", f"actor {child.name!r} is {child.state}, not running")
+        fid = next(self._forward_ids)
+        deadline = time.monotonic() + self.site.supervisor.ready_timeout
+        self._forwarded[fid] = (identity, req_id, child, deadline)
+        self._resend(fid, {**request, "id": fid})
+
+    def _resend(self, fid: int, request: dict[str, Any]) -> None:
+        """(Re)publish a forwarded request until answered or past its deadline.
+
+        The actor answers a repeated id only once: retries cover a subscription
+        still on its way to our publisher, not a second snapshot.
+        """
+        entry = self._forwarded.get(fid)
+        if entry is None:
+            return
+        identity, req_id, child, deadline = entry
+        if time.monotonic() > deadline or child.state is not ChildState.RUNNING:
+            del self._forwarded[fid]
+            self._reply(
+                identity,
+                encode_error(
+                    req_id, "timeout", f"actor {child.name!r} did not answer {request['op']!r}"
+                ),
+            )
+            return
+        self.link.publish(SYS_CONTROL + child.name, request)
+        self._after(_REQUEST_RETRY, lambda: self._resend(fid, request))
+
+    def _forwarded_reply(self, reply: Any) -> None:
+        if not isinstance(reply, dict) or type(reply.get("id")) is not int:
+            return
+        entry = self._forwarded.pop(reply["id"], None)
+        if entry is None:
+            return
+        identity, req_id, child, _ = entry
+        if reply.get("ok"):
+            self._reply(
+                identity, encode_result(req_id, {"actor": child.name, "path": reply.get("path")})
+            )
+        else:
+            self._reply(
+                identity,
+                encode_error(
+                    req_id, "failed", f"actor {child.name!r}: {reply.get('error', 'failed')}"
+                ),
+            )
+
     def status(self) -> dict[str, Any]:
         """The reply to ``status``: the supervisor, the broker and every actor."""
         now = time.monotonic()
@@ -512,4 +691,4 @@ class Supervisor:
 
     def _publish_event(self, payload: dict[str, Any]) -> None:
         if self.broker.state is ChildState.RUNNING or self.broker.state is ChildState.STOPPING:
-            self.link.publish(EVENT_TOPIC, payload)
+            self.link.publish(SYS_EVENT, payload)

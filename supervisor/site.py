@@ -75,6 +75,9 @@ def runtime_config(site: SiteConfig, name: str) -> RuntimeConfig:
         connect_timeout=site.supervisor.ready_timeout,
         log_level=actor.log_level or site.telemetry.log_level,
         hwm=site.broker.hwm,
+        snapshot_dir=site.snapshots.dir,
+        snapshot_keep=site.snapshots.keep,
+        recorder=actor.recorder if actor.recorder is not None else site.snapshots.inputs,
     )
 
 

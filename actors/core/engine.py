@@ -18,6 +18,7 @@ import structlog
 
 from actors.core.actor import Actor, ActorContext
 from actors.core.declarations import MISSING, ActorSpec, coerce, type_name
+from actors.core.snapshot import Event, FlightRecorder, Snapshot, describe_exception
 from actors.core.topics import TopicError, check_topic
 from actors.core.wire import WireError, decode_message, encode_envelope, sender_of
 
@@ -75,6 +76,8 @@ class EngineConfig:
     params: Mapping[str, Any]
     topics: Mapping[str, str]
     period: float | None
+    class_path: str = ""
+    recorder: int = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +119,8 @@ class ActorEngine:
         self.cls = cls
         self.spec: ActorSpec = cls._enlil_spec
         self.name = config.name
+        self.config = config
+        self.recorder = FlightRecorder(config.recorder)
         self.period = config.period if config.period is not None else cls.period
         self._wall_ns = wall_ns
         self._monotonic = monotonic
@@ -137,6 +142,8 @@ class ActorEngine:
         self._logged: set[tuple[str, str, str]] = set()
         self._outbox: list[Outgoing] = []
         self._next_period: float | None = None
+        self.last_step_ns = 0
+        self.params = params
         self.actor = self._instantiate(params)
 
     # -- set-up --------------------------------------------------------------
@@ -187,8 +194,12 @@ class ActorEngine:
 
     # -- hooks -----------------------------------------------------------------
 
+    def _now(self) -> float:
+        return self._wall_ns() / 1e9
+
     def start(self) -> list[Outgoing]:
         """Run ``on_start`` and return what it published; arms the period timer."""
+        self.recorder.record(Event("start", self._now()), self.memory())
         self.actor.on_start()
         if self.period:
             self._next_period = self._monotonic() + self.period
@@ -196,6 +207,7 @@ class ActorEngine:
 
     def stop(self) -> list[Outgoing]:
         """Run ``on_stop`` and return what it published."""
+        self.recorder.record(Event("stop", self._now()), self.memory())
         self.actor.on_stop()
         return self._flush()
 
@@ -209,6 +221,7 @@ class ActorEngine:
 
     def _step(self) -> None:
         self._counts["steps"] += 1
+        self.last_step_ns = self._wall_ns()
         self.actor.step()
 
     def receive(self, frames: list[bytes]) -> list[Outgoing]:
@@ -240,6 +253,18 @@ class ActorEngine:
             )
             return []
         self._counts["accepted"] += 1
+        if self.recorder.size:
+            event = Event(
+                "message",
+                self._now(),
+                topic,
+                env.sender,
+                env.seq,
+                env.timestamp_ns,
+                value,
+                env.trace,
+            )
+            self.recorder.record(event, self.memory())
         self.actor.__dict__[name] = value
         if self.cls.step_on_input and self.ready_to_step():
             self.actor.enlil.trigger = name
@@ -272,7 +297,12 @@ class ActorEngine:
         # Keep the phase; skip missed periods rather than running a burst of steps.
         missed = int((now - self._next_period) // self.period)
         self._next_period += (missed + 1) * self.period
+        return self.run_tick()
+
+    def run_tick(self) -> list[Outgoing]:
+        """Run the periodic step now (if the required Inputs have values)."""
         if self.ready_to_step():
+            self.recorder.record(Event("tick", self._now()), self.memory())
             self.actor.enlil.trigger = None
             self._step()
         return self._flush()
@@ -289,6 +319,51 @@ class ActorEngine:
             topic=topic,
             detail=detail,
             note="logged once per sender and topic; see counters",
+        )
+
+    # -- memory, snapshots and restore -------------------------------------------
+
+    def memory(self) -> dict[str, Any]:
+        """What restores the actor: State values, and the Inputs/Outputs that have values."""
+        values = self.actor.__dict__
+        spec = self.spec
+        return {
+            "state": {name: getattr(self.actor, name) for name in spec.states},
+            "inputs": {name: values[name] for name in spec.inputs if name in values},
+            "outputs": {name: values[name] for name in spec.outputs if name in values},
+        }
+
+    def restore(self, memory: Mapping[str, Any]) -> None:
+        """Put State, Input and Output values back as :meth:`memory` gave them."""
+        values = self.actor.__dict__
+        for kind, declared in (
+            ("state", self.spec.states),
+            ("inputs", self.spec.inputs),
+            ("outputs", self.spec.outputs),
+        ):
+            for name, value in (memory.get(kind) or {}).items():
+                if name in declared:
+                    values[name] = value
+
+    def snapshot(self, reason: str, exc: BaseException | None = None) -> Snapshot:
+        """A snapshot of the recorder; with *exc*, of the failure of the last event."""
+        events = self.recorder.events()
+        failing = exc is not None and bool(events)
+        trace = events[-1].trace if failing else None
+        return Snapshot(
+            actor=self.name,
+            class_path=self.config.class_path,
+            reason=reason,
+            time=self._now(),
+            params=dict(self.params),
+            topics=dict(self.config.topics),
+            period=self.period,
+            initial=self.recorder.initial(),
+            events=events,
+            failed_event=len(events) - 1 if failing else None,
+            state=self.recorder.last_memory() if failing else self.memory(),
+            exception=describe_exception(exc) if exc is not None else None,
+            trace_id=trace.split("-")[1] if trace and trace.count("-") >= 2 else None,
         )
 
     # -- introspection ---------------------------------------------------------

@@ -20,6 +20,13 @@ from dataclasses import dataclass
 WILDCARD = "*"
 MAX_TOPIC_BYTES = 255
 
+# The framework's own topics.
+SYS_HEARTBEAT = "$sys.heartbeat."  #: + process name: heartbeats with counters
+SYS_EVENT = "$sys.event"  #: supervisor lifecycle events
+SYS_CONTROL = "$sys.control."  #: + actor name: requests from the supervisor to an actor
+SYS_REPLY = "$sys.reply."  #: + actor name: an actor's replies to those requests
+SYS_PROBE = "$sys.probe."  #: + a link's own id: readiness probes
+
 _SEGMENT = re.compile(r"^\$?[A-Za-z0-9_\-:]+$")
 
 

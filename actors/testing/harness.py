@@ -17,6 +17,7 @@ from typing import Any
 
 from actors.core.actor import Actor
 from actors.core.engine import ActorEngine, EngineConfig, Outgoing, Statistics
+from actors.core.snapshot import Snapshot
 from actors.core.wire import Message, decode_message, encode_envelope
 
 
@@ -51,13 +52,19 @@ class Harness:
         period: float | None = None,
         clock: FakeClock | None = None,
         start: bool = True,
+        recorder: int = 100,
     ) -> None:
         self.clock = clock or FakeClock()
         self.name = name or cls.__name__.lower()
         self.engine = ActorEngine(
             cls,
             EngineConfig(
-                name=self.name, params=dict(params or {}), topics=dict(topics or {}), period=period
+                name=self.name,
+                params=dict(params or {}),
+                topics=dict(topics or {}),
+                period=period,
+                recorder=recorder,
+                class_path=f"{cls.__module__}:{cls.__qualname__}",
             ),
             wall_ns=self.clock.wall_ns,
             monotonic=self.clock.monotonic,
@@ -133,6 +140,14 @@ class Harness:
             out += self._record(self.engine.tick())
         self.clock.now = end
         return out
+
+    def tick_now(self) -> list[Message]:
+        """Run the periodic step once, now, whatever the period."""
+        return self._record(self.engine.run_tick())
+
+    def snapshot(self, reason: str = "on_demand") -> Snapshot:
+        """A snapshot of the actor as it is now (its flight recorder included)."""
+        return self.engine.snapshot(reason)
 
     def last(self, name_or_topic: str) -> Any:
         """Payload of the last message published on an Output (by name or topic)."""

@@ -87,6 +87,7 @@ class SupervisorConfig:
     stop_timeout: float
     ready_timeout: float
     heartbeat_interval: float
+    hang_timeout: float
     spawn: str
 
     @property
@@ -105,6 +106,15 @@ class TelemetryConfig:
 
 
 @dataclass(frozen=True)
+class SnapshotConfig:
+    """``[snapshots]``: where failure snapshots go, how many to keep, how much to record."""
+
+    dir: Path
+    keep: int
+    inputs: int
+
+
+@dataclass(frozen=True)
 class ActorConfig:
     """``[actors.NAME]``: one actor instance of the site."""
 
@@ -117,6 +127,11 @@ class ActorConfig:
     params: dict[str, Any] = field(default_factory=dict)
     topics: dict[str, str] = field(default_factory=dict)
     log_level: str | None = None
+    recorder: int | None = None
+    hang_timeout: float | None = None
+    max_rss_mb: float | None = None
+    max_cpu_percent: float | None = None
+    cpu_window: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -128,6 +143,7 @@ class SiteConfig:
     broker: BrokerConfig
     supervisor: SupervisorConfig
     telemetry: TelemetryConfig
+    snapshots: SnapshotConfig
     actors: dict[str, ActorConfig]
 
     @property
@@ -175,8 +191,10 @@ _SUPERVISOR_KEYS: Final = {
     "stop_timeout": ((int, float), 5.0),
     "ready_timeout": ((int, float), 10.0),
     "heartbeat_interval": ((int, float), 1.0),
+    "hang_timeout": ((int, float), 5.0),
     "spawn": (str, "plain"),
 }
+_SNAPSHOT_KEYS: Final = {"dir": (str, ""), "keep": (int, 20), "inputs": (int, 100)}
 _TELEMETRY_KEYS: Final = {
     "log_level": (str, "info"),
     "otel_log_level": (str, "warning"),
@@ -191,8 +209,13 @@ _ACTOR_KEYS: Final[dict[str, tuple[Any, Any]]] = {
     "params": (dict, {}),
     "topics": (dict, {}),
     "log_level": (str, None),
+    "recorder": (int, None),
+    "hang_timeout": ((int, float), None),
+    "max_rss_mb": ((int, float), None),
+    "max_cpu_percent": ((int, float), None),
+    "cpu_window": ((int, float), 10.0),
 }
-_TABLES: Final = {"site", "broker", "supervisor", "telemetry", "actors"}
+_TABLES: Final = {"site", "broker", "supervisor", "telemetry", "snapshots", "actors"}
 
 
 class _Collector:
@@ -305,6 +328,7 @@ def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
         "stop_timeout",
         "ready_timeout",
         "heartbeat_interval",
+        "hang_timeout",
     ):
         col.positive(f"supervisor.{key}", s[key])
     if s["max_restarts"] < 0:
@@ -319,8 +343,22 @@ def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
         stop_timeout=float(s["stop_timeout"]),
         ready_timeout=float(s["ready_timeout"]),
         heartbeat_interval=float(s["heartbeat_interval"]),
+        hang_timeout=float(s["hang_timeout"]),
         spawn=s["spawn"],
     )
+    if supervisor.hang_timeout <= supervisor.heartbeat_interval:
+        col.add("supervisor.hang_timeout", "must be longer than supervisor.heartbeat_interval")
+
+    sn = col.table(data.get("snapshots", {}), "snapshots", _SNAPSHOT_KEYS)
+    snap_dir = Path(sn["dir"]) if sn["dir"] else run_dir / "snapshots"
+    snapshots = SnapshotConfig(
+        dir=snap_dir if snap_dir.is_absolute() else (folder / snap_dir).resolve(),
+        keep=sn["keep"],
+        inputs=sn["inputs"],
+    )
+    col.positive("snapshots.keep", sn["keep"])
+    if sn["inputs"] < 0:
+        col.add("snapshots.inputs", "must not be negative")
 
     t = col.table(data.get("telemetry", {}), "telemetry", _TELEMETRY_KEYS)
     col.choice("telemetry.log_level", t["log_level"], LOG_LEVELS)
@@ -357,6 +395,10 @@ def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
         col.positive(f"{where}.period", a["period"])
         if a["log_level"] is not None:
             col.choice(f"{where}.log_level", a["log_level"], LOG_LEVELS)
+        for key in ("hang_timeout", "max_rss_mb", "max_cpu_percent", "cpu_window"):
+            col.positive(f"{where}.{key}", a[key])
+        if a["recorder"] is not None and a["recorder"] < 0:
+            col.add(f"{where}.recorder", "must not be negative")
         after = []
         for dep in a["after"]:
             if not isinstance(dep, str):
@@ -373,6 +415,11 @@ def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
             params=dict(a["params"]),
             topics=dict(a["topics"]),
             log_level=a["log_level"],
+            recorder=a["recorder"],
+            hang_timeout=None if a["hang_timeout"] is None else float(a["hang_timeout"]),
+            max_rss_mb=a["max_rss_mb"],
+            max_cpu_percent=a["max_cpu_percent"],
+            cpu_window=float(a["cpu_window"]),
         )
     _check_after(col, actors)
     if col.problems:
@@ -383,6 +430,7 @@ def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
         broker=broker,
         supervisor=supervisor,
         telemetry=telemetry,
+        snapshots=snapshots,
         actors=actors,
     )
 

@@ -12,6 +12,8 @@ start      name         the actor's status once it is ready
 stop       name         the actor's status once it has exited
 restart    name         the actor's status once its new process is ready
 shutdown   (none)       ``{"state": "shutting_down"}`` at once
+snapshot   name         ``{"path": ...}`` once the live actor has written one
+snapshots  [name]       the snapshot files (of one actor, or all), oldest first
 =========  ===========  ====================================================
 
 Error kinds: ``bad_request``, ``unknown_op``, ``unknown_actor``,
@@ -31,6 +33,8 @@ OPS: Final[dict[str, tuple[str, ...]]] = {
     "stop": ("name",),
     "restart": ("name",),
     "shutdown": (),
+    "snapshot": ("name",),
+    "snapshots": (),
 }
 MAX_REQUEST_BYTES: Final = 64 * 1024
 
@@ -73,6 +77,8 @@ def decode_request(body: bytes) -> Request:
     name = obj.get("name")
     if "name" in OPS[op] and not isinstance(name, str):
         raise ProtocolError("bad_request", f"op {op!r} needs a 'name' string")
+    if name is not None and not isinstance(name, str):
+        raise ProtocolError("bad_request", "'name' must be a string")
     return Request(id=req_id, op=op, name=name)
 
 

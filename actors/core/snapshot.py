@@ -1,0 +1,288 @@
+"""The flight recorder and the failure snapshot format (pure core, no IO).
+
+The engine keeps a :class:`FlightRecorder`: a ring of the last N *events* it
+handled (an input message, a periodic tick, the start), each with the actor's
+*memory* just before it (State, Input and Output values, msgpack-encoded).
+When a hook raises, the recorder and the exception become a
+:class:`Snapshot`: enough to rebuild the actor as it was before the oldest
+recorded event and feed it the same events again.
+
+Snapshot file format, version 1: one msgpack map (see :meth:`Snapshot.to_dict`)
+with these keys:
+
+==================  =============================================================
+key                 meaning
+==================  =============================================================
+format, version     ``"enlil-snapshot"``, :data:`SNAPSHOT_VERSION`
+actor, class_path   the actor's name and ``module:Class``
+source_hash         sha256 of the class's module source when captured
+params, topics      the params and topic remaps in force
+period              the period in force, or nil
+reason              ``exception``, ``on_demand``, ``hung``, ``killed``, ``limit``...
+initial             memory before the first recorded event: ``{state, inputs, outputs}``
+events              the recorded events, oldest first (see :class:`Event`)
+failed_event        index in ``events`` of the event whose hook raised, or nil
+state               memory just before the failing event (or now, on demand)
+exception           ``{type, module, message, traceback, where}`` or nil
+host, pid, time     where and when (Unix seconds) it was captured
+trace_id            W3C trace id of the failing message, if any
+detail              free-form facts (signal, last heartbeat age...) for supervisor records
+==================  =============================================================
+
+Values that msgpack cannot carry are stored as ``{"$repr": "..."}``; such a
+snapshot still documents the failure but cannot restore that value.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import msgpack
+
+SNAPSHOT_FORMAT: Final = "enlil-snapshot"
+SNAPSHOT_VERSION: Final = 1
+
+
+class SnapshotError(ValueError):
+    """A snapshot file cannot be read: wrong format, version or shape."""
+
+
+def _fallback(obj: Any) -> Any:
+    if isinstance(obj, tuple):
+        return list(obj)
+    if isinstance(obj, set | frozenset):
+        return sorted(obj, key=repr)
+    return {"$repr": repr(obj)[:1000]}
+
+
+def pack_value(value: Any) -> bytes:
+    """msgpack *value*, turning what msgpack cannot carry into ``{"$repr": ...}``."""
+    packed: bytes = msgpack.packb(value, use_bin_type=True, default=_fallback)
+    return packed
+
+
+def unpack_value(data: bytes) -> Any:
+    """The inverse of :func:`pack_value`."""
+    return msgpack.unpackb(data, raw=False, strict_map_key=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One thing the actor handled: ``kind`` is ``message``, ``tick`` or ``start``.
+
+    ``time`` is the actor's clock (seconds since the epoch) when it was handled;
+    message events also carry topic, sender, seq, the envelope timestamp,
+    the payload and the trace context.
+    """
+
+    kind: str
+    time: float
+    topic: str = ""
+    sender: str = ""
+    seq: int = 0
+    timestamp_ns: int = 0
+    payload: Any = None
+    trace: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain map for the snapshot file."""
+        if self.kind != "message":
+            return {"kind": self.kind, "time": self.time}
+        return {
+            "kind": self.kind,
+            "time": self.time,
+            "topic": self.topic,
+            "sender": self.sender,
+            "seq": self.seq,
+            "timestamp_ns": self.timestamp_ns,
+            "payload": self.payload,
+            "trace": self.trace,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Event:
+        """Rebuild an event; raises SnapshotError on a bad shape."""
+        try:
+            return cls(
+                kind=str(data["kind"]),
+                time=float(data["time"]),
+                topic=str(data.get("topic", "")),
+                sender=str(data.get("sender", "")),
+                seq=int(data.get("seq", 0)),
+                timestamp_ns=int(data.get("timestamp_ns", 0)),
+                payload=data.get("payload"),
+                trace=data.get("trace"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SnapshotError(f"bad event {data!r:.80}: {exc}") from None
+
+
+class FlightRecorder:
+    """A ring of the last *size* events, each with the actor's memory before it."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._ring: collections.deque[tuple[Event, bytes]] = collections.deque(maxlen=size)
+
+    def record(self, event: Event, memory: dict[str, Any]) -> None:
+        """Remember *event* and the memory just before it."""
+        if self.size:
+            self._ring.append((event, pack_value(memory)))
+
+    def events(self) -> list[Event]:
+        """The recorded events, oldest first."""
+        return [event for event, _ in self._ring]
+
+    def initial(self) -> dict[str, Any] | None:
+        """Memory before the oldest recorded event, or None when nothing is recorded."""
+        return unpack_value(self._ring[0][1]) if self._ring else None
+
+    def last_memory(self) -> dict[str, Any] | None:
+        """Memory before the newest recorded event."""
+        return unpack_value(self._ring[-1][1]) if self._ring else None
+
+    def __len__(self) -> int:
+        return len(self._ring)
+
+
+def describe_exception(exc: BaseException) -> dict[str, Any]:
+    """Type, message, formatted traceback and the innermost frame of *exc*."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = None
+    if frames:
+        last = frames[-1]
+        where = {"file": last.filename, "line": last.lineno, "function": last.name}
+    return {
+        "type": type(exc).__qualname__,
+        "module": type(exc).__module__,
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(exc)),
+        "where": where,
+    }
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A failure (or on-demand) snapshot of one actor; see the module docstring."""
+
+    actor: str
+    class_path: str
+    reason: str
+    time: float
+    source_hash: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    topics: dict[str, str] = field(default_factory=dict)
+    period: float | None = None
+    initial: dict[str, Any] | None = None
+    events: list[Event] = field(default_factory=list)
+    failed_event: int | None = None
+    state: dict[str, Any] | None = None
+    exception: dict[str, Any] | None = None
+    host: str = ""
+    pid: int = 0
+    trace_id: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The snapshot as the plain map stored in the file."""
+        return {
+            "format": SNAPSHOT_FORMAT,
+            "version": SNAPSHOT_VERSION,
+            "actor": self.actor,
+            "class_path": self.class_path,
+            "source_hash": self.source_hash,
+            "params": self.params,
+            "topics": self.topics,
+            "period": self.period,
+            "reason": self.reason,
+            "initial": self.initial,
+            "events": [e.to_dict() for e in self.events],
+            "failed_event": self.failed_event,
+            "state": self.state,
+            "exception": self.exception,
+            "host": self.host,
+            "pid": self.pid,
+            "time": self.time,
+            "trace_id": self.trace_id,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Snapshot:
+        """Rebuild a snapshot from its map; SnapshotError names what is wrong."""
+        if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
+            raise SnapshotError("not an enlil snapshot (no format = 'enlil-snapshot')")
+        if data.get("version") != SNAPSHOT_VERSION:
+            raise SnapshotError(
+                f"snapshot version {data.get('version')!r} (this build reads {SNAPSHOT_VERSION})"
+            )
+        try:
+            events = [Event.from_dict(e) for e in data.get("events") or []]
+            return cls(
+                actor=str(data["actor"]),
+                class_path=str(data["class_path"]),
+                reason=str(data["reason"]),
+                time=float(data["time"]),
+                source_hash=str(data.get("source_hash", "")),
+                params=dict(data.get("params") or {}),
+                topics=dict(data.get("topics") or {}),
+                period=data.get("period"),
+                initial=data.get("initial"),
+                events=events,
+                failed_event=data.get("failed_event"),
+                state=data.get("state"),
+                exception=data.get("exception"),
+                host=str(data.get("host", "")),
+                pid=int(data.get("pid", 0)),
+                trace_id=data.get("trace_id"),
+                detail=dict(data.get("detail") or {}),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SnapshotError(f"snapshot is missing or has a bad field: {exc}") from None
+
+    def encode(self) -> bytes:
+        """The file contents (msgpack)."""
+        return pack_value(self.to_dict())
+
+    @classmethod
+    def decode(cls, data: bytes) -> Snapshot:
+        """Read file contents; SnapshotError on anything that is not a valid snapshot."""
+        try:
+            obj = unpack_value(data)
+        except (ValueError, TypeError, msgpack.UnpackException) as exc:
+            raise SnapshotError(f"not msgpack: {exc}") from None
+        return cls.from_dict(obj)
+
+
+# -- readable forms (JSON and TOML) -------------------------------------------------
+# JSON has no bytes and TOML has neither bytes nor nil: both are tagged.
+
+
+def to_readable(value: Any, *, toml: bool = False) -> Any:
+    """*value* with bytes as ``{"$bytes": base64}`` (and, for TOML, nil as ``{"$nil": true}``)."""
+    if isinstance(value, bytes):
+        return {"$bytes": base64.b64encode(value).decode()}
+    if value is None and toml:
+        return {"$nil": True}
+    if isinstance(value, list):
+        return [to_readable(v, toml=toml) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_readable(v, toml=toml) for k, v in value.items()}
+    return value
+
+
+def from_readable(value: Any) -> Any:
+    """The inverse of :func:`to_readable`."""
+    if isinstance(value, dict):
+        if set(value) == {"$bytes"}:
+            return base64.b64decode(value["$bytes"])
+        if set(value) == {"$nil"}:
+            return None
+        return {k: from_readable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_readable(v) for v in value]
+    return value

@@ -9,6 +9,10 @@
     python -m supervisor ctl shutdown
     python -m supervisor tap TOPIC [--count N]         print live messages
     python -m supervisor pub TOPIC JSON                publish one message
+    python -m supervisor ctl snapshot NAME             capture a live actor's snapshot
+    python -m supervisor ctl snapshots [NAME]          list snapshot files
+    python -m supervisor replay FILE                   re-run a captured failure
+    python -m supervisor snapshot show|export|import   read and edit snapshots
 
 Without ``--config``, ``site.toml`` in the current folder is used, and if
 there is none, the demo site that ships in ``deploy/example``.
@@ -28,6 +32,7 @@ import zmq
 
 from actors.core.topics import TopicError, check_topic, parse_pattern
 from actors.link import BrokerLink, BrokerUnreachable
+from supervisor import cli_snapshots
 from supervisor.client import ControlClient, ControlError, ControlTimeout
 from supervisor.core.config import ConfigError, SiteConfig, connect_address
 from supervisor.runner import SiteLocked, Supervisor
@@ -70,8 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     ctl.add_argument("--endpoint", help="control endpoint (default: from the config)")
     ctl.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for a reply")
     ctl.add_argument("--json", action="store_true", help="print the reply as JSON")
-    ctl.add_argument("op", choices=["status", "start", "stop", "restart", "shutdown"])
-    ctl.add_argument("name", nargs="?", help="actor name (start, stop, restart)")
+    ctl.add_argument(
+        "op",
+        choices=["status", "start", "stop", "restart", "shutdown", "snapshot", "snapshots"],
+    )
+    ctl.add_argument("name", nargs="?", help="actor name (start, stop, restart, snapshot[s])")
     tap = sub.add_parser("tap", help="print live messages on a topic or pattern ('a.*', '*')")
     _config_arg(tap)
     tap.add_argument("topic")
@@ -82,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("topic")
     pub.add_argument("payload", help="JSON text, e.g. 21.5 or '{\"on\": true}'")
     pub.add_argument("--sender", default="cli", help="sender name in the envelope")
+    cli_snapshots.add_commands(sub, _config_arg)
     return parser
 
 
@@ -92,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if command == "ctl":
             return cmd_ctl(args)
+        if command == "replay":
+            return cli_snapshots.cmd_replay(args)
+        if command == "snapshot":
+            return cli_snapshots.cmd_snapshot(args)
         site = _load(args.config)
         if command == "run":
             return cmd_run(args.config)
@@ -128,7 +141,7 @@ def cmd_run(config: Path | None) -> int:
 
 def cmd_ctl(args: argparse.Namespace) -> int:
     """Send one control request and print the reply."""
-    if args.op in ("start", "stop", "restart") and not args.name:
+    if args.op in ("start", "stop", "restart", "snapshot") and not args.name:
         print(f"ctl {args.op} needs an actor name", file=sys.stderr)
         return EXIT_USAGE
     endpoint = args.endpoint
@@ -150,6 +163,11 @@ def cmd_ctl(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2, sort_keys=True))
     elif args.op == "status":
         print(format_status(result))
+    elif args.op == "snapshots":
+        for entry in result:
+            print(f"{entry['actor']:16} {entry['reason']:12} {entry['file']}")
+    elif args.op == "snapshot":
+        print(result["path"])
     elif isinstance(result, dict) and "name" in result:
         print(format_status({"actors": [result]}))
     else:

@@ -56,3 +56,51 @@ class Quitter(Actor):
         """Runs in the quitter's process; exits on 'quit'."""
         if self.command == "quit":
             raise SystemExit(0)
+
+
+class Fragile(Actor):
+    """Counts numbers and raises on its 37th."""
+
+    number = Input("fragile.in", int, doc="A number")
+    total = Output("fragile.total", int, doc="Running total")
+    count = State(0, doc="Numbers seen")
+    sum = State(0, doc="Sum of the numbers")
+    fail_at = Param(37, doc="Which input raises")
+
+    def step(self) -> None:
+        """Runs in the fragile actor's process; raises on input number fail_at."""
+        self.count += 1
+        if self.count == self.fail_at:
+            raise ZeroDivisionError(f"input {self.count} breaks me")
+        self.sum += self.number
+        self.total = self.sum
+
+
+class Hanger(Actor):
+    """Hangs forever in step() on 'hang'."""
+
+    command = Input("hang.in", str, doc="'hang' makes step loop forever")
+
+    def step(self) -> None:
+        """Runs in the hanger's process; never returns on 'hang'."""
+        while self.command == "hang":
+            pass
+
+
+class Hog(Actor):
+    """Allocates memory on 'eat'."""
+
+    command = Input("hog.in", int, doc="Mebibytes to allocate and keep")
+    food = State([], doc="What it ate (kept to hold the memory)", type=list)
+
+    def step(self) -> None:
+        """Runs in the hog's process; keeps the allocation alive."""
+        self.food.append(bytearray(self.command * 1024 * 1024))
+
+
+class StartCrasher(Actor):
+    """Raises in on_start, so it crashes in a loop."""
+
+    def on_start(self) -> None:
+        """Runs in the actor's process at start; always raises."""
+        raise RuntimeError("cannot start")

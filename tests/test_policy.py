@@ -121,3 +121,36 @@ def test_a_stable_run_resets_the_backoff() -> None:
     p.ready("a", 2.0)
     third = p.exited(crash("a", 20.0))
     assert isinstance(third, Restart) and third.attempt == 1 and third.delay == 0.0
+
+
+@pytest.mark.parametrize("strategy", ["one_for_one", "one_for_all", "rest_for_one"])
+@pytest.mark.parametrize("kind", ["permanent", "transient", "temporary"])
+@pytest.mark.parametrize("escalate", ["shutdown", "give_up"])
+@pytest.mark.parametrize("code", [0, 70, None])
+def test_every_combination(strategy: str, kind: str, escalate: str, code: int | None) -> None:
+    """Each strategy x restart type x escalation x exit kind, within and past intensity."""
+    p = policy(
+        strategy=strategy,
+        max_restarts=2,
+        max_seconds=10.0,
+        restart={"b": kind},
+        escalate={"b": escalate},
+    )
+    normal = code == 0
+    decisions = []
+    for t in range(4):
+        event = ActorExited("b", float(t), code=code, signal=9 if code is None else None)
+        decisions.append(p.exited(event, running=["a", "c"]))
+    restarts = kind == "permanent" or (kind == "transient" and not normal)
+    if not restarts:
+        assert all(isinstance(d, Ignore) for d in decisions)
+        return
+    first, second, third, fourth = decisions
+    expected = {"one_for_one": ("b",), "one_for_all": ("a", "b", "c"), "rest_for_one": ("b", "c")}[
+        strategy
+    ]
+    assert isinstance(first, Restart) and first.names == expected and first.delay == 0.0
+    assert isinstance(second, Restart) and second.delay > 0
+    past = GiveUp if escalate == "give_up" else Escalate
+    assert isinstance(third, past)
+    assert isinstance(fourth, past)

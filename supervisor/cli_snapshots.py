@@ -1,0 +1,170 @@
+"""``python -m supervisor replay`` and ``snapshot show|export|import`` (shell).
+
+Exit codes of ``replay``: 1 when the recorded exception is reproduced (same
+type, same function in the same file: like a failing test), 4 when a
+different exception is raised, 0 when the events ran without an exception
+(the failure did not reproduce, or there was none to reproduce), 78 when the
+snapshot or its class cannot be loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from actors.core.snapshot import Snapshot, SnapshotError, describe_exception, to_readable
+from actors.loader import LoadError
+from actors.snapshots import export_snapshot, read_snapshot
+from actors.testing.replay import replay
+from supervisor.core.config import ConfigError
+from supervisor.site import import_paths, load_site
+
+EXIT_REPRODUCED = 1
+EXIT_DIFFERENT = 4
+EXIT_CONFIG = 78
+
+
+def add_commands(sub: Any, config_arg: Any) -> None:
+    """Add ``replay`` and ``snapshot`` to the CLI's subparsers."""
+    p = sub.add_parser("replay", help="re-run a failure snapshot in-process")
+    config_arg(p)
+    p.add_argument("file", type=Path, help="a .snap, .json or .toml snapshot")
+    p.add_argument(
+        "--last", action="store_true", help="only the failing event, from the state just before it"
+    )
+    s = sub.add_parser("snapshot", help="show, export or import a snapshot")
+    ssub = s.add_subparsers(dest="snapshot_command", required=True)
+    show = ssub.add_parser("show", help="print a summary")
+    show.add_argument("file", type=Path)
+    exp = ssub.add_parser("export", help="write a readable JSON or TOML copy (a test case)")
+    exp.add_argument("file", type=Path)
+    exp.add_argument("--format", choices=["json", "toml"], default="json")
+    exp.add_argument("-o", "--out", type=Path, help="output file (default: standard output)")
+    imp = ssub.add_parser("import", help="turn an edited JSON/TOML snapshot back into .snap")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("-o", "--out", type=Path, required=True)
+
+
+def _where(exc: dict[str, Any] | None) -> str:
+    if not exc or not exc.get("where"):
+        return "?"
+    w = exc["where"]
+    return f"{Path(w['file']).name}:{w['line']} in {w['function']}"
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Replay a snapshot and say whether its exception reproduced."""
+    try:
+        snap = read_snapshot(args.file)
+        paths = [Path.cwd()]
+        if args.config is not None:
+            paths = import_paths(load_site(args.config)) + paths
+    except (SnapshotError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    recorded = snap.exception
+    print(
+        f"snapshot of actor {snap.actor!r} ({snap.class_path}), reason {snap.reason}, "
+        f"{len(snap.events)} events"
+    )
+    if recorded:
+        print(f"recorded: {recorded['type']}: {recorded['message']} at {_where(recorded)}")
+    if not snap.events:
+        print(
+            "nothing to replay: no events were recorded "
+            f"(detail: {json.dumps(to_readable(snap.detail), default=str)[:500]})"
+        )
+        return 0
+    try:
+        result = replay(snap, import_paths=paths, last_only=args.last)
+    except LoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except Exception as exc:  # noqa: BLE001 - whatever the actor raises is the result
+        got = describe_exception(exc)
+        traceback.print_exception(exc, file=sys.stdout)
+        same = (
+            recorded is not None
+            and got["type"] == recorded["type"]
+            and (_same_place(got, recorded))
+        )
+        if same:
+            print(f"reproduced: {got['type']}: {got['message']} at {_where(got)}")
+            return EXIT_REPRODUCED
+        print(f"a different failure: {got['type']}: {got['message']} at {_where(got)}")
+        return EXIT_DIFFERENT
+    if result.code_changed:
+        print("note: the actor's source changed since the capture")
+    if recorded:
+        print(f"did not reproduce: {len(snap.events)} events ran without an exception")
+    else:
+        print(f"replayed {len(snap.events)} events without an exception")
+    print(f"final state: {json.dumps(to_readable(result.state), default=str)}")
+    return 0
+
+
+def _same_place(got: dict[str, Any], recorded: dict[str, Any]) -> bool:
+    a, b = got.get("where"), recorded.get("where")
+    if not a or not b:
+        return a == b
+    return bool(Path(a["file"]).name == Path(b["file"]).name and a["function"] == b["function"])
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    """show / export / import."""
+    try:
+        snap = read_snapshot(args.file)
+    except SnapshotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.snapshot_command == "show":
+        print(summary(snap))
+    elif args.snapshot_command == "export":
+        text = export_snapshot(snap, args.format)
+        if args.out:
+            args.out.write_text(text)
+        else:
+            sys.stdout.write(text)
+    else:
+        args.out.write_bytes(snap.encode())
+        print(f"wrote {args.out}")
+    return 0
+
+
+def summary(snap: Snapshot) -> str:
+    """A human summary of a snapshot."""
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(snap.time))
+    lines = [
+        f"actor      {snap.actor} ({snap.class_path})",
+        f"reason     {snap.reason}",
+        f"captured   {when} UTC on {snap.host or '?'}, pid {snap.pid}",
+        f"params     {json.dumps(to_readable(snap.params), default=str)}",
+    ]
+    if snap.exception:
+        lines.append(
+            f"exception  {snap.exception['type']}: {snap.exception['message']} "
+            f"at {_where(snap.exception)}"
+        )
+    if snap.state is not None:
+        lines.append(f"state      {json.dumps(to_readable(snap.state), default=str)}")
+    lines.append(f"events     {len(snap.events)} recorded")
+    for index, event in enumerate(snap.events[-5:], start=max(0, len(snap.events) - 5)):
+        mark = "  <- failed" if index == snap.failed_event else ""
+        if event.kind == "message":
+            payload = json.dumps(to_readable(event.payload), default=str)[:60]
+            lines.append(
+                f"  [{index}] {event.topic} from {event.sender}#{event.seq}: {payload}{mark}"
+            )
+        else:
+            lines.append(f"  [{index}] {event.kind}{mark}")
+    for key, value in snap.detail.items():
+        if key == "stack" and value:
+            lines.append("stack dump:\n" + str(value).rstrip())
+        elif key != "import_paths":
+            lines.append(f"{key:10} {value}")
+    return "\n".join(lines)

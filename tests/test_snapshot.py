@@ -1,0 +1,151 @@
+"""Flight recorder, snapshot files and replay, in-process (no sockets)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from mesh_actors import Fragile
+
+from actors import Actor, Input, Output, State
+from actors.core.snapshot import Snapshot, SnapshotError
+from actors.snapshots import export_snapshot, list_snapshots, read_snapshot, write_snapshot
+from actors.testing import Harness, replay
+
+HERE = Path(__file__).parent
+
+
+def crash_on_37(tmp_path: Path, recorder: int = 100) -> tuple[Harness, Path]:
+    """Feed Fragile 1..37 in a harness; write the failure snapshot; return both."""
+    h = Harness(Fragile, name="fragile", recorder=recorder)
+    for n in range(1, 37):
+        h.feed("number", n)
+    with pytest.raises(ZeroDivisionError) as info:
+        h.feed("number", 37)
+    snap = h.engine.snapshot("exception", info.value)
+    return h, write_snapshot(tmp_path, snap, keep=5)
+
+
+def test_snapshot_holds_the_inputs_and_the_state_before_the_failing_step(tmp_path: Path) -> None:
+    """Events are the 37 messages in order; state is as before the 37th step."""
+    _, path = crash_on_37(tmp_path)
+    snap = read_snapshot(path)
+    assert snap.class_path == "mesh_actors:Fragile"
+    assert [e.kind for e in snap.events] == ["start"] + ["message"] * 37
+    assert [e.payload for e in snap.events[1:]] == list(range(1, 38))
+    assert snap.failed_event == 37
+    assert snap.state is not None
+    assert snap.state["state"] == {"count": 36, "sum": sum(range(1, 37))}
+    assert snap.state["inputs"] == {"number": 36}
+    assert snap.initial == {"state": {"count": 0, "sum": 0}, "inputs": {}, "outputs": {}}
+    assert snap.exception is not None
+    assert snap.exception["type"] == "ZeroDivisionError"
+    assert snap.exception["where"]["function"] == "step"
+    assert "input 37 breaks me" in snap.exception["traceback"]
+
+
+def test_replay_reproduces_the_exception(tmp_path: Path) -> None:
+    """actors.testing.replay raises the same exception; --last does too."""
+    _, path = crash_on_37(tmp_path)
+    with pytest.raises(ZeroDivisionError, match="input 37 breaks me"):
+        replay(path)
+    with pytest.raises(ZeroDivisionError):
+        replay(path, last_only=True)
+
+
+def test_a_bounded_recorder_restores_from_its_oldest_event(tmp_path: Path) -> None:
+    """With 10 slots, replay starts from the state before input 28 and still fails."""
+    _, path = crash_on_37(tmp_path, recorder=10)
+    snap = read_snapshot(path)
+    assert [e.payload for e in snap.events] == list(range(28, 38))
+    assert snap.initial is not None
+    assert snap.initial["state"] == {"count": 27, "sum": sum(range(1, 28))}
+    with pytest.raises(ZeroDivisionError):
+        replay(snap)
+
+
+def test_an_edited_export_becomes_a_passing_test_case(tmp_path: Path) -> None:
+    """Export to JSON, drop the failing input, import: the replay now passes."""
+    _, path = crash_on_37(tmp_path)
+    data = json.loads(export_snapshot(read_snapshot(path), "json"))
+    data["events"] = data["events"][:-1]
+    data["exception"] = None
+    edited = tmp_path / "case.json"
+    edited.write_text(json.dumps(data))
+    result = replay(edited)
+    assert result.state == {"count": 36, "sum": sum(range(1, 37))}
+    assert result.outputs["total"] == sum(range(1, 37))
+
+
+def test_toml_export_round_trips_bytes_and_nil(tmp_path: Path) -> None:
+    """TOML has no nil and no bytes; both survive tagged."""
+
+    class Bytes(Actor):
+        """Keeps bytes."""
+
+        blob = Input("b", bytes, doc="Bytes in")
+        last = State(None, doc="Last blob", type=object)
+        out = Output("o", bytes, doc="Echo")
+
+        def step(self) -> None:
+            """Echoes."""
+            self.last = self.blob
+            self.out = self.blob
+
+    h = Harness(Bytes)
+    h.feed("blob", b"\x00\xffhi")
+    snap = h.snapshot()
+    text = export_snapshot(snap, "toml")
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    back = read_snapshot(path)
+    assert back.state == snap.state
+    assert back.events[-1].payload == b"\x00\xffhi"
+    assert back.events[-1].trace is None
+
+
+def test_the_folder_keeps_only_the_newest_k(tmp_path: Path) -> None:
+    """Writing more than keep files prunes the oldest."""
+    h = Harness(Fragile, name="fragile")
+    for i in range(8):
+        snap = h.snapshot()
+        write_snapshot(
+            tmp_path, Snapshot(**{**snap.__dict__, "time": 1000.0 + i, "pid": i}), keep=3
+        )
+    files = list_snapshots(tmp_path, "fragile")
+    assert [f["pid"] for f in files] == [5, 6, 7]
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_bad_files_are_snapshot_errors(tmp_path: Path) -> None:
+    """Garbage, other msgpack and future versions are refused with the file named."""
+    bad = tmp_path / "bad.snap"
+    bad.write_bytes(b"\xc1\xc1")
+    with pytest.raises(SnapshotError, match=r"bad\.snap"):
+        read_snapshot(bad)
+    with pytest.raises(SnapshotError, match="not an enlil snapshot"):
+        Snapshot.from_dict({"a": 1})
+    with pytest.raises(SnapshotError, match="version 9"):
+        Snapshot.from_dict({"format": "enlil-snapshot", "version": 9})
+
+
+def test_unpackable_state_is_kept_as_repr() -> None:
+    """A State value msgpack cannot carry is stored as its repr, not lost or fatal."""
+
+    class Odd(Actor):
+        """Keeps an object."""
+
+        x = Input("x", float, doc="X")
+        thing = State(None, doc="An arbitrary object", type=object)
+
+        def step(self) -> None:
+            """Stores a complex number."""
+            self.thing = complex(self.x, 1)
+
+    h = Harness(Odd)
+    h.feed("x", 2.0)
+    h.feed("x", 3.0)
+    snap = Snapshot.decode(h.snapshot().encode())
+    assert snap.state is not None
+    assert snap.state["state"]["thing"] == {"$repr": "(3+1j)"}

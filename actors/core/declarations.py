@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
@@ -83,6 +84,33 @@ def coerce(value: Any, tp: Any) -> Any:
     if type(value) is not dict or not all(type(k) is str for k in value):
         raise TypeError(f"expected {type_name(tp)}, got {type(value).__name__}")
     return {k: coerce(v, args[1]) for k, v in value.items()}
+
+
+def checker(tp: Any) -> Callable[[Any], Any]:
+    """A fast function equivalent to ``coerce(value, tp)``, for the hot path."""
+    if tp is object:
+        return _identity
+    if tp is float:
+        return _as_float
+    if typing.get_origin(tp) is None and tp in SCALAR_TYPES:
+
+        def exact(value: Any) -> Any:
+            if type(value) is tp:
+                return value
+            return coerce(value, tp)  # raises with the full message
+
+        return exact
+    return lambda value: coerce(value, tp)
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _as_float(value: Any) -> Any:
+    if type(value) is float:
+        return value
+    return coerce(value, float)
 
 
 class Variable:
@@ -172,10 +200,11 @@ class Output(Variable):
         super().__init__(doc=doc, unit=unit, type_=type, default=default)
         self.topic = topic
         self.metric = metric
+        self.check = checker(type)
 
     def __set__(self, instance: Any, value: Any) -> None:
         try:
-            value = coerce(value, self.type)
+            value = self.check(value)
         except TypeError as exc:
             raise TypeError(f"{self.owner}.{self.name} (Output {self.topic!r}): {exc}") from None
         instance.__dict__[self.name] = value

@@ -10,6 +10,7 @@ under both.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -17,10 +18,23 @@ from typing import Any, Final
 import structlog
 
 from actors.core.actor import Actor, ActorContext
-from actors.core.declarations import MISSING, ActorSpec, coerce, type_name
-from actors.core.snapshot import Event, FlightRecorder, Snapshot, describe_exception
+from actors.core.declarations import MISSING, ActorSpec, checker, coerce, type_name
+from actors.core.snapshot import (
+    ABSENT,
+    FlightRecorder,
+    Snapshot,
+    describe_exception,
+    freeze,
+    thaw,
+)
 from actors.core.topics import TopicError, check_topic
-from actors.core.wire import WireError, decode_message, encode_envelope, sender_of
+from actors.core.wire import (
+    WireError,
+    decode_fields,
+    decode_message,
+    encode_envelope,
+    sender_of,
+)
 
 #: An encoded message ready for the socket: ``(topic frame, envelope frame)``.
 Outgoing = tuple[bytes, bytes]
@@ -120,7 +134,13 @@ class ActorEngine:
         self.spec: ActorSpec = cls._enlil_spec
         self.name = config.name
         self.config = config
-        self.recorder = FlightRecorder(config.recorder)
+        self._memory_slots = [
+            *(("state", n) for n in cls._enlil_spec.states),
+            *(("inputs", n) for n in cls._enlil_spec.inputs),
+            *(("outputs", n) for n in cls._enlil_spec.outputs),
+        ]
+        self._memory_names = [name for _, name in self._memory_slots]
+        self.recorder = FlightRecorder(config.recorder, self._thaw)
         self.period = config.period if config.period is not None else cls.period
         self._wall_ns = wall_ns
         self._monotonic = monotonic
@@ -130,10 +150,12 @@ class ActorEngine:
         if errors or topic_errors:
             raise ParamError(f"actor {config.name!r}: " + "; ".join(errors + topic_errors))
         self.topics = topics
-        # topic -> (input name, declared type)
-        self._inputs: dict[str, tuple[str, Any]] = {
-            topics[name]: (name, var.type) for name, var in self.spec.inputs.items()
+        # topic frame -> (input name, topic, type checker)
+        self._inputs_b: dict[bytes, tuple[str, str, Callable[[Any], Any]]] = {
+            topics[name].encode(): (name, topics[name], checker(var.type))
+            for name, var in self.spec.inputs.items()
         }
+        self._step_on_input = cls.step_on_input
         self._output_topics = {name: topics[name].encode() for name in self.spec.outputs}
         self._required = {name for name, var in self.spec.inputs.items() if var.default is MISSING}
         self._counts = dict.fromkeys(_COUNTERS, 0)
@@ -150,7 +172,10 @@ class ActorEngine:
 
     def _instantiate(self, params: dict[str, Any]) -> Actor:
         actor = self.cls.__new__(self.cls)
-        actor.__dict__["_enlil_dirty"] = set()
+        self._dirty: set[str] = set()
+        actor.__dict__["_enlil_dirty"] = self._dirty
+        for name, var in self.spec.states.items():
+            actor.__dict__[name] = copy.deepcopy(var.default)
         actor.__dict__.update(params)
         actor.enlil = ActorContext(
             name=self.name, log=self._log, now=lambda: self._wall_ns() / 1e9, send=self.send
@@ -160,7 +185,7 @@ class ActorEngine:
 
     def subscriptions(self) -> list[str]:
         """The exact topics this actor subscribes to."""
-        return list(self._inputs)
+        return [topic for _, topic, _ in self._inputs_b.values()]
 
     # -- publishing ------------------------------------------------------------
 
@@ -177,16 +202,20 @@ class ActorEngine:
         if var is None:
             raise KeyError(f"{self.spec.cls_name} declares no Output {output!r}")
         try:
-            value = coerce(value, var.type)
+            value = var.check(value)
         except TypeError as exc:
             raise TypeError(
                 f"{self.spec.cls_name}.{output} (Output {var.topic!r}): {exc}"
             ) from None
-        self._outbox.append(self.publish(self._output_topics[output], value))
+        topic = self._output_topics[output]
+        seq = self._seq_out.get(topic, 0) + 1
+        self._seq_out[topic] = seq
+        self._counts["published"] += 1
+        self._outbox.append((topic, encode_envelope(self.name, seq, self._wall_ns(), value)))
 
     def _flush(self) -> list[Outgoing]:
-        dirty: set[str] = self.actor.__dict__["_enlil_dirty"]
-        for name in sorted(dirty):
+        dirty = self._dirty
+        for name in sorted(dirty) if len(dirty) > 1 else dirty:
             self._outbox.append(self.publish(self._output_topics[name], self.actor.__dict__[name]))
         dirty.clear()
         out, self._outbox = self._outbox, []
@@ -199,7 +228,7 @@ class ActorEngine:
 
     def start(self) -> list[Outgoing]:
         """Run ``on_start`` and return what it published; arms the period timer."""
-        self.recorder.record(Event("start", self._now()), self.memory())
+        self.recorder.record(("start", self._now()), self._capture())
         self.actor.on_start()
         if self.period:
             self._next_period = self._monotonic() + self.period
@@ -207,7 +236,7 @@ class ActorEngine:
 
     def stop(self) -> list[Outgoing]:
         """Run ``on_stop`` and return what it published."""
-        self.recorder.record(Event("stop", self._now()), self.memory())
+        self.recorder.record(("stop", self._now()), self._capture())
         self.actor.on_stop()
         return self._flush()
 
@@ -226,50 +255,61 @@ class ActorEngine:
 
     def receive(self, frames: list[bytes]) -> list[Outgoing]:
         """Deliver one received multipart; run ``step()`` if it changed an Input."""
-        self._counts["received"] += 1
+        counts = self._counts
+        counts["received"] += 1
+        entry = self._inputs_b.get(frames[0]) if len(frames) == 2 else None
+        if entry is None:
+            return self._not_ours(frames)
+        name, topic, check = entry
         try:
-            message = decode_message(frames)
+            sender, seq, timestamp_ns, trace, payload = decode_fields(frames[1])
+        except WireError as exc:
+            counts[exc.reason] += 1
+            self._warn_once(exc.reason, sender_of(frames[1]) or "?", topic, str(exc))
+            return []
+        if not self._in_order(topic, sender, seq):
+            return []
+        try:
+            value = check(payload)
+        except TypeError as exc:
+            counts["type_rejected"] += 1
+            tp = type_name(self.spec.inputs[name].type)
+            self._warn_once("type_rejected", sender, topic, f"input {name!r} wants {tp}: {exc}")
+            return []
+        counts["accepted"] += 1
+        actor = self.actor
+        if self.recorder.size:
+            event = (
+                "message",
+                self._wall_ns() / 1e9,
+                topic,
+                sender,
+                seq,
+                timestamp_ns,
+                value,
+                trace,
+            )
+            self.recorder.record(event, self._capture())
+        actor.__dict__[name] = value
+        if self._step_on_input and (not self._required or self.ready_to_step()):
+            actor.enlil.trigger = name
+            self._step()
+        if self._outbox or self._dirty:
+            return self._flush()
+        return []
+
+    def _not_ours(self, frames: list[bytes]) -> list[Outgoing]:
+        """Count a multipart that is malformed or on a topic this actor does not read."""
+        try:
+            decode_message(frames)
         except WireError as exc:
             self._counts[exc.reason] += 1
             sender = sender_of(frames[1]) if len(frames) == 2 else None
-            self._warn_once(
-                exc.reason, sender or "?", frames[0][:64].decode("utf-8", "replace"), str(exc)
-            )
+            topic = frames[0][:64].decode("utf-8", "replace") if frames else ""
+            self._warn_once(exc.reason, sender or "?", topic, str(exc))
             return []
-        topic, env = message.topic, message.envelope
-        entry = self._inputs.get(topic)
-        if entry is None:
-            self._counts["filtered"] += 1  # a ZeroMQ prefix match that is not ours
-            return []
-        if not self._in_order(topic, env.sender, env.seq):
-            return []
-        name, tp = entry
-        try:
-            value = coerce(env.payload, tp)
-        except TypeError as exc:
-            self._counts["type_rejected"] += 1
-            self._warn_once(
-                "type_rejected", env.sender, topic, f"input {name!r} wants {type_name(tp)}: {exc}"
-            )
-            return []
-        self._counts["accepted"] += 1
-        if self.recorder.size:
-            event = Event(
-                "message",
-                self._now(),
-                topic,
-                env.sender,
-                env.seq,
-                env.timestamp_ns,
-                value,
-                env.trace,
-            )
-            self.recorder.record(event, self.memory())
-        self.actor.__dict__[name] = value
-        if self.cls.step_on_input and self.ready_to_step():
-            self.actor.enlil.trigger = name
-            self._step()
-        return self._flush()
+        self._counts["filtered"] += 1  # a ZeroMQ prefix match that is not ours
+        return []
 
     def _in_order(self, topic: str, sender: str, seq: int) -> bool:
         """Count gaps; drop duplicates. A sequence restarting at 1 is a restarted sender."""
@@ -302,7 +342,7 @@ class ActorEngine:
     def run_tick(self) -> list[Outgoing]:
         """Run the periodic step now (if the required Inputs have values)."""
         if self.ready_to_step():
-            self.recorder.record(Event("tick", self._now()), self.memory())
+            self.recorder.record(("tick", self._now()), self._capture())
             self.actor.enlil.trigger = None
             self._step()
         return self._flush()
@@ -323,15 +363,21 @@ class ActorEngine:
 
     # -- memory, snapshots and restore -------------------------------------------
 
+    def _capture(self) -> tuple[Any, ...]:
+        """A cheap copy of the memory for the flight recorder (see :func:`freeze`)."""
+        values = self.actor.__dict__
+        return tuple([freeze(values[n]) if n in values else ABSENT for n in self._memory_names])
+
+    def _thaw(self, capture: tuple[Any, ...]) -> dict[str, Any]:
+        memory: dict[str, dict[str, Any]] = {"state": {}, "inputs": {}, "outputs": {}}
+        for (kind, name), value in zip(self._memory_slots, capture, strict=True):
+            if value is not ABSENT:
+                memory[kind][name] = thaw(value)
+        return memory
+
     def memory(self) -> dict[str, Any]:
         """What restores the actor: State values, and the Inputs/Outputs that have values."""
-        values = self.actor.__dict__
-        spec = self.spec
-        return {
-            "state": {name: getattr(self.actor, name) for name in spec.states},
-            "inputs": {name: values[name] for name in spec.inputs if name in values},
-            "outputs": {name: values[name] for name in spec.outputs if name in values},
-        }
+        return self._thaw(self._capture())
 
     def restore(self, memory: Mapping[str, Any]) -> None:
         """Put State, Input and Output values back as :meth:`memory` gave them."""

@@ -117,6 +117,33 @@ def decode_envelope(frame: bytes) -> Envelope:
     return Envelope(sender=sender, seq=seq, timestamp_ns=timestamp_ns, payload=payload, trace=trace)
 
 
+def decode_fields(frame: bytes) -> tuple[str, int, int, str | None, Any]:
+    """Hot-path decode: ``(sender, seq, timestamp_ns, trace, payload)``, or WireError.
+
+    Checks exactly what :func:`decode_envelope` checks, without building an Envelope.
+    """
+    try:
+        obj = msgpack.unpackb(frame, raw=False, strict_map_key=False, ext_hook=_no_ext)
+    except (WireError, ValueError, TypeError, OverflowError, msgpack.UnpackException):
+        obj = None
+    if (
+        len(frame) <= MAX_FRAME_BYTES
+        and type(obj) is list
+        and len(obj) == _SLOTS
+        and obj[0] == WIRE_VERSION
+        and type(obj[0]) is int
+        and type(obj[1]) is str
+        and obj[1]
+        and type(obj[2]) is int
+        and obj[2] >= 0
+        and type(obj[3]) is int
+        and (obj[4] is None or type(obj[4]) is str)
+    ):
+        return obj[1], obj[2], obj[3], obj[4], obj[5]
+    env = decode_envelope(frame)  # slow path: raises the precise WireError
+    return env.sender, env.seq, env.timestamp_ns, env.trace, env.payload
+
+
 def decode_topic(frame: bytes) -> str:
     """Decode and validate a topic frame, or raise :class:`MalformedFrame`."""
     try:

@@ -31,6 +31,7 @@ _INPROC: Final = "inproc://broker.xsub"
 _MONITOR: Final = "inproc://broker.monitor.{}"
 _EVENTS: Final = {
     zmq.EVENT_ACCEPTED: "accepted",
+    zmq.EVENT_HANDSHAKE_SUCCEEDED: "handshake_succeeded",
     zmq.EVENT_DISCONNECTED: "disconnected",
     zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "handshake_failed",
     zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "handshake_failed",
@@ -116,7 +117,7 @@ def run_broker(config: BrokerSettings) -> int:
         monitors.append(mon)
     pub = ctx.socket(zmq.PUB)
     pub.connect(_INPROC)
-    counts = {"accepted": 0, "disconnected": 0, "handshake_failed": 0}
+    counts = dict.fromkeys(set(_EVENTS.values()), 0)
     poller = zmq.Poller()
     for mon in monitors:
         poller.register(mon, zmq.POLLIN)
@@ -149,11 +150,14 @@ def run_broker(config: BrokerSettings) -> int:
             if now >= next_beat:
                 next_beat = now + config.heartbeat_interval
                 seq += 1
+                # A peer accepted but never through a ZMTP handshake sent garbage (or is
+                # still mid-handshake, for a few milliseconds).
+                rejected = counts["accepted"] - counts["handshake_succeeded"]
                 payload = {
                     "state": "running",
                     "pid": os.getpid(),
                     "uptime": round(now - started, 3),
-                    "stats": dict(counts),
+                    "stats": {**counts, "rejected": rejected},
                 }
                 pub.send_multipart(
                     [HEARTBEAT_TOPIC, encode_envelope(NAME, seq, time.time_ns(), payload)]

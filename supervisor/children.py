@@ -35,6 +35,26 @@ class ChildState(StrEnum):
     FAILED = "failed"
 
 
+class ForkedProcess:
+    """A process the zygote forked and the supervisor adopted: waited for by pid."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def wait(self) -> int:
+        """Reap the process; return its exit code (negative: the signal that killed it)."""
+        if self.returncode is None:
+            try:
+                _, status = os.waitpid(self.pid, 0)
+                self.returncode = os.waitstatus_to_exitcode(status)
+            except ChildProcessError:
+                # Not adopted yet (killed before the zygote's go-between exited): its
+                # status went to the go-between; the orphan reaper collects the rest.
+                self.returncode = -signal.SIGKILL
+        return self.returncode
+
+
 @dataclass(eq=False)
 class Waiter:
     """A control request waiting for a child to reach *until* (or to fail)."""
@@ -55,7 +75,7 @@ class Child:
     after: tuple[str, ...] = ()
     state: ChildState = ChildState.STOPPED
     want: bool = True
-    proc: subprocess.Popen[bytes] | None = None
+    proc: subprocess.Popen[bytes] | ForkedProcess | None = None
     pidfd: int = -1
     started_at: float = 0.0
     ready_at: float = 0.0
@@ -81,13 +101,21 @@ class Child:
         """Whether a process of this child exists (starting, running or stopping)."""
         return self.proc is not None
 
-    def spawn(self) -> None:
-        """Start the process; the caller registers :attr:`pidfd` with its poller."""
-        env = dict(os.environ)
-        env[PARENT_ENV] = str(os.getpid())
-        self.proc = subprocess.Popen(
-            self.argv, env=env, stdin=subprocess.DEVNULL, start_new_session=True, close_fds=True
-        )
+    def spawn(self, forked_pid: int | None = None) -> None:
+        """Start the process (or adopt *forked_pid* from the zygote); the caller
+        registers :attr:`pidfd` with its poller."""
+        if forked_pid is not None:
+            self.proc = ForkedProcess(forked_pid)
+        else:
+            env = dict(os.environ)
+            env[PARENT_ENV] = str(os.getpid())
+            self.proc = subprocess.Popen(
+                self.argv,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                close_fds=True,
+            )
         self.pidfd = os.pidfd_open(self.proc.pid)
         self.state = ChildState.STARTING
         self.started_at = time.monotonic()

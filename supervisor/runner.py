@@ -50,6 +50,7 @@ from supervisor.core.protocol import (
     request_id,
 )
 from supervisor.records import has_snapshot, take_stack_dump, write_record
+from supervisor.zygote import Zygote, ZygoteError
 
 BROKER: Final = "broker"
 _PROBE_INTERVAL: Final = 0.01
@@ -114,6 +115,8 @@ class Supervisor:
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._tick = itertools.count()
         self._lock_fd = -1
+        self.zygote: Zygote | None = None
+        self._next_reap = 0.0
 
     # -- timers ----------------------------------------------------------------
 
@@ -183,6 +186,8 @@ class Supervisor:
                 config=str(self.site.path),
                 control=self.site.supervisor.control,
             )
+            if self.site.supervisor.spawn == "zygote":
+                self.zygote = Zygote(str(self.site.path))
             self._spawn(self.broker)
             self._after(self._watch_interval, self._watch)
             self._loop(wakeup)
@@ -191,6 +196,8 @@ class Supervisor:
                 if child.alive:  # only after an internal error: never leave a child behind
                     child.signal(signal.SIGKILL)
                     child.reap()
+            if self.zygote is not None:
+                self.zygote.close()
             self.link.close(linger_ms=200)
             self.control.close()
             ctx.term()
@@ -224,7 +231,14 @@ class Supervisor:
         return min(0.5, self.site.supervisor.heartbeat_interval)
 
     def _spawn(self, child: Child) -> None:
-        child.spawn()
+        forked = None
+        if child.kind == "actor" and self.zygote is not None:
+            try:
+                forked = self.zygote.spawn(child.name)
+            except ZygoteError as exc:
+                self.log.error("zygote failed; spawning plainly", actor=child.name, error=str(exc))
+                self._restart_zygote()
+        child.spawn(forked)
         if child.kind == "actor":
             child.watch = LivenessWatch(self.limits[child.name])
         self.poller.register(child.pidfd, zmq.POLLIN)
@@ -412,10 +426,36 @@ class Supervisor:
 
     # -- liveness --------------------------------------------------------------------
 
+    def _restart_zygote(self) -> None:
+        if self.zygote is not None:
+            self.zygote.close()
+            self.zygote = Zygote(str(self.site.path))
+
+    def _reap_orphans(self) -> None:
+        """Reap adopted processes that are not ours (an actor's own subprocesses, orphaned)."""
+        ours = {c.pid for c in (self.broker, *self.actors.values()) if c.pid is not None}
+        if self.zygote is not None:
+            ours.add(self.zygote.pid)
+        try:
+            children = psutil.Process().children()
+        except psutil.Error:
+            return
+        for proc in children:
+            if proc.pid in ours:
+                continue
+            try:
+                if proc.status() == psutil.STATUS_ZOMBIE:
+                    os.waitpid(proc.pid, os.WNOHANG)
+            except (psutil.Error, ChildProcessError):
+                continue
+
     def _watch(self) -> None:
         """Kill actors that stopped sending heartbeats or broke a resource limit."""
         self._after(self._watch_interval, self._watch)
         now = time.monotonic()
+        if self.zygote is not None and now >= self._next_reap:
+            self._next_reap = now + 5.0
+            self._reap_orphans()
         for child in self.actors.values():
             if child.state is not ChildState.RUNNING or child.kill_kind or child.watch is None:
                 continue

@@ -19,7 +19,7 @@ STRATEGIES: Final = ("one_for_one", "one_for_all", "rest_for_one")
 RESTART_TYPES: Final = ("permanent", "transient", "temporary")
 ESCALATIONS: Final = ("shutdown", "give_up")
 LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
-SPAWN_MODES: Final = ("plain",)
+SPAWN_MODES: Final = ("zygote", "plain")
 #: Longest path a Unix domain socket may have on Linux (sun_path less the NUL).
 MAX_IPC_PATH: Final = 107
 
@@ -192,7 +192,7 @@ _SUPERVISOR_KEYS: Final = {
     "ready_timeout": ((int, float), 10.0),
     "heartbeat_interval": ((int, float), 1.0),
     "hang_timeout": ((int, float), 5.0),
-    "spawn": (str, "plain"),
+    "spawn": (str, "zygote"),
 }
 _SNAPSHOT_KEYS: Final = {"dir": (str, ""), "keep": (int, 20), "inputs": (int, 100)}
 _TELEMETRY_KEYS: Final = {

@@ -42,10 +42,15 @@ class BrokerLink:
         self.pub_endpoint = pub_endpoint
         self.sub_endpoint = sub_endpoint
         self.pub = ctx.socket(zmq.PUB)
+        self.sub = ctx.socket(zmq.SUB)
+        for sock in (self.pub, self.sub):
+            # Retry a broker not (or no longer) there after 10 ms, backing off to a second:
+            # readiness waits on the first connection.
+            sock.setsockopt(zmq.RECONNECT_IVL, 10)
+            sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
         self.pub.setsockopt(zmq.SNDHWM, hwm)
         self.pub.setsockopt(zmq.LINGER, 1000)
         self.pub.connect(pub_endpoint)
-        self.sub = ctx.socket(zmq.SUB)
         self.sub.setsockopt(zmq.RCVHWM, hwm)
         self.sub.setsockopt(zmq.LINGER, 0)
         self.sub.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES + 4096)

@@ -21,16 +21,18 @@ _PR_SET_PDEATHSIG = 1
 PARENT_ENV = "ENLIL_SUPERVISOR_PID"
 
 
-def die_with_parent(sig: int = signal.SIGTERM) -> int | None:
+def die_with_parent(sig: int = signal.SIGTERM, parent: int | None = None) -> int | None:
     """If started by a supervisor, have *sig* sent to us when it dies; return its pid.
 
-    Returns None when not supervised. Exits at once if the supervisor is
+    The supervisor is *parent*, or else named by ``ENLIL_SUPERVISOR_PID``;
+    returns None when there is none. Exits at once if the supervisor is
     already gone (the window between fork and this call).
     """
-    text = os.environ.get(PARENT_ENV)
-    if not text:
-        return None
-    parent = int(text)
+    if parent is None:
+        text = os.environ.get(PARENT_ENV)
+        if not text:
+            return None
+        parent = int(text)
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")

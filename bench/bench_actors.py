@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import time
 
-from actors import Actor, Input, Output, Param, State
+from actors import Actor, Input, Output, State
 
 
 class Source(Actor):
-    """On a 'go' message with a count, publishes that many payloads as fast as it can."""
+    """On a 'go' message ``[count, size]``, publishes that many payloads as fast as it can."""
 
-    go = Input("bench.go", int, doc="How many messages to send")
+    go = Input("bench.go", list[int], doc="How many messages to send, and their size")
     data = Output("bench.data", bytes, doc="Benchmark payload")
-    size = Param(64, doc="Payload size", unit="By")
 
     def step(self) -> None:
         """Runs in the source's process on each 'go'."""
-        payload = b"x" * self.size
+        count, size = self.go
+        payload = b"x" * size
         send = self.enlil.send
-        for _ in range(self.go):
+        for _ in range(count):
             send("data", payload)
 
 
@@ -44,3 +44,64 @@ class Sink(Actor):
             self.first = time.perf_counter_ns()
         if self.count == self.expect:
             self.done = {"count": self.count, "ns": time.perf_counter_ns() - self.first}
+
+
+class Pinger(Actor):
+    """Sends pings one at a time and measures each round trip through a Ponger."""
+
+    start = Input("rt.start", int, doc="How many round trips to make")
+    pong = Input("rt.pong", int, doc="A ping coming back", default=0)
+    ping = Output("rt.ping", int, doc="A ping, numbered")
+    result = Output("rt.result", list, doc="Round-trip times in nanoseconds")
+    left = State(0, doc="Round trips still to make")
+    sent_at = State(0, doc="perf_counter_ns of the ping in flight")
+
+    def step(self) -> None:
+        """Runs in the pinger's process on a start or a pong."""
+        now = time.perf_counter_ns()
+        if self.enlil.trigger == "start":
+            # Measurements, not state: kept out of the flight recorder's copies.
+            self.left, self.times = self.start, []
+        else:
+            self.times.append(now - self.sent_at)
+            self.left -= 1
+            if self.left == 0:
+                self.result = self.times
+                return
+        self.sent_at = time.perf_counter_ns()
+        self.ping = self.left
+
+
+class Ponger(Actor):
+    """Sends every ping straight back."""
+
+    ping = Input("rt.ping", int, doc="A ping")
+    pong = Output("rt.pong", int, doc="The same ping, back")
+
+    def step(self) -> None:
+        """Runs in the ponger's process on each ping."""
+        self.pong = self.ping
+
+
+class Chatter(Actor):
+    """Publishes a count every period and counts what its neighbour publishes."""
+
+    heard = Input("chat.in", int, doc="The neighbour's count", default=0)
+    said = Output("chat.out", int, doc="This actor's count")
+    count = State(0, doc="Messages published")
+    received = State(0, doc="Messages heard")
+    period = 0.1
+
+    def step(self) -> None:
+        """Runs every period and on each message heard."""
+        if self.enlil.trigger == "heard":
+            self.received += 1
+            return
+        self.count += 1
+        self.said = self.count
+
+
+class Idle(Actor):
+    """Does nothing; for measuring the cost of an idle actor."""
+
+    nothing = Input("idle.in", int, doc="Never published")

@@ -1,44 +1,27 @@
-"""Throughput actor -> broker -> actor, against raw pyzmq PUB -> zmq.proxy -> SUB.
-
-Run: ``python bench/throughput.py [--count N] [--size BYTES] [--rounds R]``
+"""Throughput: actor -> broker -> actor, against raw pyzmq PUB -> zmq.proxy -> SUB.
 
 Both sides run as three processes (publisher, broker, subscriber) over
-``ipc://`` on this machine, with the same payload size and the same
-high-water marks, and both measure from the first to the last message at the
-subscriber. The enlil side is a real site started by the supervisor: a Source
-actor that publishes N messages from one step and a Sink actor whose
-``step()`` runs once per message. Prints messages/s for each and the ratio.
+``ipc://``, with the same payload size and high-water marks, and both measure
+from the first to the last message at the subscriber. The enlil side is a
+real site started by the supervisor: a Source actor publishes N messages from
+one step, a Sink actor's ``step()`` runs once per message. A third row puts
+the enlil broker process between raw pyzmq sockets.
+
+Run alone: ``python bench/throughput.py [--count N] [--sizes 64,1024] [--rounds R]``
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import os
-import platform
-import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import zmq
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-HWM = 1_000_000
-
-
-def _proxy(front: str, back: str) -> None:
-    ctx = zmq.Context()
-    xsub = ctx.socket(zmq.XSUB)
-    xpub = ctx.socket(zmq.XPUB)
-    for sock in (xsub, xpub):
-        sock.setsockopt(zmq.SNDHWM, HWM)
-        sock.setsockopt(zmq.RCVHWM, HWM)
-    xsub.bind(front)
-    xpub.bind(back)
-    zmq.proxy(xsub, xpub)  # runs until the benchmark terminates this process
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import HERE, HWM, ipc_dir, machine, median, proxy
 
 
 def _enlil_broker(front: str, back: str) -> None:
@@ -66,75 +49,73 @@ def _publisher(front: str, go: str, count: int, size: int) -> None:
     ctx.term()
 
 
-def raw_round(count: int, size: int, broker: str = "proxy") -> float:
-    """One raw pyzmq PUB/SUB round through *broker* (``proxy`` or ``enlil``): msgs/s at SUB."""
-    root = Path(tempfile.mkdtemp(prefix="enlil-bench-"))
-    front, back, go = (f"ipc://{root}/{n}.sock" for n in ("front", "back", "go"))
-    spawn = mp.get_context("spawn")
-    target = _proxy if broker == "proxy" else _enlil_broker
-    proxy = spawn.Process(target=target, args=(front, back), daemon=True)
-    proxy.start()
-    ctx = zmq.Context()
-    sub = ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.RCVHWM, HWM)
-    sub.connect(back)
-    sub.setsockopt(zmq.SUBSCRIBE, b"warm")
-    sub.setsockopt(zmq.SUBSCRIBE, b"bench.data")
-    push = ctx.socket(zmq.PUSH)
-    push.bind(go)
-    pub = spawn.Process(target=_publisher, args=(front, go, count, size), daemon=True)
-    pub.start()
-    while sub.recv_multipart()[0] != b"warm":
-        pass
-    push.send(b"go")
-    got = 0
-    first = 0
-    while got < count:
-        if not sub.poll(10_000):
-            raise RuntimeError(f"raw baseline lost messages: {got}/{count}")
-        frames = sub.recv_multipart()
-        if frames[0] != b"bench.data":
-            continue
-        got += 1
-        if got == 1:
-            first = time.perf_counter_ns()
-    elapsed = time.perf_counter_ns() - first
-    pub.join(30)
-    proxy.terminate()
-    proxy.join(10)
-    for sock in (sub, push):
-        sock.close(linger=0)
-    ctx.term()
-    for f in root.iterdir():
-        f.unlink()  # the terminated proxy could not remove its socket files
-    root.rmdir()
+def raw_rate(count: int, size: int, broker: str = "proxy") -> float:
+    """Raw pyzmq PUB/SUB through *broker* (``proxy`` or ``enlil``): msgs/s at the SUB."""
+    with ipc_dir() as root:
+        front, back, go = (f"ipc://{root}/{n}.sock" for n in ("front", "back", "go"))
+        spawn = mp.get_context("spawn")
+        target = proxy if broker == "proxy" else _enlil_broker
+        middle = spawn.Process(target=target, args=(front, back), daemon=True)
+        middle.start()
+        ctx = zmq.Context()
+        sub = ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.RCVHWM, HWM)
+        sub.connect(back)
+        sub.setsockopt(zmq.SUBSCRIBE, b"warm")
+        sub.setsockopt(zmq.SUBSCRIBE, b"bench.data")
+        push = ctx.socket(zmq.PUSH)
+        push.bind(go)
+        pub = spawn.Process(target=_publisher, args=(front, go, count, size), daemon=True)
+        pub.start()
+        while sub.recv_multipart()[0] != b"warm":
+            pass
+        push.send(b"go")
+        got = first = 0
+        while got < count:
+            if not sub.poll(10_000):
+                raise RuntimeError(f"raw baseline lost messages: {got}/{count}")
+            if sub.recv_multipart()[0] != b"bench.data":
+                continue
+            got += 1
+            if got == 1:
+                first = time.perf_counter_ns()
+        elapsed = time.perf_counter_ns() - first
+        pub.join(30)
+        middle.terminate()
+        middle.join(10)
+        for sock in (sub, push):
+            sock.close(linger=0)
+        ctx.term()
     return (count - 1) / (elapsed / 1e9)
 
 
-def enlil_rounds(count: int, size: int, rounds: int) -> list[float]:
-    """Rounds through a real enlil site: messages per second at the Sink actor."""
+def enlil_rates(count: int, sizes: list[int], rounds: int) -> dict[int, list[float]]:
+    """Rounds through a real enlil site, per payload size: msgs/s at the Sink actor."""
     from actors.testing import MeshFactory
 
     factory = MeshFactory(python_path=[HERE])
+    rates: dict[int, list[float]] = {size: [] for size in sizes}
     try:
         site = factory.start(
             {
                 "broker": {"hwm": HWM},
+                "supervisor": {"heartbeat_interval": 1.0},
                 "actors": {
-                    "source": {"class": "bench_actors:Source", "params": {"size": size}},
+                    "source": {"class": "bench_actors:Source"},
                     "sink": {"class": "bench_actors:Sink"},
                 },
-            }
+            },
+            subscribe=["bench.armed", "bench.done"],
         )
-        rates = []
         for _ in range(rounds):
-            cursor = site.publish("bench.reset", count)
-            site.wait_for("bench.armed", after=cursor)
-            cursor = site.publish("bench.go", count)
-            done = site.wait_for(
-                "bench.done", lambda p: p["count"] == count, timeout=120, after=cursor
-            ).envelope.payload
-            rates.append((count - 1) / (done["ns"] / 1e9))
+            for size in sizes:
+                cursor = site.publish("bench.reset", count)
+                site.wait_for("bench.armed", after=cursor)
+                cursor = site.publish("bench.go", [count, size])
+                done = site.wait_for(
+                    "bench.done", lambda p: p["count"] == count, timeout=120, after=cursor
+                ).envelope.payload
+                rates[size].append((count - 1) / (done["ns"] / 1e9))
         return rates
     finally:
         problems = factory.close()
@@ -142,31 +123,35 @@ def enlil_rounds(count: int, size: int, rounds: int) -> list[float]:
             raise RuntimeError("\n".join(problems))
 
 
+def measure(count: int, sizes: list[int], rounds: int) -> list[dict[str, float]]:
+    """Median msgs/s per size: raw proxy, raw through the enlil broker, enlil actors."""
+    raw: dict[int, list[float]] = {s: [] for s in sizes}
+    through: dict[int, list[float]] = {s: [] for s in sizes}
+    for _ in range(rounds):  # interleaved, so drift in the machine hits both alike
+        for size in sizes:
+            raw[size].append(raw_rate(count, size, "proxy"))
+            through[size].append(raw_rate(count, size, "enlil"))
+    ours = enlil_rates(count, sizes, rounds)
+    return [
+        {"size": s, "raw": median(raw[s]), "broker": median(through[s]), "actors": median(ours[s])}
+        for s in sizes
+    ]
+
+
 def main() -> int:
-    """Run both sides, interleaved, and print the table."""
+    """Print the throughput table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=100_000)
-    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--sizes", default="64,1024")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    raw, broker = [], []
-    for _ in range(args.rounds):  # interleaved, so drift in the machine hits both alike
-        raw.append(raw_round(args.count, args.size, "proxy"))
-        broker.append(raw_round(args.count, args.size, "enlil"))
-    ours = enlil_rounds(args.count, args.size, args.rounds)
-    raw_med, ours_med = statistics.median(raw), statistics.median(ours)
-    broker_med = statistics.median(broker)
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}, libzmq {zmq.zmq_version()}, pyzmq {zmq.__version__}"
-    )
-    print(f"payload {args.size} B, {args.count} messages, median of {args.rounds} rounds")
-    print(f"{'path':44} {'msgs/s':>10}")
-    print(f"{'raw pyzmq PUB -> zmq.proxy -> SUB':44} {raw_med:>10,.0f}")
-    print(f"{'raw pyzmq PUB -> enlil broker -> SUB':44} {broker_med:>10,.0f}")
-    print(f"{'enlil actor -> broker -> actor (step/msg)':44} {ours_med:>10,.0f}")
-    print(f"ratio enlil broker / zmq.proxy: {broker_med / raw_med:.2f}")
-    print(f"ratio enlil actors / raw: {ours_med / raw_med:.2f}")
+    print(machine())
+    for row in measure(args.count, [int(s) for s in args.sizes.split(",")], args.rounds):
+        print(
+            f"{row['size']:>5} B  raw proxy {row['raw']:>9,.0f}/s  enlil broker "
+            f"{row['broker']:>9,.0f}/s ({row['broker'] / row['raw']:.2f}x)  enlil actors "
+            f"{row['actors']:>9,.0f}/s ({row['actors'] / row['raw']:.2f}x)"
+        )
     return 0
 
 

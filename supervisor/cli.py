@@ -36,7 +36,8 @@ from supervisor import cli_snapshots
 from supervisor.client import ControlClient, ControlError, ControlTimeout
 from supervisor.core.config import ConfigError, SiteConfig, connect_address
 from supervisor.runner import SiteLocked, Supervisor
-from supervisor.site import check_site, load_site
+from supervisor.site import check_actors, check_site, load_site
+from supervisor.zygote import Zygote
 
 EXIT_USAGE = 2
 EXIT_CONFIG = 78
@@ -131,12 +132,20 @@ def _load(config: Path | None) -> SiteConfig:
 
 def cmd_run(config: Path | None) -> int:
     """Check the site, then run it in the foreground until Ctrl-C or SIGTERM."""
-    site = check_site(config or default_config())
+    site = load_site(config or default_config())
+    # The zygote is forked now, before checking imports any actor module into this process.
+    zygote = Zygote(str(site.path)) if site.supervisor.spawn == "zygote" else None
     try:
-        return Supervisor(site).run()
+        problems = check_actors(site)
+        if problems:
+            raise ConfigError(problems)
+        return Supervisor(site, zygote).run()
     except SiteLocked as exc:
         print(exc, file=sys.stderr)
         return EXIT_UNAVAILABLE
+    finally:
+        if zygote is not None:
+            zygote.close()
 
 
 def cmd_ctl(args: argparse.Namespace) -> int:

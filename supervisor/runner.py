@@ -65,7 +65,7 @@ class SiteLocked(RuntimeError):
 class Supervisor:
     """Runs one site until shutdown; :meth:`run` returns the exit code."""
 
-    def __init__(self, site: SiteConfig) -> None:
+    def __init__(self, site: SiteConfig, zygote: Zygote | None = None) -> None:
         self.site = site
         self.log = configure_logging("supervisor", site.telemetry.log_level)
         cfg = site.supervisor
@@ -115,7 +115,9 @@ class Supervisor:
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._tick = itertools.count()
         self._lock_fd = -1
-        self.zygote: Zygote | None = None
+        # Forked by the caller before this process imported any actor module or made a
+        # ZeroMQ context (supervisor.zygote); None spawns plainly.
+        self.zygote = zygote
         self._next_reap = 0.0
 
     # -- timers ----------------------------------------------------------------
@@ -186,8 +188,6 @@ class Supervisor:
                 config=str(self.site.path),
                 control=self.site.supervisor.control,
             )
-            if self.site.supervisor.spawn == "zygote":
-                self.zygote = Zygote(str(self.site.path))
             self._spawn(self.broker)
             self._after(self._watch_interval, self._watch)
             self._loop(wakeup)
@@ -198,6 +198,7 @@ class Supervisor:
                     child.reap()
             if self.zygote is not None:
                 self.zygote.close()
+                self.zygote = None
             self.link.close(linger_ms=200)
             self.control.close()
             ctx.term()
@@ -232,12 +233,15 @@ class Supervisor:
 
     def _spawn(self, child: Child) -> None:
         forked = None
-        if child.kind == "actor" and self.zygote is not None:
+        if self.zygote is not None:
             try:
-                forked = self.zygote.spawn(child.name)
+                forked = self.zygote.spawn(child.kind, child.name)
             except ZygoteError as exc:
-                self.log.error("zygote failed; spawning plainly", actor=child.name, error=str(exc))
-                self._restart_zygote()
+                # A new zygote would be a fork of this process, which now has threads:
+                # spawn plainly from here on.
+                self.log.error("zygote failed; spawning plainly from now on", error=str(exc))
+                self.zygote.close()
+                self.zygote = None
         child.spawn(forked)
         if child.kind == "actor":
             child.watch = LivenessWatch(self.limits[child.name])
@@ -425,11 +429,6 @@ class Supervisor:
         return str(path)
 
     # -- liveness --------------------------------------------------------------------
-
-    def _restart_zygote(self) -> None:
-        if self.zygote is not None:
-            self.zygote.close()
-            self.zygote = Zygote(str(self.site.path))
 
     def _reap_orphans(self) -> None:
         """Reap adopted processes that are not ours (an actor's own subprocesses, orphaned)."""

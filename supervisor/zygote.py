@@ -3,32 +3,31 @@
 A fresh Python process needs ~140 ms and ~17 MiB of private memory before
 an actor is ready; a fork of a parent that already imported zmq, msgpack,
 structlog and the enlil runtime needs a few ms and shares most of its pages.
-So the supervisor starts one zygote (``python -m supervisor.zygote``) and asks
-it for each actor process:
 
-* the zygote holds no ZeroMQ context, no thread and no OpenTelemetry SDK, so
-  a fork is safe; it imports no actor module either: the child imports the
-  actor's own module after the fork, so code edited on disk is picked up by
-  a restart;
-* it double-forks: the intermediate process reports the actor's pid and exits
-  at once, so the actor is re-parented to the supervisor, which is a child
-  subreaper (``PR_SET_CHILD_SUBREAPER``). The supervisor is then the actor's
-  real parent: it waits for it, watches it through a pidfd, and the actor's
-  parent-death signal is tied to the supervisor, as with a plain spawn;
-* requests and replies are lines on two pipes: ``NAME\\n`` in, ``PID\\n`` (or
-  ``-1 REASON\\n``) out.
+* The zygote is a fork of the supervisor itself, made before the supervisor
+  creates its ZeroMQ context, starts any thread or installs signal handlers,
+  and before it imports any actor module: it is ready at once, holds no
+  context, no thread and no OpenTelemetry SDK, and every actor module is
+  imported fresh by the child after its fork, so code edited on disk is picked
+  up by a restart.
+* It double-forks: the go-between reports the new process's pid and exits at
+  once, so the process is re-parented to the supervisor, a child subreaper
+  (``PR_SET_CHILD_SUBREAPER``). The supervisor is then its real parent: it
+  waits for it, watches it through a pidfd, and the parent-death signal is
+  tied to the supervisor, as with a plain spawn.
+* Requests and replies are lines on two pipes: ``actor NAME`` or ``broker``
+  in, ``PID`` (or ``-1 REASON``) out. The broker is forked the same way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import os
 import select
-import subprocess
 import sys
 import traceback
-from pathlib import Path
 
 # Pre-import everything an actor process needs, so that forks share it.
 import msgpack  # noqa: F401
@@ -39,6 +38,7 @@ import zmq  # noqa: F401
 
 import actors.__main__
 import actors.runtime
+import broker.__main__
 from actors.process import PARENT_ENV, die_with_parent
 
 _PR_SET_CHILD_SUBREAPER = 36
@@ -56,37 +56,33 @@ def become_subreaper() -> None:
 
 
 class Zygote:
-    """The supervisor's handle on its zygote process."""
+    """The supervisor's handle on its zygote (a fork of the supervisor; see above)."""
 
     def __init__(self, config_path: str, timeout: float = 10.0) -> None:
         become_subreaper()
         req_r, self._req_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
-        env = dict(os.environ)
-        env[PARENT_ENV] = str(os.getpid())
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "supervisor.zygote", str(req_r), str(resp_w), config_path],
-            pass_fds=(req_r, resp_w),
-            env=env,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        supervisor = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the zygote
+            code = 1
+            try:
+                os.close(self._req_w)
+                os.close(self._resp_r)
+                code = serve(req_r, resp_w, config_path, supervisor)
+            finally:
+                os._exit(code)
         os.close(req_r)
         os.close(resp_w)
+        self.pid = pid
         self.timeout = timeout
         self._buffer = b""
+        self._closed = False
 
-    @property
-    def pid(self) -> int:
-        """The zygote's own pid."""
-        return self.proc.pid
-
-    def spawn(self, name: str) -> int:
-        """Fork actor *name*; return its pid (our child). Raises ZygoteError."""
-        if self.proc.poll() is not None:
-            raise ZygoteError(f"the zygote exited with {self.proc.returncode}")
+    def spawn(self, kind: str, name: str = "") -> int:
+        """Fork the broker or actor *name*; return its pid (our child). Raises ZygoteError."""
         try:
-            os.write(self._req_w, name.encode() + b"\n")
+            os.write(self._req_w, f"{kind} {name}".strip().encode() + b"\n")
         except BrokenPipeError:
             raise ZygoteError("the zygote is gone") from None
         while b"\n" not in self._buffer:
@@ -101,22 +97,22 @@ class Zygote:
         pid_text, _, reason = line.decode().partition(" ")
         pid = int(pid_text)
         if pid < 0:
-            raise ZygoteError(f"the zygote could not fork {name!r}: {reason}")
+            raise ZygoteError(f"the zygote could not fork {kind} {name}: {reason}")
         return pid
 
     def close(self) -> None:
-        """End the zygote (it exits when its request pipe closes)."""
+        """End the zygote (it exits when its request pipe closes) and reap it."""
+        if self._closed:
+            return
+        self._closed = True
         os.close(self._req_w)
-        try:
-            self.proc.wait(5.0)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
         os.close(self._resp_r)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
 
 
-def _actor_child(name: str, config_path: str, supervisor: int, fds: tuple[int, ...]) -> None:
-    """In the forked grandchild: wait to be adopted by the supervisor, then run the actor."""
+def _child(kind: str, name: str, config_path: str, supervisor: int, fds: tuple[int, ...]) -> None:
+    """In the forked grandchild: wait to be adopted by the supervisor, then run."""
     for fd in fds:
         os.close(fd)
     os.setsid()
@@ -127,13 +123,17 @@ def _actor_child(name: str, config_path: str, supervisor: int, fds: tuple[int, .
         except ProcessLookupError:
             pidfd = -1
         if pidfd >= 0:
-            # Readable once the intermediate process has exited, after re-parenting.
+            # Readable once the go-between has exited, which is after re-parenting.
             select.select([pidfd], [], [], 10.0)
             os.close(pidfd)
+    os.environ[PARENT_ENV] = str(supervisor)
     code = 1
     try:
         die_with_parent()  # exits if the supervisor is already gone
-        code = actors.__main__.main([name, "--config", config_path])
+        if kind == "broker":
+            code = broker.__main__.main(["--config", config_path])
+        else:
+            code = actors.__main__.main([name, "--config", config_path])
     except SystemExit as exc:  # an actor may end its process with sys.exit(), as in a plain one
         code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     except BaseException:  # noqa: BLE001 - os._exit below skips the usual report: print it
@@ -144,10 +144,9 @@ def _actor_child(name: str, config_path: str, supervisor: int, fds: tuple[int, .
         os._exit(code)
 
 
-def serve(req_fd: int, resp_fd: int, config_path: str) -> int:
-    """The zygote's loop: one fork per request line, until the pipe closes."""
-    die_with_parent()
-    supervisor = os.getppid()
+def serve(req_fd: int, resp_fd: int, config_path: str, supervisor: int) -> int:
+    """The zygote's loop: one double fork per request line, until the pipe closes."""
+    die_with_parent(parent=supervisor)
     gc.collect()
     gc.freeze()  # keep the pre-imported objects out of the collector: fewer copied pages
     reader = os.fdopen(req_fd, "rb", buffering=0)
@@ -159,7 +158,7 @@ def serve(req_fd: int, resp_fd: int, config_path: str) -> int:
         pending += chunk
         while b"\n" in pending:
             line, pending = pending.split(b"\n", 1)
-            name = line.decode()
+            kind, _, name = line.decode().partition(" ")
             try:
                 middle = os.fork()
             except OSError as exc:
@@ -167,16 +166,12 @@ def serve(req_fd: int, resp_fd: int, config_path: str) -> int:
                 continue
             if middle == 0:
                 try:
-                    actor = os.fork()
-                    if actor == 0:
-                        _actor_child(name, config_path, supervisor, (req_fd, resp_fd))
-                    os.write(resp_fd, f"{actor}\n".encode())
+                    pid = os.fork()
+                    if pid == 0:
+                        _child(kind, name, config_path, supervisor, (req_fd, resp_fd))
+                    os.write(resp_fd, f"{pid}\n".encode())
                 except OSError as exc:
                     os.write(resp_fd, f"-1 {exc}\n".encode())
                 finally:
                     os._exit(0)
             os.waitpid(middle, 0)
-
-
-if __name__ == "__main__":
-    sys.exit(serve(int(sys.argv[1]), int(sys.argv[2]), str(Path(sys.argv[3]))))

@@ -47,7 +47,7 @@ class MeshError(AssertionError):
 class Mesh:
     """One running site under test. Methods wait with timeouts, never with sleeps."""
 
-    def __init__(self, root: Path, config_path: Path, python: str = sys.executable) -> None:
+    def __init__(self, root: Path, config_path: Path, subscribe: Iterable[str] = ("*",)) -> None:
         self.root = root
         self.config_path = config_path
         self.log_path = root / "supervisor.log"
@@ -61,7 +61,7 @@ class Mesh:
         env = dict(os.environ)
         env[PARENT_ENV] = str(os.getpid())  # the supervisor dies with the test process
         self.proc = subprocess.Popen(
-            [python, "-m", "supervisor", "--config", str(config_path)],
+            [sys.executable, "-m", "supervisor", "--config", str(config_path)],
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -79,7 +79,7 @@ class Mesh:
             self.site.broker.pub_connect,
             self.site.broker.sub_connect,
             "test",
-            patterns=["*"],
+            patterns=list(subscribe),
         )
         self.messages: collections.deque[Message] = collections.deque(maxlen=_BUFFER)
         self._received = 0
@@ -381,9 +381,19 @@ class MeshFactory:
         self.meshes: list[Mesh] = []
 
     def start(
-        self, config: Mapping[str, Any] | str, *, wait: bool = True, timeout: float = 30.0
+        self,
+        config: Mapping[str, Any] | str,
+        *,
+        wait: bool = True,
+        timeout: float = 30.0,
+        subscribe: Iterable[str] = ("*",),
     ) -> Mesh:
-        """Start a site from a config dict or TOML text; wait until every actor runs."""
+        """Start a site from a config dict or TOML text; wait until every actor runs.
+
+        The test's own link subscribes to *subscribe* (every topic by default);
+        benchmarks narrow it so that the test process is not a third subscriber
+        of the traffic it measures.
+        """
         data = tomllib.loads(config) if isinstance(config, str) else dict(config)
         # /tmp, not pytest's deep tmp_path: Unix socket paths are limited to 107 bytes.
         root = Path(tempfile.mkdtemp(prefix="enlil-"))
@@ -397,7 +407,7 @@ class MeshFactory:
         data["site"] = site
         path = root / "site.toml"
         path.write_text(tomli_w.dumps(data))
-        mesh = Mesh(root, path)
+        mesh = Mesh(root, path, subscribe)
         self.meshes.append(mesh)
         if wait:
             mesh.wait_ready(timeout)

@@ -231,17 +231,22 @@ class Supervisor:
     def _watch_interval(self) -> float:
         return min(0.5, self.site.supervisor.heartbeat_interval)
 
-    def _spawn(self, child: Child) -> None:
-        forked = None
+    def _spawn(self, *children: Child) -> None:
+        """Start *children*: forked by the zygote in one batch, or plainly."""
+        forked: list[int | None] = [None] * len(children)
         if self.zygote is not None:
             try:
-                forked = self.zygote.spawn(child.kind, child.name)
+                forked = list(self.zygote.spawn_many([(c.kind, c.name) for c in children]))
             except ZygoteError as exc:
                 # A new zygote would be a fork of this process, which now has threads:
                 # spawn plainly from here on.
                 self.log.error("zygote failed; spawning plainly from now on", error=str(exc))
                 self.zygote.close()
                 self.zygote = None
+        for child, pid in zip(children, forked, strict=True):
+            self._started(child, pid)
+
+    def _started(self, child: Child, forked: int | None) -> None:
         child.spawn(forked)
         if child.kind == "actor":
             child.watch = LivenessWatch(self.limits[child.name])
@@ -284,13 +289,15 @@ class Supervisor:
         """Start every wanted, stopped actor whose ``after`` actors are all running."""
         if self.shutting_down or self.broker.state is not ChildState.RUNNING:
             return
-        for child in self.actors.values():
-            if (
-                child.want
-                and child.state is ChildState.STOPPED
-                and all(self.actors[d].state is ChildState.RUNNING for d in child.after)
-            ):
-                self._spawn(child)
+        due = [
+            child
+            for child in self.actors.values()
+            if child.want
+            and child.state is ChildState.STOPPED
+            and all(self.actors[d].state is ChildState.RUNNING for d in child.after)
+        ]
+        if due:
+            self._spawn(*due)
 
     def _read_broker(self) -> None:
         sub = self.link.sub

@@ -15,8 +15,9 @@ structlog and the enlil runtime needs a few ms and shares most of its pages.
   (``PR_SET_CHILD_SUBREAPER``). The supervisor is then its real parent: it
   waits for it, watches it through a pidfd, and the parent-death signal is
   tied to the supervisor, as with a plain spawn.
-* Requests and replies are lines on two pipes: ``actor NAME`` or ``broker``
-  in, ``PID`` (or ``-1 REASON``) out. The broker is forked the same way.
+* Requests and replies are lines on two pipes (see :func:`serve`); a batch
+  of actors is split over two go-betweens that fork in parallel. The broker
+  is forked the same way.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import ctypes
 import gc
 import os
 import select
+import signal
 import sys
 import traceback
 
@@ -81,24 +83,44 @@ class Zygote:
 
     def spawn(self, kind: str, name: str = "") -> int:
         """Fork the broker or actor *name*; return its pid (our child). Raises ZygoteError."""
+        pid = self.spawn_many([(kind, name)])[0]
+        if pid is None:
+            raise ZygoteError(f"the zygote could not fork {kind} {name}")
+        return pid
+
+    def spawn_many(self, items: list[tuple[str, str]]) -> list[int | None]:
+        """Fork each ``(kind, name)``; return their pids (None where a fork failed).
+
+        The batch goes out as up to two request lines, so that two go-betweens
+        fork in parallel on two cores. Raises ZygoteError if the zygote fails.
+        """
+        half = (len(items) + 1) // 2
+        batches = [items[:half], items[half:]] if len(items) > 1 else [items]
+        request = b"".join(
+            f"{i} {' '.join(f'{kind}:{name}' for kind, name in batch)}\n".encode()
+            for i, batch in enumerate(batches)
+        )
         try:
-            os.write(self._req_w, f"{kind} {name}".strip().encode() + b"\n")
+            os.write(self._req_w, request)
         except BrokenPipeError:
             raise ZygoteError("the zygote is gone") from None
+        answers: dict[int, list[int | None]] = {}
+        while len(answers) < len(batches):
+            answer = self._read_line().split()
+            answers[int(answer[0])] = [int(p) if int(p) > 0 else None for p in answer[1:]]
+        return [pid for i in range(len(batches)) for pid in answers[i]]
+
+    def _read_line(self) -> str:
         while b"\n" not in self._buffer:
             ready, _, _ = select.select([self._resp_r], [], [], self.timeout)
             if not ready:
                 raise ZygoteError(f"no answer from the zygote within {self.timeout:g}s")
-            chunk = os.read(self._resp_r, 4096)
+            chunk = os.read(self._resp_r, 65536)
             if not chunk:
                 raise ZygoteError("the zygote closed its pipe")
             self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
-        pid_text, _, reason = line.decode().partition(" ")
-        pid = int(pid_text)
-        if pid < 0:
-            raise ZygoteError(f"the zygote could not fork {kind} {name}: {reason}")
-        return pid
+        return line.decode()
 
     def close(self) -> None:
         """End the zygote (it exits when its request pipe closes) and reap it."""
@@ -145,33 +167,44 @@ def _child(kind: str, name: str, config_path: str, supervisor: int, fds: tuple[i
 
 
 def serve(req_fd: int, resp_fd: int, config_path: str, supervisor: int) -> int:
-    """The zygote's loop: one double fork per request line, until the pipe closes."""
+    """The zygote's loop: per request line, a go-between forks each process of the line.
+
+    A request line is ``ID kind:name kind:name ...``; the go-between answers
+    ``ID pid pid ...`` (-1 for a failed fork) in one write, and exits.
+    """
     die_with_parent(parent=supervisor)
+    # Go-betweens are reaped by the kernel: the next line is served without waiting.
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     gc.collect()
     gc.freeze()  # keep the pre-imported objects out of the collector: fewer copied pages
     reader = os.fdopen(req_fd, "rb", buffering=0)
     pending = b""
     while True:
-        chunk = reader.read(4096)
+        chunk = reader.read(65536)
         if not chunk:
             return 0
         pending += chunk
         while b"\n" in pending:
             line, pending = pending.split(b"\n", 1)
-            kind, _, name = line.decode().partition(" ")
+            request_id, *items = line.decode().split()
             try:
                 middle = os.fork()
-            except OSError as exc:
-                os.write(resp_fd, f"-1 {exc}\n".encode())
+            except OSError:
+                os.write(resp_fd, f"{request_id} {' '.join(['-1'] * len(items))}\n".encode())
                 continue
             if middle == 0:
+                pids = []
                 try:
-                    pid = os.fork()
-                    if pid == 0:
-                        _child(kind, name, config_path, supervisor, (req_fd, resp_fd))
-                    os.write(resp_fd, f"{pid}\n".encode())
-                except OSError as exc:
-                    os.write(resp_fd, f"-1 {exc}\n".encode())
+                    for item in items:
+                        kind, _, name = item.partition(":")
+                        try:
+                            pid = os.fork()
+                        except OSError:
+                            pid = -1
+                        if pid == 0:
+                            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                            _child(kind, name, config_path, supervisor, (req_fd, resp_fd))
+                        pids.append(str(pid))
+                    os.write(resp_fd, f"{request_id} {' '.join(pids)}\n".encode())
                 finally:
                     os._exit(0)
-            os.waitpid(middle, 0)

@@ -5,11 +5,31 @@
 * the ``mesh`` pytest fixture (:class:`MeshFactory`) starts a real site -
   supervisor, broker and actor processes - in a temporary run directory and
   guarantees on teardown that every process is gone and no socket file is left.
+
+Names are imported on first use, so that importing one part (the replay, for
+the command line) does not load the others.
 """
 
-from actors.testing.harness import FakeClock, Harness
-from actors.testing.mesh import Mesh, MeshError, MeshFactory, wait_gone
-from actors.testing.replay import ReplayResult, replay
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from actors.testing.harness import FakeClock, Harness
+    from actors.testing.mesh import Mesh, MeshError, MeshFactory, wait_gone
+    from actors.testing.replayer import ReplayResult, replay
+
+_WHERE = {
+    "FakeClock": "harness",
+    "Harness": "harness",
+    "Mesh": "mesh",
+    "MeshError": "mesh",
+    "MeshFactory": "mesh",
+    "wait_gone": "mesh",
+    "ReplayResult": "replayer",
+    "replay": "replayer",
+}
 
 __all__ = [
     "FakeClock",
@@ -21,3 +41,9 @@ __all__ = [
     "replay",
     "wait_gone",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'actors.testing' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"actors.testing.{_WHERE[name]}"), name)

@@ -37,6 +37,7 @@ class BrokerLink:
         *,
         patterns: Iterable[str] = (),
         hwm: int = 10000,
+        reconnect_max_ms: int = 100,
     ) -> None:
         self.sender = sender
         self.pub_endpoint = pub_endpoint
@@ -44,10 +45,10 @@ class BrokerLink:
         self.pub = ctx.socket(zmq.PUB)
         self.sub = ctx.socket(zmq.SUB)
         for sock in (self.pub, self.sub):
-            # Retry a broker not (or no longer) there after 10 ms, backing off to a second:
-            # readiness waits on the first connection.
+            # Retry a broker not (or no longer) there after 10 ms, backing off up to
+            # reconnect_max_ms (0: no backoff): readiness waits on the first connection.
             sock.setsockopt(zmq.RECONNECT_IVL, 10)
-            sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+            sock.setsockopt(zmq.RECONNECT_IVL_MAX, reconnect_max_ms)
         self.pub.setsockopt(zmq.SNDHWM, hwm)
         self.pub.setsockopt(zmq.LINGER, 1000)
         self.pub.connect(pub_endpoint)

@@ -95,10 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
+def main(argv: list[str] | None = None, zygote: Zygote | None = None) -> int:
+    """Run the command line; return the exit code. *zygote*: one launched early."""
     args = build_parser().parse_args(argv)
     command = args.command or "run"
+    if command != "run" and zygote is not None:
+        zygote.close()
     try:
         if command == "ctl":
             return cmd_ctl(args)
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             return cli_snapshots.cmd_snapshot(args)
         site = _load(args.config)
         if command == "run":
-            return cmd_run(args.config)
+            return cmd_run(args.config, zygote)
         if command == "check":
             check_site(site.path)
             print(f"{site.path}: ok ({len(site.actors)} actors: {', '.join(site.start_order())})")
@@ -118,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         if command == "pub":
             return cmd_pub(site, args.topic, args.payload, args.sender)
     except ConfigError as exc:
+        if zygote is not None:
+            zygote.close()
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_CONFIG
@@ -130,11 +134,15 @@ def _load(config: Path | None) -> SiteConfig:
     return load_site(config or default_config())
 
 
-def cmd_run(config: Path | None) -> int:
+def cmd_run(config: Path | None, zygote: Zygote | None = None) -> int:
     """Check the site, then run it in the foreground until Ctrl-C or SIGTERM."""
     site = load_site(config or default_config())
-    # The zygote is forked now, before checking imports any actor module into this process.
-    zygote = Zygote(str(site.path)) if site.supervisor.spawn == "zygote" else None
+    if site.supervisor.spawn == "zygote":
+        zygote = zygote or Zygote()
+        zygote.config_path = str(site.path)
+    elif zygote is not None:
+        zygote.close()
+        zygote = None
     try:
         problems = check_actors(site)
         if problems:

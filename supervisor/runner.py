@@ -174,6 +174,7 @@ class Supervisor:
             self.site.broker.sub_connect,
             "supervisor",
             patterns=[SYS_HEARTBEAT + "*", SYS_REPLY + "*"],
+            reconnect_max_ms=0,  # the broker is starting right now: look every 10 ms
             hwm=self.site.broker.hwm,
         )
         self.poller = zmq.Poller()

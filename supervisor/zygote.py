@@ -4,30 +4,32 @@ A fresh Python process needs ~140 ms and ~17 MiB of private memory before
 an actor is ready; a fork of a parent that already imported zmq, msgpack,
 structlog and the enlil runtime needs a few ms and shares most of its pages.
 
-* The zygote is a fork of the supervisor itself, made before the supervisor
-  creates its ZeroMQ context, starts any thread or installs signal handlers,
-  and before it imports any actor module: it is ready at once, holds no
-  context, no thread and no OpenTelemetry SDK, and every actor module is
-  imported fresh by the child after its fork, so code edited on disk is picked
+* ``python -m supervisor`` launches the zygote first thing (see
+  ``supervisor/__main__.py``), so that the zygote's imports run on the other
+  core while the supervisor does its own. The zygote holds no ZeroMQ context,
+  no thread and no OpenTelemetry SDK, and imports no actor module: each child
+  imports its actor's module after the fork, so code edited on disk is picked
   up by a restart.
-* It double-forks: the go-between reports the new process's pid and exits at
-  once, so the process is re-parented to the supervisor, a child subreaper
-  (``PR_SET_CHILD_SUBREAPER``). The supervisor is then its real parent: it
-  waits for it, watches it through a pidfd, and the parent-death signal is
-  tied to the supervisor, as with a plain spawn.
-* Requests and replies are lines on two pipes (see :func:`serve`); a batch
-  of actors is split over two go-betweens that fork in parallel. The broker
-  is forked the same way.
+* It double-forks: a go-between forks the processes of one request, reports
+  their pids and exits, so that they are re-parented to the supervisor, a child
+  subreaper (``PR_SET_CHILD_SUBREAPER``). The supervisor is then their real
+  parent: it waits for them, watches them through pidfds, and their
+  parent-death signal is tied to the supervisor, as with a plain spawn.
+* Requests are JSON lines ``{"id", "config", "items": [[kind, name], ...]}``;
+  answers are lines ``ID PID PID ...`` (-1 for a failed fork). A batch of
+  actors is split over two go-betweens that fork in parallel on two cores.
+  The broker is forked the same way.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import gc
+import json
 import os
 import select
 import signal
+import subprocess
 import sys
 import traceback
 
@@ -44,6 +46,7 @@ import broker.__main__
 from actors.process import PARENT_ENV, die_with_parent
 
 _PR_SET_CHILD_SUBREAPER = 36
+_M_ARENA_MAX = -8
 
 
 class ZygoteError(RuntimeError):
@@ -58,28 +61,29 @@ def become_subreaper() -> None:
 
 
 class Zygote:
-    """The supervisor's handle on its zygote (a fork of the supervisor; see above)."""
+    """The supervisor's handle on its zygote process."""
 
-    def __init__(self, config_path: str, timeout: float = 10.0) -> None:
+    def __init__(self, timeout: float = 10.0) -> None:
         become_subreaper()
         req_r, self._req_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
-        supervisor = os.getpid()
-        pid = os.fork()
-        if pid == 0:  # the zygote
-            code = 1
-            try:
-                os.close(self._req_w)
-                os.close(self._resp_r)
-                code = serve(req_r, resp_w, config_path, supervisor)
-            finally:
-                os._exit(code)
+        env = dict(os.environ)
+        env[PARENT_ENV] = str(os.getpid())
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "supervisor.zygote", str(req_r), str(resp_w)],
+            pass_fds=(req_r, resp_w),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         os.close(req_r)
         os.close(resp_w)
-        self.pid = pid
+        self.pid = self.proc.pid
         self.timeout = timeout
+        self.config_path = ""
         self._buffer = b""
         self._closed = False
+        self._ids = 0
 
     def spawn(self, kind: str, name: str = "") -> int:
         """Fork the broker or actor *name*; return its pid (our child). Raises ZygoteError."""
@@ -96,8 +100,11 @@ class Zygote:
         """
         half = (len(items) + 1) // 2
         batches = [items[:half], items[half:]] if len(items) > 1 else [items]
+        base = self._ids
+        self._ids += len(batches)
         request = b"".join(
-            f"{i} {' '.join(f'{kind}:{name}' for kind, name in batch)}\n".encode()
+            json.dumps({"id": base + i, "config": self.config_path, "items": batch}).encode()
+            + b"\n"
             for i, batch in enumerate(batches)
         )
         try:
@@ -108,7 +115,7 @@ class Zygote:
         while len(answers) < len(batches):
             answer = self._read_line().split()
             answers[int(answer[0])] = [int(p) if int(p) > 0 else None for p in answer[1:]]
-        return [pid for i in range(len(batches)) for pid in answers[i]]
+        return [pid for i in range(len(batches)) for pid in answers[base + i]]
 
     def _read_line(self) -> str:
         while b"\n" not in self._buffer:
@@ -129,8 +136,11 @@ class Zygote:
         self._closed = True
         os.close(self._req_w)
         os.close(self._resp_r)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(self.pid, 0)
+        try:
+            self.proc.wait(5.0)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def _child(kind: str, name: str, config_path: str, supervisor: int, fds: tuple[int, ...]) -> None:
@@ -166,17 +176,18 @@ def _child(kind: str, name: str, config_path: str, supervisor: int, fds: tuple[i
         os._exit(code)
 
 
-def serve(req_fd: int, resp_fd: int, config_path: str, supervisor: int) -> int:
-    """The zygote's loop: per request line, a go-between forks each process of the line.
-
-    A request line is ``ID kind:name kind:name ...``; the go-between answers
-    ``ID pid pid ...`` (-1 for a failed fork) in one write, and exits.
-    """
-    die_with_parent(parent=supervisor)
+def serve(req_fd: int, resp_fd: int) -> int:
+    """The zygote's loop: per request line, a go-between forks each process of the line."""
+    supervisor = die_with_parent()
+    if supervisor is None:
+        return 2  # only a supervisor starts a zygote
     # Go-betweens are reaped by the kernel: the next line is served without waiting.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     gc.collect()
     gc.freeze()  # keep the pre-imported objects out of the collector: fewer copied pages
+    libc = ctypes.CDLL(None)
+    libc.malloc_trim(0)  # hand freed heap back, so children's allocations do not dirty it
+    libc.mallopt(_M_ARENA_MAX, 1)  # no per-thread malloc arena for ZeroMQ's I/O thread
     reader = os.fdopen(req_fd, "rb", buffering=0)
     pending = b""
     while True:
@@ -186,25 +197,29 @@ def serve(req_fd: int, resp_fd: int, config_path: str, supervisor: int) -> int:
         pending += chunk
         while b"\n" in pending:
             line, pending = pending.split(b"\n", 1)
-            request_id, *items = line.decode().split()
+            request = json.loads(line)
+            items = request["items"]
             try:
                 middle = os.fork()
             except OSError:
-                os.write(resp_fd, f"{request_id} {' '.join(['-1'] * len(items))}\n".encode())
+                os.write(resp_fd, f"{request['id']} {' '.join(['-1'] * len(items))}\n".encode())
                 continue
             if middle == 0:
                 pids = []
                 try:
-                    for item in items:
-                        kind, _, name = item.partition(":")
+                    for kind, name in items:
                         try:
                             pid = os.fork()
                         except OSError:
                             pid = -1
                         if pid == 0:
                             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                            _child(kind, name, config_path, supervisor, (req_fd, resp_fd))
+                            _child(kind, name, request["config"], supervisor, (req_fd, resp_fd))
                         pids.append(str(pid))
-                    os.write(resp_fd, f"{request_id} {' '.join(pids)}\n".encode())
+                    os.write(resp_fd, f"{request['id']} {' '.join(pids)}\n".encode())
                 finally:
                     os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(serve(int(sys.argv[1]), int(sys.argv[2])))

@@ -1,0 +1,135 @@
+"""Every benchmark of issue #4 in one run, with ratios against the baselines measured here.
+
+Run: ``python bench/run.py [--quick] [--out bench/RESULTS.md]``
+
+Prints a Markdown report: the machine, then each figure, its baseline from the
+same run, the ratio and the target. ``--quick`` shortens every measurement
+(for a smoke run); the figures in RESULTS.md come from a full run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import roundtrip, soak, startup, throughput
+from bench.common import machine
+
+
+def main() -> int:
+    """Run everything; print (and optionally write) the report."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short runs, for a smoke test")
+    parser.add_argument("--out", type=Path, help="also write the report to this file")
+    args = parser.parse_args()
+    quick = args.quick
+    began = time.time()
+    rows: list[tuple[str, str, str, str, str]] = []
+
+    def row(what: str, value: str, baseline: str, ratio: str, target: str) -> None:
+        rows.append((what, value, baseline, ratio, target))
+        print(f"  {what}: {value} (baseline {baseline}; {ratio}; target {target})", flush=True)
+
+    print("throughput...", flush=True)
+    for r in throughput.measure(20_000 if quick else 100_000, [64, 1024], 1 if quick else 3):
+        ratio = r["actors"] / r["raw"]
+        row(
+            f"throughput actor -> broker -> actor, {r['size']} B",
+            f"{r['actors']:,.0f} msg/s",
+            f"raw PUB -> zmq.proxy -> SUB {r['raw']:,.0f} msg/s",
+            f"{ratio:.2f}x",
+            f">= 0.8x {'ok' if ratio >= 0.8 else 'MISSED'}",
+        )
+        row(
+            f"throughput raw PUB -> enlil broker -> SUB, {r['size']} B",
+            f"{r['broker']:,.0f} msg/s",
+            f"zmq.proxy {r['raw']:,.0f} msg/s",
+            f"{r['broker'] / r['raw']:.2f}x",
+            "close to 1x",
+        )
+    print("round trip...", flush=True)
+    rt = roundtrip.measure(1000 if quick else 5000)
+    ratio = rt["p50"] / rt["raw_p50"]
+    row(
+        "round trip actor -> actor -> actor, p50",
+        f"{rt['p50']:.0f} us",
+        f"raw ping-pong via zmq.proxy {rt['raw_p50']:.0f} us",
+        f"{ratio:.2f}x",
+        f"<= 1.3x {'ok' if ratio <= 1.3 else 'MISSED'}",
+    )
+    row(
+        "round trip actor -> actor -> actor, p99",
+        f"{rt['p99']:.0f} us",
+        f"raw {rt['raw_p99']:.0f} us",
+        f"{rt['p99'] / rt['raw_p99']:.2f}x",
+        "(reported)",
+    )
+    print("start-up, memory, restart...", flush=True)
+    kills = 5 if quick else 20
+    zyg, plain = startup.startup(50, "zygote", kills), startup.startup(50, "plain", kills)
+    ok = zyg["ready_s"] <= 1.0 and zyg["ready_s"] <= plain["ready_s"] / 3
+    row(
+        "50 actors, python -m supervisor to all ready (zygote)",
+        f"{zyg['ready_s']:.2f} s",
+        f"plain spawn {plain['ready_s']:.2f} s",
+        f"{zyg['ready_s'] / plain['ready_s']:.2f}x",
+        f"<= 1.0 s and <= 1/3 {'ok' if ok else 'MISSED'}",
+    )
+    row(
+        "private memory (USS) per idle actor, zygote",
+        f"{zyg['uss_mib']:.1f} MiB",
+        f"plain spawn {plain['uss_mib']:.1f} MiB",
+        f"{zyg['uss_mib'] / plain['uss_mib']:.2f}x",
+        f"<= 6 MiB {'ok' if zyg['uss_mib'] <= 6 else 'MISSED'}",
+    )
+    row(
+        f"kill -9 -> restarted and ready, median of {kills} (zygote)",
+        f"{zyg['restart_ms']:.0f} ms",
+        f"plain spawn {plain['restart_ms']:.0f} ms",
+        f"{zyg['restart_ms'] / plain['restart_ms']:.2f}x",
+        f"<= 50 ms {'ok' if zyg['restart_ms'] <= 50 else 'MISSED'}",
+    )
+    print("200 actors...", flush=True)
+    s = soak.soak(200, 10.0 if quick else 60.0)
+    row(
+        f"200 actors, {s['seconds']:.0f} s of traffic, SIGTERM",
+        f"ready in {s['ready_s']:.1f} s, {s['messages']:,} messages, {s['gaps']} gaps, "
+        f"stopped in {s['shutdown_s']:.1f} s",
+        "-",
+        "-",
+        f"no orphan, no error: {'ok' if not s['problems'] else s['problems']}",
+    )
+    row(
+        "200 actors, total memory of every process",
+        f"USS {s['uss_mib']:,.0f} MiB",
+        f"RSS {s['rss_mib']:,.0f} MiB (shared pages counted in each)",
+        "-",
+        "(reported)",
+    )
+
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Machine: {machine()}.",
+        f"Run: `python bench/run.py{' --quick' if quick else ''}` on "
+        f"{time.strftime('%Y-%m-%d', time.gmtime(began))}, {time.time() - began:.0f} s.",
+        "Baselines are measured in the same run, on the same machine.",
+        "",
+        "| measure | enlil | baseline | ratio | target |",
+        "|---|---|---|---|---|",
+        *[f"| {' | '.join(r)} |" for r in rows],
+        "",
+    ]
+    report = "\n".join(lines)
+    print()
+    print(report)
+    if args.out:
+        args.out.write_text(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

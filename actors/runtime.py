@@ -193,6 +193,13 @@ class ActorProcess:
         heartbeat_topic = (SYS_HEARTBEAT + cfg.name).encode()
         control_topic = self.control_topic
         pub = link.pub
+
+        def emit(topic: bytes, envelope: bytes) -> None:
+            pub.send(topic, _SNDMORE)
+            pub.send(envelope)
+
+        # A step that sends many messages streams them out instead of holding them all.
+        engine.emit = emit
         hook = "on_start"
         try:
             self._send(pub, engine.start())

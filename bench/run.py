@@ -34,7 +34,7 @@ def main() -> int:
         print(f"  {what}: {value} (baseline {baseline}; {ratio}; target {target})", flush=True)
 
     print("throughput...", flush=True)
-    for r in throughput.measure(20_000 if quick else 100_000, [64, 1024], 1 if quick else 3):
+    for r in throughput.measure(20_000 if quick else 100_000, [64, 1024], 1 if quick else 5):
         ratio = r["actors"] / r["raw"]
         row(
             f"throughput actor -> broker -> actor, {r['size']} B",

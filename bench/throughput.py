@@ -89,12 +89,18 @@ def raw_rate(count: int, size: int, broker: str = "proxy") -> float:
     return (count - 1) / (elapsed / 1e9)
 
 
-def enlil_rates(count: int, sizes: list[int], rounds: int) -> dict[int, list[float]]:
-    """Rounds through a real enlil site, per payload size: msgs/s at the Sink actor."""
+def measure(count: int, sizes: list[int], rounds: int) -> list[dict[str, float]]:
+    """Median msgs/s per size: raw proxy, raw through the enlil broker, enlil actors.
+
+    The three alternate within each round, so that drift in the machine's load
+    hits all of them alike; the enlil site stays up throughout.
+    """
     from actors.testing import MeshFactory
 
+    raw: dict[int, list[float]] = {s: [] for s in sizes}
+    through: dict[int, list[float]] = {s: [] for s in sizes}
+    ours: dict[int, list[float]] = {s: [] for s in sizes}
     factory = MeshFactory(python_path=[HERE])
-    rates: dict[int, list[float]] = {size: [] for size in sizes}
     try:
         site = factory.start(
             {
@@ -109,29 +115,19 @@ def enlil_rates(count: int, sizes: list[int], rounds: int) -> dict[int, list[flo
         )
         for _ in range(rounds):
             for size in sizes:
+                raw[size].append(raw_rate(count, size, "proxy"))
+                through[size].append(raw_rate(count, size, "enlil"))
                 cursor = site.publish("bench.reset", count)
                 site.wait_for("bench.armed", after=cursor)
                 cursor = site.publish("bench.go", [count, size])
                 done = site.wait_for(
                     "bench.done", lambda p: p["count"] == count, timeout=120, after=cursor
                 ).envelope.payload
-                rates[size].append((count - 1) / (done["ns"] / 1e9))
-        return rates
+                ours[size].append((count - 1) / (done["ns"] / 1e9))
     finally:
         problems = factory.close()
         if problems:
             raise RuntimeError("\n".join(problems))
-
-
-def measure(count: int, sizes: list[int], rounds: int) -> list[dict[str, float]]:
-    """Median msgs/s per size: raw proxy, raw through the enlil broker, enlil actors."""
-    raw: dict[int, list[float]] = {s: [] for s in sizes}
-    through: dict[int, list[float]] = {s: [] for s in sizes}
-    for _ in range(rounds):  # interleaved, so drift in the machine hits both alike
-        for size in sizes:
-            raw[size].append(raw_rate(count, size, "proxy"))
-            through[size].append(raw_rate(count, size, "enlil"))
-    ours = enlil_rates(count, sizes, rounds)
     return [
         {"size": s, "raw": median(raw[s]), "broker": median(through[s]), "actors": median(ours[s])}
         for s in sizes
@@ -143,7 +139,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--sizes", default="64,1024")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     print(machine())
     for row in measure(args.count, [int(s) for s in args.sizes.split(",")], args.rounds):

@@ -240,8 +240,9 @@ class State(Variable):
             values[self.name] = copy.deepcopy(self.default)
         return values[self.name]
 
-    def __set__(self, instance: Any, value: Any) -> None:
-        instance.__dict__[self.name] = value
+    # No __set__: a State is a non-data descriptor, so once its value is in the
+    # instance's __dict__ (the engine puts every default there), reads and writes
+    # are plain attribute accesses, as fast as for any Python object.
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "default": self.default, "metric": self.metric}

@@ -21,6 +21,7 @@ from actors.core.actor import Actor, ActorContext
 from actors.core.declarations import MISSING, ActorSpec, checker, coerce, type_name
 from actors.core.snapshot import (
     ABSENT,
+    IMMUTABLE,
     FlightRecorder,
     Snapshot,
     describe_exception,
@@ -163,6 +164,10 @@ class ActorEngine:
         self._seq_in: dict[tuple[str, str], int] = {}
         self._logged: set[tuple[str, str, str]] = set()
         self._outbox: list[Outgoing] = []
+        #: Where ``send()`` hands each message at once (the runtime's socket); when None,
+        #: messages wait in the outbox until the hook returns (the harness). Either way
+        #: the engine itself does no IO.
+        self.emit: Callable[[bytes, bytes], None] | None = None
         self._next_period: float | None = None
         self.last_step_ns = 0
         self.params = params
@@ -211,7 +216,11 @@ class ActorEngine:
         seq = self._seq_out.get(topic, 0) + 1
         self._seq_out[topic] = seq
         self._counts["published"] += 1
-        self._outbox.append((topic, encode_envelope(self.name, seq, self._wall_ns(), value)))
+        envelope = encode_envelope(self.name, seq, self._wall_ns(), value)
+        if self.emit is not None:
+            self.emit(topic, envelope)
+        else:
+            self._outbox.append((topic, envelope))
 
     def _flush(self) -> list[Outgoing]:
         dirty = self._dirty
@@ -365,8 +374,9 @@ class ActorEngine:
 
     def _capture(self) -> tuple[Any, ...]:
         """A cheap copy of the memory for the flight recorder (see :func:`freeze`)."""
-        values = self.actor.__dict__
-        return tuple([freeze(values[n]) if n in values else ABSENT for n in self._memory_names])
+        get = self.actor.__dict__.get
+        values = [get(name, ABSENT) for name in self._memory_names]
+        return tuple([v if type(v) in IMMUTABLE else freeze(v) for v in values])
 
     def _thaw(self, capture: tuple[Any, ...]) -> dict[str, Any]:
         memory: dict[str, dict[str, Any]] = {"state": {}, "inputs": {}, "outputs": {}}

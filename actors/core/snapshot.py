@@ -123,9 +123,17 @@ class Event:
             raise SnapshotError(f"bad event {data!r:.80}: {exc}") from None
 
 
+class _Absent:
+    """Type of :data:`ABSENT`."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
 #: Marks a variable that had no value yet in a recorder capture.
-ABSENT: Final = object()
-_IMMUTABLE: Final = frozenset({int, float, str, bytes, bool, type(None)})
+ABSENT: Final = _Absent()
+#: Types whose values a capture may keep by reference (ABSENT's among them).
+IMMUTABLE: Final = frozenset({int, float, str, bytes, bool, type(None), _Absent})
 
 
 class Packed(bytes):
@@ -134,7 +142,7 @@ class Packed(bytes):
 
 def freeze(value: Any) -> Any:
     """*value* itself when immutable, else a :class:`Packed` copy: cheap and safe to keep."""
-    if type(value) in _IMMUTABLE:
+    if type(value) in IMMUTABLE:
         return value
     return Packed(pack_value(value))
 

@@ -1,45 +1,165 @@
-"""Logging set-up shared by every enlil process: structlog to stderr (shell)."""
+"""Logging for every enlil process: structlog, a rotated JSON file, the console (shell).
+
+Each process has two thresholds that can change while it runs: the *local*
+level, for its JSON-lines file (``<run_dir>/logs/<process>.log``, rotated)
+and the console, and the *OpenTelemetry* level, for records exported over
+OTLP (kept here so that ``ctl loglevel NAME LEVEL --otel LEVEL`` has one place
+to set both; export itself is not wired yet). A record below both thresholds
+is dropped by the first processor, before any formatting.
+
+The console shows readable lines on a terminal and JSON lines otherwise (so
+that a supervisor's captured output stays machine-readable).
+"""
 
 from __future__ import annotations
 
-import logging
+import json
 import os
 import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Final
 
 import structlog
+from structlog.typing import EventDict, FilteringBoundLogger, WrappedLogger
 
-_LEVELS = {
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "warning": logging.WARNING,
-    "error": logging.ERROR,
-    "critical": logging.CRITICAL,
-}
+LEVELS: Final = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
+_METHOD_LEVEL: Final = {**LEVELS, "warn": 30, "exception": 40, "fatal": 50, "msg": 20}
+MAX_BYTES: Final = 10 * 1024 * 1024
+BACKUPS: Final = 3
 
 
-def configure_logging(process: str, level: str = "info") -> structlog.typing.FilteringBoundLogger:
-    """Configure structlog for this process and return a logger bound with its name and pid.
+class RotatingFile:
+    """An append-only text file that rolls over to ``.1`` ... ``.N`` past *max_bytes*."""
 
-    Output is human-readable on a terminal and JSON lines otherwise, so that a
-    supervisor's captured output stays machine-readable.
-    """
-    renderer: structlog.typing.Processor
-    if sys.stderr.isatty():
-        renderer = structlog.dev.ConsoleRenderer(colors=True)
-    else:
-        renderer = structlog.processors.JSONRenderer()
+    def __init__(self, path: Path, max_bytes: int = MAX_BYTES, backups: int = BACKUPS) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.backups = backups
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: IO[str] = path.open("a", encoding="utf-8")
+        self._size = self._file.tell()
+
+    def write_line(self, line: str) -> None:
+        """Append *line* and a newline in one write; roll over first if it would not fit."""
+        data = line + "\n"
+        if self._size + len(data) > self.max_bytes and self._size > 0:
+            self._roll()
+        self._file.write(data)
+        self._file.flush()
+        self._size += len(data)
+
+    def _roll(self) -> None:
+        self._file.close()
+        for index in range(self.backups - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{index}")
+            if older.exists():
+                os.replace(older, self.path.with_name(f"{self.path.name}.{index + 1}"))
+        os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+        self._file = self.path.open("a", encoding="utf-8")
+        self._size = 0
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+
+@dataclass
+class LogLevels:
+    """The two thresholds of one process, as numbers (see :data:`LEVELS`)."""
+
+    local: int
+    otel: int
+
+    def describe(self) -> dict[str, str]:
+        """The levels by name."""
+        names = {v: k for k, v in LEVELS.items()}
+        return {"local": names[self.local], "otel": names[self.otel]}
+
+
+class _Sink:
+    """The structlog 'logger': writes each record to the file and the console."""
+
+    def __init__(self, levels: LogLevels, file: RotatingFile | None, console: IO[str]) -> None:
+        self.levels = levels
+        self.file = file
+        self.console = console
+        self.pretty = console.isatty()
+        self.renderer = structlog.dev.ConsoleRenderer(colors=True) if self.pretty else None
+
+    def _emit(self, **event: Any) -> None:
+        level = LEVELS.get(str(event.get("level", "info")), 20)
+        if level < self.levels.local:
+            return
+        line = json.dumps(event, default=repr)
+        if self.file is not None:
+            self.file.write_line(line)
+        if self.renderer is not None:
+            text = str(self.renderer(None, "", dict(event)))
+            self.console.write(text + "\n")
+        else:
+            self.console.write(line + "\n")  # one write: lines of concurrent processes stay whole
+        self.console.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _METHOD_LEVEL:
+            return self._emit
+        raise AttributeError(name)
+
+
+@dataclass
+class LogSetup:
+    """What :func:`setup_logging` made: the bound logger and the levels to change."""
+
+    logger: FilteringBoundLogger
+    levels: LogLevels
+    file: RotatingFile | None
+
+    def set_levels(self, local: str | None = None, otel: str | None = None) -> dict[str, str]:
+        """Change the thresholds at run time; ValueError names an unknown level."""
+        for name in (local, otel):
+            if name is not None and name not in LEVELS:
+                raise ValueError(f"unknown log level {name!r} (use {', '.join(LEVELS)})")
+        if local is not None:
+            self.levels.local = LEVELS[local]
+        if otel is not None:
+            self.levels.otel = LEVELS[otel]
+        return self.levels.describe()
+
+
+def setup_logging(
+    process: str,
+    level: str = "info",
+    *,
+    otel_level: str = "warning",
+    log_dir: Path | None = None,
+    console: IO[str] | None = None,
+) -> LogSetup:
+    """Configure structlog for this process; return the logger and its levels."""
+    levels = LogLevels(LEVELS.get(level, 20), LEVELS.get(otel_level, 30))
+    file = RotatingFile(log_dir / f"{process}.log") if log_dir is not None else None
+    sink = _Sink(levels, file, console or sys.stderr)
+
+    def below_both(logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
+        if _METHOD_LEVEL.get(method, 20) < min(levels.local, levels.otel):
+            raise structlog.DropEvent
+        return event
+
     structlog.configure(
         processors=[
+            below_both,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
-            renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.INFO)),
-        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),  # one write per line
+        wrapper_class=structlog.BoundLogger,
+        logger_factory=lambda *args: sink,
         cache_logger_on_first_use=False,
     )
-    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger().bind(
-        process=process, pid=os.getpid()
-    )
-    return logger
+    logger: FilteringBoundLogger = structlog.get_logger().bind(process=process, pid=os.getpid())
+    return LogSetup(logger=logger, levels=levels, file=file)
+
+
+def configure_logging(process: str, level: str = "info") -> FilteringBoundLogger:
+    """Console-only logging (tools and tests); see :func:`setup_logging`."""
+    return setup_logging(process, level).logger

@@ -28,7 +28,7 @@ from actors.core.topics import SYS_CONTROL, SYS_HEARTBEAT, SYS_REPLY
 from actors.core.wire import WireError, decode_message
 from actors.link import BrokerLink, BrokerUnreachable
 from actors.loader import LoadError, load_class
-from actors.logs import configure_logging
+from actors.logs import setup_logging
 from actors.process import SignalWakeup, die_with_parent, parent_alive
 from actors.snapshots import stamp, write_snapshot
 
@@ -60,6 +60,8 @@ class RuntimeConfig:
     connect_timeout: float = 10.0
     log_level: str = "info"
     hwm: int = 10000
+    log_dir: Path | None = None
+    otel_log_level: str = "warning"
     snapshot_dir: Path | None = None
     snapshot_keep: int = 20
     recorder: int = 100
@@ -70,7 +72,10 @@ class ActorProcess:
 
     def __init__(self, config: RuntimeConfig) -> None:
         self.config = config
-        self.log = configure_logging(config.name, config.log_level).bind(actor=config.name)
+        self.logging = setup_logging(
+            config.name, config.log_level, otel_level=config.otel_log_level, log_dir=config.log_dir
+        )
+        self.log = self.logging.logger.bind(actor=config.name)
         self.started = time.monotonic()
         self.state = "starting"
         self.cls: type | None = None
@@ -175,6 +180,14 @@ class ActorProcess:
         if request.get("op") == "snapshot":
             path = self.write_snapshot(engine, "on_demand")
             reply.update(ok=path is not None, path=str(path) if path else None)
+        elif request.get("op") == "loglevel":
+            try:
+                levels = self.logging.set_levels(request.get("level"), request.get("otel"))
+            except ValueError as exc:
+                reply.update(ok=False, error=str(exc))
+            else:
+                reply.update(ok=True, levels=levels)
+                self.log.info("log levels changed", **levels)
         else:
             reply.update(ok=False, error=f"unknown op {request.get('op')!r}")
         return [engine.publish((SYS_REPLY + self.config.name).encode(), reply)]

@@ -16,13 +16,14 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import zmq
 from zmq.utils.monitor import parse_monitor_message
 
 from actors.core.wire import MAX_FRAME_BYTES, encode_envelope
-from actors.logs import configure_logging
+from actors.logs import setup_logging
 from actors.process import SignalWakeup, die_with_parent, parent_alive, remove_ipc_file
 
 NAME: Final = "broker"
@@ -48,6 +49,7 @@ class BrokerSettings:
     hwm: int = 10000
     heartbeat_interval: float = 1.0
     log_level: str = "info"
+    log_dir: Path | None = None
 
 
 class _Forwarder(threading.Thread):
@@ -98,7 +100,7 @@ class _Forwarder(threading.Thread):
 def run_broker(config: BrokerSettings) -> int:
     """Run the broker until SIGTERM/SIGINT (or the supervisor's death); return exit code."""
     parent = die_with_parent(signal.SIGTERM)
-    log = configure_logging(NAME, config.log_level)
+    log = setup_logging(NAME, config.log_level, log_dir=config.log_dir).logger
     wakeup = SignalWakeup((signal.SIGTERM, signal.SIGINT))
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     forwarder = _Forwarder(ctx, config)

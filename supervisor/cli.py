@@ -78,9 +78,24 @@ def build_parser() -> argparse.ArgumentParser:
     ctl.add_argument("--json", action="store_true", help="print the reply as JSON")
     ctl.add_argument(
         "op",
-        choices=["status", "start", "stop", "restart", "shutdown", "snapshot", "snapshots"],
+        choices=[
+            "status",
+            "start",
+            "stop",
+            "restart",
+            "shutdown",
+            "snapshot",
+            "snapshots",
+            "loglevel",
+        ],
     )
-    ctl.add_argument("name", nargs="?", help="actor name (start, stop, restart, snapshot[s])")
+    ctl.add_argument(
+        "name",
+        nargs="?",
+        help="actor name (start, stop, restart, snapshot[s], loglevel: also 'supervisor')",
+    )
+    ctl.add_argument("level", nargs="?", help="loglevel: the local log level")
+    ctl.add_argument("--otel", help="loglevel: the level of logs exported over OpenTelemetry")
     tap = sub.add_parser("tap", help="print live messages on a topic or pattern ('a.*', '*')")
     _config_arg(tap)
     tap.add_argument("topic")
@@ -158,7 +173,7 @@ def cmd_run(config: Path | None, zygote: Zygote | None = None) -> int:
 
 def cmd_ctl(args: argparse.Namespace) -> int:
     """Send one control request and print the reply."""
-    if args.op in ("start", "stop", "restart", "snapshot") and not args.name:
+    if args.op in ("start", "stop", "restart", "snapshot", "loglevel") and not args.name:
         print(f"ctl {args.op} needs an actor name", file=sys.stderr)
         return EXIT_USAGE
     endpoint = args.endpoint
@@ -167,6 +182,8 @@ def cmd_ctl(args: argparse.Namespace) -> int:
     else:
         endpoint = connect_address(endpoint)
     kwargs = {"name": args.name} if args.name else {}
+    if args.op == "loglevel":
+        kwargs.update({k: v for k, v in (("level", args.level), ("otel", args.otel)) if v})
     try:
         with ControlClient(endpoint, timeout=args.timeout) as client:
             result = client.request(args.op, **kwargs)
@@ -185,6 +202,8 @@ def cmd_ctl(args: argparse.Namespace) -> int:
             print(f"{entry['actor']:16} {entry['reason']:12} {entry['file']}")
     elif args.op == "snapshot":
         print(result["path"])
+    elif args.op == "loglevel":
+        print(f"{args.name}: local {result.get('local')}, otel {result.get('otel')}")
     elif isinstance(result, dict) and "name" in result:
         print(format_status({"actors": [result]}))
     else:

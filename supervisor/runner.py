@@ -25,7 +25,7 @@ import zmq
 from actors.core.topics import SYS_CONTROL, SYS_EVENT, SYS_HEARTBEAT, SYS_REPLY
 from actors.core.wire import WireError, decode_message
 from actors.link import BrokerLink
-from actors.logs import configure_logging
+from actors.logs import setup_logging
 from actors.process import SignalWakeup, die_with_parent, remove_ipc_file
 from actors.runtime import EXIT_FAILURE
 from actors.snapshots import list_snapshots
@@ -67,7 +67,13 @@ class Supervisor:
 
     def __init__(self, site: SiteConfig, zygote: Zygote | None = None) -> None:
         self.site = site
-        self.log = configure_logging("supervisor", site.telemetry.log_level)
+        self.logging = setup_logging(
+            "supervisor",
+            site.telemetry.log_level,
+            otel_level=site.telemetry.otel_log_level,
+            log_dir=site.site.run_dir / "logs",
+        )
+        self.log = self.logging.logger
         cfg = site.supervisor
         self.order = site.start_order()
         self.policy = RestartPolicy(
@@ -617,6 +623,13 @@ class Supervisor:
                 identity, encode_result(req.id, list_snapshots(self.site.snapshots.dir, req.name))
             )
             return
+        if req.op == "loglevel" and req.name == "supervisor":
+            try:
+                levels = self.logging.set_levels(req.level, req.otel)
+            except ValueError as exc:
+                raise ProtocolError("bad_request", str(exc)) from None
+            self._reply(identity, encode_result(req.id, levels))
+            return
         if self.shutting_down:
             raise ProtocolError(
                 "shutting_down", f"the site is shutting down ({self.shutting_down})"
@@ -630,6 +643,11 @@ class Supervisor:
             )
         if req.op == "snapshot":
             self._forward(identity, req.id, child, {"op": "snapshot"})
+            return
+        if req.op == "loglevel":
+            self._forward(
+                identity, req.id, child, {"op": "loglevel", "level": req.level, "otel": req.otel}
+            )
             return
         waiter = Waiter(identity, req.id, ChildState.RUNNING)
         if req.op == "stop":
@@ -700,9 +718,8 @@ class Supervisor:
             return
         identity, req_id, child, _ = entry
         if reply.get("ok"):
-            self._reply(
-                identity, encode_result(req_id, {"actor": child.name, "path": reply.get("path")})
-            )
+            result = {k: v for k, v in reply.items() if k not in ("id", "op", "ok")}
+            self._reply(identity, encode_result(req_id, {"actor": child.name, **result}))
         else:
             self._reply(
                 identity,

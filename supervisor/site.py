@@ -74,6 +74,8 @@ def runtime_config(site: SiteConfig, name: str) -> RuntimeConfig:
         heartbeat_interval=site.supervisor.heartbeat_interval,
         connect_timeout=site.supervisor.ready_timeout,
         log_level=actor.log_level or site.telemetry.log_level,
+        otel_log_level=actor.otel_log_level or site.telemetry.otel_log_level,
+        log_dir=site.site.run_dir / "logs",
         hwm=site.broker.hwm,
         snapshot_dir=site.snapshots.dir,
         snapshot_keep=site.snapshots.keep,
@@ -89,4 +91,5 @@ def broker_settings(site: SiteConfig, log_level: str | None = None) -> BrokerSet
         hwm=site.broker.hwm,
         heartbeat_interval=site.supervisor.heartbeat_interval,
         log_level=log_level or site.telemetry.log_level,
+        log_dir=site.site.run_dir / "logs",
     )

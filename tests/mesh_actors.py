@@ -104,3 +104,15 @@ class StartCrasher(Actor):
     def on_start(self) -> None:
         """Runs in the actor's process at start; always raises."""
         raise RuntimeError("cannot start")
+
+
+class Chatty(Actor):
+    """Logs every number it receives at info level."""
+
+    value = Input("chatty.in", int, doc="A number to log")
+    echo = Output("chatty.out", int, doc="The number, once logged")
+
+    def step(self) -> None:
+        """Runs in the chatty actor's process; logs at info."""
+        self.enlil.log.info("got a number", value=self.value)
+        self.echo = self.value

@@ -127,6 +127,7 @@ class ActorConfig:
     params: dict[str, Any] = field(default_factory=dict)
     topics: dict[str, str] = field(default_factory=dict)
     log_level: str | None = None
+    otel_log_level: str | None = None
     recorder: int | None = None
     hang_timeout: float | None = None
     max_rss_mb: float | None = None
@@ -209,6 +210,7 @@ _ACTOR_KEYS: Final[dict[str, tuple[Any, Any]]] = {
     "params": (dict, {}),
     "topics": (dict, {}),
     "log_level": (str, None),
+    "otel_log_level": (str, None),
     "recorder": (int, None),
     "hang_timeout": ((int, float), None),
     "max_rss_mb": ((int, float), None),
@@ -393,8 +395,9 @@ def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
         col.choice(f"{where}.restart", a["restart"], RESTART_TYPES)
         col.choice(f"{where}.escalate", a["escalate"], ESCALATIONS)
         col.positive(f"{where}.period", a["period"])
-        if a["log_level"] is not None:
-            col.choice(f"{where}.log_level", a["log_level"], LOG_LEVELS)
+        for key in ("log_level", "otel_log_level"):
+            if a[key] is not None:
+                col.choice(f"{where}.{key}", a[key], LOG_LEVELS)
         for key in ("hang_timeout", "max_rss_mb", "max_cpu_percent", "cpu_window"):
             col.positive(f"{where}.{key}", a[key])
         if a["recorder"] is not None and a["recorder"] < 0:
@@ -415,6 +418,7 @@ def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
             params=dict(a["params"]),
             topics=dict(a["topics"]),
             log_level=a["log_level"],
+            otel_log_level=a["otel_log_level"],
             recorder=a["recorder"],
             hang_timeout=None if a["hang_timeout"] is None else float(a["hang_timeout"]),
             max_rss_mb=a["max_rss_mb"],

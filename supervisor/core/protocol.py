@@ -14,6 +14,8 @@ restart    name         the actor's status once its new process is ready
 shutdown   (none)       ``{"state": "shutting_down"}`` at once
 snapshot   name         ``{"path": ...}`` once the live actor has written one
 snapshots  [name]       the snapshot files (of one actor, or all), oldest first
+loglevel   name, level  ``{"local": ..., "otel": ...}``: the levels now in force;
+           and/or otel  name may be ``supervisor``
 =========  ===========  ====================================================
 
 Error kinds: ``bad_request``, ``unknown_op``, ``unknown_actor``,
@@ -35,6 +37,7 @@ OPS: Final[dict[str, tuple[str, ...]]] = {
     "shutdown": (),
     "snapshot": ("name",),
     "snapshots": (),
+    "loglevel": ("name",),
 }
 MAX_REQUEST_BYTES: Final = 64 * 1024
 
@@ -54,6 +57,8 @@ class Request:
     id: int
     op: str
     name: str | None = None
+    level: str | None = None
+    otel: str | None = None
 
 
 def decode_request(body: bytes) -> Request:
@@ -79,7 +84,13 @@ def decode_request(body: bytes) -> Request:
         raise ProtocolError("bad_request", f"op {op!r} needs a 'name' string")
     if name is not None and not isinstance(name, str):
         raise ProtocolError("bad_request", "'name' must be a string")
-    return Request(id=req_id, op=op, name=name)
+    level, otel = obj.get("level"), obj.get("otel")
+    for key, value in (("level", level), ("otel", otel)):
+        if value is not None and not isinstance(value, str):
+            raise ProtocolError("bad_request", f"'{key}' must be a string")
+    if op == "loglevel" and level is None and otel is None:
+        raise ProtocolError("bad_request", "op 'loglevel' needs 'level' and/or 'otel'")
+    return Request(id=req_id, op=op, name=name, level=level, otel=otel)
 
 
 def request_id(body: bytes) -> int:

@@ -61,6 +61,10 @@ class RuntimeConfig:
     log_level: str = "info"
     hwm: int = 10000
     log_dir: Path | None = None
+    site: str = "site"
+    otlp_endpoint: str = ""
+    sampling: float = 1.0
+    resource: dict[str, str] = field(default_factory=dict)
     otel_log_level: str = "warning"
     snapshot_dir: Path | None = None
     snapshot_keep: int = 20
@@ -124,6 +128,8 @@ class ActorProcess:
         try:
             return self._serve(engine, link, wakeup, parent)
         finally:
+            if engine.tracing is not None:
+                engine.tracing.shutdown()  # type: ignore[attr-defined]
             link.close(linger_ms=1000)
             ctx.term()
             wakeup.close()
@@ -131,6 +137,21 @@ class ActorProcess:
                 faulthandler.unregister(signal.SIGUSR1)
                 stack_file.close()
                 Path(stack_file.name).unlink(missing_ok=True)
+
+    def _start_tracing(self) -> Any:
+        """The OpenTelemetry side, made now, in this process (never before a fork)."""
+        from actors.telemetry import Tracing, TracingConfig  # noqa: PLC0415 - only when used
+
+        cfg = self.config
+        return Tracing(
+            TracingConfig(
+                endpoint=cfg.otlp_endpoint,
+                site=cfg.site,
+                actor=cfg.name,
+                ratio=cfg.sampling,
+                resource=cfg.resource,
+            )
+        )
 
     def _arm_stack_dump(self) -> IO[str] | None:
         """On SIGUSR1, dump every thread's stack to a file the supervisor reads (hung steps).
@@ -206,6 +227,8 @@ class ActorProcess:
         heartbeat_topic = (SYS_HEARTBEAT + cfg.name).encode()
         control_topic = self.control_topic
         pub = link.pub
+        if cfg.otlp_endpoint:
+            engine.tracing = self._start_tracing()
 
         def emit(topic: bytes, envelope: bytes) -> None:
             pub.send(topic, _SNDMORE)

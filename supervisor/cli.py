@@ -155,6 +155,8 @@ def cmd_run(config: Path | None, zygote: Zygote | None = None) -> int:
     if site.supervisor.spawn == "zygote":
         zygote = zygote or Zygote()
         zygote.config_path = str(site.path)
+        if site.telemetry.otlp_endpoint:
+            zygote.preload.append("actors.telemetry")
     elif zygote is not None:
         zygote.close()
         zygote = None

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import importlib
 import json
 import os
 import select
@@ -81,6 +82,8 @@ class Zygote:
         self.pid = self.proc.pid
         self.timeout = timeout
         self.config_path = ""
+        #: Modules the zygote imports before its next fork (e.g. tracing, when the site uses it).
+        self.preload: list[str] = []
         self._buffer = b""
         self._closed = False
         self._ids = 0
@@ -103,7 +106,14 @@ class Zygote:
         base = self._ids
         self._ids += len(batches)
         request = b"".join(
-            json.dumps({"id": base + i, "config": self.config_path, "items": batch}).encode()
+            json.dumps(
+                {
+                    "id": base + i,
+                    "config": self.config_path,
+                    "items": batch,
+                    "preload": self.preload,
+                }
+            ).encode()
             + b"\n"
             for i, batch in enumerate(batches)
         )
@@ -199,6 +209,9 @@ def serve(req_fd: int, resp_fd: int) -> int:
             line, pending = pending.split(b"\n", 1)
             request = json.loads(line)
             items = request["items"]
+            for module in request.get("preload", []):
+                if module not in sys.modules:
+                    importlib.import_module(module)  # shared by every later fork
             try:
                 middle = os.fork()
             except OSError:

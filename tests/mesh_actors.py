@@ -116,3 +116,14 @@ class Chatty(Actor):
         """Runs in the chatty actor's process; logs at info."""
         self.enlil.log.info("got a number", value=self.value)
         self.echo = self.value
+
+
+class Relay(Actor):
+    """Passes each number on, plus one (remap its topics to chain several)."""
+
+    value = Input("relay.in", int, doc="A number")
+    out = Output("relay.out", int, doc="The number plus one")
+
+    def step(self) -> None:
+        """Runs in the relay's process on each number."""
+        self.out = self.value + 1

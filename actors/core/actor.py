@@ -30,8 +30,8 @@ class ActorContext:
     with it, ``now()`` the wall clock in seconds (a fake clock under the test
     harness), and ``send(output, value)`` publishes one value of a declared
     Output at once, for actors that emit several messages per step.
-    ``trigger`` names the Input whose message runs the current step, or is
-    None for a periodic step.
+    ``trigger`` names the Input whose message runs the current step (and
+    ``topic`` the topic it came on), or is None for a periodic step.
     """
 
     def __init__(
@@ -46,6 +46,7 @@ class ActorContext:
         self.now = now
         self.send = send
         self.trigger: str | None = None
+        self.topic: str | None = None
 
 
 class Actor:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import structlog
 
@@ -39,6 +39,15 @@ from actors.core.wire import (
 
 #: An encoded message ready for the socket: ``(topic frame, envelope frame)``.
 Outgoing = tuple[bytes, bytes]
+
+
+class Tracer(Protocol):
+    """What the engine needs from tracing (implemented by :mod:`actors.telemetry`)."""
+
+    def sample_root(self) -> bool: ...
+    def start(self, name: str, parent: str | None, attributes: dict[str, Any]) -> Any: ...
+    def traceparent(self, span: Any) -> str: ...
+    def end(self, span: Any, exc: BaseException | None = None) -> None: ...
 
 
 class ParamError(ValueError):
@@ -168,6 +177,9 @@ class ActorEngine:
         #: messages wait in the outbox until the hook returns (the harness). Either way
         #: the engine itself does no IO.
         self.emit: Callable[[bytes, bytes], None] | None = None
+        #: Spans for sampled steps (:class:`actors.telemetry.Tracing`); None: no tracing.
+        self.tracing: Tracer | None = None
+        self._trace: str | None = None
         self._next_period: float | None = None
         self.last_step_ns = 0
         self.params = params
@@ -216,7 +228,7 @@ class ActorEngine:
         seq = self._seq_out.get(topic, 0) + 1
         self._seq_out[topic] = seq
         self._counts["published"] += 1
-        envelope = encode_envelope(self.name, seq, self._wall_ns(), value)
+        envelope = encode_envelope(self.name, seq, self._wall_ns(), value, self._trace)
         if self.emit is not None:
             self.emit(topic, envelope)
         else:
@@ -225,7 +237,9 @@ class ActorEngine:
     def _flush(self) -> list[Outgoing]:
         dirty = self._dirty
         for name in sorted(dirty) if len(dirty) > 1 else dirty:
-            self._outbox.append(self.publish(self._output_topics[name], self.actor.__dict__[name]))
+            self._outbox.append(
+                self.publish(self._output_topics[name], self.actor.__dict__[name], self._trace)
+            )
         dirty.clear()
         out, self._outbox = self._outbox, []
         return out
@@ -300,12 +314,39 @@ class ActorEngine:
             )
             self.recorder.record(event, self._capture())
         actor.__dict__[name] = value
-        if self._step_on_input and (not self._required or self.ready_to_step()):
-            actor.enlil.trigger = name
+        if not (self._step_on_input and (not self._required or self.ready_to_step())):
+            return self._flush() if self._outbox or self._dirty else []
+        context = actor.enlil
+        context.trigger, context.topic = name, topic
+        tracing = self.tracing
+        if tracing is None or (trace is None and not tracing.sample_root()):
+            # The unsampled path: no span, no SDK call, nothing but this test.
             self._step()
-        if self._outbox or self._dirty:
-            return self._flush()
-        return []
+            return self._flush() if self._outbox or self._dirty else []
+        attributes = {
+            "enlil.actor": self.name,
+            "messaging.destination.name": topic,
+            "enlil.sender": sender,
+            "enlil.seq": seq,
+        }
+        return self._traced(tracing, f"{self.name} {topic}", trace, attributes)
+
+    def _traced(
+        self, tracing: Tracer, span_name: str, parent: str | None, attributes: dict[str, Any]
+    ) -> list[Outgoing]:
+        """Run the step in a span; what it publishes carries the span as trace context."""
+        span = tracing.start(span_name, parent, attributes)
+        self._trace = tracing.traceparent(span)
+        try:
+            self._step()
+            out = self._flush()
+        except BaseException as exc:
+            tracing.end(span, exc)
+            raise
+        finally:
+            self._trace = None
+        tracing.end(span)
+        return out
 
     def _not_ours(self, frames: list[bytes]) -> list[Outgoing]:
         """Count a multipart that is malformed or on a topic this actor does not read."""
@@ -352,7 +393,10 @@ class ActorEngine:
         """Run the periodic step now (if the required Inputs have values)."""
         if self.ready_to_step():
             self.recorder.record(("tick", self._now()), self._capture())
-            self.actor.enlil.trigger = None
+            self.actor.enlil.trigger = self.actor.enlil.topic = None
+            tracing = self.tracing
+            if tracing is not None and tracing.sample_root():
+                return self._traced(tracing, f"{self.name} tick", None, {"enlil.actor": self.name})
             self._step()
         return self._flush()
 

@@ -103,6 +103,9 @@ class TelemetryConfig:
     log_level: str
     otel_log_level: str
     otlp_endpoint: str
+    protocol: str = "http"
+    sampling: float = 1.0
+    resource: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,9 @@ _TELEMETRY_KEYS: Final = {
     "log_level": (str, "info"),
     "otel_log_level": (str, "warning"),
     "otlp_endpoint": (str, ""),
+    "protocol": (str, "http"),
+    "sampling": ((int, float), 1.0),
+    "resource": (dict, {}),
 }
 _ACTOR_KEYS: Final[dict[str, tuple[Any, Any]]] = {
     "class": (str, ...),
@@ -365,10 +371,22 @@ def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
     t = col.table(data.get("telemetry", {}), "telemetry", _TELEMETRY_KEYS)
     col.choice("telemetry.log_level", t["log_level"], LOG_LEVELS)
     col.choice("telemetry.otel_log_level", t["otel_log_level"], LOG_LEVELS)
+    col.choice("telemetry.protocol", t["protocol"], ("http",))
+    if not 0.0 <= t["sampling"] <= 1.0:
+        col.add("telemetry.sampling", f"must be between 0 and 1, got {t['sampling']}")
+    endpoint = t["otlp_endpoint"]
+    if endpoint and not endpoint.startswith(("http://", "https://")):
+        col.add("telemetry.otlp_endpoint", f"{endpoint!r} is not an http:// or https:// URL")
+    for key, value in t["resource"].items():
+        if not isinstance(value, str):
+            col.add(f"telemetry.resource.{key}", f"expected str, got {type(value).__name__}")
     telemetry = TelemetryConfig(
         log_level=t["log_level"],
         otel_log_level=t["otel_log_level"],
-        otlp_endpoint=t["otlp_endpoint"],
+        otlp_endpoint=endpoint,
+        protocol=t["protocol"],
+        sampling=float(t["sampling"]),
+        resource={str(k): str(v) for k, v in t["resource"].items()},
     )
 
     actors_data = data.get("actors", {})

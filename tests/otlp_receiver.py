@@ -1,0 +1,97 @@
+"""A real OTLP/HTTP trace receiver for tests: decodes what exporters POST to /v1/traces."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+
+@dataclass
+class ReceivedSpan:
+    """One span as received, with its resource's attributes."""
+
+    name: str
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    attributes: dict[str, Any]
+    resource: dict[str, Any]
+    status_code: int
+    events: list[str] = field(default_factory=list)
+
+
+def _value(v: Any) -> Any:
+    kind = v.WhichOneof("value")
+    return getattr(v, kind) if kind else None
+
+
+class OtlpReceiver:
+    """Listens on 127.0.0.1 (an ephemeral port); collects spans; waits on a condition."""
+
+    def __init__(self) -> None:
+        self.spans: list[ReceivedSpan] = []
+        self._cond = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                request = ExportTraceServiceRequest.FromString(body)
+                receiver._add(request)
+                reply = ExportTraceServiceResponse().SerializeToString()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def _add(self, request: ExportTraceServiceRequest) -> None:
+        with self._cond:
+            for rs in request.resource_spans:
+                resource = {a.key: _value(a.value) for a in rs.resource.attributes}
+                for ss in rs.scope_spans:
+                    for s in ss.spans:
+                        self.spans.append(
+                            ReceivedSpan(
+                                name=s.name,
+                                trace_id=s.trace_id.hex(),
+                                span_id=s.span_id.hex(),
+                                parent_span_id=s.parent_span_id.hex(),
+                                attributes={a.key: _value(a.value) for a in s.attributes},
+                                resource=resource,
+                                status_code=s.status.code,
+                                events=[e.name for e in s.events],
+                            )
+                        )
+            self._cond.notify_all()
+
+    def wait_for(
+        self, predicate: Callable[[list[ReceivedSpan]], bool], timeout: float = 20.0
+    ) -> list[ReceivedSpan]:
+        """Wait until *predicate* holds on the spans received so far; return them."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: predicate(self.spans), timeout):
+                raise AssertionError(f"spans never matched; got {self.spans}")
+            return list(self.spans)
+
+    def close(self) -> None:
+        """Stop listening."""
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(5)

@@ -1,0 +1,95 @@
+"""Tracing across processes, shown against a real OTLP/HTTP receiver."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from otlp_receiver import OtlpReceiver
+
+from actors.testing import MeshFactory
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def receiver() -> Iterator[OtlpReceiver]:
+    """An OTLP receiver on loopback for the duration of one test."""
+    r = OtlpReceiver()
+    yield r
+    r.close()
+
+
+def chain(endpoint: str, sampling: float = 1.0) -> dict[str, object]:
+    """Three Relays in a chain t1 -> a -> t2 -> b -> t3 -> c -> t4, exporting to *endpoint*."""
+    relays = {}
+    for i, name in enumerate("abc", start=1):
+        relays[name] = {
+            "class": "mesh_actors:Relay",
+            "topics": {"value": f"t{i}", "out": f"t{i + 1}"},
+        }
+    return {
+        "site": {"name": "traced"},
+        "telemetry": {
+            "otlp_endpoint": endpoint,
+            "sampling": sampling,
+            "resource": {"deployment.environment": "test"},
+        },
+        "actors": relays,
+    }
+
+
+def test_one_stimulus_through_three_actors_is_one_trace(
+    mesh: MeshFactory, receiver: OtlpReceiver
+) -> None:
+    """Spans of three processes share a trace id and link child to parent."""
+    site = mesh.start(chain(receiver.endpoint))
+    cursor = site.publish("t1", 1)
+    message = site.wait_for("t4", after=cursor)
+    assert message.envelope.payload == 4
+    assert message.envelope.trace is not None  # the last output carries the trace on
+    spans = receiver.wait_for(lambda s: len({x.resource.get("enlil.actor") for x in s}) == 3)
+    by_actor = {s.resource["enlil.actor"]: s for s in spans}
+    a, b, c = by_actor["a"], by_actor["b"], by_actor["c"]
+    assert a.trace_id == b.trace_id == c.trace_id
+    assert a.parent_span_id == ""
+    assert b.parent_span_id == a.span_id
+    assert c.parent_span_id == b.span_id
+    assert message.envelope.trace.split("-")[1] == a.trace_id
+    for span, topic in ((a, "t1"), (b, "t2"), (c, "t3")):
+        assert span.resource["service.name"] == "traced"
+        assert span.resource["deployment.environment"] == "test"
+        assert span.attributes["messaging.destination.name"] == topic
+        assert span.attributes["enlil.actor"] == span.resource["enlil.actor"]
+        assert isinstance(span.attributes["enlil.seq"], int)
+    pids = {site.pid(name) for name in "abc"}
+    assert len(pids) == 3
+
+
+def test_unsampled_messages_carry_no_trace_and_make_no_span(
+    mesh: MeshFactory, receiver: OtlpReceiver
+) -> None:
+    """With sampling 0, nothing is traced and envelopes carry no trace context."""
+    site = mesh.start(chain(receiver.endpoint, sampling=0.0))
+    cursor = site.publish("t1", 1)
+    message = site.wait_for("t4", after=cursor)
+    assert message.envelope.trace is None
+    site.request("stop", name="c")  # its exporter flushes on the way out
+    assert receiver.spans == []
+
+
+def test_an_exception_is_recorded_on_the_span(mesh: MeshFactory, receiver: OtlpReceiver) -> None:
+    """A step that raises ends its span with an error status and the exception."""
+    site = mesh.start(
+        {
+            "site": {"name": "traced"},
+            "telemetry": {"otlp_endpoint": receiver.endpoint},
+            "actors": {"c": {"class": "mesh_actors:Crasher"}},
+        }
+    )
+    old = site.pid("c")
+    site.publish("crash.in", "crash")
+    site.wait_restarted("c", old)
+    spans = receiver.wait_for(lambda s: any(x.status_code == 2 for x in s))
+    failed = next(s for s in spans if s.status_code == 2)
+    assert "exception" in failed.events

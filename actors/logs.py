@@ -23,6 +23,8 @@ from typing import IO, Any, Final
 import structlog
 from structlog.typing import EventDict, FilteringBoundLogger, WrappedLogger
 
+from actors.core.engine import CURRENT_TRACE
+
 LEVELS: Final = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 _METHOD_LEVEL: Final = {**LEVELS, "warn": 30, "exception": 40, "fatal": 50, "msg": 20}
 MAX_BYTES: Final = 10 * 1024 * 1024
@@ -127,6 +129,16 @@ class LogSetup:
         return self.levels.describe()
 
 
+def _add_trace_ids(logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
+    """Inside a traced step, add its trace and span ids (W3C hex) to the record."""
+    trace = CURRENT_TRACE.get()
+    if trace is not None:
+        _, trace_id, span_id, _ = trace.split("-")
+        event.setdefault("trace_id", trace_id)
+        event.setdefault("span_id", span_id)
+    return event
+
+
 def setup_logging(
     process: str,
     level: str = "info",
@@ -151,6 +163,7 @@ def setup_logging(
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            _add_trace_ids,
         ],
         wrapper_class=structlog.BoundLogger,
         logger_factory=lambda *args: sink,

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench import roundtrip, soak, startup, throughput
+from bench import roundtrip, soak, startup, telemetry, throughput
 from bench.common import machine
 
 
@@ -91,6 +91,23 @@ def main() -> int:
         f"plain spawn {plain['restart_ms']:.0f} ms",
         f"{zyg['restart_ms'] / plain['restart_ms']:.2f}x",
         f"<= 50 ms {'ok' if zyg['restart_ms'] <= 50 else 'MISSED'}",
+    )
+    print("telemetry...", flush=True)
+    tm = telemetry.measure(20_000 if quick else 100_000, rounds=3 if quick else 5)
+    added = tm["unsampled"] - tm["off"]
+    row(
+        "tracing on, message unsampled: added work per message",
+        f"{added:+.2f} us",
+        f"tracing off {tm['off']:.2f} us/msg",
+        f"{tm['unsampled'] / tm['off']:.2f}x",
+        f"< 1 us (#5) {'ok' if added < 1 else 'MISSED'}",
+    )
+    row(
+        "tracing on, message sampled (span + OTLP/HTTP export)",
+        f"{tm['sampled']:.1f} us/msg",
+        f"tracing off {tm['off']:.2f} us/msg",
+        f"{tm['sampled'] / tm['off']:.1f}x",
+        "(reported)",
     )
     print("200 actors...", flush=True)
     s = soak.soak(200, 10.0 if quick else 60.0)

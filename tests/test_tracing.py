@@ -93,3 +93,23 @@ def test_an_exception_is_recorded_on_the_span(mesh: MeshFactory, receiver: OtlpR
     spans = receiver.wait_for(lambda s: any(x.status_code == 2 for x in s))
     failed = next(s for s in spans if s.status_code == 2)
     assert "exception" in failed.events
+
+
+def test_logs_inside_a_traced_step_carry_its_ids(mesh: MeshFactory, receiver: OtlpReceiver) -> None:
+    """A record logged by a sampled step names the trace and span it ran in."""
+    import json
+
+    site = mesh.start(
+        {
+            "site": {"name": "traced"},
+            "telemetry": {"otlp_endpoint": receiver.endpoint},
+            "actors": {"chatty": {"class": "mesh_actors:Chatty"}},
+        }
+    )
+    cursor = site.publish("chatty.in", 7)
+    site.wait_for("chatty.out", after=cursor)
+    spans = receiver.wait_for(lambda s: len(s) >= 1)
+    log_file = site.site.site.run_dir / "logs" / "chatty.log"
+    records = [json.loads(line) for line in log_file.read_text().splitlines()]
+    got = next(r for r in records if r["event"] == "got a number")
+    assert (got["trace_id"], got["span_id"]) == (spans[0].trace_id, spans[0].span_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -39,6 +40,11 @@ from actors.core.wire import (
 
 #: An encoded message ready for the socket: ``(topic frame, envelope frame)``.
 Outgoing = tuple[bytes, bytes]
+
+
+#: The W3C traceparent of the step running now in this thread, if it is traced: log
+#: records pick it up (actors.logs), so a step's logs carry its trace and span ids.
+CURRENT_TRACE: ContextVar[str | None] = ContextVar("enlil_current_trace", default=None)
 
 
 class Tracer(Protocol):
@@ -337,6 +343,7 @@ class ActorEngine:
         """Run the step in a span; what it publishes carries the span as trace context."""
         span = tracing.start(span_name, parent, attributes)
         self._trace = tracing.traceparent(span)
+        token = CURRENT_TRACE.set(self._trace)
         try:
             self._step()
             out = self._flush()
@@ -345,6 +352,7 @@ class ActorEngine:
             raise
         finally:
             self._trace = None
+            CURRENT_TRACE.reset(token)
         tracing.end(span)
         return out
 

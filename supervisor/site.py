@@ -59,16 +59,24 @@ def check_site(path: str | Path) -> SiteConfig:
     return site
 
 
+#: The built-in status actor, whose `watch` param defaults to the actors marked `status`.
+STATUS_CLASS = "actors.builtin:Status"
+
+
 def runtime_config(site: SiteConfig, name: str) -> RuntimeConfig:
     """The runtime settings of actor *name* of *site* (KeyError if there is none)."""
     actor = site.actors[name]
+    params = dict(actor.params)
+    if actor.class_path == STATUS_CLASS and "watch" not in params:
+        # The status actor publishes the actors marked `status = true` (all if none is).
+        params["watch"] = [n for n, a in site.actors.items() if a.status]
     return RuntimeConfig(
         name=name,
         class_path=actor.class_path,
         pub_endpoint=site.broker.pub_connect,
         sub_endpoint=site.broker.sub_connect,
         import_paths=tuple(import_paths(site)),
-        params=actor.params,
+        params=params,
         topics=actor.topics,
         period=actor.period,
         heartbeat_interval=site.supervisor.heartbeat_interval,

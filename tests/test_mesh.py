@@ -57,7 +57,7 @@ def test_demo_site_runs_and_answers_status_and_tap(mesh: MeshFactory) -> None:
     assert proc.returncode == 0, proc.stderr
     status = json.loads(proc.stdout)
     names = {a["name"]: a for a in status["actors"]}
-    assert set(names) == {"broker", "room", "sensor", "thermostat", "console"}
+    assert set(names) == {"broker", "status", "room", "sensor", "thermostat", "console"}
     for record in names.values():
         assert record["state"] == "running"
         assert psutil.pid_exists(record["pid"])
@@ -69,6 +69,12 @@ def test_demo_site_runs_and_answers_status_and_tap(mesh: MeshFactory) -> None:
     assert all(isinstance(m["payload"], bool) for m in lines)
     table = cli(site, "ctl", "status")
     assert "thermostat" in table.stdout and "running" in table.stdout
+    proc = cli(site, "tap", "$sys.status.*", "--count", "3")
+    assert proc.returncode == 0, proc.stderr
+    topics = {json.loads(line)["topic"] for line in proc.stdout.splitlines()}
+    # The status actor publishes the actors marked `status = true` and the site.
+    assert topics <= {"$sys.status.sensor", "$sys.status.thermostat", "$sys.status.site"}
+    assert topics
 
 
 def _demo_actors() -> dict[str, Any]:

@@ -28,8 +28,9 @@ class ActorContext:
 
     ``name`` is the actor's name in the site, ``log`` a structlog logger bound
     with it, ``now()`` the wall clock in seconds (a fake clock under the test
-    harness), and ``send(output, value)`` publishes one value of a declared
-    Output at once, for actors that emit several messages per step.
+    harness), and ``send(output, value, topic=None)`` publishes one value of
+    a declared Output at once, for actors that emit several messages per step
+    (*topic* picks the topic of an Output declared on a ``prefix.*`` family).
     ``trigger`` names the Input whose message runs the current step (and
     ``topic`` the topic it came on), or is None for a periodic step.
     """
@@ -39,7 +40,7 @@ class ActorContext:
         name: str,
         log: FilteringBoundLogger,
         now: Callable[[], float],
-        send: Callable[[str, Any], None],
+        send: Callable[..., None],
     ) -> None:
         self.name = name
         self.log = log

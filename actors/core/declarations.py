@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
-from actors.core.topics import TopicError, check_topic
+from actors.core.topics import TopicError, parse_pattern
 
 
 class DeclarationError(TypeError):
@@ -322,7 +322,7 @@ def build_spec(cls: type, reserved: frozenset[str]) -> ActorSpec:
             raise DeclarationError(f"{where}: {exc}") from None
         if isinstance(var, Input | Output):
             try:
-                check_topic(var.topic)
+                parse_pattern(var.topic)  # an exact topic, or a 'prefix.*' family
             except TopicError as exc:
                 raise DeclarationError(f"{where}: {exc}") from None
         if isinstance(var, Input):

@@ -29,11 +29,12 @@ from actors.core.snapshot import (
     freeze,
     thaw,
 )
-from actors.core.topics import TopicError, check_topic
+from actors.core.topics import Pattern, TopicError, check_topic, parse_pattern
 from actors.core.wire import (
     WireError,
     decode_fields,
     decode_message,
+    decode_topic,
     encode_envelope,
     sender_of,
 )
@@ -92,7 +93,7 @@ def resolve_topics(spec: ActorSpec, given: Mapping[str, Any]) -> tuple[dict[str,
             errors.append(f"topics.{key}: expected a topic string, got {type(topic).__name__}")
             continue
         try:
-            topics[key] = check_topic(topic)
+            topics[key] = parse_pattern(topic).text
         except TopicError as exc:
             errors.append(f"topics.{key}: {exc}")
     return topics, errors
@@ -167,9 +168,19 @@ class ActorEngine:
             raise ParamError(f"actor {config.name!r}: " + "; ".join(errors + topic_errors))
         self.topics = topics
         # topic frame -> (input name, topic, type checker)
-        self._inputs_b: dict[bytes, tuple[str, str, Callable[[Any], Any]]] = {
-            topics[name].encode(): (name, topics[name], checker(var.type))
-            for name, var in self.spec.inputs.items()
+        self._inputs_b: dict[bytes, tuple[str, str, Callable[[Any], Any]]] = {}
+        # Inputs on a 'prefix.*' family of topics, tried when no exact topic matches.
+        self._input_patterns: list[tuple[Pattern, str, Callable[[Any], Any]]] = []
+        for name, var in self.spec.inputs.items():
+            pattern = parse_pattern(topics[name])
+            if pattern.exact:
+                self._inputs_b[pattern.zmq_filter] = (name, topics[name], checker(var.type))
+            else:
+                self._input_patterns.append((pattern, name, checker(var.type)))
+        self._output_patterns = {
+            name: parse_pattern(topics[name])
+            for name in self.spec.outputs
+            if not parse_pattern(topics[name]).exact
         }
         self._step_on_input = cls.step_on_input
         self._output_topics = {name: topics[name].encode() for name in self.spec.outputs}
@@ -208,7 +219,8 @@ class ActorEngine:
 
     def subscriptions(self) -> list[str]:
         """The exact topics this actor subscribes to."""
-        return [topic for _, topic, _ in self._inputs_b.values()]
+        exact = [topic for _, topic, _ in self._inputs_b.values()]
+        return exact + [pattern.text for pattern, _, _ in self._input_patterns]
 
     # -- publishing ------------------------------------------------------------
 
@@ -219,30 +231,53 @@ class ActorEngine:
         self._counts["published"] += 1
         return topic, encode_envelope(self.name, seq, self._wall_ns(), payload, trace)
 
-    def send(self, output: str, value: Any) -> None:
-        """Publish one value of the declared Output *output* now (``self.enlil.send``)."""
+    def send(self, output: str, value: Any, topic: str | None = None) -> None:
+        """Publish one value of the declared Output *output* now (``self.enlil.send``).
+
+        An Output declared on a ``prefix.*`` family needs the *topic* to publish
+        on, one of that family.
+        """
         var = self.spec.outputs.get(output)
         if var is None:
             raise KeyError(f"{self.spec.cls_name} declares no Output {output!r}")
+        family = self._output_patterns.get(output)
+        if family is not None:
+            if topic is None or not family.matches(check_topic(topic)):
+                raise ValueError(
+                    f"{self.spec.cls_name}.{output} publishes on {family.text!r}: "
+                    f"send() needs a topic of that family, got {topic!r}"
+                )
+        elif topic is not None and topic != self.topics[output]:
+            raise ValueError(
+                f"{self.spec.cls_name}.{output} publishes on "
+                f"{self.topics[output]!r} only, not {topic!r}"
+            )
         try:
             value = var.check(value)
         except TypeError as exc:
             raise TypeError(
                 f"{self.spec.cls_name}.{output} (Output {var.topic!r}): {exc}"
             ) from None
-        topic = self._output_topics[output]
-        seq = self._seq_out.get(topic, 0) + 1
-        self._seq_out[topic] = seq
+        topic_b = topic.encode() if family is not None and topic else self._output_topics[output]
+        seq = self._seq_out.get(topic_b, 0) + 1
+        self._seq_out[topic_b] = seq
         self._counts["published"] += 1
         envelope = encode_envelope(self.name, seq, self._wall_ns(), value, self._trace)
         if self.emit is not None:
-            self.emit(topic, envelope)
+            self.emit(topic_b, envelope)
         else:
-            self._outbox.append((topic, envelope))
+            self._outbox.append((topic_b, envelope))
 
     def _flush(self) -> list[Outgoing]:
         dirty = self._dirty
         for name in sorted(dirty) if len(dirty) > 1 else dirty:
+            if name in self._output_patterns:
+                dirty.clear()
+                raise ValueError(
+                    f"{self.spec.cls_name}.{name} publishes on a family of topics "
+                    f"({self.topics[name]!r}): use self.enlil.send({name!r}, "
+                    "value, topic=...)"
+                )
             self._outbox.append(
                 self.publish(self._output_topics[name], self.actor.__dict__[name], self._trace)
             )
@@ -287,6 +322,8 @@ class ActorEngine:
         counts = self._counts
         counts["received"] += 1
         entry = self._inputs_b.get(frames[0]) if len(frames) == 2 else None
+        if entry is None and self._input_patterns and len(frames) == 2:
+            entry = self._match_pattern(frames[0])
         if entry is None:
             return self._not_ours(frames)
         name, topic, check = entry
@@ -355,6 +392,16 @@ class ActorEngine:
             CURRENT_TRACE.reset(token)
         tracing.end(span)
         return out
+
+    def _match_pattern(self, frame: bytes) -> tuple[str, str, Callable[[Any], Any]] | None:
+        try:
+            topic = decode_topic(frame)
+        except WireError:
+            return None
+        for pattern, name, check in self._input_patterns:
+            if pattern.matches(topic):
+                return name, topic, check
+        return None
 
     def _not_ours(self, frames: list[bytes]) -> list[Outgoing]:
         """Count a multipart that is malformed or on a topic this actor does not read."""

@@ -136,6 +136,7 @@ class ActorConfig:
     max_rss_mb: float | None = None
     max_cpu_percent: float | None = None
     cpu_window: float = 10.0
+    status: bool = False
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,7 @@ _ACTOR_KEYS: Final[dict[str, tuple[Any, Any]]] = {
     "max_rss_mb": ((int, float), None),
     "max_cpu_percent": ((int, float), None),
     "cpu_window": ((int, float), 10.0),
+    "status": (bool, False),
 }
 _TABLES: Final = {"site", "broker", "supervisor", "telemetry", "snapshots", "actors"}
 
@@ -442,6 +444,7 @@ def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
             max_rss_mb=a["max_rss_mb"],
             max_cpu_percent=a["max_cpu_percent"],
             cpu_window=float(a["cpu_window"]),
+            status=a["status"],
         )
     _check_after(col, actors)
     if col.problems:

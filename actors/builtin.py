@@ -1,5 +1,9 @@
 """Built-in ("common") actors, configured in site.toml like any other.
 
+``actors.builtin:Log`` pushes the log records of every process of the site
+(read from their JSON-lines files) at or above a level onto
+``$sys.log.<process>``.
+
 ``actors.builtin:Status`` follows the supervisor's lifecycle events and every
 process's heartbeats and publishes each watched actor's status on
 ``$sys.status.<name>`` when it changes and every period, and the whole
@@ -13,11 +17,14 @@ subscribing to ``$sys.*``::
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from actors.core.actor import Actor
 from actors.core.declarations import Input, Output, Param, State
 from actors.core.topics import SYS_HEARTBEAT
+from actors.logs import LEVELS
 
 STATUS_PREFIX = "$sys.status."
 _EVENT_STATE = {
@@ -106,3 +113,53 @@ class Status(Actor):
         self.enlil.send(
             "status", {"processes": states, "all_running": running}, topic=STATUS_PREFIX + "site"
         )
+
+
+class Log(Actor):
+    """Pushes log records at or above a level, from every process, onto $sys.log.*."""
+
+    record = Output("$sys.log.*", dict, doc="One log record of process <name>, on $sys.log.<name>")
+    level = Param("warning", doc="Lowest level pushed: debug, info, warning, error, critical")
+    folder = Param("", doc="Folder of the log files (default: the site's run_dir/logs)")
+    offsets = State({}, type=dict, doc="Bytes already read of each log file")
+    period = 0.5
+    step_on_input = False
+
+    def on_start(self) -> None:
+        """Runs in the log actor's process at start: only records written from now are pushed.
+
+        Raises ValueError (the actor fails to start, with this message) on an unknown level.
+        """
+        if self.level not in LEVELS:
+            raise ValueError(f"Log.level {self.level!r} is not one of {', '.join(LEVELS)}")
+        for path in self._files():
+            self.offsets[path.name] = path.stat().st_size
+
+    def _files(self) -> list[Path]:
+        folder = Path(self.folder or self.enlil.log_dir or ".")
+        return sorted(folder.glob("*.log")) if folder.is_dir() else []
+
+    def step(self) -> None:
+        """Runs every period in the log actor's process: reads what the files gained."""
+        threshold = LEVELS[self.level]
+        for path in self._files():
+            size = path.stat().st_size
+            offset = self.offsets.get(path.name, 0)
+            if size < offset:
+                offset = 0  # the file was rotated
+            if size == offset:
+                continue
+            with path.open("rb") as f:
+                f.seek(offset)
+                data = f.read(size - offset)
+            complete = data.rfind(b"\n") + 1  # a line being written is read next time
+            self.offsets[path.name] = offset + complete
+            for line in data[:complete].splitlines():
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if not isinstance(record, dict):
+                    continue
+                if LEVELS.get(str(record.get("level")), 0) >= threshold:
+                    self.enlil.send("record", record, topic="$sys.log." + path.stem)

@@ -102,6 +102,7 @@ class ActorProcess:
                     period=cfg.period,
                     class_path=cfg.class_path,
                     recorder=cfg.recorder,
+                    log_dir=str(cfg.log_dir) if cfg.log_dir else None,
                 ),
                 wall_ns=time.time_ns,
                 monotonic=time.monotonic,

@@ -81,3 +81,20 @@ def test_status_actor_in_a_site_is_visible_on_sys_topics(mesh: MeshFactory) -> N
     old = site.kill("doubler")
     site.wait_for("$sys.status.doubler", lambda p: p.get("last_event") == "exited")
     site.wait_restarted("doubler", old)
+
+
+@pytest.mark.slow
+def test_log_actor_pushes_records_onto_sys_log(mesh: MeshFactory) -> None:
+    """Records at or above the level, from another process's file, arrive on $sys.log.<name>."""
+    site = mesh.start(
+        {
+            "actors": {
+                "log": {"class": "actors.builtin:Log", "params": {"level": "info"}, "period": 0.1},
+                "chatty": {"class": "mesh_actors:Chatty", "after": ["log"]},
+            }
+        }
+    )
+    site.publish("chatty.in", 5)
+    message = site.wait_for("$sys.log.chatty", lambda r: r.get("event") == "got a number")
+    assert message.envelope.payload["value"] == 5
+    assert message.envelope.sender == "log"

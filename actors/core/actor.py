@@ -33,6 +33,7 @@ class ActorContext:
     (*topic* picks the topic of an Output declared on a ``prefix.*`` family).
     ``trigger`` names the Input whose message runs the current step (and
     ``topic`` the topic it came on), or is None for a periodic step.
+    ``log_dir`` is the folder of the site's log files (None under the harness).
     """
 
     def __init__(
@@ -48,6 +49,7 @@ class ActorContext:
         self.send = send
         self.trigger: str | None = None
         self.topic: str | None = None
+        self.log_dir: str | None = None
 
 
 class Actor:

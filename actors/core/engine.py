@@ -109,6 +109,7 @@ class EngineConfig:
     period: float | None
     class_path: str = ""
     recorder: int = 100
+    log_dir: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +215,7 @@ class ActorEngine:
         actor.enlil = ActorContext(
             name=self.name, log=self._log, now=lambda: self._wall_ns() / 1e9, send=self.send
         )
+        actor.enlil.log_dir = self.config.log_dir
         actor.__init__()  # type: ignore[misc]  # user __init__ runs with params already bound
         return actor
 

@@ -178,7 +178,7 @@ def test_check_command_accepts_the_demo_site() -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "5 actors" in proc.stdout
+    assert "6 actors" in proc.stdout
 
 
 def test_unreadable_and_invalid_toml_name_the_file(tmp_path: Path) -> None:

@@ -57,7 +57,7 @@ def test_demo_site_runs_and_answers_status_and_tap(mesh: MeshFactory) -> None:
     assert proc.returncode == 0, proc.stderr
     status = json.loads(proc.stdout)
     names = {a["name"]: a for a in status["actors"]}
-    assert set(names) == {"broker", "status", "room", "sensor", "thermostat", "console"}
+    assert set(names) == {"broker", "status", "log", "room", "sensor", "thermostat", "console"}
     for record in names.values():
         assert record["state"] == "running"
         assert psutil.pid_exists(record["pid"])

@@ -65,6 +65,7 @@ class RuntimeConfig:
     otlp_endpoint: str = ""
     sampling: float = 1.0
     resource: dict[str, str] = field(default_factory=dict)
+    metrics_interval: float = 5.0
     otel_log_level: str = "warning"
     snapshot_dir: Path | None = None
     snapshot_keep: int = 20
@@ -84,6 +85,7 @@ class ActorProcess:
         self.state = "starting"
         self.cls: type | None = None
         self._replies: dict[Any, dict[str, Any]] = {}
+        self.metrics: Any = None
         folder = config.snapshot_dir / config.name if config.snapshot_dir else None
         self.snapshot_folder = folder
 
@@ -131,6 +133,8 @@ class ActorProcess:
         finally:
             if engine.tracing is not None:
                 engine.tracing.shutdown()  # type: ignore[attr-defined]
+            if self.metrics is not None:
+                self.metrics.shutdown()
             link.close(linger_ms=1000)
             ctx.term()
             wakeup.close()
@@ -153,6 +157,20 @@ class ActorProcess:
                 resource=cfg.resource,
             )
         )
+
+    def _start_metrics(self, engine: ActorEngine) -> Any:
+        """The actor's metrics, made now, in this process."""
+        from actors.telemetry import Metrics, TracingConfig  # noqa: PLC0415 - only when used
+
+        cfg = self.config
+        self.metrics = Metrics(
+            TracingConfig(
+                endpoint=cfg.otlp_endpoint, site=cfg.site, actor=cfg.name, resource=cfg.resource
+            ),
+            engine,
+            interval=cfg.metrics_interval,
+        )
+        return self.metrics
 
     def _arm_stack_dump(self) -> IO[str] | None:
         """On SIGUSR1, dump every thread's stack to a file the supervisor reads (hung steps).
@@ -228,8 +246,10 @@ class ActorProcess:
         heartbeat_topic = (SYS_HEARTBEAT + cfg.name).encode()
         control_topic = self.control_topic
         pub = link.pub
+        metrics = None
         if cfg.otlp_endpoint:
             engine.tracing = self._start_tracing()
+            metrics = self._start_metrics(engine)
 
         def emit(topic: bytes, envelope: bytes) -> None:
             pub.send(topic, _SNDMORE)
@@ -274,6 +294,8 @@ class ActorProcess:
                 now = time.monotonic()
                 if now >= next_beat:
                     next_beat = now + cfg.heartbeat_interval
+                    if metrics is not None:
+                        metrics.take_steps()
                     self._send(pub, [engine.publish(heartbeat_topic, self._heartbeat(engine))])
                 if now >= next_parent:
                     next_parent = now + _PARENT_CHECK

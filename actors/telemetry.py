@@ -15,11 +15,17 @@ created in the actor's process after it starts: never before a fork.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import psutil
 from opentelemetry.context import Context
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -36,6 +42,7 @@ class TracingConfig:
     actor: str
     ratio: float = 1.0
     resource: dict[str, str] = field(default_factory=dict)
+    metrics_interval: float = 5.0
 
 
 class Tracing:
@@ -94,4 +101,121 @@ class Tracing:
 
     def shutdown(self) -> None:
         """Export what is pending (bounded by the exporter's timeout) and stop."""
+        self.provider.shutdown()
+
+
+class Metrics:
+    """An actor's metrics, exported periodically over OTLP/HTTP.
+
+    Counters and gauges are observed from the engine's own counters when the
+    reader collects (every ``interval`` seconds), so the hot path only adds to
+    plain integers; step durations are taken from the engine in batches.
+    """
+
+    def __init__(self, config: TracingConfig, engine: Any, interval: float = 5.0) -> None:
+        self.engine = engine
+        resource = Resource.create(
+            {
+                "service.name": config.site,
+                "service.instance.id": config.actor,
+                "enlil.actor": config.actor,
+                **config.resource,
+            }
+        )
+        endpoint = config.endpoint.rstrip("/")
+        endpoint = endpoint.removesuffix("/v1/traces") + "/v1/metrics"
+        self.reader = PeriodicExportingMetricReader(
+            OTLPMetricExporter(endpoint=endpoint, timeout=5),
+            export_interval_millis=int(interval * 1000),
+        )
+        self.provider = MeterProvider(resource=resource, metric_readers=[self.reader])
+        meter = self.provider.get_meter("enlil")
+        self._process = psutil.Process()
+        self._process.cpu_percent(None)
+        actor = {"enlil.actor": config.actor}
+        meter.create_observable_counter(
+            "enlil.messages",
+            callbacks=[self._messages],
+            unit="{message}",
+            description="Messages handled, by outcome (received, accepted, malformed, ...)",
+        )
+        meter.create_observable_counter(
+            "enlil.topic.messages",
+            callbacks=[self._topics],
+            unit="{message}",
+            description="Messages accepted (in) and published (out), by topic",
+        )
+        meter.create_observable_gauge(
+            "enlil.process.rss",
+            callbacks=[self._rss],
+            unit="By",
+            description="Resident memory of the actor's process",
+        )
+        meter.create_observable_gauge(
+            "enlil.process.cpu",
+            callbacks=[self._cpu],
+            unit="%",
+            description="CPU use of the actor's process since the last collection",
+        )
+        self._step = meter.create_histogram(
+            "enlil.step.duration", unit="s", description="Duration of step()"
+        )
+        for var in [*engine.spec.states.values(), *engine.spec.outputs.values()]:
+            if getattr(var, "metric", False):
+                meter.create_observable_gauge(
+                    f"enlil.{var.name}",
+                    callbacks=[self._declared(var.name)],
+                    unit=var.unit or "1",
+                    description=var.doc or "",
+                )
+        self._actor = actor
+        engine.step_times = []
+
+    def _messages(self, options: CallbackOptions) -> Iterable[Observation]:
+        stats = self.engine.statistics()
+        for outcome in (
+            "received",
+            "accepted",
+            "malformed",
+            "unsupported_version",
+            "type_rejected",
+            "filtered",
+            "duplicates",
+            "gaps",
+            "published",
+            "steps",
+        ):
+            yield Observation(getattr(stats, outcome), {**self._actor, "outcome": outcome})
+
+    def _topics(self, options: CallbackOptions) -> Iterable[Observation]:
+        for topic, n in list(self.engine.topic_in.items()):
+            yield Observation(n, {**self._actor, "topic": topic, "direction": "in"})
+        for topic_b, n in list(self.engine.topic_out.items()):
+            yield Observation(n, {**self._actor, "topic": topic_b.decode(), "direction": "out"})
+
+    def _rss(self, options: CallbackOptions) -> Iterable[Observation]:
+        yield Observation(self._process.memory_info().rss, self._actor)
+
+    def _cpu(self, options: CallbackOptions) -> Iterable[Observation]:
+        yield Observation(self._process.cpu_percent(None), self._actor)
+
+    def _declared(self, name: str) -> Any:
+        def observe(options: CallbackOptions) -> Iterable[Observation]:
+            value = getattr(self.engine.actor, name, None)
+            if isinstance(value, bool | int | float):
+                yield Observation(float(value), self._actor)
+
+        return observe
+
+    def take_steps(self) -> None:
+        """Move the step durations the engine collected into the histogram."""
+        times = self.engine.step_times
+        if times:
+            self.engine.step_times = []
+            for duration in times:
+                self._step.record(duration, self._actor)
+
+    def shutdown(self) -> None:
+        """Export a last time and stop."""
+        self.take_steps()
         self.provider.shutdown()

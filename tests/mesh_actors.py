@@ -127,3 +127,14 @@ class Relay(Actor):
     def step(self) -> None:
         """Runs in the relay's process on each number."""
         self.out = self.value + 1
+
+
+class Metered(Actor):
+    """Adds up numbers into a State declared as a metric."""
+
+    value = Input("metered.in", int, doc="A number to add")
+    total = State(0, doc="Sum of the numbers so far", unit="{item}", metric=True)
+
+    def step(self) -> None:
+        """Runs in the metered actor's process on each number."""
+        self.total += self.value

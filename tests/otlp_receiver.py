@@ -8,6 +8,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -38,15 +42,20 @@ class OtlpReceiver:
 
     def __init__(self) -> None:
         self.spans: list[ReceivedSpan] = []
+        #: (metric name, description, unit, point attributes, value, resource attributes)
+        self.points: list[tuple[str, str, str, dict[str, Any], float, dict[str, Any]]] = []
         self._cond = threading.Condition()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                request = ExportTraceServiceRequest.FromString(body)
-                receiver._add(request)
-                reply = ExportTraceServiceResponse().SerializeToString()
+                if self.path.endswith("/v1/metrics"):
+                    receiver._add_metrics(ExportMetricsServiceRequest.FromString(body))
+                    reply = ExportMetricsServiceResponse().SerializeToString()
+                else:
+                    receiver._add(ExportTraceServiceRequest.FromString(body))
+                    reply = ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", str(len(reply)))
@@ -80,6 +89,33 @@ class OtlpReceiver:
                             )
                         )
             self._cond.notify_all()
+
+    def _add_metrics(self, request: ExportMetricsServiceRequest) -> None:
+        with self._cond:
+            for rm in request.resource_metrics:
+                resource = {a.key: _value(a.value) for a in rm.resource.attributes}
+                for sm in rm.scope_metrics:
+                    for m in sm.metrics:
+                        kind = m.WhichOneof("data")
+                        for p in getattr(m, kind).data_points:
+                            attrs = {a.key: _value(a.value) for a in p.attributes}
+                            if kind == "histogram":
+                                value = float(p.count)
+                            else:
+                                value = float(p.as_double if p.HasField("as_double") else p.as_int)
+                            self.points.append(
+                                (m.name, m.description, m.unit, attrs, value, resource)
+                            )
+            self._cond.notify_all()
+
+    def wait_points(
+        self, predicate: Callable[[list[Any]], bool], timeout: float = 20.0
+    ) -> list[Any]:
+        """Wait until *predicate* holds on the metric points received so far."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: predicate(self.points), timeout):
+                raise AssertionError(f"metrics never matched; got {self.points[-20:]}")
+            return list(self.points)
 
     def wait_for(
         self, predicate: Callable[[list[ReceivedSpan]], bool], timeout: float = 20.0

@@ -11,6 +11,7 @@ under both.
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -195,6 +196,11 @@ class ActorEngine:
         #: messages wait in the outbox until the hook returns (the harness). Either way
         #: the engine itself does no IO.
         self.emit: Callable[[bytes, bytes], None] | None = None
+        #: Accepted messages per input topic and published per output topic (metrics).
+        self.topic_in: dict[str, int] = {}
+        self.topic_out: dict[bytes, int] = {}
+        #: When a list, each step's duration (seconds) is appended for the metrics to take.
+        self.step_times: list[float] | None = None
         #: Spans for sampled steps (:class:`actors.telemetry.Tracing`); None: no tracing.
         self.tracing: Tracer | None = None
         self._trace: str | None = None
@@ -231,6 +237,7 @@ class ActorEngine:
         seq = self._seq_out.get(topic, 0) + 1
         self._seq_out[topic] = seq
         self._counts["published"] += 1
+        self.topic_out[topic] = self.topic_out.get(topic, 0) + 1
         return topic, encode_envelope(self.name, seq, self._wall_ns(), payload, trace)
 
     def send(self, output: str, value: Any, topic: str | None = None) -> None:
@@ -264,6 +271,7 @@ class ActorEngine:
         seq = self._seq_out.get(topic_b, 0) + 1
         self._seq_out[topic_b] = seq
         self._counts["published"] += 1
+        self.topic_out[topic_b] = self.topic_out.get(topic_b, 0) + 1
         envelope = encode_envelope(self.name, seq, self._wall_ns(), value, self._trace)
         if self.emit is not None:
             self.emit(topic_b, envelope)
@@ -317,7 +325,15 @@ class ActorEngine:
     def _step(self) -> None:
         self._counts["steps"] += 1
         self.last_step_ns = self._wall_ns()
-        self.actor.step()
+        times = self.step_times
+        if times is None:
+            self.actor.step()
+            return
+        start = time.perf_counter()
+        try:
+            self.actor.step()
+        finally:
+            times.append(time.perf_counter() - start)
 
     def receive(self, frames: list[bytes]) -> list[Outgoing]:
         """Deliver one received multipart; run ``step()`` if it changed an Input."""
@@ -345,6 +361,7 @@ class ActorEngine:
             self._warn_once("type_rejected", sender, topic, f"input {name!r} wants {tp}: {exc}")
             return []
         counts["accepted"] += 1
+        self.topic_in[topic] = self.topic_in.get(topic, 0) + 1
         actor = self.actor
         if self.recorder.size:
             event = (

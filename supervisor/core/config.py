@@ -106,6 +106,7 @@ class TelemetryConfig:
     protocol: str = "http"
     sampling: float = 1.0
     resource: dict[str, str] = field(default_factory=dict)
+    metrics_interval: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,7 @@ _TELEMETRY_KEYS: Final = {
     "protocol": (str, "http"),
     "sampling": ((int, float), 1.0),
     "resource": (dict, {}),
+    "metrics_interval": ((int, float), 5.0),
 }
 _ACTOR_KEYS: Final[dict[str, tuple[Any, Any]]] = {
     "class": (str, ...),
@@ -389,7 +391,9 @@ def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
         protocol=t["protocol"],
         sampling=float(t["sampling"]),
         resource={str(k): str(v) for k, v in t["resource"].items()},
+        metrics_interval=float(t["metrics_interval"]),
     )
+    col.positive("telemetry.metrics_interval", t["metrics_interval"])
 
     actors_data = data.get("actors", {})
     if not isinstance(actors_data, dict):

@@ -219,3 +219,53 @@ class Metrics:
         """Export a last time and stop."""
         self.take_steps()
         self.provider.shutdown()
+
+
+class SiteMetrics:
+    """The supervisor's metrics: restarts and exits of every actor, by reason.
+
+    *counts* is the supervisor's own map ``(actor, kind) -> number`` where kind
+    is ``restart`` or an exit reason (``normal``, ``exit``, ``killed``,
+    ``hung``, ``limit``, ``stopped``); it is read when the exporter collects.
+    """
+
+    def __init__(
+        self, config: TracingConfig, counts: dict[tuple[str, str], int], interval: float = 5.0
+    ) -> None:
+        resource = Resource.create(
+            {"service.name": config.site, "service.instance.id": "supervisor", **config.resource}
+        )
+        endpoint = config.endpoint.rstrip("/").removesuffix("/v1/traces") + "/v1/metrics"
+        reader = PeriodicExportingMetricReader(
+            OTLPMetricExporter(endpoint=endpoint, timeout=5),
+            export_interval_millis=int(interval * 1000),
+        )
+        self.provider = MeterProvider(resource=resource, metric_readers=[reader])
+        self._counts = counts
+        meter = self.provider.get_meter("enlil")
+        meter.create_observable_counter(
+            "enlil.site.restarts",
+            callbacks=[self._restarts],
+            unit="{restart}",
+            description="Restarts of each actor by the supervisor",
+        )
+        meter.create_observable_counter(
+            "enlil.site.exits",
+            callbacks=[self._exits],
+            unit="{exit}",
+            description="Exits of each actor, by reason",
+        )
+
+    def _restarts(self, options: CallbackOptions) -> Iterable[Observation]:
+        for (actor, kind), n in list(self._counts.items()):
+            if kind == "restart":
+                yield Observation(n, {"enlil.actor": actor})
+
+    def _exits(self, options: CallbackOptions) -> Iterable[Observation]:
+        for (actor, kind), n in list(self._counts.items()):
+            if kind != "restart":
+                yield Observation(n, {"enlil.actor": actor, "reason": kind})
+
+    def shutdown(self) -> None:
+        """Export a last time and stop."""
+        self.provider.shutdown()

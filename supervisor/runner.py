@@ -125,6 +125,9 @@ class Supervisor:
         # ZeroMQ context (supervisor.zygote); None spawns plainly.
         self.zygote = zygote
         self._next_reap = 0.0
+        #: (actor, "restart" or exit reason) -> count, for the site metrics.
+        self.counts: dict[tuple[str, str], int] = {}
+        self.metrics: Any = None
 
     # -- timers ----------------------------------------------------------------
 
@@ -195,10 +198,13 @@ class Supervisor:
                 config=str(self.site.path),
                 control=self.site.supervisor.control,
             )
+            self._start_metrics()
             self._spawn(self.broker)
             self._after(self._watch_interval, self._watch)
             self._loop(wakeup)
         finally:
+            if self.metrics is not None:
+                self.metrics.shutdown()
             for child in (self.broker, *self.actors.values()):
                 if child.alive:  # only after an internal error: never leave a child behind
                     child.signal(signal.SIGKILL)
@@ -355,6 +361,15 @@ class Supervisor:
         )
         child.last_exit = event.describe()
         record = self._record(child, event, pid)
+        kind = (
+            "stopped"
+            if event.commanded
+            else (
+                child.kill_kind
+                or ("normal" if event.normal else "killed" if event.signal is not None else "exit")
+            )
+        )
+        self.counts[child.name, kind] = self.counts.get((child.name, kind), 0) + 1
         if event.commanded:
             child.state = ChildState.STOPPED
             self._event("stopped", child, pid=pid, exit=child.last_exit)
@@ -499,8 +514,27 @@ class Supervisor:
 
         self._after(_STACK_GRACE, kill)
 
+    def _start_metrics(self) -> None:
+        """Site-wide metrics, when the site exports telemetry."""
+        telemetry = self.site.telemetry
+        if not telemetry.otlp_endpoint:
+            return
+        from actors.telemetry import SiteMetrics, TracingConfig  # noqa: PLC0415 - only when used
+
+        self.metrics = SiteMetrics(
+            TracingConfig(
+                endpoint=telemetry.otlp_endpoint,
+                site=self.site.site.name,
+                actor="supervisor",
+                resource=telemetry.resource,
+            ),
+            self.counts,
+            interval=telemetry.metrics_interval,
+        )
+
     def _restart(self, failed: Child, decision: Restart) -> None:
         failed.restarts += 1
+        self.counts[failed.name, "restart"] = self.counts.get((failed.name, "restart"), 0) + 1
         failed.restarting = True
         for name in decision.names:
             other = self.actors[name]

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def receiver() -> Iterator[OtlpReceiver]:
-    """An OTLP receiver on loopback for the duration of one test."""
+    """An OTLP receiver on loopback for one test (ask for it before `mesh`, so that it
+    outlives the site's last exports)."""
     r = OtlpReceiver()
     yield r
     r.close()
@@ -29,7 +30,7 @@ def last(points: list[Any], name: str, **attrs: Any) -> Any:
     return None
 
 
-def test_declared_metrics_and_counters_arrive(mesh: MeshFactory, receiver: OtlpReceiver) -> None:
+def test_declared_metrics_and_counters_arrive(receiver: OtlpReceiver, mesh: MeshFactory) -> None:
     """A metric=True State arrives with its value, unit and doc; counters by topic too."""
     site = mesh.start(
         {
@@ -58,3 +59,30 @@ def test_declared_metrics_and_counters_arrive(mesh: MeshFactory, receiver: OtlpR
     assert last(points, "enlil.messages", outcome="accepted")[4] >= 2.0
     receiver.wait_points(lambda p: last(p, "enlil.step.duration") is not None)
     assert last(receiver.points, "enlil.process.rss")[4] > 0
+
+
+def test_site_metrics_count_restarts_and_exits_by_reason(
+    receiver: OtlpReceiver, mesh: MeshFactory
+) -> None:
+    """The supervisor exports restarts and exits of each actor, by reason."""
+    site = mesh.start(
+        {
+            "site": {"name": "metered"},
+            "telemetry": {
+                "otlp_endpoint": receiver.endpoint,
+                "sampling": 0.0,
+                "metrics_interval": 0.2,
+            },
+            "actors": {"d": {"class": "mesh_actors:Doubler"}},
+        }
+    )
+    site.wait_restarted("d", site.kill("d"))
+    points = receiver.wait_points(
+        lambda p: (
+            last(p, "enlil.site.restarts", **{"enlil.actor": "d"}) is not None
+            and last(p, "enlil.site.exits", reason="killed") is not None
+        )
+    )
+    assert last(points, "enlil.site.restarts", **{"enlil.actor": "d"})[4] == 1.0
+    exits = last(points, "enlil.site.exits", reason="killed")
+    assert exits[4] == 1.0 and exits[5]["service.instance.id"] == "supervisor"

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def receiver() -> Iterator[OtlpReceiver]:
-    """An OTLP receiver on loopback for the duration of one test."""
+    """An OTLP receiver on loopback for one test (ask for it before `mesh`, so that it
+    outlives the site's last exports)."""
     r = OtlpReceiver()
     yield r
     r.close()
@@ -40,7 +41,7 @@ def chain(endpoint: str, sampling: float = 1.0) -> dict[str, object]:
 
 
 def test_one_stimulus_through_three_actors_is_one_trace(
-    mesh: MeshFactory, receiver: OtlpReceiver
+    receiver: OtlpReceiver, mesh: MeshFactory
 ) -> None:
     """Spans of three processes share a trace id and link child to parent."""
     site = mesh.start(chain(receiver.endpoint))
@@ -67,7 +68,7 @@ def test_one_stimulus_through_three_actors_is_one_trace(
 
 
 def test_unsampled_messages_carry_no_trace_and_make_no_span(
-    mesh: MeshFactory, receiver: OtlpReceiver
+    receiver: OtlpReceiver, mesh: MeshFactory
 ) -> None:
     """With sampling 0, nothing is traced and envelopes carry no trace context."""
     site = mesh.start(chain(receiver.endpoint, sampling=0.0))
@@ -78,7 +79,7 @@ def test_unsampled_messages_carry_no_trace_and_make_no_span(
     assert receiver.spans == []
 
 
-def test_an_exception_is_recorded_on_the_span(mesh: MeshFactory, receiver: OtlpReceiver) -> None:
+def test_an_exception_is_recorded_on_the_span(receiver: OtlpReceiver, mesh: MeshFactory) -> None:
     """A step that raises ends its span with an error status and the exception."""
     site = mesh.start(
         {
@@ -95,7 +96,7 @@ def test_an_exception_is_recorded_on_the_span(mesh: MeshFactory, receiver: OtlpR
     assert "exception" in failed.events
 
 
-def test_logs_inside_a_traced_step_carry_its_ids(mesh: MeshFactory, receiver: OtlpReceiver) -> None:
+def test_logs_inside_a_traced_step_carry_its_ids(receiver: OtlpReceiver, mesh: MeshFactory) -> None:
     """A record logged by a sampled step names the trace and span it ran in."""
     import json
 

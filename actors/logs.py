@@ -3,9 +3,10 @@
 Each process has two thresholds that can change while it runs: the *local*
 level, for its JSON-lines file (``<run_dir>/logs/<process>.log``, rotated)
 and the console, and the *OpenTelemetry* level, for records exported over
-OTLP (kept here so that ``ctl loglevel NAME LEVEL --otel LEVEL`` has one place
-to set both; export itself is not wired yet). A record below both thresholds
-is dropped by the first processor, before any formatting.
+OTLP when the site has an endpoint (:class:`actors.telemetry.LogExport`,
+plugged in with :meth:`LogSetup.export_to`). ``ctl loglevel NAME LEVEL
+--otel LEVEL`` sets both. A record below both thresholds is dropped by the
+first processor, before any formatting.
 
 The console shows readable lines on a terminal and JSON lines otherwise (so
 that a supervisor's captured output stays machine-readable).
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
@@ -88,9 +90,13 @@ class _Sink:
         self.console = console
         self.pretty = console.isatty()
         self.renderer = structlog.dev.ConsoleRenderer(colors=True) if self.pretty else None
+        #: Where records at or above the OpenTelemetry level go (actors.telemetry), if anywhere.
+        self.export: Callable[[dict[str, Any]], None] | None = None
 
     def _emit(self, **event: Any) -> None:
         level = LEVELS.get(str(event.get("level", "info")), 20)
+        if level >= self.levels.otel and self.export is not None:
+            self.export(event)
         if level < self.levels.local:
             return
         line = json.dumps(event, default=repr)
@@ -116,6 +122,7 @@ class LogSetup:
     logger: FilteringBoundLogger
     levels: LogLevels
     file: RotatingFile | None
+    sink: _Sink
 
     def set_levels(self, local: str | None = None, otel: str | None = None) -> dict[str, str]:
         """Change the thresholds at run time; ValueError names an unknown level."""
@@ -127,6 +134,10 @@ class LogSetup:
         if otel is not None:
             self.levels.otel = LEVELS[otel]
         return self.levels.describe()
+
+    def export_to(self, export: Callable[[dict[str, Any]], None] | None) -> None:
+        """Send records at or above the OpenTelemetry level to *export* (None: nowhere)."""
+        self.sink.export = export
 
 
 def _add_trace_ids(logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
@@ -170,7 +181,7 @@ def setup_logging(
         cache_logger_on_first_use=False,
     )
     logger: FilteringBoundLogger = structlog.get_logger().bind(process=process, pid=os.getpid())
-    return LogSetup(logger=logger, levels=levels, file=file)
+    return LogSetup(logger=logger, levels=levels, file=file, sink=sink)
 
 
 def configure_logging(process: str, level: str = "info") -> FilteringBoundLogger:

@@ -86,6 +86,7 @@ class ActorProcess:
         self.cls: type | None = None
         self._replies: dict[Any, dict[str, Any]] = {}
         self.metrics: Any = None
+        self.log_export: Any = None
         folder = config.snapshot_dir / config.name if config.snapshot_dir else None
         self.snapshot_folder = folder
 
@@ -135,6 +136,9 @@ class ActorProcess:
                 engine.tracing.shutdown()  # type: ignore[attr-defined]
             if self.metrics is not None:
                 self.metrics.shutdown()
+            if self.log_export is not None:
+                self.logging.export_to(None)
+                self.log_export.shutdown()
             link.close(linger_ms=1000)
             ctx.term()
             wakeup.close()
@@ -157,6 +161,18 @@ class ActorProcess:
                 resource=cfg.resource,
             )
         )
+
+    def _start_log_export(self) -> None:
+        """Records at or above the OpenTelemetry level go out over OTLP too."""
+        from actors.telemetry import LogExport, TracingConfig  # noqa: PLC0415 - only when used
+
+        cfg = self.config
+        self.log_export = LogExport(
+            TracingConfig(
+                endpoint=cfg.otlp_endpoint, site=cfg.site, actor=cfg.name, resource=cfg.resource
+            )
+        )
+        self.logging.export_to(self.log_export)
 
     def _start_metrics(self, engine: ActorEngine) -> Any:
         """The actor's metrics, made now, in this process."""
@@ -250,6 +266,7 @@ class ActorProcess:
         if cfg.otlp_endpoint:
             engine.tracing = self._start_tracing()
             metrics = self._start_metrics(engine)
+            self._start_log_export()
 
         def emit(topic: bytes, envelope: bytes) -> None:
             pub.send(topic, _SNDMORE)

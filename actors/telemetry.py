@@ -15,21 +15,35 @@ created in the actor's process after it starts: never before a fork.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import psutil
+from opentelemetry._logs import SeverityNumber
 from opentelemetry.context import Context
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    set_span_in_context,
+)
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 
@@ -268,4 +282,66 @@ class SiteMetrics:
 
     def shutdown(self) -> None:
         """Export a last time and stop."""
+        self.provider.shutdown()
+
+
+_SEVERITY = {
+    "debug": SeverityNumber.DEBUG,
+    "info": SeverityNumber.INFO,
+    "warning": SeverityNumber.WARN,
+    "error": SeverityNumber.ERROR,
+    "critical": SeverityNumber.FATAL,
+}
+_RESERVED_KEYS = frozenset({"event", "level", "timestamp", "trace_id", "span_id"})
+
+
+class LogExport:
+    """Exports log records at or above a process's OpenTelemetry level over OTLP/HTTP."""
+
+    def __init__(self, config: TracingConfig) -> None:
+        resource = Resource.create(
+            {
+                "service.name": config.site,
+                "service.instance.id": config.actor,
+                "enlil.actor": config.actor,
+                **config.resource,
+            }
+        )
+        endpoint = config.endpoint.rstrip("/").removesuffix("/v1/traces") + "/v1/logs"
+        self.provider = LoggerProvider(resource=resource)
+        self.provider.add_log_record_processor(
+            BatchLogRecordProcessor(
+                OTLPLogExporter(endpoint=endpoint, timeout=5), schedule_delay_millis=200
+            )
+        )
+        self.logger = self.provider.get_logger("enlil")
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        """Export one structlog event dict (called by actors.logs)."""
+        level = str(event.get("level", "info"))
+        context = None
+        if "trace_id" in event and "span_id" in event:
+            span_context = SpanContext(
+                int(event["trace_id"], 16),
+                int(event["span_id"], 16),
+                is_remote=False,
+                trace_flags=TraceFlags(1),
+            )
+            context = set_span_in_context(NonRecordingSpan(span_context))
+        attributes = {
+            k: v if isinstance(v, str | bool | int | float) else repr(v)
+            for k, v in event.items()
+            if k not in _RESERVED_KEYS
+        }
+        self.logger.emit(
+            timestamp=time.time_ns(),
+            context=context,
+            severity_number=_SEVERITY.get(level, SeverityNumber.INFO),
+            severity_text=level.upper(),
+            body=str(event.get("event", "")),
+            attributes=attributes,
+        )
+
+    def shutdown(self) -> None:
+        """Export what is pending and stop."""
         self.provider.shutdown()

@@ -8,6 +8,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
@@ -43,6 +47,8 @@ class OtlpReceiver:
     def __init__(self) -> None:
         self.spans: list[ReceivedSpan] = []
         #: (metric name, description, unit, point attributes, value, resource attributes)
+        #: (severity text, body, attributes, trace id hex, resource attributes)
+        self.logs: list[tuple[str, str, dict[str, Any], str, dict[str, Any]]] = []
         self.points: list[tuple[str, str, str, dict[str, Any], float, dict[str, Any]]] = []
         self._cond = threading.Condition()
         receiver = self
@@ -50,7 +56,10 @@ class OtlpReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                if self.path.endswith("/v1/metrics"):
+                if self.path.endswith("/v1/logs"):
+                    receiver._add_logs(ExportLogsServiceRequest.FromString(body))
+                    reply = ExportLogsServiceResponse().SerializeToString()
+                elif self.path.endswith("/v1/metrics"):
                     receiver._add_metrics(ExportMetricsServiceRequest.FromString(body))
                     reply = ExportMetricsServiceResponse().SerializeToString()
                 else:
@@ -89,6 +98,25 @@ class OtlpReceiver:
                             )
                         )
             self._cond.notify_all()
+
+    def _add_logs(self, request: ExportLogsServiceRequest) -> None:
+        with self._cond:
+            for rl in request.resource_logs:
+                resource = {a.key: _value(a.value) for a in rl.resource.attributes}
+                for sl in rl.scope_logs:
+                    for r in sl.log_records:
+                        attrs = {a.key: _value(a.value) for a in r.attributes}
+                        self.logs.append(
+                            (r.severity_text, _value(r.body), attrs, r.trace_id.hex(), resource)
+                        )
+            self._cond.notify_all()
+
+    def wait_logs(self, predicate: Callable[[list[Any]], bool], timeout: float = 20.0) -> list[Any]:
+        """Wait until *predicate* holds on the log records received so far."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: predicate(self.logs), timeout):
+                raise AssertionError(f"logs never matched; got {self.logs[-20:]}")
+            return list(self.logs)
 
     def _add_metrics(self, request: ExportMetricsServiceRequest) -> None:
         with self._cond:

@@ -114,3 +114,37 @@ def test_logs_inside_a_traced_step_carry_its_ids(receiver: OtlpReceiver, mesh: M
     records = [json.loads(line) for line in log_file.read_text().splitlines()]
     got = next(r for r in records if r["event"] == "got a number")
     assert (got["trace_id"], got["span_id"]) == (spans[0].trace_id, spans[0].span_id)
+
+
+def test_exported_logs_follow_the_export_level_and_carry_trace_ids(
+    receiver: OtlpReceiver, mesh: MeshFactory
+) -> None:
+    """Records at or above otel_log_level are exported with their trace id; the local
+    file keeps to the local level."""
+    import json
+
+    site = mesh.start(
+        {
+            "site": {"name": "traced"},
+            "telemetry": {"otlp_endpoint": receiver.endpoint},
+            "actors": {
+                "chatty": {
+                    "class": "mesh_actors:Chatty",
+                    "log_level": "warning",
+                    "otel_log_level": "info",
+                }
+            },
+        }
+    )
+    cursor = site.publish("chatty.in", 9)
+    site.wait_for("chatty.out", after=cursor)
+    logs = receiver.wait_logs(lambda r: any(x[1] == "got a number" for x in r))
+    record = next(x for x in logs if x[1] == "got a number")
+    severity, _, attrs, trace_id, resource = record
+    assert severity == "INFO" and attrs["value"] == 9 and attrs["actor"] == "chatty"
+    assert resource["enlil.actor"] == "chatty"
+    spans = receiver.wait_for(lambda s: len(s) >= 1)
+    assert trace_id == spans[0].trace_id
+    log_file = site.site.site.run_dir / "logs" / "chatty.log"
+    events = [json.loads(line)["event"] for line in log_file.read_text().splitlines()]
+    assert "got a number" not in events

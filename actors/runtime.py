@@ -86,6 +86,7 @@ class ActorProcess:
         self.cls: type | None = None
         self._replies: dict[Any, dict[str, Any]] = {}
         self.metrics: Any = None
+        self._metric_names: list[str] = []
         self.log_export: Any = None
         folder = config.snapshot_dir / config.name if config.snapshot_dir else None
         self.snapshot_folder = folder
@@ -117,6 +118,11 @@ class ActorProcess:
         except Exception:
             self.log.exception("actor constructor failed", hook="__init__")
             return EXIT_FAILURE
+        self._metric_names = [
+            v.name
+            for v in [*cls._enlil_spec.states.values(), *cls._enlil_spec.outputs.values()]
+            if getattr(v, "metric", False)
+        ]
         stack_file = self._arm_stack_dump()
         wakeup = SignalWakeup((signal.SIGTERM, signal.SIGINT))
         ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
@@ -348,6 +354,7 @@ class ActorProcess:
             "uptime": round(time.monotonic() - self.started, 3),
             "last_step": engine.last_step_ns / 1e9 if engine.last_step_ns else None,
             "stats": {name: getattr(stats, name) for name in stats.__slots__},
+            "metrics": {name: getattr(engine.actor, name, None) for name in self._metric_names},
         }
 
 

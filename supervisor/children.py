@@ -157,6 +157,7 @@ class Child:
             "last_exit": self.last_exit or None,
             "stats": self.heartbeat.get("stats", {}),
             "heartbeat_age": round(now - self.heartbeat_at, 3) if self.heartbeat_at else None,
+            "metrics": self.heartbeat.get("metrics", {}),
         }
 
 

@@ -49,6 +49,7 @@ from supervisor.core.protocol import (
     encode_result,
     request_id,
 )
+from supervisor.prometheus import PrometheusEndpoint
 from supervisor.records import has_snapshot, take_stack_dump, write_record
 from supervisor.zygote import Zygote, ZygoteError
 
@@ -128,6 +129,7 @@ class Supervisor:
         #: (actor, "restart" or exit reason) -> count, for the site metrics.
         self.counts: dict[tuple[str, str], int] = {}
         self.metrics: Any = None
+        self.prometheus: PrometheusEndpoint | None = None
 
     # -- timers ----------------------------------------------------------------
 
@@ -199,12 +201,17 @@ class Supervisor:
                 control=self.site.supervisor.control,
             )
             self._start_metrics()
+            if self.site.telemetry.prometheus:
+                self.prometheus = PrometheusEndpoint(self.site.telemetry.prometheus)
+                self.log.info("prometheus endpoint", address=self.prometheus.address)
             self._spawn(self.broker)
             self._after(self._watch_interval, self._watch)
             self._loop(wakeup)
         finally:
             if self.metrics is not None:
                 self.metrics.shutdown()
+            if self.prometheus is not None:
+                self.prometheus.close()
             for child in (self.broker, *self.actors.values()):
                 if child.alive:  # only after an internal error: never leave a child behind
                     child.signal(signal.SIGKILL)
@@ -480,6 +487,8 @@ class Supervisor:
     def _watch(self) -> None:
         """Kill actors that stopped sending heartbeats or broke a resource limit."""
         self._after(self._watch_interval, self._watch)
+        if self.prometheus is not None:
+            self.prometheus.update(self.status(), dict(self.counts))
         now = time.monotonic()
         if self.zygote is not None and now >= self._next_reap:
             self._next_reap = now + 5.0

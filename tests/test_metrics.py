@@ -86,3 +86,38 @@ def test_site_metrics_count_restarts_and_exits_by_reason(
     assert last(points, "enlil.site.restarts", **{"enlil.actor": "d"})[4] == 1.0
     exits = last(points, "enlil.site.exits", reason="killed")
     assert exits[4] == 1.0 and exits[5]["service.instance.id"] == "supervisor"
+
+
+def test_prometheus_endpoint_serves_the_whole_site(mesh: MeshFactory) -> None:
+    """One scrape shows every process, its counters, declared metrics and restarts."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    site = mesh.start(
+        {
+            "telemetry": {"prometheus": f"127.0.0.1:{port}"},
+            "actors": {"m": {"class": "mesh_actors:Metered"}},
+        }
+    )
+    site.publish("metered.in", 3)
+    site.publish("metered.in", 4)
+    site.wait_restarted("m", site.kill("m"))
+    site.publish("metered.in", 5)
+
+    def page() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            return str(r.read().decode())
+
+    site.wait_status(
+        lambda s: 'enlil_total{actor="m"} 5.0' in page(),
+        what="the declared metric on the scrape page",
+    )
+    text = page()
+    assert 'enlil_up{actor="broker",kind="broker"} 1' in text
+    assert 'enlil_restarts_total{actor="m"} 1' in text
+    assert 'enlil_exits_total{actor="m",reason="killed"} 1' in text
+    assert 'enlil_messages_total{actor="m",outcome="accepted"}' in text
+    assert "# TYPE enlil_messages_total counter" in text

@@ -9,6 +9,7 @@ and importing actor classes happen in the shell (:mod:`supervisor.site`).
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -107,6 +108,7 @@ class TelemetryConfig:
     sampling: float = 1.0
     resource: dict[str, str] = field(default_factory=dict)
     metrics_interval: float = 5.0
+    prometheus: str = ""
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,7 @@ _TELEMETRY_KEYS: Final = {
     "sampling": ((int, float), 1.0),
     "resource": (dict, {}),
     "metrics_interval": ((int, float), 5.0),
+    "prometheus": (str, ""),
 }
 _ACTOR_KEYS: Final[dict[str, tuple[Any, Any]]] = {
     "class": (str, ...),
@@ -392,7 +395,11 @@ def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
         sampling=float(t["sampling"]),
         resource={str(k): str(v) for k, v in t["resource"].items()},
         metrics_interval=float(t["metrics_interval"]),
+        prometheus=t["prometheus"],
     )
+    prom = t["prometheus"]
+    if prom and not re.fullmatch(r"[\w.\-]*:\d{1,5}", prom):
+        col.add("telemetry.prometheus", f"{prom!r} is not host:port (e.g. 127.0.0.1:9464)")
     col.positive("telemetry.metrics_interval", t["metrics_interval"])
 
     actors_data = data.get("actors", {})

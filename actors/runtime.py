@@ -66,6 +66,7 @@ class RuntimeConfig:
     sampling: float = 1.0
     resource: dict[str, str] = field(default_factory=dict)
     metrics_interval: float = 5.0
+    protocol: str = "http"
     otel_log_level: str = "warning"
     snapshot_dir: Path | None = None
     snapshot_keep: int = 20
@@ -153,45 +154,38 @@ class ActorProcess:
                 stack_file.close()
                 Path(stack_file.name).unlink(missing_ok=True)
 
-    def _start_tracing(self) -> Any:
-        """The OpenTelemetry side, made now, in this process (never before a fork)."""
-        from actors.telemetry import Tracing, TracingConfig  # noqa: PLC0415 - only when used
+    def _telemetry(self) -> Any:
+        """The OpenTelemetry settings of this actor (importing the SDK only when used)."""
+        from actors.telemetry import TracingConfig  # noqa: PLC0415 - only when used
 
         cfg = self.config
-        return Tracing(
-            TracingConfig(
-                endpoint=cfg.otlp_endpoint,
-                site=cfg.site,
-                actor=cfg.name,
-                ratio=cfg.sampling,
-                resource=cfg.resource,
-            )
+        return TracingConfig(
+            endpoint=cfg.otlp_endpoint,
+            site=cfg.site,
+            actor=cfg.name,
+            ratio=cfg.sampling,
+            resource=cfg.resource,
+            protocol=cfg.protocol,
         )
+
+    def _start_tracing(self) -> Any:
+        """The OpenTelemetry side, made now, in this process (never before a fork)."""
+        from actors.telemetry import Tracing  # noqa: PLC0415 - only when used
+
+        return Tracing(self._telemetry())
 
     def _start_log_export(self) -> None:
         """Records at or above the OpenTelemetry level go out over OTLP too."""
-        from actors.telemetry import LogExport, TracingConfig  # noqa: PLC0415 - only when used
+        from actors.telemetry import LogExport  # noqa: PLC0415 - only when used
 
-        cfg = self.config
-        self.log_export = LogExport(
-            TracingConfig(
-                endpoint=cfg.otlp_endpoint, site=cfg.site, actor=cfg.name, resource=cfg.resource
-            )
-        )
+        self.log_export = LogExport(self._telemetry())
         self.logging.export_to(self.log_export)
 
     def _start_metrics(self, engine: ActorEngine) -> Any:
         """The actor's metrics, made now, in this process."""
-        from actors.telemetry import Metrics, TracingConfig  # noqa: PLC0415 - only when used
+        from actors.telemetry import Metrics  # noqa: PLC0415 - only when used
 
-        cfg = self.config
-        self.metrics = Metrics(
-            TracingConfig(
-                endpoint=cfg.otlp_endpoint, site=cfg.site, actor=cfg.name, resource=cfg.resource
-            ),
-            engine,
-            interval=cfg.metrics_interval,
-        )
+        self.metrics = Metrics(self._telemetry(), engine, interval=self.config.metrics_interval)
         return self.metrics
 
     def _arm_stack_dump(self) -> IO[str] | None:

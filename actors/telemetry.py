@@ -57,6 +57,41 @@ class TracingConfig:
     ratio: float = 1.0
     resource: dict[str, str] = field(default_factory=dict)
     metrics_interval: float = 5.0
+    protocol: str = "http"
+
+    def exporter(self, signal: str) -> Any:
+        """The OTLP exporter of *signal* (traces, metrics, logs) for this protocol.
+
+        http/protobuf posts to ``<endpoint>/v1/<signal>``; gRPC talks to the
+        endpoint itself (its module is imported only when chosen).
+        """
+        base = self.endpoint.rstrip("/")
+        for suffix in ("/v1/traces", "/v1/metrics", "/v1/logs"):
+            base = base.removesuffix(suffix)
+        if self.protocol == "grpc":
+            from opentelemetry.exporter.otlp.proto.grpc import (  # noqa: PLC0415
+                _log_exporter as grpc_logs,
+            )
+            from opentelemetry.exporter.otlp.proto.grpc import (  # noqa: PLC0415
+                metric_exporter as grpc_metrics,
+            )
+            from opentelemetry.exporter.otlp.proto.grpc import (  # noqa: PLC0415
+                trace_exporter as grpc_traces,
+            )
+
+            insecure = base.startswith("http://")
+            kinds = {
+                "traces": grpc_traces.OTLPSpanExporter,
+                "metrics": grpc_metrics.OTLPMetricExporter,
+                "logs": grpc_logs.OTLPLogExporter,
+            }
+            return kinds[signal](endpoint=base, insecure=insecure, timeout=5)
+        http_kinds = {
+            "traces": OTLPSpanExporter,
+            "metrics": OTLPMetricExporter,
+            "logs": OTLPLogExporter,
+        }
+        return http_kinds[signal](endpoint=f"{base}/v1/{signal}", timeout=5)
 
 
 class Tracing:
@@ -73,13 +108,8 @@ class Tracing:
             }
         )
         self.provider = TracerProvider(resource=resource)
-        endpoint = config.endpoint.rstrip("/")
-        if not endpoint.endswith("/v1/traces"):
-            endpoint += "/v1/traces"
         self.provider.add_span_processor(
-            BatchSpanProcessor(
-                OTLPSpanExporter(endpoint=endpoint, timeout=5), schedule_delay_millis=200
-            )
+            BatchSpanProcessor(config.exporter("traces"), schedule_delay_millis=200)
         )
         self.tracer = self.provider.get_tracer("enlil")
         self._propagator = TraceContextTextMapPropagator()
@@ -136,11 +166,8 @@ class Metrics:
                 **config.resource,
             }
         )
-        endpoint = config.endpoint.rstrip("/")
-        endpoint = endpoint.removesuffix("/v1/traces") + "/v1/metrics"
         self.reader = PeriodicExportingMetricReader(
-            OTLPMetricExporter(endpoint=endpoint, timeout=5),
-            export_interval_millis=int(interval * 1000),
+            config.exporter("metrics"), export_interval_millis=int(interval * 1000)
         )
         self.provider = MeterProvider(resource=resource, metric_readers=[self.reader])
         meter = self.provider.get_meter("enlil")
@@ -249,10 +276,8 @@ class SiteMetrics:
         resource = Resource.create(
             {"service.name": config.site, "service.instance.id": "supervisor", **config.resource}
         )
-        endpoint = config.endpoint.rstrip("/").removesuffix("/v1/traces") + "/v1/metrics"
         reader = PeriodicExportingMetricReader(
-            OTLPMetricExporter(endpoint=endpoint, timeout=5),
-            export_interval_millis=int(interval * 1000),
+            config.exporter("metrics"), export_interval_millis=int(interval * 1000)
         )
         self.provider = MeterProvider(resource=resource, metric_readers=[reader])
         self._counts = counts
@@ -307,12 +332,9 @@ class LogExport:
                 **config.resource,
             }
         )
-        endpoint = config.endpoint.rstrip("/").removesuffix("/v1/traces") + "/v1/logs"
         self.provider = LoggerProvider(resource=resource)
         self.provider.add_log_record_processor(
-            BatchLogRecordProcessor(
-                OTLPLogExporter(endpoint=endpoint, timeout=5), schedule_delay_millis=200
-            )
+            BatchLogRecordProcessor(config.exporter("logs"), schedule_delay_millis=200)
         )
         self.logger = self.provider.get_logger("enlil")
 

@@ -536,6 +536,7 @@ class Supervisor:
                 site=self.site.site.name,
                 actor="supervisor",
                 resource=telemetry.resource,
+                protocol=telemetry.protocol,
             ),
             self.counts,
             interval=telemetry.metrics_interval,

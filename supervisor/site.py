@@ -90,6 +90,7 @@ def runtime_config(site: SiteConfig, name: str) -> RuntimeConfig:
         sampling=site.telemetry.sampling,
         resource=site.telemetry.resource,
         metrics_interval=site.telemetry.metrics_interval,
+        protocol=site.telemetry.protocol,
         snapshot_dir=site.snapshots.dir,
         snapshot_keep=site.snapshots.keep,
         recorder=actor.recorder if actor.recorder is not None else site.snapshots.inputs,

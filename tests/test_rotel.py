@@ -30,13 +30,14 @@ class Rotel:
 
     def __init__(self, tmp: Path) -> None:
         self.http = f"127.0.0.1:{free_port()}"
+        self.grpc = f"127.0.0.1:{free_port()}"
         agent = Path(rotel.__file__).parent / "rotel-agent"
         self.proc = subprocess.Popen(
             [
                 str(agent),
                 "start",
                 "--otlp-grpc-endpoint",
-                f"127.0.0.1:{free_port()}",
+                self.grpc,
                 "--otlp-http-endpoint",
                 self.http,
                 "--exporter",
@@ -89,14 +90,15 @@ class Rotel:
 
 @pytest.fixture
 def collector(tmp_path: Path) -> Iterator[Rotel]:
-    """A rotel collector on loopback ports for one test."""
+    """A rotel collector on loopback ports for one test (ask for it before `mesh`, so that
+    it outlives the site's last exports)."""
     agent = Rotel(tmp_path)
     agent.wait_for(["Starting Rotel"])
     yield agent
     agent.close()
 
 
-def test_demo_site_traces_reach_rotel_from_every_actor(mesh: MeshFactory, collector: Rotel) -> None:
+def test_demo_site_traces_reach_rotel_from_every_actor(collector: Rotel, mesh: MeshFactory) -> None:
     """Every actor of the demo site shows up in rotel's trace log."""
     actors = tomllib.loads((DEMO / "site.toml").read_text())["actors"]
     mesh.start(
@@ -109,3 +111,15 @@ def test_demo_site_traces_reach_rotel_from_every_actor(mesh: MeshFactory, collec
     collector.wait_for(
         ["service.name: Str(demo)", *[f"enlil.actor: Str({name})" for name in actors]]
     )
+
+
+def test_traces_reach_rotel_over_grpc(collector: Rotel, mesh: MeshFactory) -> None:
+    """protocol = "grpc" exports to the collector's gRPC port."""
+    mesh.start(
+        {
+            "site": {"name": "grpcsite"},
+            "telemetry": {"otlp_endpoint": f"http://{collector.grpc}", "protocol": "grpc"},
+            "actors": {"t": {"class": "mesh_actors:Ticker"}},
+        }
+    )
+    collector.wait_for(["service.name: Str(grpcsite)", "enlil.actor: Str(t)"])

@@ -378,7 +378,7 @@ def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
     t = col.table(data.get("telemetry", {}), "telemetry", _TELEMETRY_KEYS)
     col.choice("telemetry.log_level", t["log_level"], LOG_LEVELS)
     col.choice("telemetry.otel_log_level", t["otel_log_level"], LOG_LEVELS)
-    col.choice("telemetry.protocol", t["protocol"], ("http",))
+    col.choice("telemetry.protocol", t["protocol"], ("http", "grpc"))
     if not 0.0 <= t["sampling"] <= 1.0:
         col.add("telemetry.sampling", f"must be between 0 and 1, got {t['sampling']}")
     endpoint = t["otlp_endpoint"]

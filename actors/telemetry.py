@@ -59,6 +59,18 @@ class TracingConfig:
     metrics_interval: float = 5.0
     protocol: str = "http"
 
+    def otel_resource(self) -> Resource:
+        """``service.name`` = the site, ``service.instance.id`` and ``enlil.actor`` = the
+        actor (or ``supervisor``), plus the configured extra attributes."""
+        return Resource.create(
+            {
+                "service.name": self.site,
+                "service.instance.id": self.actor,
+                "enlil.actor": self.actor,
+                **self.resource,
+            }
+        )
+
     def exporter(self, signal: str) -> Any:
         """The OTLP exporter of *signal* (traces, metrics, logs) for this protocol.
 
@@ -99,14 +111,7 @@ class Tracing:
 
     def __init__(self, config: TracingConfig) -> None:
         self.config = config
-        resource = Resource.create(
-            {
-                "service.name": config.site,
-                "service.instance.id": config.actor,
-                "enlil.actor": config.actor,
-                **config.resource,
-            }
-        )
+        resource = config.otel_resource()
         self.provider = TracerProvider(resource=resource)
         self.provider.add_span_processor(
             BatchSpanProcessor(config.exporter("traces"), schedule_delay_millis=200)
@@ -158,14 +163,7 @@ class Metrics:
 
     def __init__(self, config: TracingConfig, engine: Any, interval: float = 5.0) -> None:
         self.engine = engine
-        resource = Resource.create(
-            {
-                "service.name": config.site,
-                "service.instance.id": config.actor,
-                "enlil.actor": config.actor,
-                **config.resource,
-            }
-        )
+        resource = config.otel_resource()
         self.reader = PeriodicExportingMetricReader(
             config.exporter("metrics"), export_interval_millis=int(interval * 1000)
         )
@@ -273,9 +271,7 @@ class SiteMetrics:
     def __init__(
         self, config: TracingConfig, counts: dict[tuple[str, str], int], interval: float = 5.0
     ) -> None:
-        resource = Resource.create(
-            {"service.name": config.site, "service.instance.id": "supervisor", **config.resource}
-        )
+        resource = config.otel_resource()
         reader = PeriodicExportingMetricReader(
             config.exporter("metrics"), export_interval_millis=int(interval * 1000)
         )
@@ -324,14 +320,7 @@ class LogExport:
     """Exports log records at or above a process's OpenTelemetry level over OTLP/HTTP."""
 
     def __init__(self, config: TracingConfig) -> None:
-        resource = Resource.create(
-            {
-                "service.name": config.site,
-                "service.instance.id": config.actor,
-                "enlil.actor": config.actor,
-                **config.resource,
-            }
-        )
+        resource = config.otel_resource()
         self.provider = LoggerProvider(resource=resource)
         self.provider.add_log_record_processor(
             BatchLogRecordProcessor(config.exporter("logs"), schedule_delay_millis=200)

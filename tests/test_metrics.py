@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,15 +10,6 @@ from otlp_receiver import OtlpReceiver
 from actors.testing import MeshFactory
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def receiver() -> Iterator[OtlpReceiver]:
-    """An OTLP receiver on loopback for one test (ask for it before `mesh`, so that it
-    outlives the site's last exports)."""
-    r = OtlpReceiver()
-    yield r
-    r.close()
 
 
 def last(points: list[Any], name: str, **attrs: Any) -> Any:

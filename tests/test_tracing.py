@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from otlp_receiver import OtlpReceiver
 
 from actors.testing import MeshFactory
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def receiver() -> Iterator[OtlpReceiver]:
-    """An OTLP receiver on loopback for one test (ask for it before `mesh`, so that it
-    outlives the site's last exports)."""
-    r = OtlpReceiver()
-    yield r
-    r.close()
 
 
 def chain(endpoint: str, sampling: float = 1.0) -> dict[str, object]:

@@ -284,6 +284,8 @@ class ActorProcess:
             poller.register(link.sub, zmq.POLLIN)
             poller.register(wakeup.fileno(), zmq.POLLIN)
             poll = poller.poll
+            receive = engine.receive
+            recv_message = _recv_message
             next_beat = time.monotonic() + cfg.heartbeat_interval
             next_parent = time.monotonic() + _PARENT_CHECK
             sub = link.sub
@@ -300,13 +302,15 @@ class ActorProcess:
                     if wakeup.received and wakeup.drain():
                         break
                     for _ in range(_BATCH):
-                        frames = _recv_message(sub)
+                        frames = recv_message(sub)
                         if frames is None:
                             break
                         if frames[0] == control_topic:
                             self._send(pub, self._control(engine, frames))
-                        else:
-                            self._send(pub, engine.receive(frames))
+                            continue
+                        out = receive(frames)
+                        if out:
+                            self._send(pub, out)
                 self._send(pub, engine.tick())
                 now = time.monotonic()
                 if now >= next_beat:

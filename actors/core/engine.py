@@ -160,6 +160,8 @@ class ActorEngine:
         ]
         self._memory_names = [name for _, name in self._memory_slots]
         self.recorder = FlightRecorder(config.recorder, self._thaw)
+        self._recording = config.recorder > 0
+        self._record_event = self.recorder.record
         self.period = config.period if config.period is not None else cls.period
         self._wall_ns = wall_ns
         self._monotonic = monotonic
@@ -351,8 +353,16 @@ class ActorEngine:
             counts[exc.reason] += 1
             self._warn_once(exc.reason, sender_of(frames[1]) or "?", topic, str(exc))
             return []
-        if not self._in_order(topic, sender, seq):
-            return []
+        # Gaps are counted, duplicates dropped (inline: this runs for every message).
+        key = (sender, topic)
+        last = self._seq_in.get(key)
+        if last is not None and seq > 1:
+            if seq <= last:
+                counts["duplicates"] += 1
+                return []
+            if seq > last + 1:
+                counts["gaps"] += seq - last - 1
+        self._seq_in[key] = seq
         try:
             value = check(payload)
         except TypeError as exc:
@@ -363,18 +373,10 @@ class ActorEngine:
         counts["accepted"] += 1
         self.topic_in[topic] = self.topic_in.get(topic, 0) + 1
         actor = self.actor
-        if self.recorder.size:
-            event = (
-                "message",
-                self._wall_ns() / 1e9,
-                topic,
-                sender,
-                seq,
-                timestamp_ns,
-                value,
-                trace,
-            )
-            self.recorder.record(event, self._capture())
+        now_ns = self._wall_ns()
+        if self._recording:
+            event = ("message", now_ns / 1e9, topic, sender, seq, timestamp_ns, value, trace)
+            self._record_event(event, self._capture())
         actor.__dict__[name] = value
         if not (self._step_on_input and (not self._required or self.ready_to_step())):
             return self._flush() if self._outbox or self._dirty else []
@@ -383,7 +385,12 @@ class ActorEngine:
         tracing = self.tracing
         if tracing is None or (trace is None and not tracing.sample_root()):
             # The unsampled path: no span, no SDK call, nothing but this test.
-            self._step()
+            if self.step_times is None:
+                counts["steps"] += 1
+                self.last_step_ns = now_ns
+                actor.step()
+            else:
+                self._step()
             return self._flush() if self._outbox or self._dirty else []
         attributes = {
             "enlil.actor": self.name,
@@ -434,18 +441,6 @@ class ActorEngine:
             return []
         self._counts["filtered"] += 1  # a ZeroMQ prefix match that is not ours
         return []
-
-    def _in_order(self, topic: str, sender: str, seq: int) -> bool:
-        """Count gaps; drop duplicates. A sequence restarting at 1 is a restarted sender."""
-        key = (sender, topic)
-        last = self._seq_in.get(key)
-        if last is not None and 1 < seq <= last:
-            self._counts["duplicates"] += 1
-            return False
-        if last is not None and seq > last + 1:
-            self._counts["gaps"] += seq - last - 1
-        self._seq_in[key] = seq
-        return True
 
     def next_deadline(self) -> float | None:
         """Monotonic time of the next periodic step, or None when not periodic."""

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from clitools import supervisor_cli
 
 from supervisor.core.config import ConfigError, parse_site
 from supervisor.site import check_site, load_site
@@ -155,13 +154,7 @@ def test_check_command_prints_every_problem(tmp_path: Path) -> None:
         '[actors.a]\nclass = "bad_actors:Fine"\nperiod = "x"\n'
         '[actors.b]\nclass = "bad_actors:Fine"\nafter = ["zz"]\n',
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "supervisor", "check", "--config", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = supervisor_cli("check", config=str(path))
     assert proc.returncode == 78
     assert f"{path}: actors.a.period: expected int or float" in proc.stderr
     assert f"{path}: actors.b.after: names unknown actor 'zz'" in proc.stderr
@@ -170,13 +163,7 @@ def test_check_command_prints_every_problem(tmp_path: Path) -> None:
 def test_check_command_accepts_the_demo_site() -> None:
     """The shipped demo site is valid."""
     demo = HERE.parent / "deploy" / "example" / "site.toml"
-    proc = subprocess.run(
-        [sys.executable, "-m", "supervisor", "check", "--config", str(demo)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = supervisor_cli("check", config=str(demo))
     assert proc.returncode == 0, proc.stderr
     assert "6 actors" in proc.stdout
 

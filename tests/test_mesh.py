@@ -15,6 +15,7 @@ import msgpack
 import psutil
 import pytest
 import zmq
+from clitools import supervisor_cli
 
 from actors.core.wire import encode_envelope
 from actors.testing import Mesh, MeshFactory, wait_gone
@@ -32,13 +33,7 @@ SIMPLE = {
 
 def cli(mesh: Mesh, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     """Run ``python -m supervisor ARGS --config <the mesh's site.toml>``."""
-    return subprocess.run(
-        [sys.executable, "-m", "supervisor", *args, "--config", str(mesh.config_path)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return supervisor_cli(*args, config=mesh.config_path, timeout=timeout)
 
 
 def supervisor_log(mesh: Mesh) -> list[dict[str, Any]]:

@@ -20,19 +20,18 @@ def last(points: list[Any], name: str, **attrs: Any) -> Any:
     return None
 
 
+def metered_site(receiver: OtlpReceiver, name: str, class_path: str) -> dict[str, Any]:
+    """A one-actor site exporting metrics (and no traces) every 0.2 s to *receiver*."""
+    return {
+        "site": {"name": "metered"},
+        "telemetry": {"otlp_endpoint": receiver.endpoint, "sampling": 0.0, "metrics_interval": 0.2},
+        "actors": {name: {"class": class_path}},
+    }
+
+
 def test_declared_metrics_and_counters_arrive(receiver: OtlpReceiver, mesh: MeshFactory) -> None:
     """A metric=True State arrives with its value, unit and doc; counters by topic too."""
-    site = mesh.start(
-        {
-            "site": {"name": "metered"},
-            "telemetry": {
-                "otlp_endpoint": receiver.endpoint,
-                "sampling": 0.0,
-                "metrics_interval": 0.2,
-            },
-            "actors": {"m": {"class": "mesh_actors:Metered"}},
-        }
-    )
+    site = mesh.start(metered_site(receiver, "m", "mesh_actors:Metered"))
     for n in (3, 4):
         site.publish("metered.in", n)
     points = receiver.wait_points(
@@ -55,17 +54,7 @@ def test_site_metrics_count_restarts_and_exits_by_reason(
     receiver: OtlpReceiver, mesh: MeshFactory
 ) -> None:
     """The supervisor exports restarts and exits of each actor, by reason."""
-    site = mesh.start(
-        {
-            "site": {"name": "metered"},
-            "telemetry": {
-                "otlp_endpoint": receiver.endpoint,
-                "sampling": 0.0,
-                "metrics_interval": 0.2,
-            },
-            "actors": {"d": {"class": "mesh_actors:Doubler"}},
-        }
-    )
+    site = mesh.start(metered_site(receiver, "d", "mesh_actors:Doubler"))
     site.wait_restarted("d", site.kill("d"))
     points = receiver.wait_points(
         lambda p: (

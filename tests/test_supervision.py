@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from clitools import supervisor_cli
 
 from actors.snapshots import read_snapshot
 from actors.testing import Mesh, MeshFactory, replay
@@ -205,30 +204,10 @@ def test_crash_on_the_37th_input_is_captured_and_replays(mesh: MeshFactory) -> N
     with pytest.raises(ZeroDivisionError, match="input 37 breaks me"):
         replay(path)
     # From the command line: exit 1, "reproduced".
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "supervisor",
-            "replay",
-            str(path),
-            "--config",
-            str(site.config_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = supervisor_cli("replay", str(path), config=str(site.config_path))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "reproduced: ZeroDivisionError: input 37 breaks me" in proc.stdout
-    show = subprocess.run(
-        [sys.executable, "-m", "supervisor", "snapshot", "show", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    show = supervisor_cli("snapshot", "show", str(path))
     assert "[37] fragile.in from test#37: 37  <- failed" in show.stdout
 
 
@@ -245,22 +224,7 @@ def test_ctl_snapshot_captures_a_live_actor(mesh: MeshFactory) -> None:
     assert snap.state is not None and snap.state["state"] == {"count": 2, "sum": 11}
     assert replay(snap).state == {"count": 2, "sum": 11}
     assert site.pid("f") == pid
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "supervisor",
-            "ctl",
-            "snapshots",
-            "f",
-            "--config",
-            str(site.config_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = supervisor_cli("ctl", "snapshots", "f", config=str(site.config_path))
     assert "on_demand" in proc.stdout
 
 

@@ -36,7 +36,7 @@ from actors.core.wire import (
     decode_fields,
     decode_message,
     decode_topic,
-    encode_envelope,
+    envelope_encoder,
     sender_of,
 )
 
@@ -160,6 +160,7 @@ class ActorEngine:
         ]
         self._memory_names = [name for _, name in self._memory_slots]
         self.recorder = FlightRecorder(config.recorder, self._thaw)
+        self._encode = envelope_encoder()
         self._recording = config.recorder > 0
         self._record_event = self.recorder.record
         self.period = config.period if config.period is not None else cls.period
@@ -240,7 +241,7 @@ class ActorEngine:
         self._seq_out[topic] = seq
         self._counts["published"] += 1
         self.topic_out[topic] = self.topic_out.get(topic, 0) + 1
-        return topic, encode_envelope(self.name, seq, self._wall_ns(), payload, trace)
+        return topic, self._encode(self.name, seq, self._wall_ns(), payload, trace)
 
     def send(self, output: str, value: Any, topic: str | None = None) -> None:
         """Publish one value of the declared Output *output* now (``self.enlil.send``).
@@ -274,7 +275,7 @@ class ActorEngine:
         self._seq_out[topic_b] = seq
         self._counts["published"] += 1
         self.topic_out[topic_b] = self.topic_out.get(topic_b, 0) + 1
-        envelope = encode_envelope(self.name, seq, self._wall_ns(), value, self._trace)
+        envelope = self._encode(self.name, seq, self._wall_ns(), value, self._trace)
         if self.emit is not None:
             self.emit(topic_b, envelope)
         else:

@@ -42,6 +42,8 @@ _PARENT_CHECK: Final = 0.5
 _BATCH: Final = 1000
 _SNDMORE: Final = zmq.SNDMORE
 _NOBLOCK: Final = zmq.NOBLOCK
+# An error or hang-up on a watched descriptor is for its reader to find out.
+_READABLE: Final = zmq.POLLIN | zmq.POLLERR
 # pyzmq's Socket.send is a Python wrapper (routing ids, groups) around the compiled
 # send; calling the compiled one directly halves the cost of a plain send.
 _raw_send: Final = zmq.backend.Socket.send
@@ -64,6 +66,7 @@ class RuntimeConfig:
     log_level: str = "info"
     hwm: int = 10000
     log_dir: Path | None = None
+    run_dir: Path | None = None
     site: str = "site"
     otlp_endpoint: str = ""
     sampling: float = 1.0
@@ -111,6 +114,7 @@ class ActorProcess:
                     class_path=cfg.class_path,
                     recorder=cfg.recorder,
                     log_dir=str(cfg.log_dir) if cfg.log_dir else None,
+                    run_dir=str(cfg.run_dir) if cfg.run_dir else None,
                 ),
                 wall_ns=time.time_ns,
                 monotonic=time.monotonic,
@@ -293,17 +297,32 @@ class ActorProcess:
             next_parent = time.monotonic() + _PARENT_CHECK
             sub = link.sub
             hook = "step"
+            watch_version = 0
+            watched: dict[int, int] = {}  # fd -> poll flags, as registered
             while True:
+                if engine.watch_version != watch_version:
+                    watch_version = engine.watch_version
+                    watched = _sync_watches(poller, watched, engine.watched)
                 now = time.monotonic()
                 wake = min(next_beat, next_parent)
                 deadline = engine.next_deadline()
                 if deadline is not None:
                     wake = min(wake, deadline)
-                if poll(max(0, int((wake - now) * 1000) + 1)):
+                events = poll(max(0, int((wake - now) * 1000) + 1))
+                if events:
                     # The signal handler has run by now (before this bytecode): a flag
                     # check is enough, cheaper than sorting out the poll's results.
                     if wakeup.received and wakeup.drain():
                         break
+                    if watched:
+                        hook = "io"
+                        for fd, flags in events:
+                            if fd in watched:  # sockets are objects, never equal to an int
+                                out = engine.io_ready(
+                                    fd, bool(flags & _READABLE), bool(flags & zmq.POLLOUT)
+                                )
+                                self._send(pub, out)
+                        hook = "step"
                     for _ in range(_BATCH):
                         frames = recv_message(sub)
                         if frames is None:
@@ -356,6 +375,21 @@ class ActorProcess:
             "stats": {name: getattr(stats, name) for name in stats.__slots__},
             "metrics": {name: getattr(engine.actor, name, None) for name in self._metric_names},
         }
+
+
+def _sync_watches(
+    poller: zmq.Poller, registered: dict[int, int], wanted: dict[int, Any]
+) -> dict[int, int]:
+    """Register with *poller* the descriptors the actor watches; return what is registered."""
+    now: dict[int, int] = {}
+    for fd, (on_readable, on_writable) in wanted.items():
+        now[fd] = (zmq.POLLIN if on_readable else 0) | (zmq.POLLOUT if on_writable else 0)
+    for fd in registered.keys() - now.keys():
+        poller.unregister(fd)
+    for fd, flags in now.items():
+        if registered.get(fd) != flags:
+            poller.register(fd, flags)
+    return now
 
 
 def _recv_message(sub: zmq.Socket[bytes]) -> list[bytes] | None:

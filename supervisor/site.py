@@ -42,7 +42,7 @@ def check_actors(site: SiteConfig) -> list[ConfigProblem]:
             problems.append(ConfigProblem(str(site.path), f"{where}.class", str(exc)))
             continue
         _, errors = resolve_params(cls._enlil_spec, actor.params)
-        _, topic_errors = resolve_topics(cls._enlil_spec, actor.topics)
+        _, topic_errors = resolve_topics(cls._enlil_spec, actor.topics, name)
         problems.extend(
             ConfigProblem(str(site.path), f"{where}.{e.split(':', 1)[0]}", e.split(": ", 1)[1])
             for e in errors + topic_errors
@@ -84,6 +84,7 @@ def runtime_config(site: SiteConfig, name: str) -> RuntimeConfig:
         log_level=actor.log_level or site.telemetry.log_level,
         otel_log_level=actor.otel_log_level or site.telemetry.otel_log_level,
         log_dir=site.site.run_dir / "logs",
+        run_dir=site.site.run_dir,
         hwm=site.broker.hwm,
         site=site.site.name,
         otlp_endpoint=site.telemetry.otlp_endpoint,

@@ -9,6 +9,7 @@ import sys
 import termios
 import time
 import tty
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +68,48 @@ def test_simulator_streams_and_answers_on_a_real_pty() -> None:
         assert proc.wait(10) == 0
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+@pytest.mark.slow
+def test_simulator_unplugs_and_replugs_behind_a_stable_link(tmp_path: Path) -> None:
+    """--link: 'unplug' closes the pty (the opener's reads fail) and removes the link;
+    'plug' opens a new pty and points the link at it."""
+    link = tmp_path / "dev" / "room"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hal.sim", "--interval", "0.05", "--link", str(link)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        assert proc.stdout.readline().strip() == str(link)
+        fd = os.open(link, os.O_RDWR | os.O_NOCTTY)
+        try:
+            tty.setraw(fd, termios.TCSANOW)
+            assert read_lines(fd, 1)[0].startswith(b"T ")
+            proc.stdin.write("unplug\n")
+            proc.stdin.flush()
+            assert proc.stdout.readline().strip() == "unplugged"
+            assert not link.exists()
+            with pytest.raises(OSError):  # the device is gone: EIO (or end of file)
+                if os.read(fd, 4096) == b"":
+                    raise OSError("end of file")
+        finally:
+            os.close(fd)
+        proc.stdin.write("plug\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline().strip() == f"plugged {link}"
+        assert os.path.realpath(link).startswith("/dev/pts/")
+        fd = os.open(link, os.O_RDWR | os.O_NOCTTY)
+        try:
+            tty.setraw(fd, termios.TCSANOW)
+            assert read_lines(fd, 1)[0].startswith(b"T ")
+        finally:
+            os.close(fd)
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0
+        proc.stdin.close()
+        proc.stdout.close()
+    assert not link.exists()  # the simulator removes its link when it ends

@@ -33,7 +33,16 @@ class ActorContext:
     (*topic* picks the topic of an Output declared on a ``prefix.*`` family).
     ``trigger`` names the Input whose message runs the current step (and
     ``topic`` the topic it came on), or is None for a periodic step.
-    ``log_dir`` is the folder of the site's log files (None under the harness).
+    ``log_dir`` is the folder of the site's log files and ``run_dir`` the
+    site's run folder (both None under the harness).
+
+    For actors that own a file descriptor (HAL actors: a serial port, a
+    socket), ``watch(fd, on_readable=None, on_writable=None)`` has the runtime
+    poll it together with the actor's sockets and call back when it is ready,
+    and ``call_later(delay, callback)`` runs a callback once after *delay*
+    seconds (it returns a timer with ``cancel()``). Callbacks run in the
+    actor's process between steps, like a step: what they assign to Outputs
+    is published, an exception is a failure.
     """
 
     def __init__(
@@ -50,6 +59,13 @@ class ActorContext:
         self.trigger: str | None = None
         self.topic: str | None = None
         self.log_dir: str | None = None
+        self.run_dir: str | None = None
+        self.watch: Callable[..., None] = _unsupported
+        self.call_later: Callable[..., Any] = _unsupported
+
+
+def _unsupported(*args: Any, **kwargs: Any) -> Any:
+    raise RuntimeError("not available before the engine has set up the actor")
 
 
 class Actor:

@@ -31,6 +31,9 @@ class _Missing:
 
 MISSING: Final = _Missing()
 
+#: In a declared topic, stands for the name of the actor in the site (``"{name}.rx"``).
+NAME_FIELD: Final = "{name}"
+
 #: The payload types a declaration may name; ``object`` accepts anything msgpack carries.
 SCALAR_TYPES: Final[tuple[type, ...]] = (bool, int, float, str, bytes, list, dict, object)
 
@@ -322,7 +325,8 @@ def build_spec(cls: type, reserved: frozenset[str]) -> ActorSpec:
             raise DeclarationError(f"{where}: {exc}") from None
         if isinstance(var, Input | Output):
             try:
-                parse_pattern(var.topic)  # an exact topic, or a 'prefix.*' family
+                # An exact topic or a 'prefix.*' family; '{name}' stands for the actor's name.
+                parse_pattern(var.topic.replace(NAME_FIELD, "name"))
             except TopicError as exc:
                 raise DeclarationError(f"{where}: {exc}") from None
         if isinstance(var, Input):

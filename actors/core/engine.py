@@ -11,6 +11,8 @@ under both.
 from __future__ import annotations
 
 import copy
+import heapq
+import itertools
 import time
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
@@ -20,7 +22,7 @@ from typing import Any, Final, Protocol
 import structlog
 
 from actors.core.actor import Actor, ActorContext
-from actors.core.declarations import MISSING, ActorSpec, checker, coerce, type_name
+from actors.core.declarations import MISSING, NAME_FIELD, ActorSpec, checker, coerce, type_name
 from actors.core.snapshot import (
     ABSENT,
     IMMUTABLE,
@@ -81,11 +83,16 @@ def resolve_params(spec: ActorSpec, given: Mapping[str, Any]) -> tuple[dict[str,
     return values, errors
 
 
-def resolve_topics(spec: ActorSpec, given: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
-    """Topic of each Input and Output, with config remaps applied. Returns ``(topics, errors)``."""
+def resolve_topics(
+    spec: ActorSpec, given: Mapping[str, Any], actor: str
+) -> tuple[dict[str, str], list[str]]:
+    """Topic of each Input and Output of the actor named *actor*, with config remaps applied.
+
+    ``{name}`` in a declared topic becomes *actor*. Returns ``(topics, errors)``.
+    """
     errors: list[str] = []
-    topics = {name: v.topic for name, v in spec.inputs.items()}
-    topics.update({name: v.topic for name, v in spec.outputs.items()})
+    topics = {name: v.topic.replace(NAME_FIELD, actor) for name, v in spec.inputs.items()}
+    topics.update({name: v.topic.replace(NAME_FIELD, actor) for name, v in spec.outputs.items()})
     for key, topic in given.items():
         if key not in topics:
             errors.append(f"topics.{key}: {spec.cls_name} declares no Input or Output {key!r}")
@@ -111,6 +118,7 @@ class EngineConfig:
     class_path: str = ""
     recorder: int = 100
     log_dir: str | None = None
+    run_dir: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +138,29 @@ class Statistics:
 
 
 _COUNTERS: Final = tuple(Statistics.__slots__)
+
+
+class Timer:
+    """A callback due at a monotonic time (``self.enlil.call_later``); ``cancel()`` it."""
+
+    __slots__ = ("_order", "callback", "cancelled", "when")
+
+    def __init__(self, when: float, order: int, callback: Callable[[], None]) -> None:
+        self.when = when
+        self.callback = callback
+        self.cancelled = False
+        self._order = order
+
+    def cancel(self) -> None:
+        """Do not run the callback (a no-op when it has run already)."""
+        self.cancelled = True
+
+    def __lt__(self, other: Timer) -> bool:
+        return (self.when, self._order) < (other.when, other._order)
+
+
+#: Callbacks for one watched file descriptor: ``(on_readable, on_writable)``.
+Watch = tuple[Callable[[], None] | None, Callable[[], None] | None]
 
 
 class ActorEngine:
@@ -168,7 +199,7 @@ class ActorEngine:
         self._monotonic = monotonic
         self._log = log if log is not None else structlog.get_logger().bind(actor=config.name)
         params, errors = resolve_params(self.spec, config.params)
-        topics, topic_errors = resolve_topics(self.spec, config.topics)
+        topics, topic_errors = resolve_topics(self.spec, config.topics, config.name)
         if errors or topic_errors:
             raise ParamError(f"actor {config.name!r}: " + "; ".join(errors + topic_errors))
         self.topics = topics
@@ -195,6 +226,12 @@ class ActorEngine:
         self._seq_in: dict[tuple[str, str], int] = {}
         self._logged: set[tuple[str, str, str]] = set()
         self._outbox: list[Outgoing] = []
+        #: File descriptors the actor watches: fd -> (on_readable, on_writable). The
+        #: runtime polls them with its sockets; ``watch_version`` changes with the set.
+        self.watched: dict[int, Watch] = {}
+        self.watch_version = 0
+        self._timers: list[Timer] = []
+        self._timer_order = itertools.count()
         #: Where ``send()`` hands each message at once (the runtime's socket); when None,
         #: messages wait in the outbox until the hook returns (the harness). Either way
         #: the engine itself does no IO.
@@ -225,6 +262,9 @@ class ActorEngine:
             name=self.name, log=self._log, now=lambda: self._wall_ns() / 1e9, send=self.send
         )
         actor.enlil.log_dir = self.config.log_dir
+        actor.enlil.run_dir = self.config.run_dir
+        actor.enlil.watch = self.watch
+        actor.enlil.call_later = self.call_later
         actor.__init__()  # type: ignore[misc]  # user __init__ runs with params already bound
         return actor
 
@@ -444,20 +484,24 @@ class ActorEngine:
         return []
 
     def next_deadline(self) -> float | None:
-        """Monotonic time of the next periodic step, or None when not periodic."""
-        return self._next_period
+        """Monotonic time of the next periodic step or timer, or None when there is none."""
+        if not self._timers:
+            return self._next_period
+        first = self._timers[0].when
+        return first if self._next_period is None else min(first, self._next_period)
 
     def tick(self) -> list[Outgoing]:
-        """Run the periodic step if it is due; return what it published."""
+        """Run due timers, then the periodic step if it is due; return what they published."""
+        out = self._run_timers() if self._timers else []
         if self._next_period is None or self.period is None:
-            return []
+            return out
         now = self._monotonic()
         if now < self._next_period:
-            return []
+            return out
         # Keep the phase; skip missed periods rather than running a burst of steps.
         missed = int((now - self._next_period) // self.period)
         self._next_period += (missed + 1) * self.period
-        return self.run_tick()
+        return out + self.run_tick() if out else self.run_tick()
 
     def run_tick(self) -> list[Outgoing]:
         """Run the periodic step now (if the required Inputs have values)."""
@@ -468,6 +512,69 @@ class ActorEngine:
             if tracing is not None and tracing.sample_root():
                 return self._traced(tracing, f"{self.name} tick", None, {"enlil.actor": self.name})
             self._step()
+        return self._flush()
+
+    # -- file descriptors and timers (HAL actors) -------------------------------
+
+    def watch(
+        self,
+        fd: int,
+        on_readable: Callable[[], None] | None = None,
+        on_writable: Callable[[], None] | None = None,
+    ) -> None:
+        """Call *on_readable* / *on_writable* when *fd* is ready (``self.enlil.watch``).
+
+        The runtime polls the descriptor together with the actor's sockets, so
+        the actor neither blocks nor spins. Calling it again replaces the
+        callbacks (say, to ask for writability only while there is something
+        to write); with neither callback, the descriptor is no longer watched.
+        Stop watching a descriptor before closing it.
+        """
+        if on_readable is None and on_writable is None:
+            if self.watched.pop(fd, None) is None:
+                return
+        else:
+            if self.watched.get(fd) == (on_readable, on_writable):
+                return
+            self.watched[fd] = (on_readable, on_writable)
+        self.watch_version += 1
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
+        """Run *callback* once, *delay* seconds from now (``self.enlil.call_later``)."""
+        timer = Timer(self._monotonic() + max(0.0, delay), next(self._timer_order), callback)
+        heapq.heappush(self._timers, timer)
+        return timer
+
+    def _run_timers(self) -> list[Outgoing]:
+        now = self._monotonic()
+        timers = self._timers
+        out: list[Outgoing] = []
+        while timers and timers[0].when <= now:
+            timer = heapq.heappop(timers)
+            if not timer.cancelled:
+                out += self.run_callback("timer", timer.callback)
+        return out
+
+    def io_ready(self, fd: int, readable: bool, writable: bool) -> list[Outgoing]:
+        """Run the watch callbacks of *fd* for what the poll found; return what they published."""
+        entry = self.watched.get(fd)
+        if entry is None:
+            return []
+        on_readable, on_writable = entry
+        out: list[Outgoing] = []
+        if readable and on_readable is not None:
+            out += self.run_callback("io", on_readable)
+        if writable and on_writable is not None and self.watched.get(fd) == entry:
+            out += self.run_callback("io", on_writable)
+        return out
+
+    def run_callback(self, kind: str, callback: Callable[[], None]) -> list[Outgoing]:
+        """Run an IO or timer *callback* like a step: recorded, its outputs published."""
+        name = getattr(callback, "__qualname__", None) or repr(callback)
+        self.recorder.record((kind, self._now(), name), self._capture())
+        context = self.actor.enlil
+        context.trigger = context.topic = None
+        callback()
         return self._flush()
 
     def _warn_once(self, reason: str, sender: str, topic: str, detail: str) -> None:

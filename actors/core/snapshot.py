@@ -74,7 +74,10 @@ def unpack_value(data: bytes) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One thing the actor handled: ``kind`` is ``message``, ``tick`` or ``start``.
+    """One thing the actor handled: ``message``, ``tick``, ``start``, ``stop``, ``io`` or ``timer``.
+
+    ``io`` and ``timer`` events are callbacks of a HAL actor (``topic`` names
+    the callback); a replay cannot repeat what a device did and skips them.
 
     ``time`` is the actor's clock (seconds since the epoch) when it was handled;
     message events also carry topic, sender, seq, the envelope timestamp,
@@ -92,6 +95,8 @@ class Event:
 
     def to_dict(self) -> dict[str, Any]:
         """A plain map for the snapshot file."""
+        if self.kind in ("io", "timer"):
+            return {"kind": self.kind, "time": self.time, "topic": self.topic}
         if self.kind != "message":
             return {"kind": self.kind, "time": self.time}
         return {

@@ -141,6 +141,10 @@ class Harness:
         self.clock.now = end
         return out
 
+    def ready(self, fd: int, readable: bool = True, writable: bool = False) -> list[Message]:
+        """Run the actor's watch callbacks for *fd* as if a poll found it ready."""
+        return self._record(self.engine.io_ready(fd, readable, writable))
+
     def tick_now(self) -> list[Message]:
         """Run the periodic step once, now, whatever the period."""
         return self._record(self.engine.run_tick())

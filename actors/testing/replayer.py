@@ -77,6 +77,8 @@ def replay(
             harness.stop()
         elif event.kind == "tick":
             harness.tick_now()
+        elif event.kind in ("io", "timer"):
+            continue  # a device's doing, which a replay cannot repeat
         else:
             envelope = encode_envelope(
                 event.sender, event.seq, event.timestamp_ns, event.payload, event.trace

@@ -140,10 +140,15 @@ class SerialLink(Actor):
         self._close("stopped")
 
     def step(self) -> None:
-        """Queues a frame from <name>.tx, or publishes changed counters (every period)."""
+        """Queues a frame from <name>.tx; every period, publishes the link's status.
+
+        ``connected`` goes out every period (for whoever joined since); the
+        counters only when they changed.
+        """
         if self.enlil.trigger == "tx":
             self._enqueue(self.tx)
             return
+        self.connected = self._port is not None
         for name, value in self._counts.items():
             if getattr(self, name) != value:
                 setattr(self, name, value)

@@ -34,7 +34,16 @@ def test_the_default_command_runs_the_demo_site(tmp_path: Path) -> None:
         with ControlClient(site.supervisor.control_connect, timeout=30) as ctl:
             status = ctl.status()
             names = [a["name"] for a in status["actors"]]
-            assert names == ["broker", "status", "log", "room", "sensor", "thermostat", "console"]
+            assert names == [
+                "broker",
+                "status",
+                "log",
+                "device",
+                "room",
+                "sensor",
+                "thermostat",
+                "console",
+            ]
             ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
             link = BrokerLink(
                 ctx,
@@ -53,7 +62,7 @@ def test_the_default_command_runs_the_demo_site(tmp_path: Path) -> None:
                 ctx.term()
             status = ctl.status()
             children = [psutil.Process(a["pid"]) for a in status["actors"] if a["pid"]]
-            assert len(children) == 7
+            assert len(children) == 8
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)

@@ -52,7 +52,16 @@ def test_demo_site_runs_and_answers_status_and_tap(mesh: MeshFactory) -> None:
     assert proc.returncode == 0, proc.stderr
     status = json.loads(proc.stdout)
     names = {a["name"]: a for a in status["actors"]}
-    assert set(names) == {"broker", "status", "log", "room", "sensor", "thermostat", "console"}
+    assert set(names) == {
+        "broker",
+        "status",
+        "log",
+        "device",
+        "room",
+        "sensor",
+        "thermostat",
+        "console",
+    }
     for record in names.values():
         assert record["state"] == "running"
         assert psutil.pid_exists(record["pid"])
@@ -62,6 +71,13 @@ def test_demo_site_runs_and_answers_status_and_tap(mesh: MeshFactory) -> None:
     assert len(lines) == 2
     assert all(m["topic"] == "heater.command" and m["sender"] == "thermostat" for m in lines)
     assert all(isinstance(m["payload"], bool) for m in lines)
+    # The device's frames and the serial link's status, through a real SerialLink on a pty.
+    proc = cli(site, "tap", "room.*", "--count", "12")
+    assert proc.returncode == 0, proc.stderr
+    seen = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert {m["sender"] for m in seen} == {"room"}
+    assert any(m["topic"] == "room.rx" and m["payload"].startswith("T ") for m in seen)
+    assert any(m["topic"] == "room.connected" and m["payload"] is True for m in seen)
     table = cli(site, "ctl", "status")
     assert "thermostat" in table.stdout and "running" in table.stdout
     proc = cli(site, "tap", "$sys.status.*", "--count", "3")

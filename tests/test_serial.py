@@ -9,6 +9,7 @@ device ``hal.sim:RoomSim`` (a separate process) that can be unplugged.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import pty
 import select
@@ -98,7 +99,7 @@ def test_reopen_backs_off_exponentially_with_jitter() -> None:
             delays.append(h.state["retry_delay"])
     assert delays == [0.1, 0.2, 0.4, 0.8, 1.6]
     attempts = [start] + [e.time for e in h.engine.recorder.events() if e.kind == "timer"]
-    waits = [b - a for a, b in zip(attempts, attempts[1:], strict=False)]
+    waits = [b - a for a, b in itertools.pairwise(attempts)]
     assert len(waits) >= 8  # it kept trying, at retry_max once there
     # Each wait is in the upper half of its delay (jitter), never shorter: no spinning.
     for wait, delay in zip(waits, [*delays, *[1.6] * len(waits)], strict=False):

@@ -1,52 +1,44 @@
-"""Actors of the demo site: a simulated room and heater, a sensor, a thermostat, a console."""
+"""Actors of the demo site: the room device's protocol, a thermostat, a console."""
 
 from __future__ import annotations
-
-import random
 
 from actors import Actor, Input, Output, Param, State
 
 
-class Room(Actor):
-    """Simulates the room: the heater warms it, the outside cools it (first-order model)."""
+class RoomProtocol(Actor):
+    """Speaks the room device's line protocol through the serial link 'room'.
 
-    heater = Input("heater.command", bool, doc="Whether the heater is on", default=False)
-    temperature = Output("room.temperature", float, doc="True room temperature", unit="degC")
-    outside = Param(12.0, doc="Outside temperature", unit="degC")
-    start = Param(17.0, doc="Room temperature at start", unit="degC")
-    heater_power = Param(0.6, doc="Warming by the heater", unit="degC/s")
-    loss = Param(0.02, doc="Fraction of the indoor-outdoor difference lost per second", unit="1/s")
-    air = State(17.0, doc="Simulated air temperature", unit="degC", metric=True)
+    Readings (``T 21.50``) become ``sensor.temperature``; heater commands become
+    ``H 1`` / ``H 0`` lines, confirmed by the device with ``OK H 1`` / ``OK H 0``.
+    """
 
-    step_on_input = False  # the model advances on its period; the heater input is sampled
-
-    def on_start(self) -> None:
-        """Runs in the room's process at start; publishes the initial temperature."""
-        self.air = self.start
-        self.temperature = self.air
-
-    def step(self) -> None:
-        """Advances the model by one period; runs in the room's process."""
-        dt = self.period or 0.5
-        warming = self.heater_power if self.heater else 0.0
-        self.air += dt * (warming - self.loss * (self.air - self.outside))
-        self.temperature = round(self.air, 3)
-
-
-class TemperatureSensor(Actor):
-    """A thermometer in the room: samples the room temperature and adds noise."""
-
-    room = Input("room.temperature", float, doc="True room temperature", unit="degC")
+    line = Input("room.rx", str, doc="A line from the device (hal.sim protocol)", default="")
+    heater = Input("heater.command", bool, doc="Whether the heater should be on", default=False)
     temperature = Output("sensor.temperature", float, doc="Measured room temperature", unit="degC")
-    noise = Param(0.05, doc="Standard deviation of the measurement noise", unit="degC")
-    samples = State(0, doc="Readings taken", metric=True)
-
-    step_on_input = False
+    command = Output("room.tx", str, doc="A command line for the device")
+    readings = State(0, doc="Readings received", metric=True)
+    relay = State(False, doc="The relay as the device last confirmed it")
+    errors = State(0, doc="Lines the device could not take, or we could not parse", metric=True)
 
     def step(self) -> None:
-        """Takes one reading; runs in the sensor's process every period."""
-        self.samples += 1
-        self.temperature = round(self.room + random.gauss(0.0, self.noise), 3)
+        """Runs in the sensor's process on every line and every heater command."""
+        if self.enlil.trigger == "heater":
+            if self.heater != self.relay:
+                self.command = "H 1" if self.heater else "H 0"
+            return
+        head, _, rest = self.line.partition(" ")
+        if head == "T":
+            try:
+                self.temperature = float(rest)
+            except ValueError:
+                self.errors += 1
+                return
+            self.readings += 1
+        elif head == "OK" and rest in ("H 1", "H 0"):
+            self.relay = rest == "H 1"
+        else:
+            self.errors += 1
+            self.enlil.log.warning("unexpected line from the device", line=self.line[:80])
 
 
 class Thermostat(Actor):

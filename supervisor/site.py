@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from actors.core.engine import resolve_params, resolve_topics
+from actors.core.engine import resolve_param_topics, resolve_params, resolve_topics
 from actors.loader import LoadError, load_class
 from actors.runtime import RuntimeConfig
 from broker.proxy import BrokerSettings
@@ -41,8 +41,10 @@ def check_actors(site: SiteConfig) -> list[ConfigProblem]:
         except LoadError as exc:
             problems.append(ConfigProblem(str(site.path), f"{where}.class", str(exc)))
             continue
-        _, errors = resolve_params(cls._enlil_spec, actor.params)
+        params, errors = resolve_params(cls._enlil_spec, actor.params)
         _, topic_errors = resolve_topics(cls._enlil_spec, actor.topics, name)
+        if not errors:
+            topic_errors += resolve_param_topics(cls, params)[1]
         problems.extend(
             ConfigProblem(str(site.path), f"{where}.{e.split(':', 1)[0]}", e.split(": ", 1)[1])
             for e in errors + topic_errors

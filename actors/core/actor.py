@@ -9,7 +9,7 @@ drives the engine.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from actors.core.declarations import ActorSpec, build_spec
@@ -19,7 +19,16 @@ if TYPE_CHECKING:
 
 # Names defined by the base class; a declaration may not reuse them.
 _RESERVED = frozenset(
-    {"step", "on_start", "on_stop", "period", "step_on_input", "version", "enlil"}
+    {
+        "step",
+        "on_start",
+        "on_stop",
+        "period",
+        "step_on_input",
+        "version",
+        "enlil",
+        "topics_from_params",
+    }
 )
 
 
@@ -91,6 +100,18 @@ class Actor:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._enlil_spec = build_spec(cls, _RESERVED)
+
+    @classmethod
+    def topics_from_params(cls, params: Mapping[str, Any]) -> dict[str, list[str]]:
+        """Topics of Inputs and Outputs that the params decide: ``{name: [topic, ...]}``.
+
+        For actors whose topics are configuration, like a bridge. An Input
+        named here is fed by every listed topic (exact or ``prefix.*``)
+        instead of its declared one; an Output named here publishes with
+        ``self.enlil.send(name, value, topic=...)`` on any of them. *params*
+        are the resolved params. The default: none.
+        """
+        return {}
 
     def step(self) -> None:
         """Run once per input message and/or every ``period`` seconds.

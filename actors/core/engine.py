@@ -107,6 +107,34 @@ def resolve_topics(
     return topics, errors
 
 
+def resolve_param_topics(
+    cls: type[Actor], params: Mapping[str, Any]
+) -> tuple[dict[str, list[str]], list[str]]:
+    """The topics the params decide (:meth:`Actor.topics_from_params`), checked.
+
+    Returns ``(topics, errors)``; an error names the Input or Output and the topic.
+    """
+    spec = cls._enlil_spec
+    try:
+        given = cls.topics_from_params(params)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        return {}, [f"params: {spec.cls_name}.topics_from_params failed: {exc}"]
+    out: dict[str, list[str]] = {}
+    errors: list[str] = []
+    for name, listed in given.items():
+        if name not in spec.inputs and name not in spec.outputs:
+            errors.append(f"params: {spec.cls_name} declares no Input or Output {name!r}")
+            continue
+        topics = []
+        for topic in listed:
+            try:
+                topics.append(parse_pattern(topic).text)
+            except (TopicError, AttributeError, TypeError) as exc:
+                errors.append(f"params: topic {topic!r} for {name!r}: {exc}")
+        out[name] = topics
+    return out, errors
+
+
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     """How one actor instance is set up: its name, params, topic remaps and period."""
@@ -200,23 +228,31 @@ class ActorEngine:
         self._log = log if log is not None else structlog.get_logger().bind(actor=config.name)
         params, errors = resolve_params(self.spec, config.params)
         topics, topic_errors = resolve_topics(self.spec, config.topics, config.name)
+        by_params: dict[str, list[str]] = {}
+        if not errors:
+            by_params, param_topic_errors = resolve_param_topics(cls, params)
+            topic_errors += param_topic_errors
         if errors or topic_errors:
             raise ParamError(f"actor {config.name!r}: " + "; ".join(errors + topic_errors))
         self.topics = topics
+        #: Every topic (or family) each Input reads and each Output may publish on.
+        self.all_topics = {name: by_params.get(name, [topic]) for name, topic in topics.items()}
         # topic frame -> (input name, topic, type checker)
         self._inputs_b: dict[bytes, tuple[str, str, Callable[[Any], Any]]] = {}
         # Inputs on a 'prefix.*' family of topics, tried when no exact topic matches.
         self._input_patterns: list[tuple[Pattern, str, Callable[[Any], Any]]] = []
         for name, var in self.spec.inputs.items():
-            pattern = parse_pattern(topics[name])
-            if pattern.exact:
-                self._inputs_b[pattern.zmq_filter] = (name, topics[name], checker(var.type))
-            else:
-                self._input_patterns.append((pattern, name, checker(var.type)))
+            for topic in self.all_topics[name]:
+                pattern = parse_pattern(topic)
+                if pattern.exact:
+                    self._inputs_b[pattern.zmq_filter] = (name, topic, checker(var.type))
+                else:
+                    self._input_patterns.append((pattern, name, checker(var.type)))
+        # Outputs that publish with send(..., topic=...): on a family, or on topics from params.
         self._output_patterns = {
-            name: parse_pattern(topics[name])
+            name: [parse_pattern(t) for t in self.all_topics[name]]
             for name in self.spec.outputs
-            if not parse_pattern(topics[name]).exact
+            if name in by_params or not parse_pattern(topics[name]).exact
         }
         self._step_on_input = cls.step_on_input
         self._output_topics = {name: topics[name].encode() for name in self.spec.outputs}
@@ -294,10 +330,11 @@ class ActorEngine:
             raise KeyError(f"{self.spec.cls_name} declares no Output {output!r}")
         family = self._output_patterns.get(output)
         if family is not None:
-            if topic is None or not family.matches(check_topic(topic)):
+            if topic is None or not any(f.matches(check_topic(topic)) for f in family):
+                texts = ", ".join(repr(f.text) for f in family) or "no topic"
                 raise ValueError(
-                    f"{self.spec.cls_name}.{output} publishes on {family.text!r}: "
-                    f"send() needs a topic of that family, got {topic!r}"
+                    f"{self.spec.cls_name}.{output} publishes on {texts}: "
+                    f"send() needs a topic among those, got {topic!r}"
                 )
         elif topic is not None and topic != self.topics[output]:
             raise ValueError(
@@ -327,8 +364,8 @@ class ActorEngine:
             if name in self._output_patterns:
                 dirty.clear()
                 raise ValueError(
-                    f"{self.spec.cls_name}.{name} publishes on a family of topics "
-                    f"({self.topics[name]!r}): use self.enlil.send({name!r}, "
+                    f"{self.spec.cls_name}.{name} publishes on several topics "
+                    f"({', '.join(self.all_topics[name])}): use self.enlil.send({name!r}, "
                     "value, topic=...)"
                 )
             self._outbox.append(

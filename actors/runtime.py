@@ -40,6 +40,7 @@ EXIT_CONFIG: Final = 78
 STACK_PREFIX: Final = ".stack-"
 _PARENT_CHECK: Final = 0.5
 _BATCH: Final = 1000
+_MAX_REPORTED: Final = 200  # published topics named in a heartbeat, at most
 _SNDMORE: Final = zmq.SNDMORE
 _NOBLOCK: Final = zmq.NOBLOCK
 # An error or hang-up on a watched descriptor is for its reader to find out.
@@ -374,6 +375,11 @@ class ActorProcess:
             "last_step": engine.last_step_ns / 1e9 if engine.last_step_ns else None,
             "stats": {name: getattr(stats, name) for name in stats.__slots__},
             "metrics": {name: getattr(engine.actor, name, None) for name in self._metric_names},
+            # What this process actually reads and writes, for the live graph (ctl graph).
+            "topics": {
+                "subscribed": engine.subscriptions(),
+                "published": sorted(t.decode() for t in list(engine.topic_out)[:_MAX_REPORTED]),
+            },
         }
 
 

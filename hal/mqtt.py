@@ -115,6 +115,7 @@ class MqttBridge(Actor):
     retry_delay = State(0.0, doc="Delay before the next reconnect", unit="s")
     last_error = State("", doc="Why the session last ended or failed")
 
+    hal = True
     period = 1.0  # how often the status is published
 
     @classmethod

@@ -106,6 +106,7 @@ class SerialLink(Actor):
     retry_delay = State(0.0, doc="Delay before the next reopen attempt", unit="s")
     last_error = State("", doc="Why the port last closed or failed to open")
 
+    hal = True
     period = 1.0  # how often the counters are published (when they changed)
 
     def __init__(self) -> None:

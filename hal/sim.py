@@ -150,15 +150,22 @@ class RoomSim(Actor):
     """Plays the room-and-heater device at the far end of a pty: the demo's hardware."""
 
     plugged = Input(
-        "{name}.plug", bool, doc="False unplugs the device, true plugs it back", default=True
+        "{name}.plug",
+        bool,
+        doc="False unplugs the device, true plugs it back (from tools: pub device.plug false)",
+        default=True,
+        external=True,
     )
-    air = Output("{name}.air", float, doc="True temperature of the simulated room", unit="degC")
-    relay = Output("{name}.heater", bool, doc="The simulated heater relay")
+    air = Output(
+        "{name}.air", float, doc="True temperature of the simulated room", unit="degC", metric=True
+    )
+    relay = Output("{name}.heater", bool, doc="The simulated heater relay", metric=True)
     link = Param("dev/room", doc="Where the device appears (a symlink), relative to run_dir")
     interval = Param(0.5, doc="Seconds between streamed readings", unit="s")
     start = Param(17.0, doc="Room temperature at start", unit="degC")
     outside = Param(12.0, doc="Outside temperature", unit="degC")
 
+    hal = True
     period = 2.0  # how often the simulated truth is published
 
     def __init__(self) -> None:

@@ -158,6 +158,7 @@ class Child:
             "stats": self.heartbeat.get("stats", {}),
             "heartbeat_age": round(now - self.heartbeat_at, 3) if self.heartbeat_at else None,
             "metrics": self.heartbeat.get("metrics", {}),
+            "topics": self.heartbeat.get("topics", {}),
         }
 
 

@@ -4,6 +4,7 @@
 
     python -m supervisor [--config site.toml]          run the site in the foreground
     python -m supervisor check [--config site.toml]    validate, print every problem
+    python -m supervisor docs --out DIR                dictionary, graph, AsyncAPI
     python -m supervisor ctl status [--json]           talk to a running site
     python -m supervisor ctl start|stop|restart NAME
     python -m supervisor ctl shutdown
@@ -11,6 +12,7 @@
     python -m supervisor pub TOPIC JSON                publish one message
     python -m supervisor ctl snapshot NAME             capture a live actor's snapshot
     python -m supervisor ctl snapshots [NAME]          list snapshot files
+    python -m supervisor ctl graph                     live graph vs the declared one
     python -m supervisor replay FILE                   re-run a captured failure
     python -m supervisor snapshot show|export|import   read and edit snapshots
 
@@ -35,6 +37,7 @@ from actors.link import BrokerLink, BrokerUnreachable
 from supervisor import cli_snapshots
 from supervisor.client import ControlClient, ControlError, ControlTimeout
 from supervisor.core.config import ConfigError, SiteConfig, connect_address
+from supervisor.docs import design_of, format_live, live_graph, write_docs
 from supervisor.runner import SiteLocked, Supervisor
 from supervisor.site import check_actors, check_site, load_site
 from supervisor.zygote import Zygote
@@ -69,8 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     p = sub.add_parser("run", help="run the site in the foreground (the default)")
     _config_arg(p)
-    p = sub.add_parser("check", help="validate site.toml and the actor classes it names")
+    p = sub.add_parser("check", help="validate site.toml, its actor classes and its design")
     _config_arg(p)
+    p = sub.add_parser("docs", help="write the data dictionary, dataflow graph and AsyncAPI")
+    _config_arg(p)
+    p.add_argument("--out", type=Path, default=Path("docs"), help="folder to write into")
     ctl = sub.add_parser("ctl", help="talk to a running site's supervisor")
     _config_arg(ctl)
     ctl.add_argument("--endpoint", help="control endpoint (default: from the config)")
@@ -87,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
             "snapshot",
             "snapshots",
             "loglevel",
+            "graph",
         ],
     )
     ctl.add_argument(
@@ -128,7 +135,25 @@ def main(argv: list[str] | None = None, zygote: Zygote | None = None) -> int:
             return cmd_run(args.config, zygote)
         if command == "check":
             check_site(site.path)
-            print(f"{site.path}: ok ({len(site.actors)} actors: {', '.join(site.start_order())})")
+            findings = design_of(site).check()
+            for finding in findings:
+                print(f"{site.path}: {finding}", file=sys.stderr)
+            if any(f.severity == "error" for f in findings):
+                return EXIT_CONFIG
+            warned = f", {len(findings)} design warning(s)" if findings else ""
+            print(
+                f"{site.path}: ok ({len(site.actors)} actors: "
+                f"{', '.join(site.start_order())}){warned}"
+            )
+            return 0
+        if command == "docs":
+            written, findings, notes = write_docs(site, args.out)
+            for path in written:
+                print(path)
+            for note in notes:
+                print(f"note: {note}", file=sys.stderr)
+            for finding in findings:
+                print(f"{site.path}: {finding}", file=sys.stderr)
             return 0
         if command == "tap":
             return cmd_tap(site, args.topic, args.count, args.timeout)
@@ -183,6 +208,8 @@ def cmd_ctl(args: argparse.Namespace) -> int:
         endpoint = _load(args.config).supervisor.control_connect
     else:
         endpoint = connect_address(endpoint)
+    if args.op == "graph":
+        return cmd_graph(args, endpoint)
     kwargs = {"name": args.name} if args.name else {}
     if args.op == "loglevel":
         kwargs.update({k: v for k, v in (("level", args.level), ("otel", args.otel)) if v})
@@ -211,6 +238,20 @@ def cmd_ctl(args: argparse.Namespace) -> int:
     else:
         print(json.dumps(result))
     return 0
+
+
+def cmd_graph(args: argparse.Namespace, endpoint: str) -> int:
+    """Print the live graph and its differences from the declared one; 1 if any differ."""
+    site = _load(args.config)
+    try:
+        with ControlClient(endpoint, timeout=args.timeout) as client:
+            status = client.request("status")
+    except (ControlError, ControlTimeout) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    graph = live_graph(site, status)
+    print(json.dumps(graph, indent=2) if args.json else format_live(graph))
+    return 1 if graph["differences"] else 0
 
 
 def format_status(status: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from actors.loader import LoadError, load_class
 from actors.runtime import RuntimeConfig
 from broker.proxy import BrokerSettings
 from supervisor.core.config import ConfigError, ConfigProblem, SiteConfig, parse_site
+from supervisor.core.design import ActorDecl
 
 
 def load_site(path: str | Path) -> SiteConfig:
@@ -31,9 +32,13 @@ def import_paths(site: SiteConfig) -> list[Path]:
     return [site.folder, *site.site.python_path]
 
 
-def check_actors(site: SiteConfig) -> list[ConfigProblem]:
-    """Import every actor class and check its params and topics; return the problems."""
+def declared_actors(site: SiteConfig) -> tuple[list[ActorDecl], list[ConfigProblem]]:
+    """Import every actor class; resolve its params and topics as the engine will.
+
+    Returns the actors that resolved, and the problems (file, key, reason) of the rest.
+    """
     problems: list[ConfigProblem] = []
+    decls: list[ActorDecl] = []
     for name, actor in site.actors.items():
         where = f"actors.{name}"
         try:
@@ -41,15 +46,36 @@ def check_actors(site: SiteConfig) -> list[ConfigProblem]:
         except LoadError as exc:
             problems.append(ConfigProblem(str(site.path), f"{where}.class", str(exc)))
             continue
-        params, errors = resolve_params(cls._enlil_spec, actor.params)
-        _, topic_errors = resolve_topics(cls._enlil_spec, actor.topics, name)
+        spec = cls._enlil_spec
+        params, errors = resolve_params(spec, runtime_config(site, name).params)
+        topics, topic_errors = resolve_topics(spec, actor.topics, name)
+        by_params: dict[str, list[str]] = {}
         if not errors:
-            topic_errors += resolve_param_topics(cls, params)[1]
+            by_params, param_errors = resolve_param_topics(cls, params)
+            topic_errors += param_errors
         problems.extend(
             ConfigProblem(str(site.path), f"{where}.{e.split(':', 1)[0]}", e.split(": ", 1)[1])
             for e in errors + topic_errors
         )
-    return problems
+        if errors or topic_errors:
+            continue
+        decls.append(
+            ActorDecl(
+                name=name,
+                class_path=actor.class_path,
+                doc=spec.doc,
+                hal=bool(getattr(cls, "hal", False)),
+                spec=spec,
+                topics={n: by_params.get(n, [t]) for n, t in topics.items()},
+                params=params,
+            )
+        )
+    return decls, problems
+
+
+def check_actors(site: SiteConfig) -> list[ConfigProblem]:
+    """Import every actor class and check its params and topics; return the problems."""
+    return declared_actors(site)[1]
 
 
 def check_site(path: str | Path) -> SiteConfig:

@@ -28,6 +28,7 @@ _RESERVED = frozenset(
         "version",
         "enlil",
         "topics_from_params",
+        "hal",
     }
 )
 
@@ -87,12 +88,16 @@ class Actor:
     ``step_on_input``
         whether a message on an Input runs ``step()`` (default True);
     ``version``
-        the state layout version, for hot swap.
+        the state layout version, for hot swap;
+    ``hal``
+        True for an actor that owns hardware or a link to outside the site
+        (a hardware boundary in the data dictionary and the dataflow graph).
     """
 
     period: ClassVar[float | None] = None
     step_on_input: ClassVar[bool] = True
     version: ClassVar[int] = 1
+    hal: ClassVar[bool] = False
 
     _enlil_spec: ClassVar[ActorSpec]
     enlil: ActorContext

@@ -174,15 +174,22 @@ class Input(Variable):
         doc: str | None = None,
         unit: str | None = None,
         default: Any = MISSING,
+        external: bool = False,
     ) -> None:
         super().__init__(doc=doc, unit=unit, type_=type, default=default)
         self.topic = topic
+        self.external = external
 
     def __set__(self, instance: Any, value: Any) -> None:
         raise AttributeError(f"{self.owner}.{self.name} is an Input and is read-only")
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "topic": self.topic, "required": self.default is MISSING}
+        return {
+            **super().describe(),
+            "topic": self.topic,
+            "required": self.default is MISSING,
+            "external": self.external,
+        }
 
 
 class Output(Variable):
@@ -199,10 +206,12 @@ class Output(Variable):
         unit: str | None = None,
         metric: bool = False,
         default: Any = None,
+        shared: bool = False,
     ) -> None:
         super().__init__(doc=doc, unit=unit, type_=type, default=default)
         self.topic = topic
         self.metric = metric
+        self.shared = shared
         self.check = checker(type)
 
     def __set__(self, instance: Any, value: Any) -> None:
@@ -214,7 +223,12 @@ class Output(Variable):
         instance.__dict__["_enlil_dirty"].add(self.name)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "topic": self.topic, "metric": self.metric}
+        return {
+            **super().describe(),
+            "topic": self.topic,
+            "metric": self.metric,
+            "shared": self.shared,
+        }
 
 
 class State(Variable):

@@ -1,0 +1,290 @@
+"""The site's declarations as a design: dictionary, dataflow graph, checks (pure core, no IO).
+
+Built from each actor's declared Inputs, Outputs, State and Params (with the
+site's topic remaps and params applied), the :class:`Design` answers who
+produces and who consumes each topic, lists every variable for the data
+dictionary, finds design mistakes (:meth:`Design.check`), and compares the
+declared graph with what a running site reports (:func:`compare_live`).
+Renderers for Markdown, HTML, DOT, Mermaid and AsyncAPI live in
+:mod:`supervisor.core.render`.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors.core.declarations import MISSING, ActorSpec, Input, Output, type_name
+from actors.core.topics import parse_pattern
+
+
+@dataclass(frozen=True)
+class ActorDecl:
+    """One actor of the site as declared: its class's spec, resolved topics and params."""
+
+    name: str
+    class_path: str
+    doc: str
+    hal: bool
+    spec: ActorSpec
+    #: Every topic (or ``prefix.*`` family) of each Input and Output, resolved.
+    topics: Mapping[str, list[str]]
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class End:
+    """One end of a topic: the actor and its Input or Output, with the declared type."""
+
+    actor: str
+    var: str
+    type: Any
+    shared: bool = False
+    required: bool = False
+    external: bool = False
+    metric: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.actor}.{self.var}"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A design problem: ``error`` or ``warning``, what is wrong, the topic and actors."""
+
+    severity: str
+    topic: str
+    message: str
+    actors: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.severity}: topic {self.topic!r}: {self.message}"
+
+
+def overlaps(a: str, b: str) -> bool:
+    """Whether a message could be on both topic texts (exact topics or ``prefix.*``)."""
+    pa, pb = parse_pattern(a), parse_pattern(b)
+    if pa.exact and pb.exact:
+        return a == b
+    if pa.exact:
+        return pb.matches(a)
+    if pb.exact:
+        return pa.matches(b)
+    return pa.prefix.startswith(pb.prefix) or pb.prefix.startswith(pa.prefix)
+
+
+def compatible(produced: Any, consumed: Any) -> bool:
+    """Whether values of the declared type *produced* may pass the consumer's type check.
+
+    A producer declaring ``object`` may send anything: it is not held against a
+    consumer (the consumer's own check counts what does not fit).
+    """
+    if consumed is object or produced is object or produced == consumed:
+        return True
+    if consumed is float and produced is int:
+        return True
+    p_origin, c_origin = typing.get_origin(produced), typing.get_origin(consumed)
+    if c_origin is None and p_origin is not None:
+        return consumed is p_origin  # list[int] feeds list, dict[str, T] feeds dict
+    if c_origin is not None and p_origin is not None and c_origin is p_origin:
+        p_args, c_args = typing.get_args(produced), typing.get_args(consumed)
+        return all(compatible(p, c) for p, c in zip(p_args, c_args, strict=True))
+    return False
+
+
+class Design:
+    """The declared dataflow of a site."""
+
+    def __init__(self, site: str, actors: list[ActorDecl]) -> None:
+        self.site = site
+        self.actors = actors
+        self.by_name = {a.name: a for a in actors}
+        #: topic text -> the Outputs declared on it, and the Inputs.
+        self.producers: dict[str, list[End]] = {}
+        self.consumers: dict[str, list[End]] = {}
+        for actor in actors:
+            for name, var in actor.spec.outputs.items():
+                for topic in actor.topics.get(name, [var.topic]):
+                    end = End(actor.name, name, var.type, shared=var.shared, metric=var.metric)
+                    self.producers.setdefault(topic, []).append(end)
+            for name, ivar in actor.spec.inputs.items():
+                for topic in actor.topics.get(name, [ivar.topic]):
+                    end = End(
+                        actor.name,
+                        name,
+                        ivar.type,
+                        required=ivar.default is MISSING,
+                        external=ivar.external,
+                    )
+                    self.consumers.setdefault(topic, []).append(end)
+
+    @property
+    def topics(self) -> list[str]:
+        """Every declared topic text, sorted."""
+        return sorted(self.producers.keys() | self.consumers.keys())
+
+    def producers_of(self, topic: str) -> list[End]:
+        """Outputs whose topics overlap *topic* (a family on either side counts)."""
+        return [e for t, ends in self.producers.items() if overlaps(t, topic) for e in ends]
+
+    def consumers_of(self, topic: str) -> list[End]:
+        """Inputs whose topics overlap *topic*."""
+        return [e for t, ends in self.consumers.items() if overlaps(t, topic) for e in ends]
+
+    # -- the data dictionary -------------------------------------------------------
+
+    def dictionary(self) -> list[dict[str, Any]]:
+        """One row per declared variable of every actor, in site and declaration order."""
+        rows = []
+        for actor in self.actors:
+            for var in actor.spec.variables():
+                topics = actor.topics.get(var.name, [])
+                if isinstance(var, Input | Output) and not topics:
+                    topics = [var.topic]
+                producers = sorted({e.label for t in topics for e in self.producers_of(t)})
+                consumers = sorted({e.label for t in topics for e in self.consumers_of(t)})
+                value = actor.params.get(var.name, var.default) if var.kind == "param" else None
+                rows.append(
+                    {
+                        "actor": actor.name,
+                        "class": actor.class_path,
+                        "name": var.name,
+                        "kind": var.kind,
+                        "type": type_name(var.type),
+                        "unit": var.unit or "",
+                        "doc": var.doc or "",
+                        "topic": ", ".join(topics),
+                        "producers": producers if isinstance(var, Input | Output) else [],
+                        "consumers": consumers if isinstance(var, Input | Output) else [],
+                        "metric": bool(getattr(var, "metric", False)),
+                        "hal": actor.hal and isinstance(var, Input | Output),
+                        "value": None if value is MISSING else value,
+                    }
+                )
+        return rows
+
+    # -- design checks ---------------------------------------------------------------
+
+    def check(self) -> list[Finding]:
+        """Design problems found on the graph, errors first; ``$`` topics are the framework's."""
+        findings: list[Finding] = []
+        for topic, all_consumers in sorted(self.consumers.items()):
+            if topic.startswith("$") or self.producers_of(topic):
+                continue
+            # Inputs declared external=True are fed from outside the site (tools, operators).
+            consumers = [e for e in all_consumers if not e.external]
+            if not consumers:
+                continue
+            required = [e for e in consumers if e.required]
+            if required:
+                findings.append(
+                    Finding(
+                        "error",
+                        topic,
+                        "consumed but never produced: "
+                        + ", ".join(e.label for e in required)
+                        + " has no default, so its actor never steps",
+                        tuple(sorted({e.actor for e in required})),
+                    )
+                )
+            else:
+                findings.append(
+                    Finding(
+                        "warning",
+                        topic,
+                        "consumed but never produced in this site (by "
+                        + ", ".join(e.label for e in consumers)
+                        + "); only tools or other sites can feed it",
+                        tuple(sorted({e.actor for e in consumers})),
+                    )
+                )
+        for topic, producers in sorted(self.producers.items()):
+            if topic.startswith("$"):
+                continue
+            # Metric Outputs are consumed by the telemetry, whoever else reads them.
+            if not self.consumers_of(topic) and not all(e.metric for e in producers):
+                findings.append(
+                    Finding(
+                        "warning",
+                        topic,
+                        "produced but never consumed (by "
+                        + ", ".join(e.label for e in producers)
+                        + ")",
+                        tuple(sorted({e.actor for e in producers})),
+                    )
+                )
+            unshared = [e for e in producers if not e.shared]
+            if len({e.actor for e in producers}) > 1 and unshared:
+                findings.append(
+                    Finding(
+                        "warning",
+                        topic,
+                        "has several producers: "
+                        + ", ".join(e.label for e in producers)
+                        + " (declare Output(..., shared=True) on each if that is meant)",
+                        tuple(sorted({e.actor for e in producers})),
+                    )
+                )
+            for producer in producers:
+                for consumer in self.consumers_of(topic):
+                    if not compatible(producer.type, consumer.type):
+                        findings.append(
+                            Finding(
+                                "error",
+                                topic,
+                                f"{producer.label} produces {type_name(producer.type)} but "
+                                f"{consumer.label} consumes {type_name(consumer.type)}",
+                                (producer.actor, consumer.actor),
+                            )
+                        )
+        findings.sort(key=lambda f: (f.severity != "error", f.topic))
+        return findings
+
+
+# -- the live graph ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A way the running site differs from its declared graph."""
+
+    kind: str  # actor_down, not_subscribed, undeclared_subscription, undeclared_publish
+    actor: str
+    topic: str = ""
+    detail: str = ""
+
+    def __str__(self) -> str:
+        topic = f" {self.topic!r}" if self.topic else ""
+        return f"{self.kind}: {self.actor}{topic}{': ' + self.detail if self.detail else ''}"
+
+
+def compare_live(design: Design, status: Mapping[str, Any]) -> list[Difference]:
+    """Differences between the declared graph and a status reply (``ctl status``).
+
+    Each running actor reports the topics it subscribed to and those it has
+    published on (``topics`` in its heartbeat).
+    """
+    records = {a["name"]: a for a in status.get("actors", []) if a.get("kind") != "broker"}
+    out: list[Difference] = []
+    for actor in design.actors:
+        record = records.get(actor.name)
+        if record is None or record.get("state") != "running":
+            state = record.get("state") if record else "absent"
+            out.append(Difference("actor_down", actor.name, detail=f"state {state}"))
+            continue
+        live = record.get("topics") or {}
+        subscribed = set(live.get("subscribed", []))
+        published = set(live.get("published", []))
+        declared_in = {t for n in actor.spec.inputs for t in actor.topics.get(n, [])}
+        declared_out = {t for n in actor.spec.outputs for t in actor.topics.get(n, [])}
+        for topic in sorted(declared_in - subscribed):
+            out.append(Difference("not_subscribed", actor.name, topic, "declared, not live"))
+        for topic in sorted(subscribed - declared_in):
+            out.append(Difference("undeclared_subscription", actor.name, topic))
+        for topic in sorted(published):
+            if not topic.startswith("$") and not any(overlaps(t, topic) for t in declared_out):
+                out.append(Difference("undeclared_publish", actor.name, topic))
+    return out

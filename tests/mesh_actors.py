@@ -138,3 +138,12 @@ class Metered(Actor):
     def step(self) -> None:
         """Runs in the metered actor's process on each number."""
         self.total += self.value
+
+
+class TextReader(Actor):
+    """Reads numbers.out as text: a design error next to a Doubler (float)."""
+
+    text = Input("numbers.out", str, doc="What the doubler sends, wrongly taken as text")
+
+    def step(self) -> None:
+        """Runs in the reader's process on each message."""

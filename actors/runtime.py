@@ -374,6 +374,10 @@ class ActorProcess:
             "uptime": round(time.monotonic() - self.started, 3),
             "last_step": engine.last_step_ns / 1e9 if engine.last_step_ns else None,
             "stats": {name: getattr(stats, name) for name in stats.__slots__},
+            "inputs": {
+                name: {"gaps": gaps, "duplicates": dups}
+                for name, (gaps, dups) in engine.input_stats.items()
+            },
             "metrics": {name: getattr(engine.actor, name, None) for name in self._metric_names},
             # What this process actually reads and writes, for the live graph (ctl graph).
             "topics": {

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,6 +184,18 @@ class Metrics:
             unit="{message}",
             description="Messages accepted (in) and published (out), by topic",
         )
+        meter.create_observable_counter(
+            "enlil.input.gaps",
+            callbacks=[self._input_counts(0)],
+            unit="{message}",
+            description="Messages missing from the sequence numbers, by Input",
+        )
+        meter.create_observable_counter(
+            "enlil.input.duplicates",
+            callbacks=[self._input_counts(1)],
+            unit="{message}",
+            description="Repeated sequence numbers dropped, by Input",
+        )
         meter.create_observable_gauge(
             "enlil.process.rss",
             callbacks=[self._rss],
@@ -231,6 +243,13 @@ class Metrics:
             yield Observation(n, {**self._actor, "topic": topic, "direction": "in"})
         for topic_b, n in list(self.engine.topic_out.items()):
             yield Observation(n, {**self._actor, "topic": topic_b.decode(), "direction": "out"})
+
+    def _input_counts(self, index: int) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        def observe(options: CallbackOptions) -> Iterable[Observation]:
+            for name, counts in list(self.engine.input_stats.items()):
+                yield Observation(counts[index], {**self._actor, "input": name})
+
+        return observe
 
     def _rss(self, options: CallbackOptions) -> Iterable[Observation]:
         yield Observation(self._process.memory_info().rss, self._actor)

@@ -159,6 +159,7 @@ class Child:
             "heartbeat_age": round(now - self.heartbeat_at, 3) if self.heartbeat_at else None,
             "metrics": self.heartbeat.get("metrics", {}),
             "topics": self.heartbeat.get("topics", {}),
+            "inputs": self.heartbeat.get("inputs", {}),
         }
 
 

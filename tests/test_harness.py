@@ -228,3 +228,26 @@ def test_trigger_names_the_input_that_ran_the_step() -> None:
     h.feed("a", 1.0)
     h.advance(1.0)
     assert h.state["seen"] == ["b", "a", None]
+
+
+class GapWatcher(Actor):
+    """Notes every gap it is told about."""
+
+    value = Input("gap.in", int, doc="Numbered values")
+    gaps = State([], type=list, doc="(input, sender, topic, missed) of each gap")
+
+    def on_gap(self, input: str, sender: str, topic: str, missed: int) -> None:
+        """Runs before the step after a gap."""
+        self.gaps = [*self.gaps, [input, sender, topic, missed]]
+
+    def step(self) -> None:
+        """Nothing to do."""
+
+
+def test_gaps_are_counted_per_input_and_reported_to_on_gap() -> None:
+    """Sequence gaps and duplicates per Input; on_gap hears of each gap."""
+    h = Harness(GapWatcher)
+    for seq in (1, 2, 5, 5, 6, 9):
+        h.feed_frames([b"gap.in", encode_envelope("s1", seq, 0, seq)])
+    assert h.engine.input_stats == {"value": [2 + 2, 1]}
+    assert h.state["gaps"] == [["value", "s1", "gap.in", 2], ["value", "s1", "gap.in", 2]]

@@ -342,3 +342,15 @@ def test_a_killed_broker_is_restarted_and_actors_reconnect(mesh: MeshFactory) ->
         break
     else:
         pytest.fail("the doubler never answered through the new broker")
+
+
+def test_gaps_per_input_show_in_status(mesh: MeshFactory) -> None:
+    """Missing sequence numbers are counted per Input in ctl status (and the metrics)."""
+    site = mesh.start(SIMPLE)
+    for seq in (1, 2, 6):
+        site.send_frames([b"numbers.in", encode_envelope("gappy", seq, 0, float(seq))])
+    record = site.wait_actor(
+        "doubler", lambda a: a["inputs"].get("value", {}).get("gaps") == 3, what="gaps"
+    )
+    assert record["inputs"]["value"] == {"gaps": 3, "duplicates": 0}
+    assert record["stats"]["gaps"] == 3

@@ -29,6 +29,8 @@ _RESERVED = frozenset(
         "enlil",
         "topics_from_params",
         "hal",
+        "on_gap",
+        "migrate_state",
     }
 )
 
@@ -131,6 +133,23 @@ class Actor:
 
         Outputs assigned here are published. An exception is an unanticipated failure.
         """
+
+    def on_gap(self, input: str, sender: str, topic: str, missed: int) -> None:
+        """Run when *missed* messages from *sender* on *topic* (the Input *input*) never came.
+
+        Runs in the actor's process before the step of the message after the
+        gap; optional. Gaps are counted per Input either way (``ctl status``).
+        """
+
+    @classmethod
+    def migrate_state(cls, state: dict[str, Any], from_version: int) -> dict[str, Any]:
+        """Turn State saved by version *from_version* of this class into this version's.
+
+        Called on hot swap (``ctl swap``) when the running version declares a
+        different ``version``; the default keeps the state as it is. An
+        exception rolls the swap back.
+        """
+        return state
 
     def on_stop(self) -> None:
         """Run once in the actor's process when it is asked to stop (SIGTERM, Ctrl-C).

@@ -262,6 +262,9 @@ class ActorEngine:
         self._seq_in: dict[tuple[str, str], int] = {}
         self._logged: set[tuple[str, str, str]] = set()
         self._outbox: list[Outgoing] = []
+        #: Per Input: [gaps, duplicates] counted from sequence numbers.
+        self.input_stats: dict[str, list[int]] = {name: [0, 0] for name in self.spec.inputs}
+        self._on_gap: Callable[[str, str, str, int], None] | None = None
         #: File descriptors the actor watches: fd -> (on_readable, on_writable). The
         #: runtime polls them with its sockets; ``watch_version`` changes with the set.
         self.watched: dict[int, Watch] = {}
@@ -284,6 +287,8 @@ class ActorEngine:
         self.last_step_ns = 0
         self.params = params
         self.actor = self._instantiate(params)
+        if type(self.actor).on_gap is not Actor.on_gap:
+            self._on_gap = self.actor.on_gap
 
     # -- set-up --------------------------------------------------------------
 
@@ -437,9 +442,10 @@ class ActorEngine:
         if last is not None and seq > 1:
             if seq <= last:
                 counts["duplicates"] += 1
+                self.input_stats[name][1] += 1
                 return []
             if seq > last + 1:
-                counts["gaps"] += seq - last - 1
+                self._gap(name, sender, topic, seq - last - 1)
         self._seq_in[key] = seq
         try:
             value = check(payload)
@@ -506,6 +512,12 @@ class ActorEngine:
             if pattern.matches(topic):
                 return name, topic, check
         return None
+
+    def _gap(self, name: str, sender: str, topic: str, missed: int) -> None:
+        self._counts["gaps"] += missed
+        self.input_stats[name][0] += missed
+        if self._on_gap is not None:
+            self._on_gap(name, sender, topic, missed)
 
     def _not_ours(self, frames: list[bytes]) -> list[Outgoing]:
         """Count a multipart that is malformed or on a topic this actor does not read."""

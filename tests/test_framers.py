@@ -72,7 +72,10 @@ def test_a_corrupted_frame_is_reported_and_the_next_ones_decode(
     encoded[v] = bytes(broken)
     events = make().feed(b"".join(encoded))
     decoded = [e for e in events if isinstance(e, bytes)]
-    assert any(isinstance(e, FramingError) for e in events)
+    if not any(isinstance(e, FramingError) for e in events):
+        # Only a CRC-16 collision (odds 1 in 65,536; hypothesis found one) lets a corrupted
+        # frame through unreported: it then decodes to a payload other than the original.
+        assert len(decoded) == len(frames) and decoded[v] != frames[v]
     # The framer resynchronises: the frames after the corrupted one arrive, in order. A
     # COBS delimiter that was hit merges its frame with the next, which is lost with it.
     merged = int(make is CobsFramer and p == len(broken) - 1)

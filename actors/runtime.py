@@ -24,7 +24,7 @@ from typing import IO, Any, Final
 import zmq
 
 from actors.core.engine import ActorEngine, EngineConfig, Outgoing, ParamError
-from actors.core.topics import SYS_CONTROL, SYS_HEARTBEAT, SYS_REPLY
+from actors.core.topics import SYS_CONTROL, SYS_HEARTBEAT, SYS_REPLY, SYS_RETAINED
 from actors.core.wire import WireError, decode_message
 from actors.link import BrokerLink, BrokerUnreachable
 from actors.loader import LoadError, load_class
@@ -40,6 +40,8 @@ EXIT_CONFIG: Final = 78
 STACK_PREFIX: Final = ".stack-"
 _PARENT_CHECK: Final = 0.5
 _BATCH: Final = 1000
+_RETAINED_WAIT: Final = 2.0  # seconds a starting actor waits for its retained values
+_RETAINED_RETRY: Final = 0.25
 _MAX_REPORTED: Final = 200  # published topics named in a heartbeat, at most
 _SNDMORE: Final = zmq.SNDMORE
 _NOBLOCK: Final = zmq.NOBLOCK
@@ -232,8 +234,8 @@ class ActorProcess:
             request = decode_message(frames).envelope.payload
         except WireError:
             return []
-        if not isinstance(request, dict):
-            return []
+        if not isinstance(request, dict) or request.get("op") == "retained":
+            return []  # retained values come before on_start; a late copy is ignored
         reply: dict[str, Any] | None = self._replies.get(request.get("id"))
         if reply is not None:  # a retry of a request already served: same answer, no redo
             return [engine.publish((SYS_REPLY + self.config.name).encode(), reply)]
@@ -256,6 +258,53 @@ class ActorProcess:
             reply.update(ok=False, error=f"unknown op {request.get('op')!r}")
         return [engine.publish((SYS_REPLY + self.config.name).encode(), reply)]
 
+    def _prime_retained(self, engine: ActorEngine, link: BrokerLink) -> list[list[bytes]]:
+        """Ask the supervisor for the last value of each retained topic this actor reads.
+
+        The values go into the Inputs before ``on_start`` (no step runs for
+        them). Returns the other messages that arrived meanwhile, in order,
+        for the caller to deliver after ``on_start``. The wait is bounded
+        (``_RETAINED_WAIT``): a supervisor that does not answer costs that much.
+        """
+        request = engine.subscriptions()
+        deadline = time.monotonic() + _RETAINED_WAIT
+        early: list[list[bytes]] = []
+        sub = link.sub
+        next_ask = 0.0
+        while True:
+            now = time.monotonic()
+            if now >= next_ask:  # asked again now and then: a busy supervisor may miss one
+                link.publish(SYS_RETAINED + self.config.name, request)
+                next_ask = now + _RETAINED_RETRY
+            left = min(deadline, next_ask) - now
+            if now >= deadline:
+                self.log.warning("no answer about retained values", waited=_RETAINED_WAIT)
+                return early
+            if not sub.poll(int(left * 1000) + 1):
+                continue
+            frames = _recv_message(sub)
+            if frames is None:
+                continue
+            if frames[0] != self.control_topic:
+                early.append(frames)
+                continue
+            try:
+                request = decode_message(frames).envelope.payload
+            except WireError:
+                continue
+            if not isinstance(request, dict) or request.get("op") != "retained":
+                early.append(frames)  # a request for the running actor: answered later
+                continue
+            primed = []
+            for item in request.get("messages") or []:
+                if isinstance(item, list) and all(isinstance(f, bytes) for f in item):
+                    name = engine.prime(item)
+                    if name is not None:
+                        primed.append(name)
+            if primed:
+                self.log.info("retained values received", inputs=sorted(set(primed)))
+            return early
+
     def _serve(
         self, engine: ActorEngine, link: BrokerLink, wakeup: SignalWakeup, parent: int | None
     ) -> int:
@@ -267,6 +316,9 @@ class ActorProcess:
             return EXIT_BROKER
         if wakeup.drain():
             return EXIT_OK
+        early: list[list[bytes]] = []
+        if parent is not None and engine.spec.inputs:
+            early = self._prime_retained(engine, link)
         heartbeat_topic = (SYS_HEARTBEAT + cfg.name).encode()
         control_topic = self.control_topic
         pub = link.pub
@@ -288,6 +340,11 @@ class ActorProcess:
             self.state = "running"
             self._send(pub, [engine.publish(heartbeat_topic, self._heartbeat(engine, "ready"))])
             self.log.info("actor ready", cls=cfg.class_path, inputs=engine.subscriptions())
+            for queued in early:  # what arrived while waiting for the retained values
+                if queued[0] == self.control_topic:
+                    self._send(pub, self._control(engine, queued))
+                else:
+                    self._send(pub, engine.receive(queued))
             poller = zmq.Poller()
             poller.register(link.sub, zmq.POLLIN)
             poller.register(wakeup.fileno(), zmq.POLLIN)

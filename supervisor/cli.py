@@ -39,7 +39,7 @@ from supervisor.client import ControlClient, ControlError, ControlTimeout
 from supervisor.core.config import ConfigError, SiteConfig, connect_address
 from supervisor.docs import design_of, format_live, live_graph, write_docs
 from supervisor.runner import SiteLocked, Supervisor
-from supervisor.site import check_actors, check_site, load_site
+from supervisor.site import check_site, declared_actors, load_site, retained_topics
 from supervisor.zygote import Zygote
 
 EXIT_USAGE = 2
@@ -186,10 +186,10 @@ def cmd_run(config: Path | None, zygote: Zygote | None = None) -> int:
         zygote.close()
         zygote = None
     try:
-        problems = check_actors(site)
+        decls, problems = declared_actors(site)
         if problems:
             raise ConfigError(problems)
-        return Supervisor(site, zygote).run()
+        return Supervisor(site, zygote, retained=retained_topics(decls)).run()
     except SiteLocked as exc:
         print(exc, file=sys.stderr)
         return EXIT_UNAVAILABLE

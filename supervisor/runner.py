@@ -16,14 +16,22 @@ import itertools
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import psutil
 import zmq
 
-from actors.core.topics import SYS_CONTROL, SYS_EVENT, SYS_HEARTBEAT, SYS_REPLY
-from actors.core.wire import WireError, decode_message
+from actors.core.topics import (
+    SYS_CONTROL,
+    SYS_EVENT,
+    SYS_HEARTBEAT,
+    SYS_REPLY,
+    SYS_RETAINED,
+    TopicError,
+    parse_pattern,
+)
+from actors.core.wire import WireError, decode_message, decode_topic
 from actors.link import BrokerLink
 from actors.logs import setup_logging
 from actors.process import SignalWakeup, die_with_parent, remove_ipc_file
@@ -57,6 +65,7 @@ BROKER: Final = "broker"
 _PROBE_INTERVAL: Final = 0.01
 _STACK_GRACE: Final = 0.3  # between SIGUSR1 (dump the stack) and SIGKILL of a hung actor
 _REQUEST_RETRY: Final = 1.0
+_RETAINED_REQUEST: Final = SYS_RETAINED.encode()
 
 
 class SiteLocked(RuntimeError):
@@ -66,8 +75,13 @@ class SiteLocked(RuntimeError):
 class Supervisor:
     """Runs one site until shutdown; :meth:`run` returns the exit code."""
 
-    def __init__(self, site: SiteConfig, zygote: Zygote | None = None) -> None:
+    def __init__(
+        self, site: SiteConfig, zygote: Zygote | None = None, retained: Iterable[str] = ()
+    ) -> None:
         self.site = site
+        #: Topics (or families) of retained Outputs, and the last message seen on each topic.
+        self.retained = [parse_pattern(t) for t in retained]
+        self.retained_cache: dict[bytes, bytes] = {}
         self.logging = setup_logging(
             "supervisor",
             site.telemetry.log_level,
@@ -184,7 +198,14 @@ class Supervisor:
             self.site.broker.pub_connect,
             self.site.broker.sub_connect,
             "supervisor",
-            patterns=[SYS_HEARTBEAT + "*", SYS_REPLY + "*"],
+            # Retained topics too: the broker's readiness probe on this socket then proves
+            # the cache subscribed before any actor starts and asks for its values.
+            patterns=[
+                SYS_HEARTBEAT + "*",
+                SYS_REPLY + "*",
+                SYS_RETAINED + "*",
+                *(p.text for p in self.retained),
+            ],
             reconnect_max_ms=0,  # the broker is starting right now: look every 10 ms
             hwm=self.site.broker.hwm,
         )
@@ -323,6 +344,8 @@ class Supervisor:
         sub = self.link.sub
         while sub.poll(0, zmq.POLLIN):
             frames = sub.recv_multipart()
+            if len(frames) == 2 and self._retained_message(frames[0], frames[1]):
+                continue
             if self.link.is_probe(frames):
                 if self.broker.state is ChildState.STARTING:
                     self._ready(self.broker)
@@ -345,6 +368,36 @@ class Supervisor:
             child.heartbeat_at = time.monotonic()
             if child.state is ChildState.STARTING and child.kind == "actor":
                 self._ready(child)
+
+    def _retained_message(self, topic: bytes, envelope: bytes) -> bool:
+        """Keep the last message of a retained topic; answer a starting actor's request."""
+        if topic.startswith(_RETAINED_REQUEST):
+            self._send_retained(topic, envelope)
+            return True
+        if not self.retained or topic.startswith(b"$"):
+            return False
+        try:
+            text = decode_topic(topic)
+        except WireError:
+            return False
+        if any(p.matches(text) for p in self.retained):
+            self.retained_cache[topic] = envelope
+            return True
+        return False
+
+    def _send_retained(self, topic: bytes, envelope: bytes) -> None:
+        name = topic[len(_RETAINED_REQUEST) :].decode("utf-8", "replace")
+        try:
+            wanted = decode_message([topic, envelope]).envelope.payload
+            patterns = [parse_pattern(p) for p in wanted]
+        except (WireError, TopicError, TypeError, AttributeError):
+            return
+        messages = [
+            [t, env]
+            for t, env in self.retained_cache.items()
+            if any(p.matches(t.decode()) for p in patterns)
+        ]
+        self.link.publish(SYS_CONTROL + name, {"op": "retained", "messages": messages})
 
     # -- exits and the restart policy ---------------------------------------------
 

@@ -147,3 +147,28 @@ class TextReader(Actor):
 
     def step(self) -> None:
         """Runs in the reader's process on each message."""
+
+
+class Setting(Actor):
+    """Keeps a setting: what arrives on setting.set goes out retained on setting.value."""
+
+    new = Input("setting.set", int, doc="A new value for the setting")
+    value = Output("setting.value", int, doc="The current setting", retained=True)
+
+    def step(self) -> None:
+        """Runs in the setting's process on each new value."""
+        self.value = self.new
+
+
+class LateJoiner(Actor):
+    """Reports, from on_start, the retained setting it started with."""
+
+    setting = Input("setting.value", int, doc="The current setting", default=-1)
+    started_with = Output("joiner.started", int, doc="The setting seen in on_start")
+
+    def on_start(self) -> None:
+        """Runs before the actor is ready: retained values are already in the Inputs."""
+        self.started_with = self.setting
+
+    def step(self) -> None:
+        """Nothing per message."""

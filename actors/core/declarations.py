@@ -207,11 +207,13 @@ class Output(Variable):
         metric: bool = False,
         default: Any = None,
         shared: bool = False,
+        retained: bool = False,
     ) -> None:
         super().__init__(doc=doc, unit=unit, type_=type, default=default)
         self.topic = topic
         self.metric = metric
         self.shared = shared
+        self.retained = retained
         self.check = checker(type)
 
     def __set__(self, instance: Any, value: Any) -> None:
@@ -228,6 +230,7 @@ class Output(Variable):
             "topic": self.topic,
             "metric": self.metric,
             "shared": self.shared,
+            "retained": self.retained,
         }
 
 

@@ -513,6 +513,33 @@ class ActorEngine:
                 return name, topic, check
         return None
 
+    def prime(self, frames: list[bytes]) -> str | None:
+        """Put a retained message's value in its Input without running a step.
+
+        For a starting actor (before ``on_start``): the value and its sequence
+        number are taken as if received, so the next message from the same
+        sender continues the sequence. Returns the Input's name, or None when
+        the message is not for this actor or not valid (it is counted then).
+        """
+        if len(frames) != 2:
+            return None
+        entry = self._inputs_b.get(frames[0]) or self._match_pattern(frames[0])
+        if entry is None:
+            return None
+        name, topic, check = entry
+        try:
+            sender, seq, _, _, payload = decode_fields(frames[1])
+            value = check(payload)
+        except WireError as exc:
+            self._counts[exc.reason] += 1
+            return None
+        except TypeError:
+            self._counts["type_rejected"] += 1
+            return None
+        self._seq_in[(sender, topic)] = max(seq, self._seq_in.get((sender, topic), 0))
+        self.actor.__dict__[name] = value
+        return name
+
     def _gap(self, name: str, sender: str, topic: str, missed: int) -> None:
         self._counts["gaps"] += missed
         self.input_stats[name][0] += missed

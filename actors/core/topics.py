@@ -26,6 +26,7 @@ SYS_EVENT = "$sys.event"  #: supervisor lifecycle events
 SYS_CONTROL = "$sys.control."  #: + actor name: requests from the supervisor to an actor
 SYS_REPLY = "$sys.reply."  #: + actor name: an actor's replies to those requests
 SYS_PROBE = "$sys.probe."  #: + a link's own id: readiness probes
+SYS_RETAINED = "$sys.retained."  #: + actor name: a starting actor asks for retained values
 
 _SEGMENT = re.compile(r"^\$?[A-Za-z0-9_\-:]+$")
 

@@ -9,7 +9,10 @@ cleanly (``on_stop`` runs).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from dataclasses import replace
+from typing import Any
 
 from actors.runtime import EXIT_CONFIG, run_actor
 from supervisor.core.config import ConfigError
@@ -22,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name", help="the actor's name in site.toml ([actors.NAME])")
     parser.add_argument("--config", default="site.toml", help="the site's site.toml")
     parser.add_argument("--log-level", default=None, help="override the log level")
+    parser.add_argument("--swap", default="", help=argparse.SUPPRESS)  # ctl swap's new version
+    parser.add_argument("--class", dest="class_path", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--params", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
         site = load_site(args.config)
@@ -33,8 +39,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{site.path}: no actor {args.name!r} (the site has: {known})", file=sys.stderr)
         return EXIT_CONFIG
     config = runtime_config(site, args.name)
+    changes: dict[str, Any] = {}
     if args.log_level:
-        config = type(config)(**{**config.__dict__, "log_level": args.log_level})
+        changes["log_level"] = args.log_level
+    if args.swap:
+        changes["swap"] = args.swap
+    if args.class_path:
+        changes["class_path"] = args.class_path
+    if args.params is not None:
+        changes["params"] = {**config.params, **json.loads(args.params)}
+    if changes:
+        config = replace(config, **changes)
     return run_actor(config)
 
 

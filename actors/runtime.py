@@ -43,6 +43,12 @@ _BATCH: Final = 1000
 _RETAINED_WAIT: Final = 2.0  # seconds a starting actor waits for its retained values
 _RETAINED_RETRY: Final = 0.25
 _MAX_REPORTED: Final = 200  # published topics named in a heartbeat, at most
+#: Suffix of a swap's new version's control and reply topics until it takes over.
+SWAP_SUFFIX: Final = ":swap"
+_STANDBY_LIMIT: Final = 120.0  # seconds a new version waits for its takeover
+_STANDBY_ANNOUNCE: Final = 0.5
+_STANDBY_HOLD: Final = 200_000  # messages held before the takeover, at most
+_PROBATION: Final = 1.0  # seconds a new version with nothing processed waits for a first step
 _SNDMORE: Final = zmq.SNDMORE
 _NOBLOCK: Final = zmq.NOBLOCK
 # An error or hang-up on a watched descriptor is for its reader to find out.
@@ -80,6 +86,8 @@ class RuntimeConfig:
     snapshot_dir: Path | None = None
     snapshot_keep: int = 20
     recorder: int = 100
+    #: Non-empty: this process is the new version of a hot swap (``ctl swap``).
+    swap: str = ""
 
 
 class ActorProcess:
@@ -125,9 +133,13 @@ class ActorProcess:
             )
         except (LoadError, ParamError) as exc:
             self.log.error("cannot load actor", error=str(exc))
+            if cfg.swap:
+                self._report_swap_failure(f"cannot load {cfg.class_path}: {exc}")
             return EXIT_CONFIG
-        except Exception:
+        except Exception as exc:
             self.log.exception("actor constructor failed", hook="__init__")
+            if cfg.swap:
+                self._report_swap_failure(f"{cfg.class_path}.__init__ failed: {exc!r}")
             return EXIT_FAILURE
         self._metric_names = [
             v.name
@@ -137,7 +149,13 @@ class ActorProcess:
         stack_file = self._arm_stack_dump()
         wakeup = SignalWakeup((signal.SIGTERM, signal.SIGINT))
         ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        self.control_topic = (SYS_CONTROL + cfg.name).encode()
+        suffix = SWAP_SUFFIX if cfg.swap else ""
+        self.control_topic = (SYS_CONTROL + cfg.name + suffix).encode()
+        self.reply_topic = (SYS_REPLY + cfg.name + suffix).encode()
+        #: While a swap's new version takes over: messages held back, not processed.
+        self.paused = False
+        self.held: list[list[bytes]] = []
+        self.swapped_out = False
         link = BrokerLink(
             ctx,
             cfg.pub_endpoint,
@@ -238,7 +256,9 @@ class ActorProcess:
             return []  # retained values come before on_start; a late copy is ignored
         reply: dict[str, Any] | None = self._replies.get(request.get("id"))
         if reply is not None:  # a retry of a request already served: same answer, no redo
-            return [engine.publish((SYS_REPLY + self.config.name).encode(), reply)]
+            return [engine.publish(self.reply_topic, reply)]
+        if "pid" in request and request["pid"] != os.getpid():
+            return []  # a swap step meant for the other version of this actor
         reply = {"id": request.get("id"), "op": request.get("op")}
         while len(self._replies) >= 16:
             del self._replies[next(iter(self._replies))]
@@ -254,9 +274,31 @@ class ActorProcess:
             else:
                 reply.update(ok=True, levels=levels)
                 self.log.info("log levels changed", **levels)
+        elif request.get("op") == "handover":
+            # Between two steps by construction: hand the state over and hold what comes.
+            reply.update(
+                ok=True,
+                memory=engine.memory(),
+                sequences=engine.sequences(),
+                version=getattr(self.cls, "version", 1),
+            )
+            self.paused = True
+            self.log.info("handing over to a new version")
+        elif request.get("op") == "resume":
+            # The new version failed: carry on from where we stopped, the held messages first.
+            self.paused = False
+            held, self.held = self.held, []
+            out = [engine.publish(self.reply_topic, {**reply, "ok": True, "held": len(held)})]
+            self.log.warning("swap rolled back; resuming", held=len(held))
+            for message in held:
+                out += engine.receive(message)
+            return out
+        elif request.get("op") == "commit":
+            self.swapped_out = True  # the new version runs: leave without on_stop
+            reply.update(ok=True)
         else:
             reply.update(ok=False, error=f"unknown op {request.get('op')!r}")
-        return [engine.publish((SYS_REPLY + self.config.name).encode(), reply)]
+        return [engine.publish(self.reply_topic, reply)]
 
     def _prime_retained(self, engine: ActorEngine, link: BrokerLink) -> list[list[bytes]]:
         """Ask the supervisor for the last value of each retained topic this actor reads.
@@ -305,6 +347,136 @@ class ActorProcess:
                 self.log.info("retained values received", inputs=sorted(set(primed)))
             return early
 
+    def _standby(
+        self, engine: ActorEngine, link: BrokerLink, wakeup: SignalWakeup
+    ) -> int | list[Outgoing]:
+        """The new version of a hot swap: subscribed, holding messages, until it takes over.
+
+        Announces itself to the supervisor, keeps every message that arrives,
+        and on ``takeover`` adopts the old version's memory (through
+        ``migrate_state`` when the versions differ) and sequence numbers, then
+        processes the held messages the old version had not processed, its
+        outputs kept back. Returns those outputs (the caller publishes them:
+        the old version stopped publishing at the handover), or an exit code
+        when the swap is aborted or fails here (the old version then resumes).
+        """
+        cfg = self.config
+        version = getattr(self.cls, "version", 1)
+        announce = {"op": "standby", "pid": os.getpid(), "version": version, "token": cfg.swap}
+        held: list[list[bytes]] = []
+        sub = link.sub
+        next_announce = 0.0
+        deadline = time.monotonic() + _STANDBY_LIMIT
+        # After the takeover, with nothing yet processed: on probation until a first step.
+        probation: float | None = None
+        out: list[Outgoing] = []
+        while time.monotonic() < deadline:
+            now = time.monotonic()
+            if probation is not None and now >= probation:
+                return self._took_over(link, out, 0)  # no message came: nothing to try
+            if probation is None and now >= next_announce:
+                link.publish(self.reply_topic.decode(), announce)
+                next_announce = now + _STANDBY_ANNOUNCE
+            if wakeup.received and wakeup.drain():
+                return EXIT_OK
+            wait = (probation if probation is not None else next_announce) - now
+            if not sub.poll(int(wait * 1000) + 1):
+                continue
+            frames = _recv_message(sub)
+            if frames is None:
+                continue
+            if frames[0] != self.control_topic:
+                if probation is None:
+                    held.append(frames)
+                    if len(held) <= _STANDBY_HOLD:
+                        continue
+                    error = f"more than {_STANDBY_HOLD} messages arrived before the takeover"
+                    self._swap_reply(link, ok=False, error=error)
+                    return EXIT_FAILURE
+                try:  # the first step, on probation
+                    out += engine.receive(frames)
+                except Exception as exc:
+                    self.log.exception("the new version failed in its first step")
+                    self._swap_reply(link, ok=False, error=f"{type(exc).__name__}: {exc}")
+                    return EXIT_FAILURE
+                if engine.statistics().steps:
+                    return self._took_over(link, out, 1)
+                continue
+            try:
+                request = decode_message(frames).envelope.payload
+            except WireError:
+                continue
+            op = request.get("op") if isinstance(request, dict) else None
+            if op == "abort":
+                return EXIT_OK
+            if op != "takeover" or probation is not None:
+                continue
+            assert isinstance(request, dict)
+            try:
+                out, processed = self._take_over(engine, request, held)
+            except Exception as exc:
+                self.log.exception("the new version failed to take over")
+                self._swap_reply(link, ok=False, error=f"{type(exc).__name__}: {exc}")
+                return EXIT_FAILURE
+            held = []
+            if processed:
+                return self._took_over(link, out, processed)
+            probation = time.monotonic() + _PROBATION
+        self.log.error("no takeover came", waited=_STANDBY_LIMIT)
+        return EXIT_FAILURE
+
+    def _took_over(self, link: BrokerLink, out: list[Outgoing], processed: int) -> list[Outgoing]:
+        """Report success; from now on this process is the actor (its control topic too)."""
+        cfg = self.config
+        self._swap_reply(link, ok=True, pid=os.getpid(), processed=processed)
+        sub = link.sub
+        sub.setsockopt(zmq.UNSUBSCRIBE, self.control_topic)
+        self.control_topic = (SYS_CONTROL + cfg.name).encode()
+        self.reply_topic = (SYS_REPLY + cfg.name).encode()
+        sub.setsockopt(zmq.SUBSCRIBE, self.control_topic)
+        self.log.info("took over", processed=processed, version=getattr(self.cls, "version", 1))
+        return out
+
+    def _report_swap_failure(self, error: str) -> None:
+        """Tell the supervisor why this new version cannot take over (it then rolls back)."""
+        cfg = self.config
+        ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        link = BrokerLink(ctx, cfg.pub_endpoint, cfg.sub_endpoint, cfg.name, hwm=cfg.hwm)
+        try:
+            link.wait_connected(cfg.connect_timeout)
+            self.reply_topic = (SYS_REPLY + cfg.name + SWAP_SUFFIX).encode()
+            self._swap_reply(link, ok=False, error=error)
+        except BrokerUnreachable:
+            pass  # the supervisor sees the exit code instead
+        finally:
+            link.close(linger_ms=1000)
+            ctx.term()
+
+    def _swap_reply(self, link: BrokerLink, **fields: Any) -> None:
+        link.publish(self.reply_topic.decode(), {"op": "takeover", **fields})
+
+    def _take_over(
+        self, engine: ActorEngine, request: dict[str, Any], held: list[list[bytes]]
+    ) -> tuple[list[Outgoing], int]:
+        """Adopt the old version's memory and sequences; process what it had not."""
+        memory = dict(request.get("memory") or {})
+        from_version = request.get("version", 1)
+        cls = self.cls
+        assert cls is not None
+        if from_version != getattr(cls, "version", 1):
+            state = dict(memory.get("state") or {})
+            memory["state"] = cls.migrate_state(state, from_version)  # type: ignore[attr-defined]
+        engine.restore(memory)
+        engine.adopt_sequences(request.get("sequences") or {})
+        out: list[Outgoing] = []
+        processed = 0
+        for frames in held:
+            if engine.handed_over(frames):
+                continue  # the old version processed it before the handover
+            out += engine.receive(frames)  # the first step: an exception rolls the swap back
+            processed += 1
+        return out, processed
+
     def _serve(
         self, engine: ActorEngine, link: BrokerLink, wakeup: SignalWakeup, parent: int | None
     ) -> int:
@@ -317,7 +489,13 @@ class ActorProcess:
         if wakeup.drain():
             return EXIT_OK
         early: list[list[bytes]] = []
-        if parent is not None and engine.spec.inputs:
+        taken_over: list[Outgoing] | None = None
+        if cfg.swap:
+            taken = self._standby(engine, link, wakeup)
+            if isinstance(taken, int):
+                return taken
+            taken_over = taken
+        elif parent is not None and engine.spec.inputs:
             early = self._prime_retained(engine, link)
         heartbeat_topic = (SYS_HEARTBEAT + cfg.name).encode()
         control_topic = self.control_topic
@@ -336,7 +514,11 @@ class ActorProcess:
         engine.emit = emit
         hook = "on_start"
         try:
-            self._send(pub, engine.start())
+            if taken_over is None:
+                self._send(pub, engine.start())
+            else:  # a swapped-in version: no on_start; it publishes only from now on
+                self._send(pub, taken_over)
+                engine.resume()
             self.state = "running"
             self._send(pub, [engine.publish(heartbeat_topic, self._heartbeat(engine, "ready"))])
             self.log.info("actor ready", cls=cfg.class_path, inputs=engine.subscriptions())
@@ -387,11 +569,20 @@ class ActorProcess:
                             break
                         if frames[0] == control_topic:
                             self._send(pub, self._control(engine, frames))
+                            if self.swapped_out:
+                                break
+                            continue
+                        if self.paused:
+                            self.held.append(frames)
                             continue
                         out = receive(frames)
                         if out:
                             self._send(pub, out)
-                self._send(pub, engine.tick())
+                if self.swapped_out:
+                    self.log.info("swapped out: the new version runs")
+                    return EXIT_OK
+                if not self.paused:
+                    self._send(pub, engine.tick())
                 now = time.monotonic()
                 if now >= next_beat:
                     next_beat = now + cfg.heartbeat_interval

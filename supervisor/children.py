@@ -73,6 +73,8 @@ class Child:
     argv: list[str]
     class_path: str = ""
     after: tuple[str, ...] = ()
+    #: Arguments after ``NAME --config PATH`` (a swap's new version: --swap, --class...).
+    extra: list[str] = field(default_factory=list)
     state: ChildState = ChildState.STOPPED
     want: bool = True
     proc: subprocess.Popen[bytes] | ForkedProcess | None = None
@@ -110,7 +112,7 @@ class Child:
             env = dict(os.environ)
             env[PARENT_ENV] = str(os.getpid())
             self.proc = subprocess.Popen(
-                self.argv,
+                [*self.argv, *self.extra],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,

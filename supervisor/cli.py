@@ -94,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
             "snapshots",
             "loglevel",
             "graph",
+            "swap",
+            "add",
+            "remove",
+            "reload",
         ],
     )
     ctl.add_argument(
@@ -103,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ctl.add_argument("level", nargs="?", help="loglevel: the local log level")
     ctl.add_argument("--otel", help="loglevel: the level of logs exported over OpenTelemetry")
+    ctl.add_argument("--class", dest="cls", help="swap, add: the actor class (module:Class)")
+    ctl.add_argument("--params", help="swap, add: params as a JSON object")
+    ctl.add_argument(
+        "--etag", help="swap, remove, reload: refuse unless this is still the config version"
+    )
     tap = sub.add_parser("tap", help="print live messages on a topic or pattern ('a.*', '*')")
     _config_arg(tap)
     tap.add_argument("topic")
@@ -200,7 +209,8 @@ def cmd_run(config: Path | None, zygote: Zygote | None = None) -> int:
 
 def cmd_ctl(args: argparse.Namespace) -> int:
     """Send one control request and print the reply."""
-    if args.op in ("start", "stop", "restart", "snapshot", "loglevel") and not args.name:
+    needs_name = ("start", "stop", "restart", "snapshot", "loglevel", "swap", "add", "remove")
+    if args.op in needs_name and not args.name:
         print(f"ctl {args.op} needs an actor name", file=sys.stderr)
         return EXIT_USAGE
     endpoint = args.endpoint
@@ -213,6 +223,16 @@ def cmd_ctl(args: argparse.Namespace) -> int:
     kwargs = {"name": args.name} if args.name else {}
     if args.op == "loglevel":
         kwargs.update({k: v for k, v in (("level", args.level), ("otel", args.otel)) if v})
+    if args.cls:
+        kwargs["class"] = args.cls
+    if args.etag:
+        kwargs["etag"] = args.etag
+    if args.params is not None:
+        try:
+            kwargs["params"] = json.loads(args.params)
+        except json.JSONDecodeError as exc:
+            print(f"error: --params is not JSON: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         with ControlClient(endpoint, timeout=args.timeout) as client:
             result = client.request(args.op, **kwargs)

@@ -35,7 +35,7 @@ from actors.core.wire import WireError, decode_message, decode_topic
 from actors.link import BrokerLink
 from actors.logs import setup_logging
 from actors.process import SignalWakeup, die_with_parent, remove_ipc_file
-from actors.runtime import EXIT_FAILURE
+from actors.runtime import EXIT_FAILURE, SWAP_SUFFIX
 from actors.snapshots import list_snapshots
 from supervisor.children import Child, ChildState, Waiter, actor_argv, broker_argv
 from supervisor.core.config import SiteConfig
@@ -59,6 +59,15 @@ from supervisor.core.protocol import (
 )
 from supervisor.prometheus import PrometheusEndpoint
 from supervisor.records import has_snapshot, take_stack_dump, write_record
+from supervisor.swap import (
+    DONE,
+    HANDING_OVER,
+    STARTING,
+    TAKING_OVER,
+    Swap,
+    etag,
+    swap_arguments,
+)
 from supervisor.zygote import Zygote, ZygoteError
 
 BROKER: Final = "broker"
@@ -66,6 +75,7 @@ _PROBE_INTERVAL: Final = 0.01
 _STACK_GRACE: Final = 0.3  # between SIGUSR1 (dump the stack) and SIGKILL of a hung actor
 _REQUEST_RETRY: Final = 1.0
 _RETAINED_REQUEST: Final = SYS_RETAINED.encode()
+_SWAP_OPS: Final = frozenset({"standby", "handover", "takeover", "resume", "commit"})
 
 
 class SiteLocked(RuntimeError):
@@ -144,6 +154,12 @@ class Supervisor:
         self.counts: dict[tuple[str, str], int] = {}
         self.metrics: Any = None
         self.prometheus: PrometheusEndpoint | None = None
+        #: Hot swaps under way, by actor; processes of swapped-out versions, until they exit.
+        self.swaps: dict[str, Swap] = {}
+        self.retiring: list[Child] = []
+        self._swap_ids = itertools.count(1)
+        #: Each actor's config version (``etag``) and what swaps changed of it.
+        self.overrides: dict[str, dict[str, Any]] = {n: {} for n in site.actors}
 
     # -- timers ----------------------------------------------------------------
 
@@ -265,6 +281,12 @@ class Supervisor:
             for child in [self.broker, *self.actors.values()]:
                 if child.pidfd >= 0 and child.pidfd in events:
                     self._exited(child)
+            for swap in list(self.swaps.values()):
+                if swap.new.pidfd >= 0 and swap.new.pidfd in events:
+                    self._swap_new_exited(swap)
+            for child in list(self.retiring):
+                if child.pidfd >= 0 and child.pidfd in events:
+                    self._retired(child)
 
     # -- spawning and readiness ---------------------------------------------------
 
@@ -277,7 +299,9 @@ class Supervisor:
         forked: list[int | None] = [None] * len(children)
         if self.zygote is not None:
             try:
-                forked = list(self.zygote.spawn_many([(c.kind, c.name) for c in children]))
+                forked = list(
+                    self.zygote.spawn_many([(c.kind, c.name, c.extra) for c in children])
+                )
             except ZygoteError as exc:
                 # A new zygote would be a fork of this process, which now has threads:
                 # spawn plainly from here on.
@@ -355,7 +379,11 @@ class Supervisor:
             except WireError:
                 continue
             if message.topic.startswith(SYS_REPLY):
-                self._forwarded_reply(message.envelope.payload)
+                payload = message.envelope.payload
+                if isinstance(payload, dict) and payload.get("op") in _SWAP_OPS:
+                    self._swap_message(message.topic.removeprefix(SYS_REPLY), payload)
+                else:
+                    self._forwarded_reply(payload)
                 continue
             if not message.topic.startswith(SYS_HEARTBEAT):
                 continue
@@ -402,6 +430,10 @@ class Supervisor:
     # -- exits and the restart policy ---------------------------------------------
 
     def _exited(self, child: Child) -> None:
+        swap = self.swaps.get(child.name)
+        if swap is not None and child.kind == "actor":
+            swap.new.signal(signal.SIGKILL)
+            self._swap_failed(swap, "the running version exited during the swap", resume=False)
         self.poller.unregister(child.pidfd)
         pid = child.pid
         code = child.reap()
@@ -738,6 +770,15 @@ class Supervisor:
                 f"no actor {req.name!r} in site "
                 f"{self.site.site.name!r} (actors: {', '.join(self.actors)})",
             )
+        if req.etag is not None and req.etag != self.etag_of(child.name):
+            raise ProtocolError(
+                "stale",
+                f"actor {child.name!r} is at config version {self.etag_of(child.name)}, "
+                f"not {req.etag}: someone changed it since you looked",
+            )
+        if req.op == "swap":
+            self._start_swap(identity, req.id, child, req.cls, req.params)
+            return
         if req.op == "snapshot":
             self._forward(identity, req.id, child, {"op": "snapshot"})
             return
@@ -825,6 +866,174 @@ class Supervisor:
                 ),
             )
 
+    # -- hot swap (see supervisor/swap.py) -----------------------------------------------
+
+    def etag_of(self, name: str) -> str:
+        """The config version of actor *name*."""
+        return etag(self.site.actors[name], self.overrides.get(name))
+
+    def _start_swap(
+        self,
+        identity: bytes,
+        req_id: int,
+        child: Child,
+        cls: str | None,
+        params: dict[str, Any] | None,
+    ) -> None:
+        if child.state is not ChildState.RUNNING:
+            raise ProtocolError("failed", f"actor {child.name!r} is {child.state}, not running")
+        if child.name in self.swaps:
+            raise ProtocolError("failed", f"a swap of {child.name!r} is already under way")
+        token = str(next(self._swap_ids))
+        current = self.overrides.get(child.name, {})
+        cls = cls or current.get("class")
+        if params is not None:
+            params = {**current.get("params", {}), **params}
+        else:
+            params = current.get("params")
+        new = Child(
+            child.name,
+            "actor",
+            child.argv,
+            class_path=cls or child.class_path,
+            after=child.after,
+            extra=swap_arguments(token, cls, params),
+        )
+        swap = Swap(child.name, token, identity, req_id, new, child.pid, cls, params)
+        self.swaps[child.name] = swap
+        pid = None
+        if self.zygote is not None:
+            try:
+                pid = self.zygote.spawn_many([("actor", child.name, new.extra)])[0]
+            except ZygoteError as exc:
+                self.log.error("zygote failed; spawning plainly from now on", error=str(exc))
+                self.zygote.close()
+                self.zygote = None
+        new.spawn(pid)
+        self.poller.register(new.pidfd, zmq.POLLIN)
+        self.log.info("swap starting", actor=child.name, new_pid=new.pid, cls=new.class_path)
+        deadline = self.site.supervisor.ready_timeout
+        self._after(deadline, lambda: self._swap_timeout(swap, STARTING))
+
+    def _swap_timeout(self, swap: Swap, phase: str) -> None:
+        if self.swaps.get(swap.name) is swap and swap.phase == phase:
+            swap.new.signal(signal.SIGKILL)
+            self._swap_failed(swap, f"timed out while {phase.replace('_', ' ')}")
+
+    def _swap_control(self, swap: Swap, target: str, op: str, **fields: Any) -> None:
+        fid = next(self._forward_ids)
+        swap.request_ids[op] = fid
+        self.link.publish(SYS_CONTROL + target, {"op": op, "id": fid, **fields})
+
+    def _swap_message(self, sender: str, payload: dict[str, Any]) -> None:
+        name = sender.removesuffix(SWAP_SUFFIX)
+        swap = self.swaps.get(name)
+        if swap is None:
+            return
+        op = payload.get("op")
+        from_new = sender.endswith(SWAP_SUFFIX)
+        if op == "standby" and from_new and swap.phase == STARTING:
+            if payload.get("token") != swap.token or payload.get("pid") != swap.new.pid:
+                return
+            swap.phase = HANDING_OVER
+            self._swap_control(swap, name, "handover", pid=swap.old_pid)
+            self._after(
+                self.site.supervisor.ready_timeout, lambda: self._swap_timeout(swap, HANDING_OVER)
+            )
+        elif op == "handover" and not from_new and swap.phase == HANDING_OVER:
+            if payload.get("id") != swap.request_ids.get("handover"):
+                return
+            if not payload.get("ok"):
+                swap.new.signal(signal.SIGKILL)
+                self._swap_failed(swap, f"the running version refused: {payload.get('error')}")
+                return
+            swap.phase = TAKING_OVER
+            self._swap_control(
+                swap,
+                name + SWAP_SUFFIX,
+                "takeover",
+                memory=payload.get("memory"),
+                sequences=payload.get("sequences"),
+                version=payload.get("version", 1),
+            )
+            self._after(
+                self.site.supervisor.ready_timeout, lambda: self._swap_timeout(swap, TAKING_OVER)
+            )
+        elif op == "takeover" and from_new and swap.phase in (STARTING, TAKING_OVER):
+            if not payload.get("ok"):
+                swap.new.signal(signal.SIGKILL)
+                self._swap_failed(swap, str(payload.get("error") or "failed"))
+                return
+            self._swap_commit(swap, payload)
+
+    def _swap_commit(self, swap: Swap, payload: dict[str, Any]) -> None:
+        child = self.actors[swap.name]
+        self._swap_control(swap, swap.name, "commit", pid=swap.old_pid)
+        old = Child(f"{swap.name} (swapped out)", "actor", child.argv)
+        old.proc, old.pidfd, old.state = child.proc, child.pidfd, ChildState.STOPPING
+        self.retiring.append(old)
+        self._after(self.site.supervisor.stop_timeout, lambda: old.signal(signal.SIGKILL))
+        new = swap.new
+        child.proc, child.pidfd, child.process = new.proc, new.pidfd, new.process
+        child.started_at = new.started_at
+        child.ready_at = time.monotonic()
+        child.state = ChildState.RUNNING
+        child.heartbeat, child.heartbeat_at = {}, 0.0
+        child.watch = LivenessWatch(self.limits[child.name])
+        overrides = {k: v for k, v in (("class", swap.cls), ("params", swap.params)) if v}
+        self.overrides[swap.name] = overrides
+        child.class_path = swap.cls or child.class_path
+        child.extra = swap_arguments("", swap.cls, swap.params)  # restarts run this version
+        swap.phase = DONE
+        del self.swaps[swap.name]
+        result = {
+            **child.status(time.monotonic()),
+            "etag": self.etag_of(swap.name),
+            "old_pid": swap.old_pid,
+            "processed": payload.get("processed", 0),
+        }
+        self._event("swapped", child, pid=child.pid, old_pid=swap.old_pid, cls=child.class_path)
+        self._reply(swap.identity, encode_result(swap.request_id, result))
+
+    def _swap_failed(self, swap: Swap, error: str, resume: bool = True) -> None:
+        """Roll back: the old version resumes with its state; the caller hears why."""
+        if self.swaps.get(swap.name) is not swap:
+            return
+        del self.swaps[swap.name]
+        if resume and swap.phase in (HANDING_OVER, TAKING_OVER):
+            self._swap_control(swap, swap.name, "resume", pid=swap.old_pid)
+        swap.phase = DONE
+        self.log.warning("swap rolled back", actor=swap.name, error=error)
+        self._publish_event({"event": "swap_failed", "actor": swap.name, "error": error})
+        self._reply(
+            swap.identity,
+            encode_error(
+                swap.request_id,
+                "failed",
+                f"swap of {swap.name!r} rolled back, the running version kept: {error}",
+            ),
+        )
+        if swap.new.alive:
+            self.retiring.append(swap.new)
+
+    def _swap_new_exited(self, swap: Swap) -> None:
+        new = swap.new
+        self.poller.unregister(new.pidfd)
+        code = new.reap()
+        why = (
+            "the new version could not be loaded (exit 78; see its log)"
+            if code == 78
+            else f"the new version exited ({'signal ' + str(-code) if code < 0 else code})"
+        )
+        if swap.phase != DONE:
+            self._swap_failed(swap, why)
+
+    def _retired(self, child: Child) -> None:
+        self.poller.unregister(child.pidfd)
+        code = child.reap()
+        self.retiring.remove(child)
+        self.log.info("old version exited", actor=child.name, code=code)
+
     def status(self) -> dict[str, Any]:
         """The reply to ``status``: the supervisor, the broker and every actor."""
         now = time.monotonic()
@@ -836,7 +1045,8 @@ class Supervisor:
                 "uptime": round(now - self.started, 3),
                 "state": "shutting_down" if self.shutting_down else "running",
             },
-            "actors": [self.broker.status(now)] + [c.status(now) for c in self.actors.values()],
+            "actors": [self.broker.status(now)]
+            + [{**c.status(now), "etag": self.etag_of(c.name)} for c in self.actors.values()],
         }
 
     # -- events ---------------------------------------------------------------------

@@ -15,7 +15,7 @@ structlog and the enlil runtime needs a few ms and shares most of its pages.
   subreaper (``PR_SET_CHILD_SUBREAPER``). The supervisor is then their real
   parent: it waits for them, watches them through pidfds, and their
   parent-death signal is tied to the supervisor, as with a plain spawn.
-* Requests are JSON lines ``{"id", "config", "items": [[kind, name], ...]}``;
+* Requests are JSON lines ``{"id", "config", "items": [[kind, name, extra args], ...]}``;
   answers are lines ``ID PID PID ...`` (-1 for a failed fork). A batch of
   actors is split over two go-betweens that fork in parallel on two cores.
   The broker is forked the same way.
@@ -90,13 +90,14 @@ class Zygote:
 
     def spawn(self, kind: str, name: str = "") -> int:
         """Fork the broker or actor *name*; return its pid (our child). Raises ZygoteError."""
-        pid = self.spawn_many([(kind, name)])[0]
+        pid = self.spawn_many([(kind, name, [])])[0]
         if pid is None:
             raise ZygoteError(f"the zygote could not fork {kind} {name}")
         return pid
 
-    def spawn_many(self, items: list[tuple[str, str]]) -> list[int | None]:
-        """Fork each ``(kind, name)``; return their pids (None where a fork failed).
+    def spawn_many(self, items: list[tuple[str, str, list[str]]]) -> list[int | None]:
+        """Fork each ``(kind, name, extra arguments)``; return their pids (None where a fork
+        failed).
 
         The batch goes out as up to two request lines, so that two go-betweens
         fork in parallel on two cores. Raises ZygoteError if the zygote fails.
@@ -153,8 +154,11 @@ class Zygote:
             self.proc.wait()
 
 
-def _child(kind: str, name: str, config_path: str, supervisor: int, fds: tuple[int, ...]) -> None:
-    """In the forked grandchild: wait to be adopted by the supervisor, then run."""
+def _child(
+    item: tuple[str, str, list[str]], config_path: str, supervisor: int, fds: tuple[int, ...]
+) -> None:
+    """In the forked grandchild: wait to be adopted by the supervisor, then run *item*."""
+    kind, name, extra = item
     for fd in fds:
         os.close(fd)
     os.setsid()
@@ -175,7 +179,7 @@ def _child(kind: str, name: str, config_path: str, supervisor: int, fds: tuple[i
         if kind == "broker":
             code = broker.__main__.main(["--config", config_path])
         else:
-            code = actors.__main__.main([name, "--config", config_path])
+            code = actors.__main__.main([name, "--config", config_path, *extra])
     except SystemExit as exc:  # an actor may end its process with sys.exit(), as in a plain one
         code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     except BaseException:  # noqa: BLE001 - os._exit below skips the usual report: print it
@@ -220,14 +224,14 @@ def serve(req_fd: int, resp_fd: int) -> int:
             if middle == 0:
                 pids = []
                 try:
-                    for kind, name in items:
+                    for item in items:
                         try:
                             pid = os.fork()
                         except OSError:
                             pid = -1
                         if pid == 0:
                             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                            _child(kind, name, request["config"], supervisor, (req_fd, resp_fd))
+                            _child(item, request["config"], supervisor, (req_fd, resp_fd))
                         pids.append(str(pid))
                     os.write(resp_fd, f"{request['id']} {' '.join(pids)}\n".encode())
                 finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from actors import Actor, Input, Output, Param, State
 
@@ -172,3 +173,79 @@ class LateJoiner(Actor):
 
     def step(self) -> None:
         """Nothing per message."""
+
+
+class Counter(Actor):
+    """On count.go [limit, per_tick], publishes 1..limit on count.n, per_tick every 10 ms."""
+
+    go = Input("count.go", list, doc="[how many numbers, how many per 10 ms]", default=[])
+    n = Output("count.n", int, doc="The next number")
+    sent = State(0, doc="Numbers sent")
+    period = 0.01
+    step_on_input = False
+
+    def step(self) -> None:
+        """Runs in the counter's process every 10 ms."""
+        if not self.go:
+            return
+        limit, per_tick = self.go
+        for _ in range(per_tick):
+            if self.sent >= limit:
+                return
+            self.sent += 1
+            self.enlil.send("n", self.sent)
+
+
+class Tally(Actor):
+    """Counts the numbers it processes; publishes [number, count so far] for each."""
+
+    n = Input("count.n", int, doc="A number")
+    seen = Output("tally.seen", list, doc="[the number, how many processed so far]")
+    count = State(0, doc="Numbers processed, across versions")
+    total = State(0, doc="Sum of the numbers processed")
+    version = 1
+
+    def step(self) -> None:
+        """Runs in the tally's process on each number."""
+        self.count += 1
+        self.total += self.n
+        self.seen = [self.n, self.count]
+
+
+class TallyV2(Tally):
+    """Version 2: keeps the sum as 'sum_' (migrated from 'total')."""
+
+    sum_ = State(0, doc="Sum of the numbers processed (was 'total')")
+    version = 2
+
+    @classmethod
+    def migrate_state(cls, state: dict[str, Any], from_version: int) -> dict[str, Any]:
+        """Version 1 called the sum 'total'."""
+        if from_version == 1:
+            state = {**state, "sum_": state.pop("total", 0)}
+        return state
+
+    def step(self) -> None:
+        """Runs in the tally's process on each number."""
+        self.count += 1
+        self.sum_ += self.n
+        self.seen = [self.n, self.count]
+
+
+class TallyFailsStep(Tally):
+    """A broken new version: its first step raises."""
+
+    def step(self) -> None:
+        """Always fails."""
+        raise RuntimeError("broken step")
+
+
+class TallyFailsMigrate(Tally):
+    """A broken new version: it cannot migrate the state."""
+
+    version = 3
+
+    @classmethod
+    def migrate_state(cls, state: dict[str, Any], from_version: int) -> dict[str, Any]:
+        """Always fails."""
+        raise ValueError(f"cannot migrate from version {from_version}")

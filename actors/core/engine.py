@@ -393,6 +393,42 @@ class ActorEngine:
             self._next_period = self._monotonic() + self.period
         return self._flush()
 
+    def resume(self) -> None:
+        """Arm the period timer without running ``on_start`` (a swapped-in version)."""
+        if self.period:
+            self._next_period = self._monotonic() + self.period
+
+    # -- hot swap -------------------------------------------------------------------
+
+    def sequences(self) -> dict[str, list[list[Any]]]:
+        """The last sequence number seen per (sender, topic) and sent per topic."""
+        return {
+            "in": [[sender, topic, seq] for (sender, topic), seq in self._seq_in.items()],
+            "out": [[topic.decode(), seq] for topic, seq in self._seq_out.items()],
+        }
+
+    def adopt_sequences(self, seqs: Mapping[str, Any]) -> None:
+        """Continue from another version's :meth:`sequences`: receivers see no gap."""
+        for sender, topic, seq in seqs.get("in", []):
+            self._seq_in[(sender, topic)] = seq
+        for topic, seq in seqs.get("out", []):
+            self._seq_out[topic.encode()] = seq
+
+    def handed_over(self, frames: list[bytes]) -> bool:
+        """Whether the previous version already processed this message (by its sequence)."""
+        if len(frames) != 2:
+            return False
+        entry = self._inputs_b.get(frames[0]) or self._match_pattern(frames[0])
+        if entry is None:
+            return False
+        try:
+            sender, seq, _, _, _ = decode_fields(frames[1])
+        except WireError:
+            return False
+        last = self._seq_in.get((sender, entry[1]))
+        # A sender that restarted begins again at 1: that is new, unless it was the last seen.
+        return last is not None and seq <= last and not (seq == 1 and last > 1)
+
     def stop(self) -> list[Outgoing]:
         """Run ``on_stop`` and return what it published."""
         self.recorder.record(("stop", self._now()), self._capture())

@@ -16,10 +16,20 @@ snapshot   name         ``{"path": ...}`` once the live actor has written one
 snapshots  [name]       the snapshot files (of one actor, or all), oldest first
 loglevel   name, level  ``{"local": ..., "otel": ...}``: the levels now in force;
            and/or otel  name may be ``supervisor``
+swap       name, [class ``{"pid", "old_pid", "version", "etag", ...}`` once the new
+           params etag] version runs (rolled back, with an error, if it failed)
+add        name, class  the new actor's status once it is ready
+           [params etc]
+remove     name [etag]  the actor's status once it has exited and is gone
+reload     [etag]       ``{"added", "removed", "swapped", "restarted", "unchanged"}``
 =========  ===========  ====================================================
 
+``etag``: each actor's config version (in ``status``; ``etag`` of the site
+for ``reload``). A request that names an etag that is no longer current is
+refused (``stale``), so that two operators cannot overwrite each other.
+
 Error kinds: ``bad_request``, ``unknown_op``, ``unknown_actor``,
-``shutting_down``, ``failed``, ``timeout``.
+``shutting_down``, ``failed``, ``timeout``, ``stale``.
 """
 
 from __future__ import annotations
@@ -38,6 +48,10 @@ OPS: Final[dict[str, tuple[str, ...]]] = {
     "snapshot": ("name",),
     "snapshots": (),
     "loglevel": ("name",),
+    "swap": ("name",),
+    "add": ("name",),
+    "remove": ("name",),
+    "reload": (),
 }
 MAX_REQUEST_BYTES: Final = 64 * 1024
 
@@ -59,6 +73,10 @@ class Request:
     name: str | None = None
     level: str | None = None
     otel: str | None = None
+    cls: str | None = None
+    params: dict[str, Any] | None = None
+    etag: str | None = None
+    table: dict[str, Any] | None = None
 
 
 def decode_request(body: bytes) -> Request:
@@ -90,7 +108,29 @@ def decode_request(body: bytes) -> Request:
             raise ProtocolError("bad_request", f"'{key}' must be a string")
     if op == "loglevel" and level is None and otel is None:
         raise ProtocolError("bad_request", "op 'loglevel' needs 'level' and/or 'otel'")
-    return Request(id=req_id, op=op, name=name, level=level, otel=otel)
+    cls, params = obj.get("class"), obj.get("params")
+    etag, table = obj.get("etag"), obj.get("table")
+    for key, value, kind in (
+        ("class", cls, str),
+        ("etag", etag, str),
+        ("params", params, dict),
+        ("table", table, dict),
+    ):
+        if value is not None and not isinstance(value, kind):
+            raise ProtocolError("bad_request", f"'{key}' must be a {kind.__name__}")
+    if op == "add" and cls is None and not (table and "class" in table):
+        raise ProtocolError("bad_request", "op 'add' needs a 'class'")
+    return Request(
+        id=req_id,
+        op=op,
+        name=name,
+        level=level,
+        otel=otel,
+        cls=cls,
+        params=params,
+        etag=etag,
+        table=table,
+    )
 
 
 def request_id(body: bytes) -> int:

@@ -28,9 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--swap", default="", help=argparse.SUPPRESS)  # ctl swap's new version
     parser.add_argument("--class", dest="class_path", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--params", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--table", default=None, help=argparse.SUPPRESS)  # ctl add's actor
     args = parser.parse_args(argv)
     try:
-        site = load_site(args.config)
+        extra = {args.name: json.loads(args.table)} if args.table else None
+        site = load_site(args.config, extra_actors=extra)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -92,6 +93,9 @@ class Child:
     restarting: bool = False
     watch: LivenessWatch | None = None
     process: psutil.Process | None = None
+    #: Being removed from the site (``ctl remove``, ``ctl reload``); run once it is gone.
+    removing: bool = False
+    on_removed: Callable[[], None] | None = None
 
     @property
     def pid(self) -> int | None:

@@ -10,9 +10,11 @@ the pure :class:`~supervisor.core.policy.RestartPolicy`.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import heapq
 import itertools
+import json
 import os
 import signal
 import time
@@ -38,7 +40,7 @@ from actors.process import SignalWakeup, die_with_parent, remove_ipc_file
 from actors.runtime import EXIT_FAILURE, SWAP_SUFFIX
 from actors.snapshots import list_snapshots
 from supervisor.children import Child, ChildState, Waiter, actor_argv, broker_argv
-from supervisor.core.config import SiteConfig
+from supervisor.core.config import ConfigError, SiteConfig
 from supervisor.core.liveness import Limits, LivenessWatch, Violation
 from supervisor.core.policy import (
     ActorExited,
@@ -59,6 +61,7 @@ from supervisor.core.protocol import (
 )
 from supervisor.prometheus import PrometheusEndpoint
 from supervisor.records import has_snapshot, take_stack_dump, write_record
+from supervisor.site import declared_actors, file_etag, load_site, retained_topics
 from supervisor.swap import (
     DONE,
     HANDING_OVER,
@@ -99,44 +102,13 @@ class Supervisor:
             log_dir=site.site.run_dir / "logs",
         )
         self.log = self.logging.logger
-        cfg = site.supervisor
-        self.order = site.start_order()
-        self.policy = RestartPolicy(
-            PolicyConfig(
-                strategy=cfg.strategy,
-                max_restarts=cfg.max_restarts,
-                max_seconds=cfg.max_seconds,
-                backoff_initial=cfg.backoff_initial,
-                backoff_max=cfg.backoff_max,
-                order=self.order,
-                restart={n: a.restart for n, a in site.actors.items()},
-                escalate={n: a.escalate for n, a in site.actors.items()},
-            )
-        )
-        path = str(site.path)
-        self.broker = Child(BROKER, "broker", broker_argv(path))
-        self.actors = {
-            name: Child(
-                name,
-                "actor",
-                actor_argv(name, path),
-                class_path=site.actors[name].class_path,
-                after=site.actors[name].after,
-            )
-            for name in self.order
-        }
-        self.dependants = {
-            n: [m for m in self.order if n in self.actors[m].after] for n in self.order
-        }
-        self.limits = {
-            name: Limits(
-                hang_timeout=a.hang_timeout or cfg.hang_timeout,
-                max_rss_mb=a.max_rss_mb,
-                max_cpu_percent=a.max_cpu_percent,
-                cpu_window=a.cpu_window,
-            )
-            for name, a in site.actors.items()
-        }
+        self.broker = Child(BROKER, "broker", broker_argv(str(site.path)))
+        self.actors: dict[str, Child] = {}
+        #: ``[actors.NAME]`` tables added at run time (``ctl add``), by name.
+        self.added: dict[str, dict[str, Any]] = {}
+        self.policy = RestartPolicy(PolicyConfig())
+        self._apply_site(site)
+        self.config_etag = file_etag(site.path)
         # Requests forwarded to actors on $sys.control.<name>, by our own id.
         self._forwarded: dict[int, tuple[bytes, int, Child, float]] = {}
         self._forward_ids = itertools.count(1)
@@ -156,10 +128,51 @@ class Supervisor:
         self.prometheus: PrometheusEndpoint | None = None
         #: Hot swaps under way, by actor; processes of swapped-out versions, until they exit.
         self.swaps: dict[str, Swap] = {}
-        self.retiring: list[Child] = []
-        self._swap_ids = itertools.count(1)
         #: Each actor's config version (``etag``) and what swaps changed of it.
         self.overrides: dict[str, dict[str, Any]] = {n: {} for n in site.actors}
+        self.retiring: list[Child] = []
+        self._swap_ids = itertools.count(1)
+
+    def _apply_site(self, site: SiteConfig) -> None:
+        """Take *site*'s actor settings: order, policy, limits; a Child for each new actor."""
+        self.site = site
+        cfg = site.supervisor
+        self.order = site.start_order()
+        self.policy.config = PolicyConfig(
+            strategy=cfg.strategy,
+            max_restarts=cfg.max_restarts,
+            max_seconds=cfg.max_seconds,
+            backoff_initial=cfg.backoff_initial,
+            backoff_max=cfg.backoff_max,
+            order=self.order,
+            restart={n: a.restart for n, a in site.actors.items()},
+            escalate={n: a.escalate for n, a in site.actors.items()},
+        )
+        path = str(site.path)
+        actors = {}
+        for name in self.order:
+            child = self.actors.get(name)
+            if child is None:
+                child = Child(name, "actor", actor_argv(name, path))
+                if name in self.added:
+                    child.extra = ["--table", json.dumps(self.added[name])]
+            child.class_path = site.actors[name].class_path
+            child.after = site.actors[name].after
+            actors[name] = child
+        self.actors = actors
+        self.dependants = {
+            n: [m for m in self.order if n in self.actors[m].after] for n in self.order
+        }
+        self.limits = {
+            name: Limits(
+                hang_timeout=a.hang_timeout or cfg.hang_timeout,
+                max_rss_mb=a.max_rss_mb,
+                max_cpu_percent=a.max_cpu_percent,
+                cpu_window=a.cpu_window,
+            )
+            for name, a in site.actors.items()
+        }
+        self.overrides = {n: getattr(self, "overrides", {}).get(n, {}) for n in site.actors}
 
     # -- timers ----------------------------------------------------------------
 
@@ -299,9 +312,7 @@ class Supervisor:
         forked: list[int | None] = [None] * len(children)
         if self.zygote is not None:
             try:
-                forked = list(
-                    self.zygote.spawn_many([(c.kind, c.name, c.extra) for c in children])
-                )
+                forked = list(self.zygote.spawn_many([(c.kind, c.name, c.extra) for c in children]))
             except ZygoteError as exc:
                 # A new zygote would be a fork of this process, which now has threads:
                 # spawn plainly from here on.
@@ -476,6 +487,9 @@ class Supervisor:
                 record=record,
             )
             child.state = ChildState.STOPPED
+        if child.removing and not self.shutting_down:
+            self._forget(child)
+            return
         self._answer(child)
         if self.shutting_down:
             self._shutdown_step()
@@ -763,6 +777,12 @@ class Supervisor:
             raise ProtocolError(
                 "shutting_down", f"the site is shutting down ({self.shutting_down})"
             )
+        if req.op == "add":
+            self._add(identity, req)
+            return
+        if req.op == "reload":
+            self._reload(identity, req)
+            return
         child = self.actors.get(req.name or "")
         if child is None:
             raise ProtocolError(
@@ -778,6 +798,9 @@ class Supervisor:
             )
         if req.op == "swap":
             self._start_swap(identity, req.id, child, req.cls, req.params)
+            return
+        if req.op == "remove":
+            self._remove(identity, req.id, child)
             return
         if req.op == "snapshot":
             self._forward(identity, req.id, child, {"op": "snapshot"})
@@ -866,6 +889,131 @@ class Supervisor:
                 ),
             )
 
+    # -- run-time membership ----------------------------------------------------------
+
+    def _load(self, added: dict[str, dict[str, Any]]) -> SiteConfig:
+        """site.toml as it is now, plus *added* tables; ProtocolError naming the problems."""
+        try:
+            site = load_site(self.site.path, extra_actors=added)
+        except ConfigError as exc:
+            raise ProtocolError("bad_request", "; ".join(map(str, exc.problems))) from None
+        decls, problems = declared_actors(site)
+        if problems:
+            raise ProtocolError("bad_request", "; ".join(map(str, problems)))
+        self.retained = [parse_pattern(t) for t in retained_topics(decls)]
+        return site
+
+    def _add(self, identity: bytes, req: Request) -> None:
+        name = req.name or ""
+        if name in self.actors:
+            raise ProtocolError("failed", f"actor {name!r} already exists")
+        table = dict(req.table or {})
+        if req.cls:
+            table["class"] = req.cls
+        if req.params is not None:
+            table["params"] = req.params
+        site = self._load({**self.added, name: table})
+        self.added[name] = table
+        self._apply_site(site)
+        child = self.actors[name]
+        blocked = [d for d in child.after if self.actors[d].state is not ChildState.RUNNING]
+        if blocked:
+            self.log.info("added; waiting for its after list", actor=name, blocked=blocked)
+        child.waiters.append(Waiter(identity, req.id, ChildState.RUNNING))
+        self._event("added", child, cls=child.class_path)
+        self._spawn_due()
+
+    def _remove(
+        self,
+        identity: bytes | None,
+        req_id: int,
+        child: Child,
+        then: Callable[[], None] | None = None,
+    ) -> None:
+        """Stop *child* and drop it from the site (*then* runs once it is gone)."""
+        if identity is not None:
+            users = [n for n in self.dependants[child.name] if n in self.actors]
+            if users:
+                raise ProtocolError(
+                    "failed", f"actor {child.name!r} is in the after list of {', '.join(users)}"
+                )
+            child.waiters.append(Waiter(identity, req_id, ChildState.STOPPED))
+        child.want = False
+        child.removing = True
+        child.on_removed = then
+        if child.alive:
+            self._terminate(child)
+        else:
+            self._forget(child)
+
+    def _forget(self, child: Child) -> None:
+        """Drop a removed actor from the site once it has exited."""
+        child.state = ChildState.STOPPED
+        self._answer(child)
+        self.added.pop(child.name, None)
+        self.actors.pop(child.name, None)
+        actors = {n: a for n, a in self.site.actors.items() if n != child.name}
+        self._apply_site(dataclasses.replace(self.site, actors=actors))
+        self._event("removed", child)
+        if child.on_removed is not None:
+            child.on_removed()
+
+    def _reload(self, identity: bytes, req: Request) -> None:
+        """Apply what changed in site.toml: add, remove, swap; leave the rest untouched."""
+        if req.etag is not None and req.etag != self.config_etag:
+            raise ProtocolError(
+                "stale",
+                f"{self.site.path} was at version {self.config_etag} when last applied, "
+                f"not {req.etag}",
+            )
+        site = self._load({})
+        old, new = self.site.actors, site.actors
+        removed = [n for n in self.order if n not in new]
+        report: dict[str, Any] = {
+            "added": [n for n in new if n not in old],
+            "removed": removed,
+            "swapped": [],
+            "unchanged": [n for n in new if n in old and new[n] == old[n]],
+            "failed": {},
+        }
+        changed = [n for n in new if n in old and new[n] != old[n]]
+        pending = [1]
+
+        def done() -> None:
+            pending[0] -= 1
+            if pending[0] == 0:
+                self.config_etag = file_etag(self.site.path)
+                self._reply(identity, encode_result(req.id, {**report, "etag": self.config_etag}))
+
+        # The new tables take effect (settings, order, restart types); the removed
+        # actors stay until they have exited.
+        self.added = {}
+        self._apply_site(dataclasses.replace(site, actors={**new, **{n: old[n] for n in removed}}))
+        for name in reversed(removed):  # dependants first
+            pending[0] += 1
+            self._remove(None, 0, self.actors[name], done)
+        for name in changed:
+            self.overrides[name] = {}
+            child = self.actors[name]
+            if child.state is not ChildState.RUNNING:
+                continue  # it will start from its new table
+            pending[0] += 1
+
+            def swapped(ok: bool, detail: str, name: str = name) -> None:
+                if ok:
+                    report["swapped"].append(name)
+                else:
+                    report["failed"][name] = detail
+                done()
+
+            try:
+                self._start_swap(None, 0, child, None, None, done=swapped)
+            except ProtocolError as exc:
+                report["failed"][name] = str(exc)
+                pending[0] -= 1
+        self._spawn_due()
+        done()
+
     # -- hot swap (see supervisor/swap.py) -----------------------------------------------
 
     def etag_of(self, name: str) -> str:
@@ -874,11 +1022,13 @@ class Supervisor:
 
     def _start_swap(
         self,
-        identity: bytes,
+        identity: bytes | None,
         req_id: int,
         child: Child,
         cls: str | None,
         params: dict[str, Any] | None,
+        *,
+        done: Callable[[bool, str], None] | None = None,
     ) -> None:
         if child.state is not ChildState.RUNNING:
             raise ProtocolError("failed", f"actor {child.name!r} is {child.state}, not running")
@@ -899,7 +1049,7 @@ class Supervisor:
             after=child.after,
             extra=swap_arguments(token, cls, params),
         )
-        swap = Swap(child.name, token, identity, req_id, new, child.pid, cls, params)
+        swap = Swap(child.name, token, identity, req_id, new, child.pid, cls, params, done=done)
         self.swaps[child.name] = swap
         pid = None
         if self.zygote is not None:
@@ -993,7 +1143,10 @@ class Supervisor:
             "processed": payload.get("processed", 0),
         }
         self._event("swapped", child, pid=child.pid, old_pid=swap.old_pid, cls=child.class_path)
-        self._reply(swap.identity, encode_result(swap.request_id, result))
+        if swap.done is not None:
+            swap.done(True, "")
+        elif swap.identity is not None:
+            self._reply(swap.identity, encode_result(swap.request_id, result))
 
     def _swap_failed(self, swap: Swap, error: str, resume: bool = True) -> None:
         """Roll back: the old version resumes with its state; the caller hears why."""
@@ -1005,14 +1158,11 @@ class Supervisor:
         swap.phase = DONE
         self.log.warning("swap rolled back", actor=swap.name, error=error)
         self._publish_event({"event": "swap_failed", "actor": swap.name, "error": error})
-        self._reply(
-            swap.identity,
-            encode_error(
-                swap.request_id,
-                "failed",
-                f"swap of {swap.name!r} rolled back, the running version kept: {error}",
-            ),
-        )
+        message = f"swap of {swap.name!r} rolled back, the running version kept: {error}"
+        if swap.done is not None:
+            swap.done(False, message)
+        elif swap.identity is not None:
+            self._reply(swap.identity, encode_error(swap.request_id, "failed", message))
         if swap.new.alive:
             self.retiring.append(swap.new)
 
@@ -1040,6 +1190,7 @@ class Supervisor:
         return {
             "site": self.site.site.name,
             "config": str(self.site.path),
+            "config_etag": self.config_etag,
             "supervisor": {
                 "pid": os.getpid(),
                 "uptime": round(now - self.started, 3),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from actors.core.engine import resolve_param_topics, resolve_params, resolve_topics
 from actors.loader import LoadError, load_class
@@ -13,8 +15,13 @@ from supervisor.core.config import ConfigError, ConfigProblem, SiteConfig, parse
 from supervisor.core.design import ActorDecl
 
 
-def load_site(path: str | Path) -> SiteConfig:
-    """Read and validate *path*; raise ConfigError naming the file, key and reason."""
+def load_site(
+    path: str | Path, extra_actors: dict[str, dict[str, Any]] | None = None
+) -> SiteConfig:
+    """Read and validate *path*; raise ConfigError naming the file, key and reason.
+
+    *extra_actors* are ``[actors.NAME]`` tables added to the file's (``ctl add``).
+    """
     path = Path(path).resolve()
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -24,7 +31,15 @@ def load_site(path: str | Path) -> SiteConfig:
         raise ConfigError([ConfigProblem(str(path), "", f"cannot read: {exc}")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([ConfigProblem(str(path), "", f"not valid TOML: {exc}")]) from None
+    if extra_actors:
+        actors = data.get("actors")
+        data["actors"] = {**(actors if isinstance(actors, dict) else {}), **extra_actors}
     return parse_site(data, path)
+
+
+def file_etag(path: str | Path) -> str:
+    """The version of a site.toml: changes with its contents."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 
 def import_paths(site: SiteConfig) -> list[Path]:

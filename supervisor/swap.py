@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -44,7 +45,7 @@ class Swap:
 
     name: str
     token: str
-    identity: bytes
+    identity: bytes | None
     request_id: int
     new: Child
     old_pid: int | None
@@ -53,6 +54,8 @@ class Swap:
     phase: str = STARTING
     request_ids: dict[str, int] = field(default_factory=dict)
     error: str = ""
+    #: Called with (ok, error) instead of replying to a client (``ctl reload``).
+    done: Callable[[bool, str], None] | None = None
 
 
 def etag(config: ActorConfig, overrides: dict[str, Any] | None = None) -> str:

@@ -324,7 +324,7 @@ class ActorProcess:
                 return early
             if not sub.poll(int(left * 1000) + 1):
                 continue
-            frames = _recv_message(sub)
+            frames = recv_message(sub)
             if frames is None:
                 continue
             if frames[0] != self.control_topic:
@@ -382,7 +382,7 @@ class ActorProcess:
             wait = (probation if probation is not None else next_announce) - now
             if not sub.poll(int(wait * 1000) + 1):
                 continue
-            frames = _recv_message(sub)
+            frames = recv_message(sub)
             if frames is None:
                 continue
             if frames[0] != self.control_topic:
@@ -532,7 +532,7 @@ class ActorProcess:
             poller.register(wakeup.fileno(), zmq.POLLIN)
             poll = poller.poll
             receive = engine.receive
-            recv_message = _recv_message
+            recv_next = recv_message
             next_beat = time.monotonic() + cfg.heartbeat_interval
             next_parent = time.monotonic() + _PARENT_CHECK
             sub = link.sub
@@ -564,7 +564,7 @@ class ActorProcess:
                                 self._send(pub, out)
                         hook = "step"
                     for _ in range(_BATCH):
-                        frames = recv_message(sub)
+                        frames = recv_next(sub)
                         if frames is None:
                             break
                         if frames[0] == control_topic:
@@ -650,7 +650,7 @@ def _sync_watches(
     return now
 
 
-def _recv_message(sub: zmq.Socket[bytes]) -> list[bytes] | None:
+def recv_message(sub: zmq.Socket[bytes]) -> list[bytes] | None:
     """A topic frame and the frame after it without blocking; None when nothing is queued.
 
     ``Frame.more`` reads the more-flag of the frame itself, where

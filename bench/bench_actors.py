@@ -105,3 +105,38 @@ class Idle(Actor):
     """Does nothing; for measuring the cost of an idle actor."""
 
     nothing = Input("idle.in", int, doc="Never published")
+
+
+class RetainedSource(Source):
+    """The Source, with its output retained: the supervisor keeps the last payload."""
+
+    data = Output("bench.data", bytes, doc="Benchmark payload", retained=True)
+
+
+class Stream(Actor):
+    """Publishes 1, 2, 3... on bench.stream, `go` of them every millisecond."""
+
+    go = Input("bench.stream.go", int, doc="How many per millisecond (0 stops)", default=0)
+    n = Output("bench.stream", int, doc="The next number")
+    sent = State(0, doc="Numbers sent")
+    period = 0.001
+    step_on_input = False
+
+    def step(self) -> None:
+        """Runs every millisecond."""
+        for _ in range(self.go):
+            self.sent += 1
+            self.enlil.send("n", self.sent)
+
+
+class Follower(Actor):
+    """Publishes each number it gets (what a swap must not lose or double)."""
+
+    n = Input("bench.stream", int, doc="A number")
+    echo = Output("bench.echo", int, doc="The number, processed")
+    count = State(0, doc="Numbers processed")
+
+    def step(self) -> None:
+        """Runs on each number."""
+        self.count += 1
+        self.echo = self.n

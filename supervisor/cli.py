@@ -13,6 +13,10 @@
     python -m supervisor ctl snapshot NAME             capture a live actor's snapshot
     python -m supervisor ctl snapshots [NAME]          list snapshot files
     python -m supervisor ctl graph                     live graph vs the declared one
+    python -m supervisor ctl swap NAME [--class C] [--params JSON] [--etag E]
+    python -m supervisor ctl add NAME --class C [--params JSON]
+    python -m supervisor ctl remove NAME [--etag E]
+    python -m supervisor ctl reload [--etag E]         apply what changed in site.toml
     python -m supervisor replay FILE                   re-run a captured failure
     python -m supervisor snapshot show|export|import   read and edit snapshots
 

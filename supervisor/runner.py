@@ -37,7 +37,7 @@ from actors.core.wire import WireError, decode_message, decode_topic
 from actors.link import BrokerLink
 from actors.logs import setup_logging
 from actors.process import SignalWakeup, die_with_parent, remove_ipc_file
-from actors.runtime import EXIT_FAILURE, SWAP_SUFFIX
+from actors.runtime import EXIT_FAILURE, SWAP_SUFFIX, recv_message
 from actors.snapshots import list_snapshots
 from supervisor.children import Child, ChildState, Waiter, actor_argv, broker_argv
 from supervisor.core.config import ConfigError, SiteConfig
@@ -78,6 +78,7 @@ _PROBE_INTERVAL: Final = 0.01
 _STACK_GRACE: Final = 0.3  # between SIGUSR1 (dump the stack) and SIGKILL of a hung actor
 _REQUEST_RETRY: Final = 1.0
 _RETAINED_REQUEST: Final = SYS_RETAINED.encode()
+_DRAIN: Final = 10_000  # broker messages handled before the loop looks at the rest
 _SWAP_OPS: Final = frozenset({"standby", "handover", "takeover", "resume", "commit"})
 
 
@@ -377,8 +378,10 @@ class Supervisor:
 
     def _read_broker(self) -> None:
         sub = self.link.sub
-        while sub.poll(0, zmq.POLLIN):
-            frames = sub.recv_multipart()
+        for _ in range(_DRAIN):
+            frames = recv_message(sub)  # the runtime's fast receive: retained traffic may be heavy
+            if frames is None:
+                return
             if len(frames) == 2 and self._retained_message(frames[0], frames[1]):
                 continue
             if self.link.is_probe(frames):

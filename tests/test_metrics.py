@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from otlp_receiver import OtlpReceiver
 
+from actors.core.wire import encode_envelope
 from actors.testing import MeshFactory
 
 pytestmark = pytest.mark.slow
@@ -48,6 +49,12 @@ def test_declared_metrics_and_counters_arrive(receiver: OtlpReceiver, mesh: Mesh
     assert last(points, "enlil.messages", outcome="accepted")[4] >= 2.0
     receiver.wait_points(lambda p: last(p, "enlil.step.duration") is not None)
     assert last(receiver.points, "enlil.process.rss")[4] > 0
+    # Gaps per Input: a sender that skips two sequence numbers.
+    for seq in (1, 4):
+        site.send_frames([b"metered.in", encode_envelope("gappy", seq, 0, seq)])
+    receiver.wait_points(
+        lambda p: (x := last(p, "enlil.input.gaps", input="value")) is not None and x[4] == 2.0
+    )
 
 
 def test_site_metrics_count_restarts_and_exits_by_reason(

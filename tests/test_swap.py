@@ -69,6 +69,7 @@ def rollback(site: Mesh, cls: str, expect: str) -> None:
     ("cls", "expect"),
     [
         ("mesh_actors:NoSuchTally", "cannot load mesh_actors:NoSuchTally"),
+        ("broken_module:Tally", "cannot load broken_module:Tally.*broken on purpose"),
         ("mesh_actors:TallyFailsMigrate", "ValueError: cannot migrate from version 1"),
         ("mesh_actors:TallyFailsStep", "RuntimeError: broken step"),
     ],

@@ -160,6 +160,8 @@ class Design:
                         "producers": producers if isinstance(var, Input | Output) else [],
                         "consumers": consumers if isinstance(var, Input | Output) else [],
                         "metric": bool(getattr(var, "metric", False)),
+                        "retained": bool(getattr(var, "retained", False)),
+                        "external": bool(getattr(var, "external", False)),
                         "hal": actor.hal and isinstance(var, Input | Output),
                         "value": None if value is MISSING else value,
                     }

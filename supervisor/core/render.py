@@ -31,7 +31,13 @@ def _cell(row: dict[str, Any], column: str) -> str:
 
 
 def _flags(row: dict[str, Any]) -> str:
-    return " ".join(f for f, on in (("metric", row["metric"]), ("HAL", row["hal"])) if on)
+    flags = (
+        ("metric", row["metric"]),
+        ("HAL", row["hal"]),
+        ("retained", row.get("retained")),
+        ("external", row.get("external")),
+    )
+    return " ".join(f for f, on in flags if on)
 
 
 # -- the data dictionary ---------------------------------------------------------------

@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--class", dest="class_path", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--params", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--table", default=None, help=argparse.SUPPRESS)  # ctl add's actor
+    parser.add_argument("--retained", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
         extra = {args.name: json.loads(args.table)} if args.table else None
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         changes["log_level"] = args.log_level
     if args.swap:
         changes["swap"] = args.swap
+    if args.retained:
+        changes["retained"] = True
     if args.class_path:
         changes["class_path"] = args.class_path
     if args.params is not None:

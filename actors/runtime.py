@@ -88,6 +88,8 @@ class RuntimeConfig:
     recorder: int = 100
     #: Non-empty: this process is the new version of a hot swap (``ctl swap``).
     swap: str = ""
+    #: Some Input reads a retained topic: ask the supervisor for the values at start.
+    retained: bool = False
 
 
 class ActorProcess:
@@ -495,7 +497,7 @@ class ActorProcess:
             if isinstance(taken, int):
                 return taken
             taken_over = taken
-        elif parent is not None and engine.spec.inputs:
+        elif cfg.retained and parent is not None:
             early = self._prime_retained(engine, link)
         heartbeat_topic = (SYS_HEARTBEAT + cfg.name).encode()
         control_topic = self.control_topic

@@ -76,6 +76,8 @@ class Child:
     after: tuple[str, ...] = ()
     #: Arguments after ``NAME --config PATH`` (a swap's new version: --swap, --class...).
     extra: list[str] = field(default_factory=list)
+    #: Whether some Input reads a retained topic: the process then asks for their values.
+    retained: bool = False
     state: ChildState = ChildState.STOPPED
     want: bool = True
     proc: subprocess.Popen[bytes] | ForkedProcess | None = None
@@ -98,6 +100,11 @@ class Child:
     on_removed: Callable[[], None] | None = None
 
     @property
+    def arguments(self) -> list[str]:
+        """What follows ``NAME --config PATH`` on the process's command line."""
+        return [*self.extra, *(["--retained"] if self.retained else [])]
+
+    @property
     def pid(self) -> int | None:
         """The running process's pid, if any."""
         return self.proc.pid if self.proc is not None else None
@@ -116,7 +123,7 @@ class Child:
             env = dict(os.environ)
             env[PARENT_ENV] = str(os.getpid())
             self.proc = subprocess.Popen(
-                [*self.argv, *self.extra],
+                [*self.argv, *self.arguments],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,

@@ -43,7 +43,7 @@ from supervisor.client import ControlClient, ControlError, ControlTimeout
 from supervisor.core.config import ConfigError, SiteConfig, connect_address
 from supervisor.docs import design_of, format_live, live_graph, write_docs
 from supervisor.runner import SiteLocked, Supervisor
-from supervisor.site import check_site, declared_actors, load_site, retained_topics
+from supervisor.site import check_site, declared_actors, load_site
 from supervisor.zygote import Zygote
 
 EXIT_USAGE = 2
@@ -202,7 +202,7 @@ def cmd_run(config: Path | None, zygote: Zygote | None = None) -> int:
         decls, problems = declared_actors(site)
         if problems:
             raise ConfigError(problems)
-        return Supervisor(site, zygote, retained=retained_topics(decls)).run()
+        return Supervisor(site, zygote, decls=decls).run()
     except SiteLocked as exc:
         print(exc, file=sys.stderr)
         return EXIT_UNAVAILABLE

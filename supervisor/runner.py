@@ -30,6 +30,7 @@ from actors.core.topics import (
     SYS_HEARTBEAT,
     SYS_REPLY,
     SYS_RETAINED,
+    Pattern,
     TopicError,
     parse_pattern,
 )
@@ -41,6 +42,7 @@ from actors.runtime import EXIT_FAILURE, SWAP_SUFFIX, recv_message
 from actors.snapshots import list_snapshots
 from supervisor.children import Child, ChildState, Waiter, actor_argv, broker_argv
 from supervisor.core.config import ConfigError, SiteConfig
+from supervisor.core.design import ActorDecl, overlaps
 from supervisor.core.liveness import Limits, LivenessWatch, Violation
 from supervisor.core.policy import (
     ActorExited,
@@ -90,12 +92,15 @@ class Supervisor:
     """Runs one site until shutdown; :meth:`run` returns the exit code."""
 
     def __init__(
-        self, site: SiteConfig, zygote: Zygote | None = None, retained: Iterable[str] = ()
+        self, site: SiteConfig, zygote: Zygote | None = None, decls: Iterable[ActorDecl] = ()
     ) -> None:
         self.site = site
         #: Topics (or families) of retained Outputs, and the last message seen on each topic.
-        self.retained = [parse_pattern(t) for t in retained]
+        self.retained: list[Pattern] = []
         self.retained_cache: dict[bytes, bytes] = {}
+        #: Actors with an Input on a retained topic.
+        self.reads_retained: set[str] = set()
+        self._take_decls(list(decls))
         self.logging = setup_logging(
             "supervisor",
             site.telemetry.log_level,
@@ -159,6 +164,7 @@ class Supervisor:
                     child.extra = ["--table", json.dumps(self.added[name])]
             child.class_path = site.actors[name].class_path
             child.after = site.actors[name].after
+            child.retained = name in self.reads_retained
             actors[name] = child
         self.actors = actors
         self.dependants = {
@@ -313,7 +319,9 @@ class Supervisor:
         forked: list[int | None] = [None] * len(children)
         if self.zygote is not None:
             try:
-                forked = list(self.zygote.spawn_many([(c.kind, c.name, c.extra) for c in children]))
+                forked = list(
+                    self.zygote.spawn_many([(c.kind, c.name, c.arguments) for c in children])
+                )
             except ZygoteError as exc:
                 # A new zygote would be a fork of this process, which now has threads:
                 # spawn plainly from here on.
@@ -903,8 +911,27 @@ class Supervisor:
         decls, problems = declared_actors(site)
         if problems:
             raise ProtocolError("bad_request", "; ".join(map(str, problems)))
-        self.retained = [parse_pattern(t) for t in retained_topics(decls)]
+        self._take_decls(decls)
         return site
+
+    def _take_decls(self, decls: list[ActorDecl]) -> None:
+        """Which topics are retained, and which actors read one of them."""
+        known = {p.text for p in self.retained}
+        self.retained = [parse_pattern(t) for t in retained_topics(decls)]
+        link = getattr(self, "link", None)
+        for pattern in self.retained:
+            if link is not None and pattern.text not in known:
+                link.subscribe(pattern.text)  # a retained topic new since the start (reload)
+        self.reads_retained = {
+            d.name
+            for d in decls
+            if any(
+                overlaps(topic, p.text)
+                for name in d.spec.inputs
+                for topic in d.topics.get(name, [])
+                for p in self.retained
+            )
+        }
 
     def _add(self, identity: bytes, req: Request) -> None:
         name = req.name or ""
@@ -1051,13 +1078,14 @@ class Supervisor:
             class_path=cls or child.class_path,
             after=child.after,
             extra=swap_arguments(token, cls, params),
+            retained=child.retained,
         )
         swap = Swap(child.name, token, identity, req_id, new, child.pid, cls, params, done=done)
         self.swaps[child.name] = swap
         pid = None
         if self.zygote is not None:
             try:
-                pid = self.zygote.spawn_many([("actor", child.name, new.extra)])[0]
+                pid = self.zygote.spawn_many([("actor", child.name, new.arguments)])[0]
             except ZygoteError as exc:
                 self.log.error("zygote failed; spawning plainly from now on", error=str(exc))
                 self.zygote.close()

@@ -32,15 +32,17 @@ import select
 import signal
 import subprocess
 import sys
+import time
 import traceback
 
 # Pre-import everything an actor process needs, so that forks share it.
 import msgpack  # noqa: F401
 import psutil  # noqa: F401
-import structlog  # noqa: F401
+import structlog
 import tomli_w  # noqa: F401
 import zmq  # noqa: F401
 
+import actors
 import actors.__main__
 import actors.runtime
 import broker.__main__
@@ -190,6 +192,56 @@ def _child(
         os._exit(code)
 
 
+class _WarmUp(actors.Actor):
+    """Runs the engine's hot code in the zygote (see :func:`_warm_up`)."""
+
+    value = actors.Input("warm.in", int, doc="A number")
+    out = actors.Output("warm.out", int, doc="The number")
+    count = actors.State(0, doc="Steps")
+
+    def step(self) -> None:
+        """Passes the number on."""
+        self.count += 1
+        self.out = self.value
+
+
+def _warm_up() -> None:
+    """Run the engine's hot path here, before any fork.
+
+    Python specialises bytecode as it runs it (writing into the code objects),
+    so code first run in a child copies the pages that hold it: run here once,
+    the engine's code stays shared by every child.
+    """
+    from actors.core.engine import ActorEngine, EngineConfig  # noqa: PLC0415
+    from actors.core.wire import encode_envelope  # noqa: PLC0415
+
+    engine = ActorEngine(
+        _WarmUp,
+        EngineConfig(name="warm", params={}, topics={}, period=None),
+        wall_ns=time.time_ns,
+        monotonic=time.monotonic,
+        log=structlog.get_logger(),
+    )
+    engine.start()
+    for seq in range(1, 200):
+        engine.receive([b"warm.in", encode_envelope("z", seq, 0, seq)])
+    engine.statistics()
+    engine.memory()
+
+
+def _warm_up_config(config_path: str) -> None:
+    """Read the site's config here as each child will (same reason as :func:`_warm_up`)."""
+    from supervisor.site import load_site, runtime_config  # noqa: PLC0415
+
+    try:
+        for _ in range(3):
+            site = load_site(config_path)
+            for name in list(site.actors)[:20]:
+                runtime_config(site, name)
+    except Exception:  # noqa: BLE001 - only a warm-up: the child reports config errors itself
+        return
+
+
 def serve(req_fd: int, resp_fd: int) -> int:
     """The zygote's loop: per request line, a go-between forks each process of the line."""
     supervisor = die_with_parent()
@@ -197,6 +249,7 @@ def serve(req_fd: int, resp_fd: int) -> int:
         return 2  # only a supervisor starts a zygote
     # Go-betweens are reaped by the kernel: the next line is served without waiting.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    _warm_up()
     gc.collect()
     gc.freeze()  # keep the pre-imported objects out of the collector: fewer copied pages
     libc = ctypes.CDLL(None)
@@ -204,6 +257,7 @@ def serve(req_fd: int, resp_fd: int) -> int:
     libc.mallopt(_M_ARENA_MAX, 1)  # no per-thread malloc arena for ZeroMQ's I/O thread
     reader = os.fdopen(req_fd, "rb", buffering=0)
     pending = b""
+    warmed: set[str] = set()
     while True:
         chunk = reader.read(65536)
         if not chunk:
@@ -213,6 +267,9 @@ def serve(req_fd: int, resp_fd: int) -> int:
             line, pending = pending.split(b"\n", 1)
             request = json.loads(line)
             items = request["items"]
+            if request["config"] not in warmed:
+                warmed.add(request["config"])
+                _warm_up_config(request["config"])
             for module in request.get("preload", []):
                 if module not in sys.modules:
                     importlib.import_module(module)  # shared by every later fork

@@ -285,14 +285,16 @@ def format_status(status: dict[str, Any]) -> str:
         sup = status["supervisor"]
         lines.append(
             f"site {status['site']}  supervisor pid {sup['pid']}  {sup['state']}  "
-            f"up {sup['uptime']:.0f}s"
+            f"up {sup['uptime']:.0f}s  config {status.get('config_etag', '-')}"
         )
-    lines.append(f"{'NAME':16} {'STATE':9} {'PID':>8} {'RESTARTS':>8} {'UPTIME':>9}  LAST EXIT")
+    lines.append(
+        f"{'NAME':16} {'STATE':9} {'PID':>8} {'RESTARTS':>8} {'UPTIME':>9}  {'ETAG':12}  LAST EXIT"
+    )
     for a in status["actors"]:
         uptime = f"{a['uptime']:.1f}s" if a["uptime"] is not None else "-"
         lines.append(
             f"{a['name']:16} {a['state']:9} {a['pid'] or '-':>8} {a['restarts']:>8} "
-            f"{uptime:>9}  {a['last_exit'] or '-'}"
+            f"{uptime:>9}  {a.get('etag') or '-':12}  {a['last_exit'] or '-'}"
         )
     return "\n".join(lines)
 

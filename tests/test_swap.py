@@ -97,3 +97,20 @@ def test_a_stale_etag_is_refused(mesh: MeshFactory) -> None:
     assert first["etag"] != etag
     with pytest.raises(ControlError, match="stale"):
         site.request("swap", name="tally", etag=etag, **{"class": "mesh_actors:Tally"})
+
+
+def test_swapping_an_idle_actor_keeps_its_inputs_and_sequences(mesh: MeshFactory) -> None:
+    """No traffic during the swap: the new version waits for a first step, then takes over;
+    its Input values and its output sequence numbers continue the old version's."""
+    site = mesh.start({"actors": {"doubler": {"class": "mesh_actors:Doubler"}}})
+    cursor = site.publish("numbers.in", 5)
+    first = site.wait_for("numbers.out", after=cursor)
+    old = site.pid("doubler")
+    result = site.request("swap", name="doubler")
+    assert result["pid"] != old and result["processed"] == 0
+    cursor = site.publish("numbers.in", 6)
+    after = site.wait_for("numbers.out", after=cursor)
+    assert after.envelope.payload == 12.0
+    assert after.envelope.seq == first.envelope.seq + 1  # receivers see no gap
+    record = site.wait_actor("doubler", lambda a: a["stats"].get("accepted") == 1, what="stats")
+    assert record["restarts"] == 0 and record["pid"] == result["pid"]

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import HERE, HWM, machine, median
+from bench.common import HERE, machine, median
+from bench.throughput import actors_rate, start_site
 
 
 def _echo_times(site: Any, after: int) -> list[tuple[int, int]]:
@@ -101,24 +102,8 @@ def retained_cost(count: int = 100_000, rounds: int = 3, size: int = 1024) -> di
         for kind, cls in (("plain", "Source"), ("retained", "RetainedSource")):
             factory = MeshFactory(python_path=[HERE])
             try:
-                site = factory.start(
-                    {
-                        "broker": {"hwm": HWM},
-                        "supervisor": {"heartbeat_interval": 1.0},
-                        "actors": {
-                            "source": {"class": f"bench_actors:{cls}"},
-                            "sink": {"class": "bench_actors:Sink"},
-                        },
-                    },
-                    subscribe=["bench.armed", "bench.done"],
-                )
-                cursor = site.publish("bench.reset", count)
-                site.wait_for("bench.armed", after=cursor)
-                cursor = site.publish("bench.go", [count, size])
-                done = site.wait_for(
-                    "bench.done", lambda p: p["count"] == count, timeout=120, after=cursor
-                ).envelope.payload
-                result[kind].append((count - 1) / (done["ns"] / 1e9))
+                site = start_site(factory, cls)
+                result[kind].append(actors_rate(site, count, size))
             finally:
                 problems = factory.close()
                 if problems:

@@ -17,6 +17,7 @@ import multiprocessing as mp
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import zmq
 
@@ -89,6 +90,32 @@ def raw_rate(count: int, size: int, broker: str = "proxy") -> float:
     return (count - 1) / (elapsed / 1e9)
 
 
+def start_site(factory: Any, source: str = "Source") -> Any:
+    """A site with a *source* actor (bench_actors) and a Sink, through the enlil broker."""
+    return factory.start(
+        {
+            "broker": {"hwm": HWM},
+            "supervisor": {"heartbeat_interval": 1.0},
+            "actors": {
+                "source": {"class": f"bench_actors:{source}"},
+                "sink": {"class": "bench_actors:Sink"},
+            },
+        },
+        subscribe=["bench.armed", "bench.done"],
+    )
+
+
+def actors_rate(site: Any, count: int, size: int) -> float:
+    """Messages a second, Source -> Sink, measured at the Sink from first to last."""
+    cursor = site.publish("bench.reset", count)
+    site.wait_for("bench.armed", after=cursor)
+    cursor = site.publish("bench.go", [count, size])
+    done = site.wait_for(
+        "bench.done", lambda p: p["count"] == count, timeout=120, after=cursor
+    ).envelope.payload
+    return (count - 1) / (done["ns"] / 1e9)
+
+
 def measure(count: int, sizes: list[int], rounds: int) -> list[dict[str, float]]:
     """Median msgs/s per size: raw proxy, raw through the enlil broker, enlil actors.
 
@@ -102,28 +129,12 @@ def measure(count: int, sizes: list[int], rounds: int) -> list[dict[str, float]]
     ours: dict[int, list[float]] = {s: [] for s in sizes}
     factory = MeshFactory(python_path=[HERE])
     try:
-        site = factory.start(
-            {
-                "broker": {"hwm": HWM},
-                "supervisor": {"heartbeat_interval": 1.0},
-                "actors": {
-                    "source": {"class": "bench_actors:Source"},
-                    "sink": {"class": "bench_actors:Sink"},
-                },
-            },
-            subscribe=["bench.armed", "bench.done"],
-        )
+        site = start_site(factory)
         for _ in range(rounds):
             for size in sizes:
                 raw[size].append(raw_rate(count, size, "proxy"))
                 through[size].append(raw_rate(count, size, "enlil"))
-                cursor = site.publish("bench.reset", count)
-                site.wait_for("bench.armed", after=cursor)
-                cursor = site.publish("bench.go", [count, size])
-                done = site.wait_for(
-                    "bench.done", lambda p: p["count"] == count, timeout=120, after=cursor
-                ).envelope.payload
-                ours[size].append((count - 1) / (done["ns"] / 1e9))
+                ours[size].append(actors_rate(site, count, size))
     finally:
         problems = factory.close()
         if problems:

@@ -31,7 +31,6 @@ after the reconnect.
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,6 +40,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from actors import Actor, Input, Output, Param, State
 from actors.core.topics import TopicError, parse_pattern
+from hal.core.links import jittered, next_delay, publish_counts
 
 FORMATS = ("json", "msgpack")
 
@@ -165,8 +165,7 @@ class MqttBridge(Actor):
         self._client = client
         self.connected = False
         self.reconnects = 0
-        for name, value in self._counts.items():
-            setattr(self, name, value)
+        publish_counts(self, self._counts, changed_only=False)
         self._connect()
 
     def on_stop(self) -> None:
@@ -183,9 +182,7 @@ class MqttBridge(Actor):
             self._forward(self.enlil.topic or "", self.outgoing)
             return
         self.connected = self._up
-        for name, value in self._counts.items():
-            if getattr(self, name) != value:
-                setattr(self, name, value)
+        publish_counts(self, self._counts)
 
     # -- the session -----------------------------------------------------------
 
@@ -220,10 +217,9 @@ class MqttBridge(Actor):
             self._fd = None
 
     def _retry(self, why: str) -> None:
-        delay = self.retry_delay * 2 if self.retry_delay else self.retry_initial
-        self.retry_delay = min(delay, self.retry_max)
+        self.retry_delay = next_delay(self.retry_delay, self.retry_initial, self.retry_max)
         self.last_error = why
-        self.enlil.call_later(self.retry_delay * random.uniform(0.5, 1.0), self._connect)
+        self.enlil.call_later(jittered(self.retry_delay), self._connect)
 
     def _readable(self) -> None:
         assert self._client is not None

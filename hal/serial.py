@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from hal.core.framers import (
     LineFramer,
     RawFramer,
 )
+from hal.core.links import jittered, next_delay, publish_counts
 
 #: Framing names accepted by the ``framing`` param.
 FRAMINGS = ("line", "cobs", "length", "raw")
@@ -132,8 +132,7 @@ class SerialLink(Actor):
         """Runs in the link's process: opens the port (or schedules retries)."""
         self.connected = False
         self.reconnects = 0
-        for name, value in self._counts.items():
-            setattr(self, name, value)
+        publish_counts(self, self._counts, changed_only=False)
         self._open()
 
     def on_stop(self) -> None:
@@ -150,9 +149,7 @@ class SerialLink(Actor):
             self._enqueue(self.tx)
             return
         self.connected = self._port is not None
-        for name, value in self._counts.items():
-            if getattr(self, name) != value:
-                setattr(self, name, value)
+        publish_counts(self, self._counts)
 
     # -- the port --------------------------------------------------------------
 
@@ -227,11 +224,9 @@ class SerialLink(Actor):
         self._retry(why)
 
     def _retry(self, why: str) -> None:
-        delay = self.retry_delay * 2 if self.retry_delay else self.retry_initial
-        self.retry_delay = min(delay, self.retry_max)
+        self.retry_delay = next_delay(self.retry_delay, self.retry_initial, self.retry_max)
         self.last_error = why
-        # Full jitter over the upper half: spread retries, never retry in a tight loop.
-        self.enlil.call_later(self.retry_delay * random.uniform(0.5, 1.0), self._open)
+        self.enlil.call_later(jittered(self.retry_delay), self._open)
 
     # -- reading ---------------------------------------------------------------
 

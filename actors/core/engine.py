@@ -416,9 +416,7 @@ class ActorEngine:
 
     def handed_over(self, frames: list[bytes]) -> bool:
         """Whether the previous version already processed this message (by its sequence)."""
-        if len(frames) != 2:
-            return False
-        entry = self._inputs_b.get(frames[0]) or self._match_pattern(frames[0])
+        entry = self._input_of(frames)
         if entry is None:
             return False
         try:
@@ -539,6 +537,12 @@ class ActorEngine:
         tracing.end(span)
         return out
 
+    def _input_of(self, frames: list[bytes]) -> tuple[str, str, Callable[[Any], Any]] | None:
+        """(Input name, topic, type check) of a two-frame message for this actor, or None."""
+        if len(frames) != 2:
+            return None
+        return self._inputs_b.get(frames[0]) or self._match_pattern(frames[0])
+
     def _match_pattern(self, frame: bytes) -> tuple[str, str, Callable[[Any], Any]] | None:
         try:
             topic = decode_topic(frame)
@@ -557,9 +561,7 @@ class ActorEngine:
         sender continues the sequence. Returns the Input's name, or None when
         the message is not for this actor or not valid (it is counted then).
         """
-        if len(frames) != 2:
-            return None
-        entry = self._inputs_b.get(frames[0]) or self._match_pattern(frames[0])
+        entry = self._input_of(frames)
         if entry is None:
             return None
         name, topic, check = entry

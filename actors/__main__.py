@@ -14,9 +14,8 @@ import sys
 from dataclasses import replace
 from typing import Any
 
-from actors.runtime import EXIT_CONFIG, run_actor
-from supervisor.core.config import ConfigError
-from supervisor.site import load_site, runtime_config
+from actors.runtime import EXIT_CONFIG, RuntimeConfig, run_actor
+from actors.site import ConfigError, load_site
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         known = ", ".join(site.actors)
         print(f"{site.path}: no actor {args.name!r} (the site has: {known})", file=sys.stderr)
         return EXIT_CONFIG
-    config = runtime_config(site, args.name)
+    config = RuntimeConfig.from_site(site, args.name)
     changes: dict[str, Any] = {}
     if args.log_level:
         changes["log_level"] = args.log_level

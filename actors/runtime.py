@@ -30,6 +30,7 @@ from actors.link import BrokerLink, BrokerUnreachable
 from actors.loader import LoadError, load_class
 from actors.logs import setup_logging
 from actors.process import SignalWakeup, die_with_parent, parent_alive
+from actors.site import SiteConfig, import_paths
 from actors.snapshots import stamp, write_snapshot
 
 EXIT_OK: Final = 0
@@ -90,6 +91,38 @@ class RuntimeConfig:
     swap: str = ""
     #: Some Input reads a retained topic: ask the supervisor for the values at start.
     retained: bool = False
+
+    @classmethod
+    def from_site(cls, site: SiteConfig, name: str) -> RuntimeConfig:
+        """The runtime settings of actor *name* of *site* (KeyError if there is none)."""
+        actor = site.actors[name]
+        telemetry = site.telemetry
+        return cls(
+            name=name,
+            class_path=actor.class_path,
+            pub_endpoint=site.broker.pub_connect,
+            sub_endpoint=site.broker.sub_connect,
+            import_paths=tuple(import_paths(site)),
+            params=site.actor_params(name),
+            topics=actor.topics,
+            period=actor.period,
+            heartbeat_interval=site.supervisor.heartbeat_interval,
+            connect_timeout=site.supervisor.ready_timeout,
+            log_level=actor.log_level or telemetry.log_level,
+            otel_log_level=actor.otel_log_level or telemetry.otel_log_level,
+            log_dir=site.site.run_dir / "logs",
+            run_dir=site.site.run_dir,
+            hwm=site.broker.hwm,
+            site=site.site.name,
+            otlp_endpoint=telemetry.otlp_endpoint,
+            sampling=telemetry.sampling,
+            resource=telemetry.resource,
+            metrics_interval=telemetry.metrics_interval,
+            protocol=telemetry.protocol,
+            snapshot_dir=site.snapshots.dir,
+            snapshot_keep=site.snapshots.keep,
+            recorder=actor.recorder if actor.recorder is not None else site.snapshots.inputs,
+        )
 
 
 class ActorProcess:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from broker.proxy import run_broker
-from supervisor.core.config import ConfigError
-from supervisor.site import broker_settings, load_site
+from actors.runtime import EXIT_CONFIG
+from actors.site import ConfigError, load_site
+from broker.proxy import BrokerSettings, run_broker
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,9 +20,9 @@ def main(argv: list[str] | None = None) -> int:
         site = load_site(args.config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
-        return 78
+        return EXIT_CONFIG
     site.site.run_dir.mkdir(parents=True, exist_ok=True)
-    return run_broker(broker_settings(site, args.log_level))
+    return run_broker(BrokerSettings.from_site(site, args.log_level))
 
 
 if __name__ == "__main__":

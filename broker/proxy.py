@@ -25,6 +25,7 @@ from zmq.utils.monitor import parse_monitor_message
 from actors.core.wire import MAX_FRAME_BYTES, encode_envelope
 from actors.logs import setup_logging
 from actors.process import SignalWakeup, die_with_parent, parent_alive, remove_ipc_file
+from actors.site import SiteConfig
 
 NAME: Final = "broker"
 HEARTBEAT_TOPIC: Final = b"$sys.heartbeat.broker"
@@ -50,6 +51,18 @@ class BrokerSettings:
     heartbeat_interval: float = 1.0
     log_level: str = "info"
     log_dir: Path | None = None
+
+    @classmethod
+    def from_site(cls, site: SiteConfig, log_level: str | None = None) -> BrokerSettings:
+        """The broker process settings of *site*."""
+        return cls(
+            pub=site.broker.pub,
+            sub=site.broker.sub,
+            hwm=site.broker.hwm,
+            heartbeat_interval=site.supervisor.heartbeat_interval,
+            log_level=log_level or site.telemetry.log_level,
+            log_dir=site.site.run_dir / "logs",
+        )
 
 
 class _Forwarder(threading.Thread):

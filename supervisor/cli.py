@@ -38,12 +38,12 @@ import zmq
 
 from actors.core.topics import TopicError, check_topic, parse_pattern
 from actors.link import BrokerLink, BrokerUnreachable
+from actors.site import ConfigError, SiteConfig, connect_address, load_site
 from supervisor import cli_snapshots
 from supervisor.client import ControlClient, ControlError, ControlTimeout
-from supervisor.core.config import ConfigError, SiteConfig, connect_address
 from supervisor.docs import design_of, format_live, live_graph, write_docs
 from supervisor.runner import SiteLocked, Supervisor
-from supervisor.site import check_site, declared_actors, load_site
+from supervisor.site import check_site, declared_actors
 from supervisor.zygote import Zygote
 
 EXIT_USAGE = 2

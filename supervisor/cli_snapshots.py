@@ -19,10 +19,9 @@ from typing import Any
 
 from actors.core.snapshot import Snapshot, SnapshotError, describe_exception, to_readable
 from actors.loader import LoadError
+from actors.site import ConfigError, import_paths, load_site
 from actors.snapshots import export_snapshot, read_snapshot
 from actors.testing.replayer import replay
-from supervisor.core.config import ConfigError
-from supervisor.site import import_paths, load_site
 
 EXIT_REPRODUCED = 1
 EXIT_DIFFERENT = 4

@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from supervisor.core.config import ConfigError, SiteConfig
+from actors.site import ConfigError, SiteConfig
 from supervisor.core.design import Design, Finding, compare_live
 from supervisor.core.render import (
     asyncapi,

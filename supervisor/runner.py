@@ -39,9 +39,9 @@ from actors.link import BrokerLink
 from actors.logs import setup_logging
 from actors.process import SignalWakeup, die_with_parent, remove_ipc_file
 from actors.runtime import EXIT_FAILURE, SWAP_SUFFIX, recv_message
+from actors.site import ConfigError, SiteConfig, file_etag, load_site
 from actors.snapshots import list_snapshots
 from supervisor.children import Child, ChildState, Waiter, actor_argv, broker_argv
-from supervisor.core.config import ConfigError, SiteConfig
 from supervisor.core.design import ActorDecl, overlaps
 from supervisor.core.liveness import Limits, LivenessWatch, Violation
 from supervisor.core.policy import (
@@ -63,7 +63,7 @@ from supervisor.core.protocol import (
 )
 from supervisor.prometheus import PrometheusEndpoint
 from supervisor.records import has_snapshot, take_stack_dump, write_record
-from supervisor.site import declared_actors, file_etag, load_site, retained_topics
+from supervisor.site import declared_actors, retained_topics
 from supervisor.swap import (
     DONE,
     HANDING_OVER,

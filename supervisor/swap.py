@@ -32,8 +32,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from actors.site import ActorConfig
 from supervisor.children import Child
-from supervisor.core.config import ActorConfig
 
 #: Phases of a swap, in order.
 STARTING, HANDING_OVER, TAKING_OVER, DONE = "starting", "handing_over", "taking_over", "done"

@@ -231,13 +231,14 @@ def _warm_up() -> None:
 
 def _warm_up_config(config_path: str) -> None:
     """Read the site's config here as each child will (same reason as :func:`_warm_up`)."""
-    from supervisor.site import load_site, runtime_config  # noqa: PLC0415
+    from actors.runtime import RuntimeConfig  # noqa: PLC0415
+    from actors.site import load_site  # noqa: PLC0415
 
     try:
         for _ in range(3):
             site = load_site(config_path)
             for name in list(site.actors)[:20]:
-                runtime_config(site, name)
+                RuntimeConfig.from_site(site, name)
     except Exception:  # noqa: BLE001 - only a warm-up: the child reports config errors itself
         return
 

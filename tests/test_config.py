@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from clitools import supervisor_cli
 
-from supervisor.core.config import ConfigError, parse_site
-from supervisor.site import check_site, load_site
+from actors.site import ConfigError, load_site, parse_site
+from supervisor.site import check_site
 
 HERE = Path(__file__).parent
 

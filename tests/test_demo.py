@@ -12,10 +12,10 @@ import pytest
 import zmq
 
 from actors.link import BrokerLink
+from actors.site import load_site
 from actors.testing import wait_gone
 from supervisor.cli import DEMO
 from supervisor.client import ControlClient
-from supervisor.site import load_site
 
 pytestmark = pytest.mark.slow
 

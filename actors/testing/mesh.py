@@ -52,7 +52,7 @@ class Mesh:
         self.config_path = config_path
         self.log_path = root / "supervisor.log"
         data = tomllib.loads(config_path.read_text())
-        from supervisor.site import load_site  # noqa: PLC0415 - keep the test kit import light
+        from actors.site import load_site  # noqa: PLC0415 - keep the test kit import light
 
         self.site = load_site(config_path)
         self.names = list(data.get("actors", {}))

@@ -1,190 +1,37 @@
-"""The site config model: ``site.toml`` parsed into frozen records (pure core, no IO).
+"""``site.toml`` data parsed and validated into a :class:`SiteConfig` (pure core, no IO).
 
 :func:`parse_site` takes the already-read TOML data and the file's path and
 returns a :class:`SiteConfig`, or raises :class:`ConfigError` listing every
 problem found, each naming the file, the key and the reason. Reading the file
-and importing actor classes happen in the shell (:mod:`supervisor.site`).
+is in :mod:`actors.site.load`; importing the actor classes it names is the
+supervisor's check (:mod:`supervisor.site`).
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from actors.core.topics import TopicError, check_topic
-
-STRATEGIES: Final = ("one_for_one", "one_for_all", "rest_for_one")
-RESTART_TYPES: Final = ("permanent", "transient", "temporary")
-ESCALATIONS: Final = ("shutdown", "give_up")
-LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
-SPAWN_MODES: Final = ("zygote", "plain")
-#: Longest path a Unix domain socket may have on Linux (sun_path less the NUL).
-MAX_IPC_PATH: Final = 107
-
-
-@dataclass(frozen=True)
-class ConfigProblem:
-    """One thing wrong with a config: where it is and why it is wrong."""
-
-    file: str
-    key: str
-    reason: str
-
-    def __str__(self) -> str:
-        return (
-            f"{self.file}: {self.key}: {self.reason}" if self.key else f"{self.file}: {self.reason}"
-        )
-
-
-class ConfigError(ValueError):
-    """The config is invalid; ``problems`` lists every problem found."""
-
-    def __init__(self, problems: list[ConfigProblem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
-
-
-@dataclass(frozen=True)
-class SiteInfo:
-    """``[site]``: the site's name, its run directory and extra import paths."""
-
-    name: str
-    run_dir: Path
-    python_path: tuple[Path, ...]
-
-
-@dataclass(frozen=True)
-class BrokerConfig:
-    """``[broker]``: where the broker binds. Publishers use ``pub``, subscribers ``sub``."""
-
-    pub: str
-    sub: str
-    hwm: int
-
-    @property
-    def pub_connect(self) -> str:
-        """The address a publisher connects to."""
-        return connect_address(self.pub)
-
-    @property
-    def sub_connect(self) -> str:
-        """The address a subscriber connects to."""
-        return connect_address(self.sub)
-
-
-@dataclass(frozen=True)
-class SupervisorConfig:
-    """``[supervisor]``: restart policy, timeouts and the control endpoint."""
-
-    strategy: str
-    max_restarts: int
-    max_seconds: float
-    control: str
-    backoff_initial: float
-    backoff_max: float
-    stop_timeout: float
-    ready_timeout: float
-    heartbeat_interval: float
-    hang_timeout: float
-    spawn: str
-
-    @property
-    def control_connect(self) -> str:
-        """The address a control client connects to."""
-        return connect_address(self.control)
-
-
-@dataclass(frozen=True)
-class TelemetryConfig:
-    """``[telemetry]``: log levels and where OpenTelemetry data would be exported."""
-
-    log_level: str
-    otel_log_level: str
-    otlp_endpoint: str
-    protocol: str = "http"
-    sampling: float = 1.0
-    resource: dict[str, str] = field(default_factory=dict)
-    metrics_interval: float = 5.0
-    prometheus: str = ""
-
-
-@dataclass(frozen=True)
-class SnapshotConfig:
-    """``[snapshots]``: where failure snapshots go, how many to keep, how much to record."""
-
-    dir: Path
-    keep: int
-    inputs: int
-
-
-@dataclass(frozen=True)
-class ActorConfig:
-    """``[actors.NAME]``: one actor instance of the site."""
-
-    name: str
-    class_path: str
-    period: float | None
-    restart: str
-    escalate: str
-    after: tuple[str, ...]
-    params: dict[str, Any] = field(default_factory=dict)
-    topics: dict[str, str] = field(default_factory=dict)
-    log_level: str | None = None
-    otel_log_level: str | None = None
-    recorder: int | None = None
-    hang_timeout: float | None = None
-    max_rss_mb: float | None = None
-    max_cpu_percent: float | None = None
-    cpu_window: float = 10.0
-    status: bool = False
-
-
-@dataclass(frozen=True)
-class SiteConfig:
-    """A whole validated site: ``path`` is the site.toml it came from, if any."""
-
-    path: Path
-    site: SiteInfo
-    broker: BrokerConfig
-    supervisor: SupervisorConfig
-    telemetry: TelemetryConfig
-    snapshots: SnapshotConfig
-    actors: dict[str, ActorConfig]
-
-    @property
-    def folder(self) -> Path:
-        """The folder of site.toml: relative paths and class modules resolve from here."""
-        return self.path.parent
-
-    def start_order(self) -> list[str]:
-        """Actor names so that each comes after everything in its ``after`` list."""
-        order: list[str] = []
-        seen: set[str] = set()
-
-        def visit(name: str) -> None:
-            if name in seen:
-                return
-            seen.add(name)
-            for dep in self.actors[name].after:
-                visit(dep)
-            order.append(name)
-
-        for name in self.actors:
-            visit(name)
-        return order
-
-
-def connect_address(bind: str) -> str:
-    """Turn a bind endpoint into one a client can connect to (``*`` -> loopback)."""
-    if bind.startswith("tcp://*:"):
-        return "tcp://127.0.0.1:" + bind.removeprefix("tcp://*:")
-    if bind.startswith("tcp://0.0.0.0:"):
-        return "tcp://127.0.0.1:" + bind.removeprefix("tcp://0.0.0.0:")
-    return bind
-
+from actors.site.model import (
+    ESCALATIONS,
+    LOG_LEVELS,
+    MAX_IPC_PATH,
+    RESTART_TYPES,
+    SPAWN_MODES,
+    STRATEGIES,
+    ActorConfig,
+    BrokerConfig,
+    ConfigError,
+    ConfigProblem,
+    SiteConfig,
+    SiteInfo,
+    SnapshotConfig,
+    SupervisorConfig,
+    TelemetryConfig,
+)
 
 # key -> (expected python types, default); a default of ... means required.
 _SITE_KEYS: Final = {"name": (str, ...), "run_dir": (str, "run"), "python_path": (list, [])}

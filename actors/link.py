@@ -18,7 +18,8 @@ from typing import Any
 import zmq
 
 from actors.core.topics import SYS_PROBE, Pattern, parse_pattern
-from actors.core.wire import MAX_FRAME_BYTES, Message, WireError, decode_message, encode_envelope
+from actors.core.wire import Message, WireError, decode_message, encode_envelope
+from actors.sockets import SocketFactory
 
 
 class BrokerUnreachable(TimeoutError):
@@ -30,32 +31,19 @@ class BrokerLink:
 
     def __init__(
         self,
-        ctx: zmq.Context[zmq.Socket[bytes]],
+        sockets: SocketFactory,
         pub_endpoint: str,
         sub_endpoint: str,
         sender: str,
         *,
         patterns: Iterable[str] = (),
-        hwm: int = 10000,
         reconnect_max_ms: int = 100,
     ) -> None:
         self.sender = sender
         self.pub_endpoint = pub_endpoint
         self.sub_endpoint = sub_endpoint
-        self.pub = ctx.socket(zmq.PUB)
-        self.sub = ctx.socket(zmq.SUB)
-        for sock in (self.pub, self.sub):
-            # Retry a broker not (or no longer) there after 10 ms, backing off up to
-            # reconnect_max_ms (0: no backoff): readiness waits on the first connection.
-            sock.setsockopt(zmq.RECONNECT_IVL, 10)
-            sock.setsockopt(zmq.RECONNECT_IVL_MAX, reconnect_max_ms)
-        self.pub.setsockopt(zmq.SNDHWM, hwm)
-        self.pub.setsockopt(zmq.LINGER, 1000)
-        self.pub.connect(pub_endpoint)
-        self.sub.setsockopt(zmq.RCVHWM, hwm)
-        self.sub.setsockopt(zmq.LINGER, 0)
-        self.sub.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES + 4096)
-        self.sub.connect(sub_endpoint)
+        self.pub = sockets.publisher(pub_endpoint, reconnect_max_ms)
+        self.sub = sockets.subscriber(sub_endpoint, reconnect_max_ms)
         self.patterns: list[Pattern] = []
         for text in patterns:
             self.subscribe(text)

@@ -23,6 +23,7 @@ from typing import IO, Any, Final
 
 import zmq
 
+from actors.core.control import STACK_PREFIX, SWAP_SUFFIX, Exit
 from actors.core.engine import ActorEngine, EngineConfig, Outgoing, ParamError
 from actors.core.topics import SYS_CONTROL, SYS_HEARTBEAT, SYS_REPLY, SYS_RETAINED
 from actors.core.wire import WireError, decode_message
@@ -32,31 +33,25 @@ from actors.logs import setup_logging
 from actors.process import SignalWakeup, die_with_parent, parent_alive
 from actors.site import SiteConfig, import_paths
 from actors.snapshots import stamp, write_snapshot
+from actors.sockets import SocketFactory
+from actors.transport import raw_send, recv_message, send_message
 
-EXIT_OK: Final = 0
-EXIT_BROKER: Final = 69
-EXIT_FAILURE: Final = 70
-EXIT_CONFIG: Final = 78
-#: Name prefix of the stack dump file (in the actor's snapshot folder) for hung steps.
-STACK_PREFIX: Final = ".stack-"
+EXIT_OK: Final = Exit.OK
+EXIT_BROKER: Final = Exit.BROKER
+EXIT_FAILURE: Final = Exit.FAILURE
+EXIT_CONFIG: Final = Exit.CONFIG
 _PARENT_CHECK: Final = 0.5
 _BATCH: Final = 1000
+_SNDMORE: Final = zmq.SNDMORE
 _RETAINED_WAIT: Final = 2.0  # seconds a starting actor waits for its retained values
 _RETAINED_RETRY: Final = 0.25
 _MAX_REPORTED: Final = 200  # published topics named in a heartbeat, at most
-#: Suffix of a swap's new version's control and reply topics until it takes over.
-SWAP_SUFFIX: Final = ":swap"
 _STANDBY_LIMIT: Final = 120.0  # seconds a new version waits for its takeover
 _STANDBY_ANNOUNCE: Final = 0.5
 _STANDBY_HOLD: Final = 200_000  # messages held before the takeover, at most
 _PROBATION: Final = 1.0  # seconds a new version with nothing processed waits for a first step
-_SNDMORE: Final = zmq.SNDMORE
-_NOBLOCK: Final = zmq.NOBLOCK
 # An error or hang-up on a watched descriptor is for its reader to find out.
 _READABLE: Final = zmq.POLLIN | zmq.POLLERR
-# pyzmq's Socket.send is a Python wrapper (routing ids, groups) around the compiled
-# send; calling the compiled one directly halves the cost of a plain send.
-_raw_send: Final = zmq.backend.Socket.send
 
 
 @dataclass(frozen=True)
@@ -183,7 +178,7 @@ class ActorProcess:
         ]
         stack_file = self._arm_stack_dump()
         wakeup = SignalWakeup((signal.SIGTERM, signal.SIGINT))
-        ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        sockets = SocketFactory(hwm=cfg.hwm)
         suffix = SWAP_SUFFIX if cfg.swap else ""
         self.control_topic = (SYS_CONTROL + cfg.name + suffix).encode()
         self.reply_topic = (SYS_REPLY + cfg.name + suffix).encode()
@@ -192,12 +187,11 @@ class ActorProcess:
         self.held: list[list[bytes]] = []
         self.swapped_out = False
         link = BrokerLink(
-            ctx,
+            sockets,
             cfg.pub_endpoint,
             cfg.sub_endpoint,
             cfg.name,
             patterns=[*engine.subscriptions(), self.control_topic.decode()],
-            hwm=cfg.hwm,
         )
         try:
             return self._serve(engine, link, wakeup, parent)
@@ -210,7 +204,7 @@ class ActorProcess:
                 self.logging.export_to(None)
                 self.log_export.shutdown()
             link.close(linger_ms=1000)
-            ctx.term()
+            sockets.close()
             wakeup.close()
             if stack_file is not None:
                 faulthandler.unregister(signal.SIGUSR1)
@@ -475,8 +469,8 @@ class ActorProcess:
     def _report_swap_failure(self, error: str) -> None:
         """Tell the supervisor why this new version cannot take over (it then rolls back)."""
         cfg = self.config
-        ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        link = BrokerLink(ctx, cfg.pub_endpoint, cfg.sub_endpoint, cfg.name, hwm=cfg.hwm)
+        sockets = SocketFactory(hwm=cfg.hwm)
+        link = BrokerLink(sockets, cfg.pub_endpoint, cfg.sub_endpoint, cfg.name)
         try:
             link.wait_connected(cfg.connect_timeout)
             self.reply_topic = (SYS_REPLY + cfg.name + SWAP_SUFFIX).encode()
@@ -485,7 +479,7 @@ class ActorProcess:
             pass  # the supervisor sees the exit code instead
         finally:
             link.close(linger_ms=1000)
-            ctx.term()
+            sockets.close()
 
     def _swap_reply(self, link: BrokerLink, **fields: Any) -> None:
         link.publish(self.reply_topic.decode(), {"op": "takeover", **fields})
@@ -542,8 +536,7 @@ class ActorProcess:
             self._start_log_export()
 
         def emit(topic: bytes, envelope: bytes) -> None:
-            _raw_send(pub, topic, _SNDMORE)
-            _raw_send(pub, envelope)
+            send_message(pub, topic, envelope)
 
         # A step that sends many messages streams them out instead of holding them all.
         engine.emit = emit
@@ -646,8 +639,8 @@ class ActorProcess:
         # PUB never blocks: past the high-water mark ZeroMQ drops, and receivers count a gap.
         # Two plain sends cost a quarter of one send_multipart for small messages.
         for topic, envelope in messages:
-            _raw_send(pub, topic, _SNDMORE)
-            _raw_send(pub, envelope)
+            raw_send(pub, topic, _SNDMORE)
+            raw_send(pub, envelope)
 
     def _heartbeat(self, engine: ActorEngine, state: str | None = None) -> dict[str, Any]:
         stats = engine.statistics()
@@ -683,27 +676,6 @@ def _sync_watches(
         if registered.get(fd) != flags:
             poller.register(fd, flags)
     return now
-
-
-def recv_message(sub: zmq.Socket[bytes]) -> list[bytes] | None:
-    """A topic frame and the frame after it without blocking; None when nothing is queued.
-
-    ``Frame.more`` reads the more-flag of the frame itself, where
-    ``recv_multipart`` asks the socket (``getsockopt(RCVMORE)``), which costs
-    about a microsecond a call in pyzmq; and receiving the second frame as
-    plain bytes skips a Frame object. Together this is a third of
-    ``recv_multipart``'s cost for our two-frame messages. A lone frame comes back
-    alone; the frames past the second of an odd multipart come back as
-    messages of their own, counted as not ours or malformed. The stream stays
-    in step: a multipart is always queued whole.
-    """
-    try:
-        frame = sub.recv(_NOBLOCK, copy=False)
-    except zmq.Again:
-        return None
-    if frame.more:
-        return [frame.bytes, sub.recv(_NOBLOCK)]
-    return [frame.bytes]
 
 
 def run_actor(config: RuntimeConfig) -> int:

@@ -1,27 +1,22 @@
 """Child processes of the supervisor: the broker and the actors (shell).
 
-Each child is started as its own process group (so a Ctrl-C in the terminal
-reaches only the supervisor, which then stops the children in order), with
-``ENLIL_SUPERVISOR_PID`` set so that it dies with the supervisor. Its exit is
-watched through a pidfd that the supervisor's event loop polls.
+What the supervisor knows about each child; the processes themselves are
+started by :mod:`supervisor.spawner` (each in its own process group, so a
+Ctrl-C in the terminal reaches only the supervisor, which then stops the
+children in order; with ``ENLIL_SUPERVISOR_PID`` set, so that it dies with the
+supervisor), which watches each exit through a pidfd.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import psutil
 
-from actors.process import PARENT_ENV
 from supervisor.core.liveness import LivenessWatch
 
 
@@ -36,24 +31,26 @@ class ChildState(StrEnum):
     FAILED = "failed"
 
 
-class ForkedProcess:
-    """A process the zygote forked and the supervisor adopted: waited for by pid."""
+class ChildProcess(Protocol):
+    """A started process as supervision sees it (:mod:`supervisor.spawner` makes real ones)."""
 
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.returncode: int | None = None
+    pid: int
+    #: Where the process's CPU and memory are read (None: not measurable).
+    usage: psutil.Process | None
+
+    def send_signal(self, sig: int) -> None:
+        """Send *sig*, if the process has not been reaped."""
 
     def wait(self) -> int:
-        """Reap the process; return its exit code (negative: the signal that killed it)."""
-        if self.returncode is None:
-            try:
-                _, status = os.waitpid(self.pid, 0)
-                self.returncode = os.waitstatus_to_exitcode(status)
-            except ChildProcessError:
-                # Not adopted yet (killed before the zygote's go-between exited): its
-                # status went to the go-between; the orphan reaper collects the rest.
-                self.returncode = -signal.SIGKILL
-        return self.returncode
+        """Reap the exited process: its exit code (negative: the signal that killed it)."""
+
+
+class Then(StrEnum):
+    """What to do once a commanded stop has completed."""
+
+    NOTHING = ""
+    #: Start again (``ctl restart``, or restarted with its group without counting as a failure).
+    START = "start"
 
 
 @dataclass(eq=False)
@@ -79,13 +76,13 @@ class Child:
     #: Whether some Input reads a retained topic: the process then asks for their values.
     retained: bool = False
     state: ChildState = ChildState.STOPPED
+    #: Whether supervision should keep it running (false: stopped by command, or given up).
     want: bool = True
-    proc: subprocess.Popen[bytes] | ForkedProcess | None = None
-    pidfd: int = -1
+    proc: ChildProcess | None = None
     started_at: float = 0.0
     ready_at: float = 0.0
     restarts: int = 0
-    then: str = ""
+    then: Then = Then.NOTHING
     last_exit: str = ""
     heartbeat: dict[str, Any] = field(default_factory=dict)
     heartbeat_at: float = 0.0
@@ -94,7 +91,6 @@ class Child:
     kill_reason: str = ""
     restarting: bool = False
     watch: LivenessWatch | None = None
-    process: psutil.Process | None = None
     #: Being removed from the site (``ctl remove``, ``ctl reload``); run once it is gone.
     removing: bool = False
     on_removed: Callable[[], None] | None = None
@@ -114,47 +110,26 @@ class Child:
         """Whether a process of this child exists (starting, running or stopping)."""
         return self.proc is not None
 
-    def spawn(self, forked_pid: int | None = None) -> None:
-        """Start the process (or adopt *forked_pid* from the zygote); the caller
-        registers :attr:`pidfd` with its poller."""
-        if forked_pid is not None:
-            self.proc = ForkedProcess(forked_pid)
-        else:
-            env = dict(os.environ)
-            env[PARENT_ENV] = str(os.getpid())
-            self.proc = subprocess.Popen(
-                [*self.argv, *self.arguments],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                close_fds=True,
-            )
-        self.pidfd = os.pidfd_open(self.proc.pid)
+    def started(self, proc: ChildProcess, now: float) -> None:
+        """*proc* is this child's new process, started at *now*."""
+        self.proc = proc
         self.state = ChildState.STARTING
-        self.started_at = time.monotonic()
+        self.started_at = now
         self.ready_at = 0.0
         self.heartbeat = {}
         self.heartbeat_at = 0.0
         self.kill_kind = self.kill_reason = ""
-        try:
-            self.process = psutil.Process(self.proc.pid)
-        except psutil.NoSuchProcess:
-            self.process = None
 
     def signal(self, sig: int) -> None:
         """Send *sig* to the process, if it still exists."""
-        if self.proc is not None and self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                signal.pidfd_send_signal(self.pidfd, sig)
+        if self.proc is not None:
+            self.proc.send_signal(sig)
 
     def reap(self) -> int:
         """Collect the exited process; return its returncode (negative: killed by signal)."""
         assert self.proc is not None
         code = self.proc.wait()
-        os.close(self.pidfd)
-        self.pidfd = -1
         self.proc = None
-        self.process = None
         return code
 
     def status(self, now: float) -> dict[str, Any]:

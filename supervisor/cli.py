@@ -39,6 +39,7 @@ import zmq
 from actors.core.topics import TopicError, check_topic, parse_pattern
 from actors.link import BrokerLink, BrokerUnreachable
 from actors.site import ConfigError, SiteConfig, connect_address, load_site
+from actors.sockets import SocketFactory
 from supervisor import cli_snapshots
 from supervisor.client import ControlClient, ControlError, ControlTimeout
 from supervisor.docs import design_of, format_live, live_graph, write_docs
@@ -318,7 +319,11 @@ def cmd_tap(site: SiteConfig, topic: str, count: int, timeout: float) -> int:
         return EXIT_USAGE
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     link = BrokerLink(
-        ctx, site.broker.pub_connect, site.broker.sub_connect, "tap", patterns=[topic]
+        SocketFactory(ctx),
+        site.broker.pub_connect,
+        site.broker.sub_connect,
+        "tap",
+        patterns=[topic],
     )
     seen = 0
     deadline = time.monotonic() + timeout if timeout else None
@@ -366,7 +371,7 @@ def cmd_pub(site: SiteConfig, topic: str, text: str, sender: str) -> int:
         print(f"error: payload is not JSON: {exc}", file=sys.stderr)
         return EXIT_USAGE
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    link = BrokerLink(ctx, site.broker.pub_connect, site.broker.sub_connect, sender)
+    link = BrokerLink(SocketFactory(ctx), site.broker.pub_connect, site.broker.sub_connect, sender)
     try:
         link.wait_connected(5.0)
         link.publish(topic, payload)

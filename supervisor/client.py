@@ -13,6 +13,7 @@ from typing import Any
 
 import zmq
 
+from actors.sockets import SocketFactory
 from supervisor.core.protocol import ProtocolError, decode_reply, encode_request
 
 
@@ -40,11 +41,8 @@ class ControlClient:
     ) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
-        self._own_ctx = ctx is None
-        self._ctx = ctx or zmq.Context()
-        self._sock = self._ctx.socket(zmq.DEALER)
-        self._sock.setsockopt(zmq.LINGER, 0)
-        self._sock.connect(endpoint)
+        self._sockets = SocketFactory(ctx)
+        self._sock = self._sockets.control_client(endpoint)
         self._ids = itertools.count(1)
 
     def request(self, op: str, timeout: float | None = None, **args: Any) -> Any:
@@ -98,8 +96,7 @@ class ControlClient:
     def close(self) -> None:
         """Close the socket (and the context, if this client made it)."""
         self._sock.close()
-        if self._own_ctx:
-            self._ctx.term()
+        self._sockets.close()
 
     def __enter__(self) -> ControlClient:
         return self

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from actors.core.control import STACK_PREFIX
 from actors.core.snapshot import Snapshot
-from actors.runtime import STACK_PREFIX
 from actors.snapshots import SUFFIX, stamp, write_snapshot
 
 
@@ -55,3 +55,33 @@ def write_record(
         detail={"recorded_by": "supervisor", **detail},
     )
     return write_snapshot(folder, stamp(record), keep)
+
+
+class FailureRecords:
+    """The failure records and stack dumps of one site's snapshot folder."""
+
+    def __init__(self, folder: Path, keep: int) -> None:
+        self.folder = folder
+        self.keep = keep
+
+    def take_stack(self, actor: str, pid: int) -> str:
+        """Read and remove the stack dump of *pid*; '' if there is none."""
+        return take_stack_dump(self.folder, actor, pid)
+
+    def has_snapshot(self, actor: str, pid: int) -> bool:
+        """Whether the actor process *pid* wrote a snapshot of its own."""
+        return has_snapshot(self.folder, actor, pid)
+
+    def write(
+        self, actor: str, class_path: str, pid: int, reason: str, detail: dict[str, Any]
+    ) -> Path:
+        """Write the record of how actor process *pid* ended."""
+        return write_record(
+            self.folder,
+            self.keep,
+            actor=actor,
+            class_path=class_path,
+            pid=pid,
+            reason=reason,
+            detail=detail,
+        )

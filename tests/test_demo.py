@@ -13,6 +13,7 @@ import zmq
 
 from actors.link import BrokerLink
 from actors.site import load_site
+from actors.sockets import SocketFactory
 from actors.testing import wait_gone
 from supervisor.cli import DEMO
 from supervisor.client import ControlClient
@@ -46,7 +47,7 @@ def test_the_default_command_runs_the_demo_site(tmp_path: Path) -> None:
             ]
             ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
             link = BrokerLink(
-                ctx,
+                SocketFactory(ctx),
                 site.broker.pub_connect,
                 site.broker.sub_connect,
                 "t",

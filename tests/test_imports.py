@@ -56,7 +56,7 @@ def violations(module: str, source: str) -> list[str]:
     """What *module* (whose text is *source*) imports against the contract."""
     if any(module == e or module.startswith(e + ".") for e in EXEMPT):
         return []
-    package = module.split(".")[0]
+    package = module.split(".", maxsplit=1)[0]
     problems = []
     for line, name in imported(source):
         target = name.split(".")[0]

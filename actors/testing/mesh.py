@@ -32,6 +32,7 @@ from actors.core.topics import parse_pattern
 from actors.core.wire import Message, WireError, decode_message
 from actors.link import BrokerLink
 from actors.process import PARENT_ENV
+from actors.sockets import SocketFactory
 from supervisor.client import ControlClient, ControlTimeout
 
 _DEFAULTS: dict[str, dict[str, Any]] = {
@@ -75,7 +76,7 @@ class Mesh:
         )
         # Connecting before the broker exists is fine: ZeroMQ retries until it appears.
         self.link = BrokerLink(
-            self.ctx,
+            SocketFactory(self.ctx),
             self.site.broker.pub_connect,
             self.site.broker.sub_connect,
             "test",
@@ -217,7 +218,10 @@ class Mesh:
             self.link.publish(topic, payload)
         else:
             link = BrokerLink(
-                self.ctx, self.site.broker.pub_connect, self.site.broker.sub_connect, sender
+                SocketFactory(self.ctx),
+                self.site.broker.pub_connect,
+                self.site.broker.sub_connect,
+                sender,
             )
             link.wait_connected(10.0)
             link.publish(topic, payload)

@@ -1,4 +1,4 @@
-"""A Prometheus scrape endpoint for the whole site, served by the supervisor (shell).
+"""A Prometheus scrape endpoint for the whole site, served beside the supervisor (plugin).
 
 ``[telemetry] prometheus = "127.0.0.1:9464"`` makes the supervisor serve
 ``/metrics`` in the text exposition format, from what it already knows: every
@@ -13,7 +13,10 @@ from __future__ import annotations
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from supervisor.runner import Supervisor
 
 _NAME = re.compile(r"[^a-zA-Z0-9_]")
 
@@ -119,3 +122,19 @@ class PrometheusEndpoint:
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(5)
+
+
+class PrometheusPlugin:
+    """Serves the site's ``/metrics``, refreshed at every liveness watch."""
+
+    def __init__(self, supervisor: Supervisor) -> None:
+        self.endpoint = PrometheusEndpoint(supervisor.site.telemetry.prometheus)
+        supervisor.log.info("prometheus endpoint", address=self.endpoint.address)
+        counts = supervisor.supervision.counts
+        supervisor.liveness.on_watch.append(
+            lambda: self.endpoint.update(supervisor.status(), dict(counts))
+        )
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.endpoint.close()

@@ -1,0 +1,251 @@
+"""What an actor process and its supervisor say to each other (pure core, no IO).
+
+The supervisor's requests go to ``$sys.control.<name>``, the actor's answers to
+``$sys.reply.<name>``, and its heartbeats to ``$sys.heartbeat.<name>``, each as
+the payload of an ordinary envelope. On the wire a message is a msgpack map
+keyed by ``op``; in the code it is one of the frozen records below, made by
+:func:`decode_control` at the edge (``None`` for anything else: a peer's map is
+never trusted) and turned back into a map by ``encode()``.
+
+The exit codes and file-name conventions both sides rely on are here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import IntEnum, StrEnum
+from typing import Any, Final
+
+
+class Exit(IntEnum):
+    """An actor process's exit codes (BSD sysexits where one fits)."""
+
+    OK = 0
+    #: The broker did not answer in time.
+    BROKER = 69
+    #: An unanticipated exception escaped a hook: a failure snapshot was written.
+    FAILURE = 70
+    #: The actor could not be loaded or configured.
+    CONFIG = 78
+
+
+#: Name prefix of the stack dump file (in the actor's snapshot folder) for hung steps.
+STACK_PREFIX: Final = ".stack-"
+#: Suffix of a swap's new version's control and reply topics until it takes over.
+SWAP_SUFFIX: Final = ":swap"
+
+
+class Op(StrEnum):
+    """The ops of control messages between supervisor and actor."""
+
+    SNAPSHOT = "snapshot"
+    LOGLEVEL = "loglevel"
+    RETAINED = "retained"
+    STANDBY = "standby"
+    HANDOVER = "handover"
+    TAKEOVER = "takeover"
+    RESUME = "resume"
+    COMMIT = "commit"
+
+
+#: Ops that belong to a hot swap's protocol (supervisor/swap.py).
+SWAP_OPS: Final = frozenset({Op.STANDBY, Op.HANDOVER, Op.TAKEOVER, Op.RESUME, Op.COMMIT})
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A supervisor's request to one actor process.
+
+    ``pid``, when set, names the process meant (a swap runs two versions of one
+    actor); ``memory``, ``sequences`` and ``version`` travel with ``takeover``.
+    """
+
+    op: Op
+    id: int
+    pid: int | None = None
+    level: str | None = None
+    otel: str | None = None
+    memory: dict[str, Any] | None = None
+    sequences: dict[str, Any] | None = None
+    version: int = 1
+
+    def encode(self) -> dict[str, Any]:
+        """The map that goes on the wire (unset fields left out)."""
+        out: dict[str, Any] = {"op": str(self.op), "id": self.id}
+        for key in ("pid", "level", "otel", "memory", "sequences"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        if self.op is Op.TAKEOVER:
+            out["version"] = self.version
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """An actor's answer to a :class:`Request` (``ok`` or ``error``, plus what the op gives)."""
+
+    op: str
+    id: Any
+    ok: bool
+    error: str = ""
+    result: dict[str, Any] = field(default_factory=dict)
+
+    def encode(self) -> dict[str, Any]:
+        """The map that goes on the wire."""
+        out: dict[str, Any] = {"id": self.id, "op": self.op, "ok": self.ok, **self.result}
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Retained:
+    """The supervisor's answer to a starting actor: the last message of its retained topics."""
+
+    messages: list[list[bytes]]
+
+    def encode(self) -> dict[str, Any]:
+        """The map that goes on the wire."""
+        return {"op": str(Op.RETAINED), "messages": self.messages}
+
+
+@dataclass(frozen=True, slots=True)
+class Standby:
+    """A swap's new version: loaded, subscribed and holding, ready for the takeover."""
+
+    pid: int
+    version: Any
+    token: str
+
+    def encode(self) -> dict[str, Any]:
+        """The map that goes on the wire."""
+        return {
+            "op": str(Op.STANDBY),
+            "pid": self.pid,
+            "version": self.version,
+            "token": self.token,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TookOver:
+    """A swap's new version reports: it runs now (``ok``), or why it cannot."""
+
+    ok: bool
+    pid: int | None = None
+    processed: int = 0
+    error: str = ""
+
+    def encode(self) -> dict[str, Any]:
+        """The map that goes on the wire."""
+        out: dict[str, Any] = {"op": str(Op.TAKEOVER), "ok": self.ok}
+        if self.ok:
+            out.update(pid=self.pid, processed=self.processed)
+        else:
+            out["error"] = self.error
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """What an actor process says about itself every heartbeat interval."""
+
+    state: str
+    pid: int
+    uptime: float = 0.0
+    last_step: float | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    #: What the process reads and writes: ``subscribed`` and ``published`` topic lists.
+    topics: dict[str, Any] = field(default_factory=dict)
+
+    def encode(self) -> dict[str, Any]:
+        """The map that goes on the wire."""
+        return asdict(self)
+
+    @classmethod
+    def decode(cls, payload: Any) -> Heartbeat | None:
+        """A heartbeat from a peer's payload, or None when it is not one."""
+        if not isinstance(payload, dict) or type(payload.get("pid")) is not int:
+            return None
+        maps = {k: payload.get(k) for k in ("stats", "inputs", "metrics", "topics")}
+        last_step = payload.get("last_step")
+        uptime = payload.get("uptime")
+        return cls(
+            state=str(payload.get("state", "")),
+            pid=payload["pid"],
+            uptime=float(uptime) if isinstance(uptime, int | float) else 0.0,
+            last_step=float(last_step) if isinstance(last_step, int | float) else None,
+            **{k: v if isinstance(v, dict) else {} for k, v in maps.items()},
+        )
+
+
+def _op(payload: Any) -> Op | None:
+    if not isinstance(payload, dict):
+        return None
+    try:
+        return Op(str(payload.get("op")))
+    except ValueError:
+        return None
+
+
+def decode_request(payload: Any) -> Request | Retained | None:
+    """A supervisor's message to an actor, or None when it is not one we know."""
+    op = _op(payload)
+    if op is None:
+        return None
+    if op is Op.RETAINED:
+        messages = payload.get("messages") or []
+        if not isinstance(messages, list):
+            return None
+        return Retained(
+            messages=[
+                m for m in messages if isinstance(m, list) and all(isinstance(f, bytes) for f in m)
+            ]
+        )
+    if op in (Op.STANDBY,):
+        return None
+    pid, version = payload.get("pid"), payload.get("version", 1)
+    memory, sequences = payload.get("memory"), payload.get("sequences")
+    level, otel = payload.get("level"), payload.get("otel")
+    return Request(
+        op=op,
+        id=payload.get("id"),
+        pid=pid if type(pid) is int else None,
+        level=level if isinstance(level, str) else None,
+        otel=otel if isinstance(otel, str) else None,
+        memory=memory if isinstance(memory, dict) else None,
+        sequences=sequences if isinstance(sequences, dict) else None,
+        version=version,
+    )
+
+
+def decode_reply(payload: Any) -> Reply | Standby | TookOver | None:
+    """An actor's message to the supervisor on its reply topic, or None."""
+    op = _op(payload)
+    if op is Op.STANDBY:
+        token = payload.get("token")
+        if type(payload.get("pid")) is not int or not isinstance(token, str):
+            return None
+        return Standby(pid=payload["pid"], version=payload.get("version", 1), token=token)
+    if op is Op.TAKEOVER and "id" not in payload:
+        processed = payload.get("processed", 0)
+        pid = payload.get("pid")
+        return TookOver(
+            ok=bool(payload.get("ok")),
+            pid=pid if type(pid) is int else None,
+            processed=processed if type(processed) is int else 0,
+            error=str(payload.get("error") or ("" if payload.get("ok") else "failed")),
+        )
+    if not isinstance(payload, dict) or type(payload.get("id")) is not int:
+        return None
+    result = {k: v for k, v in payload.items() if k not in ("id", "op", "ok", "error")}
+    return Reply(
+        op=str(payload.get("op", "")),
+        id=payload["id"],
+        ok=bool(payload.get("ok")),
+        error=str(payload.get("error") or ""),
+        result=result,
+    )

@@ -1,0 +1,79 @@
+"""The one place ZeroMQ sockets are made, each kind with its options (shell).
+
+High-water marks, linger, the largest frame accepted and the reconnect
+intervals are set here and nowhere else, so that what every socket of a
+kind needs (later: CURVE keys) is added once. Sockets are made in the thread
+and process that use them, never inherited across a fork.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import zmq
+
+from actors.core.wire import MAX_FRAME_BYTES
+from actors.site import SiteConfig
+
+#: The largest control request or reply accepted (bytes).
+MAX_CONTROL_BYTES: Final = 1 << 20
+Context = zmq.Context[zmq.Socket[bytes]]
+Socket = zmq.Socket[bytes]
+
+
+class SocketFactory:
+    """Makes the sockets of one process (or thread) from one context."""
+
+    def __init__(self, ctx: Context | None = None, *, hwm: int = 10000) -> None:
+        self._own = ctx is None
+        self.ctx: Context = ctx if ctx is not None else zmq.Context()
+        self.hwm = hwm
+
+    @classmethod
+    def from_site(cls, site: SiteConfig, ctx: Context | None = None) -> SocketFactory:
+        """A factory with *site*'s settings (its broker's high-water mark)."""
+        return cls(ctx, hwm=site.broker.hwm)
+
+    def _reconnecting(self, kind: int, reconnect_max_ms: int) -> Socket:
+        sock = self.ctx.socket(kind)
+        # Retry a broker not (or no longer) there after 10 ms, backing off up to
+        # reconnect_max_ms (0: no backoff): readiness waits on the first connection.
+        sock.setsockopt(zmq.RECONNECT_IVL, 10)
+        sock.setsockopt(zmq.RECONNECT_IVL_MAX, reconnect_max_ms)
+        return sock
+
+    def publisher(self, endpoint: str, reconnect_max_ms: int = 100) -> Socket:
+        """A PUB socket connected to the broker's publisher side."""
+        sock = self._reconnecting(zmq.PUB, reconnect_max_ms)
+        sock.setsockopt(zmq.SNDHWM, self.hwm)
+        sock.setsockopt(zmq.LINGER, 1000)
+        sock.connect(endpoint)
+        return sock
+
+    def subscriber(self, endpoint: str, reconnect_max_ms: int = 100) -> Socket:
+        """A SUB socket connected to the broker's subscriber side (no subscription yet)."""
+        sock = self._reconnecting(zmq.SUB, reconnect_max_ms)
+        sock.setsockopt(zmq.RCVHWM, self.hwm)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES + 4096)
+        sock.connect(endpoint)
+        return sock
+
+    def control_server(self) -> Socket:
+        """The supervisor's ROUTER for control requests (the caller binds it)."""
+        sock = self.ctx.socket(zmq.ROUTER)
+        sock.setsockopt(zmq.LINGER, 500)
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_CONTROL_BYTES)
+        return sock
+
+    def control_client(self, endpoint: str) -> Socket:
+        """A DEALER connected to a supervisor's control endpoint."""
+        sock = self.ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(endpoint)
+        return sock
+
+    def close(self) -> None:
+        """End the context if this factory made it (its sockets must be closed by then)."""
+        if self._own:
+            self.ctx.term()

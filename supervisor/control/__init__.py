@@ -1,0 +1,50 @@
+"""The control endpoint: one module per command, and the registry that lists them (shell).
+
+Each command module defines ``handle(ctl, identity, req)``, which answers the
+request (now, or later through a waiter or a forwarded request) or raises
+:class:`~supervisor.core.protocol.ProtocolError`. :data:`COMMANDS` maps each op
+of the protocol (:data:`supervisor.core.protocol.OPS`) to its handler; a test
+holds the two against each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from supervisor.control import (
+    add,
+    lifecycle,
+    loglevel,
+    reload,
+    remove,
+    shutdown,
+    snapshot,
+    snapshots,
+    status,
+    swap,
+)
+from supervisor.core.protocol import Request
+
+if TYPE_CHECKING:
+    from supervisor.control.server import Controller
+
+Handler = Callable[["Controller", bytes, Request], None]
+
+#: op -> handler, for every op of the control protocol.
+COMMANDS: dict[str, Handler] = {
+    "status": status.handle,
+    "start": lifecycle.start,
+    "stop": lifecycle.stop,
+    "restart": lifecycle.restart,
+    "shutdown": shutdown.handle,
+    "snapshot": snapshot.handle,
+    "snapshots": snapshots.handle,
+    "loglevel": loglevel.handle,
+    "swap": swap.handle,
+    "add": add.handle,
+    "remove": remove.handle,
+    "reload": reload.handle,
+}
+#: Ops served while the site shuts down (the others are refused with ``shutting_down``).
+DURING_SHUTDOWN: frozenset[str] = frozenset({"status", "shutdown", "snapshots", "loglevel"})

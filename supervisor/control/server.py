@@ -1,0 +1,186 @@
+"""The control server: the ROUTER socket, request dispatch, and requests forwarded to actors.
+
+Every request gets one reply: a result, or a typed error (``bad_request``,
+``unknown_op``, ``unknown_actor``, ``shutting_down``, ``failed``, ``timeout``,
+``stale``). At most :data:`BATCH` requests are read per loop turn, so that
+exits and heartbeats are never starved by a flood of requests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, Final
+
+import zmq
+
+from actors.core.control import Reply
+from actors.core.control import Request as ActorRequest
+from actors.core.requests import RequestTracker
+from actors.core.topics import SYS_CONTROL
+from supervisor.children import Child, ChildState
+from supervisor.control import COMMANDS, DURING_SHUTDOWN
+from supervisor.core.protocol import (
+    ProtocolError,
+    Request,
+    decode_request,
+    encode_error,
+    encode_result,
+    request_id,
+)
+from supervisor.membership import Membership
+from supervisor.supervision import Supervision
+from supervisor.swap import SwapCoordinator
+
+#: Requests read from the control socket in one loop turn, at most.
+BATCH: Final = 100
+#: Seconds between two sends of a request forwarded to an actor, until it answers.
+RETRY: Final = 1.0
+
+
+class Controller:
+    """Answers the control endpoint's requests with the supervisor's parts."""
+
+    def __init__(
+        self,
+        socket: zmq.Socket[bytes],
+        supervision: Supervision,
+        membership: Membership,
+        swaps: SwapCoordinator,
+        *,
+        logging: Any,
+        publish: Callable[[str, Any], None],
+        forwarded: RequestTracker[tuple[bytes, int, Child]],
+    ) -> None:
+        self.socket = socket
+        self.supervision = supervision
+        self.membership = membership
+        self.swaps = swaps
+        self.logging = logging
+        self._publish = publish
+        self.loop = supervision.loop
+        self.started = self.loop.clock()
+        #: Requests forwarded to actors on ``$sys.control.<name>``: (client, request id, actor).
+        self.forwarded = forwarded
+
+    # -- the socket ----------------------------------------------------------------------
+
+    def read(self) -> None:
+        """Serve the requests waiting on the socket (at most :data:`BATCH`)."""
+        for _ in range(BATCH):
+            try:
+                frames = self.socket.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            identity, body = frames[0], frames[-1]
+            try:
+                if len(frames) < 2:
+                    raise ProtocolError("bad_request", "request has no body frame")
+                self.handle(identity, decode_request(body))
+            except ProtocolError as exc:
+                self.reply(identity, encode_error(request_id(body), exc.kind, str(exc)))
+
+    def reply(self, identity: bytes, body: bytes) -> None:
+        """Send a reply to the client *identity*."""
+        self.socket.send_multipart([identity, b"", body])
+
+    def handle(self, identity: bytes, req: Request) -> None:
+        """Dispatch one decoded request to its command."""
+        if req.op not in DURING_SHUTDOWN:
+            self.refuse_during_shutdown()
+        COMMANDS[req.op](self, identity, req)
+
+    # -- what commands share -----------------------------------------------------------------
+
+    def refuse_during_shutdown(self) -> None:
+        """Raise ``shutting_down`` while the site stops."""
+        reason = self.supervision.shutting_down
+        if reason:
+            raise ProtocolError("shutting_down", f"the site is shutting down ({reason})")
+
+    def actor(self, req: Request) -> Child:
+        """The actor *req* names, at the etag it names (``unknown_actor``, ``stale``)."""
+        sup = self.supervision
+        child = sup.actors.get(req.name or "")
+        if child is None:
+            raise ProtocolError(
+                "unknown_actor",
+                f"no actor {req.name!r} in site "
+                f"{sup.site.site.name!r} (actors: {', '.join(sup.actors)})",
+            )
+        current = self.swaps.etag_of(child.name)
+        if req.etag is not None and req.etag != current:
+            raise ProtocolError(
+                "stale",
+                f"actor {child.name!r} is at config version {current}, "
+                f"not {req.etag}: someone changed it since you looked",
+            )
+        return child
+
+    def status(self) -> dict[str, Any]:
+        """The reply to ``status``: the supervisor, the broker and every actor."""
+        sup = self.supervision
+        now = self.loop.clock()
+        return {
+            "site": sup.site.site.name,
+            "config": str(sup.site.path),
+            "config_etag": self.membership.config_etag,
+            "supervisor": {
+                "pid": os.getpid(),
+                "uptime": round(now - self.started, 3),
+                "state": "shutting_down" if sup.shutting_down else "running",
+            },
+            "actors": [sup.broker.status(now)]
+            + [{**c.status(now), "etag": self.swaps.etag_of(c.name)} for c in sup.actors.values()],
+        }
+
+    # -- requests forwarded to actors ---------------------------------------------------------
+
+    def forward(
+        self,
+        identity: bytes,
+        req_id: int,
+        child: Child,
+        make: Callable[[int], ActorRequest],
+    ) -> None:
+        """Send the request *make(id)* to a running actor; its reply goes back to the client."""
+        if child.state is not ChildState.RUNNING:
+            raise ProtocolError("failed", f"actor {child.name!r} is {child.state}, not running")
+        now = self.loop.clock()
+        timeout = self.supervision.site.supervisor.ready_timeout
+        rid = self.forwarded.open((identity, req_id, child), now, timeout)
+        self._send(rid, make(rid))
+
+    def _send(self, rid: int, request: ActorRequest) -> None:
+        """(Re)publish a forwarded request until answered or past its deadline.
+
+        The actor answers a repeated id only once: resends cover a subscription
+        still on its way to our publisher, not a second snapshot.
+        """
+        pending = self.forwarded.get(rid)
+        if pending is None:
+            return
+        identity, req_id, child = pending.context
+        if self.loop.clock() > pending.deadline or child.state is not ChildState.RUNNING:
+            self.forwarded.expire(rid)
+            self.reply(
+                identity,
+                encode_error(
+                    req_id, "timeout", f"actor {child.name!r} did not answer {str(request.op)!r}"
+                ),
+            )
+            return
+        self._publish(SYS_CONTROL + child.name, request.encode())
+        self.loop.after(self.forwarded.retry, lambda: self._send(rid, request))
+
+    def forwarded_reply(self, reply: Reply) -> None:
+        """An actor answered a forwarded request: pass the answer on to the client."""
+        context = self.forwarded.close(reply.id)
+        if context is None:
+            return
+        identity, req_id, child = context
+        if reply.ok:
+            self.reply(identity, encode_result(req_id, {"actor": child.name, **reply.result}))
+        else:
+            message = f"actor {child.name!r}: {reply.error or 'failed'}"
+            self.reply(identity, encode_error(req_id, "failed", message))

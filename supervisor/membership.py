@@ -1,0 +1,173 @@
+"""Run-time membership: ``ctl add``, ``ctl remove`` and ``ctl reload`` (shell).
+
+A reload re-reads site.toml and applies only the difference: actors added
+are started, actors removed are stopped (dependants first) and dropped,
+actors whose table changed are hot-swapped, and the rest are left alone.
+The site's ``config_etag`` and each actor's etag refuse stale requests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from actors.site import ConfigError, SiteConfig, file_etag, load_site
+from supervisor.children import Child, ChildState
+from supervisor.core.design import ActorDecl
+from supervisor.core.protocol import ProtocolError, Request, encode_result
+from supervisor.retained import RetainedCache
+from supervisor.site import declared_actors
+from supervisor.supervision import Supervision
+from supervisor.swap import SwapCoordinator
+
+
+class Membership:
+    """Which actors the site has, changed while it runs."""
+
+    def __init__(
+        self, supervision: Supervision, swaps: SwapCoordinator, retained: RetainedCache
+    ) -> None:
+        self.supervision = supervision
+        self.swaps = swaps
+        self.retained = retained
+        self.config_etag = file_etag(supervision.site.path)
+        supervision.on_removed = self.forget
+
+    def apply(self, site: SiteConfig) -> None:
+        """Make *site* the site: its settings, order and actors (new ones get a Child)."""
+        self.supervision.apply(site, self.retained.readers)
+        self.swaps.overrides = {n: self.swaps.overrides.get(n, {}) for n in site.actors}
+
+    def take_decls(self, decls: list[ActorDecl]) -> None:
+        """The site's declarations: which topics are retained, and who reads them."""
+        self.retained.take(decls)
+
+    def _load(self, added: dict[str, dict[str, Any]]) -> SiteConfig:
+        """site.toml as it is now, plus *added* tables; ProtocolError naming the problems."""
+        path = self.supervision.site.path
+        try:
+            site = load_site(path, extra_actors=added)
+        except ConfigError as exc:
+            raise ProtocolError("bad_request", "; ".join(map(str, exc.problems))) from None
+        decls, problems = declared_actors(site)
+        if problems:
+            raise ProtocolError("bad_request", "; ".join(map(str, problems)))
+        self.take_decls(decls)
+        return site
+
+    def add(self, identity: bytes, req: Request) -> None:
+        """``ctl add``: a new actor from a class and params (or a whole table)."""
+        sup = self.supervision
+        name = req.name or ""
+        if name in sup.actors:
+            raise ProtocolError("failed", f"actor {name!r} already exists")
+        table = dict(req.table or {})
+        if req.cls:
+            table["class"] = req.cls
+        if req.params is not None:
+            table["params"] = req.params
+        site = self._load({**sup.added, name: table})
+        sup.added[name] = table
+        self.apply(site)
+        child = sup.actors[name]
+        blocked = sup.blocked(child)
+        if blocked:
+            sup.events.log.info("added; waiting for its after list", actor=name, blocked=blocked)
+        sup.wait_for(child, identity, req.id, ChildState.RUNNING)
+        sup.events.child("added", child.name, child.kind, cls=child.class_path)
+        sup.spawn_due()
+
+    def remove(
+        self,
+        identity: bytes | None,
+        req_id: int,
+        child: Child,
+        then: Callable[[], None] | None = None,
+    ) -> None:
+        """Stop *child* and drop it from the site (*then* runs once it is gone)."""
+        sup = self.supervision
+        if identity is not None:
+            users = [n for n in sup.dependants[child.name] if n in sup.actors]
+            if users:
+                raise ProtocolError(
+                    "failed", f"actor {child.name!r} is in the after list of {', '.join(users)}"
+                )
+            sup.wait_for(child, identity, req_id, ChildState.STOPPED)
+        child.want = False
+        child.removing = True
+        child.on_removed = then
+        if child.alive:
+            sup.terminate(child)
+        else:
+            self.forget(child)
+
+    def forget(self, child: Child) -> None:
+        """Drop a removed actor from the site once it has exited."""
+        sup = self.supervision
+        child.state = ChildState.STOPPED
+        sup.answer(child)
+        sup.added.pop(child.name, None)
+        sup.actors.pop(child.name, None)
+        actors = {n: a for n, a in sup.site.actors.items() if n != child.name}
+        self.apply(dataclasses.replace(sup.site, actors=actors))
+        sup.events.child("removed", child.name, child.kind)
+        if child.on_removed is not None:
+            child.on_removed()
+
+    def reload(self, identity: bytes, req: Request) -> None:
+        """Apply what changed in site.toml: add, remove, swap; leave the rest untouched."""
+        sup = self.supervision
+        if req.etag is not None and req.etag != self.config_etag:
+            raise ProtocolError(
+                "stale",
+                f"{sup.site.path} was at version {self.config_etag} when last applied, "
+                f"not {req.etag}",
+            )
+        site = self._load({})
+        old, new = sup.site.actors, site.actors
+        removed = [n for n in sup.order if n not in new]
+        report: dict[str, Any] = {
+            "added": [n for n in new if n not in old],
+            "removed": removed,
+            "swapped": [],
+            "unchanged": [n for n in new if n in old and new[n] == old[n]],
+            "failed": {},
+        }
+        changed = [n for n in new if n in old and new[n] != old[n]]
+        pending = [1]
+
+        def done() -> None:
+            pending[0] -= 1
+            if pending[0] == 0:
+                self.config_etag = file_etag(sup.site.path)
+                sup.reply(identity, encode_result(req.id, {**report, "etag": self.config_etag}))
+
+        # The new tables take effect (settings, order, restart types); the removed
+        # actors stay until they have exited.
+        sup.added = {}
+        self.apply(dataclasses.replace(site, actors={**new, **{n: old[n] for n in removed}}))
+        for name in reversed(removed):  # dependants first
+            pending[0] += 1
+            self.remove(None, 0, sup.actors[name], done)
+        for name in changed:
+            self.swaps.overrides[name] = {}
+            child = sup.actors[name]
+            if child.state is not ChildState.RUNNING:
+                continue  # it will start from its new table
+            pending[0] += 1
+
+            def swapped(ok: bool, detail: str, name: str = name) -> None:
+                if ok:
+                    report["swapped"].append(name)
+                else:
+                    report["failed"][name] = detail
+                done()
+
+            try:
+                self.swaps.start(None, 0, child, None, None, done=swapped)
+            except ProtocolError as exc:
+                report["failed"][name] = str(exc)
+                pending[0] -= 1
+        sup.spawn_due()
+        done()

@@ -1,0 +1,428 @@
+"""Supervision: starts children in order, turns exits into restarts, stops the site (shell).
+
+This part owns the broker and the actor children, their start order and
+``after`` lists, and the waiters of control requests on them. An exit becomes
+an :class:`~supervisor.core.policy.ActorExited` event, the pure
+:class:`~supervisor.core.policy.RestartPolicy` decides (ignore, restart the
+group after a backoff, give up, escalate), and this part carries the decision
+out. Shutdown stops each actor once its dependants have exited, the broker
+last. It starts processes through a :class:`~supervisor.spawner.Spawner` and
+schedules timeouts on the loop, so tests can drive it with a fake of each.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+from actors.core.control import Exit
+from actors.site import SiteConfig
+from supervisor.children import Child, ChildState, Then, Waiter, actor_argv, broker_argv
+from supervisor.core.liveness import Limits, LivenessWatch
+from supervisor.core.policy import (
+    ActorExited,
+    Escalate,
+    GiveUp,
+    Ignore,
+    PolicyConfig,
+    Restart,
+    RestartPolicy,
+)
+from supervisor.core.protocol import encode_error, encode_result
+from supervisor.events import Events
+from supervisor.loop import EventLoop
+from supervisor.records import FailureRecords
+from supervisor.spawner import Spawner
+
+BROKER: Final = "broker"
+_PROBE_INTERVAL: Final = 0.01
+
+
+class Supervision:
+    """The children of one site and what happens when they start, exit and stop."""
+
+    def __init__(
+        self,
+        site: SiteConfig,
+        loop: EventLoop,
+        spawner: Spawner,
+        events: Events,
+        *,
+        records: FailureRecords,
+        reply: Callable[[bytes, bytes], None],
+        policy: RestartPolicy | None = None,
+    ) -> None:
+        self.loop = loop
+        self.spawner = spawner
+        self.events = events
+        self.records = records
+        self.reply = reply
+        self.policy = policy or RestartPolicy(PolicyConfig())
+        self.broker = Child(BROKER, "broker", broker_argv(str(site.path)))
+        self.actors: dict[str, Child] = {}
+        self.order: list[str] = []
+        self.dependants: dict[str, list[str]] = {}
+        self.limits: dict[str, Limits] = {}
+        self.site = site
+        #: ``[actors.NAME]`` tables added at run time (``ctl add``), by name.
+        self.added: dict[str, dict[str, Any]] = {}
+        #: Why the site is shutting down ("" while it runs), and the supervisor's exit code.
+        self.shutting_down = ""
+        self.exit_code = 0
+        #: (actor, "restart" or exit reason) -> count, for the site metrics.
+        self.counts: dict[tuple[str, str], int] = {}
+        #: Sends the broker readiness probe (set by the shell that owns the broker link).
+        self.probe: Callable[[], None] = lambda: None
+        #: Called with a child that exits while something else depends on it (a swap).
+        self.exit_listeners: list[Callable[[Child], None]] = []
+        #: Called with a removed child once it has exited (membership forgets it).
+        self.on_removed: Callable[[Child], None] = lambda child: None
+
+    # -- the site's children ---------------------------------------------------------
+
+    def apply(self, site: SiteConfig, retained_readers: set[str]) -> None:
+        """Take *site*'s actor settings: order, policy, limits; a Child for each new actor."""
+        self.site = site
+        cfg = site.supervisor
+        self.order = site.start_order()
+        self.policy.config = PolicyConfig(
+            strategy=cfg.strategy,
+            max_restarts=cfg.max_restarts,
+            max_seconds=cfg.max_seconds,
+            backoff_initial=cfg.backoff_initial,
+            backoff_max=cfg.backoff_max,
+            order=self.order,
+            restart={n: a.restart for n, a in site.actors.items()},
+            escalate={n: a.escalate for n, a in site.actors.items()},
+        )
+        path = str(site.path)
+        actors = {}
+        for name in self.order:
+            child = self.actors.get(name)
+            if child is None:
+                child = Child(name, "actor", actor_argv(name, path))
+                if name in self.added:
+                    child.extra = ["--table", json.dumps(self.added[name])]
+            child.class_path = site.actors[name].class_path
+            child.after = site.actors[name].after
+            child.retained = name in retained_readers
+            actors[name] = child
+        self.actors = actors
+        self.dependants = {
+            n: [m for m in self.order if n in self.actors[m].after] for n in self.order
+        }
+        self.limits = {
+            name: Limits(
+                hang_timeout=a.hang_timeout or cfg.hang_timeout,
+                max_rss_mb=a.max_rss_mb,
+                max_cpu_percent=a.max_cpu_percent,
+                cpu_window=a.cpu_window,
+            )
+            for name, a in site.actors.items()
+        }
+
+    def child(self, name: str) -> Child | None:
+        """The broker or the actor called *name*."""
+        return self.broker if name == BROKER else self.actors.get(name)
+
+    def all(self) -> list[Child]:
+        """The broker, then the actors in start order."""
+        return [self.broker, *self.actors.values()]
+
+    def count(self, name: str, kind: str) -> None:
+        """Count one restart or exit of *name*, for the site metrics."""
+        self.counts[name, kind] = self.counts.get((name, kind), 0) + 1
+
+    # -- starting ------------------------------------------------------------------------
+
+    def spawn(self, *children: Child) -> None:
+        """Start *children* now."""
+        self.spawner.spawn(children, self.exited)
+        for child in children:
+            self._started(child)
+
+    def _started(self, child: Child) -> None:
+        if child.kind == "actor":
+            child.watch = LivenessWatch(self.limits[child.name])
+        self.events.child("spawned", child.name, child.kind, pid=child.pid)
+        pid = child.pid
+        self.loop.after(self.site.supervisor.ready_timeout, lambda: self._ready_timeout(child, pid))
+        if child is self.broker:
+            self._probe()
+
+    def _probe(self) -> None:
+        if self.broker.state is ChildState.STARTING:
+            self.probe()
+            self.loop.after(_PROBE_INTERVAL, self._probe)
+
+    def _ready_timeout(self, child: Child, pid: int | None) -> None:
+        if child.state is ChildState.STARTING and child.pid == pid:
+            child.last_exit = f"not ready within {self.site.supervisor.ready_timeout:g}s"
+            self.events.log.error("not ready in time; killing", actor=child.name, pid=pid)
+            child.signal(signal.SIGKILL)
+
+    def ready(self, child: Child) -> None:
+        """*child* answered: it runs; its dependants may start."""
+        child.state = ChildState.RUNNING
+        child.ready_at = self.loop.clock()
+        if child.kind == "actor":
+            self.policy.ready(child.name, child.ready_at)
+        self.events.child(
+            "ready",
+            child.name,
+            child.kind,
+            pid=child.pid,
+            startup_ms=round((child.ready_at - child.started_at) * 1000, 1),
+        )
+        if child.restarting:
+            child.restarting = False
+            self.events.child(
+                "restarted", child.name, child.kind, pid=child.pid, restarts=child.restarts
+            )
+        self.answer(child)
+        self.spawn_due()
+
+    def blocked(self, child: Child) -> list[str]:
+        """The actors of *child*'s ``after`` list that are not running."""
+        return [d for d in child.after if self.actors[d].state is not ChildState.RUNNING]
+
+    def spawn_due(self) -> None:
+        """Start every wanted, stopped actor whose ``after`` actors are all running."""
+        if self.shutting_down or self.broker.state is not ChildState.RUNNING:
+            return
+        due = [
+            child
+            for child in self.actors.values()
+            if child.want and child.state is ChildState.STOPPED and not self.blocked(child)
+        ]
+        if due:
+            self.spawn(*due)
+
+    # -- exits and the restart policy -------------------------------------------------------
+
+    def exited(self, child: Child) -> None:
+        """*child*'s process has exited: record it, then restart, stop or escalate."""
+        for listener in self.exit_listeners:
+            listener(child)
+        pid = child.pid
+        code = child.reap()
+        event = ActorExited(
+            name=child.name,
+            at=self.loop.clock(),
+            code=code if code >= 0 else None,
+            signal=-code if code < 0 else None,
+            commanded=child.state is ChildState.STOPPING and not child.kill_kind,
+            reason=child.kill_reason
+            or (
+                child.last_exit
+                if child.state is ChildState.STARTING and child.last_exit.startswith("not ready")
+                else ""
+            ),
+        )
+        child.last_exit = event.describe()
+        record = self._record(child, event, pid)
+        self.count(child.name, self._exit_kind(child, event))
+        child.state = ChildState.STOPPED
+        if event.commanded:
+            self.events.child("stopped", child.name, child.kind, pid=pid, exit=child.last_exit)
+        else:
+            self.events.child(
+                "exited",
+                child.name,
+                child.kind,
+                pid=pid,
+                exit=child.last_exit,
+                code=event.code,
+                signal=event.signal,
+                record=record,
+            )
+        if child.removing and not self.shutting_down:
+            self.on_removed(child)
+            return
+        self.answer(child)
+        if self.shutting_down:
+            self.shutdown_step()
+        elif child is self.broker:
+            if not event.commanded:
+                child.restarts += 1
+                self.events.child(
+                    "restarting", child.name, child.kind, attempt=child.restarts, delay=0.0
+                )
+                self.spawn(child)
+        elif event.commanded:
+            then, child.then = child.then, Then.NOTHING
+            if then is Then.START:
+                child.want = True
+            self.spawn_due()
+        else:
+            child.then = Then.NOTHING
+            self._decide(child, event)
+
+    @staticmethod
+    def _exit_kind(child: Child, event: ActorExited) -> str:
+        if event.commanded:
+            return "stopped"
+        if child.kill_kind:
+            return child.kill_kind
+        return "normal" if event.normal else "killed" if event.signal is not None else "exit"
+
+    def _decide(self, child: Child, event: ActorExited) -> None:
+        running = [n for n, c in self.actors.items() if c.alive]
+        decision = self.policy.exited(event, running)
+        if isinstance(decision, Ignore):
+            child.want = False
+            self.events.log.info("not restarting", actor=child.name, why=decision.why)
+        elif isinstance(decision, Restart):
+            self._restart(child, decision)
+        elif isinstance(decision, GiveUp):
+            child.state = ChildState.FAILED
+            child.want = False
+            self.events.child("gave_up", child.name, child.kind, reason=decision.reason)
+        elif isinstance(decision, Escalate):
+            self.events.child("escalated", child.name, child.kind, reason=decision.reason)
+            self.exit_code = 1
+            self.shutdown(decision.reason)
+
+    def _record(self, child: Child, event: ActorExited, pid: int | None) -> str | None:
+        """Write the supervisor-side record of an actor death it could not record itself."""
+        stack = self.records.take_stack(child.name, pid or 0)
+        if child.kind != "actor" or event.commanded or pid is None:
+            return None
+        if (
+            not child.kill_kind
+            and event.code == Exit.FAILURE
+            and self.records.has_snapshot(child.name, pid)
+        ):
+            return None  # the actor wrote its own failure snapshot
+        now = self.loop.clock()
+        detail = {
+            "exit": event.describe(),
+            "code": event.code,
+            "signal": event.signal,
+            "uptime": round(now - child.started_at, 3),
+            "last_heartbeat_age": round(now - child.heartbeat_at, 3)
+            if child.heartbeat_at
+            else None,
+            "last_step": child.heartbeat.get("last_step"),
+            "stats": child.heartbeat.get("stats", {}),
+            "stack": stack or None,
+        }
+        reason = child.kill_kind or ("killed" if event.signal is not None else "exit")
+        try:
+            path = self.records.write(child.name, child.class_path, pid, reason, detail)
+        except OSError as exc:
+            self.events.log.error("cannot write failure record", actor=child.name, error=str(exc))
+            return None
+        return str(path)
+
+    def _restart(self, failed: Child, decision: Restart) -> None:
+        failed.restarts += 1
+        self.count(failed.name, "restart")
+        failed.restarting = True
+        for name in decision.names:
+            other = self.actors[name]
+            if other is not failed and other.alive:
+                other.then = Then.START  # restarted with the group, not counted as a failure
+                self.terminate(other)
+        failed.state = ChildState.BACKOFF
+        self.events.child(
+            "restarting",
+            failed.name,
+            failed.kind,
+            attempt=decision.attempt,
+            delay=round(decision.delay, 3),
+            group=list(decision.names),
+        )
+
+        def resume() -> None:
+            if failed.state is ChildState.BACKOFF:
+                failed.state = ChildState.STOPPED
+                self.spawn_due()
+
+        self.loop.after(decision.delay, resume)
+
+    def terminate(self, child: Child) -> None:
+        """Ask *child* to stop (SIGTERM), and SIGKILL it if it has not after stop_timeout."""
+        if not child.alive or child.state is ChildState.STOPPING:
+            return
+        child.state = ChildState.STOPPING
+        child.signal(signal.SIGTERM)
+        pid = child.pid
+
+        def kill() -> None:
+            if child.pid == pid and child.state is ChildState.STOPPING:
+                self.events.log.warning("did not stop in time; killing", actor=child.name, pid=pid)
+                child.signal(signal.SIGKILL)
+
+        self.loop.after(self.site.supervisor.stop_timeout, kill)
+
+    # -- shutdown ------------------------------------------------------------------------------
+
+    def shutdown(self, reason: str) -> None:
+        """Stop every actor in reverse start order, then the broker."""
+        if self.shutting_down:
+            return
+        self.shutting_down = reason
+        self.events.log.info("site shutting down", reason=reason)
+        self.events.site({"event": "shutting_down", "reason": reason})
+        for child in self.actors.values():
+            child.want = False
+            if child.state is ChildState.BACKOFF:
+                child.state = ChildState.STOPPED
+        self.shutdown_step()
+
+    def shutdown_step(self) -> None:
+        """Stop each actor whose dependants have all exited; the broker goes last."""
+        waiting = False
+        for name, child in self.actors.items():
+            if child.alive:
+                waiting = True
+                if not any(self.actors[d].alive for d in self.dependants[name]):
+                    self.terminate(child)
+        if not waiting and self.broker.alive:
+            self.terminate(self.broker)
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the site has shut down (the broker, last to go, has exited)."""
+        return bool(self.shutting_down) and not self.broker.alive
+
+    # -- waiters of control requests ---------------------------------------------------------
+
+    def wait_for(self, child: Child, identity: bytes, request_id: int, until: ChildState) -> None:
+        """Answer request *request_id* once *child* is *until* (or cannot get there)."""
+        child.waiters.append(Waiter(identity, request_id, until))
+
+    def answer(self, child: Child) -> None:
+        """Reply to the requests waiting on *child*: done, or failed if it cannot get there."""
+        keep = []
+        for w in child.waiters:
+            if child.state is w.until:
+                self.reply(w.identity, encode_result(w.request_id, child.status(self.loop.clock())))
+            elif child.state in (ChildState.STOPPED, ChildState.FAILED) and not child.want:
+                self.reply(
+                    w.identity,
+                    encode_error(
+                        w.request_id,
+                        "failed",
+                        f"actor {child.name!r} {child.state} ({child.last_exit})",
+                    ),
+                )
+            elif self.shutting_down and w.until is ChildState.RUNNING:
+                self.reply(
+                    w.identity,
+                    encode_error(
+                        w.request_id,
+                        "shutting_down",
+                        f"the site is shutting down ({self.shutting_down})",
+                    ),
+                )
+            else:
+                keep.append(w)
+        child.waiters = keep
+
+    def running(self) -> Sequence[Child]:
+        """The actors whose process is up and answered."""
+        return [c for c in self.actors.values() if c.state is ChildState.RUNNING]

@@ -1,0 +1,88 @@
+"""What the supervisor reads from the broker: probes, heartbeats, replies, retained values (shell).
+
+One SUB socket carries it all; each message goes to the part it is for.
+Reading is bounded per loop turn (:data:`BATCH`), so retained traffic never
+starves the rest of the loop. A heartbeat counts only when it comes from the
+process the supervisor started (its pid): a standalone copy of an actor, a tool
+or an old incarnation is ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from actors.core.control import SWAP_OPS, Heartbeat, Reply, decode_reply
+from actors.core.topics import SYS_HEARTBEAT, SYS_REPLY
+from actors.core.wire import WireError, decode_message
+from actors.link import BrokerLink
+from actors.transport import recv_message
+from supervisor.children import ChildState
+from supervisor.control.server import Controller
+from supervisor.retained import RetainedCache
+from supervisor.supervision import Supervision
+from supervisor.swap import SwapCoordinator
+
+#: Broker messages handled in one loop turn, at most.
+BATCH: Final = 10_000
+
+
+class BrokerTraffic:
+    """Sorts the broker's messages to the supervisor's parts."""
+
+    def __init__(
+        self,
+        link: BrokerLink,
+        supervision: Supervision,
+        retained: RetainedCache,
+        swaps: SwapCoordinator,
+        controller: Controller,
+    ) -> None:
+        self.link = link
+        self.supervision = supervision
+        self.retained = retained
+        self.swaps = swaps
+        self.controller = controller
+
+    def read(self) -> None:
+        """Handle what the broker sent (at most :data:`BATCH` messages)."""
+        sup = self.supervision
+        sub = self.link.sub
+        for _ in range(BATCH):
+            frames = recv_message(sub)  # the runtime's fast receive: retained traffic may be heavy
+            if frames is None:
+                return
+            if len(frames) == 2 and self.retained.message(frames[0], frames[1]):
+                continue
+            if self.link.is_probe(frames):
+                if sup.broker.state is ChildState.STARTING:
+                    sup.ready(sup.broker)
+                continue
+            try:
+                message = decode_message(frames)
+            except WireError:
+                continue
+            if message.topic.startswith(SYS_REPLY):
+                self._reply(message.topic.removeprefix(SYS_REPLY), message.envelope.payload)
+            elif message.topic.startswith(SYS_HEARTBEAT):
+                self._heartbeat(message.topic.removeprefix(SYS_HEARTBEAT), message.envelope.payload)
+
+    def _reply(self, sender: str, payload: object) -> None:
+        reply = decode_reply(payload)
+        if reply is None:
+            return
+        if not isinstance(reply, Reply) or reply.op in SWAP_OPS:
+            self.swaps.message(sender, reply)
+        else:
+            self.controller.forwarded_reply(reply)
+
+    def _heartbeat(self, name: str, payload: object) -> None:
+        sup = self.supervision
+        child = sup.child(name)
+        beat = Heartbeat.decode(payload)
+        if child is None or beat is None or beat.pid != child.pid:
+            return  # a standalone copy, a tool, or an old incarnation
+        assert isinstance(payload, dict)
+        child.heartbeat = payload
+        child.heartbeat_at = sup.loop.clock()
+        if child.state is ChildState.STARTING and child.kind == "actor":
+            sup.ready(child)

@@ -14,7 +14,8 @@ import sys
 from dataclasses import replace
 from typing import Any
 
-from actors.runtime import EXIT_CONFIG, RuntimeConfig, run_actor
+from actors.runtime import EXIT_CONFIG, run_actor
+from actors.settings import RuntimeConfig
 from actors.site import ConfigError, load_site
 
 

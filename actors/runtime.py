@@ -17,23 +17,35 @@ import faulthandler
 import os
 import signal
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any, Final
 
 import zmq
 
-from actors.core.control import STACK_PREFIX, SWAP_SUFFIX, Exit
+from actors.core.control import (
+    STACK_PREFIX,
+    SWAP_SUFFIX,
+    Exit,
+    Heartbeat,
+    Op,
+    Reply,
+    Request,
+    Retained,
+    decode_request,
+)
 from actors.core.engine import ActorEngine, EngineConfig, Outgoing, ParamError
+from actors.core.requests import ReplyCache
 from actors.core.topics import SYS_CONTROL, SYS_HEARTBEAT, SYS_REPLY, SYS_RETAINED
 from actors.core.wire import WireError, decode_message
 from actors.link import BrokerLink, BrokerUnreachable
 from actors.loader import LoadError, load_class
 from actors.logs import setup_logging
 from actors.process import SignalWakeup, die_with_parent, parent_alive
-from actors.site import SiteConfig, import_paths
+from actors.settings import RuntimeConfig
 from actors.snapshots import stamp, write_snapshot
 from actors.sockets import SocketFactory
+from actors.swapping import SwapIn
 from actors.transport import raw_send, recv_message, send_message
 
 EXIT_OK: Final = Exit.OK
@@ -46,81 +58,11 @@ _SNDMORE: Final = zmq.SNDMORE
 _RETAINED_WAIT: Final = 2.0  # seconds a starting actor waits for its retained values
 _RETAINED_RETRY: Final = 0.25
 _MAX_REPORTED: Final = 200  # published topics named in a heartbeat, at most
-_STANDBY_LIMIT: Final = 120.0  # seconds a new version waits for its takeover
-_STANDBY_ANNOUNCE: Final = 0.5
-_STANDBY_HOLD: Final = 200_000  # messages held before the takeover, at most
-_PROBATION: Final = 1.0  # seconds a new version with nothing processed waits for a first step
 # An error or hang-up on a watched descriptor is for its reader to find out.
 _READABLE: Final = zmq.POLLIN | zmq.POLLERR
 
 
-@dataclass(frozen=True)
-class RuntimeConfig:
-    """Everything one actor process needs to know."""
-
-    name: str
-    class_path: str
-    pub_endpoint: str
-    sub_endpoint: str
-    import_paths: tuple[Path, ...] = ()
-    params: dict[str, Any] = field(default_factory=dict)
-    topics: dict[str, str] = field(default_factory=dict)
-    period: float | None = None
-    heartbeat_interval: float = 1.0
-    connect_timeout: float = 10.0
-    log_level: str = "info"
-    hwm: int = 10000
-    log_dir: Path | None = None
-    run_dir: Path | None = None
-    site: str = "site"
-    otlp_endpoint: str = ""
-    sampling: float = 1.0
-    resource: dict[str, str] = field(default_factory=dict)
-    metrics_interval: float = 5.0
-    protocol: str = "http"
-    otel_log_level: str = "warning"
-    snapshot_dir: Path | None = None
-    snapshot_keep: int = 20
-    recorder: int = 100
-    #: Non-empty: this process is the new version of a hot swap (``ctl swap``).
-    swap: str = ""
-    #: Some Input reads a retained topic: ask the supervisor for the values at start.
-    retained: bool = False
-
-    @classmethod
-    def from_site(cls, site: SiteConfig, name: str) -> RuntimeConfig:
-        """The runtime settings of actor *name* of *site* (KeyError if there is none)."""
-        actor = site.actors[name]
-        telemetry = site.telemetry
-        return cls(
-            name=name,
-            class_path=actor.class_path,
-            pub_endpoint=site.broker.pub_connect,
-            sub_endpoint=site.broker.sub_connect,
-            import_paths=tuple(import_paths(site)),
-            params=site.actor_params(name),
-            topics=actor.topics,
-            period=actor.period,
-            heartbeat_interval=site.supervisor.heartbeat_interval,
-            connect_timeout=site.supervisor.ready_timeout,
-            log_level=actor.log_level or telemetry.log_level,
-            otel_log_level=actor.otel_log_level or telemetry.otel_log_level,
-            log_dir=site.site.run_dir / "logs",
-            run_dir=site.site.run_dir,
-            hwm=site.broker.hwm,
-            site=site.site.name,
-            otlp_endpoint=telemetry.otlp_endpoint,
-            sampling=telemetry.sampling,
-            resource=telemetry.resource,
-            metrics_interval=telemetry.metrics_interval,
-            protocol=telemetry.protocol,
-            snapshot_dir=site.snapshots.dir,
-            snapshot_keep=site.snapshots.keep,
-            recorder=actor.recorder if actor.recorder is not None else site.snapshots.inputs,
-        )
-
-
-class ActorProcess:
+class ActorProcess(SwapIn):
     """One actor, its engine and its broker link, inside the current process."""
 
     def __init__(self, config: RuntimeConfig) -> None:
@@ -132,7 +74,7 @@ class ActorProcess:
         self.started = time.monotonic()
         self.state = "starting"
         self.cls: type | None = None
-        self._replies: dict[Any, dict[str, Any]] = {}
+        self._replies: ReplyCache[Reply] = ReplyCache(16)
         self.metrics: Any = None
         self._metric_names: list[str] = []
         self.log_export: Any = None
@@ -278,56 +220,56 @@ class ActorProcess:
     def _control(self, engine: ActorEngine, frames: list[bytes]) -> list[Outgoing]:
         """Answer a request from the supervisor on ``$sys.control.<name>``."""
         try:
-            request = decode_message(frames).envelope.payload
+            request = decode_request(decode_message(frames).envelope.payload)
         except WireError:
             return []
-        if not isinstance(request, dict) or request.get("op") == "retained":
+        if not isinstance(request, Request):
             return []  # retained values come before on_start; a late copy is ignored
-        reply: dict[str, Any] | None = self._replies.get(request.get("id"))
-        if reply is not None:  # a retry of a request already served: same answer, no redo
-            return [engine.publish(self.reply_topic, reply)]
-        if "pid" in request and request["pid"] != os.getpid():
+        cached = self._replies.get(request.id)
+        if cached is not None:  # a retry of a request already served: same answer, no redo
+            return [engine.publish(self.reply_topic, cached.encode())]
+        if request.pid is not None and request.pid != os.getpid():
             return []  # a swap step meant for the other version of this actor
-        reply = {"id": request.get("id"), "op": request.get("op")}
-        while len(self._replies) >= 16:
-            del self._replies[next(iter(self._replies))]
-        self._replies[request.get("id")] = reply
-        if request.get("op") == "snapshot":
+        out: list[Outgoing] = []
+        reply = self._answer(engine, request, out)
+        self._replies.put(request.id, reply)
+        return [engine.publish(self.reply_topic, reply.encode()), *out]
+
+    def _answer(self, engine: ActorEngine, request: Request, out: list[Outgoing]) -> Reply:
+        """Carry out *request*; its reply (what a resumed step sends goes to *out*)."""
+        op, rid = request.op, request.id
+        if op is Op.SNAPSHOT:
             path = self.write_snapshot(engine, "on_demand")
-            reply.update(ok=path is not None, path=str(path) if path else None)
-        elif request.get("op") == "loglevel":
+            return Reply(op, rid, path is not None, result={"path": str(path) if path else None})
+        if op is Op.LOGLEVEL:
             try:
-                levels = self.logging.set_levels(request.get("level"), request.get("otel"))
+                levels = self.logging.set_levels(request.level, request.otel)
             except ValueError as exc:
-                reply.update(ok=False, error=str(exc))
-            else:
-                reply.update(ok=True, levels=levels)
-                self.log.info("log levels changed", **levels)
-        elif request.get("op") == "handover":
+                return Reply(op, rid, False, error=str(exc))
+            self.log.info("log levels changed", **levels)
+            return Reply(op, rid, True, result={"levels": levels})
+        if op is Op.HANDOVER:
             # Between two steps by construction: hand the state over and hold what comes.
-            reply.update(
-                ok=True,
-                memory=engine.memory(),
-                sequences=engine.sequences(),
-                version=getattr(self.cls, "version", 1),
-            )
             self.paused = True
             self.log.info("handing over to a new version")
-        elif request.get("op") == "resume":
+            memory = {
+                "memory": engine.memory(),
+                "sequences": engine.sequences(),
+                "version": getattr(self.cls, "version", 1),
+            }
+            return Reply(op, rid, True, result=memory)
+        if op is Op.RESUME:
             # The new version failed: carry on from where we stopped, the held messages first.
             self.paused = False
             held, self.held = self.held, []
-            out = [engine.publish(self.reply_topic, {**reply, "ok": True, "held": len(held)})]
             self.log.warning("swap rolled back; resuming", held=len(held))
             for message in held:
                 out += engine.receive(message)
-            return out
-        elif request.get("op") == "commit":
+            return Reply(op, rid, True, result={"held": len(held)})
+        if op is Op.COMMIT:
             self.swapped_out = True  # the new version runs: leave without on_stop
-            reply.update(ok=True)
-        else:
-            reply.update(ok=False, error=f"unknown op {request.get('op')!r}")
-        return [engine.publish(self.reply_topic, reply)]
+            return Reply(op, rid, True)
+        return Reply(op, rid, False, error=f"unknown op {str(op)!r}")
 
     def _prime_retained(self, engine: ActorEngine, link: BrokerLink) -> list[list[bytes]]:
         """Ask the supervisor for the last value of each retained topic this actor reads.
@@ -360,151 +302,20 @@ class ActorProcess:
                 early.append(frames)
                 continue
             try:
-                request = decode_message(frames).envelope.payload
+                retained = decode_request(decode_message(frames).envelope.payload)
             except WireError:
                 continue
-            if not isinstance(request, dict) or request.get("op") != "retained":
+            if not isinstance(retained, Retained):
                 early.append(frames)  # a request for the running actor: answered later
                 continue
             primed = []
-            for item in request.get("messages") or []:
-                if isinstance(item, list) and all(isinstance(f, bytes) for f in item):
-                    name = engine.prime(item)
-                    if name is not None:
-                        primed.append(name)
+            for item in retained.messages:
+                name = engine.prime(item)
+                if name is not None:
+                    primed.append(name)
             if primed:
                 self.log.info("retained values received", inputs=sorted(set(primed)))
             return early
-
-    def _standby(
-        self, engine: ActorEngine, link: BrokerLink, wakeup: SignalWakeup
-    ) -> int | list[Outgoing]:
-        """The new version of a hot swap: subscribed, holding messages, until it takes over.
-
-        Announces itself to the supervisor, keeps every message that arrives,
-        and on ``takeover`` adopts the old version's memory (through
-        ``migrate_state`` when the versions differ) and sequence numbers, then
-        processes the held messages the old version had not processed, its
-        outputs kept back. Returns those outputs (the caller publishes them:
-        the old version stopped publishing at the handover), or an exit code
-        when the swap is aborted or fails here (the old version then resumes).
-        """
-        cfg = self.config
-        version = getattr(self.cls, "version", 1)
-        announce = {"op": "standby", "pid": os.getpid(), "version": version, "token": cfg.swap}
-        held: list[list[bytes]] = []
-        sub = link.sub
-        next_announce = 0.0
-        deadline = time.monotonic() + _STANDBY_LIMIT
-        # After the takeover, with nothing yet processed: on probation until a first step.
-        probation: float | None = None
-        out: list[Outgoing] = []
-        while time.monotonic() < deadline:
-            now = time.monotonic()
-            if probation is not None and now >= probation:
-                return self._took_over(link, out, 0)  # no message came: nothing to try
-            if probation is None and now >= next_announce:
-                link.publish(self.reply_topic.decode(), announce)
-                next_announce = now + _STANDBY_ANNOUNCE
-            if wakeup.received and wakeup.drain():
-                return EXIT_OK
-            wait = (probation if probation is not None else next_announce) - now
-            if not sub.poll(int(wait * 1000) + 1):
-                continue
-            frames = recv_message(sub)
-            if frames is None:
-                continue
-            if frames[0] != self.control_topic:
-                if probation is None:
-                    held.append(frames)
-                    if len(held) <= _STANDBY_HOLD:
-                        continue
-                    error = f"more than {_STANDBY_HOLD} messages arrived before the takeover"
-                    self._swap_reply(link, ok=False, error=error)
-                    return EXIT_FAILURE
-                try:  # the first step, on probation
-                    out += engine.receive(frames)
-                except Exception as exc:
-                    self.log.exception("the new version failed in its first step")
-                    self._swap_reply(link, ok=False, error=f"{type(exc).__name__}: {exc}")
-                    return EXIT_FAILURE
-                if engine.statistics().steps:
-                    return self._took_over(link, out, 1)
-                continue
-            try:
-                request = decode_message(frames).envelope.payload
-            except WireError:
-                continue
-            op = request.get("op") if isinstance(request, dict) else None
-            if op == "abort":
-                return EXIT_OK
-            if op != "takeover" or probation is not None:
-                continue
-            assert isinstance(request, dict)
-            try:
-                out, processed = self._take_over(engine, request, held)
-            except Exception as exc:
-                self.log.exception("the new version failed to take over")
-                self._swap_reply(link, ok=False, error=f"{type(exc).__name__}: {exc}")
-                return EXIT_FAILURE
-            held = []
-            if processed:
-                return self._took_over(link, out, processed)
-            probation = time.monotonic() + _PROBATION
-        self.log.error("no takeover came", waited=_STANDBY_LIMIT)
-        return EXIT_FAILURE
-
-    def _took_over(self, link: BrokerLink, out: list[Outgoing], processed: int) -> list[Outgoing]:
-        """Report success; from now on this process is the actor (its control topic too)."""
-        cfg = self.config
-        self._swap_reply(link, ok=True, pid=os.getpid(), processed=processed)
-        sub = link.sub
-        sub.setsockopt(zmq.UNSUBSCRIBE, self.control_topic)
-        self.control_topic = (SYS_CONTROL + cfg.name).encode()
-        self.reply_topic = (SYS_REPLY + cfg.name).encode()
-        sub.setsockopt(zmq.SUBSCRIBE, self.control_topic)
-        self.log.info("took over", processed=processed, version=getattr(self.cls, "version", 1))
-        return out
-
-    def _report_swap_failure(self, error: str) -> None:
-        """Tell the supervisor why this new version cannot take over (it then rolls back)."""
-        cfg = self.config
-        sockets = SocketFactory(hwm=cfg.hwm)
-        link = BrokerLink(sockets, cfg.pub_endpoint, cfg.sub_endpoint, cfg.name)
-        try:
-            link.wait_connected(cfg.connect_timeout)
-            self.reply_topic = (SYS_REPLY + cfg.name + SWAP_SUFFIX).encode()
-            self._swap_reply(link, ok=False, error=error)
-        except BrokerUnreachable:
-            pass  # the supervisor sees the exit code instead
-        finally:
-            link.close(linger_ms=1000)
-            sockets.close()
-
-    def _swap_reply(self, link: BrokerLink, **fields: Any) -> None:
-        link.publish(self.reply_topic.decode(), {"op": "takeover", **fields})
-
-    def _take_over(
-        self, engine: ActorEngine, request: dict[str, Any], held: list[list[bytes]]
-    ) -> tuple[list[Outgoing], int]:
-        """Adopt the old version's memory and sequences; process what it had not."""
-        memory = dict(request.get("memory") or {})
-        from_version = request.get("version", 1)
-        cls = self.cls
-        assert cls is not None
-        if from_version != getattr(cls, "version", 1):
-            state = dict(memory.get("state") or {})
-            memory["state"] = cls.migrate_state(state, from_version)  # type: ignore[attr-defined]
-        engine.restore(memory)
-        engine.adopt_sequences(request.get("sequences") or {})
-        out: list[Outgoing] = []
-        processed = 0
-        for frames in held:
-            if engine.handed_over(frames):
-                continue  # the old version processed it before the handover
-            out += engine.receive(frames)  # the first step: an exception rolls the swap back
-            processed += 1
-        return out, processed
 
     def _serve(
         self, engine: ActorEngine, link: BrokerLink, wakeup: SignalWakeup, parent: int | None
@@ -644,23 +455,23 @@ class ActorProcess:
 
     def _heartbeat(self, engine: ActorEngine, state: str | None = None) -> dict[str, Any]:
         stats = engine.statistics()
-        return {
-            "state": state or self.state,
-            "pid": os.getpid(),
-            "uptime": round(time.monotonic() - self.started, 3),
-            "last_step": engine.last_step_ns / 1e9 if engine.last_step_ns else None,
-            "stats": {name: getattr(stats, name) for name in stats.__slots__},
-            "inputs": {
+        return Heartbeat(
+            state=state or self.state,
+            pid=os.getpid(),
+            uptime=round(time.monotonic() - self.started, 3),
+            last_step=engine.last_step_ns / 1e9 if engine.last_step_ns else None,
+            stats={name: getattr(stats, name) for name in stats.__slots__},
+            inputs={
                 name: {"gaps": gaps, "duplicates": dups}
                 for name, (gaps, dups) in engine.input_stats.items()
             },
-            "metrics": {name: getattr(engine.actor, name, None) for name in self._metric_names},
+            metrics={name: getattr(engine.actor, name, None) for name in self._metric_names},
             # What this process actually reads and writes, for the live graph (ctl graph).
-            "topics": {
+            topics={
                 "subscribed": engine.subscriptions(),
                 "published": sorted(t.decode() for t in list(engine.topic_out)[:_MAX_REPORTED]),
             },
-        }
+        ).encode()
 
 
 def _sync_watches(

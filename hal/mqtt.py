@@ -39,8 +39,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from actors import Actor, Input, Output, Param, State
+from actors.core.backoff import jittered, next_delay
 from actors.core.topics import TopicError, parse_pattern
-from hal.core.links import jittered, next_delay, publish_counts
+from hal.core.links import publish_counts
 
 FORMATS = ("json", "msgpack")
 

@@ -33,6 +33,7 @@ import serial
 import serial.serialposix
 
 from actors import Actor, Input, Output, Param, State
+from actors.core.backoff import jittered, next_delay
 from hal.core.framers import (
     CobsFramer,
     Framer,
@@ -41,7 +42,7 @@ from hal.core.framers import (
     LineFramer,
     RawFramer,
 )
-from hal.core.links import jittered, next_delay, publish_counts
+from hal.core.links import publish_counts
 
 #: Framing names accepted by the ``framing`` param.
 FRAMINGS = ("line", "cobs", "length", "raw")

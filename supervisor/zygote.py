@@ -231,7 +231,7 @@ def _warm_up() -> None:
 
 def _warm_up_config(config_path: str) -> None:
     """Read the site's config here as each child will (same reason as :func:`_warm_up`)."""
-    from actors.runtime import RuntimeConfig  # noqa: PLC0415
+    from actors.settings import RuntimeConfig  # noqa: PLC0415
     from actors.site import load_site  # noqa: PLC0415
 
     try:

@@ -154,3 +154,27 @@ def test_every_combination(strategy: str, kind: str, escalate: str, code: int | 
     past = GiveUp if escalate == "give_up" else Escalate
     assert isinstance(third, past)
     assert isinstance(fourth, past)
+
+
+def test_one_backoff_rule_for_restarts_and_reconnects() -> None:
+    """Supervision and the HAL links share one rule: doubling, capped, jittered in the upper half."""
+    from actors.core.backoff import exponential, jittered, next_delay
+
+    assert [exponential(n, 0.1, 1.0) for n in range(6)] == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
+    delays = [0.0]
+    for _ in range(6):
+        delays.append(next_delay(delays[-1], 0.1, 1.0))
+    assert delays[1:] == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.0, 1.0])
+
+    class Fixed:
+        def __init__(self, value: float) -> None:
+            self.value = value
+
+        def random(self) -> float:
+            return self.value
+
+    assert jittered(2.0, Fixed(0.0)) == 2.0
+    assert jittered(2.0, Fixed(0.999)) == pytest.approx(1.001)
+    seeded = [jittered(1.0, random.Random(7)) for _ in range(3)]
+    assert seeded == [jittered(1.0, random.Random(7))] * 3
+    assert all(0.5 < d <= 1.0 for d in seeded)

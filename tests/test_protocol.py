@@ -57,3 +57,15 @@ def test_replies_round_trip() -> None:
     assert ok.ok and ok.result == {"a": 1} and ok.id == 5
     err = decode_reply(encode_error(6, "unknown_actor", "no actor 'x'"))
     assert not err.ok and err.error == "unknown_actor" and err.message == "no actor 'x'"
+
+
+def test_every_op_has_a_command_module_and_every_command_an_op() -> None:
+    """The control server's registry and the protocol's ops are the same list."""
+    from supervisor.control import COMMANDS, DURING_SHUTDOWN
+    from supervisor.core.protocol import OPS
+
+    assert set(COMMANDS) == set(OPS)
+    assert set(DURING_SHUTDOWN) <= set(OPS)
+    documented = __import__("supervisor.core.protocol").core.protocol.__doc__
+    for op in OPS:
+        assert f"\n{op} " in documented, f"op {op!r} missing from the protocol's table"

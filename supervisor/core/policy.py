@@ -27,6 +27,8 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from actors.core.backoff import RandomSource, exponential, jittered
+
 
 @dataclass(frozen=True, slots=True)
 class ActorExited:
@@ -107,9 +109,9 @@ class PolicyConfig:
 class RestartPolicy:
     """Decides what follows an actor's exit; see the module docstring for the rules."""
 
-    def __init__(self, config: PolicyConfig, rng: random.Random | None = None) -> None:
+    def __init__(self, config: PolicyConfig, rng: RandomSource | None = None) -> None:
         self.config = config
-        self._rng = rng or random.Random()
+        self._rng: RandomSource = rng or random.Random()
         self._restarts: dict[str, deque[float]] = {}
         self._in_a_row: dict[str, int] = {}
         self._ready_at: dict[str, float] = {}
@@ -147,8 +149,8 @@ class RestartPolicy:
         self._in_a_row[event.name] = attempt
         delay = 0.0
         if attempt > 1:
-            base = min(cfg.backoff_max, cfg.backoff_initial * 2 ** (attempt - 2))
-            delay = base * (1.0 - 0.5 * self._rng.random())
+            base = exponential(attempt - 2, cfg.backoff_initial, cfg.backoff_max)
+            delay = jittered(base, self._rng)
         return Restart(self._group(event.name, running), delay, attempt)
 
     def _group(self, name: str, running: Sequence[str]) -> tuple[str, ...]:

@@ -1,0 +1,75 @@
+"""What one actor process needs to know, derived from the site (shell-side record, no IO)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from actors.site import SiteConfig, import_paths
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """Everything one actor process needs to know."""
+
+    name: str
+    class_path: str
+    pub_endpoint: str
+    sub_endpoint: str
+    import_paths: tuple[Path, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
+    topics: dict[str, str] = field(default_factory=dict)
+    period: float | None = None
+    heartbeat_interval: float = 1.0
+    connect_timeout: float = 10.0
+    log_level: str = "info"
+    hwm: int = 10000
+    log_dir: Path | None = None
+    run_dir: Path | None = None
+    site: str = "site"
+    otlp_endpoint: str = ""
+    sampling: float = 1.0
+    resource: dict[str, str] = field(default_factory=dict)
+    metrics_interval: float = 5.0
+    protocol: str = "http"
+    otel_log_level: str = "warning"
+    snapshot_dir: Path | None = None
+    snapshot_keep: int = 20
+    recorder: int = 100
+    #: Non-empty: this process is the new version of a hot swap (``ctl swap``).
+    swap: str = ""
+    #: Some Input reads a retained topic: ask the supervisor for the values at start.
+    retained: bool = False
+
+    @classmethod
+    def from_site(cls, site: SiteConfig, name: str) -> RuntimeConfig:
+        """The runtime settings of actor *name* of *site* (KeyError if there is none)."""
+        actor = site.actors[name]
+        telemetry = site.telemetry
+        return cls(
+            name=name,
+            class_path=actor.class_path,
+            pub_endpoint=site.broker.pub_connect,
+            sub_endpoint=site.broker.sub_connect,
+            import_paths=tuple(import_paths(site)),
+            params=site.actor_params(name),
+            topics=actor.topics,
+            period=actor.period,
+            heartbeat_interval=site.supervisor.heartbeat_interval,
+            connect_timeout=site.supervisor.ready_timeout,
+            log_level=actor.log_level or telemetry.log_level,
+            otel_log_level=actor.otel_log_level or telemetry.otel_log_level,
+            log_dir=site.site.run_dir / "logs",
+            run_dir=site.site.run_dir,
+            hwm=site.broker.hwm,
+            site=site.site.name,
+            otlp_endpoint=telemetry.otlp_endpoint,
+            sampling=telemetry.sampling,
+            resource=telemetry.resource,
+            metrics_interval=telemetry.metrics_interval,
+            protocol=telemetry.protocol,
+            snapshot_dir=site.snapshots.dir,
+            snapshot_keep=site.snapshots.keep,
+            recorder=actor.recorder if actor.recorder is not None else site.snapshots.inputs,
+        )

@@ -157,7 +157,7 @@ def test_every_combination(strategy: str, kind: str, escalate: str, code: int | 
 
 
 def test_one_backoff_rule_for_restarts_and_reconnects() -> None:
-    """Supervision and the HAL links share one rule: doubling, capped, jittered in the upper half."""
+    """Supervision and the HAL links share one rule: doubling, capped, jittered (upper half)."""
     from actors.core.backoff import exponential, jittered, next_delay
 
     assert [exponential(n, 0.1, 1.0) for n in range(6)] == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]

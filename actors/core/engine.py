@@ -23,10 +23,11 @@ import structlog
 
 from actors.core.actor import Actor, ActorContext
 from actors.core.declarations import MISSING, NAME_FIELD, ActorSpec, checker, coerce, type_name
+from actors.core.recorder import FlightRecorder
 from actors.core.snapshot import (
     ABSENT,
     IMMUTABLE,
-    FlightRecorder,
+    Packed,
     Snapshot,
     describe_exception,
     freeze,
@@ -191,6 +192,11 @@ class Timer:
 Watch = tuple[Callable[[], None] | None, Callable[[], None] | None]
 
 
+def _weigh(capture: tuple[Any, ...]) -> int:
+    """Bytes a capture copied: what its next checkpoint will cost (see the recorder)."""
+    return sum([len(v) for v in capture if type(v) is Packed])
+
+
 class ActorEngine:
     """Drives one actor instance: deliver frames, run steps, collect outgoing frames.
 
@@ -218,7 +224,7 @@ class ActorEngine:
             *(("outputs", n) for n in cls._enlil_spec.outputs),
         ]
         self._memory_names = [name for _, name in self._memory_slots]
-        self.recorder = FlightRecorder(config.recorder, self._thaw)
+        self.recorder = FlightRecorder(config.recorder, self._capture, _weigh, self._thaw)
         self._encode = envelope_encoder()
         self._recording = config.recorder > 0
         self._record_event = self.recorder.record
@@ -387,7 +393,7 @@ class ActorEngine:
 
     def start(self) -> list[Outgoing]:
         """Run ``on_start`` and return what it published; arms the period timer."""
-        self.recorder.record(("start", self._now()), self._capture())
+        self.recorder.record(("start", self._now()))
         self.actor.on_start()
         if self.period:
             self._next_period = self._monotonic() + self.period
@@ -429,7 +435,7 @@ class ActorEngine:
 
     def stop(self) -> list[Outgoing]:
         """Run ``on_stop`` and return what it published."""
-        self.recorder.record(("stop", self._now()), self._capture())
+        self.recorder.record(("stop", self._now()))
         self.actor.on_stop()
         return self._flush()
 
@@ -494,7 +500,7 @@ class ActorEngine:
         now_ns = self._wall_ns()
         if self._recording:
             event = ("message", now_ns / 1e9, topic, sender, seq, timestamp_ns, value, trace)
-            self._record_event(event, self._capture())
+            self._record_event(event)
         actor.__dict__[name] = value
         if not (self._step_on_input and (not self._required or self.ready_to_step())):
             return self._flush() if self._outbox or self._dirty else []
@@ -620,7 +626,7 @@ class ActorEngine:
     def run_tick(self) -> list[Outgoing]:
         """Run the periodic step now (if the required Inputs have values)."""
         if self.ready_to_step():
-            self.recorder.record(("tick", self._now()), self._capture())
+            self.recorder.record(("tick", self._now()))
             self.actor.enlil.trigger = self.actor.enlil.topic = None
             tracing = self.tracing
             if tracing is not None and tracing.sample_root():
@@ -685,7 +691,7 @@ class ActorEngine:
     def run_callback(self, kind: str, callback: Callable[[], None]) -> list[Outgoing]:
         """Run an IO or timer *callback* like a step: recorded, its outputs published."""
         name = getattr(callback, "__qualname__", None) or repr(callback)
-        self.recorder.record((kind, self._now(), name), self._capture())
+        self.recorder.record((kind, self._now(), name))
         context = self.actor.enlil
         context.trigger = context.topic = None
         callback()

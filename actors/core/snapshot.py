@@ -1,9 +1,9 @@
-"""The flight recorder and the failure snapshot format (pure core, no IO).
+"""The failure snapshot format and the memory captures it is made of (pure core, no IO).
 
-The engine keeps a :class:`FlightRecorder`: a ring of the last N *events* it
-handled (an input message, a periodic tick, the start), each with the actor's
-*memory* just before it (State, Input and Output values; immutable values are
-kept as they are, mutable ones msgpack-encoded).
+The engine keeps a :class:`~actors.core.recorder.FlightRecorder`: the last
+*events* it handled (an input message, a periodic tick, the start) and
+checkpoints of the actor's *memory* (State, Input and Output values;
+immutable values are kept as they are, mutable ones msgpack-encoded).
 When a hook raises, the recorder and the exception become a
 :class:`Snapshot`: enough to rebuild the actor as it was before the oldest
 recorded event and feed it the same events again.
@@ -23,7 +23,9 @@ reason              ``exception``, ``on_demand``, ``hung``, ``killed``, ``limit`
 initial             memory before the first recorded event: ``{state, inputs, outputs}``
 events              the recorded events, oldest first (see :class:`Event`)
 failed_event        index in ``events`` of the event whose hook raised, or nil
-state               memory just before the failing event (or now, on demand)
+state               memory just before the failing event (or now, on demand); nil
+                    when no checkpoint was taken right then (a large memory):
+                    replay rebuilds it from ``initial`` and the events
 exception           ``{type, module, message, traceback, where}`` or nil
 host, pid, time     where and when (Unix seconds) it was captured
 trace_id            W3C trace id of the failing message, if any
@@ -37,9 +39,7 @@ snapshot still documents the failure but cannot restore that value.
 from __future__ import annotations
 
 import base64
-import collections
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -155,40 +155,6 @@ def freeze(value: Any) -> Any:
 def thaw(value: Any) -> Any:
     """The inverse of :func:`freeze`."""
     return unpack_value(value) if type(value) is Packed else value
-
-
-class FlightRecorder:
-    """A ring of the last *size* events, each with a capture of the memory before it.
-
-    Events are kept as plain tuples (the :class:`Event` fields) and captures
-    as the engine makes them, so that recording costs well under a microsecond
-    per event; *thaw* turns a capture back into ``{state, inputs, outputs}``.
-    """
-
-    def __init__(self, size: int, thaw: Callable[[Any], dict[str, Any]]) -> None:
-        self.size = size
-        self._thaw = thaw
-        self._ring: collections.deque[tuple[tuple[Any, ...], Any]] = collections.deque(maxlen=size)
-
-    def record(self, event: tuple[Any, ...], capture: Any) -> None:
-        """Remember *event* (Event fields, in order) and the memory just before it."""
-        if self.size:
-            self._ring.append((event, capture))
-
-    def events(self) -> list[Event]:
-        """The recorded events, oldest first."""
-        return [Event(*event) for event, _ in self._ring]
-
-    def initial(self) -> dict[str, Any] | None:
-        """Memory before the oldest recorded event, or None when nothing is recorded."""
-        return self._thaw(self._ring[0][1]) if self._ring else None
-
-    def last_memory(self) -> dict[str, Any] | None:
-        """Memory before the newest recorded event."""
-        return self._thaw(self._ring[-1][1]) if self._ring else None
-
-    def __len__(self) -> int:
-        return len(self._ring)
 
 
 def describe_exception(exc: BaseException) -> dict[str, Any]:

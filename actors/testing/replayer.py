@@ -61,11 +61,15 @@ def replay(
 
     With *last_only*, start from the memory just before the failing event and
     feed only that event (for actors whose earlier steps are not repeatable).
+    A snapshot of a large memory holds no copy from just before the failing
+    event (the recorder checkpoints it less often, see
+    :mod:`actors.core.recorder`): the events since its checkpoint are then fed
+    first, which rebuilds that memory exactly.
     """
     snap = snapshot if isinstance(snapshot, Snapshot) else read_snapshot(snapshot)
     harness, changed = build(snap, import_paths)
     events, memory = snap.events, snap.initial
-    if last_only and snap.failed_event is not None:
+    if last_only and snap.failed_event is not None and snap.state is not None:
         events, memory = [snap.events[snap.failed_event]], snap.state
     if memory:
         harness.engine.restore(memory)

@@ -1,0 +1,120 @@
+"""The flight recorder: the last events of an actor and checkpoints of its memory (pure core).
+
+Every event (a message, a tick, a timer, start, stop) is kept as a plain
+tuple of the :class:`~actors.core.snapshot.Event` fields: that costs a few
+hundred nanoseconds whatever the actor holds. The actor's memory (State,
+Inputs, Outputs) is captured at *checkpoints*, and how often depends on how
+much there is to copy, so that the cost per event stays bounded however large
+the memory grows:
+
+* a memory of immutable values and small containers (up to
+  :data:`BYTES_PER_EVENT` packed bytes) is captured before every event, so
+  the memory just before any recorded event is known (the failing event's
+  among them, for ``replay --last``);
+* a larger memory is captured every ``packed bytes / BYTES_PER_EVENT``
+  events (a 10,000-entry dict: every ~900 events), and the window grows to
+  reach back to a checkpoint: a replay restores the checkpoint and feeds
+  every event since, which rebuilds the memory before the failing event
+  exactly.
+
+The decision is a function of the packed size of the capture, not of a
+clock, so the same actor fed the same events records the same window.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from collections.abc import Callable
+from typing import Any, Final, Generic, TypeVar
+
+from actors.core.snapshot import Event
+
+#: Packed bytes of memory a checkpoint may copy per event recorded since the previous one.
+BYTES_PER_EVENT: Final = 64
+#: Events between two checkpoints, at most.
+MAX_INTERVAL: Final = 100_000
+
+C = TypeVar("C")
+
+
+class FlightRecorder(Generic[C]):
+    """A window of at least the last *size* events, from a checkpoint of the memory on.
+
+    *capture* copies the memory now; *weigh* says how many bytes a capture
+    copied (what its next checkpoint costs); *thaw* turns a capture back into
+    ``{state, inputs, outputs}``.
+    """
+
+    def __init__(
+        self,
+        size: int,
+        capture: Callable[[], C],
+        weigh: Callable[[C], int],
+        thaw: Callable[[C], dict[str, Any]],
+    ) -> None:
+        self.size = size
+        self._capture = capture
+        self._weigh = weigh
+        self._thaw = thaw
+        self._events: collections.deque[tuple[Any, ...]] = collections.deque()
+        #: (index of the event the capture was taken before, capture), oldest first.
+        self._checkpoints: collections.deque[tuple[int, C]] = collections.deque()
+        #: Index of the oldest event in the window; events recorded so far.
+        self._first = 0
+        self._count = 0
+        self._next_checkpoint = 0
+        #: Events between two checkpoints (1: a capture before every event).
+        self.interval = 1
+
+    def record(self, event: tuple[Any, ...]) -> None:
+        """Remember *event* (Event fields, in order); capture the memory first when due."""
+        if not self.size:
+            return
+        count = self._count
+        if count >= self._next_checkpoint:
+            self._checkpoint(count)
+        self._events.append(event)
+        self._count = count + 1
+        if count - self._first >= self.size:
+            self._trim()
+
+    def _checkpoint(self, index: int) -> None:
+        capture = self._capture()
+        self._checkpoints.append((index, capture))
+        weight = self._weigh(capture)
+        self.interval = min(MAX_INTERVAL, max(1, math.ceil(weight / BYTES_PER_EVENT)))
+        self._next_checkpoint = index + self.interval
+
+    def _trim(self) -> None:
+        """Drop what no window needs: events before the newest checkpoint that still
+        leaves at least *size* events after it."""
+        keep_from = self._count - self.size
+        checkpoints = self._checkpoints
+        while len(checkpoints) > 1 and checkpoints[1][0] <= keep_from:
+            checkpoints.popleft()
+        start = checkpoints[0][0]
+        events = self._events
+        while self._first < start:
+            events.popleft()
+            self._first += 1
+
+    def events(self) -> list[Event]:
+        """The recorded events, oldest first."""
+        return [Event(*event) for event in self._events]
+
+    def initial(self) -> dict[str, Any] | None:
+        """Memory before the oldest recorded event, or None when nothing is recorded."""
+        if not self._checkpoints:
+            return None
+        return self._thaw(self._checkpoints[0][1])
+
+    def last_memory(self) -> dict[str, Any] | None:
+        """Memory before the newest recorded event, when a checkpoint was taken right then;
+        None otherwise (a replay rebuilds it from :meth:`initial` and the events)."""
+        if not self._checkpoints or self._checkpoints[-1][0] != self._count - 1:
+            return None
+        return self._thaw(self._checkpoints[-1][1])
+
+    def __len__(self) -> int:
+        return len(self._events)

@@ -140,3 +140,22 @@ class Follower(Actor):
         """Runs on each number."""
         self.count += 1
         self.echo = self.n
+
+
+class BigSink(Sink):
+    """A Sink that also keeps a 10,000-entry table, changed by every payload.
+
+    What the flight recorder copies grows with such a memory; its cost per
+    message must not (bench/recorder.py).
+    """
+
+    table = State(None, doc="10,000 entries, one updated per payload", type=object)
+
+    def on_start(self) -> None:
+        """Runs in the sink's process before the first message."""
+        self.table = {i: i for i in range(10_000)}
+
+    def step(self) -> None:
+        """Runs in the sink's process on each payload."""
+        super().step()
+        self.table[self.count % 10_000] = self.count

@@ -1,4 +1,4 @@
-"""Every benchmark of issue #4 in one run, with ratios against the baselines measured here.
+"""Every benchmark in one run, with ratios against the baselines measured here.
 
 Run: ``python bench/run.py [--quick] [--out bench/RESULTS.md]``
 
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench import roundtrip, soak, startup, swap, telemetry, throughput
+from bench import recorder, roundtrip, soak, startup, swap, telemetry, throughput
 from bench.common import machine
 
 
@@ -66,6 +66,16 @@ def main() -> int:
         f"raw {rt['raw_p99']:.0f} us",
         f"{rt['p99'] / rt['raw_p99']:.2f}x",
         "(reported)",
+    )
+    print("flight recorder...", flush=True)
+    fr = recorder.measure(20_000 if quick else 50_000, rounds=1 if quick else 5)
+    ratio = fr["on"] / fr["off"]
+    row(
+        "throughput into an actor with a 10,000-entry State, recorder on (#12)",
+        f"{fr['on']:,.0f} msg/s",
+        f"recorder off {fr['off']:,.0f} msg/s",
+        f"{ratio:.2f}x",
+        f">= 0.9x {'ok' if ratio >= 0.9 else 'MISSED'}",
     )
     print("start-up, memory, restart...", flush=True)
     kills = 5 if quick else 20

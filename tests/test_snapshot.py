@@ -149,3 +149,67 @@ def test_unpackable_state_is_kept_as_repr() -> None:
     snap = Snapshot.decode(h.snapshot().encode())
     assert snap.state is not None
     assert snap.state["state"]["thing"] == {"$repr": "(3+1j)"}
+
+
+class Ledger(Actor):
+    """Keeps a large table (a memory the recorder checkpoints rather than copies each time)."""
+
+    number = Input("ledger.in", int, doc="A number")
+    table = State(None, doc="10,000 entries, one changed per number", type=object)
+    seen = State(0, doc="Numbers seen")
+
+    def on_start(self) -> None:
+        """Runs in the ledger's process: fills the table."""
+        self.table = {str(i): 0 for i in range(10_000)}
+
+    def step(self) -> None:
+        """Runs in the ledger's process; raises on number 5,000."""
+        self.seen += 1
+        self.table[str(self.number % 10_000)] += self.number
+        if self.number == 5_000:
+            raise KeyError("number 5000 breaks me")
+
+
+def test_a_large_memory_is_checkpointed_not_copied_per_event(tmp_path: Path) -> None:
+    """The recorder copies a large memory every so many events, not before each one."""
+    h = Harness(Ledger, name="ledger", recorder=100)
+    captures = []
+    capture = h.engine.recorder._capture
+    h.engine.recorder._capture = lambda: captures.append(1) or capture()  # type: ignore[method-assign,func-returns-value]
+    for n in range(1, 4_000):
+        h.feed("number", n)
+    assert h.engine.recorder.interval > 1_000
+    # 4,000 events: a copy before start, one before the first message (the table is
+    # filled by then), then one per interval.
+    assert len(captures) <= 4_000 // h.engine.recorder.interval + 2
+    # The window still reaches back at least 100 events, from a checkpoint.
+    assert len(h.engine.recorder) >= 100
+
+
+def test_replay_of_a_checkpointed_memory_is_exact(tmp_path: Path) -> None:
+    """Replay from the checkpoint rebuilds the memory before the failing event; --last too."""
+    h = Harness(Ledger, name="ledger", recorder=100)
+    for n in range(1, 5_000):
+        h.feed("number", n)
+    before = {k: v for k, v in h.state["table"].items()}
+    with pytest.raises(KeyError) as info:
+        h.feed("number", 5_000)
+    path = write_snapshot(tmp_path, h.engine.snapshot("exception", info.value), keep=5)
+    snap = read_snapshot(path)
+    assert snap.failed_event == len(snap.events) - 1
+    assert snap.events[-1].payload == 5_000
+    assert snap.initial is not None
+    assert snap.state is None  # no copy right before the failing event: replay rebuilds it
+    with pytest.raises(KeyError, match="5000 breaks me"):
+        replay(snap)
+    with pytest.raises(KeyError, match="5000 breaks me"):
+        replay(snap, last_only=True)
+    # Without the failing event, the replay ends with the memory the actor had before it.
+    data = json.loads(export_snapshot(snap, "json"))
+    data["events"] = data["events"][:-1]
+    data["exception"] = data["failed_event"] = None
+    edited = tmp_path / "case.json"
+    edited.write_text(json.dumps(data))
+    result = replay(edited)
+    assert result.state["table"] == before
+    assert result.state["seen"] == 4_999

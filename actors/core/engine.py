@@ -716,8 +716,12 @@ class ActorEngine:
     def _capture(self) -> tuple[Any, ...]:
         """A cheap copy of the memory for the flight recorder (see :func:`freeze`)."""
         get = self.actor.__dict__.get
-        values = [get(name, ABSENT) for name in self._memory_names]
-        return tuple([v if type(v) in IMMUTABLE else freeze(v) for v in values])
+        return tuple(
+            [
+                v if type(v := get(name, ABSENT)) in IMMUTABLE else freeze(v)
+                for name in self._memory_names
+            ]
+        )
 
     def _thaw(self, capture: tuple[Any, ...]) -> dict[str, Any]:
         memory: dict[str, dict[str, Any]] = {"state": {}, "inputs": {}, "outputs": {}}

@@ -12,7 +12,7 @@ the memory grows:
   the memory just before any recorded event is known (the failing event's
   among them, for ``replay --last``);
 * a larger memory is captured every ``packed bytes / BYTES_PER_EVENT``
-  events (a 10,000-entry dict: every ~900 events), and the window grows to
+  events (a 10,000-entry dict: every ~7,400 events), and the window grows to
   reach back to a checkpoint: a replay restores the checkpoint and feeds
   every event since, which rebuilds the memory before the failing event
   exactly.
@@ -24,16 +24,16 @@ clock, so the same actor fed the same events records the same window.
 from __future__ import annotations
 
 import collections
-import math
 from collections.abc import Callable
 from typing import Any, Final, Generic, TypeVar
 
 from actors.core.snapshot import Event
 
 #: Packed bytes of memory a checkpoint may copy per event recorded since the previous one.
-BYTES_PER_EVENT: Final = 64
+BYTES_PER_EVENT: Final = 8
 #: Events between two checkpoints, at most.
 MAX_INTERVAL: Final = 100_000
+_REWEIGH: Final = 16
 
 C = TypeVar("C")
 
@@ -57,39 +57,52 @@ class FlightRecorder(Generic[C]):
         self._capture = capture
         self._weigh = weigh
         self._thaw = thaw
-        self._events: collections.deque[tuple[Any, ...]] = collections.deque()
+        # With size 0 nothing is kept: no checkpoint is ever due, and a deque of
+        # length 0 drops what is appended.
+        self._events: collections.deque[tuple[Any, ...]] = collections.deque(
+            maxlen=None if size else 0
+        )
         #: (index of the event the capture was taken before, capture), oldest first.
         self._checkpoints: collections.deque[tuple[int, C]] = collections.deque()
         #: Index of the oldest event in the window; events recorded so far.
         self._first = 0
         self._count = 0
-        self._next_checkpoint = 0
+        self._next_checkpoint = 0 if size else MAX_INTERVAL**3
         #: Events between two checkpoints (1: a capture before every event).
         self.interval = 1
 
     def record(self, event: tuple[Any, ...]) -> None:
         """Remember *event* (Event fields, in order); capture the memory first when due."""
-        if not self.size:
-            return
         count = self._count
         if count >= self._next_checkpoint:
             self._checkpoint(count)
         self._events.append(event)
         self._count = count + 1
-        if count - self._first >= self.size:
-            self._trim()
 
     def _checkpoint(self, index: int) -> None:
         capture = self._capture()
         self._checkpoints.append((index, capture))
-        weight = self._weigh(capture)
-        self.interval = min(MAX_INTERVAL, max(1, math.ceil(weight / BYTES_PER_EVENT)))
-        self._next_checkpoint = index + self.interval
+        # Weighing costs a pass over the capture: while every event gets one, the
+        # second (after on_start, where memories are usually filled) and then one in
+        # sixteen are enough to notice the memory growing.
+        interval = self.interval
+        if interval > 1 or index < 2 or not index % _REWEIGH:
+            weight = self._weigh(capture)
+            interval = self.interval = min(MAX_INTERVAL, max(1, -(-weight // BYTES_PER_EVENT)))
+        self._next_checkpoint = index + interval
+        if index - self._first >= self.size:
+            if interval == 1 and len(self._checkpoints) > self.size:
+                # The common case, a capture before every event: the window slides by one.
+                self._checkpoints.popleft()
+                self._events.popleft()
+                self._first += 1
+            else:
+                self._trim(index)
 
-    def _trim(self) -> None:
+    def _trim(self, index: int) -> None:
         """Drop what no window needs: events before the newest checkpoint that still
-        leaves at least *size* events after it."""
-        keep_from = self._count - self.size
+        leaves at least *size* events after it (counting the event at *index*)."""
+        keep_from = index + 1 - self.size
         checkpoints = self._checkpoints
         while len(checkpoints) > 1 and checkpoints[1][0] <= keep_from:
             checkpoints.popleft()

@@ -25,7 +25,7 @@ from typing import IO, Any, Final
 import structlog
 from structlog.typing import EventDict, FilteringBoundLogger, WrappedLogger
 
-from actors.core.engine import CURRENT_TRACE
+from actors.core.engine_types import CURRENT_TRACE
 
 LEVELS: Final = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 _METHOD_LEVEL: Final = {**LEVELS, "warn": 30, "exception": 40, "fatal": 50, "msg": 20}

@@ -34,7 +34,9 @@ from actors.core.control import (
     Retained,
     decode_request,
 )
-from actors.core.engine import ActorEngine, EngineConfig, Outgoing, ParamError
+from actors.core.engine import ActorEngine, Outgoing
+from actors.core.engine_types import EngineConfig
+from actors.core.params import ParamError
 from actors.core.requests import ReplyCache
 from actors.core.topics import SYS_CONTROL, SYS_HEARTBEAT, SYS_REPLY, SYS_RETAINED
 from actors.core.wire import WireError, decode_message

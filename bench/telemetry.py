@@ -22,7 +22,8 @@ def per_message(mode: str, count: int, endpoint: str) -> float:
     """Microseconds per message through ActorEngine.receive in *mode*."""
     from mesh_actors import Relay
 
-    from actors.core.engine import ActorEngine, EngineConfig
+    from actors.core.engine import ActorEngine
+    from actors.core.engine_types import EngineConfig
     from actors.core.wire import encode_envelope
     from actors.telemetry import Tracing, TracingConfig
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from actors.core.engine import resolve_param_topics, resolve_params, resolve_topics
+from actors.core.params import resolve_param_topics, resolve_params, resolve_topics
 from actors.loader import LoadError, load_class
 from actors.site import ConfigError, ConfigProblem, SiteConfig, import_paths, load_site
 from supervisor.core.design import ActorDecl

@@ -212,7 +212,8 @@ def _warm_up() -> None:
     so code first run in a child copies the pages that hold it: run here once,
     the engine's code stays shared by every child.
     """
-    from actors.core.engine import ActorEngine, EngineConfig  # noqa: PLC0415
+    from actors.core.engine import ActorEngine  # noqa: PLC0415
+    from actors.core.engine_types import EngineConfig  # noqa: PLC0415
     from actors.core.wire import encode_envelope  # noqa: PLC0415
 
     engine = ActorEngine(
@@ -227,6 +228,22 @@ def _warm_up() -> None:
         engine.receive([b"warm.in", encode_envelope("z", seq, 0, seq)])
     engine.statistics()
     engine.memory()
+    # What every actor process says to the supervisor, encoded and decoded once here.
+    from actors.core.control import (  # noqa: PLC0415
+        Heartbeat,
+        Op,
+        Reply,
+        Request,
+        decode_request,
+    )
+    from actors.core.requests import ReplyCache  # noqa: PLC0415
+
+    replies: ReplyCache[Reply] = ReplyCache(4)
+    for rid in range(8):
+        request = decode_request(Request(Op.SNAPSHOT, rid, pid=1).encode())
+        assert isinstance(request, Request)
+        replies.put(request.id, Reply(request.op, request.id, True, result={"path": None}))
+        Heartbeat(state="running", pid=1, stats={"steps": rid}).encode()
 
 
 def _warm_up_config(config_path: str) -> None:

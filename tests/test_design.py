@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from actors import Actor, Input, Output
-from actors.core.engine import resolve_topics
+from actors.core.params import resolve_topics
 from supervisor.core.design import ActorDecl, Design, compare_live, compatible, overlaps
 from supervisor.core.render import asyncapi, dot, json_schema, mermaid
 

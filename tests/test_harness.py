@@ -6,7 +6,7 @@ import msgpack
 import pytest
 
 from actors import Actor, Input, Output, Param, State
-from actors.core.engine import ParamError
+from actors.core.params import ParamError
 from actors.core.wire import encode_envelope
 from actors.testing import Harness
 

@@ -12,7 +12,7 @@ The exit codes and file-name conventions both sides rely on are here too.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any, Final
 
@@ -163,7 +163,16 @@ class Heartbeat:
 
     def encode(self) -> dict[str, Any]:
         """The map that goes on the wire."""
-        return asdict(self)
+        return {
+            "state": self.state,
+            "pid": self.pid,
+            "uptime": self.uptime,
+            "last_step": self.last_step,
+            "stats": self.stats,
+            "inputs": self.inputs,
+            "metrics": self.metrics,
+            "topics": self.topics,
+        }
 
     @classmethod
     def decode(cls, payload: Any) -> Heartbeat | None:

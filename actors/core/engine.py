@@ -11,29 +11,26 @@ under both.
 from __future__ import annotations
 
 import copy
-import heapq
-import itertools
 import time
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any
 
 import structlog
 
 from actors.core.actor import Actor, ActorContext
-from actors.core.declarations import MISSING, NAME_FIELD, ActorSpec, checker, coerce, type_name
+from actors.core.declarations import MISSING, ActorSpec, type_name
+from actors.core.engine_types import COUNTERS, CURRENT_TRACE, EngineConfig, Statistics, Tracer
+from actors.core.memory import Memory
+from actors.core.params import resolve_instance
 from actors.core.recorder import FlightRecorder
+from actors.core.schedule import Schedule, Watch
+from actors.core.sequences import Sequences
 from actors.core.snapshot import (
-    ABSENT,
-    IMMUTABLE,
-    Packed,
+    Event,
     Snapshot,
     describe_exception,
-    freeze,
-    thaw,
 )
-from actors.core.topics import Pattern, TopicError, check_topic, parse_pattern
+from actors.core.topics import check_topic
 from actors.core.wire import (
     WireError,
     decode_fields,
@@ -45,156 +42,6 @@ from actors.core.wire import (
 
 #: An encoded message ready for the socket: ``(topic frame, envelope frame)``.
 Outgoing = tuple[bytes, bytes]
-
-
-#: The W3C traceparent of the step running now in this thread, if it is traced: log
-#: records pick it up (actors.logs), so a step's logs carry its trace and span ids.
-CURRENT_TRACE: ContextVar[str | None] = ContextVar("enlil_current_trace", default=None)
-
-
-class Tracer(Protocol):
-    """What the engine needs from tracing (implemented by :mod:`actors.telemetry`)."""
-
-    def sample_root(self) -> bool: ...
-    def start(self, name: str, parent: str | None, attributes: dict[str, Any]) -> Any: ...
-    def traceparent(self, span: Any) -> str: ...
-    def end(self, span: Any, exc: BaseException | None = None) -> None: ...
-
-
-class ParamError(ValueError):
-    """A param or topic given by the site config does not fit the actor's declarations."""
-
-
-def resolve_params(spec: ActorSpec, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Merge config params over declared defaults. Returns ``(params, errors)``."""
-    errors: list[str] = []
-    values = {name: p.default for name, p in spec.params.items()}
-    for key, value in given.items():
-        param = spec.params.get(key)
-        if param is None:
-            known = ", ".join(spec.params) or "none"
-            errors.append(
-                f"params.{key}: {spec.cls_name} declares no Param {key!r} (it has: {known})"
-            )
-            continue
-        try:
-            values[key] = coerce(value, param.type)
-        except TypeError as exc:
-            errors.append(f"params.{key}: {exc}")
-    return values, errors
-
-
-def resolve_topics(
-    spec: ActorSpec, given: Mapping[str, Any], actor: str
-) -> tuple[dict[str, str], list[str]]:
-    """Topic of each Input and Output of the actor named *actor*, with config remaps applied.
-
-    ``{name}`` in a declared topic becomes *actor*. Returns ``(topics, errors)``.
-    """
-    errors: list[str] = []
-    topics = {name: v.topic.replace(NAME_FIELD, actor) for name, v in spec.inputs.items()}
-    topics.update({name: v.topic.replace(NAME_FIELD, actor) for name, v in spec.outputs.items()})
-    for key, topic in given.items():
-        if key not in topics:
-            errors.append(f"topics.{key}: {spec.cls_name} declares no Input or Output {key!r}")
-            continue
-        if not isinstance(topic, str):
-            errors.append(f"topics.{key}: expected a topic string, got {type(topic).__name__}")
-            continue
-        try:
-            topics[key] = parse_pattern(topic).text
-        except TopicError as exc:
-            errors.append(f"topics.{key}: {exc}")
-    return topics, errors
-
-
-def resolve_param_topics(
-    cls: type[Actor], params: Mapping[str, Any]
-) -> tuple[dict[str, list[str]], list[str]]:
-    """The topics the params decide (:meth:`Actor.topics_from_params`), checked.
-
-    Returns ``(topics, errors)``; an error names the Input or Output and the topic.
-    """
-    spec = cls._enlil_spec
-    try:
-        given = cls.topics_from_params(params)
-    except (TypeError, ValueError, KeyError, AttributeError) as exc:
-        return {}, [f"params: {spec.cls_name}.topics_from_params failed: {exc}"]
-    out: dict[str, list[str]] = {}
-    errors: list[str] = []
-    for name, listed in given.items():
-        if name not in spec.inputs and name not in spec.outputs:
-            errors.append(f"params: {spec.cls_name} declares no Input or Output {name!r}")
-            continue
-        topics = []
-        for topic in listed:
-            try:
-                topics.append(parse_pattern(topic).text)
-            except (TopicError, AttributeError, TypeError) as exc:
-                errors.append(f"params: topic {topic!r} for {name!r}: {exc}")
-        out[name] = topics
-    return out, errors
-
-
-@dataclass(frozen=True, slots=True)
-class EngineConfig:
-    """How one actor instance is set up: its name, params, topic remaps and period."""
-
-    name: str
-    params: Mapping[str, Any]
-    topics: Mapping[str, str]
-    period: float | None
-    class_path: str = ""
-    recorder: int = 100
-    log_dir: str | None = None
-    run_dir: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Statistics:
-    """Counters of one actor instance since it started."""
-
-    received: int = 0
-    accepted: int = 0
-    malformed: int = 0
-    unsupported_version: int = 0
-    type_rejected: int = 0
-    filtered: int = 0
-    gaps: int = 0
-    duplicates: int = 0
-    published: int = 0
-    steps: int = 0
-
-
-_COUNTERS: Final = tuple(Statistics.__slots__)
-
-
-class Timer:
-    """A callback due at a monotonic time (``self.enlil.call_later``); ``cancel()`` it."""
-
-    __slots__ = ("_order", "callback", "cancelled", "when")
-
-    def __init__(self, when: float, order: int, callback: Callable[[], None]) -> None:
-        self.when = when
-        self.callback = callback
-        self.cancelled = False
-        self._order = order
-
-    def cancel(self) -> None:
-        """Do not run the callback (a no-op when it has run already)."""
-        self.cancelled = True
-
-    def __lt__(self, other: Timer) -> bool:
-        return (self.when, self._order) < (other.when, other._order)
-
-
-#: Callbacks for one watched file descriptor: ``(on_readable, on_writable)``.
-Watch = tuple[Callable[[], None] | None, Callable[[], None] | None]
-
-
-def _weigh(capture: tuple[Any, ...]) -> int:
-    """Bytes a capture copied: what its next checkpoint will cost (see the recorder)."""
-    return sum([len(v) for v in capture if type(v) is Packed])
 
 
 class ActorEngine:
@@ -218,13 +65,10 @@ class ActorEngine:
         self.spec: ActorSpec = cls._enlil_spec
         self.name = config.name
         self.config = config
-        self._memory_slots = [
-            *(("state", n) for n in cls._enlil_spec.states),
-            *(("inputs", n) for n in cls._enlil_spec.inputs),
-            *(("outputs", n) for n in cls._enlil_spec.outputs),
-        ]
-        self._memory_names = [name for _, name in self._memory_slots]
-        self.recorder = FlightRecorder(config.recorder, self._capture, _weigh, self._thaw)
+        self._memory = memory = Memory(self.spec)
+        self.recorder = FlightRecorder(
+            config.recorder, memory.capture, memory.weigh, memory.thaw, self._expand
+        )
         self._encode = envelope_encoder()
         self._recording = config.recorder > 0
         self._record_event = self.recorder.record
@@ -232,51 +76,30 @@ class ActorEngine:
         self._wall_ns = wall_ns
         self._monotonic = monotonic
         self._log = log if log is not None else structlog.get_logger().bind(actor=config.name)
-        params, errors = resolve_params(self.spec, config.params)
-        topics, topic_errors = resolve_topics(self.spec, config.topics, config.name)
-        by_params: dict[str, list[str]] = {}
-        if not errors:
-            by_params, param_topic_errors = resolve_param_topics(cls, params)
-            topic_errors += param_topic_errors
-        if errors or topic_errors:
-            raise ParamError(f"actor {config.name!r}: " + "; ".join(errors + topic_errors))
-        self.topics = topics
+        params, routes = resolve_instance(cls, config.name, config.params, config.topics)
+        self.topics = routes.topics
         #: Every topic (or family) each Input reads and each Output may publish on.
-        self.all_topics = {name: by_params.get(name, [topic]) for name, topic in topics.items()}
-        # topic frame -> (input name, topic, type checker)
-        self._inputs_b: dict[bytes, tuple[str, str, Callable[[Any], Any]]] = {}
-        # Inputs on a 'prefix.*' family of topics, tried when no exact topic matches.
-        self._input_patterns: list[tuple[Pattern, str, Callable[[Any], Any]]] = []
-        for name, var in self.spec.inputs.items():
-            for topic in self.all_topics[name]:
-                pattern = parse_pattern(topic)
-                if pattern.exact:
-                    self._inputs_b[pattern.zmq_filter] = (name, topic, checker(var.type))
-                else:
-                    self._input_patterns.append((pattern, name, checker(var.type)))
-        # Outputs that publish with send(..., topic=...): on a family, or on topics from params.
-        self._output_patterns = {
-            name: [parse_pattern(t) for t in self.all_topics[name]]
-            for name in self.spec.outputs
-            if name in by_params or not parse_pattern(topics[name]).exact
-        }
+        self.all_topics = routes.all_topics
+        self._inputs_b = routes.inputs
+        self._input_patterns = routes.input_patterns
+        self._output_patterns = routes.output_patterns
         self._step_on_input = cls.step_on_input
-        self._output_topics = {name: topics[name].encode() for name in self.spec.outputs}
+        self._output_topics = {name: self.topics[name].encode() for name in self.spec.outputs}
         self._required = {name for name, var in self.spec.inputs.items() if var.default is MISSING}
-        self._counts = dict.fromkeys(_COUNTERS, 0)
-        self._seq_out: dict[bytes, int] = {}
-        self._seq_in: dict[tuple[str, str], int] = {}
+        self._counts = dict.fromkeys(COUNTERS, 0)
+        self._sequences = Sequences()
+        self._seq_out = self._sequences.outgoing
+        self._seq_in = self._sequences.incoming
         self._logged: set[tuple[str, str, str]] = set()
         self._outbox: list[Outgoing] = []
         #: Per Input: [gaps, duplicates] counted from sequence numbers.
         self.input_stats: dict[str, list[int]] = {name: [0, 0] for name in self.spec.inputs}
         self._on_gap: Callable[[str, str, str, int], None] | None = None
-        #: File descriptors the actor watches: fd -> (on_readable, on_writable). The
-        #: runtime polls them with its sockets; ``watch_version`` changes with the set.
-        self.watched: dict[int, Watch] = {}
-        self.watch_version = 0
-        self._timers: list[Timer] = []
-        self._timer_order = itertools.count()
+        #: Timers and watched descriptors; the runtime polls the descriptors with its sockets.
+        self.schedule = Schedule(monotonic)
+        #: ``self.enlil.watch`` and ``self.enlil.call_later`` (see :class:`Schedule`).
+        self.watch = self.schedule.watch
+        self.call_later = self.schedule.call_later
         #: Where ``send()`` hands each message at once (the runtime's socket); when None,
         #: messages wait in the outbox until the hook returns (the harness). Either way
         #: the engine itself does no IO.
@@ -293,6 +116,7 @@ class ActorEngine:
         self.last_step_ns = 0
         self.params = params
         self.actor = self._instantiate(params)
+        memory.values = self.actor.__dict__
         if type(self.actor).on_gap is not Actor.on_gap:
             self._on_gap = self.actor.on_gap
 
@@ -408,17 +232,11 @@ class ActorEngine:
 
     def sequences(self) -> dict[str, list[list[Any]]]:
         """The last sequence number seen per (sender, topic) and sent per topic."""
-        return {
-            "in": [[sender, topic, seq] for (sender, topic), seq in self._seq_in.items()],
-            "out": [[topic.decode(), seq] for topic, seq in self._seq_out.items()],
-        }
+        return self._sequences.export()
 
     def adopt_sequences(self, seqs: Mapping[str, Any]) -> None:
         """Continue from another version's :meth:`sequences`: receivers see no gap."""
-        for sender, topic, seq in seqs.get("in", []):
-            self._seq_in[(sender, topic)] = seq
-        for topic, seq in seqs.get("out", []):
-            self._seq_out[topic.encode()] = seq
+        self._sequences.adopt(seqs)
 
     def handed_over(self, frames: list[bytes]) -> bool:
         """Whether the previous version already processed this message (by its sequence)."""
@@ -429,9 +247,7 @@ class ActorEngine:
             sender, seq, _, _, _ = decode_fields(frames[1])
         except WireError:
             return False
-        last = self._seq_in.get((sender, entry[1]))
-        # A sender that restarted begins again at 1: that is new, unless it was the last seen.
-        return last is not None and seq <= last and not (seq == 1 and last > 1)
+        return self._sequences.seen(sender, entry[1], seq)
 
     def stop(self) -> list[Outgoing]:
         """Run ``on_stop`` and return what it published."""
@@ -471,7 +287,7 @@ class ActorEngine:
             return self._not_ours(frames)
         name, topic, check = entry
         try:
-            sender, seq, timestamp_ns, trace, payload = decode_fields(frames[1])
+            sender, seq, _, trace, payload = decode_fields(frames[1])
         except WireError as exc:
             counts[exc.reason] += 1
             self._warn_once(exc.reason, sender_of(frames[1]) or "?", topic, str(exc))
@@ -499,8 +315,8 @@ class ActorEngine:
         actor = self.actor
         now_ns = self._wall_ns()
         if self._recording:
-            event = ("message", now_ns / 1e9, topic, sender, seq, timestamp_ns, value, trace)
-            self._record_event(event)
+            # Kept as received: decoded again only if a snapshot is taken (see _expand).
+            self._record_event((now_ns, frames))
         actor.__dict__[name] = value
         if not (self._step_on_input and (not self._required or self.ready_to_step())):
             return self._flush() if self._outbox or self._dirty else []
@@ -543,6 +359,19 @@ class ActorEngine:
         tracing.end(span)
         return out
 
+    def _expand(self, event: tuple[Any, ...]) -> Event:
+        """A recorded event as an :class:`Event`: a message ``(arrival ns, frames)`` decoded."""
+        if type(event[0]) is not int:
+            return Event(*event)
+        now_ns, frames = event
+        entry = self._input_of(frames)
+        assert entry is not None  # it was accepted for this Input when recorded
+        _, topic, check = entry
+        sender, seq, timestamp_ns, trace, payload = decode_fields(frames[1])
+        return Event(
+            "message", now_ns / 1e9, topic, sender, seq, timestamp_ns, check(payload), trace
+        )
+
     def _input_of(self, frames: list[bytes]) -> tuple[str, str, Callable[[Any], Any]] | None:
         """(Input name, topic, type check) of a two-frame message for this actor, or None."""
         if len(frames) != 2:
@@ -580,7 +409,7 @@ class ActorEngine:
         except TypeError:
             self._counts["type_rejected"] += 1
             return None
-        self._seq_in[(sender, topic)] = max(seq, self._seq_in.get((sender, topic), 0))
+        self._sequences.prime(sender, topic, seq)
         self.actor.__dict__[name] = value
         return name
 
@@ -605,14 +434,14 @@ class ActorEngine:
 
     def next_deadline(self) -> float | None:
         """Monotonic time of the next periodic step or timer, or None when there is none."""
-        if not self._timers:
+        first = self.schedule.next_due()
+        if first is None:
             return self._next_period
-        first = self._timers[0].when
         return first if self._next_period is None else min(first, self._next_period)
 
     def tick(self) -> list[Outgoing]:
         """Run due timers, then the periodic step if it is due; return what they published."""
-        out = self._run_timers() if self._timers else []
+        out = self._run_timers() if self.schedule.timers else []
         if self._next_period is None or self.period is None:
             return out
         now = self._monotonic()
@@ -636,43 +465,20 @@ class ActorEngine:
 
     # -- file descriptors and timers (HAL actors) -------------------------------
 
-    def watch(
-        self,
-        fd: int,
-        on_readable: Callable[[], None] | None = None,
-        on_writable: Callable[[], None] | None = None,
-    ) -> None:
-        """Call *on_readable* / *on_writable* when *fd* is ready (``self.enlil.watch``).
+    @property
+    def watched(self) -> dict[int, Watch]:
+        """The watched descriptors: fd -> (on_readable, on_writable)."""
+        return self.schedule.watched
 
-        The runtime polls the descriptor together with the actor's sockets, so
-        the actor neither blocks nor spins. Calling it again replaces the
-        callbacks (say, to ask for writability only while there is something
-        to write); with neither callback, the descriptor is no longer watched.
-        Stop watching a descriptor before closing it.
-        """
-        if on_readable is None and on_writable is None:
-            if self.watched.pop(fd, None) is None:
-                return
-        else:
-            if self.watched.get(fd) == (on_readable, on_writable):
-                return
-            self.watched[fd] = (on_readable, on_writable)
-        self.watch_version += 1
-
-    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
-        """Run *callback* once, *delay* seconds from now (``self.enlil.call_later``)."""
-        timer = Timer(self._monotonic() + max(0.0, delay), next(self._timer_order), callback)
-        heapq.heappush(self._timers, timer)
-        return timer
+    @property
+    def watch_version(self) -> int:
+        """Changes whenever the set of watched descriptors does."""
+        return self.schedule.watch_version
 
     def _run_timers(self) -> list[Outgoing]:
-        now = self._monotonic()
-        timers = self._timers
         out: list[Outgoing] = []
-        while timers and timers[0].when <= now:
-            timer = heapq.heappop(timers)
-            if not timer.cancelled:
-                out += self.run_callback("timer", timer.callback)
+        while (callback := self.schedule.pop_due()) is not None:
+            out += self.run_callback("timer", callback)
         return out
 
     def io_ready(self, fd: int, readable: bool, writable: bool) -> list[Outgoing]:
@@ -713,38 +519,13 @@ class ActorEngine:
 
     # -- memory, snapshots and restore -------------------------------------------
 
-    def _capture(self) -> tuple[Any, ...]:
-        """A cheap copy of the memory for the flight recorder (see :func:`freeze`)."""
-        get = self.actor.__dict__.get
-        return tuple(
-            [
-                v if type(v := get(name, ABSENT)) in IMMUTABLE else freeze(v)
-                for name in self._memory_names
-            ]
-        )
-
-    def _thaw(self, capture: tuple[Any, ...]) -> dict[str, Any]:
-        memory: dict[str, dict[str, Any]] = {"state": {}, "inputs": {}, "outputs": {}}
-        for (kind, name), value in zip(self._memory_slots, capture, strict=True):
-            if value is not ABSENT:
-                memory[kind][name] = thaw(value)
-        return memory
-
     def memory(self) -> dict[str, Any]:
         """What restores the actor: State values, and the Inputs/Outputs that have values."""
-        return self._thaw(self._capture())
+        return self._memory.now()
 
     def restore(self, memory: Mapping[str, Any]) -> None:
         """Put State, Input and Output values back as :meth:`memory` gave them."""
-        values = self.actor.__dict__
-        for kind, declared in (
-            ("state", self.spec.states),
-            ("inputs", self.spec.inputs),
-            ("outputs", self.spec.outputs),
-        ):
-            for name, value in (memory.get(kind) or {}).items():
-                if name in declared:
-                    values[name] = value
+        self._memory.restore(memory)
 
     def snapshot(self, reason: str, exc: BaseException | None = None) -> Snapshot:
         """A snapshot of the recorder; with *exc*, of the failure of the last event."""

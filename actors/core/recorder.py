@@ -43,7 +43,9 @@ class FlightRecorder(Generic[C]):
 
     *capture* copies the memory now; *weigh* says how many bytes a capture
     copied (what its next checkpoint costs); *thaw* turns a capture back into
-    ``{state, inputs, outputs}``.
+    ``{state, inputs, outputs}``. An event is recorded as the caller has it at
+    hand (a received message as its arrival time and frames, decoded only if a
+    snapshot is taken); *expand* turns it into an :class:`Event`.
     """
 
     def __init__(
@@ -52,11 +54,13 @@ class FlightRecorder(Generic[C]):
         capture: Callable[[], C],
         weigh: Callable[[C], int],
         thaw: Callable[[C], dict[str, Any]],
+        expand: Callable[[tuple[Any, ...]], Event] = lambda event: Event(*event),
     ) -> None:
         self.size = size
         self._capture = capture
         self._weigh = weigh
         self._thaw = thaw
+        self._expand = expand
         # With size 0 nothing is kept: no checkpoint is ever due, and a deque of
         # length 0 drops what is appended.
         self._events: collections.deque[tuple[Any, ...]] = collections.deque(
@@ -72,7 +76,7 @@ class FlightRecorder(Generic[C]):
         self.interval = 1
 
     def record(self, event: tuple[Any, ...]) -> None:
-        """Remember *event* (Event fields, in order); capture the memory first when due."""
+        """Remember *event*; capture the memory first when a checkpoint is due."""
         count = self._count
         if count >= self._next_checkpoint:
             self._checkpoint(count)
@@ -114,7 +118,7 @@ class FlightRecorder(Generic[C]):
 
     def events(self) -> list[Event]:
         """The recorded events, oldest first."""
-        return [Event(*event) for event in self._events]
+        return [self._expand(event) for event in self._events]
 
     def initial(self) -> dict[str, Any] | None:
         """Memory before the oldest recorded event, or None when nothing is recorded."""

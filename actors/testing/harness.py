@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from actors.core.actor import Actor
-from actors.core.engine import ActorEngine, EngineConfig, Outgoing, Statistics
+from actors.core.engine import ActorEngine, Outgoing
+from actors.core.engine_types import EngineConfig, Statistics
 from actors.core.snapshot import Snapshot
 from actors.core.wire import Message, decode_message, encode_envelope
 

@@ -1,0 +1,55 @@
+"""The engine's public types: its config, its counters, the tracer it calls (pure core)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+#: The W3C traceparent of the step running now in this thread, if it is traced: log
+#: records pick it up (actors.logs), so a step's logs carry its trace and span ids.
+CURRENT_TRACE: ContextVar[str | None] = ContextVar("enlil_current_trace", default=None)
+
+
+class Tracer(Protocol):
+    """What the engine needs from tracing (implemented by :mod:`actors.telemetry`)."""
+
+    def sample_root(self) -> bool: ...
+    def start(self, name: str, parent: str | None, attributes: dict[str, Any]) -> Any: ...
+    def traceparent(self, span: Any) -> str: ...
+    def end(self, span: Any, exc: BaseException | None = None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """How one actor instance is set up: its name, params, topic remaps and period."""
+
+    name: str
+    params: Mapping[str, Any]
+    topics: Mapping[str, str]
+    period: float | None
+    class_path: str = ""
+    recorder: int = 100
+    log_dir: str | None = None
+    run_dir: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Statistics:
+    """Counters of one actor instance since it started."""
+
+    received: int = 0
+    accepted: int = 0
+    malformed: int = 0
+    unsupported_version: int = 0
+    type_rejected: int = 0
+    filtered: int = 0
+    gaps: int = 0
+    duplicates: int = 0
+    published: int = 0
+    steps: int = 0
+
+
+#: The names of the counters, in order.
+COUNTERS: Final = tuple(Statistics.__slots__)

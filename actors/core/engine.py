@@ -315,8 +315,10 @@ class ActorEngine:
         actor = self.actor
         now_ns = self._wall_ns()
         if self._recording:
-            # Kept as received: decoded again only if a snapshot is taken (see _expand).
-            self._record_event((now_ns, frames))
+            # Kept as received, decoded again only if a snapshot is taken (see _expand);
+            # frames in a tuple of their own, not their list: the garbage collector
+            # stops tracking a tuple of atomic values, so a long window costs it nothing.
+            self._record_event((now_ns, frames[0], frames[1]))
         actor.__dict__[name] = value
         if not (self._step_on_input and (not self._required or self.ready_to_step())):
             return self._flush() if self._outbox or self._dirty else []
@@ -360,10 +362,11 @@ class ActorEngine:
         return out
 
     def _expand(self, event: tuple[Any, ...]) -> Event:
-        """A recorded event as an :class:`Event`: a message ``(arrival ns, frames)`` decoded."""
+        """A recorded event as an :class:`Event`: a message ``(arrival ns, topic, envelope)``
+        decoded."""
         if type(event[0]) is not int:
             return Event(*event)
-        now_ns, frames = event
+        now_ns, *frames = event
         entry = self._input_of(frames)
         assert entry is not None  # it was accepted for this Input when recorded
         _, topic, check = entry

@@ -39,6 +39,8 @@ _EVENTS: Final = {
     zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "handshake_failed",
 }
 _PARENT_CHECK: Final = 0.5
+#: Failed handshakes logged one by one, at most (garbage at the port is counted anyway).
+_LOGGED_HANDSHAKES: Final = 10
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,7 @@ def run_broker(config: BrokerSettings) -> int:
                         name = _EVENTS.get(zmq.Event(event["event"]))
                         if name:
                             counts[name] += 1
-                        if name == "handshake_failed" and counts[name] <= 10:
+                        if name == "handshake_failed" and counts[name] <= _LOGGED_HANDSHAKES:
                             log.warning(
                                 "rejected a peer that does not speak ZMTP",
                                 endpoint=event["endpoint"].decode(errors="replace"),

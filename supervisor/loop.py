@@ -4,8 +4,9 @@ Every other part of the supervisor registers what it reads (a socket, a
 pidfd, the signal wakeup fd) with a handler and a priority, and schedules
 its timeouts with :meth:`EventLoop.after`. Nothing sleeps: a turn polls
 until the next timer is due (at most a second), then runs the handlers of
-what is ready, highest priority first, so that exits and heartbeats are seen
-before control requests in the same turn.
+what is ready, highest priority first: signals, then the broker's messages
+(an actor's last words come before its exit), then exits, then control
+requests, so that heartbeats and exits are seen before requests in a turn.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ class Priority(IntEnum):
     """Which ready handlers run first in one turn (lower runs first)."""
 
     SIGNAL = 0
-    EXIT = 1
-    BROKER = 2
+    BROKER = 1
+    EXIT = 2
     CONTROL = 3
 
 

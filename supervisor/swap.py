@@ -33,7 +33,7 @@ import signal
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from actors.core.control import (
     SWAP_SUFFIX,
@@ -50,6 +50,9 @@ from supervisor.children import Child, ChildState
 from supervisor.core.liveness import LivenessWatch
 from supervisor.core.protocol import ProtocolError, encode_error, encode_result
 from supervisor.supervision import Supervision
+
+#: Seconds a failed new version's report may trail its exit.
+EXIT_GRACE: Final = 0.5
 
 
 class Phase(StrEnum):
@@ -297,7 +300,9 @@ class SwapCoordinator:
             else f"the new version exited ({'signal ' + str(-code) if code < 0 else code})"
         )
         if swap.phase is not Phase.DONE:
-            self._failed(swap, why)
+            # Its last message (why it failed) was sent before it exited but may still be
+            # on its way through the broker: it wins if it comes within the grace.
+            self.loop.after(EXIT_GRACE, lambda: self._failed(swap, why))
 
     def _retire(self, child: Child) -> None:
         self.retiring.append(child)

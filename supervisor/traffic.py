@@ -13,7 +13,7 @@ from typing import Final
 
 from actors.core.control import SWAP_OPS, Heartbeat, Reply, decode_reply
 from actors.core.topics import SYS_HEARTBEAT, SYS_REPLY
-from actors.core.wire import WireError, decode_message
+from actors.core.wire import MESSAGE_FRAMES, WireError, decode_message
 from actors.link import BrokerLink
 from actors.transport import recv_message
 from supervisor.children import ChildState
@@ -51,7 +51,7 @@ class BrokerTraffic:
             frames = recv_message(sub)  # the runtime's fast receive: retained traffic may be heavy
             if frames is None:
                 return
-            if len(frames) == 2 and self.retained.message(frames[0], frames[1]):
+            if len(frames) == MESSAGE_FRAMES and self.retained.message(frames[0], frames[1]):
                 continue
             if self.link.is_probe(frames):
                 if sup.broker.state is ChildState.STARTING:

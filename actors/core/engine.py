@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 import structlog
 
@@ -32,6 +32,7 @@ from actors.core.snapshot import (
 )
 from actors.core.topics import check_topic
 from actors.core.wire import (
+    MESSAGE_FRAMES,
     WireError,
     decode_fields,
     decode_message,
@@ -42,6 +43,13 @@ from actors.core.wire import (
 
 #: An encoded message ready for the socket: ``(topic frame, envelope frame)``.
 Outgoing = tuple[bytes, bytes]
+
+
+#: Distinct (reason, sender, topic) drops logged, at most: the counters go on.
+_MAX_LOGGED: Final = 1000
+#: A W3C traceparent is version-traceid-parentid-flags: the trace id sits between the
+#: first two dashes.
+_TRACE_ID_DASHES: Final = 2
 
 
 class ActorEngine:
@@ -280,8 +288,8 @@ class ActorEngine:
         """Deliver one received multipart; run ``step()`` if it changed an Input."""
         counts = self._counts
         counts["received"] += 1
-        entry = self._inputs_b.get(frames[0]) if len(frames) == 2 else None
-        if entry is None and self._input_patterns and len(frames) == 2:
+        entry = self._inputs_b.get(frames[0]) if len(frames) == MESSAGE_FRAMES else None
+        if entry is None and self._input_patterns and len(frames) == MESSAGE_FRAMES:
             entry = self._match_pattern(frames[0])
         if entry is None:
             return self._not_ours(frames)
@@ -377,7 +385,7 @@ class ActorEngine:
 
     def _input_of(self, frames: list[bytes]) -> tuple[str, str, Callable[[Any], Any]] | None:
         """(Input name, topic, type check) of a two-frame message for this actor, or None."""
-        if len(frames) != 2:
+        if len(frames) != MESSAGE_FRAMES:
             return None
         return self._inputs_b.get(frames[0]) or self._match_pattern(frames[0])
 
@@ -428,7 +436,7 @@ class ActorEngine:
             decode_message(frames)
         except WireError as exc:
             self._counts[exc.reason] += 1
-            sender = sender_of(frames[1]) if len(frames) == 2 else None
+            sender = sender_of(frames[1]) if len(frames) == MESSAGE_FRAMES else None
             topic = frames[0][:64].decode("utf-8", "replace") if frames else ""
             self._warn_once(exc.reason, sender or "?", topic, str(exc))
             return []
@@ -508,7 +516,7 @@ class ActorEngine:
 
     def _warn_once(self, reason: str, sender: str, topic: str, detail: str) -> None:
         key = (reason, sender, topic)
-        if key in self._logged or len(self._logged) > 1000:
+        if key in self._logged or len(self._logged) > _MAX_LOGGED:
             return
         self._logged.add(key)
         self._log.warning(
@@ -548,7 +556,9 @@ class ActorEngine:
             failed_event=len(events) - 1 if failing else None,
             state=self.recorder.last_memory() if failing else self.memory(),
             exception=describe_exception(exc) if exc is not None else None,
-            trace_id=trace.split("-")[1] if trace and trace.count("-") >= 2 else None,
+            trace_id=trace.split("-")[1]
+            if trace and trace.count("-") >= _TRACE_ID_DASHES
+            else None,
         )
 
     # -- introspection ---------------------------------------------------------

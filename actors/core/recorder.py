@@ -34,6 +34,8 @@ BYTES_PER_EVENT: Final = 8
 #: Events between two checkpoints, at most.
 MAX_INTERVAL: Final = 100_000
 _REWEIGH: Final = 16
+#: The index of the first event after ``start``: memories are usually filled by on_start.
+_AFTER_START: Final = 1
 
 C = TypeVar("C")
 
@@ -90,7 +92,7 @@ class FlightRecorder(Generic[C]):
         # second (after on_start, where memories are usually filled) and then one in
         # sixteen are enough to notice the memory growing.
         interval = self.interval
-        if interval > 1 or index < 2 or not index % _REWEIGH:
+        if interval > 1 or index <= _AFTER_START or not index % _REWEIGH:
             weight = self._weigh(capture)
             interval = self.interval = min(MAX_INTERVAL, max(1, -(-weight // BYTES_PER_EVENT)))
         self._next_checkpoint = index + interval

@@ -32,6 +32,8 @@ WIRE_VERSION: Final = 1
 _SLOTS: Final = 6
 #: Largest envelope accepted from a peer; ZeroMQ enforces it too (MAXMSGSIZE).
 MAX_FRAME_BYTES: Final = 16 * 1024 * 1024
+#: Frames of one message: the topic, then the envelope.
+MESSAGE_FRAMES: Final = 2
 
 
 class WireError(ValueError):
@@ -175,7 +177,7 @@ def decode_topic(frame: bytes) -> str:
 
 def decode_message(frames: list[bytes]) -> Message:
     """Decode a received multipart into a :class:`Message`, or raise :class:`WireError`."""
-    if len(frames) != 2:
+    if len(frames) != MESSAGE_FRAMES:
         raise MalformedFrame(f"message has {len(frames)} frames, expected 2")
     return Message(topic=decode_topic(frames[0]), envelope=decode_envelope(frames[1]))
 

@@ -18,6 +18,7 @@ from actors.core.control import Reply
 from actors.core.control import Request as ActorRequest
 from actors.core.requests import RequestTracker
 from actors.core.topics import SYS_CONTROL
+from actors.core.wire import MESSAGE_FRAMES
 from supervisor.children import Child, ChildState
 from supervisor.control import COMMANDS, DURING_SHUTDOWN
 from supervisor.core.protocol import (
@@ -74,7 +75,7 @@ class Controller:
                 return
             identity, body = frames[0], frames[-1]
             try:
-                if len(frames) < 2:
+                if len(frames) < MESSAGE_FRAMES:
                     raise ProtocolError("bad_request", "request has no body frame")
                 self.handle(identity, decode_request(body))
             except ProtocolError as exc:

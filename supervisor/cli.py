@@ -42,6 +42,7 @@ from actors.site import ConfigError, SiteConfig, connect_address, load_site
 from actors.sockets import SocketFactory
 from supervisor import cli_snapshots
 from supervisor.client import ControlClient, ControlError, ControlTimeout
+from supervisor.core.protocol import OPS
 from supervisor.docs import design_of, format_live, live_graph, write_docs
 from supervisor.runner import SiteLocked, Supervisor
 from supervisor.site import check_site, declared_actors
@@ -87,24 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     ctl.add_argument("--endpoint", help="control endpoint (default: from the config)")
     ctl.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for a reply")
     ctl.add_argument("--json", action="store_true", help="print the reply as JSON")
-    ctl.add_argument(
-        "op",
-        choices=[
-            "status",
-            "start",
-            "stop",
-            "restart",
-            "shutdown",
-            "snapshot",
-            "snapshots",
-            "loglevel",
-            "graph",
-            "swap",
-            "add",
-            "remove",
-            "reload",
-        ],
-    )
+    # Every op of the control protocol, and graph (status drawn against the declarations).
+    ctl.add_argument("op", choices=[*OPS, "graph"])
     ctl.add_argument(
         "name",
         nargs="?",
@@ -214,8 +199,7 @@ def cmd_run(config: Path | None, zygote: Zygote | None = None) -> int:
 
 def cmd_ctl(args: argparse.Namespace) -> int:
     """Send one control request and print the reply."""
-    needs_name = ("start", "stop", "restart", "snapshot", "loglevel", "swap", "add", "remove")
-    if args.op in needs_name and not args.name:
+    if "name" in OPS.get(args.op, ()) and not args.name:
         print(f"ctl {args.op} needs an actor name", file=sys.stderr)
         return EXIT_USAGE
     endpoint = args.endpoint

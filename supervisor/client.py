@@ -93,6 +93,59 @@ class ControlClient:
         """Ask the supervisor to stop the whole site."""
         self.request("shutdown")
 
+    def snapshot(self, name: str) -> dict[str, Any]:
+        """Have a running actor write a snapshot now; returns ``{"actor", "path", ...}``."""
+        result: dict[str, Any] = self.request("snapshot", name=name)
+        return result
+
+    def snapshots(self, name: str | None = None) -> list[dict[str, Any]]:
+        """The snapshot files of one actor (or all), oldest first."""
+        result: list[dict[str, Any]] = self.request("snapshots", **_given(name=name))
+        return result
+
+    def loglevel(
+        self, name: str, level: str | None = None, otel: str | None = None
+    ) -> dict[str, Any]:
+        """Change an actor's (or ``supervisor``'s) log levels; returns those in force."""
+        result: dict[str, Any] = self.request(
+            "loglevel", name=name, **_given(level=level, otel=otel)
+        )
+        return result
+
+    def swap(
+        self,
+        name: str,
+        cls: str | None = None,
+        params: dict[str, Any] | None = None,
+        etag: str | None = None,
+    ) -> dict[str, Any]:
+        """Hot-swap an actor to the code on disk (or *cls*, *params*); returns the new status."""
+        args = _given(etag=etag, params=params, **{"class": cls})
+        result: dict[str, Any] = self.request("swap", name=name, **args)
+        return result
+
+    def add(
+        self,
+        name: str,
+        cls: str | None = None,
+        params: dict[str, Any] | None = None,
+        table: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Add an actor to the running site; returns its status once ready."""
+        args = _given(params=params, table=table, **{"class": cls})
+        result: dict[str, Any] = self.request("add", name=name, **args)
+        return result
+
+    def remove(self, name: str, etag: str | None = None) -> dict[str, Any]:
+        """Stop an actor and drop it from the site; returns its status once gone."""
+        result: dict[str, Any] = self.request("remove", name=name, **_given(etag=etag))
+        return result
+
+    def reload(self, etag: str | None = None) -> dict[str, Any]:
+        """Apply what changed in site.toml; returns what was added, removed, swapped."""
+        result: dict[str, Any] = self.request("reload", **_given(etag=etag))
+        return result
+
     def close(self) -> None:
         """Close the socket (and the context, if this client made it)."""
         self._sock.close()
@@ -103,3 +156,8 @@ class ControlClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _given(**args: Any) -> dict[str, Any]:
+    """The arguments that were given (None means not given)."""
+    return {k: v for k, v in args.items() if v is not None}

@@ -69,3 +69,18 @@ def test_every_op_has_a_command_module_and_every_command_an_op() -> None:
     documented = __import__("supervisor.core.protocol").core.protocol.__doc__
     for op in OPS:
         assert f"\n{op} " in documented, f"op {op!r} missing from the protocol's table"
+
+
+def test_the_client_has_a_method_for_every_op() -> None:
+    """ControlClient offers each op of the protocol as a method of the same name."""
+    import inspect
+
+    from supervisor.client import ControlClient
+    from supervisor.core.protocol import OPS
+
+    for op, needs in OPS.items():
+        method = getattr(ControlClient, op, None)
+        assert callable(method), f"ControlClient has no method {op!r}"
+        params = inspect.signature(method).parameters
+        for arg in needs:
+            assert arg in params, f"ControlClient.{op} does not take {arg!r}"

@@ -48,7 +48,7 @@ from actors.settings import RuntimeConfig
 from actors.snapshots import stamp, write_snapshot
 from actors.sockets import SocketFactory
 from actors.swapping import SwapIn
-from actors.transport import raw_send, recv_message, send_message
+from actors.transport import Transport
 
 EXIT_OK: Final = Exit.OK
 EXIT_BROKER: Final = Exit.BROKER
@@ -56,7 +56,6 @@ EXIT_FAILURE: Final = Exit.FAILURE
 EXIT_CONFIG: Final = Exit.CONFIG
 _PARENT_CHECK: Final = 0.5
 _BATCH: Final = 1000
-_SNDMORE: Final = zmq.SNDMORE
 _RETAINED_WAIT: Final = 2.0  # seconds a starting actor waits for its retained values
 _RETAINED_RETRY: Final = 0.25
 _MAX_REPORTED: Final = 200  # published topics named in a heartbeat, at most
@@ -82,6 +81,15 @@ class ActorProcess(SwapIn):
         self.log_export: Any = None
         folder = config.snapshot_dir / config.name if config.snapshot_dir else None
         self.snapshot_folder = folder
+        # A swap's new version has topics of its own until it takes over.
+        suffix = SWAP_SUFFIX if config.swap else ""
+        self.control_topic = (SYS_CONTROL + config.name + suffix).encode()
+        self.reply_topic = (SYS_REPLY + config.name + suffix).encode()
+        #: After a handover (the old version of a swap): messages held back, not processed.
+        self.paused = False
+        self.held: list[list[bytes]] = []
+        #: The new version took over: leave without on_stop.
+        self.swapped_out = False
 
     def run(self) -> int:
         """Run until stopped or failed; return the process exit code."""
@@ -123,13 +131,6 @@ class ActorProcess(SwapIn):
         stack_file = self._arm_stack_dump()
         wakeup = SignalWakeup((signal.SIGTERM, signal.SIGINT))
         sockets = SocketFactory(hwm=cfg.hwm)
-        suffix = SWAP_SUFFIX if cfg.swap else ""
-        self.control_topic = (SYS_CONTROL + cfg.name + suffix).encode()
-        self.reply_topic = (SYS_REPLY + cfg.name + suffix).encode()
-        #: While a swap's new version takes over: messages held back, not processed.
-        self.paused = False
-        self.held: list[list[bytes]] = []
-        self.swapped_out = False
         link = BrokerLink(
             sockets,
             cfg.pub_endpoint,
@@ -138,6 +139,7 @@ class ActorProcess(SwapIn):
             patterns=[*engine.subscriptions(), self.control_topic.decode()],
         )
         try:
+            self.transport = Transport(link)
             return self._serve(engine, link, wakeup, parent)
         finally:
             if engine.tracing is not None:
@@ -284,20 +286,20 @@ class ActorProcess(SwapIn):
         request = engine.subscriptions()
         deadline = time.monotonic() + _RETAINED_WAIT
         early: list[list[bytes]] = []
-        sub = link.sub
+        transport = self.transport
         next_ask = 0.0
         while True:
             now = time.monotonic()
             if now >= next_ask:  # asked again now and then: a busy supervisor may miss one
-                link.publish(SYS_RETAINED + self.config.name, request)
+                transport.publish(SYS_RETAINED + self.config.name, request)
                 next_ask = now + _RETAINED_RETRY
             left = min(deadline, next_ask) - now
             if now >= deadline:
                 self.log.warning("no answer about retained values", waited=_RETAINED_WAIT)
                 return early
-            if not sub.poll(int(left * 1000) + 1):
+            if not transport.wait(left):
                 continue
-            frames = recv_message(sub)
+            frames = transport.receive()
             if frames is None:
                 continue
             if frames[0] != self.control_topic:
@@ -341,42 +343,39 @@ class ActorProcess(SwapIn):
             early = self._prime_retained(engine, link)
         heartbeat_topic = (SYS_HEARTBEAT + cfg.name).encode()
         control_topic = self.control_topic
-        pub = link.pub
+        transport = self.transport
+        send_all = transport.send_all
         metrics = None
         if cfg.otlp_endpoint:
             engine.tracing = self._start_tracing()
             metrics = self._start_metrics(engine)
             self._start_log_export()
 
-        def emit(topic: bytes, envelope: bytes) -> None:
-            send_message(pub, topic, envelope)
-
         # A step that sends many messages streams them out instead of holding them all.
-        engine.emit = emit
+        engine.emit = transport.send
         hook = "on_start"
         try:
             if taken_over is None:
-                self._send(pub, engine.start())
+                send_all(engine.start())
             else:  # a swapped-in version: no on_start; it publishes only from now on
-                self._send(pub, taken_over)
+                send_all(taken_over)
                 engine.resume()
             self.state = "running"
-            self._send(pub, [engine.publish(heartbeat_topic, self._heartbeat(engine, "ready"))])
+            send_all([engine.publish(heartbeat_topic, self._heartbeat(engine, "ready"))])
             self.log.info("actor ready", cls=cfg.class_path, inputs=engine.subscriptions())
             for queued in early:  # what arrived while waiting for the retained values
                 if queued[0] == self.control_topic:
-                    self._send(pub, self._control(engine, queued))
+                    send_all(self._control(engine, queued))
                 else:
-                    self._send(pub, engine.receive(queued))
+                    send_all(engine.receive(queued))
             poller = zmq.Poller()
-            poller.register(link.sub, zmq.POLLIN)
+            poller.register(transport.socket, zmq.POLLIN)
             poller.register(wakeup.fileno(), zmq.POLLIN)
             poll = poller.poll
             receive = engine.receive
-            recv_next = recv_message
+            recv_next = transport.receive
             next_beat = time.monotonic() + cfg.heartbeat_interval
             next_parent = time.monotonic() + _PARENT_CHECK
-            sub = link.sub
             hook = "step"
             watch_version = 0
             watched: dict[int, int] = {}  # fd -> poll flags, as registered
@@ -402,14 +401,14 @@ class ActorProcess(SwapIn):
                                 out = engine.io_ready(
                                     fd, bool(flags & _READABLE), bool(flags & zmq.POLLOUT)
                                 )
-                                self._send(pub, out)
+                                send_all(out)
                         hook = "step"
                     for _ in range(_BATCH):
-                        frames = recv_next(sub)
+                        frames = recv_next()
                         if frames is None:
                             break
                         if frames[0] == control_topic:
-                            self._send(pub, self._control(engine, frames))
+                            send_all(self._control(engine, frames))
                             if self.swapped_out:
                                 break
                             continue
@@ -418,18 +417,18 @@ class ActorProcess(SwapIn):
                             continue
                         out = receive(frames)
                         if out:
-                            self._send(pub, out)
+                            send_all(out)
                 if self.swapped_out:
                     self.log.info("swapped out: the new version runs")
                     return EXIT_OK
                 if not self.paused:
-                    self._send(pub, engine.tick())
+                    send_all(engine.tick())
                 now = time.monotonic()
                 if now >= next_beat:
                     next_beat = now + cfg.heartbeat_interval
                     if metrics is not None:
                         metrics.take_steps()
-                    self._send(pub, [engine.publish(heartbeat_topic, self._heartbeat(engine))])
+                    send_all([engine.publish(heartbeat_topic, self._heartbeat(engine))])
                 if now >= next_parent:
                     next_parent = now + _PARENT_CHECK
                     if not parent_alive(parent):
@@ -437,8 +436,8 @@ class ActorProcess(SwapIn):
                         break
             hook = "on_stop"
             self.state = "stopping"
-            self._send(pub, engine.stop())
-            self._send(pub, [engine.publish(heartbeat_topic, self._heartbeat(engine))])
+            send_all(engine.stop())
+            send_all([engine.publish(heartbeat_topic, self._heartbeat(engine))])
         except Exception as exc:
             self.state = "failed"
             self.log.exception("unanticipated failure", hook=hook, error=repr(exc))
@@ -446,14 +445,6 @@ class ActorProcess(SwapIn):
             return EXIT_FAILURE
         self.log.info("actor stopped")
         return EXIT_OK
-
-    @staticmethod
-    def _send(pub: zmq.Socket[bytes], messages: list[Outgoing]) -> None:
-        # PUB never blocks: past the high-water mark ZeroMQ drops, and receivers count a gap.
-        # Two plain sends cost a quarter of one send_multipart for small messages.
-        for topic, envelope in messages:
-            raw_send(pub, topic, _SNDMORE)
-            raw_send(pub, envelope)
 
     def _heartbeat(self, engine: ActorEngine, state: str | None = None) -> dict[str, Any]:
         stats = engine.statistics()

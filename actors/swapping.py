@@ -14,8 +14,6 @@ import os
 import time
 from typing import TYPE_CHECKING, Any, Final
 
-import zmq
-
 from actors.core.control import SWAP_SUFFIX, Exit, Op, Request, Standby, TookOver, decode_request
 from actors.core.engine import ActorEngine, Outgoing
 from actors.core.topics import SYS_CONTROL, SYS_REPLY
@@ -23,7 +21,7 @@ from actors.core.wire import WireError, decode_message
 from actors.link import BrokerLink, BrokerUnreachable
 from actors.process import SignalWakeup
 from actors.sockets import SocketFactory
-from actors.transport import recv_message
+from actors.transport import Transport
 
 if TYPE_CHECKING:
     from actors.settings import RuntimeConfig
@@ -44,6 +42,7 @@ class SwapIn:
     log: Any
     control_topic: bytes
     reply_topic: bytes
+    transport: Transport
 
     def _standby(
         self, engine: ActorEngine, link: BrokerLink, wakeup: SignalWakeup
@@ -62,7 +61,7 @@ class SwapIn:
         version = getattr(self.cls, "version", 1)
         announce = Standby(pid=os.getpid(), version=version, token=cfg.swap).encode()
         held: list[list[bytes]] = []
-        sub = link.sub
+        transport = self.transport
         next_announce = 0.0
         deadline = time.monotonic() + _STANDBY_LIMIT
         # After the takeover, with nothing yet processed: on probation until a first step.
@@ -73,14 +72,14 @@ class SwapIn:
             if probation is not None and now >= probation:
                 return self._took_over(link, out, 0)  # no message came: nothing to try
             if probation is None and now >= next_announce:
-                link.publish(self.reply_topic.decode(), announce)
+                transport.publish(self.reply_topic.decode(), announce)
                 next_announce = now + _STANDBY_ANNOUNCE
             if wakeup.received and wakeup.drain():
                 return EXIT_OK
             wait = (probation if probation is not None else next_announce) - now
-            if not sub.poll(int(wait * 1000) + 1):
+            if not transport.wait(wait):
                 continue
-            frames = recv_message(sub)
+            frames = transport.receive()
             if frames is None:
                 continue
             if frames[0] != self.control_topic:
@@ -125,11 +124,10 @@ class SwapIn:
         """Report success; from now on this process is the actor (its control topic too)."""
         cfg = self.config
         self._swap_reply(link, TookOver(ok=True, pid=os.getpid(), processed=processed))
-        sub = link.sub
-        sub.setsockopt(zmq.UNSUBSCRIBE, self.control_topic)
+        self.transport.unsubscribe(self.control_topic)
         self.control_topic = (SYS_CONTROL + cfg.name).encode()
         self.reply_topic = (SYS_REPLY + cfg.name).encode()
-        sub.setsockopt(zmq.SUBSCRIBE, self.control_topic)
+        self.transport.subscribe(self.control_topic)
         self.log.info("took over", processed=processed, version=getattr(self.cls, "version", 1))
         return out
 

@@ -1,4 +1,4 @@
-"""How an actor process's messages cross ZeroMQ: the fast receive and send (shell).
+"""How an actor process's messages cross ZeroMQ: one transport, its fast receive and send (shell).
 
 Every send and receive of the actor runtime and of the supervisor's broker
 traffic goes through these functions, so that what is added to a hop (fault
@@ -7,9 +7,13 @@ injection, access checks, recording) attaches here, in one place.
 
 from __future__ import annotations
 
-from typing import Final
+import functools
+from collections.abc import Callable
+from typing import Any, Final
 
 import zmq
+
+from actors.link import BrokerLink
 
 _NOBLOCK: Final = zmq.NOBLOCK
 _SNDMORE: Final = zmq.SNDMORE
@@ -47,3 +51,48 @@ def recv_message(sub: zmq.Socket[bytes]) -> list[bytes] | None:
     if frame.more:
         return [frame.bytes, sub.recv(_NOBLOCK)]
     return [frame.bytes]
+
+
+class Transport:
+    """Every send and receive of one actor process, over its broker link's two sockets.
+
+    The one seam where what happens to a hop attaches (faults, access checks,
+    recording). The hot path stays compiled: :attr:`receive` is a partial of
+    :func:`recv_message` and :attr:`send` two compiled sends.
+    """
+
+    def __init__(self, link: BrokerLink) -> None:
+        self.link = link
+        self.socket = link.sub
+        pub = link.pub
+        #: The next ``[topic, envelope]`` without blocking, or None when nothing is queued.
+        self.receive: Callable[[], list[bytes] | None] = functools.partial(recv_message, link.sub)
+
+        def send(topic: bytes, envelope: bytes) -> None:
+            raw_send(pub, topic, _SNDMORE)
+            raw_send(pub, envelope)
+
+        #: Send one encoded message (never blocks: past the high-water mark ZeroMQ drops).
+        self.send: Callable[[bytes, bytes], None] = send
+
+    def send_all(self, messages: list[tuple[bytes, bytes]]) -> None:
+        """Send encoded messages in order."""
+        send = self.send
+        for topic, envelope in messages:
+            send(topic, envelope)
+
+    def wait(self, seconds: float) -> bool:
+        """Whether a message is queued within *seconds* (rounded up to the next millisecond)."""
+        return bool(self.socket.poll(int(seconds * 1000) + 1))
+
+    def publish(self, topic: str, payload: Any) -> None:
+        """Encode and send *payload* with the link's own sequence numbers (control traffic)."""
+        self.link.publish(topic, payload)
+
+    def subscribe(self, topic: bytes) -> None:
+        """Receive *topic* too (a ZeroMQ prefix)."""
+        self.socket.setsockopt(zmq.SUBSCRIBE, topic)
+
+    def unsubscribe(self, topic: bytes) -> None:
+        """Stop receiving *topic*."""
+        self.socket.setsockopt(zmq.UNSUBSCRIBE, topic)

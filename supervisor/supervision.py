@@ -85,18 +85,8 @@ class Supervision:
     def apply(self, site: SiteConfig, retained_readers: set[str]) -> None:
         """Take *site*'s actor settings: order, policy, limits; a Child for each new actor."""
         self.site = site
-        cfg = site.supervisor
         self.order = site.start_order()
-        self.policy.config = PolicyConfig(
-            strategy=cfg.strategy,
-            max_restarts=cfg.max_restarts,
-            max_seconds=cfg.max_seconds,
-            backoff_initial=cfg.backoff_initial,
-            backoff_max=cfg.backoff_max,
-            order=self.order,
-            restart={n: a.restart for n, a in site.actors.items()},
-            escalate={n: a.escalate for n, a in site.actors.items()},
-        )
+        self.policy.config = PolicyConfig.from_site(site)
         path = str(site.path)
         actors = {}
         for name in self.order:
@@ -113,15 +103,7 @@ class Supervision:
         self.dependants = {
             n: [m for m in self.order if n in self.actors[m].after] for n in self.order
         }
-        self.limits = {
-            name: Limits(
-                hang_timeout=a.hang_timeout or cfg.hang_timeout,
-                max_rss_mb=a.max_rss_mb,
-                max_cpu_percent=a.max_cpu_percent,
-                cpu_window=a.cpu_window,
-            )
-            for name, a in site.actors.items()
-        }
+        self.limits = {name: Limits.from_site(site, name) for name in site.actors}
 
     def child(self, name: str) -> Child | None:
         """The broker or the actor called *name*."""

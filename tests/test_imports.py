@@ -30,7 +30,7 @@ EXEMPT = {"actors.testing": "the test kit runs whole meshes: it sits on top of e
 PURE = {
     "actors.site": ("actors.site", "actors.core.topics"),
     "actors.core": ("actors.core",),
-    "supervisor.core": ("supervisor.core", "actors.core"),
+    "supervisor.core": ("supervisor.core", "actors.core", "actors.site.model"),
     "hal.core": ("hal.core", "actors.core"),
 }
 

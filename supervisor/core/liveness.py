@@ -10,6 +10,8 @@ from __future__ import annotations
 import collections
 from dataclasses import dataclass
 
+from actors.site.model import SiteConfig
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:
@@ -19,6 +21,17 @@ class Limits:
     max_rss_mb: float | None = None
     max_cpu_percent: float | None = None
     cpu_window: float = 10.0
+
+    @classmethod
+    def from_site(cls, site: SiteConfig, name: str) -> Limits:
+        """The limits of actor *name* of *site* (its table, else ``[supervisor]``)."""
+        actor = site.actors[name]
+        return cls(
+            hang_timeout=actor.hang_timeout or site.supervisor.hang_timeout,
+            max_rss_mb=actor.max_rss_mb,
+            max_cpu_percent=actor.max_cpu_percent,
+            cpu_window=actor.cpu_window,
+        )
 
 
 @dataclass(frozen=True, slots=True)

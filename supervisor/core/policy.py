@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from actors.core.backoff import RandomSource, exponential, jittered
+from actors.site.model import SiteConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,21 @@ class PolicyConfig:
     order: Sequence[str] = ()
     restart: Mapping[str, str] = field(default_factory=dict)
     escalate: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_site(cls, site: SiteConfig) -> PolicyConfig:
+        """The restart settings of *site*: ``[supervisor]``, and each actor's table."""
+        cfg = site.supervisor
+        return cls(
+            strategy=cfg.strategy,
+            max_restarts=cfg.max_restarts,
+            max_seconds=cfg.max_seconds,
+            backoff_initial=cfg.backoff_initial,
+            backoff_max=cfg.backoff_max,
+            order=site.start_order(),
+            restart={n: a.restart for n, a in site.actors.items()},
+            escalate={n: a.escalate for n, a in site.actors.items()},
+        )
 
 
 class RestartPolicy:

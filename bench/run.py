@@ -68,7 +68,7 @@ def main() -> int:
         "(reported)",
     )
     print("flight recorder...", flush=True)
-    fr = recorder.measure(20_000 if quick else 50_000, rounds=1 if quick else 5)
+    fr = recorder.measure(20_000 if quick else 60_000, rounds=1 if quick else 7)
     ratio = fr["on"] / fr["off"]
     row(
         "throughput into an actor with a 10,000-entry State, recorder on (#12)",

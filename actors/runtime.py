@@ -1,9 +1,12 @@
 """The actor runtime: runs one actor in this process against the broker (shell).
 
-The loop polls the SUB socket, the signal wakeup fd and the timers (periodic
-step, heartbeat, parent watch) together; it never sleeps. What it receives
-goes to the :class:`~actors.core.engine.ActorEngine`; what the engine returns
-goes out on the PUB socket.
+One loop polls the actor's transport, the signal wakeup fd, the descriptors
+the actor watches and the timers (periodic step, heartbeat, parent watch)
+together; it never sleeps. Before the actor runs, the same loop serves the
+phases that come first (:class:`~actors.swapping.Phase`): priming the inputs
+of retained topics, or a swap's standby and probation. What it receives goes
+to the :class:`~actors.core.engine.ActorEngine`; what the engine returns goes
+out through the :class:`~actors.transport.Transport`.
 
 Exit codes: 0 after a requested stop, :data:`EXIT_FAILURE` (70) after an
 unanticipated exception in a hook, :data:`EXIT_CONFIG` (78) when the actor
@@ -23,18 +26,17 @@ from typing import IO, Any, Final
 
 import zmq
 
+from actors.answers import ControlAnswers
 from actors.core.control import (
     STACK_PREFIX,
     SWAP_SUFFIX,
     Exit,
     Heartbeat,
-    Op,
     Reply,
-    Request,
     Retained,
     decode_request,
 )
-from actors.core.engine import ActorEngine, Outgoing
+from actors.core.engine import ActorEngine
 from actors.core.engine_types import EngineConfig
 from actors.core.params import ParamError
 from actors.core.requests import ReplyCache
@@ -47,7 +49,7 @@ from actors.process import SignalWakeup, die_with_parent, parent_alive
 from actors.settings import RuntimeConfig
 from actors.snapshots import stamp, write_snapshot
 from actors.sockets import SocketFactory
-from actors.swapping import SwapIn
+from actors.swapping import Phase, SwapIn
 from actors.transport import Transport
 
 EXIT_OK: Final = Exit.OK
@@ -63,7 +65,7 @@ _MAX_REPORTED: Final = 200  # published topics named in a heartbeat, at most
 _READABLE: Final = zmq.POLLIN | zmq.POLLERR
 
 
-class ActorProcess(SwapIn):
+class ActorProcess(SwapIn, ControlAnswers):
     """One actor, its engine and its broker link, inside the current process."""
 
     def __init__(self, config: RuntimeConfig) -> None:
@@ -90,6 +92,14 @@ class ActorProcess(SwapIn):
         self.held: list[list[bytes]] = []
         #: The new version took over: leave without on_stop.
         self.swapped_out = False
+        #: Where the process is: priming or in standby before running (see Phase).
+        self.phase = Phase.STARTING
+        self.hook = "on_start"
+        #: Messages that arrived before running, delivered once it runs.
+        self._early: list[list[bytes]] = []
+        self._phase_deadline = 0.0
+        self._retained_request: list[str] = []
+        self._ask_at = 0.0
 
     def run(self) -> int:
         """Run until stopped or failed; return the process exit code."""
@@ -221,105 +231,49 @@ class ActorProcess(SwapIn):
         self.log.info("snapshot written", reason=reason, path=str(path))
         return path
 
-    def _control(self, engine: ActorEngine, frames: list[bytes]) -> list[Outgoing]:
-        """Answer a request from the supervisor on ``$sys.control.<name>``."""
-        try:
-            request = decode_request(decode_message(frames).envelope.payload)
-        except WireError:
-            return []
-        if not isinstance(request, Request):
-            return []  # retained values come before on_start; a late copy is ignored
-        cached = self._replies.get(request.id)
-        if cached is not None:  # a retry of a request already served: same answer, no redo
-            return [engine.publish(self.reply_topic, cached.encode())]
-        if request.pid is not None and request.pid != os.getpid():
-            return []  # a swap step meant for the other version of this actor
-        out: list[Outgoing] = []
-        reply = self._answer(engine, request, out)
-        self._replies.put(request.id, reply)
-        return [engine.publish(self.reply_topic, reply.encode()), *out]
+    # -- priming: the last values of retained topics, before on_start -------------------
 
-    def _answer(self, engine: ActorEngine, request: Request, out: list[Outgoing]) -> Reply:
-        """Carry out *request*; its reply (what a resumed step sends goes to *out*)."""
-        op, rid = request.op, request.id
-        if op is Op.SNAPSHOT:
-            path = self.write_snapshot(engine, "on_demand")
-            return Reply(op, rid, path is not None, result={"path": str(path) if path else None})
-        if op is Op.LOGLEVEL:
-            try:
-                levels = self.logging.set_levels(request.level, request.otel)
-            except ValueError as exc:
-                return Reply(op, rid, False, error=str(exc))
-            self.log.info("log levels changed", **levels)
-            return Reply(op, rid, True, result={"levels": levels})
-        if op is Op.HANDOVER:
-            # Between two steps by construction: hand the state over and hold what comes.
-            self.paused = True
-            self.log.info("handing over to a new version")
-            memory = {
-                "memory": engine.memory(),
-                "sequences": engine.sequences(),
-                "version": getattr(self.cls, "version", 1),
-            }
-            return Reply(op, rid, True, result=memory)
-        if op is Op.RESUME:
-            # The new version failed: carry on from where we stopped, the held messages first.
-            self.paused = False
-            held, self.held = self.held, []
-            self.log.warning("swap rolled back; resuming", held=len(held))
-            for message in held:
-                out += engine.receive(message)
-            return Reply(op, rid, True, result={"held": len(held)})
-        if op is Op.COMMIT:
-            self.swapped_out = True  # the new version runs: leave without on_stop
-            return Reply(op, rid, True)
-        return Reply(op, rid, False, error=f"unknown op {str(op)!r}")
-
-    def _prime_retained(self, engine: ActorEngine, link: BrokerLink) -> list[list[bytes]]:
+    def _begin_priming(self, engine: ActorEngine) -> None:
         """Ask the supervisor for the last value of each retained topic this actor reads.
 
         The values go into the Inputs before ``on_start`` (no step runs for
-        them). Returns the other messages that arrived meanwhile, in order,
-        for the caller to deliver after ``on_start``. The wait is bounded
-        (``_RETAINED_WAIT``): a supervisor that does not answer costs that much.
+        them); what else arrives meanwhile is delivered after ``on_start``, in
+        order. The wait is bounded (``_RETAINED_WAIT``): a supervisor that does
+        not answer costs that much.
         """
-        request = engine.subscriptions()
-        deadline = time.monotonic() + _RETAINED_WAIT
-        early: list[list[bytes]] = []
-        transport = self.transport
-        next_ask = 0.0
-        while True:
-            now = time.monotonic()
-            if now >= next_ask:  # asked again now and then: a busy supervisor may miss one
-                transport.publish(SYS_RETAINED + self.config.name, request)
-                next_ask = now + _RETAINED_RETRY
-            left = min(deadline, next_ask) - now
-            if now >= deadline:
-                self.log.warning("no answer about retained values", waited=_RETAINED_WAIT)
-                return early
-            if not transport.wait(left):
-                continue
-            frames = transport.receive()
-            if frames is None:
-                continue
-            if frames[0] != self.control_topic:
-                early.append(frames)
-                continue
-            try:
-                retained = decode_request(decode_message(frames).envelope.payload)
-            except WireError:
-                continue
-            if not isinstance(retained, Retained):
-                early.append(frames)  # a request for the running actor: answered later
-                continue
-            primed = []
-            for item in retained.messages:
-                name = engine.prime(item)
-                if name is not None:
-                    primed.append(name)
-            if primed:
-                self.log.info("retained values received", inputs=sorted(set(primed)))
-            return early
+        self.phase = Phase.PRIMING
+        self._retained_request = engine.subscriptions()
+        self._ask_at = 0.0
+        self._phase_deadline = time.monotonic() + _RETAINED_WAIT
+
+    def _priming_due(self, now: float) -> float:
+        """Ask again, or give up waiting; the next time this is due."""
+        if now >= self._phase_deadline:
+            self.log.warning("no answer about retained values", waited=_RETAINED_WAIT)
+            self.phase = Phase.STARTING
+            return now
+        if now >= self._ask_at:  # asked again now and then: a busy supervisor may miss one
+            self.transport.publish(SYS_RETAINED + self.config.name, self._retained_request)
+            self._ask_at = now + _RETAINED_RETRY
+        return min(self._ask_at, self._phase_deadline)
+
+    def _priming_message(self, engine: ActorEngine, frames: list[bytes]) -> None:
+        if frames[0] != self.control_topic:
+            self._early.append(frames)
+            return
+        try:
+            retained = decode_request(decode_message(frames).envelope.payload)
+        except WireError:
+            return
+        if not isinstance(retained, Retained):
+            self._early.append(frames)  # a request for the running actor: answered later
+            return
+        primed = [name for item in retained.messages if (name := engine.prime(item))]
+        if primed:
+            self.log.info("retained values received", inputs=sorted(set(primed)))
+        self.phase = Phase.STARTING
+
+    # -- the loop: one poll for every phase --------------------------------------------------
 
     def _serve(
         self, engine: ActorEngine, link: BrokerLink, wakeup: SignalWakeup, parent: int | None
@@ -332,17 +286,11 @@ class ActorProcess(SwapIn):
             return EXIT_BROKER
         if wakeup.drain():
             return EXIT_OK
-        early: list[list[bytes]] = []
-        taken_over: list[Outgoing] | None = None
         if cfg.swap:
-            taken = self._standby(engine, link, wakeup)
-            if isinstance(taken, int):
-                return taken
-            taken_over = taken
+            self._begin_standby()
         elif cfg.retained and parent is not None:
-            early = self._prime_retained(engine, link)
+            self._begin_priming(engine)
         heartbeat_topic = (SYS_HEARTBEAT + cfg.name).encode()
-        control_topic = self.control_topic
         transport = self.transport
         send_all = transport.send_all
         metrics = None
@@ -350,64 +298,68 @@ class ActorProcess(SwapIn):
             engine.tracing = self._start_tracing()
             metrics = self._start_metrics(engine)
             self._start_log_export()
-
-        # A step that sends many messages streams them out instead of holding them all.
-        engine.emit = transport.send
-        hook = "on_start"
+        poller = zmq.Poller()
+        poller.register(transport.socket, zmq.POLLIN)
+        poller.register(wakeup.fileno(), zmq.POLLIN)
+        poll = poller.poll
+        receive = engine.receive
+        recv_next = transport.receive
+        next_parent = time.monotonic() + _PARENT_CHECK
+        next_beat = 0.0
+        watch_version = 0
+        watched: dict[int, int] = {}  # fd -> poll flags, as registered
+        self.hook = "on_start"
         try:
-            if taken_over is None:
-                send_all(engine.start())
-            else:  # a swapped-in version: no on_start; it publishes only from now on
-                send_all(taken_over)
-                engine.resume()
-            self.state = "running"
-            send_all([engine.publish(heartbeat_topic, self._heartbeat(engine, "ready"))])
-            self.log.info("actor ready", cls=cfg.class_path, inputs=engine.subscriptions())
-            for queued in early:  # what arrived while waiting for the retained values
-                if queued[0] == self.control_topic:
-                    send_all(self._control(engine, queued))
-                else:
-                    send_all(engine.receive(queued))
-            poller = zmq.Poller()
-            poller.register(transport.socket, zmq.POLLIN)
-            poller.register(wakeup.fileno(), zmq.POLLIN)
-            poll = poller.poll
-            receive = engine.receive
-            recv_next = transport.receive
-            next_beat = time.monotonic() + cfg.heartbeat_interval
-            next_parent = time.monotonic() + _PARENT_CHECK
-            hook = "step"
-            watch_version = 0
-            watched: dict[int, int] = {}  # fd -> poll flags, as registered
             while True:
-                if engine.watch_version != watch_version:
-                    watch_version = engine.watch_version
-                    watched = _sync_watches(poller, watched, engine.watched)
                 now = time.monotonic()
-                wake = min(next_beat, next_parent)
-                deadline = engine.next_deadline()
-                if deadline is not None:
-                    wake = min(wake, deadline)
+                if self.phase is Phase.STARTING:
+                    self._enter_running(engine, heartbeat_topic)
+                    next_beat = now + cfg.heartbeat_interval
+                running = self.phase is Phase.RUNNING
+                if running:
+                    if engine.watch_version != watch_version:
+                        watch_version = engine.watch_version
+                        watched = _sync_watches(poller, watched, engine.watched)
+                    wake = min(next_beat, next_parent)
+                    deadline = engine.next_deadline()
+                    if deadline is not None:
+                        wake = min(wake, deadline)
+                else:
+                    due = self._phase_due(now)
+                    if isinstance(due, Exit):
+                        return due
+                    if self.phase is Phase.STARTING:
+                        continue
+                    wake = min(due, next_parent)
                 events = poll(max(0, int((wake - now) * 1000) + 1))
                 if events:
                     # The signal handler has run by now (before this bytecode): a flag
                     # check is enough, cheaper than sorting out the poll's results.
                     if wakeup.received and wakeup.drain():
+                        if not running:
+                            return EXIT_OK  # not started: nothing to stop
                         break
                     if watched:
-                        hook = "io"
+                        self.hook = "io"
                         for fd, flags in events:
                             if fd in watched:  # sockets are objects, never equal to an int
                                 out = engine.io_ready(
                                     fd, bool(flags & _READABLE), bool(flags & zmq.POLLOUT)
                                 )
                                 send_all(out)
-                        hook = "step"
+                        self.hook = "step"
                     for _ in range(_BATCH):
                         frames = recv_next()
                         if frames is None:
                             break
-                        if frames[0] == control_topic:
+                        if not running:
+                            code = self._phase_message(engine, frames)
+                            if code is not None:
+                                return code
+                            if self.phase is Phase.STARTING:
+                                break  # on_start first, then the rest of the queue
+                            continue
+                        if frames[0] == self.control_topic:
                             send_all(self._control(engine, frames))
                             if self.swapped_out:
                                 break
@@ -421,10 +373,10 @@ class ActorProcess(SwapIn):
                 if self.swapped_out:
                     self.log.info("swapped out: the new version runs")
                     return EXIT_OK
-                if not self.paused:
+                if running and not self.paused:
                     send_all(engine.tick())
                 now = time.monotonic()
-                if now >= next_beat:
+                if running and now >= next_beat:
                     next_beat = now + cfg.heartbeat_interval
                     if metrics is not None:
                         metrics.take_steps()
@@ -433,18 +385,56 @@ class ActorProcess(SwapIn):
                     next_parent = now + _PARENT_CHECK
                     if not parent_alive(parent):
                         self.log.warning("supervisor is gone; stopping")
+                        if not running:
+                            return EXIT_OK
                         break
-            hook = "on_stop"
+            self.hook = "on_stop"
             self.state = "stopping"
             send_all(engine.stop())
             send_all([engine.publish(heartbeat_topic, self._heartbeat(engine))])
         except Exception as exc:
             self.state = "failed"
-            self.log.exception("unanticipated failure", hook=hook, error=repr(exc))
+            self.log.exception("unanticipated failure", hook=self.hook, error=repr(exc))
             self.write_snapshot(engine, "exception", exc)
             return EXIT_FAILURE
         self.log.info("actor stopped")
         return EXIT_OK
+
+    def _phase_due(self, now: float) -> float | Exit:
+        """Run the timers of the phase before running; when next due, or an exit code."""
+        if self.phase is Phase.PRIMING:
+            return self._priming_due(now)
+        return self._standby_due(now)
+
+    def _phase_message(self, engine: ActorEngine, frames: list[bytes]) -> Exit | None:
+        """A message that arrived before running; an exit code ends the process."""
+        if self.phase is Phase.PRIMING:
+            self._priming_message(engine, frames)
+            return None
+        return self._standby_message(engine, frames)
+
+    def _enter_running(self, engine: ActorEngine, heartbeat_topic: bytes) -> None:
+        """Start (``on_start``, or a swapped-in version's held outputs) and say so."""
+        send_all = self.transport.send_all
+        # A step that sends many messages streams them out instead of holding them all.
+        engine.emit = self.transport.send
+        self.hook = "on_start"
+        if self.taken_over is None:
+            send_all(engine.start())
+        else:  # a swapped-in version: no on_start; it publishes only from now on
+            send_all(self.taken_over)
+            engine.resume()
+        self.phase = Phase.RUNNING
+        self.state = "running"
+        send_all([engine.publish(heartbeat_topic, self._heartbeat(engine, "ready"))])
+        self.log.info("actor ready", cls=self.config.class_path, inputs=engine.subscriptions())
+        self.hook = "step"
+        early, self._early = self._early, []
+        for queued in early:  # what arrived while waiting for the retained values
+            if queued[0] == self.control_topic:
+                send_all(self._control(engine, queued))
+            else:
+                send_all(engine.receive(queued))
 
     def _heartbeat(self, engine: ActorEngine, state: str | None = None) -> dict[str, Any]:
         stats = engine.statistics()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
 from actors.core.control import SWAP_SUFFIX, Exit, Op, Request, Standby, TookOver, decode_request
@@ -19,14 +20,12 @@ from actors.core.engine import ActorEngine, Outgoing
 from actors.core.topics import SYS_CONTROL, SYS_REPLY
 from actors.core.wire import WireError, decode_message
 from actors.link import BrokerLink, BrokerUnreachable
-from actors.process import SignalWakeup
 from actors.sockets import SocketFactory
 from actors.transport import Transport
 
 if TYPE_CHECKING:
     from actors.settings import RuntimeConfig
 
-EXIT_OK: Final = Exit.OK
 EXIT_FAILURE: Final = Exit.FAILURE
 _STANDBY_LIMIT: Final = 120.0  # seconds a new version waits for its takeover
 _STANDBY_ANNOUNCE: Final = 0.5
@@ -34,8 +33,22 @@ _STANDBY_HOLD: Final = 200_000  # messages held before the takeover, at most
 _PROBATION: Final = 1.0  # seconds a new version with nothing processed waits for a first step
 
 
+class Phase(StrEnum):
+    """Where an actor process is before and while it runs (one loop serves them all)."""
+
+    #: Waiting for the last values of its retained inputs, before on_start.
+    PRIMING = "priming"
+    #: A swap's new version: subscribed, holding every message, waiting for ``takeover``.
+    STANDBY = "standby"
+    #: Took over with nothing processed: its first step must succeed (or time pass).
+    PROBATION = "probation"
+    #: Ready to start: on_start (or the swapped-in outputs) comes next.
+    STARTING = "starting"
+    RUNNING = "running"
+
+
 class SwapIn:
-    """Standby, takeover and probation of a swap's new version."""
+    """Standby, takeover and probation of a swap's new version (a mixin of the runtime)."""
 
     config: RuntimeConfig
     cls: type | None
@@ -43,93 +56,95 @@ class SwapIn:
     control_topic: bytes
     reply_topic: bytes
     transport: Transport
+    phase: Phase
+    _phase_deadline: float
+    #: The outputs a swapped-in version publishes first (None: not swapped in; on_start runs).
+    taken_over: list[Outgoing] | None = None
 
-    def _standby(
-        self, engine: ActorEngine, link: BrokerLink, wakeup: SignalWakeup
-    ) -> int | list[Outgoing]:
-        """The new version of a hot swap: subscribed, holding messages, until it takes over.
+    def _begin_standby(self) -> None:
+        """Enter standby: announce this version, hold every message, wait for ``takeover``."""
+        self.phase = Phase.STANDBY
+        self._announce = Standby(
+            pid=os.getpid(), version=getattr(self.cls, "version", 1), token=self.config.swap
+        ).encode()
+        self._announce_at = 0.0
+        self._phase_deadline = time.monotonic() + _STANDBY_LIMIT
+        self._held_for_takeover: list[list[bytes]] = []
 
-        Announces itself to the supervisor, keeps every message that arrives,
-        and on ``takeover`` adopts the old version's memory (through
-        ``migrate_state`` when the versions differ) and sequence numbers, then
-        processes the held messages the old version had not processed, its
-        outputs kept back. Returns those outputs (the caller publishes them:
-        the old version stopped publishing at the handover), or an exit code
-        when the swap is aborted or fails here (the old version then resumes).
-        """
-        cfg = self.config
-        version = getattr(self.cls, "version", 1)
-        announce = Standby(pid=os.getpid(), version=version, token=cfg.swap).encode()
-        held: list[list[bytes]] = []
-        transport = self.transport
-        next_announce = 0.0
-        deadline = time.monotonic() + _STANDBY_LIMIT
-        # After the takeover, with nothing yet processed: on probation until a first step.
-        probation: float | None = None
-        out: list[Outgoing] = []
-        while time.monotonic() < deadline:
-            now = time.monotonic()
-            if probation is not None and now >= probation:
-                return self._took_over(link, out, 0)  # no message came: nothing to try
-            if probation is None and now >= next_announce:
-                transport.publish(self.reply_topic.decode(), announce)
-                next_announce = now + _STANDBY_ANNOUNCE
-            if wakeup.received and wakeup.drain():
-                return EXIT_OK
-            wait = (probation if probation is not None else next_announce) - now
-            if not transport.wait(wait):
-                continue
-            frames = transport.receive()
-            if frames is None:
-                continue
-            if frames[0] != self.control_topic:
-                if probation is None:
-                    held.append(frames)
-                    if len(held) <= _STANDBY_HOLD:
-                        continue
-                    error = f"more than {_STANDBY_HOLD} messages arrived before the takeover"
-                    self._swap_reply(link, TookOver(ok=False, error=error))
-                    return EXIT_FAILURE
-                try:  # the first step, on probation
-                    out += engine.receive(frames)
-                except Exception as exc:
-                    self.log.exception("the new version failed in its first step")
-                    self._swap_reply(link, TookOver(ok=False, error=f"{type(exc).__name__}: {exc}"))
-                    return EXIT_FAILURE
-                if engine.statistics().steps:
-                    return self._took_over(link, out, 1)
-                continue
-            try:
-                request = decode_request(decode_message(frames).envelope.payload)
-            except WireError:
-                continue
-            if not isinstance(request, Request) or request.op is not Op.TAKEOVER:
-                continue
-            if probation is not None:
-                continue
-            try:
-                out, processed = self._take_over(engine, request, held)
-            except Exception as exc:
-                self.log.exception("the new version failed to take over")
-                self._swap_reply(link, TookOver(ok=False, error=f"{type(exc).__name__}: {exc}"))
+    def _standby_due(self, now: float) -> float | Exit:
+        """Announce again, end probation, or give up; when next due (or an exit code)."""
+        if self.phase is Phase.PROBATION:
+            if now >= self._phase_deadline:
+                self._took_over(self.taken_over or [], 0)  # no message came: nothing to try
+                return now
+            return self._phase_deadline
+        if now >= self._phase_deadline:
+            self.log.error("no takeover came", waited=_STANDBY_LIMIT)
+            return EXIT_FAILURE
+        if now >= self._announce_at:
+            self.transport.publish(self.reply_topic.decode(), self._announce)
+            self._announce_at = now + _STANDBY_ANNOUNCE
+        return min(self._announce_at, self._phase_deadline)
+
+    def _standby_message(self, engine: ActorEngine, frames: list[bytes]) -> Exit | None:
+        """A message in standby or on probation; an exit code when the swap fails here."""
+        if frames[0] != self.control_topic:
+            if self.phase is Phase.STANDBY:
+                held = self._held_for_takeover
+                held.append(frames)
+                if len(held) <= _STANDBY_HOLD:
+                    return None
+                error = f"more than {_STANDBY_HOLD} messages arrived before the takeover"
+                self._report_takeover(TookOver(ok=False, error=error))
                 return EXIT_FAILURE
-            held = []
-            if processed:
-                return self._took_over(link, out, processed)
-            probation = time.monotonic() + _PROBATION
-        self.log.error("no takeover came", waited=_STANDBY_LIMIT)
-        return EXIT_FAILURE
+            try:  # the first step, on probation
+                out = engine.receive(frames)
+            except Exception as exc:
+                self.log.exception("the new version failed in its first step")
+                self._report_takeover(TookOver(ok=False, error=f"{type(exc).__name__}: {exc}"))
+                return EXIT_FAILURE
+            self.taken_over = [*(self.taken_over or []), *out]
+            if engine.statistics().steps:
+                self._took_over(self.taken_over, 1)
+            return None
+        try:
+            request = decode_request(decode_message(frames).envelope.payload)
+        except WireError:
+            return None
+        if not isinstance(request, Request) or request.op is not Op.TAKEOVER:
+            return None
+        if self.phase is not Phase.STANDBY:
+            return None
+        try:
+            out, processed = self._take_over(engine, request, self._held_for_takeover)
+        except Exception as exc:
+            self.log.exception("the new version failed to take over")
+            self._report_takeover(TookOver(ok=False, error=f"{type(exc).__name__}: {exc}"))
+            return EXIT_FAILURE
+        self._held_for_takeover = []
+        if processed:
+            self._took_over(out, processed)
+        else:  # nothing held to try: on probation until a first step (or its end)
+            self.taken_over = out
+            self.phase = Phase.PROBATION
+            self._phase_deadline = time.monotonic() + _PROBATION
+        return None
 
-    def _took_over(self, link: BrokerLink, out: list[Outgoing], processed: int) -> list[Outgoing]:
+    def _took_over(self, out: list[Outgoing], processed: int) -> None:
         """Report success; from now on this process is the actor (its control topic too)."""
         cfg = self.config
-        self._swap_reply(link, TookOver(ok=True, pid=os.getpid(), processed=processed))
+        self._report_takeover(TookOver(ok=True, pid=os.getpid(), processed=processed))
         self.transport.unsubscribe(self.control_topic)
         self.control_topic = (SYS_CONTROL + cfg.name).encode()
         self.reply_topic = (SYS_REPLY + cfg.name).encode()
         self.transport.subscribe(self.control_topic)
         self.log.info("took over", processed=processed, version=getattr(self.cls, "version", 1))
-        return out
+        self.taken_over = out
+        self.phase = Phase.STARTING
+
+    def _report_takeover(self, message: TookOver) -> None:
+        """Tell the supervisor how the takeover went (``ok`` or the error)."""
+        self.transport.publish(self.reply_topic.decode(), message.encode())
 
     def _report_swap_failure(self, error: str) -> None:
         """Tell the supervisor why this new version cannot take over (it then rolls back)."""

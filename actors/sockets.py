@@ -59,6 +59,30 @@ class SocketFactory:
         sock.connect(endpoint)
         return sock
 
+    def forwarder(self, kind: int) -> Socket:
+        """The broker's XSUB (publishers' side) or XPUB (subscribers' side); the caller binds."""
+        sock = self.ctx.socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.SNDHWM, self.hwm)
+        sock.setsockopt(zmq.RCVHWM, self.hwm)
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES + 4096)
+        return sock
+
+    def pair(self, endpoint: str, *, bind: bool = False) -> Socket:
+        """One end of an in-process pipe (a worker thread's control, a socket monitor)."""
+        sock = self.ctx.socket(zmq.PAIR)
+        if bind:
+            sock.bind(endpoint)
+        else:
+            sock.connect(endpoint)
+        return sock
+
+    def inproc_publisher(self, endpoint: str) -> Socket:
+        """A PUB connected to an in-process endpoint (the broker's own heartbeat)."""
+        sock = self.ctx.socket(zmq.PUB)
+        sock.connect(endpoint)
+        return sock
+
     def control_server(self) -> Socket:
         """The supervisor's ROUTER for control requests (the caller binds it)."""
         sock = self.ctx.socket(zmq.ROUTER)

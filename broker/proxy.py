@@ -22,14 +22,16 @@ from typing import Final
 import zmq
 from zmq.utils.monitor import parse_monitor_message
 
-from actors.core.wire import MAX_FRAME_BYTES, encode_envelope
+from actors.core.wire import encode_envelope
 from actors.logs import setup_logging
 from actors.process import SignalWakeup, die_with_parent, parent_alive, remove_ipc_file
 from actors.site import SiteConfig
+from actors.sockets import SocketFactory
 
 NAME: Final = "broker"
 HEARTBEAT_TOPIC: Final = b"$sys.heartbeat.broker"
 _INPROC: Final = "inproc://broker.xsub"
+_CONTROL: Final = "inproc://broker.control"
 _MONITOR: Final = "inproc://broker.monitor.{}"
 _EVENTS: Final = {
     zmq.EVENT_ACCEPTED: "accepted",
@@ -70,27 +72,22 @@ class BrokerSettings:
 class _Forwarder(threading.Thread):
     """The worker thread: creates, binds and proxies the XSUB and XPUB sockets."""
 
-    def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], config: BrokerSettings) -> None:
+    def __init__(self, sockets: SocketFactory, config: BrokerSettings) -> None:
         super().__init__(name="broker-forwarder", daemon=True)
-        self.ctx = ctx
+        self.sockets = sockets
         self.config = config
         self.bound = threading.Event()
         self.error: Exception | None = None
 
     def run(self) -> None:
         cfg = self.config
-        xsub = self.ctx.socket(zmq.XSUB)
-        xpub = self.ctx.socket(zmq.XPUB)
-        control = self.ctx.socket(zmq.PAIR)
+        sockets = self.sockets
+        xsub = sockets.forwarder(zmq.XSUB)
+        xpub = sockets.forwarder(zmq.XPUB)
+        control = sockets.pair(_CONTROL, bind=True)
         try:
-            for sock in (xsub, xpub):
-                sock.setsockopt(zmq.LINGER, 0)
-                sock.setsockopt(zmq.SNDHWM, cfg.hwm)
-                sock.setsockopt(zmq.RCVHWM, cfg.hwm)
-                sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES + 4096)
             xsub.monitor(_MONITOR.format("xsub"), sum(_EVENTS))
             xpub.monitor(_MONITOR.format("xpub"), sum(_EVENTS))
-            control.bind("inproc://broker.control")
             xsub.bind(cfg.pub)
             xsub.bind(_INPROC)
             xpub.bind(cfg.sub)
@@ -117,23 +114,17 @@ def run_broker(config: BrokerSettings) -> int:
     parent = die_with_parent(signal.SIGTERM)
     log = setup_logging(NAME, config.log_level, log_dir=config.log_dir).logger
     wakeup = SignalWakeup((signal.SIGTERM, signal.SIGINT))
-    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    forwarder = _Forwarder(ctx, config)
+    sockets = SocketFactory(hwm=config.hwm)
+    forwarder = _Forwarder(sockets, config)
     forwarder.start()
     if not forwarder.bound.wait(10.0) or forwarder.error is not None:
         log.error("broker cannot bind", pub=config.pub, sub=config.sub, error=str(forwarder.error))
-        ctx.term()
+        sockets.close()
         wakeup.close()
         return 1
-    control = ctx.socket(zmq.PAIR)
-    control.connect("inproc://broker.control")
-    monitors = []
-    for side in ("xsub", "xpub"):
-        mon = ctx.socket(zmq.PAIR)
-        mon.connect(_MONITOR.format(side))
-        monitors.append(mon)
-    pub = ctx.socket(zmq.PUB)
-    pub.connect(_INPROC)
+    control = sockets.pair(_CONTROL)
+    monitors = [sockets.pair(_MONITOR.format(side)) for side in ("xsub", "xpub")]
+    pub = sockets.inproc_publisher(_INPROC)
     counts = dict.fromkeys(set(_EVENTS.values()), 0)
     poller = zmq.Poller()
     for mon in monitors:
@@ -189,7 +180,7 @@ def run_broker(config: BrokerSettings) -> int:
         forwarder.join(5.0)
         for sock in (control, pub, *monitors):
             sock.close(linger=0)
-        ctx.term()
+        sockets.close()
         wakeup.close()
         remove_ipc_file(config.pub)
         remove_ipc_file(config.sub)

@@ -220,7 +220,7 @@ class MqttBridge(Actor):
     def _retry(self, why: str) -> None:
         self.retry_delay = next_delay(self.retry_delay, self.retry_initial, self.retry_max)
         self.last_error = why
-        self.enlil.call_later(jittered(self.retry_delay), self._connect)
+        self.enlil.call_later(jittered(self.retry_delay, self.enlil.random), self._connect)
 
     def _readable(self) -> None:
         assert self._client is not None

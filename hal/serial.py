@@ -227,7 +227,7 @@ class SerialLink(Actor):
     def _retry(self, why: str) -> None:
         self.retry_delay = next_delay(self.retry_delay, self.retry_initial, self.retry_max)
         self.last_error = why
-        self.enlil.call_later(jittered(self.retry_delay), self._open)
+        self.enlil.call_later(jittered(self.retry_delay, self.enlil.random), self._open)
 
     # -- reading ---------------------------------------------------------------
 

@@ -226,3 +226,21 @@ def test_kill_9_releases_the_port_for_the_successor(mesh: MeshFactory) -> None:
         assert "lock" in h.state["last_error"].lower()
     finally:
         h.stop()
+
+
+def test_reconnect_jitter_is_seeded_under_the_harness() -> None:
+    """The same seed gives the same reconnect waits; another seed other waits."""
+
+    def waits(seed: int) -> list[float]:
+        h = Harness(
+            SerialLink,
+            name="dev",
+            params={"url": "/nonexistent/tty", "retry_initial": 0.1, "retry_max": 1.6},
+            seed=seed,
+        )
+        h.advance(30.0)
+        times = [e.time for e in h.engine.recorder.events() if e.kind == "timer"]
+        return [round(b - a, 6) for a, b in itertools.pairwise(times)]
+
+    assert waits(1) == waits(1)
+    assert waits(1) != waits(2)

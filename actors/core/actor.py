@@ -9,6 +9,7 @@ drives the engine.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -46,7 +47,9 @@ class ActorContext:
     ``trigger`` names the Input whose message runs the current step (and
     ``topic`` the topic it came on), or is None for a periodic step.
     ``log_dir`` is the folder of the site's log files and ``run_dir`` the
-    site's run folder (both None under the harness).
+    site's run folder (both None under the harness). ``random`` is the
+    actor's random source (jitter, sampling): seeded under the test harness,
+    so that a test sees the same draws every run.
 
     For actors that own a file descriptor (HAL actors: a serial port, a
     socket), ``watch(fd, on_readable=None, on_writable=None)`` has the runtime
@@ -74,6 +77,17 @@ class ActorContext:
         self.run_dir: str | None = None
         self.watch: Callable[..., None] = _unsupported
         self.call_later: Callable[..., Any] = _unsupported
+        #: Seed of :attr:`random` (None: from the OS); made on first use, so that an
+        #: actor that draws nothing carries no generator.
+        self.seed: int | None = None
+        self._random: random.Random | None = None
+
+    @property
+    def random(self) -> random.Random:
+        """The actor's random source (seeded with :attr:`seed`)."""
+        if self._random is None:
+            self._random = random.Random(self.seed)
+        return self._random
 
 
 def _unsupported(*args: Any, **kwargs: Any) -> Any:

@@ -137,6 +137,7 @@ class ActorEngine(EngineState):
         actor.enlil.run_dir = self.config.run_dir
         actor.enlil.watch = self.watch
         actor.enlil.call_later = self.call_later
+        actor.enlil.seed = self.config.seed
         actor.__init__()  # type: ignore[misc]  # user __init__ runs with params already bound
         return actor
 

@@ -33,6 +33,8 @@ class EngineConfig:
     recorder: int = 100
     log_dir: str | None = None
     run_dir: str | None = None
+    #: Seed of the actor's random source (``self.enlil.random``); None: from the OS.
+    seed: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

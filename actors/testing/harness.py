@@ -41,6 +41,8 @@ class Harness:
     """Drive one actor in this process: feed inputs, advance time, read outputs and state.
 
     Hook exceptions propagate to the caller unchanged (use ``pytest.raises``).
+    The actor's random source (``self.enlil.random``) is seeded with *seed*, so
+    jitter and sampling draw the same numbers every run.
     """
 
     def __init__(
@@ -54,6 +56,7 @@ class Harness:
         clock: FakeClock | None = None,
         start: bool = True,
         recorder: int = 100,
+        seed: int = 0,
     ) -> None:
         self.clock = clock or FakeClock()
         self.name = name or cls.__name__.lower()
@@ -66,6 +69,7 @@ class Harness:
                 period=period,
                 recorder=recorder,
                 class_path=f"{cls.__module__}:{cls.__qualname__}",
+                seed=seed,
             ),
             wall_ns=self.clock.wall_ns,
             monotonic=self.clock.monotonic,

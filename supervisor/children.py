@@ -17,18 +17,8 @@ from typing import Any, Protocol
 
 import psutil
 
+from supervisor.core.lifecycle import ChildState, Transition, next_state
 from supervisor.core.liveness import LivenessWatch
-
-
-class ChildState(StrEnum):
-    """Where a child is in its life."""
-
-    STOPPED = "stopped"
-    STARTING = "starting"
-    RUNNING = "running"
-    STOPPING = "stopping"
-    BACKOFF = "backoff"
-    FAILED = "failed"
 
 
 class ChildProcess(Protocol):
@@ -110,10 +100,14 @@ class Child:
         """Whether a process of this child exists (starting, running or stopping)."""
         return self.proc is not None
 
+    def move(self, transition: Transition) -> None:
+        """Take *transition* (see :mod:`supervisor.core.lifecycle`)."""
+        self.state = next_state(self.name, self.state, transition)
+
     def started(self, proc: ChildProcess, now: float) -> None:
         """*proc* is this child's new process, started at *now*."""
         self.proc = proc
-        self.state = ChildState.STARTING
+        self.move(Transition.SPAWN)
         self.started_at = now
         self.ready_at = 0.0
         self.heartbeat = {}

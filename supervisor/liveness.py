@@ -16,7 +16,8 @@ from typing import Final
 
 import psutil
 
-from supervisor.children import Child, ChildState
+from supervisor.children import Child
+from supervisor.core.lifecycle import ChildState
 from supervisor.core.liveness import Violation
 from supervisor.spawner import Spawner
 from supervisor.supervision import Supervision

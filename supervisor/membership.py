@@ -13,8 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from actors.site import ConfigError, SiteConfig, file_etag, load_site
-from supervisor.children import Child, ChildState
+from supervisor.children import Child
 from supervisor.core.design import ActorDecl
+from supervisor.core.lifecycle import ChildState, Transition
 from supervisor.core.protocol import ProtocolError, Request, encode_result
 from supervisor.retained import RetainedCache
 from supervisor.site import declared_actors
@@ -105,7 +106,8 @@ class Membership:
     def forget(self, child: Child) -> None:
         """Drop a removed actor from the site once it has exited."""
         sup = self.supervision
-        child.state = ChildState.STOPPED
+        if child.state is not ChildState.STOPPED:
+            child.move(Transition.RESET)
         sup.answer(child)
         sup.added.pop(child.name, None)
         sup.actors.pop(child.name, None)

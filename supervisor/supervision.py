@@ -19,7 +19,8 @@ from typing import Any, Final
 
 from actors.core.control import Exit
 from actors.site import SiteConfig
-from supervisor.children import Child, ChildState, Then, Waiter, actor_argv, broker_argv
+from supervisor.children import Child, Then, Waiter, actor_argv, broker_argv
+from supervisor.core.lifecycle import ChildState, Transition
 from supervisor.core.liveness import Limits, LivenessWatch
 from supervisor.core.policy import (
     ActorExited,
@@ -147,7 +148,7 @@ class Supervision:
 
     def ready(self, child: Child) -> None:
         """*child* answered: it runs; its dependants may start."""
-        child.state = ChildState.RUNNING
+        child.move(Transition.READY)
         child.ready_at = self.loop.clock()
         if child.kind == "actor":
             self.policy.ready(child.name, child.ready_at)
@@ -206,7 +207,7 @@ class Supervision:
         child.last_exit = event.describe()
         record = self._record(child, event, pid)
         self.count(child.name, self._exit_kind(child, event))
-        child.state = ChildState.STOPPED
+        child.move(Transition.EXIT)
         if event.commanded:
             self.events.child("stopped", child.name, child.kind, pid=pid, exit=child.last_exit)
         else:
@@ -259,7 +260,7 @@ class Supervision:
         elif isinstance(decision, Restart):
             self._restart(child, decision)
         elif isinstance(decision, GiveUp):
-            child.state = ChildState.FAILED
+            child.move(Transition.GIVE_UP)
             child.want = False
             self.events.child("gave_up", child.name, child.kind, reason=decision.reason)
         elif isinstance(decision, Escalate):
@@ -308,7 +309,7 @@ class Supervision:
             if other is not failed and other.alive:
                 other.then = Then.START  # restarted with the group, not counted as a failure
                 self.terminate(other)
-        failed.state = ChildState.BACKOFF
+        failed.move(Transition.BACK_OFF)
         self.events.child(
             "restarting",
             failed.name,
@@ -320,7 +321,7 @@ class Supervision:
 
         def resume() -> None:
             if failed.state is ChildState.BACKOFF:
-                failed.state = ChildState.STOPPED
+                failed.move(Transition.BACKOFF_OVER)
                 self.spawn_due()
 
         self.loop.after(decision.delay, resume)
@@ -329,7 +330,7 @@ class Supervision:
         """Ask *child* to stop (SIGTERM), and SIGKILL it if it has not after stop_timeout."""
         if not child.alive or child.state is ChildState.STOPPING:
             return
-        child.state = ChildState.STOPPING
+        child.move(Transition.TERMINATE)
         child.signal(signal.SIGTERM)
         pid = child.pid
 
@@ -352,7 +353,7 @@ class Supervision:
         for child in self.actors.values():
             child.want = False
             if child.state is ChildState.BACKOFF:
-                child.state = ChildState.STOPPED
+                child.move(Transition.RESET)
         self.shutdown_step()
 
     def shutdown_step(self) -> None:

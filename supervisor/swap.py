@@ -46,7 +46,8 @@ from actors.core.control import (
 )
 from actors.core.topics import SYS_CONTROL
 from actors.site import ActorConfig
-from supervisor.children import Child, ChildState
+from supervisor.children import Child
+from supervisor.core.lifecycle import ChildState, Transition
 from supervisor.core.liveness import LivenessWatch
 from supervisor.core.protocol import ProtocolError, encode_error, encode_result
 from supervisor.supervision import Supervision
@@ -226,7 +227,8 @@ class SwapCoordinator:
         child = sup.actors[swap.name]
         self._send(swap, swap.name, Request(Op.COMMIT, self._next_id(), pid=swap.old_pid))
         old = Child(f"{swap.name} (swapped out)", "actor", child.argv)
-        old.proc, old.state = child.proc, ChildState.STOPPING
+        old.proc = child.proc
+        old.move(Transition.RETIRE)
         self._retire(old)
         self.loop.after(sup.site.supervisor.stop_timeout, lambda: old.signal(signal.SIGKILL))
         new = swap.new
@@ -234,7 +236,7 @@ class SwapCoordinator:
         sup.spawner.watch(child, sup.exited)
         child.started_at = new.started_at
         child.ready_at = self.loop.clock()
-        child.state = ChildState.RUNNING
+        child.move(Transition.SWAP_IN)
         child.heartbeat, child.heartbeat_at = {}, 0.0
         child.watch = LivenessWatch(sup.limits[child.name])
         overrides = {k: v for k, v in (("class", swap.cls), ("params", swap.params)) if v}

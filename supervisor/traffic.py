@@ -16,8 +16,8 @@ from actors.core.topics import SYS_HEARTBEAT, SYS_REPLY
 from actors.core.wire import MESSAGE_FRAMES, WireError, decode_message
 from actors.link import BrokerLink
 from actors.transport import recv_message
-from supervisor.children import ChildState
 from supervisor.control.server import Controller
+from supervisor.core.lifecycle import ChildState
 from supervisor.retained import RetainedCache
 from supervisor.supervision import Supervision
 from supervisor.swap import SwapCoordinator

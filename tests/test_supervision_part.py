@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from actors.site import SiteConfig, parse_site
-from supervisor.children import Child, ChildState
+from supervisor.children import Child
+from supervisor.core.lifecycle import ChildState
 from supervisor.core.policy import PolicyConfig, RestartPolicy
 from supervisor.events import Events
 from supervisor.loop import EventLoop
@@ -264,3 +265,49 @@ def test_stop_timeout_kills_with_sigkill(tmp_path: Path) -> None:
     assert w.proc("c").signals == [signal.SIGTERM]
     w.advance(0.02)
     assert w.proc("c").signals == [signal.SIGTERM, signal.SIGKILL]
+
+
+def test_the_lifecycle_table_allows_only_its_transitions() -> None:
+    """Every (state, transition) pair is either in the table or raises, naming both."""
+    from supervisor.core.lifecycle import (
+        TABLE,
+        ChildState,
+        IllegalTransition,
+        Transition,
+        next_state,
+    )
+
+    for state in ChildState:
+        for transition in Transition:
+            if (state, transition) in TABLE:
+                assert next_state("a", state, transition) is TABLE[state, transition]
+            else:
+                with pytest.raises(
+                    IllegalTransition, match=f"a: cannot {transition} while {state}"
+                ):
+                    next_state("a", state, transition)
+    # A process exits only from a state that has one; only a stopped child is started.
+    assert {s for s, t in TABLE if t is Transition.EXIT} == {
+        ChildState.STARTING,
+        ChildState.RUNNING,
+        ChildState.STOPPING,
+    }
+    assert {s for s, t in TABLE if t is Transition.SPAWN} == {ChildState.STOPPED}
+
+
+def test_a_restart_walks_the_table(tmp_path: Path) -> None:
+    """A crash: running -> stopped -> backoff -> stopped -> starting -> running."""
+    w = World(tmp_path, "one_for_one", {})
+    seen = []
+    child = w.child("c")
+    original = child.move
+
+    def move(transition: Any) -> None:
+        original(transition)
+        seen.append(str(child.state))
+
+    child.move = move  # type: ignore[method-assign]
+    w.exit("c", 70)
+    w.advance(0.5)
+    w.beat("c")
+    assert seen == ["stopped", "backoff", "stopped", "starting", "running"]

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from supervisor.children import ChildState, Then
+from supervisor.children import Then
+from supervisor.core.lifecycle import ChildState, Transition
 from supervisor.core.protocol import ProtocolError, Request, encode_result
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ def stop(ctl: Controller, identity: bytes, req: Request) -> None:
     child.want = False
     if not child.alive:
         if child.state is ChildState.BACKOFF:
-            child.state = ChildState.STOPPED
+            child.move(Transition.RESET)
         ctl.reply(identity, encode_result(req.id, child.status(sup.loop.clock())))
         return
     sup.wait_for(child, identity, req.id, ChildState.STOPPED)
@@ -56,5 +57,5 @@ def _start(ctl: Controller, identity: bytes, req: Request, *, restart: bool) -> 
         sup.answer(child)
     else:
         if child.state in (ChildState.FAILED, ChildState.BACKOFF):
-            child.state = ChildState.STOPPED
+            child.move(Transition.RESET)
         sup.spawn_due()

@@ -19,8 +19,9 @@ from actors.core.control import Request as ActorRequest
 from actors.core.requests import RequestTracker
 from actors.core.topics import SYS_CONTROL
 from actors.core.wire import MESSAGE_FRAMES
-from supervisor.children import Child, ChildState
+from supervisor.children import Child
 from supervisor.control import COMMANDS, DURING_SHUTDOWN
+from supervisor.core.lifecycle import ChildState
 from supervisor.core.protocol import (
     ProtocolError,
     Request,

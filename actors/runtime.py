@@ -306,6 +306,7 @@ class ActorProcess(SwapIn, ControlAnswers):
         recv_next = transport.receive
         next_parent = time.monotonic() + _PARENT_CHECK
         next_beat = 0.0
+        control_topic = self.control_topic
         watch_version = 0
         watched: dict[int, int] = {}  # fd -> poll flags, as registered
         self.hook = "on_start"
@@ -314,6 +315,7 @@ class ActorProcess(SwapIn, ControlAnswers):
                 now = time.monotonic()
                 if self.phase is Phase.STARTING:
                     self._enter_running(engine, heartbeat_topic)
+                    control_topic = self.control_topic  # final once running (a local: hot path)
                     next_beat = now + cfg.heartbeat_interval
                 running = self.phase is Phase.RUNNING
                 if running:
@@ -359,7 +361,7 @@ class ActorProcess(SwapIn, ControlAnswers):
                             if self.phase is Phase.STARTING:
                                 break  # on_start first, then the rest of the queue
                             continue
-                        if frames[0] == self.control_topic:
+                        if frames[0] == control_topic:
                             send_all(self._control(engine, frames))
                             if self.swapped_out:
                                 break

@@ -22,16 +22,6 @@ _SNDMORE: Final = zmq.SNDMORE
 raw_send: Final = zmq.backend.Socket.send
 
 
-def send_message(pub: zmq.Socket[bytes], topic: bytes, envelope: bytes) -> None:
-    """Send one ``[topic, envelope]`` message without blocking.
-
-    PUB never blocks: past the high-water mark ZeroMQ drops, and receivers count
-    a gap. Two plain sends cost a quarter of one send_multipart for small messages.
-    """
-    raw_send(pub, topic, _SNDMORE)
-    raw_send(pub, envelope)
-
-
 def recv_message(sub: zmq.Socket[bytes]) -> list[bytes] | None:
     """A topic frame and the frame after it without blocking; None when nothing is queued.
 

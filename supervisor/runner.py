@@ -117,10 +117,6 @@ class Supervisor:
         assert self.controller is not None
         return self.controller.status()
 
-    def shutdown(self, reason: str) -> None:
-        """Stop every actor in reverse start order, then the broker; the loop then ends."""
-        self.supervision.shutdown(reason)
-
     # -- the site lock -----------------------------------------------------------------------
 
     def _lock(self) -> None:

@@ -72,10 +72,6 @@ class PidfdProcess(ChildProcess):
         except psutil.NoSuchProcess:
             self.usage = None
 
-    @property
-    def running(self) -> bool:
-        return self._proc.returncode is None
-
     def send_signal(self, sig: int) -> None:
         if self._proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):

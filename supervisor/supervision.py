@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Final
 
 from actors.core.control import Exit
@@ -405,7 +405,3 @@ class Supervision:
             else:
                 keep.append(w)
         child.waiters = keep
-
-    def running(self) -> Sequence[Child]:
-        """The actors whose process is up and answered."""
-        return [c for c in self.actors.values() if c.state is ChildState.RUNNING]

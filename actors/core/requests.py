@@ -3,7 +3,7 @@
 Both ends of a request over pub/sub use these. The asking side keeps a
 :class:`RequestTracker`: each request gets a fresh id and a deadline, is sent
 again every ``retry`` seconds until answered (a subscription may still be on
-its way) and expires at its deadline. The answering side keeps a
+its way) and expires at its deadline (the asker schedules both). The answering side keeps a
 :class:`ReplyCache`: a repeated id is answered with the first reply, never
 served twice. The clock is the caller's: nothing here reads time.
 """
@@ -25,7 +25,6 @@ class Pending(Generic[T]):
     id: int
     context: T
     deadline: float
-    next_send: float
 
 
 class RequestTracker(Generic[T]):
@@ -39,7 +38,7 @@ class RequestTracker(Generic[T]):
     def open(self, context: T, now: float, timeout: float) -> int:
         """A new request; returns its id (the caller sends it now)."""
         rid = next(self._ids)
-        self._pending[rid] = Pending(rid, context, now + timeout, now + self.retry)
+        self._pending[rid] = Pending(rid, context, now + timeout)
         return rid
 
     def next_id(self) -> int:
@@ -56,18 +55,6 @@ class RequestTracker(Generic[T]):
     def get(self, rid: int) -> Pending[T] | None:
         """The request *rid* if it is still waiting."""
         return self._pending.get(rid)
-
-    def expire(self, rid: int) -> T | None:
-        """Give up on *rid* (its deadline passed or its target is gone); its context."""
-        return self.close(rid)
-
-    def resend_due(self, rid: int, now: float) -> bool:
-        """Whether *rid* should be sent again now (and when it is next due)."""
-        pending = self._pending.get(rid)
-        if pending is None or now < pending.next_send:
-            return False
-        pending.next_send = now + self.retry
-        return True
 
     def __len__(self) -> int:
         return len(self._pending)

@@ -164,7 +164,7 @@ class Controller:
             return
         identity, req_id, child = pending.context
         if self.loop.clock() > pending.deadline or child.state is not ChildState.RUNNING:
-            self.forwarded.expire(rid)
+            self.forwarded.close(rid)
             self.reply(
                 identity,
                 encode_error(

@@ -12,11 +12,15 @@ import argparse
 import json
 import sys
 from dataclasses import replace
-from typing import Any
+from typing import Any, Final
 
 from actors.runtime import EXIT_CONFIG, run_actor
 from actors.settings import RuntimeConfig
 from actors.site import ConfigError, load_site
+
+#: The options a supervisor passes to an actor it starts (the hidden ones of the CLI).
+_VALUED: Final = ("--config", "--log-level", "--swap", "--class", "--params", "--table")
+_FLAGS: Final = ("--retained",)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,31 +35,67 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", default=None, help=argparse.SUPPRESS)  # ctl add's actor
     parser.add_argument("--retained", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    options = {k: v for k, v in vars(args).items() if k != "name"}
+    return run_named(args.name, **options)
+
+
+def run_supervised(name: str, config: str, extra: list[str]) -> int:
+    """Run actor *name* with the options its supervisor gives (from the zygote).
+
+    The same as :func:`main` without argparse: building a parser in each
+    forked process would copy about a MiB of the pages it shares with the zygote.
+    """
+    options: dict[str, Any] = {"config": config}
+    rest = iter(extra)
+    for option in rest:
+        if option in _FLAGS:
+            options[option[2:]] = True
+        elif option in _VALUED:
+            key = "class_path" if option == "--class" else option[2:].replace("-", "_")
+            options[key] = next(rest, None)
+        else:
+            print(f"actor {name}: unknown option {option!r}", file=sys.stderr)
+            return EXIT_CONFIG
+    return run_named(name, **options)
+
+
+def run_named(  # noqa: PLR0913 - one keyword per command-line option
+    name: str,
+    config: str = "site.toml",
+    *,
+    log_level: str | None = None,
+    swap: str = "",
+    class_path: str | None = None,
+    params: str | None = None,
+    table: str | None = None,
+    retained: bool = False,
+) -> int:
+    """Run actor *name* of the site in *config* in this process; return the exit code."""
     try:
-        extra = {args.name: json.loads(args.table)} if args.table else None
-        site = load_site(args.config, extra_actors=extra)
+        extra = {name: json.loads(table)} if table else None
+        site = load_site(config, extra_actors=extra)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
-    if args.name not in site.actors:
+    if name not in site.actors:
         known = ", ".join(site.actors)
-        print(f"{site.path}: no actor {args.name!r} (the site has: {known})", file=sys.stderr)
+        print(f"{site.path}: no actor {name!r} (the site has: {known})", file=sys.stderr)
         return EXIT_CONFIG
-    config = RuntimeConfig.from_site(site, args.name)
+    settings = RuntimeConfig.from_site(site, name)
     changes: dict[str, Any] = {}
-    if args.log_level:
-        changes["log_level"] = args.log_level
-    if args.swap:
-        changes["swap"] = args.swap
-    if args.retained:
+    if log_level:
+        changes["log_level"] = log_level
+    if swap:
+        changes["swap"] = swap
+    if retained:
         changes["retained"] = True
-    if args.class_path:
-        changes["class_path"] = args.class_path
-    if args.params is not None:
-        changes["params"] = {**config.params, **json.loads(args.params)}
+    if class_path:
+        changes["class_path"] = class_path
+    if params is not None:
+        changes["params"] = {**settings.params, **json.loads(params)}
     if changes:
-        config = replace(config, **changes)
-    return run_actor(config)
+        settings = replace(settings, **changes)
+    return run_actor(settings)
 
 
 if __name__ == "__main__":

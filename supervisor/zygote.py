@@ -181,7 +181,7 @@ def _child(
         if kind == "broker":
             code = broker.__main__.main(["--config", config_path])
         else:
-            code = actors.__main__.main([name, "--config", config_path, *extra])
+            code = actors.__main__.run_supervised(name, config_path, extra)
     except SystemExit as exc:  # an actor may end its process with sys.exit(), as in a plain one
         code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     except BaseException:  # noqa: BLE001 - os._exit below skips the usual report: print it

@@ -75,3 +75,21 @@ def test_sigkill_of_the_supervisor_takes_zygote_children_too(mesh: MeshFactory) 
     site.kill_supervisor(signal.SIGKILL)
     site.proc.wait(timeout=10)
     assert not wait_gone(procs, timeout=2.0)
+
+
+def test_the_zygote_reads_an_actors_options_as_the_command_line_does(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import actors.__main__ as cli
+
+    seen: list[tuple[str, dict[str, object]]] = []
+    monkeypatch.setattr(cli, "run_named", lambda name, **kw: seen.append((name, kw)) or 0)
+    options = ["--log-level", "debug", "--swap", "t1", "--class", "m:C", "--params", "{}"]
+    options += ["--table", '{"class": "m:C"}', "--retained"]
+    assert cli.main(["a", "--config", "s.toml", *options]) == 0
+    assert cli.run_supervised("a", "s.toml", options) == 0
+    assert seen[0] == seen[1]
+    assert cli.run_supervised("a", "s.toml", []) == 0
+    assert seen[2] == ("a", {"config": "s.toml"})
+    assert cli.run_supervised("a", "s.toml", ["--bogus"]) == cli.EXIT_CONFIG
+    assert "actor a: unknown option '--bogus'" in capsys.readouterr().err

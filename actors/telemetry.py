@@ -14,9 +14,10 @@ created in the actor's process after it starts: never before a fork.
 
 from __future__ import annotations
 
+import math
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -282,13 +283,16 @@ class Metrics:
 class SiteMetrics:
     """The supervisor's metrics: restarts and exits of every actor, by reason.
 
-    *counts* is the supervisor's own map ``(actor, kind) -> number`` where kind
-    is ``restart`` or an exit reason (``normal``, ``exit``, ``killed``,
-    ``hung``, ``limit``, ``stopped``); it is read when the exporter collects.
+    *counts* returns the map ``(actor, kind) -> number`` where kind is
+    ``restart`` or an exit reason (``normal``, ``exit``, ``killed``, ``hung``,
+    ``limit``, ``stopped``); it is called once per export, on the exporter's thread.
     """
 
     def __init__(
-        self, config: TracingConfig, counts: dict[tuple[str, str], int], interval: float = 5.0
+        self,
+        config: TracingConfig,
+        counts: Callable[[], Mapping[tuple[str, str], int]],
+        interval: float = 5.0,
     ) -> None:
         resource = config.otel_resource()
         reader = PeriodicExportingMetricReader(
@@ -296,6 +300,9 @@ class SiteMetrics:
         )
         self.provider = MeterProvider(resource=resource, metric_readers=[reader])
         self._counts = counts
+        self._now: Mapping[tuple[str, str], int] = {}
+        self._asked = -math.inf
+        self._fresh_for = interval / 2
         meter = self.provider.get_meter("enlil")
         meter.create_observable_counter(
             "enlil.site.restarts",
@@ -310,13 +317,20 @@ class SiteMetrics:
             description="Exits of each actor, by reason",
         )
 
+    def _current(self) -> Mapping[tuple[str, str], int]:
+        """The counts, asked for once per export (both instruments read the same answer)."""
+        now = time.monotonic()
+        if now - self._asked >= self._fresh_for:
+            self._now, self._asked = self._counts(), now
+        return self._now
+
     def _restarts(self, options: CallbackOptions) -> Iterable[Observation]:
-        for (actor, kind), n in list(self._counts.items()):
+        for (actor, kind), n in self._current().items():
             if kind == "restart":
                 yield Observation(n, {"enlil.actor": actor})
 
     def _exits(self, options: CallbackOptions) -> Iterable[Observation]:
-        for (actor, kind), n in list(self._counts.items()):
+        for (actor, kind), n in self._current().items():
             if kind != "restart":
                 yield Observation(n, {"enlil.actor": actor, "reason": kind})
 

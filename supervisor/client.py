@@ -8,11 +8,14 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from typing import Any
 
 import zmq
 
+from actors.core.topics import SYS_EVENT
+from actors.link import BrokerLink
 from actors.sockets import SocketFactory
 from supervisor.core.protocol import ProtocolError, decode_reply, encode_request
 
@@ -31,7 +34,10 @@ class ControlTimeout(TimeoutError):
 
 
 class ControlClient:
-    """Sends requests to one supervisor and waits for the matching replies."""
+    """Sends requests to one supervisor and waits for the matching replies.
+
+    Threads may share one client: a request holds the socket until its reply.
+    """
 
     def __init__(
         self,
@@ -44,9 +50,14 @@ class ControlClient:
         self._sockets = SocketFactory(ctx)
         self._sock = self._sockets.control_client(endpoint)
         self._ids = itertools.count(1)
+        self._lock = threading.Lock()
 
     def request(self, op: str, timeout: float | None = None, **args: Any) -> Any:
         """Send one request and return its result; raise ControlError or ControlTimeout."""
+        with self._lock:
+            return self._request(op, timeout, args)
+
+    def _request(self, op: str, timeout: float | None, args: dict[str, Any]) -> Any:
         req_id = next(self._ids)
         self._sock.send_multipart([b"", encode_request(req_id, op, **args)])
         limit = self.timeout if timeout is None else timeout
@@ -148,14 +159,57 @@ class ControlClient:
 
     def close(self) -> None:
         """Close the socket (and the context, if this client made it)."""
-        self._sock.close()
-        self._sockets.close()
+        with self._lock:
+            self._sock.close()
+            self._sockets.close()
 
     def __enter__(self) -> ControlClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class EventStream:
+    """The site's lifecycle events as they are published on ``$sys.event``.
+
+    Each event is the dict the supervisor logged (``event``, ``actor``,
+    ``kind`` and the event's own fields). Only events published after the
+    stream connected arrive: ask ``status`` for the state of the moment.
+    """
+
+    def __init__(
+        self, pub_endpoint: str, sub_endpoint: str, ctx: zmq.Context[zmq.Socket[bytes]] | None
+    ) -> None:
+        self._sockets = SocketFactory(ctx)
+        self._link = BrokerLink(
+            self._sockets, pub_endpoint, sub_endpoint, "events", patterns=[SYS_EVENT]
+        )
+
+    def wait_connected(self, timeout: float) -> None:
+        """Return once the broker delivers to this stream (raises BrokerUnreachable)."""
+        self._link.wait_connected(timeout)
+
+    def next(self, timeout: float | None) -> dict[str, Any] | None:
+        """The next event, or None if none came within *timeout* seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            message = self._link.recv(left)
+            if message is None:
+                return None
+            event = message.envelope.payload
+            if (
+                message.topic == SYS_EVENT
+                and message.envelope.sender == "supervisor"
+                and isinstance(event, dict)
+            ):
+                return event
+
+    def close(self) -> None:
+        """Close the sockets (and the context, if this stream made it)."""
+        self._link.close(linger_ms=0)
+        self._sockets.close()
 
 
 def _given(**args: Any) -> dict[str, Any]:

@@ -12,8 +12,8 @@ class Events:
     """Where every part of the supervisor reports what happened to a child or the site.
 
     *publish* sends a payload on a topic (the supervisor's broker link); *can_publish*
-    says whether the broker is there to take it. Listeners (plugins) get every
-    event's payload too, in this process.
+    says whether the broker is there to take it (plugins and tools read the
+    events from there, see :class:`~supervisor.client.EventStream`).
     """
 
     def __init__(
@@ -22,7 +22,6 @@ class Events:
         self.log = log
         self._publish = publish
         self._can_publish = can_publish
-        self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
     def child(self, kind: str, name: str, child_kind: str, **fields: Any) -> None:
         """An event about one child (``spawned``, ``exited``, ``swapped``...)."""
@@ -34,7 +33,5 @@ class Events:
 
     def site(self, payload: dict[str, Any]) -> None:
         """An event as it goes out on ``$sys.event`` (already logged by the caller)."""
-        for listener in self.listeners:
-            listener(payload)
         if self._can_publish():
             self._publish(SYS_EVENT, payload)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable
 from typing import Final
 
 import psutil
@@ -35,8 +34,6 @@ class Liveness:
         self.loop = supervision.loop
         self.spawner = spawner
         self._next_reap = 0.0
-        #: Called at every watch (plugins that sample the site, such as Prometheus).
-        self.on_watch: list[Callable[[], None]] = []
 
     @property
     def interval(self) -> float:
@@ -50,8 +47,6 @@ class Liveness:
     def watch(self) -> None:
         """Kill actors that stopped sending heartbeats or broke a resource limit."""
         self.loop.after(self.interval, self.watch)
-        for hook in self.on_watch:
-            hook()
         now = self.loop.clock()
         # Forked children are adopted through the zygote's go-betweens: their own
         # subprocesses, orphaned, become ours to reap.

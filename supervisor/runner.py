@@ -191,7 +191,7 @@ class Supervisor:
                 config=str(self.site.path),
                 control=self.site.supervisor.control,
             )
-            self.plugins = start_plugins(self)
+            self.plugins = start_plugins(self.site, self.log)
             sup.spawn(sup.broker)
             self.liveness.start()
             self.loop.run(lambda: sup.stopped)

@@ -4,7 +4,8 @@
 ``actors.testing``, sits on top of everything and is exempt); ``broker`` and
 ``hal`` import only ``actors``; ``supervisor`` imports ``actors`` and ``broker``.
 The site layer (``actors.site``) and the pure cores (``*/core``) import no shell
-module. Imports inside functions count too: a lazy import is still a dependency.
+module; plugins see the supervisor only through its control client and event stream.
+Imports inside functions count too: a lazy import is still a dependency.
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ PURE = {
     "actors.core": ("actors.core",),
     "supervisor.core": ("supervisor.core", "actors.core", "actors.site.model"),
     "hal.core": ("hal.core", "actors.core"),
+}
+#: Module prefixes that see the rest of the site only through the listed modules, and why.
+NARROW = {
+    "supervisor.plugins": (
+        ("supervisor.plugins", "supervisor.client", "supervisor.core", "actors"),
+        "a plugin sees the site as a tool does: through its control client and event stream",
+    ),
 }
 
 
@@ -66,7 +74,17 @@ def violations(module: str, source: str) -> list[str]:
             problems.append(f"{module}:{line} imports {name} ({package} may not import {target})")
         elif _pure_violation(module, name):
             problems.append(f"{module}:{line} imports {name} (a pure layer imports no shell)")
+        elif reason := _narrow_violation(module, name):
+            problems.append(f"{module}:{line} imports {name} ({reason})")
     return problems
+
+
+def _narrow_violation(module: str, name: str) -> str:
+    for prefix, (allowed, reason) in NARROW.items():
+        inside = module == prefix or module.startswith(prefix + ".")
+        if inside and not any(name == a or name.startswith(a + ".") for a in allowed):
+            return reason
+    return ""
 
 
 def _pure_violation(module: str, name: str) -> bool:
@@ -95,6 +113,7 @@ def test_every_module_imports_along_the_contract() -> None:
         ("actors.site.load", "from actors.runtime import RuntimeConfig"),
         ("supervisor.core.policy", "from supervisor.runner import Supervisor"),
         ("actors.core.engine", "from actors.logs import setup_logging"),
+        ("supervisor.plugins.prometheus", "from supervisor.runner import Supervisor"),
     ],
 )
 def test_an_import_against_the_contract_is_found(module: str, source: str) -> None:
@@ -112,6 +131,7 @@ def test_an_import_against_the_contract_is_found(module: str, source: str) -> No
         ("actors.testing.mesh", "from supervisor.client import ControlClient"),
         ("actors.site.parse", "from actors.core.topics import check_topic"),
         ("actors.runtime", "import zmq"),
+        ("supervisor.plugins.otel", "from actors.telemetry import SiteMetrics"),
     ],
 )
 def test_an_import_along_the_contract_passes(module: str, source: str) -> None:

@@ -107,3 +107,47 @@ def test_prometheus_endpoint_serves_the_whole_site(mesh: MeshFactory) -> None:
     assert 'enlil_exits_total{actor="m",reason="killed"} 1' in text
     assert 'enlil_messages_total{actor="m",outcome="accepted"}' in text
     assert "# TYPE enlil_messages_total counter" in text
+    assert "enlil_control_up 1.0" in text
+
+
+def test_a_plugin_sees_the_site_through_its_control_client_and_event_stream(
+    mesh: MeshFactory,
+) -> None:
+    """A plugin's context: events as they happen, counts in status, one client for threads."""
+    import threading
+
+    import structlog
+
+    from supervisor.plugins import PluginContext, counts_of
+
+    site = mesh.start({"actors": {"d": {"class": "mesh_actors:Doubler"}}})
+    context = PluginContext(site.site, structlog.get_logger())
+    events = context.events()
+    try:
+        events.wait_connected(10.0)
+        old = site.kill("d")
+        seen: list[str] = []
+        while "restarted" not in seen:
+            event = events.next(timeout=20.0)
+            assert event is not None, f"no event after {seen}"
+            if event["actor"] == "d":
+                seen.append(event["event"])
+        assert seen[:2] == ["exited", "restarting"] and seen[-1] == "restarted"
+        site.wait_restarted("d", old)
+        assert counts_of(context.control.status())[("d", "restart")] == 1
+        # Threads share the plugin's one client: each gets its own answers.
+        answers: list[str] = []
+
+        def ask() -> None:
+            for _ in range(25):
+                answers.append(context.control.status()["site"])
+
+        threads = [threading.Thread(target=ask) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30.0)
+        assert answers == [site.site.site.name] * 100
+    finally:
+        events.close()
+        context.close()

@@ -123,6 +123,9 @@ class Controller:
         """The reply to ``status``: the supervisor, the broker and every actor."""
         sup = self.supervision
         now = self.loop.clock()
+        counts: dict[str, dict[str, int]] = {}
+        for (name, kind), n in sup.counts.items():
+            counts.setdefault(name, {})[kind] = n
         return {
             "site": sup.site.site.name,
             "config": str(sup.site.path),
@@ -134,6 +137,7 @@ class Controller:
             },
             "actors": [sup.broker.status(now)]
             + [{**c.status(now), "etag": self.swaps.etag_of(c.name)} for c in sup.actors.values()],
+            "counts": counts,
         }
 
     # -- requests forwarded to actors ---------------------------------------------------------

@@ -1,18 +1,26 @@
-"""Plugins: what runs beside the supervisor's parts and only watches them (shell).
+"""Plugins: what runs beside the supervisor and sees the site only as a tool would (shell).
 
-A plugin is made from the running :class:`~supervisor.runner.Supervisor`;
-it may read its status and counters at every liveness watch, and listen to
-every lifecycle event (``Supervisor.events.listeners``). It is closed when
-the site stops. The site's settings decide which plugins run
-(:func:`start_plugins`).
+A plugin is made from a :class:`PluginContext`: the site's settings, a
+:class:`~supervisor.client.ControlClient` on the site's control endpoint and
+the ``$sys.event`` stream (:meth:`PluginContext.events`). It never touches the
+supervisor's parts: its requests are answered by the supervisor's loop like
+any tool's (bounded per turn), so a slow or broken plugin cannot stall
+supervision, and a plugin could as well run in a process of its own. It runs
+on threads of its own and is closed when the site stops. The site's settings
+decide which built-in plugins run (:func:`start_plugins`); no user module is
+ever imported into the supervisor's process.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from supervisor.runner import Supervisor
+from actors.site import SiteConfig
+from supervisor.client import ControlClient, EventStream
+
+#: Seconds a plugin waits for the supervisor's answer (short: it runs while the site does).
+PLUGIN_TIMEOUT = 2.0
 
 
 class Plugin(Protocol):
@@ -22,16 +30,46 @@ class Plugin(Protocol):
         """Stop whatever the plugin runs (threads, servers, exporters)."""
 
 
-def start_plugins(supervisor: Supervisor) -> list[Plugin]:
-    """The plugins *supervisor*'s site asks for, started."""
+@dataclass
+class PluginContext:
+    """What a plugin gets: the site, a control client, the event stream, a logger."""
+
+    site: SiteConfig
+    log: Any
+    control: ControlClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.control = ControlClient(self.site.supervisor.control_connect, timeout=PLUGIN_TIMEOUT)
+
+    def events(self) -> EventStream:
+        """A new stream of the site's lifecycle events (the caller closes it)."""
+        broker = self.site.broker
+        return EventStream(broker.pub_connect, broker.sub_connect, None)
+
+    def close(self) -> None:
+        """Close the control client."""
+        self.control.close()
+
+
+def counts_of(status: dict[str, Any]) -> dict[tuple[str, str], int]:
+    """``(actor, kind) -> number`` from a ``status`` reply's ``counts`` (restarts, exits)."""
+    counts: dict[tuple[str, str], int] = {}
+    for actor, kinds in status.get("counts", {}).items():
+        for kind, n in kinds.items():
+            counts[str(actor), str(kind)] = int(n)
+    return counts
+
+
+def start_plugins(site: SiteConfig, log: Any) -> list[Plugin]:
+    """The built-in plugins *site* asks for, started (the control endpoint is bound)."""
     plugins: list[Plugin] = []
-    telemetry = supervisor.site.telemetry
+    telemetry = site.telemetry
     if telemetry.otlp_endpoint:
         from supervisor.plugins.otel import SiteMetricsPlugin  # noqa: PLC0415 - only when used
 
-        plugins.append(SiteMetricsPlugin(supervisor))
+        plugins.append(SiteMetricsPlugin(PluginContext(site, log)))
     if telemetry.prometheus:
         from supervisor.plugins.prometheus import PrometheusPlugin  # noqa: PLC0415
 
-        plugins.append(PrometheusPlugin(supervisor))
+        plugins.append(PrometheusPlugin(PluginContext(site, log)))
     return plugins

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from actors.telemetry import SiteMetrics, TracingConfig
-
-if TYPE_CHECKING:
-    from supervisor.runner import Supervisor
+from supervisor.client import ControlError, ControlTimeout
+from supervisor.plugins import PluginContext, counts_of
 
 
 class SiteMetricsPlugin:
-    """Exports the supervisor's counters to the site's OTLP endpoint."""
+    """Exports the restarts and exits of ``status`` to the site's OTLP endpoint."""
 
-    def __init__(self, supervisor: Supervisor) -> None:
-        site = supervisor.site
+    def __init__(self, context: PluginContext) -> None:
+        self.context = context
+        site = context.site
         telemetry = site.telemetry
         self.metrics = SiteMetrics(
             TracingConfig(
@@ -24,10 +22,18 @@ class SiteMetricsPlugin:
                 resource=telemetry.resource,
                 protocol=telemetry.protocol,
             ),
-            supervisor.supervision.counts,
+            self._counts,
             interval=telemetry.metrics_interval,
         )
 
+    def _counts(self) -> dict[tuple[str, str], int]:
+        """The counts of the moment (on the exporter's thread); none while the site is silent."""
+        try:
+            return counts_of(self.context.control.status())
+        except (ControlError, ControlTimeout):
+            return {}
+
     def close(self) -> None:
-        """Flush and stop the exporter."""
+        """Flush and stop the exporter, then the control client."""
         self.metrics.shutdown()
+        self.context.close()

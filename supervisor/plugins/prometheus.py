@@ -2,42 +2,47 @@
 
 ``[telemetry] prometheus = "127.0.0.1:9464"`` makes the supervisor serve
 ``/metrics`` in the text exposition format, through the official
-``prometheus-client`` library, from what it already knows: every process's
-state and heartbeat counters, every declared ``metric=True`` variable each
-actor reports in its heartbeat, and the restarts and exits it counted. The
-server runs on a thread of its own and only reads a snapshot that the
-supervisor's loop replaces, so scraping never blocks supervision.
+``prometheus-client`` library, from the ``status`` reply of the moment:
+every process's state and heartbeat counters, every declared
+``metric=True`` variable each actor reports in its heartbeat, and the
+restarts and exits the supervisor counted. The server runs on threads of its
+own and asks the control endpoint once per scrape, as a tool would, so
+scraping never blocks supervision (``enlil_control_up`` is 0 when the
+supervisor did not answer).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-if TYPE_CHECKING:
-    from supervisor.runner import Supervisor
+from supervisor.client import ControlError, ControlTimeout
+from supervisor.plugins import PluginContext, counts_of
 
 _NAME = re.compile(r"[^a-zA-Z0-9_]")
 
 
 class SiteCollector:
-    """Metric families of the last :meth:`update`d status and counters."""
+    """Metric families of the status that *ask* returns (None: the supervisor did not answer)."""
 
-    def __init__(self) -> None:
-        self._status: dict[str, Any] = {}
-        self._counts: dict[tuple[str, str], int] = {}
-
-    def update(self, status: dict[str, Any], counts: dict[tuple[str, str], int]) -> None:
-        """Replace what is served (called from the supervisor's loop)."""
-        self._status, self._counts = status, counts
+    def __init__(self, ask: Callable[[], dict[str, Any] | None]) -> None:
+        self._ask = ask
 
     def collect(self) -> Iterator[Metric]:
-        """The families, made from the snapshot of the moment (called by the server thread)."""
-        status, counts = self._status, self._counts
+        """The families, made from the status of the moment (called by a server thread)."""
+        status = self._ask()
+        control = GaugeMetricFamily(
+            "enlil_control_up", "1 when the supervisor answered this scrape's status request"
+        )
+        control.add_metric([], int(status is not None))
+        yield control
+        if status is None:
+            return
+        counts = counts_of(status)
         actors = status.get("actors", [])
         up = GaugeMetricFamily(
             "enlil_up", "1 when the process is running", labels=["actor", "kind"]
@@ -81,21 +86,17 @@ class SiteCollector:
 
 
 class PrometheusEndpoint:
-    """``/metrics`` over HTTP on *address* (``host:port``); :meth:`update` swaps the page."""
+    """``/metrics`` over HTTP on *address* (``host:port``), made from what *ask* returns."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, ask: Callable[[], dict[str, Any] | None]) -> None:
         host, _, port = address.rpartition(":")
-        self.collector = SiteCollector()
+        self.collector = SiteCollector(ask)
         registry = CollectorRegistry(auto_describe=False)
         registry.register(self.collector)
         self.server, self._thread = start_http_server(
             int(port), addr=host or "127.0.0.1", registry=registry
         )
         self.address = f"{host or '127.0.0.1'}:{self.server.server_port}"
-
-    def update(self, status: dict[str, Any], counts: dict[tuple[str, str], int]) -> None:
-        """Replace what is served (called from the supervisor's loop)."""
-        self.collector.update(status, counts)
 
     def close(self) -> None:
         """Stop serving."""
@@ -105,16 +106,22 @@ class PrometheusEndpoint:
 
 
 class PrometheusPlugin:
-    """Serves the site's ``/metrics``, refreshed at every liveness watch."""
+    """Serves the site's ``/metrics``, asking the supervisor for its status at each scrape."""
 
-    def __init__(self, supervisor: Supervisor) -> None:
-        self.endpoint = PrometheusEndpoint(supervisor.site.telemetry.prometheus)
-        supervisor.log.info("prometheus endpoint", address=self.endpoint.address)
-        counts = supervisor.supervision.counts
-        supervisor.liveness.on_watch.append(
-            lambda: self.endpoint.update(supervisor.status(), dict(counts))
-        )
+    def __init__(self, context: PluginContext) -> None:
+        self.context = context
+        self.endpoint = PrometheusEndpoint(context.site.telemetry.prometheus, self._status)
+        context.log.info("prometheus endpoint", address=self.endpoint.address)
+
+    def _status(self) -> dict[str, Any] | None:
+        try:
+            status: dict[str, Any] = self.context.control.status()
+        except (ControlError, ControlTimeout) as exc:
+            self.context.log.warning("prometheus scrape without status", error=str(exc))
+            return None
+        return status
 
     def close(self) -> None:
-        """Stop serving."""
+        """Stop serving, then the control client."""
         self.endpoint.close()
+        self.context.close()

@@ -66,7 +66,7 @@ class ControlAnswers:
             except ValueError as exc:
                 return Reply(op, rid, False, error=str(exc))
             self.log.info("log levels changed", **levels)
-            return Reply(op, rid, True, result={"levels": levels})
+            return Reply(op, rid, True, result=levels)  # as the supervisor's own: local, otel
         if op is Op.HANDOVER:
             # Between two steps by construction: hand the state over and hold what comes.
             self.paused = True

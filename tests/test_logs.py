@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from clitools import supervisor_cli
 
 from actors.logs import RotatingFile, setup_logging
 from actors.testing import MeshFactory
@@ -52,7 +53,7 @@ def test_ctl_loglevel_takes_effect_without_a_restart(mesh: MeshFactory) -> None:
     cursor = site.publish("chatty.in", 1)
     site.wait_for("chatty.out", after=cursor)
     result = site.request("loglevel", name="chatty", level="info", otel="error")
-    assert result["levels"] == {"local": "info", "otel": "error"}
+    assert result == {"actor": "chatty", "local": "info", "otel": "error"}
     cursor = site.publish("chatty.in", 2)
     site.wait_for("chatty.out", after=cursor)
     records = [json.loads(line) for line in log_file.read_text().splitlines()]
@@ -63,5 +64,9 @@ def test_ctl_loglevel_takes_effect_without_a_restart(mesh: MeshFactory) -> None:
         "local": "debug",
         "otel": "warning",
     }
+    # The command line prints what the actor answered (#13: it printed "local None").
+    out = supervisor_cli("ctl", "loglevel", "chatty", "debug", config=site.config_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "chatty: local debug, otel error"
     assert (site.site.site.run_dir / "logs" / "supervisor.log").exists()
     assert (site.site.site.run_dir / "logs" / "broker.log").exists()

@@ -26,6 +26,7 @@ from actors.testing.replayer import replay
 EXIT_REPRODUCED = 1
 EXIT_DIFFERENT = 4
 EXIT_CONFIG = 78
+EXIT_USAGE = 2
 
 
 def add_commands(sub: Any, config_arg: Any) -> None:
@@ -42,7 +43,12 @@ def add_commands(sub: Any, config_arg: Any) -> None:
     show.add_argument("file", type=Path)
     exp = ssub.add_parser("export", help="write a readable JSON or TOML copy (a test case)")
     exp.add_argument("file", type=Path)
-    exp.add_argument("--format", choices=["json", "toml"], default="json")
+    exp.add_argument(
+        "--format",
+        choices=["json", "toml"],
+        default=None,
+        help="default: from the extension of --out (.toml or .json), else json",
+    )
     exp.add_argument("-o", "--out", type=Path, help="output file (default: standard output)")
     imp = ssub.add_parser("import", help="turn an edited JSON/TOML snapshot back into .snap")
     imp.add_argument("file", type=Path)
@@ -124,7 +130,14 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     if args.snapshot_command == "show":
         print(summary(snap))
     elif args.snapshot_command == "export":
-        text = export_snapshot(snap, args.format)
+        fmt = _export_format(args.format, args.out)
+        if fmt is None:
+            print(
+                f"error: --format {args.format} does not match the extension of {args.out}",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        text = export_snapshot(snap, fmt)
         if args.out:
             args.out.write_text(text)
         else:
@@ -133,6 +146,18 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         args.out.write_bytes(snap.encode())
         print(f"wrote {args.out}")
     return 0
+
+
+def _export_format(given: str | None, out: Path | None) -> str | None:
+    """The export format: the one given, else the output file's extension, else JSON.
+
+    None when the two disagree (``--format json -o x.toml``).
+    """
+    suffix = out.suffix.lower().lstrip(".") if out is not None else ""
+    by_name = suffix if suffix in ("json", "toml") else None
+    if given is not None and by_name is not None and given != by_name:
+        return None
+    return given or by_name or "json"
 
 
 def summary(snap: Snapshot) -> str:

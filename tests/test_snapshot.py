@@ -213,3 +213,23 @@ def test_replay_of_a_checkpointed_memory_is_exact(tmp_path: Path) -> None:
     result = replay(edited)
     assert result.state["table"] == before
     assert result.state["seen"] == 4_999
+
+
+def test_export_takes_its_format_from_the_output_file(tmp_path: Path) -> None:
+    """``-o x.toml`` writes TOML (it wrote JSON), ``-o x.json`` JSON; a clash is an error."""
+    import tomllib
+
+    from clitools import supervisor_cli
+
+    _, path = crash_on_37(tmp_path)
+    for name, parse in (("x.toml", tomllib.loads), ("x.json", json.loads)):
+        out = supervisor_cli("snapshot", "export", str(path), "-o", str(tmp_path / name))
+        assert out.returncode == 0, out.stderr
+        assert parse((tmp_path / name).read_text())["actor"] == "fragile"
+        assert read_snapshot(tmp_path / name).failed_event == 37
+    clash = supervisor_cli(
+        "snapshot", "export", str(path), "--format", "json", "-o", str(tmp_path / "y.toml")
+    )
+    assert clash.returncode == 2
+    assert "--format json does not match the extension of" in clash.stderr
+    assert not (tmp_path / "y.toml").exists()

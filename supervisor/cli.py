@@ -41,7 +41,7 @@ from actors.link import BrokerLink, BrokerUnreachable
 from actors.site import ConfigError, SiteConfig, connect_address, load_site
 from actors.sockets import SocketFactory
 from supervisor import cli_snapshots
-from supervisor.client import ControlClient, ControlError, ControlTimeout
+from supervisor.client import ControlClient, ControlError, ControlTimeout, listening
 from supervisor.core.protocol import OPS
 from supervisor.docs import design_of, format_live, live_graph, write_docs
 from supervisor.runner import SiteLocked, Supervisor
@@ -207,6 +207,9 @@ def cmd_ctl(args: argparse.Namespace) -> int:
         endpoint = _load(args.config).supervisor.control_connect
     else:
         endpoint = connect_address(endpoint)
+    if listening(endpoint) is False:
+        print(f"error: the site is not running (nothing listens at {endpoint})", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     if args.op == "graph":
         return cmd_graph(args, endpoint)
     kwargs = {"name": args.name} if args.name else {}

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import itertools
+import socket
 import threading
 import time
 from typing import Any
@@ -17,7 +18,12 @@ import zmq
 from actors.core.topics import SYS_EVENT
 from actors.link import BrokerLink
 from actors.sockets import SocketFactory
-from supervisor.core.protocol import ProtocolError, decode_reply, encode_request
+from supervisor.core.protocol import (
+    MAX_REQUEST_BYTES,
+    ProtocolError,
+    decode_reply,
+    encode_request,
+)
 
 
 class ControlError(RuntimeError):
@@ -59,15 +65,24 @@ class ControlClient:
 
     def _request(self, op: str, timeout: float | None, args: dict[str, Any]) -> Any:
         req_id = next(self._ids)
-        self._sock.send_multipart([b"", encode_request(req_id, op, **args)])
+        body = encode_request(req_id, op, **args)
+        if len(body) > MAX_REQUEST_BYTES:
+            raise ControlError(
+                "bad_request",
+                f"the {op!r} request is {len(body):,} bytes; "
+                f"a control request may have {MAX_REQUEST_BYTES:,}",
+            )
+        self._sock.send_multipart([b"", body])
         limit = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + limit
         while True:
             left = deadline - time.monotonic()
             if left <= 0 or not self._sock.poll(int(left * 1000) + 1, zmq.POLLIN):
+                why = "is the site running?"
+                if listening(self.endpoint) is False:
+                    why = "nothing listens there: the site is not running"
                 raise ControlTimeout(
-                    f"no reply to {op!r} from {self.endpoint} within {limit:g}s "
-                    "(is the site running?)"
+                    f"no reply to {op!r} from {self.endpoint} within {limit:g}s ({why})"
                 )
             frames = self._sock.recv_multipart()
             try:
@@ -168,6 +183,35 @@ class ControlClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def listening(endpoint: str, timeout: float = 1.0) -> bool | None:
+    """Whether something accepts connections at a control *endpoint* (None: cannot tell).
+
+    An ``ipc://`` endpoint without its socket file, or one that refuses (the
+    file a killed supervisor left), and a ``tcp://`` port that refuses, have
+    no supervisor behind them. Only a connection is made: nothing is sent.
+    """
+    if endpoint.startswith("ipc://"):
+        path = endpoint.removeprefix("ipc://")
+        family, address = socket.AF_UNIX, "\0" + path[1:] if path.startswith("@") else path
+    elif endpoint.startswith("tcp://"):
+        host, _, port = endpoint.removeprefix("tcp://").rpartition(":")
+        if not port.isdigit() or host in ("", "*"):
+            return None
+        family = socket.AF_INET6 if host.startswith("[") else socket.AF_INET
+        address = (host.strip("[]"), int(port))  # type: ignore[assignment]
+    else:
+        return None
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.settimeout(timeout)
+        try:
+            probe.connect(address)
+        except (FileNotFoundError, ConnectionRefusedError):
+            return False
+        except OSError:
+            return None
+    return True
 
 
 class EventStream:

@@ -106,12 +106,26 @@ class Mesh:
     # -- control ------------------------------------------------------------------
 
     def status(self, timeout: float = 20.0) -> dict[str, Any]:
-        """The supervisor's status reply; remembers every pid it names."""
-        if self.proc.poll() is not None:
-            raise MeshError(
-                f"the supervisor exited with {self.proc.returncode}; log:\n{self.log_tail()}"
-            )
-        result: dict[str, Any] = self.control.request("status", timeout=timeout)
+        """The supervisor's status reply; remembers every pid it names.
+
+        Raises MeshError at once when the supervisor has exited (a bad config
+        exits 78 right away), ControlTimeout when it did not answer in time.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise MeshError(
+                    f"the supervisor exited with {self.proc.returncode}; log:\n{self.log_tail()}"
+                )
+            left = deadline - time.monotonic()
+            try:
+                result: dict[str, Any] = self.control.request("status", timeout=min(0.25, left))
+                break
+            except ControlTimeout:
+                if left <= 0.25:
+                    raise ControlTimeout(
+                        f"no status from the supervisor within {timeout:g}s"
+                    ) from None
         for actor in result["actors"]:
             self._remember(actor["pid"])
         return result

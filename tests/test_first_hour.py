@@ -1,0 +1,54 @@
+"""The first hour of a user: clear, immediate answers where there were waits and riddles."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from clitools import supervisor_cli
+
+from actors.testing import MeshError, MeshFactory
+from supervisor.client import ControlClient, ControlError, listening
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_mesh_with_a_bad_config_fails_with_the_supervisors_error(mesh: MeshFactory) -> None:
+    """The supervisor exits 78 at once: so does start, with its reason (it waited 30 s)."""
+    with pytest.raises(MeshError) as info:
+        mesh.start({"actors": {"a": {"class": "no_such_module:Nothing"}}}, timeout=120)
+    assert "the supervisor exited with 78" in str(info.value)
+    assert "actors.a.class" in str(info.value)
+
+
+def test_ctl_against_a_stopped_site_says_so_at_once(tmp_path: Path) -> None:
+    """No control socket, or one a killed supervisor left: 'not running', not a 15 s wait."""
+    config = tmp_path / "site.toml"
+    run = tmp_path / "run"
+    config.write_text(
+        f'[site]\nname = "idle"\nrun_dir = "{run}"\n'
+        '[actors.a]\nclass = "mesh_actors:Doubler"\n'
+    )
+    out = supervisor_cli("ctl", "status", "--timeout", "120", config=config)
+    assert out.returncode == 69
+    assert "the site is not running (nothing listens at ipc://" in out.stderr
+    # The file a SIGKILLed supervisor leaves behind refuses connections.
+    run.mkdir()
+    with socket.socket(socket.AF_UNIX) as left_behind:
+        left_behind.bind(str(run / "control.sock"))
+    assert listening(f"ipc://{run / 'control.sock'}") is False
+    out = supervisor_cli("ctl", "status", "--timeout", "120", config=config)
+    assert out.returncode == 69
+    assert "the site is not running" in out.stderr
+
+
+def test_a_request_over_the_size_limit_is_refused_clearly(mesh: MeshFactory) -> None:
+    """Too big for the protocol: a clear error from the client, and the site still answers."""
+    site = mesh.start({"actors": {"a": {"class": "mesh_actors:Doubler"}}})
+    with ControlClient(site.site.supervisor.control_connect, timeout=120) as client:
+        with pytest.raises(ControlError) as info:
+            client.add("b", cls="mesh_actors:Doubler", params={"pad": "x" * 2_000_000})
+        assert info.value.kind == "bad_request"
+        assert "a control request may have 65,536" in info.value.message
+        assert client.status()["site"] == site.site.site.name

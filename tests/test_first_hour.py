@@ -27,8 +27,7 @@ def test_ctl_against_a_stopped_site_says_so_at_once(tmp_path: Path) -> None:
     config = tmp_path / "site.toml"
     run = tmp_path / "run"
     config.write_text(
-        f'[site]\nname = "idle"\nrun_dir = "{run}"\n'
-        '[actors.a]\nclass = "mesh_actors:Doubler"\n'
+        f'[site]\nname = "idle"\nrun_dir = "{run}"\n[actors.a]\nclass = "mesh_actors:Doubler"\n'
     )
     out = supervisor_cli("ctl", "status", "--timeout", "120", config=config)
     assert out.returncode == 69

@@ -39,6 +39,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "supervisor": {"heartbeat_interval": 0.2, "backoff_initial": 0.05, "stop_timeout": 5.0},
 }
 _BUFFER = 200_000
+_STATUS_SLICE = 0.25  # seconds: how often a wait for status looks whether the supervisor exited
 
 
 class MeshError(AssertionError):
@@ -119,10 +120,12 @@ class Mesh:
                 )
             left = deadline - time.monotonic()
             try:
-                result: dict[str, Any] = self.control.request("status", timeout=min(0.25, left))
+                result: dict[str, Any] = self.control.request(
+                    "status", timeout=min(_STATUS_SLICE, left)
+                )
                 break
             except ControlTimeout:
-                if left <= 0.25:
+                if left <= _STATUS_SLICE:
                     raise ControlTimeout(
                         f"no status from the supervisor within {timeout:g}s"
                     ) from None

@@ -23,24 +23,30 @@ raw_send: Final = zmq.backend.Socket.send
 
 
 def recv_message(sub: zmq.Socket[bytes]) -> list[bytes] | None:
-    """A topic frame and the frame after it without blocking; None when nothing is queued.
+    """The next multipart without blocking, whole; None when nothing is queued.
 
     ``Frame.more`` reads the more-flag of the frame itself, where
     ``recv_multipart`` asks the socket (``getsockopt(RCVMORE)``), which costs
-    about a microsecond a call in pyzmq; and receiving the second frame as
-    plain bytes skips a Frame object. Together this is a third of
-    ``recv_multipart``'s cost for our two-frame messages. A lone frame comes back
-    alone; the frames past the second of an odd multipart come back as
-    messages of their own, counted as not ours or malformed. The stream stays
-    in step: a multipart is always queued whole.
+    about a microsecond a call in pyzmq. Our messages have two frames; a lone
+    frame comes back alone, and a multipart of three or more frames comes
+    back whole (every frame read, so the stream stays in step), so that
+    receivers count it as malformed: frames smuggled after a message are never
+    taken for messages of their own.
     """
     try:
         frame = sub.recv(_NOBLOCK, copy=False)
     except zmq.Again:
         return None
-    if frame.more:
-        return [frame.bytes, sub.recv(_NOBLOCK)]
-    return [frame.bytes]
+    if not frame.more:
+        return [frame.bytes]
+    second = sub.recv(_NOBLOCK, copy=False)
+    if not second.more:
+        return [frame.bytes, second.bytes]
+    frames = [frame.bytes, second.bytes]
+    while second.more:  # a multipart is queued whole: this ends
+        second = sub.recv(_NOBLOCK, copy=False)
+        frames.append(second.bytes)
+    return frames
 
 
 class Transport:

@@ -186,12 +186,12 @@ def test_malformed_traffic_crashes_nothing_and_is_counted(mesh: MeshFactory) -> 
     site.send_frames([b"numbers.in", msgpack.packb([7, "x", 1, 0, None, 1.0])])
     site.send_frames([b"numbers.in", encode_envelope("evil", 1, 0, "not a number")])
     site.send_frames([b"numbers.in"])
-    site.send_frames([b"numbers.in", b"x", b"y"])  # two malformed: the pair, then b"y"
+    site.send_frames([b"numbers.in", b"x", b"y"])  # one malformed: three frames, read whole
     cursor = site.publish("numbers.in", 5)
     assert site.wait_for("numbers.out", after=cursor).envelope.payload == 10.0
     record = site.wait_actor(
         "doubler",
-        lambda a: a["stats"].get("accepted") == 1 and a["stats"].get("malformed") == 5,
+        lambda a: a["stats"].get("accepted") == 1 and a["stats"].get("malformed") == 4,
         what="counters",
     )
     stats = record["stats"]
@@ -204,6 +204,25 @@ def test_malformed_traffic_crashes_nothing_and_is_counted(mesh: MeshFactory) -> 
     )
     assert broker["pid"] == pids["broker"]
     assert {a["name"]: a["pid"] for a in site.status()["actors"]} == pids
+
+
+def test_frames_smuggled_after_a_message_are_not_a_message(mesh: MeshFactory) -> None:
+    """``[topic, envelope, topic, envelope2]`` is one malformed multipart, not two messages."""
+    site = mesh.start(SIMPLE)
+    good = encode_envelope("tool", 1, 0, 3)
+    forged = encode_envelope("producer", 2**62, 0, 1000)
+    before = site.mark()
+    site.send_frames([b"numbers.in", good, b"numbers.in", forged])
+    site.send_frames([b"numbers.in", good, b"numbers.in"])
+    site.publish("numbers.in", 5)
+    # The first answer is to the one real message: neither 6 (the pair) nor 2000 (smuggled).
+    assert site.wait_for("numbers.out", after=before).envelope.payload == 10.0
+    record = site.wait_actor(
+        "doubler",
+        lambda a: a["stats"].get("accepted") == 1 and a["stats"].get("malformed") == 2,
+        what="counters",
+    )
+    assert record["stats"].get("gaps", 0) == 0
 
 
 def test_the_control_endpoint_answers_garbage_with_typed_errors(mesh: MeshFactory) -> None:

@@ -43,9 +43,11 @@ def recv_message(sub: zmq.Socket[bytes]) -> list[bytes] | None:
     if not second.more:
         return [frame.bytes, second.bytes]
     frames = [frame.bytes, second.bytes]
-    while second.more:  # a multipart is queued whole: this ends
-        second = sub.recv(_NOBLOCK, copy=False)
-        frames.append(second.bytes)
+    more = True
+    while more:  # a multipart is queued whole: this ends
+        last = sub.recv(_NOBLOCK, copy=False)
+        frames.append(last.bytes)
+        more = last.more
     return frames
 
 

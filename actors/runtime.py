@@ -209,8 +209,19 @@ class ActorProcess(SwapIn, ControlAnswers):
         """
         if self.snapshot_folder is None:
             return None
-        self.snapshot_folder.mkdir(parents=True, exist_ok=True)
-        stack = (self.snapshot_folder / f"{STACK_PREFIX}{os.getpid()}.txt").open("w")
+        try:
+            self.snapshot_folder.mkdir(parents=True, exist_ok=True)
+            stack = (self.snapshot_folder / f"{STACK_PREFIX}{os.getpid()}.txt").open("w")
+        except OSError as exc:
+            # The actor runs without: no stack of a hung step, and its snapshots fail
+            # (each one logged) until the folder can be written again.
+            self.log.warning(
+                "snapshot folder not writable: no stack dumps",
+                folder=str(self.snapshot_folder),
+                error=str(exc),
+            )
+            signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # the supervisor's ask for a stack
+            return None
         faulthandler.register(signal.SIGUSR1, file=stack, all_threads=True)
         return stack
 

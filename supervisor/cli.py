@@ -39,6 +39,7 @@ import zmq
 from actors.core.topics import TopicError, check_topic, parse_pattern
 from actors.link import BrokerLink, BrokerUnreachable
 from actors.site import ConfigError, SiteConfig, connect_address, load_site
+from actors.site.paths import folder_problems
 from actors.sockets import SocketFactory
 from supervisor import cli_snapshots
 from supervisor.client import ControlClient, ControlError, ControlTimeout, listening
@@ -186,6 +187,14 @@ def cmd_run(config: Path | None, zygote: Zygote | None = None) -> int:
         zygote = None
     try:
         decls, problems = declared_actors(site)
+        for problem in folder_problems(site):
+            if problem.key == "site.run_dir":
+                problems.append(problem)  # no lock, sockets or logs without it
+            else:  # actors run without snapshots: say so, and start
+                print(
+                    f"warning: {problem} (the actors run without failure snapshots)",
+                    file=sys.stderr,
+                )
         if problems:
             raise ConfigError(problems)
         return Supervisor(site, zygote, decls=decls).run()

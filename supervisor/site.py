@@ -7,6 +7,7 @@ from pathlib import Path
 from actors.core.params import resolve_param_topics, resolve_params, resolve_topics
 from actors.loader import LoadError, load_class
 from actors.site import ConfigError, ConfigProblem, SiteConfig, import_paths, load_site
+from actors.site.paths import folder_problems
 from supervisor.core.design import ActorDecl
 
 
@@ -70,9 +71,10 @@ def check_actors(site: SiteConfig) -> list[ConfigProblem]:
 
 
 def check_site(path: str | Path) -> SiteConfig:
-    """Load *path* and check its actor classes; raise ConfigError with every problem."""
+    """Load *path*, check its actor classes and its folders; raise ConfigError with every
+    problem."""
     site = load_site(path)
-    problems = check_actors(site)
+    problems = check_actors(site) + folder_problems(site)
     if problems:
         raise ConfigError(problems)
     return site

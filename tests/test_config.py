@@ -176,3 +176,188 @@ def test_unreadable_and_invalid_toml_name_the_file(tmp_path: Path) -> None:
     bad.write_text("[site\nname=")
     with pytest.raises(ConfigError, match=r"bad.toml: not valid TOML"):
         load_site(bad)
+
+
+BASE = (
+    '[site]\nname = "t"\npython_path = ["{here}"]\n{site}\n{tables}\n'
+    '[actors.a]\nclass = "{cls}"\n{actor}\n'
+)
+
+#: (site keys, other tables, actor keys, class) -> the key and a piece of the reason.
+BROKEN: list[tuple[str, str, str, str, str, str]] = [
+    ("", "[supervisor]\nhang_timeout = nan", "", "", "supervisor.hang_timeout", "finite"),
+    ("", "[supervisor]\nstop_timeout = inf", "", "", "supervisor.stop_timeout", "finite"),
+    (
+        "",
+        "[supervisor]\nheartbeat_interval = 1e-9",
+        "",
+        "",
+        "supervisor.heartbeat_interval",
+        "at least 0.01 s",
+    ),
+    ("", "[supervisor]\nmax_seconds = nan", "", "", "supervisor.max_seconds", "finite"),
+    ("", "[supervisor]\nmax_restarts = -1", "", "", "supervisor.max_restarts", "at least 0"),
+    (
+        "",
+        "[supervisor]\nbackoff_initial = 2.0\nbackoff_max = 1.0",
+        "",
+        "",
+        "supervisor.backoff_max",
+        "not be shorter than supervisor.backoff_initial",
+    ),
+    (
+        "",
+        "[supervisor]\nhang_timeout = 0.5",
+        "",
+        "",
+        "supervisor.hang_timeout",
+        "longer than supervisor.heartbeat_interval",
+    ),
+    (
+        "",
+        '[supervisor]\ncontrol = "tcp://127.0.0.1:notaport"',
+        "",
+        "",
+        "supervisor.control",
+        "port must be a number from 1 to 65535",
+    ),
+    (
+        "",
+        '[supervisor]\ncontrol = "tcp://bad host:5555"',
+        "",
+        "",
+        "supervisor.control",
+        "is not a host name",
+    ),
+    (
+        "",
+        '[supervisor]\nstrategy = "one_for_everyone"',
+        "",
+        "",
+        "supervisor.strategy",
+        "is not one of",
+    ),
+    ("", '[supervisor]\nspawn = "fork"', "", "", "supervisor.spawn", "is not one of"),
+    ("", "[broker]\nhwm = 10000000000", "", "", "broker.hwm", "at most 1e+08"),
+    ("", '[broker]\npub = "udp://127.0.0.1:9"', "", "", "broker.pub", "not an ipc://"),
+    (
+        "",
+        '[broker]\npub = "ipc:///tmp/x.sock"\nsub = "ipc:///tmp/x.sock"',
+        "",
+        "",
+        "broker.sub",
+        "must differ from broker.pub",
+    ),
+    (
+        "",
+        '[telemetry]\nprometheus = "127.0.0.1:99999"',
+        "",
+        "",
+        "telemetry.prometheus",
+        "port from 1 to 65535",
+    ),
+    (
+        "",
+        '[telemetry]\nprometheus = "127.0.0.1:0"',
+        "",
+        "",
+        "telemetry.prometheus",
+        "port from 1 to 65535",
+    ),
+    ("", "[telemetry]\nsampling = nan", "", "", "telemetry.sampling", "finite"),
+    ("", "[telemetry]\nsampling = 1.5", "", "", "telemetry.sampling", "at most 1"),
+    (
+        "",
+        "[telemetry]\nmetrics_interval = 0",
+        "",
+        "",
+        "telemetry.metrics_interval",
+        "greater than 0",
+    ),
+    ("", '[telemetry]\nlog_level = "verbose"', "", "", "telemetry.log_level", "is not one of"),
+    (
+        "",
+        '[telemetry]\notlp_endpoint = "localhost:4318"',
+        "",
+        "",
+        "telemetry.otlp_endpoint",
+        "not an http:// or https:// URL",
+    ),
+    ("", "[snapshots]\nkeep = 0", "", "", "snapshots.keep", "greater than 0"),
+    (
+        "",
+        '[snapshots]\ndir = "/proc/enlil-snapshots"',
+        "",
+        "",
+        "snapshots.dir",
+        "cannot create /proc/enlil-snapshots under /proc",
+    ),
+    ('run_dir = "/proc/x"', "", "", "", "site.run_dir", "cannot create /proc/x under /proc"),
+    ("", "[supervisr]", "", "", "supervisr", "unknown table (did you mean [supervisor]?)"),
+    ("", "", "perod = 1", "", "actors.a.perod", "unknown key (did you mean 'period'?)"),
+    ("", "", "period = nan", "", "actors.a.period", "finite"),
+    ("", "", "period = 0", "", "actors.a.period", "greater than 0"),
+    ("", "", "max_rss_mb = 0", "", "actors.a.max_rss_mb", "greater than 0"),
+    ("", "", "cpu_window = inf", "", "actors.a.cpu_window", "finite"),
+    ("", "", "recorder = -5", "", "actors.a.recorder", "at least 0"),
+    (
+        "",
+        "",
+        "hang_timeout = 0.5",
+        "",
+        "actors.a.hang_timeout",
+        "longer than supervisor.heartbeat_interval",
+    ),
+    ("", "", 'after = ["ghost"]', "", "actors.a.after", "unknown actor 'ghost'"),
+    ("", "", 'restart = "always"', "", "actors.a.restart", "is not one of"),
+    ("", "", "", "nocolon", "actors.a.class", "is not of the form 'module:Class'"),
+    ("", "", "", "no_such_module:X", "actors.a.class", "no module named 'no_such_module'"),
+    (
+        "",
+        "",
+        "params = { lvl = 1.0 }",
+        "bad_actors:Fine",
+        "actors.a.params.lvl",
+        "declares no Param 'lvl'",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", BROKEN)
+def test_check_names_file_key_and_reason_of_each_broken_site(
+    tmp_path: Path, case: tuple[str, str, str, str, str, str]
+) -> None:
+    """Values that disarm or break a site, the usual typos, bad classes: each one named."""
+    site, tables, actor, cls, key, reason = case
+    path = tmp_path / "site.toml"
+    text = BASE.format(
+        here=HERE, site=site, tables=tables, actor=actor, cls=cls or "bad_actors:Fine"
+    )
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        check_site(path)
+    found = [str(p) for p in info.value.problems]
+    assert any(p.startswith(f"{path}: {key}: ") and reason in p for p in found), found
+
+
+def test_a_file_with_five_problems_gets_five(tmp_path: Path) -> None:
+    """One run of ``check`` names all five, each with file and key."""
+    path = tmp_path / "site.toml"
+    path.write_text(
+        '[site]\nname = "t"\n'
+        "[supervisor]\nhang_timeout = nan\nstop_timeout = inf\n"
+        '[telemetry]\nprometheus = "127.0.0.1:99999"\n'
+        '[actors.a]\nclass = "m:A"\nperiod = nan\nperod = 2\n'
+    )
+    proc = supervisor_cli("check", config=path)
+    assert proc.returncode == 78
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 5, proc.stderr
+    for key in (
+        "supervisor.hang_timeout",
+        "supervisor.stop_timeout",
+        "telemetry.prometheus",
+        "actors.a.period",
+        "actors.a.perod",
+    ):
+        assert sum(line.startswith(f"{path}: {key}: ") for line in lines) == 1, lines

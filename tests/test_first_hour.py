@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from clitools import supervisor_cli
+from mounts import tmpfs
 
 from actors.testing import MeshError, MeshFactory
 from supervisor.client import ControlClient, ControlError, listening
@@ -51,3 +52,30 @@ def test_a_request_over_the_size_limit_is_refused_clearly(mesh: MeshFactory) -> 
         assert info.value.kind == "bad_request"
         assert "a control request may have 65,536" in info.value.message
         assert client.status()["site"] == site.site.site.name
+
+
+def test_an_unwritable_snapshot_folder_stops_no_actor(mesh: MeshFactory, tmp_path: Path) -> None:
+    """Actors start and run without it (it stopped every actor at start); check says so."""
+    snaps = tmp_path / "snaps"
+    with tmpfs(snaps, read_only=True):
+        site = mesh.start(
+            {
+                "snapshots": {"dir": str(snaps)},
+                "actors": {"doubler": {"class": "mesh_actors:Doubler"}},
+            }
+        )
+        try:
+            cursor = site.publish("numbers.in", 4)
+            assert site.wait_for("numbers.out", after=cursor).envelope.payload == 8.0
+            # A death the supervisor must record: the record cannot be written; it restarts.
+            site.wait_restarted("doubler", site.kill("doubler"))
+            cursor = site.publish("numbers.in", 5)
+            assert site.wait_for("numbers.out", after=cursor).envelope.payload == 10.0
+            assert f"warning: {site.config_path}: snapshots.dir: cannot write in" in (
+                site.log_tail(400)
+            )
+            out = supervisor_cli("check", config=site.config_path)
+            assert out.returncode == 78
+            assert f"{site.config_path}: snapshots.dir: cannot write in {snaps}" in out.stderr
+        finally:
+            site.close()

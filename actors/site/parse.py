@@ -10,6 +10,8 @@ supervisor's check (:mod:`supervisor.site`).
 from __future__ import annotations
 
 import difflib
+import ipaddress
+import math
 import re
 from pathlib import Path
 from typing import Any, Final
@@ -78,6 +80,32 @@ _ACTOR_KEYS: Final[dict[str, tuple[Any, Any]]] = {
     "status": (bool, False),
 }
 _TABLES: Final = {"site", "broker", "supervisor", "telemetry", "snapshots", "actors"}
+#: The sane range of every number (``actors.*`` for each actor's), with its unit: a
+#: value outside disarms or breaks the site (nan turns checks off, inf never returns,
+#: 1e-9 s spins the supervisor, a HWM past 2**31 overflows ZeroMQ).
+_RANGES: Final[dict[str, tuple[float, float, str]]] = {
+    "broker.hwm": (1, 100_000_000, "messages"),
+    "supervisor.max_restarts": (0, 1_000_000, "restarts"),
+    "supervisor.max_seconds": (0.001, 86_400, "s"),
+    "supervisor.backoff_initial": (0.001, 3_600, "s"),
+    "supervisor.backoff_max": (0.001, 3_600, "s"),
+    "supervisor.stop_timeout": (0.01, 3_600, "s"),
+    "supervisor.ready_timeout": (0.01, 3_600, "s"),
+    "supervisor.heartbeat_interval": (0.01, 60, "s"),
+    "supervisor.hang_timeout": (0.05, 86_400, "s"),
+    "snapshots.keep": (1, 100_000, "files"),
+    "snapshots.inputs": (0, 1_000_000, "messages"),
+    "telemetry.sampling": (0, 1, ""),
+    "telemetry.metrics_interval": (0.05, 86_400, "s"),
+    "actors.period": (0.0001, 86_400, "s"),
+    "actors.hang_timeout": (0.05, 86_400, "s"),
+    "actors.max_rss_mb": (1, 16_777_216, "MiB"),
+    "actors.max_cpu_percent": (0.1, 100_000, "%"),
+    "actors.cpu_window": (0.1, 3_600, "s"),
+    "actors.recorder": (0, 10_000_000, "events"),
+}
+_HOST: Final = re.compile(r"[A-Za-z0-9]([A-Za-z0-9\-.]{0,251}[A-Za-z0-9])?")
+_MAX_PORT: Final = 65535
 
 
 class _Collector:
@@ -124,9 +152,19 @@ class _Collector:
         if value not in choices:
             self.add(key, f"{value!r} is not one of {', '.join(choices)}")
 
-    def positive(self, key: str, value: float | None) -> None:
-        if value is not None and value <= 0:
-            self.add(key, f"must be greater than 0, got {value}")
+    def number(self, key: str, value: float | None, kind: str = "") -> None:
+        """Check *value* against the range of *kind* (default: *key*) in :data:`_RANGES`."""
+        if value is None:
+            return
+        lo, hi, unit = _RANGES[kind or key]
+        unit = f" {unit}" if unit else ""
+        if not math.isfinite(value):
+            self.add(key, f"must be a finite number, got {value}")
+        elif value < lo:
+            least = "greater than 0" if value <= 0 < lo else f"at least {lo:g}{unit}"
+            self.add(key, f"must be {least}, got {value:g}")
+        elif value > hi:
+            self.add(key, f"must be at most {hi:g}{unit}, got {value:g}")
 
 
 def _tuple(types: Any) -> tuple[type, ...]:
@@ -144,9 +182,32 @@ def _endpoint(col: _Collector, key: str, value: str, default: Path) -> str:
                 f"socket path {path!r} is longer than {MAX_IPC_PATH} bytes; "
                 "use a shorter run_dir or a tcp:// endpoint",
             )
-    elif not (value.startswith("tcp://") or value.startswith("inproc://")):
+        if not path:
+            col.add(key, f"{value!r} names no socket path")
+    elif value.startswith("tcp://"):
+        host, _, port = value.removeprefix("tcp://").rpartition(":")
+        if host != "*" and not _host_ok(host):
+            col.add(key, f"{value!r}: {host!r} is not a host name, an IP address or '*'")
+        if not _port_ok(port):
+            col.add(key, f"{value!r}: the port must be a number from 1 to {_MAX_PORT}")
+    elif not value.startswith("inproc://") or value == "inproc://":
         col.add(key, f"{value!r} is not an ipc://, tcp:// or inproc:// endpoint")
     return value
+
+
+def _host_ok(host: str) -> bool:
+    """A host name, an IPv4 address or a bracketed IPv6 address."""
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return False
+        return True
+    return bool(_HOST.fullmatch(host))
+
+
+def _port_ok(port: str) -> bool:
+    return port.isdigit() and 1 <= int(port) <= _MAX_PORT
 
 
 def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
@@ -176,7 +237,7 @@ def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
         sub=_endpoint(col, "broker.sub", b["sub"], run_dir / "sub.sock"),
         hwm=b["hwm"],
     )
-    col.positive("broker.hwm", b["hwm"])
+    col.number("broker.hwm", b["hwm"])
     if broker.pub == broker.sub:
         col.add("broker.sub", "must differ from broker.pub")
 
@@ -184,6 +245,7 @@ def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
     col.choice("supervisor.strategy", s["strategy"], STRATEGIES)
     col.choice("supervisor.spawn", s["spawn"], SPAWN_MODES)
     for key in (
+        "max_restarts",
         "max_seconds",
         "backoff_initial",
         "backoff_max",
@@ -192,9 +254,9 @@ def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
         "heartbeat_interval",
         "hang_timeout",
     ):
-        col.positive(f"supervisor.{key}", s[key])
-    if s["max_restarts"] < 0:
-        col.add("supervisor.max_restarts", "must not be negative")
+        col.number(f"supervisor.{key}", s[key])
+    if s["backoff_max"] < s["backoff_initial"]:
+        col.add("supervisor.backoff_max", "must not be shorter than supervisor.backoff_initial")
     supervisor = SupervisorConfig(
         strategy=s["strategy"],
         max_restarts=s["max_restarts"],
@@ -218,16 +280,14 @@ def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
         keep=sn["keep"],
         inputs=sn["inputs"],
     )
-    col.positive("snapshots.keep", sn["keep"])
-    if sn["inputs"] < 0:
-        col.add("snapshots.inputs", "must not be negative")
+    col.number("snapshots.keep", sn["keep"])
+    col.number("snapshots.inputs", sn["inputs"])
 
     t = col.table(data.get("telemetry", {}), "telemetry", _TELEMETRY_KEYS)
     col.choice("telemetry.log_level", t["log_level"], LOG_LEVELS)
     col.choice("telemetry.otel_log_level", t["otel_log_level"], LOG_LEVELS)
     col.choice("telemetry.protocol", t["protocol"], ("http", "grpc"))
-    if not 0.0 <= t["sampling"] <= 1.0:
-        col.add("telemetry.sampling", f"must be between 0 and 1, got {t['sampling']}")
+    col.number("telemetry.sampling", t["sampling"])
     endpoint = t["otlp_endpoint"]
     if endpoint and not endpoint.startswith(("http://", "https://")):
         col.add("telemetry.otlp_endpoint", f"{endpoint!r} is not an http:// or https:// URL")
@@ -245,9 +305,13 @@ def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
         prometheus=t["prometheus"],
     )
     prom = t["prometheus"]
-    if prom and not re.fullmatch(r"[\w.\-]*:\d{1,5}", prom):
-        col.add("telemetry.prometheus", f"{prom!r} is not host:port (e.g. 127.0.0.1:9464)")
-    col.positive("telemetry.metrics_interval", t["metrics_interval"])
+    host, _, port = prom.rpartition(":")
+    if prom and not ((not host or _host_ok(host)) and _port_ok(port)):
+        col.add(
+            "telemetry.prometheus",
+            f"{prom!r} is not host:port with a port from 1 to {_MAX_PORT} (e.g. 127.0.0.1:9464)",
+        )
+    col.number("telemetry.metrics_interval", t["metrics_interval"])
 
     actors_data = data.get("actors", {})
     if not isinstance(actors_data, dict):
@@ -272,14 +336,15 @@ def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
             col.add(f"{where}.class", f"{class_path!r} is not of the form 'module:Class'")
         col.choice(f"{where}.restart", a["restart"], RESTART_TYPES)
         col.choice(f"{where}.escalate", a["escalate"], ESCALATIONS)
-        col.positive(f"{where}.period", a["period"])
+        col.number(f"{where}.period", a["period"], "actors.period")
         for key in ("log_level", "otel_log_level"):
             if a[key] is not None:
                 col.choice(f"{where}.{key}", a[key], LOG_LEVELS)
-        for key in ("hang_timeout", "max_rss_mb", "max_cpu_percent", "cpu_window"):
-            col.positive(f"{where}.{key}", a[key])
-        if a["recorder"] is not None and a["recorder"] < 0:
-            col.add(f"{where}.recorder", "must not be negative")
+        for key in ("hang_timeout", "max_rss_mb", "max_cpu_percent", "cpu_window", "recorder"):
+            col.number(f"{where}.{key}", a[key], f"actors.{key}")
+        hang = a["hang_timeout"]
+        if hang is not None and hang <= supervisor.heartbeat_interval:
+            col.add(f"{where}.hang_timeout", "must be longer than supervisor.heartbeat_interval")
         after = []
         for dep in a["after"]:
             if not isinstance(dep, str):

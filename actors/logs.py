@@ -14,9 +14,12 @@ that a supervisor's captured output stays machine-readable).
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,41 +34,118 @@ LEVELS: Final = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical"
 _METHOD_LEVEL: Final = {**LEVELS, "warn": 30, "exception": 40, "fatal": 50, "msg": 20}
 MAX_BYTES: Final = 10 * 1024 * 1024
 BACKUPS: Final = 3
+#: Seconds between two tries of a log file that could not be written.
+RETRY: Final = 1.0
 
 
 class RotatingFile:
-    """An append-only text file that rolls over to ``.1`` ... ``.N`` past *max_bytes*."""
+    """An append-only, owner-only text file that rolls over to ``.1`` ... ``.N`` past
+    *max_bytes*.
 
-    def __init__(self, path: Path, max_bytes: int = MAX_BYTES, backups: int = BACKUPS) -> None:
+    A line that cannot be written (a full disk, a folder gone or read-only) is
+    counted in :attr:`lost` and never raises: a process must not die of its
+    log. The first failure of a run of failures is reported once through
+    *notify*; the file is tried again at most every :data:`RETRY` seconds, and
+    the recovery is reported with the number of lines lost. A line is written
+    whole or not at all (a partial write is cut back).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        max_bytes: int = MAX_BYTES,
+        backups: int = BACKUPS,
+        *,
+        notify: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.path = path
         self.max_bytes = max_bytes
         self.backups = backups
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] = path.open("a", encoding="utf-8")
-        self._size = self._file.tell()
+        #: Lines that could not be written, since the start.
+        self.lost = 0
+        #: Why writing fails now ("" while it works).
+        self.failing = ""
+        self._notify = notify or _to_stderr
+        self._clock = clock
+        self._fd = -1
+        self._size = 0
+        self._retry_at = 0.0
+        self._lost_at_failure = 0
+        self._open()
+
+    def _open(self) -> bool:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            self._failed(exc)
+            return False
+        self._fd = fd
+        self._size = os.fstat(fd).st_size
+        return True
 
     def write_line(self, line: str) -> None:
         """Append *line* and a newline in one write; roll over first if it would not fit."""
-        data = line + "\n"
-        if self._size + len(data) > self.max_bytes and self._size > 0:
-            self._roll()
-        self._file.write(data)
-        self._file.flush()
+        data = (line + "\n").encode("utf-8", "replace")
+        if self._fd < 0 and (self._clock() < self._retry_at or not self._open()):
+            self.lost += 1
+            return
+        try:
+            if self._size + len(data) > self.max_bytes and self._size > 0:
+                self._roll()
+            written = 0
+            while written < len(data):
+                written += os.write(self._fd, data[written:])
+        except OSError as exc:
+            self.lost += 1
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._size)  # no torn line
+            self._failed(exc)
+            return
         self._size += len(data)
+        if self.failing:
+            lost = self.lost - self._lost_at_failure
+            self.failing = ""
+            self._notify(f"log file {self.path} is writable again; {lost} line(s) were lost")
+
+    def _failed(self, exc: OSError) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        self._retry_at = self._clock() + RETRY
+        if not self.failing:
+            self.failing = exc.strerror or str(exc)
+            self._lost_at_failure = self.lost
+            self._notify(
+                f"cannot write log file {self.path}: {self.failing}; "
+                f"lines are counted as lost and the file is tried again every {RETRY:g}s"
+            )
 
     def _roll(self) -> None:
-        self._file.close()
+        os.close(self._fd)
+        self._fd = -1
         for index in range(self.backups - 1, 0, -1):
             older = self.path.with_name(f"{self.path.name}.{index}")
             if older.exists():
                 os.replace(older, self.path.with_name(f"{self.path.name}.{index + 1}"))
         os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
-        self._file = self.path.open("a", encoding="utf-8")
         self._size = 0
+        if not self._open():
+            raise OSError(errno.EIO, self.failing)
 
     def close(self) -> None:
         """Close the file."""
-        self._file.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def _to_stderr(text: str) -> None:
+    """A notice about the log itself, on standard error as one JSON line."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(json.dumps({"event": text, "level": "warning"}) + "\n")
+        sys.stderr.flush()
 
 
 @dataclass

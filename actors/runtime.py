@@ -78,6 +78,8 @@ class ActorProcess(SwapIn, ControlAnswers):
         self.state = "starting"
         self.cls: type | None = None
         self._replies: ReplyCache[Reply] = ReplyCache(16)
+        #: Snapshots that could not be written (a full disk, an unwritable folder).
+        self.snapshots_failed = 0
         self.metrics: Any = None
         self._metric_names: list[str] = []
         self.log_export: Any = None
@@ -237,6 +239,7 @@ class ActorProcess(SwapIn, ControlAnswers):
         try:
             path = write_snapshot(self.snapshot_folder.parent, snap, self.config.snapshot_keep)
         except OSError as err:
+            self.snapshots_failed += 1
             self.log.error("cannot write snapshot", reason=reason, error=str(err))
             return None
         self.log.info("snapshot written", reason=reason, path=str(path))
@@ -449,6 +452,13 @@ class ActorProcess(SwapIn, ControlAnswers):
             else:
                 send_all(engine.receive(queued))
 
+    def _write_failures(self) -> dict[str, int]:
+        """Log lines and snapshots this process could not write (only those that happened)."""
+        log = self.logging.file
+        counts = {"log_lost": log.lost if log is not None else 0}
+        counts["snapshots_failed"] = self.snapshots_failed
+        return {k: v for k, v in counts.items() if v}
+
     def _heartbeat(self, engine: ActorEngine, state: str | None = None) -> dict[str, Any]:
         stats = engine.statistics()
         return Heartbeat(
@@ -456,7 +466,10 @@ class ActorProcess(SwapIn, ControlAnswers):
             pid=os.getpid(),
             uptime=round(time.monotonic() - self.started, 3),
             last_step=engine.last_step_ns / 1e9 if engine.last_step_ns else None,
-            stats={name: getattr(stats, name) for name in stats.__slots__},
+            stats={
+                **{name: getattr(stats, name) for name in stats.__slots__},
+                **self._write_failures(),
+            },
             inputs={
                 name: {"gaps": gaps, "duplicates": dups}
                 for name, (gaps, dups) in engine.input_stats.items()

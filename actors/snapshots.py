@@ -12,6 +12,7 @@ TOML, nil) tagged; :func:`read_snapshot` reads all three.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
@@ -29,6 +30,9 @@ import tomli_w
 from actors.core.snapshot import Snapshot, SnapshotError, from_readable, to_readable
 
 SUFFIX = ".snap"
+TMP_SUFFIX = ".snap.tmp"
+#: Seconds after which a temporary snapshot file is a dead writer's, and removed.
+STALE_TMP = 60.0
 
 
 def source_hash(cls: type) -> str:
@@ -59,12 +63,20 @@ def write_snapshot(folder: Path, snapshot: Snapshot, keep: int) -> Path:
     millis = int(snapshot.time * 1000) % 1000
     name = f"{when}.{millis:03d}Z-{snapshot.pid}-{snapshot.reason}{SUFFIX}"
     path = target / name
-    tmp = target / f".{name}.tmp"
-    with tmp.open("wb") as f:
-        f.write(snapshot.encode())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    tmp = target / f".{name}{TMP_SUFFIX}"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            data = memoryview(snapshot.encode())
+            while data:
+                data = data[os.write(fd, data) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
+        raise
     dir_fd = os.open(target, os.O_RDONLY)
     try:
         os.fsync(dir_fd)  # the rename itself survives a power cut
@@ -75,10 +87,16 @@ def write_snapshot(folder: Path, snapshot: Snapshot, keep: int) -> Path:
 
 
 def prune(target: Path, keep: int) -> None:
-    """Delete all but the newest *keep* snapshot files in *target*."""
+    """Delete all but the newest *keep* snapshot files in *target*, and the temporary
+    files of writers that died (older than :data:`STALE_TMP` seconds)."""
     files = sorted(target.glob(f"*{SUFFIX}"))
     for old in files[: max(0, len(files) - keep)]:
         old.unlink(missing_ok=True)
+    now = time.time()
+    for tmp in target.glob(f".*{TMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            if now - tmp.stat().st_mtime > STALE_TMP:
+                tmp.unlink()
 
 
 def list_snapshots(folder: Path, actor: str | None = None) -> list[dict[str, Any]]:

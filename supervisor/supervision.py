@@ -78,6 +78,9 @@ class Supervision:
         self.probe: Callable[[], None] = lambda: None
         #: Called with a child that exits while something else depends on it (a swap).
         self.exit_listeners: list[Callable[[Child], None]] = []
+        #: Failure records that could not be written (a full disk, an unwritable folder).
+        self.records_failed = 0
+        self._records_failing = False
         #: Called with a removed child once it has exited (membership forgets it).
         self.on_removed: Callable[[Child], None] = lambda child: None
 
@@ -296,8 +299,13 @@ class Supervision:
         try:
             path = self.records.write(child.name, child.class_path, pid, reason, detail)
         except OSError as exc:
+            self.records_failed += 1
             self.events.log.error("cannot write failure record", actor=child.name, error=str(exc))
+            if not self._records_failing:  # once per run of failures (a full disk)
+                self._records_failing = True
+                self.events.site({"event": "write_failed", "what": "records", "error": str(exc)})
             return None
+        self._records_failing = False
         return str(path)
 
     def _restart(self, failed: Child, decision: Restart) -> None:

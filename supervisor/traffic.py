@@ -9,13 +9,14 @@ or an old incarnation is ignored.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from actors.core.control import SWAP_OPS, Heartbeat, Reply, decode_reply
 from actors.core.topics import SYS_HEARTBEAT, SYS_REPLY
 from actors.core.wire import MESSAGE_FRAMES, WireError, decode_message
 from actors.link import BrokerLink
 from actors.transport import recv_message
+from supervisor.children import Child
 from supervisor.control.server import Controller
 from supervisor.core.lifecycle import ChildState
 from supervisor.retained import RetainedCache
@@ -24,6 +25,8 @@ from supervisor.swap import SwapCoordinator
 
 #: Broker messages handled in one loop turn, at most.
 BATCH: Final = 10_000
+#: Heartbeat counters of writes that failed: the first of each is an event.
+WRITE_FAILURES: Final = ("log_lost", "snapshots_failed")
 
 
 class BrokerTraffic:
@@ -75,6 +78,17 @@ class BrokerTraffic:
         else:
             self.controller.forwarded_reply(reply)
 
+    def _write_failures(self, child: Child, before: dict[str, Any], now: dict[str, Any]) -> None:
+        """One event when a process starts losing log lines or snapshots (a full disk)."""
+        old, new = before.get("stats", {}), now.get("stats", {})
+        if not isinstance(old, dict) or not isinstance(new, dict):
+            return
+        for what in WRITE_FAILURES:
+            if new.get(what) and not old.get(what):
+                self.supervision.events.child(
+                    "write_failed", child.name, child.kind, what=what, count=new[what]
+                )
+
     def _heartbeat(self, name: str, payload: object) -> None:
         sup = self.supervision
         child = sup.child(name)
@@ -82,6 +96,7 @@ class BrokerTraffic:
         if child is None or beat is None or beat.pid != child.pid:
             return  # a standalone copy, a tool, or an old incarnation
         assert isinstance(payload, dict)
+        self._write_failures(child, child.heartbeat, payload)
         child.heartbeat = payload
         child.heartbeat_at = sup.loop.clock()
         if child.state is ChildState.STARTING and child.kind == "actor":

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
 from clitools import supervisor_cli
-from mounts import tmpfs
+from mounts import fill, tmpfs
 
-from actors.testing import MeshError, MeshFactory
+from actors.testing import Mesh, MeshError, MeshFactory
 from supervisor.client import ControlClient, ControlError, listening
 
 pytestmark = pytest.mark.slow
@@ -79,3 +80,75 @@ def test_an_unwritable_snapshot_folder_stops_no_actor(mesh: MeshFactory, tmp_pat
             assert f"{site.config_path}: snapshots.dir: cannot write in {snaps}" in out.stderr
         finally:
             site.close()
+
+
+def test_a_full_disk_stops_no_process_and_leaves_no_temporary_file(mesh: MeshFactory) -> None:
+    """run_dir on a 1 MiB tmpfs, filled: logs and snapshots are counted as lost, reported
+    once, retried; every process lives on (the supervisor exited 1 in its restart path)."""
+    run = Path(tempfile.mkdtemp(prefix="enlil-full-"))
+    try:
+        with tmpfs(run, "1m"):
+            site = mesh.start(
+                {
+                    "telemetry": {"log_level": "info"},
+                    "actors": {
+                        "chatty": {"class": "mesh_actors:Chatty"},
+                        "crasher": {"class": "mesh_actors:Crasher"},
+                    },
+                },
+                run_dir=run,
+            )
+            try:
+                full_disk_survived(site, run)
+            finally:
+                site.close()
+    finally:
+        run.rmdir()
+
+
+def full_disk_survived(site: Mesh, run: Path) -> None:
+    """The checks of the full-disk test, on the running site."""
+    supervisor = site.status()["supervisor"]["pid"]
+    chatty = site.pid("chatty")
+    filler = fill(run)
+    cursor = site.mark()
+    for n in range(300):  # more than the free tail of the log file's last page
+        site.publish("chatty.in", n)
+    site.wait_for("chatty.out", lambda v: v == 299, after=cursor)
+    # A crash: the actor's snapshot and then... every write fails; it is restarted.
+    crasher = site.pid("crasher")
+    site.publish("crash.in", "crash")
+    site.wait_restarted("crasher", crasher)
+    # And deaths only the supervisor can record: its records fail too.
+    for _ in range(3):
+        site.wait_restarted("crasher", site.kill("crasher"))
+    status = site.wait_status(
+        lambda s: any(
+            a["name"] == "chatty" and a["stats"].get("log_lost", 0) > 0 for a in s["actors"]
+        ),
+        what="the chatty actor counting lost log lines",
+    )
+    assert status["supervisor"]["pid"] == supervisor
+    assert status["supervisor"]["records_failed"] >= 1
+    assert status["supervisor"]["log_lost"] > 0
+    assert site.pid("chatty") == chatty
+    events = [
+        m.envelope.payload
+        for m in site.messages
+        if m.topic == "$sys.event" and m.envelope.payload.get("event") == "write_failed"
+    ]
+    assert {(e.get("actor"), e["what"]) for e in events} >= {
+        ("chatty", "log_lost"),
+        (None, "records"),
+    }
+    assert len([e for e in events if e.get("actor") == "chatty"]) == 1  # reported once
+    assert not list(run.rglob("*.tmp")), "a temporary file was left behind"
+    # Space again: the logs are written again (tried every second), and say what was lost.
+    filler.unlink()
+    log = run / "logs" / "chatty.log"
+    size = log.stat().st_size
+    site.wait_status(
+        lambda s: (site.publish("chatty.in", 100), log.stat().st_size > size)[1],
+        what="the chatty actor writing its log again",
+    )
+    assert "is writable again" in site.log_tail(400)

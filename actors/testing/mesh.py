@@ -408,12 +408,14 @@ class MeshFactory:
         wait: bool = True,
         timeout: float = 30.0,
         subscribe: Iterable[str] = ("*",),
+        run_dir: Path | None = None,
     ) -> Mesh:
         """Start a site from a config dict or TOML text; wait until every actor runs.
 
         The test's own link subscribes to *subscribe* (every topic by default);
         benchmarks narrow it so that the test process is not a third subscriber
-        of the traffic it measures.
+        of the traffic it measures. *run_dir* puts the run folder somewhere of
+        the test's choosing (a small filesystem, say; keep its path short).
         """
         data = tomllib.loads(config) if isinstance(config, str) else dict(config)
         # /tmp, not pytest's deep tmp_path: Unix socket paths are limited to 107 bytes.
@@ -421,7 +423,7 @@ class MeshFactory:
         data = _merge(_DEFAULTS, data)
         site = dict(data.get("site", {}))
         site.setdefault("name", "test")
-        site["run_dir"] = str(root / "run")
+        site["run_dir"] = str(run_dir or root / "run")
         site["python_path"] = [
             str(p) for p in [*self.python_path, *map(Path, site.get("python_path", []))]
         ]

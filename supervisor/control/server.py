@@ -134,6 +134,8 @@ class Controller:
                 "pid": os.getpid(),
                 "uptime": round(now - self.started, 3),
                 "state": "shutting_down" if sup.shutting_down else "running",
+                "log_lost": self.logging.file.lost if self.logging.file is not None else 0,
+                "records_failed": sup.records_failed,
             },
             "actors": [sup.broker.status(now)]
             + [{**c.status(now), "etag": self.swaps.etag_of(c.name)} for c in sup.actors.values()],

@@ -22,6 +22,7 @@ from typing import Final
 import zmq
 from zmq.utils.monitor import parse_monitor_message
 
+from actors.core.control import Exit
 from actors.core.wire import encode_envelope
 from actors.logs import setup_logging
 from actors.process import SignalWakeup, die_with_parent, parent_alive, remove_ipc_file
@@ -121,7 +122,7 @@ def run_broker(config: BrokerSettings) -> int:
         log.error("broker cannot bind", pub=config.pub, sub=config.sub, error=str(forwarder.error))
         sockets.close()
         wakeup.close()
-        return 1
+        return Exit.CANNOT_BIND
     control = sockets.pair(_CONTROL)
     monitors = [sockets.pair(_MONITOR.format(side)) for side in ("xsub", "xpub")]
     pub = sockets.inproc_publisher(_INPROC)

@@ -153,8 +153,7 @@ class Supervision:
         """*child* answered: it runs; its dependants may start."""
         child.move(Transition.READY)
         child.ready_at = self.loop.clock()
-        if child.kind == "actor":
-            self.policy.ready(child.name, child.ready_at)
+        self.policy.ready(child.name, child.ready_at)
         self.events.child(
             "ready",
             child.name,
@@ -232,11 +231,7 @@ class Supervision:
             self.shutdown_step()
         elif child is self.broker:
             if not event.commanded:
-                child.restarts += 1
-                self.events.child(
-                    "restarting", child.name, child.kind, attempt=child.restarts, delay=0.0
-                )
-                self.spawn(child)
+                self._restart_broker(event)
         elif event.commanded:
             then, child.then = child.then, Then.NOTHING
             if then is Then.START:
@@ -307,6 +302,40 @@ class Supervision:
             return None
         self._records_failing = False
         return str(path)
+
+    def _restart_broker(self, event: ActorExited) -> None:
+        """The broker under the same backoff and intensity as an actor; past it, the site
+        stops (it cannot run without its broker)."""
+        broker = self.broker
+        decision = self.policy.exited(event)
+        if not isinstance(decision, Restart):
+            reason = decision.why if isinstance(decision, Ignore) else decision.reason
+            if event.code == Exit.CANNOT_BIND:
+                reason += (
+                    f"; it could not bind {self.site.broker.pub} and {self.site.broker.sub} "
+                    "(another process on the address? see the broker's log)"
+                )
+            self.events.child("escalated", broker.name, broker.kind, reason=reason)
+            self.exit_code = 1
+            self.shutdown(reason)
+            return
+        broker.restarts += 1
+        self.count(broker.name, "restart")
+        broker.move(Transition.BACK_OFF)
+        self.events.child(
+            "restarting",
+            broker.name,
+            broker.kind,
+            attempt=decision.attempt,
+            delay=round(decision.delay, 3),
+        )
+
+        def resume() -> None:
+            if broker.state is ChildState.BACKOFF and not self.shutting_down:
+                broker.move(Transition.BACKOFF_OVER)
+                self.spawn(broker)
+
+        self.loop.after(decision.delay, resume)
 
     def _restart(self, failed: Child, decision: Restart) -> None:
         failed.restarts += 1

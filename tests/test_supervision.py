@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from clitools import supervisor_cli
 
 from actors.snapshots import read_snapshot
-from actors.testing import Mesh, MeshFactory, replay
+from actors.testing import Mesh, MeshError, MeshFactory, replay
 
 pytestmark = pytest.mark.slow
 
@@ -249,3 +250,36 @@ def test_crash_looping_actor_keeps_the_supervisor_responsive(mesh: MeshFactory) 
     restarts = next(a["restarts"] for a in status["actors"] if a["name"] == "s")
     assert restarts >= 5 and answered > 10
     assert site.actor("d")["state"] == "running"
+
+
+def test_a_broker_that_cannot_bind_backs_off_and_escalates_with_the_reason(
+    mesh: MeshFactory,
+) -> None:
+    """Its address taken: restarts with backoff, within the intensity, then the site stops
+    with the reason (it was restarted 719 times in 13 s, and no actor ever started)."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(MeshError) as info:
+            mesh.start(
+                {
+                    "broker": {"pub": f"tcp://127.0.0.1:{port}"},
+                    "supervisor": {"max_restarts": 3, "backoff_initial": 0.05},
+                    "actors": {"d": {"class": "mesh_actors:Doubler"}},
+                },
+                timeout=120,
+            )
+    assert "the supervisor exited with 1" in str(info.value)
+    text = mesh.meshes[-1].log_path.read_text()
+    log = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    spawned = [r for r in log if r.get("event") == "spawned" and r.get("actor") == "broker"]
+    assert len(spawned) == 4  # the first start and max_restarts restarts
+    delays = [r["delay"] for r in log if r.get("event") == "restarting"]
+    assert delays[0] == 0.0 and all(d > 0 for d in delays[1:])
+    escalated = [r for r in log if r.get("event") == "escalated"]
+    assert escalated and escalated[0]["actor"] == "broker"
+    assert f"could not bind tcp://127.0.0.1:{port}" in escalated[0]["reason"]
+    assert any("Address already in use" in str(r.get("error")) for r in log)

@@ -25,6 +25,8 @@ class Exit(IntEnum):
     BROKER = 69
     #: An unanticipated exception escaped a hook: a failure snapshot was written.
     FAILURE = 70
+    #: The broker could not bind its endpoints (address in use, no permission).
+    CANNOT_BIND = 71
     #: The actor could not be loaded or configured.
     CONFIG = 78
 

@@ -20,6 +20,7 @@ import json
 import os
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,6 +221,22 @@ class LogSetup:
         self.sink.export = export
 
 
+def _exception_info(logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
+    """``log.exception(...)`` carries the traceback, and ``where`` it was raised (file:line).
+
+    The generic bound logger, unlike the stdlib one, does not add ``exc_info`` by itself.
+    """
+    if method == "exception":
+        event.setdefault("exc_info", True)
+    if event.get("exc_info"):
+        exc = sys.exc_info()[1] if event["exc_info"] is True else event["exc_info"]
+        tb = getattr(exc, "__traceback__", None)
+        if tb is not None:
+            frame = traceback.extract_tb(tb)[-1]
+            event.setdefault("where", f"{frame.filename}:{frame.lineno} in {frame.name}")
+    return event
+
+
 def _add_trace_ids(logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
     """Inside a traced step, add its trace and span ids (W3C hex) to the record."""
     trace = CURRENT_TRACE.get()
@@ -253,6 +270,7 @@ def setup_logging(
             below_both,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _exception_info,
             structlog.processors.format_exc_info,
             _add_trace_ids,
         ],

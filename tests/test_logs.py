@@ -25,6 +25,28 @@ def test_rotating_file_rolls_over_and_keeps_n_backups(tmp_path: Path) -> None:
     assert all(p.stat().st_size <= 100 for p in tmp_path.iterdir())
 
 
+def test_an_exception_is_logged_with_its_traceback_and_where(tmp_path: Path) -> None:
+    """``log.exception`` writes the traceback and file:line, in the file and the console
+    (an actor's crash showed only ``ZeroDivisionError('...')``)."""
+    console = io.StringIO()
+    setup = setup_logging("p", "info", log_dir=tmp_path, console=console)
+
+    def fails() -> float:
+        return 1 / 0
+
+    try:
+        fails()
+    except ZeroDivisionError as exc:
+        setup.logger.exception("unanticipated failure", error=repr(exc))
+    for text in ((tmp_path / "p.log").read_text(), console.getvalue()):
+        record = json.loads(text.splitlines()[-1])
+        assert record["where"].endswith(
+            "test_logs.py:" + str(fails.__code__.co_firstlineno + 1) + " in fails"
+        )
+        assert "return 1 / 0" in record["exception"]
+        assert record["exception"].endswith("ZeroDivisionError: division by zero")
+
+
 def test_local_level_filters_file_and_console_and_changes_at_run_time(tmp_path: Path) -> None:
     """Below the local level nothing is written; set_levels applies at once."""
     console = io.StringIO()

@@ -106,9 +106,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if result.code_changed:
         print("note: the actor's source changed since the capture")
     if recorded:
-        print(f"did not reproduce: {len(snap.events)} events ran without an exception")
+        print(f"did not reproduce: {result.ran} event(s) ran without an exception")
     else:
-        print(f"replayed {len(snap.events)} events without an exception")
+        print(f"replayed {result.ran} event(s) without an exception")
     print(f"final state: {json.dumps(to_readable(result.state), default=str)}")
     return 0
 

@@ -44,6 +44,7 @@ def write_record(
     pid: int,
     reason: str,
     detail: dict[str, Any],
+    params: dict[str, Any] | None = None,
 ) -> Path:
     """Write a supervisor-side record of how actor process *pid* ended."""
     record = Snapshot(
@@ -52,6 +53,7 @@ def write_record(
         reason=reason,
         time=time.time(),
         pid=pid,
+        params=params or {},
         detail={"recorded_by": "supervisor", **detail},
     )
     return write_snapshot(folder, stamp(record), keep)
@@ -73,9 +75,16 @@ class FailureRecords:
         return has_snapshot(self.folder, actor, pid)
 
     def write(
-        self, actor: str, class_path: str, pid: int, reason: str, detail: dict[str, Any]
+        self,
+        actor: str,
+        class_path: str,
+        pid: int,
+        reason: str,
+        *,
+        detail: dict[str, Any],
+        params: dict[str, Any] | None = None,
     ) -> Path:
-        """Write the record of how actor process *pid* ended."""
+        """Write the record of how actor process *pid* ended (with the params it ran with)."""
         return write_record(
             self.folder,
             self.keep,
@@ -84,4 +93,5 @@ class FailureRecords:
             pid=pid,
             reason=reason,
             detail=detail,
+            params=params,
         )

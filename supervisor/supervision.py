@@ -292,7 +292,10 @@ class Supervision:
         }
         reason = child.kill_kind or ("killed" if event.signal is not None else "exit")
         try:
-            path = self.records.write(child.name, child.class_path, pid, reason, detail)
+            params = self.site.actor_params(child.name) if child.name in self.site.actors else {}
+            path = self.records.write(
+                child.name, child.class_path, pid, reason, detail=detail, params=params
+            )
         except OSError as exc:
             self.records_failed += 1
             self.events.log.error("cannot write failure record", actor=child.name, error=str(exc))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -233,3 +234,70 @@ def test_export_takes_its_format_from_the_output_file(tmp_path: Path) -> None:
     assert clash.returncode == 2
     assert "--format json does not match the extension of" in clash.stderr
     assert not (tmp_path / "y.toml").exists()
+
+
+def test_replay_says_how_many_events_ran(tmp_path: Path) -> None:
+    """``replay --last`` runs one event and says so (it said '38 events ran')."""
+    from dataclasses import replace as replaced
+
+    from clitools import supervisor_cli
+
+    _, path = crash_on_37(tmp_path)
+    fixed = replaced(  # as if the bug were fixed; captured beside the tests' actors
+        read_snapshot(path), params={"fail_at": 1000}, detail={"import_paths": [str(HERE)]}
+    )
+    assert replay(fixed).ran == 38  # start and 37 messages
+    assert replay(fixed, last_only=True).ran == 1
+    out_file = write_snapshot(tmp_path / "fixed", fixed, keep=5)
+    out = supervisor_cli("replay", str(out_file), "--last")
+    assert out.returncode == 0, out.stderr
+    assert "did not reproduce: 1 event(s) ran without an exception" in out.stdout
+
+
+def test_the_code_beside_the_test_wins_over_the_captured_import_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A snapshot names the folders it was captured with; the test's own project (its
+    sys.path) comes first, and those folders only when the module is nowhere else."""
+    source = '''
+from actors import Actor, Input, Output
+
+class Divider(Actor):
+    """Divides 100 by each number."""
+
+    n = Input("div.in", int, doc="A number")
+    out = Output("div.out", float, doc="100 divided by it")
+
+    def step(self) -> None:
+        """Divides."""
+        self.out = {expr}
+'''
+    captured, project = tmp_path / "captured", tmp_path / "project"
+    for folder, expr in ((captured, "100 / self.n"), (project, "100 / self.n if self.n else 0.0")):
+        folder.mkdir()
+        (folder / "replay_divider.py").write_text(source.format(expr=expr))
+    monkeypatch.setattr(sys, "path", [str(captured), *sys.path])
+    monkeypatch.delitem(sys.modules, "replay_divider", raising=False)
+    from replay_divider import Divider  # type: ignore[import-not-found]
+
+    h = Harness(Divider, name="divider")
+    h.feed("n", 4)
+    with pytest.raises(ZeroDivisionError) as info:
+        h.feed("n", 0)
+    snap = replaced_detail(h.engine.snapshot("exception", info.value), captured)
+    # In the test's project the bug is fixed: its module must be the one replayed.
+    monkeypatch.setattr(sys, "path", [str(project), *sys.path[1:]])
+    monkeypatch.delitem(sys.modules, "replay_divider")
+    assert replay(snap).outputs["out"] == 0.0
+    # Where the module is nowhere else, the captured folder is still found.
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(project)])
+    monkeypatch.delitem(sys.modules, "replay_divider")
+    with pytest.raises(ZeroDivisionError):
+        replay(snap)
+
+
+def replaced_detail(snap: Snapshot, folder: Path) -> Snapshot:
+    """*snap* as the runtime writes it: with the folders its actor was imported from."""
+    from dataclasses import replace as replaced
+
+    return replaced(snap, detail={"import_paths": [str(folder)]})

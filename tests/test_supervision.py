@@ -183,6 +183,15 @@ def test_sigkill_is_recorded_by_the_supervisor_within_the_bound(mesh: MeshFactor
     assert snap.detail["last_heartbeat_age"] is not None
 
 
+def test_a_supervisor_record_names_the_params_the_actor_ran_with(mesh: MeshFactory) -> None:
+    """A death only the supervisor saw is recorded with the actor's params (it had none)."""
+    site = mesh.start({"actors": {"f": {"class": "mesh_actors:Fragile", "params": {"fail_at": 5}}}})
+    site.wait_restarted("f", site.kill("f"))
+    files = site.request("snapshots", name="f")
+    snap = read_snapshot(files[-1]["file"])
+    assert (snap.reason, snap.params) == ("killed", {"fail_at": 5})
+
+
 def test_crash_on_the_37th_input_is_captured_and_replays(mesh: MeshFactory) -> None:
     """The actor's own snapshot has the 37 inputs and the state before the failing step."""
     site = mesh.start({"actors": {"f": {"class": "mesh_actors:Fragile"}}})

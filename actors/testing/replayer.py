@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from actors.core.actor import Actor
 from actors.core.snapshot import Snapshot
 from actors.core.wire import Message, encode_envelope
-from actors.loader import load_class
+from actors.loader import LoadError, load_class
 from actors.snapshots import read_snapshot, source_hash
 from actors.testing.harness import FakeClock, Harness
 
@@ -34,12 +35,27 @@ class ReplayResult:
     published: list[Message]
     harness: Harness
     code_changed: bool
+    #: How many of the snapshot's events were fed (one with ``last_only``).
+    ran: int = 0
+
+
+def load_actor_class(snapshot: Snapshot, import_paths: Iterable[Path] = ()) -> type[Actor]:
+    """The snapshot's class from *import_paths* and this process's own ``sys.path`` (the
+    code beside the test wins); only a module found nowhere else is taken from the
+    folders the snapshot was captured with, so that a snapshot replays the same from
+    any checkout."""
+    try:
+        return load_class(snapshot.class_path, import_paths)
+    except LoadError as exc:
+        captured = [Path(p) for p in snapshot.detail.get("import_paths", []) if isinstance(p, str)]
+        if not captured or "no module named" not in str(exc):
+            raise
+    return load_class(snapshot.class_path, captured)
 
 
 def build(snapshot: Snapshot, import_paths: Iterable[Path] = ()) -> tuple[Harness, bool]:
     """A harness holding the snapshot's actor, not started; and whether its code changed."""
-    paths = [*import_paths, *map(Path, snapshot.detail.get("import_paths", []))]
-    cls = load_class(snapshot.class_path, paths)
+    cls = load_actor_class(snapshot, import_paths)
     start = snapshot.events[0].time if snapshot.events else snapshot.time
     harness = Harness(
         cls,
@@ -73,6 +89,7 @@ def replay(
         events, memory = [snap.events[snap.failed_event]], snap.state
     if memory:
         harness.engine.restore(memory)
+    ran = 0
     for event in events:
         harness.clock.now = max(harness.clock.now, event.time)
         if event.kind == "start":
@@ -88,6 +105,7 @@ def replay(
                 event.sender, event.seq, event.timestamp_ns, event.payload, event.trace
             )
             harness.feed_frames([event.topic.encode(), envelope])
+        ran += 1
     return ReplayResult(
         snapshot=snap,
         state=harness.state,
@@ -95,4 +113,5 @@ def replay(
         published=list(harness.published),
         harness=harness,
         code_changed=changed,
+        ran=ran,
     )

@@ -137,6 +137,8 @@ def read_snapshot(path: str | Path) -> Snapshot:
         return Snapshot.decode(data)
     except SnapshotError as exc:
         raise SnapshotError(f"{path}: {exc}") from None
+    except RecursionError:
+        raise SnapshotError(f"{path}: nested too deeply to be a snapshot") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise SnapshotError(f"{path}: not valid {path.suffix.lstrip('.')}: {exc}") from None
 

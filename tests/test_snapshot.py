@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mesh_actors import Fragile
@@ -301,3 +302,63 @@ def replaced_detail(snap: Snapshot, folder: Path) -> Snapshot:
     from dataclasses import replace as replaced
 
     return replaced(snap, detail={"import_paths": [str(folder)]})
+
+
+def _deep(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        (lambda d: d.update(exception="boom"), "'exception' must be a map"),
+        (lambda d: d.update(time=float("inf")), "'time' must be a finite number"),
+        (lambda d: d.update(detail={"import_paths": 5}), "'detail.import_paths' must be a list"),
+        (lambda d: d.update(initial=[1]), "'initial' must be a map"),
+        (lambda d: d.update(failed_event=999), "'failed_event' must be the index of one"),
+        (lambda d: d.update(events="x"), "'events' must be list"),
+        (lambda d: d["events"][1].update(kind="explode"), "event kind 'explode' is not one of"),
+        (lambda d: d.update(pid="x"), "'pid' must be int"),
+        (lambda d: d["exception"].update(where={"file": 1}), "'file' must be str"),
+        (lambda d: d.update(state={"state": [1]}), "state.state must be a map of names"),
+    ],
+)
+def test_a_malformed_snapshot_is_a_clear_error(tmp_path: Path, edit: Any, reason: str) -> None:
+    """Every malformed field: rc 78 and the file and field named, from show and replay
+    (they gave tracebacks, rc 1, or blamed the actor, rc 4)."""
+    from clitools import supervisor_cli
+
+    _, path = crash_on_37(tmp_path)
+    data = json.loads(export_snapshot(read_snapshot(path), "json"))
+    edit(data)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data).replace("Infinity", "1e400"))
+    for command in (["snapshot", "show"], ["replay"]):
+        out = supervisor_cli(*command, str(bad))
+        assert out.returncode == 78, (command, out.stdout, out.stderr)
+        assert f"error: {bad}: " in out.stderr and reason in out.stderr, out.stderr
+        assert "Traceback" not in out.stderr + out.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("deep.json", _deep(5000), "nested too deeply"),
+        ("garbage.snap", b"\xc1\xc1\xc1", "not msgpack"),
+        ("deep.snap", b"\x91" * 5000 + b"\xc0", "not msgpack"),
+    ],
+)
+def test_a_file_that_is_no_snapshot_is_a_clear_error(
+    tmp_path: Path, name: str, content: str | bytes, reason: str
+) -> None:
+    """Garbage and deep nesting: rc 78 and a reason, never a traceback."""
+    from clitools import supervisor_cli
+
+    bad = tmp_path / name
+    if isinstance(content, str):
+        bad.write_text(content)
+    else:
+        bad.write_bytes(content)
+    out = supervisor_cli("replay", str(bad))
+    assert out.returncode == 78, (out.stdout, out.stderr)
+    assert reason in out.stderr and "Traceback" not in out.stderr

@@ -39,6 +39,7 @@ snapshot still documents the failure but cannot restore that value.
 from __future__ import annotations
 
 import base64
+import math
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -51,6 +52,66 @@ SNAPSHOT_VERSION: Final = 1
 
 class SnapshotError(ValueError):
     """A snapshot file cannot be read: wrong format, version or shape."""
+
+
+#: What an event records (see :class:`Event`).
+EVENT_KINDS: Final = ("message", "tick", "start", "stop", "io", "timer")
+_MISSING: Final = object()
+
+
+def _field(data: dict[str, Any], key: str, kind: type, where: str, default: Any = _MISSING) -> Any:
+    """``data[key]``, which must be a *kind* (bool is no int); SnapshotError otherwise."""
+    value = data.get(key, default)
+    if value is _MISSING:
+        raise SnapshotError(f"{where} has no {key!r}")
+    if value is default and default is not _MISSING:
+        return value
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise SnapshotError(
+            f"{where} field {key!r} must be {kind.__name__}, got {type(value).__name__} "
+            f"{value!r:.40}"
+        )
+    return value
+
+
+def _finite(data: dict[str, Any], key: str, where: str) -> float:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise SnapshotError(f"{where} field {key!r} must be a finite number, got {value!r:.40}")
+    return float(value)
+
+
+def _optional_map(data: dict[str, Any], key: str) -> dict[str, Any] | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, dict):
+        raise SnapshotError(f"snapshot field {key!r} must be a map, got {type(value).__name__}")
+    return value
+
+
+def _memory(data: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """A memory map (``state``, ``inputs``, ``outputs``: maps of names), or None."""
+    memory = _optional_map(data, key)
+    for part, values in (memory or {}).items():
+        if part in ("state", "inputs", "outputs") and not isinstance(values, dict | None):
+            raise SnapshotError(f"snapshot field {key}.{part} must be a map of names")
+    return memory
+
+
+def _exception(data: dict[str, Any]) -> dict[str, Any] | None:
+    exc = _optional_map(data, "exception")
+    if exc is None:
+        return None
+    for key in ("type", "message"):
+        _field(exc, key, str, "exception")
+    _field(exc, "traceback", str, "exception", "")
+    where = exc.get("where")
+    if where is not None:
+        if not isinstance(where, dict):
+            raise SnapshotError("exception field 'where' must be a map")
+        _field(where, "file", str, "exception.where")
+        _field(where, "line", int, "exception.where")
+        _field(where, "function", str, "exception.where")
+    return exc
 
 
 def _fallback(obj: Any) -> Any:
@@ -111,21 +172,26 @@ class Event:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Event:
+    def from_dict(cls, data: Any) -> Event:
         """Rebuild an event; raises SnapshotError on a bad shape."""
-        try:
-            return cls(
-                kind=str(data["kind"]),
-                time=float(data["time"]),
-                topic=str(data.get("topic", "")),
-                sender=str(data.get("sender", "")),
-                seq=int(data.get("seq", 0)),
-                timestamp_ns=int(data.get("timestamp_ns", 0)),
-                payload=data.get("payload"),
-                trace=data.get("trace"),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SnapshotError(f"bad event {data!r:.80}: {exc}") from None
+        if not isinstance(data, dict):
+            raise SnapshotError(f"an event must be a map, got {type(data).__name__}")
+        kind = _field(data, "kind", str, "event")
+        if kind not in EVENT_KINDS:
+            raise SnapshotError(f"event kind {kind!r} is not one of {', '.join(EVENT_KINDS)}")
+        trace = data.get("trace")
+        if trace is not None and not isinstance(trace, str):
+            raise SnapshotError(f"event trace must be a string, got {type(trace).__name__}")
+        return cls(
+            kind=kind,
+            time=_finite(data, "time", "event"),
+            topic=_field(data, "topic", str, "event", ""),
+            sender=_field(data, "sender", str, "event", ""),
+            seq=_field(data, "seq", int, "event", 0),
+            timestamp_ns=_field(data, "timestamp_ns", int, "event", 0),
+            payload=data.get("payload"),
+            trace=trace,
+        )
 
 
 class _Absent:
@@ -228,29 +294,51 @@ class Snapshot:
             raise SnapshotError(
                 f"snapshot version {data.get('version')!r} (this build reads {SNAPSHOT_VERSION})"
             )
-        try:
-            events = [Event.from_dict(e) for e in data.get("events") or []]
-            return cls(
-                actor=str(data["actor"]),
-                class_path=str(data["class_path"]),
-                reason=str(data["reason"]),
-                time=float(data["time"]),
-                source_hash=str(data.get("source_hash", "")),
-                params=dict(data.get("params") or {}),
-                topics=dict(data.get("topics") or {}),
-                period=data.get("period"),
-                initial=data.get("initial"),
-                events=events,
-                failed_event=data.get("failed_event"),
-                state=data.get("state"),
-                exception=data.get("exception"),
-                host=str(data.get("host", "")),
-                pid=int(data.get("pid", 0)),
-                trace_id=data.get("trace_id"),
-                detail=dict(data.get("detail") or {}),
+        where = "snapshot"
+        events_data = _field(data, "events", list, where, [])
+        events = [Event.from_dict(e) for e in events_data]
+        failed = data.get("failed_event")
+        if failed == len(events) and not isinstance(failed, bool):
+            failed = None  # the failing event was edited out of an export: none failed
+        if failed is not None and (
+            isinstance(failed, bool) or not isinstance(failed, int) or not 0 <= failed < len(events)
+        ):
+            raise SnapshotError(
+                f"snapshot field 'failed_event' must be the index of one of its "
+                f"{len(events)} events, got {failed!r:.40}"
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SnapshotError(f"snapshot is missing or has a bad field: {exc}") from None
+        period = data.get("period")
+        if period is not None:
+            period = _finite(data, "period", where)
+        trace_id = data.get("trace_id")
+        if trace_id is not None and not isinstance(trace_id, str):
+            raise SnapshotError("snapshot field 'trace_id' must be a string")
+        detail = _optional_map(data, "detail") or {}
+        paths = detail.get("import_paths", [])
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            raise SnapshotError("snapshot field 'detail.import_paths' must be a list of folders")
+        topics = _optional_map(data, "topics") or {}
+        if not all(isinstance(v, str) for v in topics.values()):
+            raise SnapshotError("snapshot field 'topics' must map names to topics")
+        return cls(
+            actor=_field(data, "actor", str, where),
+            class_path=_field(data, "class_path", str, where),
+            reason=_field(data, "reason", str, where),
+            time=_finite(data, "time", where),
+            source_hash=_field(data, "source_hash", str, where, ""),
+            params=_optional_map(data, "params") or {},
+            topics=topics,
+            period=period,
+            initial=_memory(data, "initial"),
+            events=events,
+            failed_event=failed,
+            state=_memory(data, "state"),
+            exception=_exception(data),
+            host=_field(data, "host", str, where, ""),
+            pid=_field(data, "pid", int, where, 0),
+            trace_id=trace_id,
+            detail=detail,
+        )
 
     def encode(self) -> bytes:
         """The file contents (msgpack)."""
@@ -261,7 +349,7 @@ class Snapshot:
         """Read file contents; SnapshotError on anything that is not a valid snapshot."""
         try:
             obj = unpack_value(data)
-        except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        except (ValueError, TypeError, RecursionError, msgpack.UnpackException) as exc:
             raise SnapshotError(f"not msgpack: {exc}") from None
         return cls.from_dict(obj)
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import os
 import signal
 import socket
 from collections.abc import Iterable
+from pathlib import Path
 from types import FrameType
 
 _PR_SET_PDEATHSIG = 1
@@ -39,6 +41,40 @@ def die_with_parent(sig: int = signal.SIGTERM, parent: int | None = None) -> int
     if os.getppid() != parent:
         os._exit(0)
     return parent
+
+
+class AlreadyRunning(RuntimeError):
+    """Another process runs as this actor of this site (its pid, when known, in the text)."""
+
+
+def claim_name(run_dir: Path, name: str) -> int | None:
+    """Hold the lock that makes this process *the* actor *name* of the site in *run_dir*.
+
+    Two processes under one actor name would publish as one sender with the
+    same sequence numbers, and receivers would drop one's messages as
+    duplicates: the second is refused (AlreadyRunning). The lock is the
+    kernel's (``flock``), so it goes with the process, even one killed with
+    SIGKILL. Returns the lock's descriptor (keep it open), or None when the
+    run folder cannot be written (the actor then runs unguarded).
+    """
+    path = run_dir / "actors" / f"{name}.lock"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        other = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise AlreadyRunning(
+            f"actor {name!r} is already running (pid {other}); stop that copy first "
+            f"(python -m supervisor ctl stop {name})"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
 
 
 def remove_ipc_file(endpoint: str) -> None:

@@ -11,27 +11,24 @@ out through the :class:`~actors.transport.Transport`.
 Exit codes: 0 after a requested stop, :data:`EXIT_FAILURE` (70) after an
 unanticipated exception in a hook, :data:`EXIT_CONFIG` (78) when the actor
 cannot be loaded or configured, :data:`EXIT_BROKER` (69) when the broker does
-not answer.
+not answer, 75 (``Exit.ALREADY_RUNNING``) when another process already runs
+as this actor of this site.
 """
 
 from __future__ import annotations
 
 import faulthandler
-import os
 import signal
 import time
-from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import Any, Final
 
 import zmq
 
 from actors.answers import ControlAnswers
 from actors.core.control import (
-    STACK_PREFIX,
     SWAP_SUFFIX,
     Exit,
-    Heartbeat,
     Reply,
     Retained,
     decode_request,
@@ -45,9 +42,15 @@ from actors.core.wire import WireError, decode_message
 from actors.link import BrokerLink, BrokerUnreachable
 from actors.loader import LoadError, load_class
 from actors.logs import setup_logging
-from actors.process import SignalWakeup, die_with_parent, parent_alive
+from actors.process import (
+    AlreadyRunning,
+    SignalWakeup,
+    claim_name,
+    die_with_parent,
+    parent_alive,
+)
+from actors.reports import Reports
 from actors.settings import RuntimeConfig
-from actors.snapshots import stamp, write_snapshot
 from actors.sockets import SocketFactory
 from actors.swapping import Phase, SwapIn
 from actors.transport import Transport
@@ -60,12 +63,11 @@ _PARENT_CHECK: Final = 0.5
 _BATCH: Final = 1000
 _RETAINED_WAIT: Final = 2.0  # seconds a starting actor waits for its retained values
 _RETAINED_RETRY: Final = 0.25
-_MAX_REPORTED: Final = 200  # published topics named in a heartbeat, at most
 # An error or hang-up on a watched descriptor is for its reader to find out.
 _READABLE: Final = zmq.POLLIN | zmq.POLLERR
 
 
-class ActorProcess(SwapIn, ControlAnswers):
+class ActorProcess(SwapIn, Reports, ControlAnswers):
     """One actor, its engine and its broker link, inside the current process."""
 
     def __init__(self, config: RuntimeConfig) -> None:
@@ -80,6 +82,8 @@ class ActorProcess(SwapIn, ControlAnswers):
         self._replies: ReplyCache[Reply] = ReplyCache(16)
         #: Snapshots that could not be written (a full disk, an unwritable folder).
         self.snapshots_failed = 0
+        #: The lock that makes this process the one actor of its name (see claim_name).
+        self._name_lock: int | None = None
         self.metrics: Any = None
         self._metric_names: list[str] = []
         self.log_export: Any = None
@@ -107,6 +111,12 @@ class ActorProcess(SwapIn, ControlAnswers):
         """Run until stopped or failed; return the process exit code."""
         parent = die_with_parent(signal.SIGTERM)
         cfg = self.config
+        if not cfg.swap:  # a swap's new version takes the name over once the old is gone
+            try:
+                self._name_lock = claim_name(cfg.run_dir, cfg.name) if cfg.run_dir else None
+            except AlreadyRunning as exc:
+                self.log.error("refused to start", error=str(exc))
+                return Exit.ALREADY_RUNNING
         try:
             self.cls = cls = load_class(cfg.class_path, cfg.import_paths)
             engine = ActorEngine(
@@ -202,48 +212,6 @@ class ActorProcess(SwapIn, ControlAnswers):
 
         self.metrics = Metrics(self._telemetry(), engine, interval=self.config.metrics_interval)
         return self.metrics
-
-    def _arm_stack_dump(self) -> IO[str] | None:
-        """On SIGUSR1, dump every thread's stack to a file the supervisor reads (hung steps).
-
-        faulthandler writes from the C signal handler, so this works while the
-        main thread is stuck in a Python loop.
-        """
-        if self.snapshot_folder is None:
-            return None
-        try:
-            self.snapshot_folder.mkdir(parents=True, exist_ok=True)
-            stack = (self.snapshot_folder / f"{STACK_PREFIX}{os.getpid()}.txt").open("w")
-        except OSError as exc:
-            # The actor runs without: no stack of a hung step, and its snapshots fail
-            # (each one logged) until the folder can be written again.
-            self.log.warning(
-                "snapshot folder not writable: no stack dumps",
-                folder=str(self.snapshot_folder),
-                error=str(exc),
-            )
-            signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # the supervisor's ask for a stack
-            return None
-        faulthandler.register(signal.SIGUSR1, file=stack, all_threads=True)
-        return stack
-
-    def write_snapshot(
-        self, engine: ActorEngine, reason: str, exc: BaseException | None = None
-    ) -> Path | None:
-        """Write a snapshot file; log and return None if that is impossible."""
-        if self.snapshot_folder is None:
-            return None
-        snap = engine.snapshot(reason, exc)
-        detail = {"import_paths": [str(p) for p in self.config.import_paths]}
-        snap = stamp(replace(snap, detail=detail), self.cls)
-        try:
-            path = write_snapshot(self.snapshot_folder.parent, snap, self.config.snapshot_keep)
-        except OSError as err:
-            self.snapshots_failed += 1
-            self.log.error("cannot write snapshot", reason=reason, error=str(err))
-            return None
-        self.log.info("snapshot written", reason=reason, path=str(path))
-        return path
 
     # -- priming: the last values of retained topics, before on_start -------------------
 
@@ -451,36 +419,6 @@ class ActorProcess(SwapIn, ControlAnswers):
                 send_all(self._control(engine, queued))
             else:
                 send_all(engine.receive(queued))
-
-    def _write_failures(self) -> dict[str, int]:
-        """Log lines and snapshots this process could not write (only those that happened)."""
-        log = self.logging.file
-        counts = {"log_lost": log.lost if log is not None else 0}
-        counts["snapshots_failed"] = self.snapshots_failed
-        return {k: v for k, v in counts.items() if v}
-
-    def _heartbeat(self, engine: ActorEngine, state: str | None = None) -> dict[str, Any]:
-        stats = engine.statistics()
-        return Heartbeat(
-            state=state or self.state,
-            pid=os.getpid(),
-            uptime=round(time.monotonic() - self.started, 3),
-            last_step=engine.last_step_ns / 1e9 if engine.last_step_ns else None,
-            stats={
-                **{name: getattr(stats, name) for name in stats.__slots__},
-                **self._write_failures(),
-            },
-            inputs={
-                name: {"gaps": gaps, "duplicates": dups}
-                for name, (gaps, dups) in engine.input_stats.items()
-            },
-            metrics={name: getattr(engine.actor, name, None) for name in self._metric_names},
-            # What this process actually reads and writes, for the live graph (ctl graph).
-            topics={
-                "subscribed": engine.subscriptions(),
-                "published": sorted(t.decode() for t in list(engine.topic_out)[:_MAX_REPORTED]),
-            },
-        ).encode()
 
 
 def _sync_watches(

@@ -152,3 +152,28 @@ def full_disk_survived(site: Mesh, run: Path) -> None:
         what="the chatty actor writing its log again",
     )
     assert "is writable again" in site.log_tail(400)
+
+
+def test_a_second_copy_of_a_running_actor_is_refused(mesh: MeshFactory) -> None:
+    """``python -m actors NAME`` beside the supervised NAME: refused, with the pid and what
+    to do (it published as the same sender and its messages were dropped as duplicates)."""
+    import subprocess
+    import sys
+
+    site = mesh.start({"actors": {"doubler": {"class": "mesh_actors:Doubler"}}})
+    pid = site.pid("doubler")
+    out = subprocess.run(
+        [sys.executable, "-m", "actors", "doubler", "--config", str(site.config_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 75
+    assert f"actor 'doubler' is already running (pid {pid})" in out.stderr
+    assert "ctl stop doubler" in out.stderr
+    # The supervised copy is untouched, and after a restart the new process holds the name.
+    cursor = site.publish("numbers.in", 2)
+    assert site.wait_for("numbers.out", after=cursor).envelope.payload == 4.0
+    site.wait_restarted("doubler", site.kill("doubler"))
+    assert site.pid("doubler") != pid

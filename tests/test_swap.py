@@ -114,3 +114,8 @@ def test_swapping_an_idle_actor_keeps_its_inputs_and_sequences(mesh: MeshFactory
     assert after.envelope.seq == first.envelope.seq + 1  # receivers see no gap
     record = site.wait_actor("doubler", lambda a: a["stats"].get("accepted") == 1, what="stats")
     assert record["restarts"] == 0 and record["pid"] == result["pid"]
+    # The new version holds the actor's name once the old one is gone: no second copy.
+    lock = site.site.site.run_dir / "actors" / "doubler.lock"
+    site.wait_status(
+        lambda _: lock.read_text().strip() == str(result["pid"]), what="the name's lock"
+    )

@@ -1,0 +1,124 @@
+"""What an actor process tells its supervisor: heartbeats, snapshots, stack dumps (shell).
+
+:class:`Reports` is that part of :class:`~actors.runtime.ActorProcess`: the
+heartbeat (state, counters, the topics it reads and writes, what it could not
+write), the failure and on-demand snapshots with the folders its class came
+from, the stack dump file a hung step is read from, and the lock that makes
+this process the one actor of its name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import faulthandler
+import os
+import signal
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import IO, Any, Final
+
+from actors.core.control import STACK_PREFIX, Heartbeat
+from actors.core.engine import ActorEngine
+from actors.process import AlreadyRunning, claim_name
+from actors.settings import RuntimeConfig
+from actors.snapshots import stamp, write_snapshot
+from actors.swapping import Phase
+
+_MAX_REPORTED: Final = 200  # published topics named in a heartbeat, at most
+
+
+class Reports:
+    """Heartbeats, snapshots and stack dumps (a mixin of the runtime)."""
+
+    config: RuntimeConfig
+    cls: type | None
+    log: Any
+    logging: Any
+    state: str
+    started: float
+    phase: Phase
+    snapshot_folder: Path | None
+    snapshots_failed: int
+    _name_lock: int | None
+    _metric_names: list[str]
+
+    def _arm_stack_dump(self) -> IO[str] | None:
+        """On SIGUSR1, dump every thread's stack to a file the supervisor reads (hung steps).
+
+        faulthandler writes from the C signal handler, so this works while the
+        main thread is stuck in a Python loop.
+        """
+        if self.snapshot_folder is None:
+            return None
+        try:
+            self.snapshot_folder.mkdir(parents=True, exist_ok=True)
+            stack = (self.snapshot_folder / f"{STACK_PREFIX}{os.getpid()}.txt").open("w")
+        except OSError as exc:
+            # The actor runs without: no stack of a hung step, and its snapshots fail
+            # (each one logged) until the folder can be written again.
+            self.log.warning(
+                "snapshot folder not writable: no stack dumps",
+                folder=str(self.snapshot_folder),
+                error=str(exc),
+            )
+            signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # the supervisor's ask for a stack
+            return None
+        faulthandler.register(signal.SIGUSR1, file=stack, all_threads=True)
+        return stack
+
+    def write_snapshot(
+        self, engine: ActorEngine, reason: str, exc: BaseException | None = None
+    ) -> Path | None:
+        """Write a snapshot file; log and return None if that is impossible."""
+        if self.snapshot_folder is None:
+            return None
+        snap = engine.snapshot(reason, exc)
+        detail = {"import_paths": [str(p) for p in self.config.import_paths]}
+        snap = stamp(replace(snap, detail=detail), self.cls)
+        try:
+            path = write_snapshot(self.snapshot_folder.parent, snap, self.config.snapshot_keep)
+        except OSError as err:
+            self.snapshots_failed += 1
+            self.log.error("cannot write snapshot", reason=reason, error=str(err))
+            return None
+        self.log.info("snapshot written", reason=reason, path=str(path))
+        return path
+
+    def _write_failures(self) -> dict[str, int]:
+        """Log lines and snapshots this process could not write (only those that happened)."""
+        log = self.logging.file
+        counts = {"log_lost": log.lost if log is not None else 0}
+        counts["snapshots_failed"] = self.snapshots_failed
+        return {k: v for k, v in counts.items() if v}
+
+    def _hold_name(self) -> None:
+        """A swap's new version, running: take the name's lock once the old one let go."""
+        cfg = self.config
+        if self._name_lock is None and cfg.swap and cfg.run_dir and self.phase is Phase.RUNNING:
+            with contextlib.suppress(AlreadyRunning):
+                self._name_lock = claim_name(cfg.run_dir, cfg.name)
+
+    def _heartbeat(self, engine: ActorEngine, state: str | None = None) -> dict[str, Any]:
+        self._hold_name()  # at every heartbeat: one flock call until it holds
+        stats = engine.statistics()
+        return Heartbeat(
+            state=state or self.state,
+            pid=os.getpid(),
+            uptime=round(time.monotonic() - self.started, 3),
+            last_step=engine.last_step_ns / 1e9 if engine.last_step_ns else None,
+            stats={
+                **{name: getattr(stats, name) for name in stats.__slots__},
+                **self._write_failures(),
+            },
+            inputs={
+                name: {"gaps": gaps, "duplicates": dups}
+                for name, (gaps, dups) in engine.input_stats.items()
+            },
+            metrics={name: getattr(engine.actor, name, None) for name in self._metric_names},
+            # What this process actually reads and writes, for the live graph (ctl graph).
+            topics={
+                "subscribed": engine.subscriptions(),
+                "published": sorted(t.decode() for t in list(engine.topic_out)[:_MAX_REPORTED]),
+            },
+        ).encode()

@@ -48,9 +48,9 @@ class Liveness:
         """Kill actors that stopped sending heartbeats or broke a resource limit."""
         self.loop.after(self.interval, self.watch)
         now = self.loop.clock()
-        # Forked children are adopted through the zygote's go-betweens: their own
-        # subprocesses, orphaned, become ours to reap.
-        if self.spawner.forks and now >= self._next_reap:
+        # The supervisor is a subreaper: the subprocesses of an actor that ended
+        # (killed with its group, or escaped from it) become ours to reap.
+        if now >= self._next_reap:
             self._next_reap = now + _REAP_INTERVAL
             self.reap_orphans()
         for child in self.supervision.actors.values():

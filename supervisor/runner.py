@@ -50,7 +50,7 @@ from supervisor.spawner import ProcessSpawner
 from supervisor.supervision import BROKER, Supervision
 from supervisor.swap import SwapCoordinator
 from supervisor.traffic import BrokerTraffic
-from supervisor.zygote import Zygote
+from supervisor.zygote import Zygote, become_subreaper
 
 __all__ = ["BROKER", "SiteLocked", "Supervisor"]
 
@@ -148,6 +148,7 @@ class Supervisor:
         """Run the site until it is shut down; return 0, or 1 after an escalation."""
         # When a tool (or a test) runs the supervisor, it dies with that tool: SIGTERM, clean stop.
         die_with_parent(signal.SIGTERM)
+        become_subreaper()  # what an ended actor started is ours to reap, in either spawn mode
         self._lock()
         sup = self.supervision
         sockets = SocketFactory.from_site(self.site)

@@ -61,7 +61,11 @@ class _Forked:
 
 
 class PidfdProcess(ChildProcess):
-    """A real child process, signalled and watched through its pidfd (no pid reuse race)."""
+    """A real child process, signalled and watched through its pidfd (no pid reuse race).
+
+    Each leads a process group of its own (a new session): what it started goes
+    with it (:meth:`end_group`).
+    """
 
     def __init__(self, proc: subprocess.Popen[bytes] | _Forked) -> None:
         self._proc = proc
@@ -72,12 +76,27 @@ class PidfdProcess(ChildProcess):
         except psutil.NoSuchProcess:
             self.usage = None
 
+    def end_group(self) -> None:
+        """SIGKILL what is left of the exited process's group (the processes it started).
+
+        Called before reaping: the exited leader, a zombie until then, keeps its
+        group id from being reused. A descendant that left the group (a daemon
+        that called setsid) is not reached; the supervisor reaps it if it is
+        adopted (it is a subreaper).
+        """
+        if self._proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if os.getpgid(self.pid) == self.pid:
+                os.killpg(self.pid, signal.SIGKILL)
+
     def send_signal(self, sig: int) -> None:
         if self._proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 signal.pidfd_send_signal(self.pidfd, sig)
 
     def wait(self) -> int:
+        self.end_group()
         code = self._proc.wait()
         if self.pidfd >= 0:
             os.close(self.pidfd)

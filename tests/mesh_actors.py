@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from typing import Any
 
 from actors import Actor, Input, Output, Param, State
@@ -249,3 +250,15 @@ class TallyFailsMigrate(Tally):
     def migrate_state(cls, state: dict[str, Any], from_version: int) -> dict[str, Any]:
         """Always fails."""
         raise ValueError(f"cannot migrate from version {from_version}")
+
+
+class Forker(Actor):
+    """Starts a long-lived subprocess on each input and says its pid."""
+
+    go = Input("fork.go", int, doc="Any number: start one more subprocess")
+    started = Output("fork.pid", int, doc="The pid of the subprocess just started")
+
+    def step(self) -> None:
+        """Starts ``sleep 600`` (never waited for: it must go when this actor goes)."""
+        child = subprocess.Popen(["sleep", "600"])
+        self.started = child.pid

@@ -292,3 +292,34 @@ def test_a_broker_that_cannot_bind_backs_off_and_escalates_with_the_reason(
     assert escalated and escalated[0]["actor"] == "broker"
     assert f"could not bind tcp://127.0.0.1:{port}" in escalated[0]["reason"]
     assert any("Address already in use" in str(r.get("error")) for r in log)
+
+
+@pytest.mark.parametrize("spawn", ["zygote", "plain"])
+def test_what_an_actor_started_goes_with_it(mesh: MeshFactory, spawn: str) -> None:
+    """Killed or stopped, an actor's subprocesses end too and none stays a zombie (they
+    outlived the site, re-parented to init, and became zombies with plain spawn)."""
+    import psutil
+
+    from actors.testing import wait_gone
+
+    site = mesh.start(
+        {"supervisor": {"spawn": spawn}, "actors": {"f": {"class": "mesh_actors:Forker"}}}
+    )
+
+    def fork(count: int) -> list[int]:
+        cursor = site.mark()
+        for n in range(count):
+            site.publish("fork.go", n)
+        return [m.envelope.payload for m in site.collect("fork.pid", count, after=cursor)]
+
+    first = [psutil.Process(pid) for pid in fork(3)]
+    site.wait_restarted("f", site.kill("f"))
+    assert wait_gone(first, timeout=20) == []
+    second = [psutil.Process(pid) for pid in fork(3)]
+    site.request("stop", name="f")
+    assert wait_gone(second, timeout=20) == []
+    supervisor = psutil.Process(site.proc.pid)
+    site.wait_status(
+        lambda _: not [p for p in supervisor.children() if p.status() == psutil.STATUS_ZOMBIE],
+        what="no zombie left under the supervisor",
+    )

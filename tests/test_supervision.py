@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import time
@@ -312,14 +313,22 @@ def test_what_an_actor_started_goes_with_it(mesh: MeshFactory, spawn: str) -> No
             site.publish("fork.go", n)
         return [m.envelope.payload for m in site.collect("fork.pid", count, after=cursor)]
 
-    first = [psutil.Process(pid) for pid in fork(3)]
-    site.wait_restarted("f", site.kill("f"))
-    assert wait_gone(first, timeout=20) == []
-    second = [psutil.Process(pid) for pid in fork(3)]
-    site.request("stop", name="f")
-    assert wait_gone(second, timeout=20) == []
-    supervisor = psutil.Process(site.proc.pid)
-    site.wait_status(
-        lambda _: not [p for p in supervisor.children() if p.status() == psutil.STATUS_ZOMBIE],
-        what="no zombie left under the supervisor",
-    )
+    started: list[psutil.Process] = []
+    try:
+        first = [psutil.Process(pid) for pid in fork(3)]
+        started += first
+        site.wait_restarted("f", site.kill("f"))
+        assert wait_gone(first, timeout=20) == []
+        second = [psutil.Process(pid) for pid in fork(3)]
+        started += second
+        site.request("stop", name="f")
+        assert wait_gone(second, timeout=20) == []
+        supervisor = psutil.Process(site.proc.pid)
+        site.wait_status(
+            lambda _: not [p for p in supervisor.children() if p.status() == psutil.STATUS_ZOMBIE],
+            what="no zombie left under the supervisor",
+        )
+    finally:
+        for proc in started:  # never leave one behind, even when the test fails
+            with contextlib.suppress(psutil.Error):
+                proc.kill()

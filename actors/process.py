@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import FrameType
 
+import setproctitle
+
 _PR_SET_PDEATHSIG = 1
 PARENT_ENV = "ENLIL_SUPERVISOR_PID"
 
@@ -75,6 +77,12 @@ def claim_name(run_dir: Path, name: str) -> int | None:
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd
+
+
+def set_title(site: str, role: str) -> None:
+    """Show ``enlil SITE/ROLE`` for this process in ``ps`` and ``top`` (not the interpreter's
+    command line, which for a forked actor names only the zygote)."""
+    setproctitle.setproctitle(f"enlil {site}/{role}")
 
 
 def remove_ipc_file(endpoint: str) -> None:

@@ -48,6 +48,7 @@ from actors.process import (
     claim_name,
     die_with_parent,
     parent_alive,
+    set_title,
 )
 from actors.reports import Reports
 from actors.settings import RuntimeConfig
@@ -111,6 +112,7 @@ class ActorProcess(SwapIn, Reports, ControlAnswers):
         """Run until stopped or failed; return the process exit code."""
         parent = die_with_parent(signal.SIGTERM)
         cfg = self.config
+        set_title(cfg.site, cfg.name + (" (new version)" if cfg.swap else ""))
         if not cfg.swap:  # a swap's new version takes the name over once the old is gone
             try:
                 self._name_lock = claim_name(cfg.run_dir, cfg.name) if cfg.run_dir else None

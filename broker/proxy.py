@@ -25,7 +25,13 @@ from zmq.utils.monitor import parse_monitor_message
 from actors.core.control import Exit
 from actors.core.wire import encode_envelope
 from actors.logs import setup_logging
-from actors.process import SignalWakeup, die_with_parent, parent_alive, remove_ipc_file
+from actors.process import (
+    SignalWakeup,
+    die_with_parent,
+    parent_alive,
+    remove_ipc_file,
+    set_title,
+)
 from actors.site import SiteConfig
 from actors.sockets import SocketFactory
 
@@ -56,6 +62,7 @@ class BrokerSettings:
     heartbeat_interval: float = 1.0
     log_level: str = "info"
     log_dir: Path | None = None
+    site: str = "site"
 
     @classmethod
     def from_site(cls, site: SiteConfig, log_level: str | None = None) -> BrokerSettings:
@@ -67,6 +74,7 @@ class BrokerSettings:
             heartbeat_interval=site.supervisor.heartbeat_interval,
             log_level=log_level or site.telemetry.log_level,
             log_dir=site.site.run_dir / "logs",
+            site=site.site.name,
         )
 
 
@@ -113,6 +121,7 @@ class _Forwarder(threading.Thread):
 def run_broker(config: BrokerSettings) -> int:
     """Run the broker until SIGTERM/SIGINT (or the supervisor's death); return exit code."""
     parent = die_with_parent(signal.SIGTERM)
+    set_title(config.site, NAME)
     log = setup_logging(NAME, config.log_level, log_dir=config.log_dir).logger
     wakeup = SignalWakeup((signal.SIGTERM, signal.SIGINT))
     sockets = SocketFactory(hwm=config.hwm)

@@ -8,7 +8,7 @@
     python -m supervisor ctl status [--json]           talk to a running site
     python -m supervisor ctl start|stop|restart NAME
     python -m supervisor ctl shutdown
-    python -m supervisor tap TOPIC [--count N]         print live messages
+    python -m supervisor tap TOPIC... [--count N]      print live messages
     python -m supervisor pub TOPIC JSON                publish one message
     python -m supervisor ctl snapshot NAME             capture a live actor's snapshot
     python -m supervisor ctl snapshots [NAME]          list snapshot files
@@ -103,9 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     ctl.add_argument(
         "--etag", help="swap, remove, reload: refuse unless this is still the config version"
     )
-    tap = sub.add_parser("tap", help="print live messages on a topic or pattern ('a.*', '*')")
+    tap = sub.add_parser(
+        "tap", help="print live messages on topics or patterns ('a.*', '*'), one or more"
+    )
     _config_arg(tap)
-    tap.add_argument("topic")
+    tap.add_argument("topic", nargs="+")
     tap.add_argument("--count", type=int, default=0, help="stop after N messages")
     tap.add_argument("--timeout", type=float, default=0.0, help="stop after N seconds")
     pub = sub.add_parser("pub", help="publish one message: TOPIC and a JSON payload")
@@ -306,20 +308,21 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def cmd_tap(site: SiteConfig, topic: str, count: int, timeout: float) -> int:
-    """Print decoded messages on *topic* (exact or pattern) as JSON lines."""
-    try:
-        parse_pattern(topic)
-    except TopicError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+def cmd_tap(site: SiteConfig, topics: list[str], count: int, timeout: float) -> int:
+    """Print decoded messages on *topics* (exact or patterns) as JSON lines."""
+    for topic in topics:
+        try:
+            parse_pattern(topic)
+        except TopicError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     link = BrokerLink(
         SocketFactory(ctx),
         site.broker.pub_connect,
         site.broker.sub_connect,
         "tap",
-        patterns=[topic],
+        patterns=topics,
     )
     seen = 0
     deadline = time.monotonic() + timeout if timeout else None

@@ -33,7 +33,7 @@ from actors.core.requests import RequestTracker
 from actors.core.topics import SYS_HEARTBEAT, SYS_REPLY, SYS_RETAINED
 from actors.link import BrokerLink
 from actors.logs import setup_logging
-from actors.process import SignalWakeup, die_with_parent, remove_ipc_file
+from actors.process import SignalWakeup, die_with_parent, remove_ipc_file, set_title
 from actors.site import SiteConfig
 from actors.sockets import SocketFactory
 from supervisor.children import Child
@@ -149,6 +149,7 @@ class Supervisor:
         # When a tool (or a test) runs the supervisor, it dies with that tool: SIGTERM, clean stop.
         die_with_parent(signal.SIGTERM)
         become_subreaper()  # what an ended actor started is ours to reap, in either spawn mode
+        set_title(self.site.site.name, "supervisor")
         self._lock()
         sup = self.supervision
         sockets = SocketFactory.from_site(self.site)

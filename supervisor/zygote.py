@@ -46,7 +46,7 @@ import actors
 import actors.__main__
 import actors.runtime
 import broker.__main__
-from actors.process import PARENT_ENV, die_with_parent
+from actors.process import PARENT_ENV, die_with_parent, set_title
 
 _PR_SET_CHILD_SUBREAPER = 36
 _M_ARENA_MAX = -8
@@ -258,6 +258,7 @@ def _warm_up_config(config_path: str) -> None:
                 RuntimeConfig.from_site(site, name)
     except Exception:  # noqa: BLE001 - only a warm-up: the child reports config errors itself
         return
+    set_title(site.site.name, "zygote")
 
 
 def serve(req_fd: int, resp_fd: int) -> int:
@@ -265,6 +266,7 @@ def serve(req_fd: int, resp_fd: int) -> int:
     supervisor = die_with_parent()
     if supervisor is None:
         return 2  # only a supervisor starts a zygote
+    set_title("?", "zygote")  # the site's name comes with the first request
     # Go-betweens are reaped by the kernel: the next line is served without waiting.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     _warm_up()

@@ -177,3 +177,27 @@ def test_a_second_copy_of_a_running_actor_is_refused(mesh: MeshFactory) -> None:
     assert site.wait_for("numbers.out", after=cursor).envelope.payload == 4.0
     site.wait_restarted("doubler", site.kill("doubler"))
     assert site.pid("doubler") != pid
+
+
+@pytest.mark.parametrize("spawn", ["zygote", "plain"])
+def test_every_process_shows_its_site_and_name(mesh: MeshFactory, spawn: str) -> None:
+    """In ps and top: ``enlil SITE/NAME`` (a forked actor showed the zygote's command line)."""
+    import psutil
+
+    site = mesh.start(
+        {
+            "site": {"name": "bench7"},
+            "supervisor": {"spawn": spawn},
+            "actors": {"doubler": {"class": "mesh_actors:Doubler"}},
+        }
+    )
+    titles = {
+        a["name"]: " ".join(psutil.Process(a["pid"]).cmdline()).strip()
+        for a in site.status()["actors"]
+    }
+    assert titles == {"broker": "enlil bench7/broker", "doubler": "enlil bench7/doubler"}
+    supervisor = psutil.Process(site.proc.pid)
+    assert " ".join(supervisor.cmdline()).strip() == "enlil bench7/supervisor"
+    if spawn == "zygote":
+        zygotes = [p for p in supervisor.children() if "zygote" in " ".join(p.cmdline())]
+        assert [" ".join(p.cmdline()).strip() for p in zygotes] == ["enlil bench7/zygote"]

@@ -78,6 +78,13 @@ def test_demo_site_runs_and_answers_status_and_tap(mesh: MeshFactory) -> None:
     assert {m["sender"] for m in seen} == {"room"}
     assert any(m["topic"] == "room.rx" and m["payload"].startswith("T ") for m in seen)
     assert any(m["topic"] == "room.connected" and m["payload"] is True for m in seen)
+    # Several topics at once (#13: tap took one).
+    proc = cli(site, "tap", "heater.command", "room.rx", "--count", "20")
+    assert proc.returncode == 0, proc.stderr
+    assert {json.loads(line)["topic"] for line in proc.stdout.splitlines()} == {
+        "heater.command",
+        "room.rx",
+    }
     table = cli(site, "ctl", "status")
     assert "thermostat" in table.stdout and "running" in table.stdout
     proc = cli(site, "tap", "$sys.status.*", "--count", "3")

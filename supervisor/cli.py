@@ -39,6 +39,7 @@ import zmq
 from actors.core.topics import TopicError, check_topic, parse_pattern
 from actors.link import BrokerLink, BrokerUnreachable
 from actors.site import ConfigError, SiteConfig, connect_address, load_site
+from actors.site.parse import actor_keys
 from actors.site.paths import folder_problems
 from actors.sockets import SocketFactory
 from supervisor import cli_snapshots
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     ctl.add_argument(
         "--etag", help="swap, remove, reload: refuse unless this is still the config version"
     )
+    _table_options(ctl)
     tap = sub.add_parser(
         "tap", help="print live messages on topics or patterns ('a.*', '*'), one or more"
     )
@@ -117,6 +119,51 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("--sender", default="cli", help="sender name in the envelope")
     cli_snapshots.add_commands(sub, _config_arg)
     return parser
+
+
+def _table_options(ctl: argparse.ArgumentParser) -> None:
+    """``ctl add`` takes every key of an ``[actors.NAME]`` table: ``--after a,b``,
+    ``--period 0.5``, ``--restart transient``, ``--topics '{"x": "y"}'``..."""
+    for key, (types, _) in actor_keys().items():
+        if key in ("class", "params"):
+            continue  # --class and --params, shared with swap
+        flag = "--" + key.replace("_", "-")
+        what = f"add: the table's {key!r}"
+        if bool in types:
+            ctl.add_argument(
+                flag, dest=f"table_{key}", action="store_true", default=None, help=what
+            )
+        elif list in types:
+            ctl.add_argument(flag, dest=f"table_{key}", help=what + " (comma-separated)")
+        elif dict in types:
+            ctl.add_argument(flag, dest=f"table_{key}", help=what + " (a JSON object)")
+        else:
+            ctl.add_argument(flag, dest=f"table_{key}", help=what)
+
+
+def _table_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``[actors.NAME]`` keys given on the command line, typed as site.toml types them
+    (the supervisor checks the table as it checks site.toml). ValueError names a bad one."""
+    table: dict[str, Any] = {}
+    for key, (types, _) in actor_keys().items():
+        value = getattr(args, f"table_{key}", None)
+        if value is None:
+            continue
+        if isinstance(value, bool) or str in types:
+            table[key] = value
+        elif list in types:
+            table[key] = [v for v in value.split(",") if v]
+        elif dict in types:
+            try:
+                table[key] = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"--{key.replace('_', '-')} is not JSON: {exc}") from None
+        else:  # numbers: int where the key takes ints only
+            try:
+                table[key] = float(value) if float in types else int(value)
+            except ValueError:
+                raise ValueError(f"--{key.replace('_', '-')}: {value!r} is not a number") from None
+    return table
 
 
 def main(argv: list[str] | None = None, zygote: Zygote | None = None) -> int:
@@ -208,6 +255,28 @@ def cmd_run(config: Path | None, zygote: Zygote | None = None) -> int:
             zygote.close()
 
 
+def _request_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The arguments of the request *args* make; ValueError names a bad one."""
+    kwargs: dict[str, Any] = {"name": args.name} if args.name else {}
+    if args.op == "loglevel":
+        kwargs.update({k: v for k, v in (("level", args.level), ("otel", args.otel)) if v})
+    if args.cls:
+        kwargs["class"] = args.cls
+    if args.etag:
+        kwargs["etag"] = args.etag
+    if args.params is not None:
+        try:
+            kwargs["params"] = json.loads(args.params)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--params is not JSON: {exc}") from None
+    table = _table_of(args)
+    if table and args.op != "add":
+        raise ValueError(f"{', '.join(table)}: only ctl add takes the keys of a table")
+    if table:
+        kwargs["table"] = table
+    return kwargs
+
+
 def cmd_ctl(args: argparse.Namespace) -> int:
     """Send one control request and print the reply."""
     if "name" in OPS.get(args.op, ()) and not args.name:
@@ -223,19 +292,11 @@ def cmd_ctl(args: argparse.Namespace) -> int:
         return EXIT_UNAVAILABLE
     if args.op == "graph":
         return cmd_graph(args, endpoint)
-    kwargs = {"name": args.name} if args.name else {}
-    if args.op == "loglevel":
-        kwargs.update({k: v for k, v in (("level", args.level), ("otel", args.otel)) if v})
-    if args.cls:
-        kwargs["class"] = args.cls
-    if args.etag:
-        kwargs["etag"] = args.etag
-    if args.params is not None:
-        try:
-            kwargs["params"] = json.loads(args.params)
-        except json.JSONDecodeError as exc:
-            print(f"error: --params is not JSON: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+    try:
+        kwargs = _request_args(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         with ControlClient(endpoint, timeout=args.timeout) as client:
             result = client.request(args.op, **kwargs)

@@ -3,9 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from actors.core.topics import SYS_EVENT
+
+#: Every event published on ``$sys.event`` (its ``event`` field).
+EVENT_KINDS: Final = (
+    "spawned",
+    "ready",
+    "exited",
+    "restarting",
+    "restarted",
+    "stopped",
+    "gave_up",
+    "escalated",
+    "added",
+    "removed",
+    "swapped",
+    "swap_failed",
+    "write_failed",
+    "shutting_down",
+)
 
 
 class Events:

@@ -81,3 +81,34 @@ def test_add_and_remove_at_run_time(mesh: MeshFactory) -> None:
     assert record["state"] == "stopped"
     assert "late" not in pids(site)
     assert {n: p for n, p in pids(site).items()} == before
+
+
+def test_ctl_add_takes_what_a_site_toml_table_takes(mesh: MeshFactory) -> None:
+    """--after, --period, --restart, --topics... on the command line, checked as site.toml
+    checks them (ctl add took only --class and --params)."""
+    from clitools import supervisor_cli
+
+    site = mesh.start({"actors": {"doubler": {"class": "mesh_actors:Doubler"}}})
+    add = ["ctl", "add", "fast", "--class", "mesh_actors:Ticker", "--after", "doubler"]
+    add += ["--period", "0.02", "--restart", "transient", "--topics", '{"tick": "ticks.fast"}']
+    out = supervisor_cli(*add, "--status", config=site.config_path)
+    assert out.returncode == 0, out.stderr
+    assert site.wait_for("ticks.fast").envelope.sender == "fast"
+    added = site.request("status")["actors"][-1]
+    assert added["name"] == "fast" and added["state"] == "running"
+    # Bad values: the supervisor's check names the key; a non-number never leaves the CLI.
+    out = supervisor_cli(
+        "ctl",
+        "add",
+        "bad",
+        "--class",
+        "mesh_actors:Ticker",
+        "--period",
+        "nan",
+        config=site.config_path,
+    )
+    assert out.returncode == 1 and "actors.bad.period: must be a finite number" in out.stderr
+    out = supervisor_cli("ctl", "add", "bad", "--period", "often", config=site.config_path)
+    assert out.returncode == 2 and "--period: 'often' is not a number" in out.stderr
+    out = supervisor_cli("ctl", "stop", "doubler", "--period", "1", config=site.config_path)
+    assert out.returncode == 2 and "only ctl add takes the keys of a table" in out.stderr

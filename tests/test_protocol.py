@@ -84,3 +84,49 @@ def test_the_client_has_a_method_for_every_op() -> None:
         params = inspect.signature(method).parameters
         for arg in needs:
             assert arg in params, f"ControlClient.{op} does not take {arg!r}"
+
+
+def test_readme_lists_every_op_error_kind_and_event() -> None:
+    """The control section of README names every op, error kind and lifecycle event, and
+    the code raises no error kind that is not listed."""
+    import ast
+    import re
+    from pathlib import Path
+
+    from supervisor.core.protocol import ERROR_KINDS, OPS
+    from supervisor.events import EVENT_KINDS
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    section = readme[readme.index("Requests and replies are msgpack maps") :]
+    section = section[: section.index("\n\n")]
+    named = set(re.findall(r"`([a-z_]+)`", section))
+    assert set(OPS) <= named, set(OPS) - named
+    assert set(ERROR_KINDS) <= named, set(ERROR_KINDS) - named
+    assert set(EVENT_KINDS) <= named, set(EVENT_KINDS) - named
+    raised, events = set(), set()
+    for path in (root / "supervisor").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Dict):
+                events |= {
+                    v.value
+                    for k, v in zip(node.keys, node.values, strict=True)
+                    if isinstance(k, ast.Constant) and k.value == "event"
+                    if isinstance(v, ast.Constant)
+                }
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "attr", "") == "child"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                events.add(node.args[0].value)
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", getattr(node.func, "attr", "")) == "ProtocolError"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                raised.add(node.args[0].value)
+    assert raised - {"bad_reply"} <= set(ERROR_KINDS)
+    assert events and events <= set(EVENT_KINDS), events - set(EVENT_KINDS)

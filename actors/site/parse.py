@@ -80,6 +80,13 @@ _ACTOR_KEYS: Final[dict[str, tuple[Any, Any]]] = {
     "status": (bool, False),
 }
 _TABLES: Final = {"site", "broker", "supervisor", "telemetry", "snapshots", "actors"}
+
+
+def actor_keys() -> dict[str, tuple[tuple[type, ...], Any]]:
+    """The keys of an ``[actors.NAME]`` table: their types and defaults (``...``: required)."""
+    return {key: (_tuple(types), default) for key, (types, default) in _ACTOR_KEYS.items()}
+
+
 #: The sane range of every number (``actors.*`` for each actor's), with its unit: a
 #: value outside disarms or breaks the site (nan turns checks off, inf never returns,
 #: 1e-9 s spins the supervisor, a HWM past 2**31 overflows ZeroMQ).

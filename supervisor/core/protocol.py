@@ -54,6 +54,17 @@ OPS: Final[dict[str, tuple[str, ...]]] = {
     "reload": (),
 }
 MAX_REQUEST_BYTES: Final = 64 * 1024
+#: Every error kind a reply may carry (``bad_reply`` is the client's own: a reply it
+#: could not read).
+ERROR_KINDS: Final = (
+    "bad_request",
+    "unknown_op",
+    "unknown_actor",
+    "shutting_down",
+    "failed",
+    "timeout",
+    "stale",
+)
 
 
 class ProtocolError(ValueError):

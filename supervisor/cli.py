@@ -46,8 +46,9 @@ from supervisor import cli_snapshots
 from supervisor.client import ControlClient, ControlError, ControlTimeout, listening
 from supervisor.core.protocol import OPS
 from supervisor.docs import design_of, format_live, live_graph, write_docs
+from supervisor.inspect import inspect_now
 from supervisor.runner import SiteLocked, Supervisor
-from supervisor.site import check_site, declared_actors
+from supervisor.site import check_site
 from supervisor.zygote import Zygote
 
 EXIT_USAGE = 2
@@ -235,7 +236,9 @@ def cmd_run(config: Path | None, zygote: Zygote | None = None) -> int:
         zygote.close()
         zygote = None
     try:
-        decls, problems = declared_actors(site)
+        # The classes are checked in a process of their own: never imported here.
+        facts = inspect_now(str(site.path), timeout=max(60.0, site.supervisor.ready_timeout))
+        problems = list(facts.problems)
         for problem in folder_problems(site):
             if problem.key == "site.run_dir":
                 problems.append(problem)  # no lock, sockets or logs without it
@@ -246,7 +249,7 @@ def cmd_run(config: Path | None, zygote: Zygote | None = None) -> int:
                 )
         if problems:
             raise ConfigError(problems)
-        return Supervisor(site, zygote, decls=decls).run()
+        return Supervisor(site, zygote, facts=facts.actors).run()
     except SiteLocked as exc:
         print(exc, file=sys.stderr)
         return EXIT_UNAVAILABLE

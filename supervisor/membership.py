@@ -4,6 +4,10 @@ A reload re-reads site.toml and applies only the difference: actors added
 are started, actors removed are stopped (dependants first) and dropped,
 actors whose table changed are hot-swapped, and the rest are left alone.
 The site's ``config_etag`` and each actor's etag refuse stale requests.
+The classes an add or a reload names are checked against the code on disk
+in a process of their own (:mod:`supervisor.inspect`), never imported here;
+the loop serves other requests meanwhile, and the request is answered once
+the check is done.
 """
 
 from __future__ import annotations
@@ -14,11 +18,11 @@ from typing import Any
 
 from actors.site import ConfigError, SiteConfig, file_etag, load_site
 from supervisor.children import Child
-from supervisor.core.design import ActorDecl
 from supervisor.core.lifecycle import ChildState, Transition
-from supervisor.core.protocol import ProtocolError, Request, encode_result
+from supervisor.core.protocol import ProtocolError, Request, encode_error, encode_result
+from supervisor.inspect import ActorFacts, Inspection, SiteFacts
+from supervisor.loop import Priority
 from supervisor.retained import RetainedCache
-from supervisor.site import declared_actors
 from supervisor.supervision import Supervision
 from supervisor.swap import SwapCoordinator
 
@@ -40,22 +44,58 @@ class Membership:
         self.supervision.apply(site, self.retained.readers)
         self.swaps.overrides = {n: self.swaps.overrides.get(n, {}) for n in site.actors}
 
-    def take_decls(self, decls: list[ActorDecl]) -> None:
+    def take_facts(self, actors: dict[str, ActorFacts]) -> None:
         """The site's declarations: which topics are retained, and who reads them."""
-        self.retained.take(decls)
+        self.retained.take(actors)
 
-    def _load(self, added: dict[str, dict[str, Any]]) -> SiteConfig:
-        """site.toml as it is now, plus *added* tables; ProtocolError naming the problems."""
-        path = self.supervision.site.path
+    def _load(
+        self,
+        identity: bytes,
+        req_id: int,
+        added: dict[str, dict[str, Any]],
+        then: Callable[[SiteConfig], None],
+    ) -> None:
+        """site.toml as it is now plus *added* tables, its classes checked in a process of
+        their own; *then* gets it, or the client the problems (file or ``ctl add``, key,
+        reason)."""
+        sup = self.supervision
+        path = sup.site.path
         try:
             site = load_site(path, extra_actors=added)
         except ConfigError as exc:
-            raise ProtocolError("bad_request", "; ".join(map(str, exc.problems))) from None
-        decls, problems = declared_actors(site)
-        if problems:
-            raise ProtocolError("bad_request", "; ".join(map(str, problems)))
-        self.take_decls(decls)
-        return site
+            raise ProtocolError("bad_request", self._problems(exc.problems, added)) from None
+
+        def checked(facts: SiteFacts) -> None:
+            if facts.problems:
+                text = self._problems(facts.problems, added)
+                sup.reply(identity, encode_error(req_id, "bad_request", text))
+                return
+            self.take_facts(facts.actors)  # before applying: who reads a retained topic
+            try:
+                then(site)
+            except ProtocolError as exc:
+                sup.reply(identity, encode_error(req_id, exc.kind, str(exc)))
+
+        loop = sup.loop
+        Inspection(
+            str(path),
+            added,
+            checked,
+            watch=lambda fd, read: loop.watch(fd, read, Priority.CONTROL),
+            unwatch=loop.unwatch,
+            after=loop.after,
+            timeout=max(sup.site.supervisor.ready_timeout, 30.0),
+        )
+
+    @staticmethod
+    def _problems(problems: list[Any], added: dict[str, dict[str, Any]]) -> str:
+        """The problems as one text; those of an added actor blamed on ``ctl add``, not on
+        a site.toml key that does not exist."""
+        texts = []
+        for p in problems:
+            name = p.key.split(".")[1] if p.key.startswith("actors.") else ""
+            texts.append(f"ctl add {name}: {p.key}: {p.reason}" if name in added else str(p))
+        return "; ".join(texts)
 
     def add(self, identity: bytes, req: Request) -> None:
         """``ctl add``: a new actor from a class and params (or a whole table)."""
@@ -68,16 +108,23 @@ class Membership:
             table["class"] = req.cls
         if req.params is not None:
             table["params"] = req.params
-        site = self._load({**sup.added, name: table})
-        sup.added[name] = table
-        self.apply(site)
-        child = sup.actors[name]
-        blocked = sup.blocked(child)
-        if blocked:
-            sup.events.log.info("added; waiting for its after list", actor=name, blocked=blocked)
-        sup.wait_for(child, identity, req.id, ChildState.RUNNING)
-        sup.events.child("added", child.name, child.kind, cls=child.class_path)
-        sup.spawn_due()
+
+        def checked(site: SiteConfig) -> None:
+            if name in sup.actors:  # added by another request while this one was checked
+                raise ProtocolError("failed", f"actor {name!r} already exists")
+            sup.added[name] = table
+            self.apply(site)
+            child = sup.actors[name]
+            blocked = sup.blocked(child)
+            if blocked:
+                sup.events.log.info(
+                    "added; waiting for its after list", actor=name, blocked=blocked
+                )
+            sup.wait_for(child, identity, req.id, ChildState.RUNNING)
+            sup.events.child("added", child.name, child.kind, cls=child.class_path)
+            sup.spawn_due()
+
+        self._load(identity, req.id, {**sup.added, name: table}, checked)
 
     def remove(
         self,
@@ -126,7 +173,11 @@ class Membership:
                 f"{sup.site.path} was at version {self.config_etag} when last applied, "
                 f"not {req.etag}",
             )
-        site = self._load({})
+        self._load(identity, req.id, {}, lambda site: self._apply_reload(identity, req, site))
+
+    def _apply_reload(self, identity: bytes, req: Request, site: SiteConfig) -> None:
+        """The rest of a reload, once the classes of *site* are checked."""
+        sup = self.supervision
         old, new = sup.site.actors, site.actors
         removed = [n for n in sup.order if n not in new]
         report: dict[str, Any] = {

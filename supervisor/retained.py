@@ -15,8 +15,8 @@ from typing import Any, Final
 from actors.core.control import Retained
 from actors.core.topics import SYS_CONTROL, SYS_RETAINED, Pattern, TopicError, parse_pattern
 from actors.core.wire import WireError, decode_message, decode_topic
-from supervisor.core.design import ActorDecl, overlaps
-from supervisor.site import retained_topics
+from supervisor.core.design import overlaps
+from supervisor.inspect import ActorFacts
 
 _REQUEST: Final = SYS_RETAINED.encode()
 
@@ -35,22 +35,18 @@ class RetainedCache:
         #: Called with each pattern new since the last :meth:`take` (to subscribe to it).
         self.subscribe: Callable[[str], object] | None = None
 
-    def take(self, decls: list[ActorDecl]) -> None:
+    def take(self, actors: dict[str, ActorFacts]) -> None:
         """Which topics are retained, and which actors read one of them."""
         known = {p.text for p in self.patterns}
-        self.patterns = [parse_pattern(t) for t in retained_topics(decls)]
+        retained = sorted({t for facts in actors.values() for t in facts.retained})
+        self.patterns = [parse_pattern(t) for t in retained]
         for pattern in self.patterns:
             if self.subscribe is not None and pattern.text not in known:
                 self.subscribe(pattern.text)  # a retained topic new since the start (reload)
         self.readers = {
-            d.name
-            for d in decls
-            if any(
-                overlaps(topic, p.text)
-                for name in d.spec.inputs
-                for topic in d.topics.get(name, [])
-                for p in self.patterns
-            )
+            name
+            for name, facts in actors.items()
+            if any(overlaps(topic, p.text) for topic in facts.inputs for p in self.patterns)
         }
 
     def message(self, topic: bytes, envelope: bytes) -> bool:

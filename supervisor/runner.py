@@ -26,7 +26,6 @@ import fcntl
 import os
 import signal
 import time
-from collections.abc import Iterable
 from typing import Any
 
 from actors.core.requests import RequestTracker
@@ -38,8 +37,8 @@ from actors.site import SiteConfig
 from actors.sockets import SocketFactory
 from supervisor.children import Child
 from supervisor.control.server import RETRY, Controller
-from supervisor.core.design import ActorDecl
 from supervisor.events import Events
+from supervisor.inspect import ActorFacts
 from supervisor.liveness import Liveness
 from supervisor.loop import EventLoop, Priority
 from supervisor.membership import Membership
@@ -63,7 +62,10 @@ class Supervisor:
     """Runs one site until shutdown; :meth:`run` returns the exit code."""
 
     def __init__(
-        self, site: SiteConfig, zygote: Zygote | None = None, decls: Iterable[ActorDecl] = ()
+        self,
+        site: SiteConfig,
+        zygote: Zygote | None = None,
+        facts: dict[str, ActorFacts] | None = None,
     ) -> None:
         self.site = site
         self.logging = setup_logging(
@@ -92,7 +94,7 @@ class Supervisor:
         self.requests: RequestTracker[tuple[bytes, int, Child]] = RequestTracker(RETRY)
         self.swaps = SwapCoordinator(self.supervision, self._publish, self.requests.next_id)
         self.membership = Membership(self.supervision, self.swaps, self.retained)
-        self.membership.take_decls(list(decls))
+        self.membership.take_facts(facts or {})
         self.membership.apply(site)
         self.liveness = Liveness(self.supervision, self.spawner)
         self.controller: Controller | None = None

@@ -52,19 +52,6 @@ def declared_actors(site: SiteConfig) -> tuple[list[ActorDecl], list[ConfigProbl
     return decls, problems
 
 
-def retained_topics(decls: list[ActorDecl]) -> list[str]:
-    """Topics (or families) of every retained Output of the site."""
-    return sorted(
-        {
-            topic
-            for d in decls
-            for name, var in d.spec.outputs.items()
-            if var.retained
-            for topic in d.topics.get(name, [])
-        }
-    )
-
-
 def check_actors(site: SiteConfig) -> list[ConfigProblem]:
     """Import every actor class and check its params and topics; return the problems."""
     return declared_actors(site)[1]

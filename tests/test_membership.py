@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
 import tomli_w
 
 from actors.testing import Mesh, MeshFactory
-from supervisor.client import ControlError
+from supervisor.client import ControlClient, ControlError
 
 pytestmark = pytest.mark.slow
 
@@ -112,3 +113,105 @@ def test_ctl_add_takes_what_a_site_toml_table_takes(mesh: MeshFactory) -> None:
     assert out.returncode == 2 and "--period: 'often' is not a number" in out.stderr
     out = supervisor_cli("ctl", "stop", "doubler", "--period", "1", config=site.config_path)
     assert out.returncode == 2 and "only ctl add takes the keys of a table" in out.stderr
+
+
+TUNER = '''
+import os
+from pathlib import Path
+
+from actors import Actor, Input, Output, Param
+
+Path(os.environ["IMPORTED_BY"]).open("a").write(f"{{os.getpid()}}\\n")
+
+
+class Tuner(Actor):
+    """Passes numbers on."""
+
+    value = Input("tune.in", int, doc="A number")
+    out = Output("tune.out", int, doc="The number{extra_doc}")
+{param}
+    def step(self) -> None:
+        """Passes it on."""
+        self.out = self.value
+{more}'''
+
+
+def test_reload_and_add_check_the_code_on_disk_never_in_the_supervisor(
+    mesh: MeshFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Param added on disk and in site.toml reloads, a new class in a loaded module adds,
+    and no actor module is ever imported into the supervisor's process (reload refused
+    the new Param, add said 'not found', checked against the module imported at start)."""
+    imported = tmp_path / "imported_by"
+    monkeypatch.setenv("IMPORTED_BY", str(imported))
+    code = tmp_path / "code"
+    code.mkdir()
+    module = code / "tuner_actors.py"
+    module.write_text(TUNER.format(param="", more="", extra_doc=""))
+    site = mesh.start(
+        {"site": {"python_path": [str(code)]}, "actors": {"t": {"class": "tuner_actors:Tuner"}}}
+    )
+    module.write_text(
+        TUNER.format(
+            param='    band = Param(1, doc="A band")\n',
+            more='\n\nclass Later(Tuner):\n    """A class added to the module later."""\n',
+            extra_doc=" again",
+        )
+    )
+    edit(site, lambda actors: actors["t"].update(params={"band": 2}))
+    report = site.request("reload")
+    assert report["swapped"] == ["t"] and report["failed"] == {}
+    record = site.request("add", name="later", **{"class": "tuner_actors:Later"})
+    assert record["state"] == "running"
+    with pytest.raises(ControlError) as info:
+        site.request("add", name="nope", **{"class": "tuner_actors:Nope"})
+    assert "ctl add nope: actors.nope.class:" in str(info.value)
+    assert "no attribute 'Nope'" in str(info.value)
+    importers = set(imported.read_text().split())
+    assert str(site.proc.pid) not in importers
+    assert {str(site.pid("t")), str(site.pid("later"))} <= importers
+
+
+def test_a_slow_import_does_not_stall_the_supervisor(
+    mesh: MeshFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While ctl add checks a module that takes seconds to import, status is answered
+    (the supervisor froze for as long as the import)."""
+    import threading
+
+    import psutil
+
+    code = tmp_path / "code"
+    code.mkdir()
+    gate = tmp_path / "gate"
+    (code / "slow_actors.py").write_text(
+        "import os, time\n"
+        "from pathlib import Path\n"
+        "from mesh_actors import Doubler as Slow\n"
+        f"while not Path({str(gate)!r}).exists():\n"
+        "    time.sleep(0.01)\n"
+    )
+    site = mesh.start(
+        {"site": {"python_path": [str(code)]}, "actors": {"d": {"class": "mesh_actors:Doubler"}}}
+    )
+    result: list[object] = []
+
+    def add() -> None:
+        with ControlClient(site.site.supervisor.control_connect, timeout=60) as client:
+            result.append(client.add("s", cls="slow_actors:Slow"))
+
+    adding = threading.Thread(target=add)
+    adding.start()
+    supervisor = psutil.Process(site.proc.pid)
+
+    def inspecting(_: object) -> bool:
+        return any("supervisor.inspect" in " ".join(p.cmdline()) for p in supervisor.children())
+
+    try:
+        # Status answered while the classes are being checked, the add still pending.
+        site.wait_status(inspecting, what="status answered during the check")
+        assert adding.is_alive() and not result
+    finally:
+        gate.touch()
+        adding.join(60)
+    assert result and result[0]["name"] == "s"  # type: ignore[index]

@@ -119,7 +119,11 @@ class Log(Actor):
     """Pushes log records at or above a level, from every process, onto $sys.log.*."""
 
     record = Output("$sys.log.*", dict, doc="One log record of process <name>, on $sys.log.<name>")
-    level = Param("warning", doc="Lowest level pushed: debug, info, warning, error, critical")
+    level = Param(
+        "warning",
+        doc="Lowest level pushed: debug, info, warning, error, critical",
+        choices=tuple(LEVELS),
+    )
     folder = Param("", doc="Folder of the log files (default: the site's run_dir/logs)")
     offsets = State({}, type=dict, doc="Bytes already read of each log file")
     period = 0.5

@@ -98,19 +98,23 @@ class MqttBridge(Actor):
     reconnects = Output("{name}.reconnects", int, doc="Sessions after the first", metric=True)
 
     host = Param("127.0.0.1", doc="MQTT broker host")
-    port = Param(1883, doc="MQTT broker port")
+    port = Param(1883, doc="MQTT broker port", minimum=1, maximum=65535)
     client_id = Param("", doc="MQTT client id (default: enlil-<actor name>)")
     username = Param("", doc="MQTT user name (empty: none)")
     password = Param("", doc="MQTT password")
-    keepalive = Param(30, doc="MQTT keep-alive", unit="s")
-    qos = Param(1, doc="QoS of what the bridge publishes and subscribes: 0 or 1")
-    format = Param("json", doc="Payload encoding on the MQTT side: json or msgpack")
+    keepalive = Param(30, doc="MQTT keep-alive", unit="s", minimum=1, maximum=65535)
+    qos = Param(1, doc="QoS of what the bridge publishes and subscribes: 0 or 1", choices=(0, 1))
+    format = Param(
+        "json", doc="Payload encoding on the MQTT side: json or msgpack", choices=FORMATS
+    )
     to_mqtt = Param({}, doc="enlil topic (or 'a.*') -> MQTT topic (or prefix)", type=dict)
     from_mqtt = Param({}, doc="MQTT topic (or 'x/#') -> enlil topic (or 'y.*')", type=dict)
-    queue_limit = Param(1000, doc="Messages waiting for the broker, at most")
-    retry_initial = Param(0.2, doc="First reconnect delay", unit="s")
-    retry_max = Param(10.0, doc="Longest reconnect delay", unit="s")
-    connect_timeout = Param(2.0, doc="Longest wait for the TCP connection", unit="s")
+    queue_limit = Param(1000, doc="Messages waiting for the broker, at most", minimum=1)
+    retry_initial = Param(0.2, doc="First reconnect delay", unit="s", minimum=0.001, maximum=3600)
+    retry_max = Param(10.0, doc="Longest reconnect delay", unit="s", minimum=0.001, maximum=3600)
+    connect_timeout = Param(
+        2.0, doc="Longest wait for the TCP connection", unit="s", minimum=0.01, maximum=600
+    )
 
     sessions = State(0, doc="MQTT sessions opened")
     retry_delay = State(0.0, doc="Delay before the next reconnect", unit="s")
@@ -126,6 +130,17 @@ class MqttBridge(Actor):
             "outgoing": list(params.get("to_mqtt") or {}),
             "incoming": list((params.get("from_mqtt") or {}).values()),
         }
+
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any]) -> list[str]:
+        """Every to_mqtt and from_mqtt entry: a topic on each side that maps."""
+        problems = []
+        for key, rules in (("to_mqtt", _to_mqtt_rules), ("from_mqtt", _from_mqtt_rules)):
+            try:
+                rules(params.get(key) or {})
+            except (ValueError, TopicError) as exc:
+                problems.append(f"{key}: {exc}")
+        return problems
 
     def __init__(self) -> None:
         if self.format not in FORMATS:

@@ -88,20 +88,29 @@ class SerialLink(Actor):
     url = Param(
         "",
         doc="Device path (relative: under the site's run_dir) or pyserial URL (loop://, socket://...)",
+        required=True,
     )
-    baudrate = Param(115200, doc="Baud rate", unit="Bd")
-    bytesize = Param(8, doc="Data bits: 5, 6, 7 or 8")
-    parity = Param("N", doc="Parity: N, E, O, M or S")
-    stopbits = Param(1.0, doc="Stop bits: 1, 1.5 or 2")
-    framing = Param("line", doc="line, cobs (zero-delimited, CRC-16), length (CRC-16) or raw")
+    baudrate = Param(115200, doc="Baud rate", unit="Bd", minimum=1)
+    bytesize = Param(8, doc="Data bits: 5, 6, 7 or 8", choices=(5, 6, 7, 8))
+    parity = Param("N", doc="Parity: N, E, O, M or S", choices=("N", "E", "O", "M", "S"))
+    stopbits = Param(1.0, doc="Stop bits: 1, 1.5 or 2", choices=(1.0, 1.5, 2.0))
+    framing = Param(
+        "line",
+        doc="line, cobs (zero-delimited, CRC-16), length (CRC-16) or raw",
+        choices=FRAMINGS,
+    )
     terminator = Param("\n", doc="End of a frame, for line framing")
     encoding = Param("utf-8", doc="Text encoding of lines; empty: lines are bytes")
-    max_frame = Param(4096, doc="Longest frame; longer ones are framing errors", unit="By")
+    max_frame = Param(
+        4096, doc="Longest frame; longer ones are framing errors", unit="By", minimum=1
+    )
     exclusive = Param(True, doc="Lock the port while it is open")
-    queue_limit = Param(256, doc="Frames waiting to be written, at most")
-    overflow = Param("drop_oldest", doc="When the queue is full: drop_oldest or drop_newest")
-    retry_initial = Param(0.1, doc="First reopen delay", unit="s")
-    retry_max = Param(5.0, doc="Longest reopen delay", unit="s")
+    queue_limit = Param(256, doc="Frames waiting to be written, at most", minimum=1)
+    overflow = Param(
+        "drop_oldest", doc="When the queue is full: drop_oldest or drop_newest", choices=OVERFLOW
+    )
+    retry_initial = Param(0.1, doc="First reopen delay", unit="s", minimum=0.001, maximum=3600)
+    retry_max = Param(5.0, doc="Longest reopen delay", unit="s", minimum=0.001, maximum=3600)
 
     opens = State(0, doc="Successful opens of the port")
     retry_delay = State(0.0, doc="Delay before the next reopen attempt", unit="s")

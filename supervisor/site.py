@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from actors.core.params import resolve_param_topics, resolve_params, resolve_topics
+from actors.core.params import (
+    class_param_errors,
+    resolve_param_topics,
+    resolve_params,
+    resolve_topics,
+)
 from actors.loader import LoadError, load_class
 from actors.site import ConfigError, ConfigProblem, SiteConfig, import_paths, load_site
 from actors.site.paths import folder_problems
@@ -29,6 +34,8 @@ def declared_actors(site: SiteConfig) -> tuple[list[ActorDecl], list[ConfigProbl
         params, errors = resolve_params(spec, site.actor_params(name))
         topics, topic_errors = resolve_topics(spec, actor.topics, name)
         by_params: dict[str, list[str]] = {}
+        if not errors:
+            errors += class_param_errors(cls, params)
         if not errors:
             by_params, param_errors = resolve_param_topics(cls, params)
             topic_errors += param_errors

@@ -320,6 +320,55 @@ BROKEN: list[tuple[str, str, str, str, str, str]] = [
         "actors.a.params.lvl",
         "declares no Param 'lvl'",
     ),
+    # Built-in actors: what check passes must start (framing 'lines' crash-looped the site).
+    (
+        "",
+        "",
+        'params = { url = "loop://", framing = "lines" }',
+        "hal.serial:SerialLink",
+        "actors.a.params.framing",
+        "'lines' is not one of 'line', 'cobs', 'length', 'raw'",
+    ),
+    (
+        "",
+        "",
+        'params = { framing = "line" }',
+        "hal.serial:SerialLink",
+        "actors.a.params.url",
+        "is required",
+    ),
+    (
+        "",
+        "",
+        'params = { url = "loop://", baudrate = 0 }',
+        "hal.serial:SerialLink",
+        "actors.a.params.baudrate",
+        "must be at least 1, got 0",
+    ),
+    (
+        "",
+        "",
+        "params = { qos = 2 }",
+        "hal.mqtt:MqttBridge",
+        "actors.a.params.qos",
+        "2 is not one of 0, 1",
+    ),
+    (
+        "",
+        "",
+        'params = { from_mqtt = { "lab/+/x" = "a.b" } }',
+        "hal.mqtt:MqttBridge",
+        "actors.a.params.from_mqtt",
+        "only exact topics and 'prefix/#' filters",
+    ),
+    (
+        "",
+        "",
+        'params = { level = "loud" }',
+        "actors.builtin:Log",
+        "actors.a.params.level",
+        "'loud' is not one of",
+    ),
 ]
 
 

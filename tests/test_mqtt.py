@@ -211,5 +211,5 @@ def test_bad_mappings_are_named() -> None:
         Harness(MqttBridge, name="mqtt", params={"from_mqtt": {"lab/+/x": "a.b"}})
     with pytest.raises(ValueError, match="'/#' filter maps to an enlil family"):
         Harness(MqttBridge, name="mqtt", params={"from_mqtt": {"lab/#": "a.b"}})
-    with pytest.raises(ValueError, match="format 'xml'"):
+    with pytest.raises(ValueError, match=r"params\.format: 'xml' is not one of 'json', 'msgpack'"):
         Harness(MqttBridge, name="mqtt", params={"format": "xml"})

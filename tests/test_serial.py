@@ -78,9 +78,9 @@ def test_a_full_queue_drops_by_the_overflow_policy() -> None:
 
 def test_bad_params_are_named() -> None:
     """A missing url or an unknown framing is a clear error naming the param."""
-    with pytest.raises(ValueError, match="url"):
+    with pytest.raises(ValueError, match=r"params\.url: is required"):
         Harness(SerialLink, name="dev")
-    with pytest.raises(ValueError, match="framing 'slip'"):
+    with pytest.raises(ValueError, match=r"params\.framing: 'slip' is not one of 'line', 'cobs'"):
         Harness(SerialLink, name="dev", params={"url": "loop://", "framing": "slip"})
 
 

@@ -29,6 +29,7 @@ _RESERVED = frozenset(
         "version",
         "enlil",
         "topics_from_params",
+        "check_params",
         "hal",
         "on_gap",
         "migrate_state",
@@ -133,6 +134,16 @@ class Actor:
         are the resolved params. The default: none.
         """
         return {}
+
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any]) -> list[str]:
+        """Problems of the resolved *params* that their declarations cannot say, each as
+        ``"KEY: reason"`` (a mapping whose entries must be topics, say).
+
+        ``check`` and the start of the actor report them with the actor and the
+        key named, before the constructor runs. The default: none.
+        """
+        return []
 
     def step(self) -> None:
         """Run once per input message and/or every ``period`` seconds.

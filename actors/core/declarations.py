@@ -10,8 +10,9 @@ and the variable.
 from __future__ import annotations
 
 import copy
+import math
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
@@ -269,7 +270,13 @@ class State(Variable):
 
 
 class Param(Variable):
-    """A value set from the site config (``params = {...}``); read-only while running."""
+    """A value set from the site config (``params = {...}``); read-only while running.
+
+    *choices* (the values allowed), *minimum* and *maximum* (inclusive bounds of
+    a number) and *required* (the config must give it: the default is only a
+    placeholder) are checked by ``check`` and at start, with the actor, the key
+    and what is allowed named.
+    """
 
     kind = "param"
 
@@ -280,14 +287,54 @@ class Param(Variable):
         doc: str | None = None,
         unit: str | None = None,
         type: Any = None,
+        choices: Sequence[Any] | None = None,
+        minimum: float | None = None,
+        maximum: float | None = None,
+        required: bool = False,
     ) -> None:
         super().__init__(doc=doc, unit=unit, type_=type or _infer(default), default=default)
+        self.choices = tuple(choices) if choices is not None else None
+        self.minimum = minimum
+        self.maximum = maximum
+        self.required = required
+        if not required:
+            problem = self.problem(default)
+            if problem:
+                raise DeclarationError(f"Param default {default!r}: {problem}")
+
+    def problem(self, value: Any) -> str:
+        """Why *value* is not allowed for this Param ("" when it is)."""
+        if self.choices is not None and value not in self.choices:
+            return f"{value!r} is not one of {', '.join(map(repr, self.choices))}"
+        if self.minimum is None and self.maximum is None:
+            return ""
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return f"{value!r} is not a number"
+        low = -math.inf if self.minimum is None else self.minimum
+        high = math.inf if self.maximum is None else self.maximum
+        if math.isfinite(value) and low <= value <= high:
+            return ""
+        if not math.isfinite(value):
+            return f"must be a finite number, got {value}"
+        return f"must be at {'least' if value < low else 'most'} " + (
+            f"{low:g}, got {value:g}" if value < low else f"{high:g}, got {value:g}"
+        )
 
     def __set__(self, instance: Any, value: Any) -> None:
         raise AttributeError(f"{self.owner}.{self.name} is a Param and is read-only")
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "default": self.default}
+        extra = {
+            k: v
+            for k, v in (
+                ("choices", list(self.choices) if self.choices is not None else None),
+                ("minimum", self.minimum),
+                ("maximum", self.maximum),
+                ("required", self.required or None),
+            )
+            if v is not None
+        }
+        return {**super().describe(), "default": self.default, **extra}
 
 
 def _infer(default: Any) -> Any:

@@ -38,6 +38,13 @@ def resolve_params(spec: ActorSpec, given: Mapping[str, Any]) -> tuple[dict[str,
             values[key] = coerce(value, param.type)
         except TypeError as exc:
             errors.append(f"params.{key}: {exc}")
+            continue
+        problem = param.problem(values[key])
+        if problem:
+            errors.append(f"params.{key}: {problem}")
+    for key, param in spec.params.items():
+        if param.required and key not in given:
+            errors.append(f"params.{key}: is required ({param.doc})")
     return values, errors
 
 
@@ -93,6 +100,15 @@ def resolve_param_topics(
     return out, errors
 
 
+def class_param_errors(cls: type[Actor], params: Mapping[str, Any]) -> list[str]:
+    """The class's own checks of its resolved params (:meth:`Actor.check_params`)."""
+    try:
+        found = cls.check_params(params)
+    except Exception as exc:  # noqa: BLE001 - the user's check failing is a finding too
+        return [f"params: {cls._enlil_spec.cls_name}.check_params failed: {exc!r}"]
+    return [f"params.{problem}" for problem in found]
+
+
 @dataclass(frozen=True)
 class Routes:
     """Where one actor instance's messages go, resolved once when it is built."""
@@ -117,6 +133,8 @@ def resolve_instance(
     values, errors = resolve_params(spec, params)
     resolved, topic_errors = resolve_topics(spec, topics, name)
     by_params: dict[str, list[str]] = {}
+    if not errors:
+        errors += class_param_errors(cls, values)
     if not errors:
         by_params, param_topic_errors = resolve_param_topics(cls, values)
         topic_errors += param_topic_errors

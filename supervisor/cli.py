@@ -45,10 +45,10 @@ from actors.sockets import SocketFactory
 from supervisor import cli_snapshots
 from supervisor.client import ControlClient, ControlError, ControlTimeout, listening
 from supervisor.core.protocol import OPS
-from supervisor.docs import design_of, format_live, live_graph, write_docs
+from supervisor.docs import format_live, live_graph, write_docs
 from supervisor.inspect import inspect_now
 from supervisor.runner import SiteLocked, Supervisor
-from supervisor.site import check_site
+from supervisor.site import check_all
 from supervisor.zygote import Zygote
 
 EXIT_USAGE = 2
@@ -180,22 +180,11 @@ def main(argv: list[str] | None = None, zygote: Zygote | None = None) -> int:
             return cli_snapshots.cmd_replay(args)
         if command == "snapshot":
             return cli_snapshots.cmd_snapshot(args)
+        if command == "check":
+            return cmd_check(args.config)
         site = _load(args.config)
         if command == "run":
             return cmd_run(args.config, zygote)
-        if command == "check":
-            check_site(site.path)
-            findings = design_of(site).check()
-            for finding in findings:
-                print(f"{site.path}: {finding}", file=sys.stderr)
-            if any(f.severity == "error" for f in findings):
-                return EXIT_CONFIG
-            warned = f", {len(findings)} design warning(s)" if findings else ""
-            print(
-                f"{site.path}: ok ({len(site.actors)} actors: "
-                f"{', '.join(site.start_order())}){warned}"
-            )
-            return 0
         if command == "docs":
             written, findings, notes = write_docs(site, args.out)
             for path in written:
@@ -218,6 +207,21 @@ def main(argv: list[str] | None = None, zygote: Zygote | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     raise AssertionError(f"unhandled command {command}")
+
+
+def cmd_check(config: Path | None) -> int:
+    """Every problem of the site at once (config, classes, folders, design); 78 if any is an
+    error."""
+    site, problems, findings = check_all(config or default_config())
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    for finding in findings:
+        print(f"{site.path}: {finding}", file=sys.stderr)
+    if problems or any(f.severity == "error" for f in findings):
+        return EXIT_CONFIG
+    warned = f", {len(findings)} design warning(s)" if findings else ""
+    print(f"{site.path}: ok ({len(site.actors)} actors: {', '.join(site.start_order())}){warned}")
+    return 0
 
 
 def _load(config: Path | None) -> SiteConfig:

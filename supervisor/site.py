@@ -11,9 +11,10 @@ from actors.core.params import (
     resolve_topics,
 )
 from actors.loader import LoadError, load_class
-from actors.site import ConfigError, ConfigProblem, SiteConfig, import_paths, load_site
+from actors.site import ConfigError, ConfigProblem, SiteConfig, import_paths
+from actors.site.load import load_site_leniently
 from actors.site.paths import folder_problems
-from supervisor.core.design import ActorDecl
+from supervisor.core.design import ActorDecl, Design, Finding
 
 
 def declared_actors(site: SiteConfig) -> tuple[list[ActorDecl], list[ConfigProblem]]:
@@ -65,10 +66,22 @@ def check_actors(site: SiteConfig) -> list[ConfigProblem]:
 
 
 def check_site(path: str | Path) -> SiteConfig:
-    """Load *path*, check its actor classes and its folders; raise ConfigError with every
-    problem."""
-    site = load_site(path)
-    problems = check_actors(site) + folder_problems(site)
+    """Load *path*, check its config, its actor classes and its folders; raise ConfigError
+    with every problem at once."""
+    site, problems = load_site_leniently(path)
+    problems += check_actors(site) + folder_problems(site)
     if problems:
         raise ConfigError(problems)
     return site
+
+
+def check_all(path: str | Path) -> tuple[SiteConfig, list[ConfigProblem], list[Finding]]:
+    """Everything ``check`` reports, at once: config, classes, folders and design.
+
+    The design is that of the actors that resolved. ConfigError only when the
+    file cannot be read as TOML.
+    """
+    site, problems = load_site_leniently(path)
+    decls, class_problems = declared_actors(site)
+    problems += class_problems + folder_problems(site)
+    return site, problems, Design(site.site.name, decls).check()

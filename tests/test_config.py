@@ -410,3 +410,29 @@ def test_a_file_with_five_problems_gets_five(tmp_path: Path) -> None:
         "actors.a.perod",
     ):
         assert sum(line.startswith(f"{path}: {key}: ") for line in lines) == 1, lines
+
+
+def test_check_reports_config_classes_and_design_at_once(tmp_path: Path) -> None:
+    """One run names a config problem, a class problem, a param problem and a design error
+    (check stopped at the first phase that failed)."""
+    path = tmp_path / "site.toml"
+    path.write_text(
+        f'[site]\nname = "t"\npython_path = ["{HERE}"]\n'
+        "[supervisor]\nhang_timeout = nan\n"
+        '[actors.a]\nclass = "mesh_actors:Doubler"\n'
+        '[actors.c]\nclass = "no_such:Thing"\n'
+        '[actors.d]\nclass = "mesh_actors:Fragile"\nparams = { fail_at = "x" }\n'
+        '[actors.e]\nclass = "mesh_actors:Doubler"\nperod = 3\n'
+    )
+    proc = supervisor_cli("check", config=path)
+    assert proc.returncode == 78
+    lines = proc.stderr.strip().splitlines()
+    for expected in (
+        "supervisor.hang_timeout: must be a finite number",
+        "actors.e.perod: unknown key",
+        "actors.c.class: class 'no_such:Thing': no module named 'no_such'",
+        "actors.d.params.fail_at: expected int, got str",
+        "error: topic 'numbers.in': consumed but never produced",
+    ):
+        assert sum(expected in line for line in lines) == 1, (expected, lines)
+    assert all(line.startswith(f"{path}: ") for line in lines)

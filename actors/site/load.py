@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.site.model import ConfigError, ConfigProblem, SiteConfig
-from actors.site.parse import parse_site
+from actors.site.parse import parse_site, parse_site_leniently
 
 
 def load_site(
@@ -18,6 +18,20 @@ def load_site(
 
     *extra_actors* are ``[actors.NAME]`` tables added to the file's (``ctl add``).
     """
+    path, data = _read(path, extra_actors)
+    return parse_site(data, path)
+
+
+def load_site_leniently(path: str | Path) -> tuple[SiteConfig, list[ConfigProblem]]:
+    """The site in *path* as far as it is sound, and every problem of its config (ConfigError
+    only when the file cannot be read as TOML)."""
+    path, data = _read(path, None)
+    return parse_site_leniently(data, path)
+
+
+def _read(
+    path: str | Path, extra_actors: dict[str, dict[str, Any]] | None
+) -> tuple[Path, dict[str, Any]]:
     path = Path(path).resolve()
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -30,7 +44,7 @@ def load_site(
     if extra_actors:
         actors = data.get("actors")
         data["actors"] = {**(actors if isinstance(actors, dict) else {}), **extra_actors}
-    return parse_site(data, path)
+    return path, data
 
 
 def file_etag(path: str | Path) -> str:

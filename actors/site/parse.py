@@ -9,6 +9,7 @@ supervisor's check (:mod:`supervisor.site`).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import ipaddress
 import math
@@ -218,7 +219,23 @@ def _port_ok(port: str) -> bool:
 
 
 def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
-    """Validate parsed TOML *data* from *path* into a :class:`SiteConfig`."""
+    """Validate parsed TOML *data* from *path* into a :class:`SiteConfig`; ConfigError lists
+    every problem."""
+    site, problems = parse_site_leniently(data, path)
+    if problems:
+        raise ConfigError(problems)
+    return site
+
+
+def parse_site_leniently(
+    data: dict[str, Any], path: Path
+) -> tuple[SiteConfig, list[ConfigProblem]]:
+    """The site *data* describes, as far as it is sound, and every problem found.
+
+    Bad values fall back to their defaults and actors with a problem of their
+    own are left out, so that ``check`` can go on to the classes of the others
+    and report everything at once.
+    """
     col = _Collector(str(path))
     for key in data:
         if key not in _TABLES:
@@ -377,17 +394,20 @@ def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
             status=a["status"],
         )
     _check_after(col, actors)
-    if col.problems:
-        raise ConfigError(col.problems)
-    return SiteConfig(
+    broken = {p.key.split(".")[1] for p in col.problems if p.key.startswith("actors.")}
+    sound = {n: a for n, a in actors.items() if n not in broken}
+    for name, actor in sound.items():  # an after list naming a left-out actor is moot
+        sound[name] = dataclasses.replace(actor, after=tuple(a for a in actor.after if a in sound))
+    site_config = SiteConfig(
         path=path,
         site=site_info,
         broker=broker,
         supervisor=supervisor,
         telemetry=telemetry,
         snapshots=snapshots,
-        actors=actors,
+        actors=sound,
     )
+    return site_config, col.problems
 
 
 def _check_after(col: _Collector, actors: dict[str, ActorConfig]) -> None:

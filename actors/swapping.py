@@ -10,12 +10,22 @@ version had not. :class:`SwapIn` is the part of
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
-from actors.core.control import SWAP_SUFFIX, Exit, Op, Request, Standby, TookOver, decode_request
+from actors.core.control import (
+    SWAP_SUFFIX,
+    Exit,
+    Op,
+    Request,
+    Standby,
+    TookOver,
+    decode_request,
+    swap_failure_name,
+)
 from actors.core.engine import ActorEngine, Outgoing
 from actors.core.topics import SYS_CONTROL, SYS_REPLY
 from actors.core.wire import WireError, decode_message
@@ -28,6 +38,8 @@ if TYPE_CHECKING:
 
 EXIT_FAILURE: Final = Exit.FAILURE
 _STANDBY_LIMIT: Final = 120.0  # seconds a new version waits for its takeover
+#: Seconds a failed new version tries to send its reason before it exits.
+_REPORT_WAIT: Final = 1.0
 _STANDBY_ANNOUNCE: Final = 0.5
 _STANDBY_HOLD: Final = 200_000  # messages held before the takeover, at most
 _PROBATION: Final = 1.0  # seconds a new version with nothing processed waits for a first step
@@ -147,12 +159,27 @@ class SwapIn:
         self.transport.publish(self.reply_topic.decode(), message.encode())
 
     def _report_swap_failure(self, error: str) -> None:
-        """Tell the supervisor why this new version cannot take over (it then rolls back)."""
+        """Tell the supervisor why this new version cannot take over (it then rolls back):
+        in a file it reads when it sees this process exit, and as a message."""
         cfg = self.config
+        if cfg.run_dir is not None:
+            folder = cfg.run_dir / "actors"
+            with contextlib.suppress(OSError):
+                folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+                fd = os.open(
+                    folder / swap_failure_name(cfg.name, cfg.swap),
+                    os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
+                    0o600,
+                )
+                try:
+                    os.write(fd, error.encode())
+                finally:
+                    os.close(fd)
         sockets = SocketFactory(hwm=cfg.hwm)
         link = BrokerLink(sockets, cfg.pub_endpoint, cfg.sub_endpoint, cfg.name)
         try:
-            link.wait_connected(cfg.connect_timeout)
+            # Short: the file above already says it, the message only says it sooner.
+            link.wait_connected(min(cfg.connect_timeout, _REPORT_WAIT))
             self.reply_topic = (SYS_REPLY + cfg.name + SWAP_SUFFIX).encode()
             self._swap_reply(link, TookOver(ok=False, error=error))
         except BrokerUnreachable:

@@ -43,6 +43,7 @@ from actors.core.control import (
     Request,
     Standby,
     TookOver,
+    swap_failure_name,
 )
 from actors.core.topics import SYS_CONTROL
 from actors.site import ActorConfig
@@ -269,6 +270,7 @@ class SwapCoordinator:
         if self.swaps.get(swap.name) is not swap:
             return
         del self.swaps[swap.name]
+        self._failure_said(swap)  # its file, if the message came first: read or not, gone
         if resume and swap.phase in (Phase.HANDING_OVER, Phase.TAKING_OVER):
             self._send(swap, swap.name, Request(Op.RESUME, self._next_id(), pid=swap.old_pid))
         swap.phase = Phase.DONE
@@ -296,15 +298,30 @@ class SwapCoordinator:
         if not swap.new.alive:
             return  # retired meanwhile: its exit is the retiring list's
         code = swap.new.reap()
-        why = (
+        said = self._failure_said(swap)
+        why = said or (
             f"the new version could not be loaded (exit {Exit.CONFIG}; see its log)"
             if code == Exit.CONFIG
             else f"the new version exited ({'signal ' + str(-code) if code < 0 else code})"
         )
-        if swap.phase is not Phase.DONE:
+        if said and swap.phase is not Phase.DONE:
+            self._failed(swap, why)  # its own reason, written before it exited
+        elif swap.phase is not Phase.DONE:
             # Its last message (why it failed) was sent before it exited but may still be
             # on its way through the broker: it wins if it comes within the grace.
             self.loop.after(EXIT_GRACE, lambda: self._failed(swap, why))
+
+    def _failure_said(self, swap: Swap) -> str:
+        """What the new version wrote about why it failed (and the file removed), or ""."""
+        path = (
+            self.supervision.site.site.run_dir / "actors" / swap_failure_name(swap.name, swap.token)
+        )
+        try:
+            text = path.read_bytes()[:4000].decode(errors="replace")
+        except OSError:
+            return ""
+        path.unlink(missing_ok=True)
+        return text
 
     def _retire(self, child: Child) -> None:
         self.retiring.append(child)

@@ -119,3 +119,27 @@ def test_swapping_an_idle_actor_keeps_its_inputs_and_sequences(mesh: MeshFactory
     site.wait_status(
         lambda _: lock.read_text().strip() == str(result["pid"]), what="the name's lock"
     )
+
+
+def test_a_failed_swap_gives_its_reason_even_when_its_message_is_lost(
+    mesh: MeshFactory,
+) -> None:
+    """The broker frozen: the new version's message never comes, and the caller still
+    hears why (on a loaded machine it heard 'could not be loaded (exit 78; see its log)')."""
+    import psutil
+
+    site = mesh.start(
+        {
+            "supervisor": {"hang_timeout": 120, "ready_timeout": 30},
+            "actors": {"tally": {"class": "mesh_actors:Tally"}},
+        }
+    )
+    broker = psutil.Process(site.pid("broker"))
+    broker.suspend()
+    try:
+        with pytest.raises(ControlError, match="cannot load mesh_actors:NoSuchTally"):
+            site.request("swap", name="tally", **{"class": "mesh_actors:NoSuchTally"})
+    finally:
+        broker.resume()
+    assert site.pid("broker") == broker.pid
+    assert not list((site.site.site.run_dir / "actors").glob("*.failure"))

@@ -262,3 +262,10 @@ def decode_reply(payload: Any) -> Reply | Standby | TookOver | None:
         error=str(payload.get("error") or ""),
         result=result,
     )
+
+
+def swap_failure_name(actor: str, token: str) -> str:
+    """The file (under ``<run_dir>/actors/``) where a swap's new version that cannot take
+    over writes why, before it exits: the supervisor reads it when it sees the exit, so the
+    reason never depends on which of the two arrives first."""
+    return f"{actor}.swap-{token}.failure"

@@ -27,6 +27,7 @@ from actors.core.control import (
     swap_failure_name,
 )
 from actors.core.engine import ActorEngine, Outgoing
+from actors.core.memory import handed_state_changes
 from actors.core.topics import SYS_CONTROL, SYS_REPLY
 from actors.core.wire import WireError, decode_message
 from actors.link import BrokerLink, BrokerUnreachable
@@ -72,6 +73,8 @@ class SwapIn:
     _phase_deadline: float
     #: The outputs a swapped-in version publishes first (None: not swapped in; on_start runs).
     taken_over: list[Outgoing] | None = None
+    #: State names of the old version that this one does not keep (told to the supervisor).
+    dropped: tuple[str, ...] = ()
 
     def _begin_standby(self) -> None:
         """Enter standby: announce this version, hold every message, wait for ``takeover``."""
@@ -145,7 +148,9 @@ class SwapIn:
     def _took_over(self, out: list[Outgoing], processed: int) -> None:
         """Report success; from now on this process is the actor (its control topic too)."""
         cfg = self.config
-        self._report_takeover(TookOver(ok=True, pid=os.getpid(), processed=processed))
+        self._report_takeover(
+            TookOver(ok=True, pid=os.getpid(), processed=processed, dropped=self.dropped)
+        )
         self.transport.unsubscribe(self.control_topic)
         self.control_topic = (SYS_CONTROL + cfg.name).encode()
         self.reply_topic = (SYS_REPLY + cfg.name).encode()
@@ -199,9 +204,18 @@ class SwapIn:
         from_version = request.version
         cls = self.cls
         assert cls is not None
-        if from_version != getattr(cls, "version", 1):
+        migrated = from_version != getattr(cls, "version", 1)
+        if migrated:
             state = dict(memory.get("state") or {})
             memory["state"] = cls.migrate_state(state, from_version)  # type: ignore[attr-defined]
+        # A renamed or retyped State without a version bump fails the swap (StateMismatch).
+        self.dropped = handed_state_changes(
+            cls._enlil_spec,  # type: ignore[attr-defined]
+            memory.get("state") or {},
+            migrated,
+        )
+        if self.dropped:
+            self.log.warning("state not kept by the new version", dropped=list(self.dropped))
         engine.restore(memory)
         engine.adopt_sequences(request.sequences or {})
         out: list[Outgoing] = []

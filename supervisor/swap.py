@@ -251,6 +251,7 @@ class SwapCoordinator:
             "etag": self.etag_of(swap.name),
             "old_pid": swap.old_pid,
             "processed": message.processed,
+            "dropped": list(message.dropped),
         }
         self.events.child(
             "swapped",

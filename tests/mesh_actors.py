@@ -262,3 +262,38 @@ class Forker(Actor):
         """Starts ``sleep 600`` (never waited for: it must go when this actor goes)."""
         child = subprocess.Popen(["sleep", "600"])
         self.started = child.pid
+
+
+class TallyRenamed(Actor):
+    """Tally with its 'total' renamed 'amount', and the version left at 1 (a mistake)."""
+
+    n = Input("count.n", int, doc="A number")
+    seen = Output("tally.seen", list, doc="[the number, how many processed so far]")
+    count = State(0, doc="Numbers processed, across versions")
+    amount = State(0, doc="Sum of the numbers processed")
+    version = 1
+
+    def step(self) -> None:
+        """Runs in the tally's process on each number."""
+        self.count += 1
+        self.amount += self.n
+        self.seen = [self.n, self.count]
+
+
+class TallySlim(Actor):
+    """Version 2 of Tally that keeps only the count: its migration drops 'total'."""
+
+    n = Input("count.n", int, doc="A number")
+    seen = Output("tally.seen", list, doc="[the number, how many processed so far]")
+    count = State(0, doc="Numbers processed, across versions")
+    version = 2
+
+    @classmethod
+    def migrate_state(cls, state: dict[str, Any], from_version: int) -> dict[str, Any]:
+        """Keeps the state as it is (the sum is no longer kept)."""
+        return state
+
+    def step(self) -> None:
+        """Runs in the tally's process on each number."""
+        self.count += 1
+        self.seen = [self.n, self.count]

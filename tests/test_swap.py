@@ -143,3 +143,16 @@ def test_a_failed_swap_gives_its_reason_even_when_its_message_is_lost(
         broker.resume()
     assert site.pid("broker") == broker.pid
     assert not list((site.site.site.run_dir / "actors").glob("*.failure"))
+
+
+def test_a_swap_that_would_drop_state_says_so(mesh: MeshFactory) -> None:
+    """A State renamed with the version unchanged is refused (it was silently lost); one
+    that a migration drops is named in the swap's result."""
+    site = mesh.start({"actors": {"tally": {"class": "mesh_actors:Tally"}}})
+    cursor = site.publish("count.n", 5)
+    site.wait_for("tally.seen", after=cursor)
+    rollback(site, "mesh_actors:TallyRenamed", "it drops total .not declared: renamed")
+    result = site.request("swap", name="tally", **{"class": "mesh_actors:TallySlim"})
+    assert result["dropped"] == ["total"]
+    cursor = site.publish("count.n", 6)
+    assert site.wait_for("tally.seen", after=cursor).envelope.payload == [6, 2]

@@ -140,12 +140,14 @@ class TookOver:
     pid: int | None = None
     processed: int = 0
     error: str = ""
+    #: State the old version had that the new one does not keep (after migrate_state).
+    dropped: tuple[str, ...] = ()
 
     def encode(self) -> dict[str, Any]:
         """The map that goes on the wire."""
         out: dict[str, Any] = {"op": str(Op.TAKEOVER), "ok": self.ok}
         if self.ok:
-            out.update(pid=self.pid, processed=self.processed)
+            out.update(pid=self.pid, processed=self.processed, dropped=list(self.dropped))
         else:
             out["error"] = self.error
         return out
@@ -246,11 +248,13 @@ def decode_reply(payload: Any) -> Reply | Standby | TookOver | None:
     if op is Op.TAKEOVER and "id" not in payload:
         processed = payload.get("processed", 0)
         pid = payload.get("pid")
+        dropped = payload.get("dropped")
         return TookOver(
             ok=bool(payload.get("ok")),
             pid=pid if type(pid) is int else None,
             processed=processed if type(processed) is int else 0,
             error=str(payload.get("error") or ("" if payload.get("ok") else "failed")),
+            dropped=tuple(map(str, dropped)) if isinstance(dropped, list) else (),
         )
     if not isinstance(payload, dict) or type(payload.get("id")) is not int:
         return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from actors.core.declarations import ActorSpec
+from actors.core.declarations import ActorSpec, coerce
 from actors.core.snapshot import ABSENT, IMMUTABLE, Packed, freeze, thaw
 
 
@@ -64,3 +64,43 @@ class Memory:
             for name, value in (memory.get(kind) or {}).items():
                 if name in declared:
                     self.values[name] = value
+
+
+class StateMismatch(ValueError):
+    """A swap would lose or misread State: names or types changed without a version bump."""
+
+
+def handed_state_changes(
+    spec: ActorSpec, state: Mapping[str, Any], migrated: bool
+) -> tuple[str, ...]:
+    """The State names of a handover the new class does not declare (dropped).
+
+    Without a migration (the same ``version``), any such name, or a value the
+    new declaration's type refuses, raises StateMismatch: a renamed or retyped
+    State would be silently lost or misread.
+    """
+    dropped = tuple(sorted(n for n in state if n not in spec.states))
+    retyped = []
+    for name, value in state.items():
+        var = spec.states.get(name)
+        if var is None:
+            continue
+        try:
+            coerce(value, var.type)
+        except TypeError as exc:
+            retyped.append(f"{name} ({exc})")
+    if migrated:
+        if retyped:
+            raise StateMismatch(f"migrate_state returned values of the wrong type: {retyped}")
+        return dropped
+    if dropped or retyped:
+        parts = []
+        if dropped:
+            parts.append(f"it drops {', '.join(dropped)} (not declared: renamed?)")
+        if retyped:
+            parts.append(f"it changes the type of {', '.join(retyped)}")
+        raise StateMismatch(
+            f"the new version's State differs with the same version: {'; '.join(parts)}; "
+            "raise the class's version and write migrate_state"
+        )
+    return dropped

@@ -130,6 +130,7 @@ class ActorProcess(SwapIn, Reports, ControlAnswers):
                     period=cfg.period,
                     class_path=cfg.class_path,
                     recorder=cfg.recorder,
+                    recorder_bytes=cfg.recorder_bytes,
                     log_dir=str(cfg.log_dir) if cfg.log_dir else None,
                     run_dir=str(cfg.run_dir) if cfg.run_dir else None,
                 ),

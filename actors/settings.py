@@ -37,6 +37,7 @@ class RuntimeConfig:
     snapshot_dir: Path | None = None
     snapshot_keep: int = 20
     recorder: int = 100
+    recorder_bytes: int = 64 * 1024 * 1024
     #: Non-empty: this process is the new version of a hot swap (``ctl swap``).
     swap: str = ""
     #: Some Input reads a retained topic: ask the supervisor for the values at start.
@@ -72,4 +73,5 @@ class RuntimeConfig:
             snapshot_dir=site.snapshots.dir,
             snapshot_keep=site.snapshots.keep,
             recorder=actor.recorder if actor.recorder is not None else site.snapshots.inputs,
+            recorder_bytes=int(site.snapshots.recorder_mb * 1024 * 1024),
         )

@@ -297,3 +297,16 @@ class TallySlim(Actor):
         """Runs in the tally's process on each number."""
         self.count += 1
         self.seen = [self.n, self.count]
+
+
+class Blobs(Actor):
+    """Counts the bytes of the blobs it receives."""
+
+    blob = Input("blob.in", bytes, doc="A blob")
+    total = State(0, doc="Bytes seen")
+    out = Output("blob.total", int, doc="Bytes seen so far")
+
+    def step(self) -> None:
+        """Adds the blob's length."""
+        self.total += len(self.blob)
+        self.out = self.total

@@ -362,3 +362,21 @@ def test_a_file_that_is_no_snapshot_is_a_clear_error(
     out = supervisor_cli("replay", str(bad))
     assert out.returncode == 78, (out.stdout, out.stderr)
     assert reason in out.stderr and "Traceback" not in out.stderr
+
+
+def test_the_recorder_is_bounded_by_bytes_and_still_replays_exactly(tmp_path: Path) -> None:
+    """40 payloads of 256 KiB with a 1 MiB bound: the window holds about 1 MiB (it held all
+    10 MiB, and 40 x 15 MiB grew an actor by 600 MiB), and its snapshot replays to the
+    same state."""
+
+    from mesh_actors import Blobs
+
+    h = Harness(Blobs, name="blobs", recorder=1000, recorder_bytes=1024 * 1024)
+    for n in range(40):
+        h.feed("blob", bytes([n]) * 256 * 1024)
+    recorder = h.engine.recorder
+    assert recorder.bytes <= 1024 * 1024 + 300 * 1024
+    assert 3 <= len(recorder) <= 5
+    snap = h.snapshot()
+    assert snap.initial is not None
+    assert replay(snap).state["total"] == 40 * 256 * 1024

@@ -14,6 +14,7 @@ from clitools import supervisor_cli
 
 from actors.snapshots import read_snapshot
 from actors.testing import Mesh, MeshError, MeshFactory, replay
+from supervisor.client import ControlError
 
 pytestmark = pytest.mark.slow
 
@@ -148,6 +149,25 @@ def test_a_hung_actor_is_killed_restarted_and_recorded_with_its_stack(mesh: Mesh
     assert snap.detail["recorded_by"] == "supervisor"
     assert snap.detail["signal"] == signal.SIGKILL
     assert "in step" in snap.detail["stack"]
+
+
+def test_a_snapshot_request_is_never_answered_by_another_process(mesh: MeshFactory) -> None:
+    """Asked of an actor that hangs and is killed: an error naming the process, never the
+    fresh process's empty snapshot (which it returned)."""
+    site = mesh.start(
+        {
+            "supervisor": {"hang_timeout": 4.0, "ready_timeout": 30},
+            "actors": {"h": {"class": "mesh_actors:Hanger"}},
+        }
+    )
+    old = site.pid("h")
+    site.publish("hang.in", "hang")
+    # Stuck in its step (heartbeats every 0.2 s have stopped), long before it is killed.
+    site.wait_actor("h", lambda a: (a["heartbeat_age"] or 0) > 0.6, what="the hang")
+    with pytest.raises(ControlError) as info:
+        site.request("snapshot", name="h")
+    assert f"its process {old} ended before it answered 'snapshot'" in str(info.value)
+    assert all(f["reason"] != "on_demand" for f in site.request("snapshots", name="h"))
 
 
 def test_a_memory_hog_is_restarted_with_reason(mesh: MeshFactory) -> None:

@@ -68,7 +68,7 @@ class ActorEngine(EngineState):
         self.config = config
         self._memory = memory = Memory(self.spec)
         self.recorder = FlightRecorder(
-            config.recorder, memory.capture, memory.weigh, memory.thaw, self._expand
+            config.recorder, memory, self._expand, max_bytes=config.recorder_bytes
         )
         self._encode = envelope_encoder()
         self._recording = config.recorder > 0

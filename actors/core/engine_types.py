@@ -31,6 +31,8 @@ class EngineConfig:
     period: float | None
     class_path: str = ""
     recorder: int = 100
+    #: Bytes of recorded messages kept at most (the recorder's second bound).
+    recorder_bytes: int = 64 * 1024 * 1024
     log_dir: str | None = None
     run_dir: str | None = None
     #: Seed of the actor's random source (``self.enlil.random``); None: from the OS.

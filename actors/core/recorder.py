@@ -19,13 +19,17 @@ the memory grows:
 
 The decision is a function of the packed size of the capture, not of a
 clock, so the same actor fed the same events records the same window.
+
+The window is bounded by bytes too (*max_bytes*, the messages' envelopes
+counted): past it, the oldest events go, a checkpoint's worth at a time, so
+that a few huge payloads cannot grow an actor without limit.
 """
 
 from __future__ import annotations
 
 import collections
 from collections.abc import Callable
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 from actors.core.snapshot import Event
 
@@ -33,6 +37,10 @@ from actors.core.snapshot import Event
 BYTES_PER_EVENT: Final = 8
 #: Events between two checkpoints, at most.
 MAX_INTERVAL: Final = 100_000
+#: Bytes of recorded events kept at most, by default (64 MiB).
+DEFAULT_MAX_BYTES: Final = 64 * 1024 * 1024
+#: What an event without bytes of its own counts for.
+_SMALL_EVENT: Final = 64
 _REWEIGH: Final = 16
 #: The index of the first event after ``start``: memories are usually filled by on_start.
 _AFTER_START: Final = 1
@@ -40,25 +48,42 @@ _AFTER_START: Final = 1
 C = TypeVar("C")
 
 
-class FlightRecorder(Generic[C]):
-    """A window of at least the last *size* events, from a checkpoint of the memory on.
+class Memory(Protocol[C]):
+    """What the recorder needs of an actor's memory (:class:`actors.core.memory.Memory`)."""
 
-    *capture* copies the memory now; *weigh* says how many bytes a capture
-    copied (what its next checkpoint costs); *thaw* turns a capture back into
-    ``{state, inputs, outputs}``. An event is recorded as the caller has it at
-    hand (a received message as its arrival time and frames, decoded only if a
-    snapshot is taken); *expand* turns it into an :class:`Event`.
+    def capture(self) -> C:
+        """Copy the memory now."""
+
+    def weigh(self, capture: C) -> int:
+        """How many bytes *capture* copied (what the next checkpoint costs)."""
+
+    def thaw(self, capture: C) -> dict[str, Any]:
+        """*capture* back as ``{state, inputs, outputs}``."""
+
+
+class FlightRecorder(Generic[C]):
+    """A window of at least the last *size* events (at most *max_bytes* of them), from a
+    checkpoint of the *memory* on.
+
+    An event is recorded as the caller has it at hand (a received message as
+    its arrival time and frames, decoded only if a snapshot is taken);
+    *expand* turns it into an :class:`Event`.
     """
 
     def __init__(
         self,
         size: int,
-        capture: Callable[[], C],
-        weigh: Callable[[C], int],
-        thaw: Callable[[C], dict[str, Any]],
+        memory: Memory[C],
         expand: Callable[[tuple[Any, ...]], Event] = lambda event: Event(*event),
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self.size = size
+        self.max_bytes = max_bytes
+        capture, weigh, thaw = memory.capture, memory.weigh, memory.thaw
+        #: Bytes of the recorded events (their last field when it is bytes: an envelope).
+        self.bytes = 0
+        self._sizes: collections.deque[int] = collections.deque()
         self._capture = capture
         self._weigh = weigh
         self._thaw = thaw
@@ -84,6 +109,27 @@ class FlightRecorder(Generic[C]):
             self._checkpoint(count)
         self._events.append(event)
         self._count = count + 1
+        last = event[-1]
+        size = len(last) if type(last) is bytes else _SMALL_EVENT
+        self._sizes.append(size)
+        self.bytes += size
+        if self.bytes > self.max_bytes:
+            self._shed()
+
+    def _drop_oldest(self) -> None:
+        self._events.popleft()
+        self.bytes -= self._sizes.popleft()
+        self._first += 1
+
+    def _shed(self) -> None:
+        """Over *max_bytes*: drop the oldest events up to the next checkpoint, while one is
+        left (the window always starts at a checkpoint)."""
+        checkpoints = self._checkpoints
+        while self.bytes > self.max_bytes and len(checkpoints) > 1:
+            checkpoints.popleft()
+            start = checkpoints[0][0]
+            while self._first < start:
+                self._drop_oldest()
 
     def _checkpoint(self, index: int) -> None:
         capture = self._capture()
@@ -100,8 +146,7 @@ class FlightRecorder(Generic[C]):
             if interval == 1 and len(self._checkpoints) > self.size:
                 # The common case, a capture before every event: the window slides by one.
                 self._checkpoints.popleft()
-                self._events.popleft()
-                self._first += 1
+                self._drop_oldest()
             else:
                 self._trim(index)
 
@@ -113,10 +158,8 @@ class FlightRecorder(Generic[C]):
         while len(checkpoints) > 1 and checkpoints[1][0] <= keep_from:
             checkpoints.popleft()
         start = checkpoints[0][0]
-        events = self._events
         while self._first < start:
-            events.popleft()
-            self._first += 1
+            self._drop_oldest()
 
     def events(self) -> list[Event]:
         """The recorded events, oldest first."""

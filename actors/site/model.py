@@ -117,6 +117,8 @@ class SnapshotConfig:
     dir: Path
     keep: int
     inputs: int
+    #: MiB of recorded messages an actor's flight recorder keeps at most.
+    recorder_mb: float = 64.0
 
 
 @dataclass(frozen=True)

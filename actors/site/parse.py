@@ -52,7 +52,12 @@ _SUPERVISOR_KEYS: Final = {
     "hang_timeout": ((int, float), 5.0),
     "spawn": (str, "zygote"),
 }
-_SNAPSHOT_KEYS: Final = {"dir": (str, ""), "keep": (int, 20), "inputs": (int, 100)}
+_SNAPSHOT_KEYS: Final = {
+    "dir": (str, ""),
+    "keep": (int, 20),
+    "inputs": (int, 100),
+    "recorder_mb": ((int, float), 64),
+}
 _TELEMETRY_KEYS: Final = {
     "log_level": (str, "info"),
     "otel_log_level": (str, "warning"),
@@ -103,6 +108,7 @@ _RANGES: Final[dict[str, tuple[float, float, str]]] = {
     "supervisor.hang_timeout": (0.05, 86_400, "s"),
     "snapshots.keep": (1, 100_000, "files"),
     "snapshots.inputs": (0, 1_000_000, "messages"),
+    "snapshots.recorder_mb": (0.01, 65_536, "MiB"),
     "telemetry.sampling": (0, 1, ""),
     "telemetry.metrics_interval": (0.05, 86_400, "s"),
     "actors.period": (0.0001, 86_400, "s"),
@@ -303,9 +309,11 @@ def parse_site_leniently(
         dir=snap_dir if snap_dir.is_absolute() else (folder / snap_dir).resolve(),
         keep=sn["keep"],
         inputs=sn["inputs"],
+        recorder_mb=float(sn["recorder_mb"]),
     )
     col.number("snapshots.keep", sn["keep"])
     col.number("snapshots.inputs", sn["inputs"])
+    col.number("snapshots.recorder_mb", sn["recorder_mb"])
 
     t = col.table(data.get("telemetry", {}), "telemetry", _TELEMETRY_KEYS)
     col.choice("telemetry.log_level", t["log_level"], LOG_LEVELS)

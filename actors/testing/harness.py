@@ -56,6 +56,7 @@ class Harness:
         clock: FakeClock | None = None,
         start: bool = True,
         recorder: int = 100,
+        recorder_bytes: int = 64 * 1024 * 1024,
         seed: int = 0,
     ) -> None:
         self.clock = clock or FakeClock()
@@ -68,6 +69,7 @@ class Harness:
                 topics=dict(topics or {}),
                 period=period,
                 recorder=recorder,
+                recorder_bytes=recorder_bytes,
                 class_path=f"{cls.__module__}:{cls.__qualname__}",
                 seed=seed,
             ),

@@ -8,6 +8,7 @@ exits and heartbeats are never starved by a flood of requests.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from typing import Any, Final
@@ -151,13 +152,18 @@ class Controller:
         child: Child,
         make: Callable[[int], ActorRequest],
     ) -> None:
-        """Send the request *make(id)* to a running actor; its reply goes back to the client."""
+        """Send the request *make(id)* to a running actor; its reply goes back to the client.
+
+        The request names the process (its pid): a process started since (a restart)
+        ignores it, so a client never gets another process's answer (a snapshot of
+        the fresh process instead of the one it asked for).
+        """
         if child.state is not ChildState.RUNNING:
             raise ProtocolError("failed", f"actor {child.name!r} is {child.state}, not running")
         now = self.loop.clock()
         timeout = self.supervision.site.supervisor.ready_timeout
         rid = self.forwarded.open((identity, req_id, child), now, timeout)
-        self._send(rid, make(rid))
+        self._send(rid, dataclasses.replace(make(rid), pid=child.pid))
 
     def _send(self, rid: int, request: ActorRequest) -> None:
         """(Re)publish a forwarded request until answered or past its deadline.
@@ -169,6 +175,14 @@ class Controller:
         if pending is None:
             return
         identity, req_id, child = pending.context
+        if child.pid != request.pid:
+            self.forwarded.close(rid)
+            message = (
+                f"actor {child.name!r}: its process {request.pid} ended before it answered "
+                f"{str(request.op)!r}"
+            )
+            self.reply(identity, encode_error(req_id, "failed", message))
+            return
         if self.loop.clock() > pending.deadline or child.state is not ChildState.RUNNING:
             self.forwarded.close(rid)
             self.reply(

@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import fcntl
 import os
+import resource
 import signal
 import socket
 from collections.abc import Iterable
@@ -77,6 +78,27 @@ def claim_name(run_dir: Path, name: str) -> int | None:
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd
+
+
+def hold_memory(max_rss_mb: float) -> int:
+    """Have the kernel refuse this process private memory past *max_rss_mb* of resident
+    memory from now on (``RLIMIT_DATA``: what it maps privately, heap and large
+    allocations, counted when reserved); return the limit in bytes.
+
+    An allocation past it fails at once (``MemoryError``), where a sampled check
+    sees the excess only after the fact: the resident size can then overshoot
+    the limit by whatever one step allocates.
+    """
+    fields = {}
+    with open("/proc/self/status") as status:
+        for line in status:
+            key, _, value = line.partition(":")
+            if key in ("VmData", "VmRSS"):
+                fields[key] = int(value.split()[0]) * 1024
+    room = max(0, int(max_rss_mb * 1024 * 1024) - fields.get("VmRSS", 0))
+    limit = fields.get("VmData", 0) + room
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, resource.getrlimit(resource.RLIMIT_DATA)[1]))
+    return limit
 
 
 def set_title(site: str, role: str) -> None:

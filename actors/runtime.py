@@ -47,6 +47,7 @@ from actors.process import (
     SignalWakeup,
     claim_name,
     die_with_parent,
+    hold_memory,
     parent_alive,
     set_title,
 )
@@ -163,6 +164,9 @@ class ActorProcess(SwapIn, Reports, ControlAnswers):
             cfg.name,
             patterns=[*engine.subscriptions(), self.control_topic.decode()],
         )
+        if cfg.max_rss_mb is not None:  # ZeroMQ's thread and sockets exist: what is left
+            limit = hold_memory(cfg.max_rss_mb)
+            self.log.debug("memory held", max_rss_mb=cfg.max_rss_mb, rlimit_data=limit)
         try:
             self.transport = Transport(link)
             return self._serve(engine, link, wakeup, parent)
@@ -379,6 +383,12 @@ class ActorProcess(SwapIn, Reports, ControlAnswers):
             self.state = "stopping"
             send_all(engine.stop())
             send_all([engine.publish(heartbeat_topic, self._heartbeat(engine))])
+        except MemoryError:
+            # Past max_rss_mb: no snapshot (there is no memory for it); the supervisor
+            # records the limit from the exit code.
+            self.state = "failed"
+            self.log.error("memory limit reached", hook=self.hook, max_rss_mb=cfg.max_rss_mb)
+            return Exit.MEMORY_LIMIT
         except Exception as exc:
             self.state = "failed"
             self.log.exception("unanticipated failure", hook=self.hook, error=repr(exc))

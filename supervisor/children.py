@@ -79,6 +79,8 @@ class Child:
     waiters: list[Waiter] = field(default_factory=list)
     kill_kind: str = ""
     kill_reason: str = ""
+    #: Peak resident memory of the last process, once reaped (MiB; None: unknown).
+    peak_rss_mb: float | None = None
     restarting: bool = False
     watch: LivenessWatch | None = None
     #: Being removed from the site (``ctl remove``, ``ctl reload``); run once it is gone.
@@ -123,6 +125,8 @@ class Child:
         """Collect the exited process; return its returncode (negative: killed by signal)."""
         assert self.proc is not None
         code = self.proc.wait()
+        peak = getattr(self.proc, "peak_rss_kib", None)
+        self.peak_rss_mb = round(peak / 1024, 1) if peak else None
         self.proc = None
         return code
 

@@ -71,6 +71,8 @@ class PidfdProcess(ChildProcess):
         self._proc = proc
         self.pid = proc.pid
         self.pidfd = os.pidfd_open(proc.pid)
+        #: The process's peak resident memory, once reaped (KiB, from wait4).
+        self.peak_rss_kib: int | None = None
         try:
             self.usage: psutil.Process | None = psutil.Process(proc.pid)
         except psutil.NoSuchProcess:
@@ -97,6 +99,14 @@ class PidfdProcess(ChildProcess):
 
     def wait(self) -> int:
         self.end_group()
+        if self._proc.returncode is None:
+            try:
+                _, status, usage = os.wait4(self.pid, 0)
+            except ChildProcessError:
+                pass  # not ours to wait for (see _Forked.wait)
+            else:
+                self.peak_rss_kib = usage.ru_maxrss
+                self._proc.returncode = os.waitstatus_to_exitcode(status)
         code = self._proc.wait()
         if self.pidfd >= 0:
             os.close(self.pidfd)

@@ -193,6 +193,13 @@ class Supervision:
             listener(child)
         pid = child.pid
         code = child.reap()
+        limit = self.limits[child.name].max_rss_mb if child.name in self.limits else None
+        if code == Exit.MEMORY_LIMIT and limit is not None and not child.kill_kind:
+            child.kill_kind = "limit"
+            child.kill_reason = (
+                f"limit: rss would exceed max_rss_mb = {limit:g} (the kernel refused an "
+                f"allocation; peak {child.peak_rss_mb} MiB)"
+            )
         event = ActorExited(
             name=child.name,
             at=self.loop.clock(),
@@ -289,6 +296,7 @@ class Supervision:
             "last_step": child.heartbeat.get("last_step"),
             "stats": child.heartbeat.get("stats", {}),
             "stack": stack or None,
+            "peak_rss_mb": child.peak_rss_mb,
         }
         reason = child.kill_kind or ("killed" if event.signal is not None else "exit")
         try:

@@ -27,6 +27,8 @@ class Exit(IntEnum):
     FAILURE = 70
     #: The broker could not bind its endpoints (address in use, no permission).
     CANNOT_BIND = 71
+    #: The actor needed more memory than its max_rss_mb: the kernel refused it.
+    MEMORY_LIMIT = 74
     #: Another process already runs as this actor of this site.
     ALREADY_RUNNING = 75
     #: The actor could not be loaded or configured.

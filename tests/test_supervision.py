@@ -356,3 +356,30 @@ def test_what_an_actor_started_goes_with_it(mesh: MeshFactory, spawn: str) -> No
         for proc in started:  # never leave one behind, even when the test fails
             with contextlib.suppress(psutil.Error):
                 proc.kill()
+
+
+def test_big_payloads_stay_within_the_recorders_bytes(mesh: MeshFactory) -> None:
+    """20 payloads of 2 MiB with recorder_mb = 8: the actor holds about 8 MiB of them, and
+    ctl snapshot writes that much from the same process, not killed (40 x 15 MiB grew an
+    actor by 600 MiB and its snapshot outlasted the hang timeout)."""
+    import psutil
+
+    site = mesh.start(
+        {
+            "snapshots": {"recorder_mb": 8},
+            "supervisor": {"hang_timeout": 3.0},
+            "actors": {"blobs": {"class": "mesh_actors:Blobs"}},
+        }
+    )
+    proc = psutil.Process(site.pid("blobs"))
+    before = proc.memory_info().rss
+    cursor = site.mark()
+    for n in range(20):
+        site.publish("blob.in", bytes([n]) * 2 * 1024 * 1024)
+    site.wait_for("blob.total", lambda total: total == 20 * 2 * 1024 * 1024, after=cursor)
+    grown = proc.memory_info().rss - before
+    assert grown < 24 * 2**20, f"the actor grew by {grown / 2**20:.0f} MiB"
+    result = site.request("snapshot", name="blobs")
+    path = Path(result["path"])
+    assert path.stat().st_size < 12 * 2**20
+    assert read_snapshot(path).pid == proc.pid == site.pid("blobs")

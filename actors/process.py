@@ -63,18 +63,38 @@ def claim_name(run_dir: Path, name: str) -> int | None:
     path = run_dir / "actors" / f"{name}.lock"
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        return pid_lock(path)
+    except Locked as exc:
+        raise AlreadyRunning(
+            f"actor {name!r} is already running (pid {exc.holder}); stop that copy first "
+            f"(python -m supervisor ctl stop {name})"
+        ) from None
     except OSError:
         return None
+
+
+class Locked(RuntimeError):
+    """Another process holds a :func:`pid_lock`; ``holder`` is the pid it wrote there."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(f"held by pid {holder}")
+        self.holder = holder
+
+
+def pid_lock(path: Path) -> int:
+    """Lock *path* (an owner-only file) for this process and write its pid there; return
+    the descriptor to keep open. Locked names the holder; OSError when it cannot be made.
+
+    The lock is the kernel's (``flock``): it goes with the process, even one killed
+    with SIGKILL, and a file left behind is taken over at once.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        other = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
         os.close(fd)
-        raise AlreadyRunning(
-            f"actor {name!r} is already running (pid {other}); stop that copy first "
-            f"(python -m supervisor ctl stop {name})"
-        ) from None
+        raise Locked(holder) from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd

@@ -22,7 +22,6 @@ and runs the loop.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import time
@@ -32,7 +31,14 @@ from actors.core.requests import RequestTracker
 from actors.core.topics import SYS_HEARTBEAT, SYS_REPLY, SYS_RETAINED
 from actors.link import BrokerLink
 from actors.logs import setup_logging
-from actors.process import SignalWakeup, die_with_parent, remove_ipc_file, set_title
+from actors.process import (
+    Locked,
+    SignalWakeup,
+    die_with_parent,
+    pid_lock,
+    remove_ipc_file,
+    set_title,
+)
 from actors.site import SiteConfig
 from actors.sockets import SocketFactory
 from supervisor.children import Child
@@ -124,19 +130,13 @@ class Supervisor:
     def _lock(self) -> None:
         run_dir = self.site.site.run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(run_dir / "supervisor.pid", os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            other = os.read(fd, 32).decode(errors="replace").strip() or "?"
-            os.close(fd)
+            self._lock_fd = pid_lock(run_dir / "supervisor.pid")
+        except Locked as exc:
             raise SiteLocked(
                 f"site {self.site.site.name!r} is already running from {run_dir} "
-                f"(supervisor pid {other})"
+                f"(supervisor pid {exc.holder})"
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._lock_fd = fd
 
     def _unlock(self) -> None:
         if self._lock_fd >= 0:

@@ -12,6 +12,7 @@ schedules timeouts on the loop, so tests can drive it with a fake of each.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 from collections.abc import Callable
@@ -330,23 +331,7 @@ class Supervision:
             self.exit_code = 1
             self.shutdown(reason)
             return
-        broker.restarts += 1
-        self.count(broker.name, "restart")
-        broker.move(Transition.BACK_OFF)
-        self.events.child(
-            "restarting",
-            broker.name,
-            broker.kind,
-            attempt=decision.attempt,
-            delay=round(decision.delay, 3),
-        )
-
-        def resume() -> None:
-            if broker.state is ChildState.BACKOFF and not self.shutting_down:
-                broker.move(Transition.BACKOFF_OVER)
-                self.spawn(broker)
-
-        self.loop.after(decision.delay, resume)
+        self._restart(broker, dataclasses.replace(decision, names=()))
 
     def _restart(self, failed: Child, decision: Restart) -> None:
         failed.restarts += 1
@@ -368,9 +353,13 @@ class Supervision:
         )
 
         def resume() -> None:
-            if failed.state is ChildState.BACKOFF:
-                failed.move(Transition.BACKOFF_OVER)
+            if failed.state is not ChildState.BACKOFF:
+                return
+            failed.move(Transition.BACKOFF_OVER)
+            if failed is not self.broker:
                 self.spawn_due()
+            elif not self.shutting_down:
+                self.spawn(failed)  # the actors wait for it: they were not stopped
 
         self.loop.after(decision.delay, resume)
 

@@ -39,8 +39,6 @@ BYTES_PER_EVENT: Final = 8
 MAX_INTERVAL: Final = 100_000
 #: Bytes of recorded events kept at most, by default (64 MiB).
 DEFAULT_MAX_BYTES: Final = 64 * 1024 * 1024
-#: What an event without bytes of its own counts for.
-_SMALL_EVENT: Final = 64
 _REWEIGH: Final = 16
 #: The index of the first event after ``start``: memories are usually filled by on_start.
 _AFTER_START: Final = 1
@@ -81,9 +79,8 @@ class FlightRecorder(Generic[C]):
         self.size = size
         self.max_bytes = max_bytes
         capture, weigh, thaw = memory.capture, memory.weigh, memory.thaw
-        #: Bytes of the recorded events (their last field when it is bytes: an envelope).
+        #: Bytes of the recorded messages (an event's last field, when it is bytes).
         self.bytes = 0
-        self._sizes: collections.deque[int] = collections.deque()
         self._capture = capture
         self._weigh = weigh
         self._thaw = thaw
@@ -110,16 +107,23 @@ class FlightRecorder(Generic[C]):
         self._events.append(event)
         self._count = count + 1
         last = event[-1]
-        size = len(last) if type(last) is bytes else _SMALL_EVENT
-        self._sizes.append(size)
-        self.bytes += size
-        if self.bytes > self.max_bytes:
-            self._shed()
+        if type(last) is bytes:  # a message: its envelope counts
+            self.bytes += len(last)
+            if self.bytes > self.max_bytes:
+                self._shed()
 
-    def _drop_oldest(self) -> None:
-        self._events.popleft()
-        self.bytes -= self._sizes.popleft()
-        self._first += 1
+    def _drop_until(self, start: int) -> None:
+        """Drop the events before index *start*."""
+        events = self._events
+        first = self._first
+        dropped = 0
+        while first < start:
+            last = events.popleft()[-1]
+            if type(last) is bytes:
+                dropped += len(last)
+            first += 1
+        self._first = first
+        self.bytes -= dropped
 
     def _shed(self) -> None:
         """Over *max_bytes*: drop the oldest events up to the next checkpoint, while one is
@@ -127,9 +131,7 @@ class FlightRecorder(Generic[C]):
         checkpoints = self._checkpoints
         while self.bytes > self.max_bytes and len(checkpoints) > 1:
             checkpoints.popleft()
-            start = checkpoints[0][0]
-            while self._first < start:
-                self._drop_oldest()
+            self._drop_until(checkpoints[0][0])
 
     def _checkpoint(self, index: int) -> None:
         capture = self._capture()
@@ -146,7 +148,7 @@ class FlightRecorder(Generic[C]):
             if interval == 1 and len(self._checkpoints) > self.size:
                 # The common case, a capture before every event: the window slides by one.
                 self._checkpoints.popleft()
-                self._drop_oldest()
+                self._drop_until(self._first + 1)
             else:
                 self._trim(index)
 
@@ -157,9 +159,7 @@ class FlightRecorder(Generic[C]):
         checkpoints = self._checkpoints
         while len(checkpoints) > 1 and checkpoints[1][0] <= keep_from:
             checkpoints.popleft()
-        start = checkpoints[0][0]
-        while self._first < start:
-            self._drop_oldest()
+        self._drop_until(checkpoints[0][0])
 
     def events(self) -> list[Event]:
         """The recorded events, oldest first."""

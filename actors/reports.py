@@ -20,6 +20,7 @@ from typing import IO, Any, Final
 
 from actors.core.control import STACK_PREFIX, Heartbeat
 from actors.core.engine import ActorEngine
+from actors.core.topics import SYS_HEARTBEAT
 from actors.process import AlreadyRunning, claim_name
 from actors.settings import RuntimeConfig
 from actors.snapshots import stamp, write_snapshot
@@ -76,8 +77,20 @@ class Reports:
         snap = engine.snapshot(reason, exc)
         detail = {"import_paths": [str(p) for p in self.config.import_paths]}
         snap = stamp(replace(snap, detail=detail), self.cls)
+        beat_at = [time.monotonic() + self.config.heartbeat_interval]
+
+        def beat() -> None:  # heartbeats go on while a large snapshot is written
+            transport = getattr(self, "transport", None)
+            if transport is None or time.monotonic() < beat_at[0]:
+                return
+            beat_at[0] = time.monotonic() + self.config.heartbeat_interval
+            topic = (SYS_HEARTBEAT + self.config.name).encode()
+            transport.send_all([engine.publish(topic, self._heartbeat(engine))])
+
         try:
-            path = write_snapshot(self.snapshot_folder.parent, snap, self.config.snapshot_keep)
+            path = write_snapshot(
+                self.snapshot_folder.parent, snap, self.config.snapshot_keep, progress=beat
+            )
         except OSError as err:
             self.snapshots_failed += 1
             self.log.error("cannot write snapshot", reason=reason, error=str(err))

@@ -21,6 +21,7 @@ import socket
 import sys
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from actors.core.snapshot import Snapshot, SnapshotError, from_readable, to_read
 
 SUFFIX = ".snap"
 TMP_SUFFIX = ".snap.tmp"
+_CHUNK = 1024 * 1024
 #: Seconds after which a temporary snapshot file is a dead writer's, and removed.
 STALE_TMP = 60.0
 
@@ -55,8 +57,14 @@ def stamp(snapshot: Snapshot, cls: type | None = None) -> Snapshot:
     )
 
 
-def write_snapshot(folder: Path, snapshot: Snapshot, keep: int) -> Path:
-    """Write *snapshot* atomically under ``folder/<actor>/``; keep the newest *keep*."""
+def write_snapshot(
+    folder: Path, snapshot: Snapshot, keep: int, *, progress: Callable[[], None] | None = None
+) -> Path:
+    """Write *snapshot* atomically under ``folder/<actor>/``; keep the newest *keep*.
+
+    *progress* is called after each MiB written and before the file is synced (an
+    actor sends its heartbeat from it: a large snapshot never looks like a hang).
+    """
     target = folder / snapshot.actor
     target.mkdir(parents=True, exist_ok=True)
     when = time.strftime("%Y%m%dT%H%M%S", time.gmtime(snapshot.time))
@@ -69,7 +77,9 @@ def write_snapshot(folder: Path, snapshot: Snapshot, keep: int) -> Path:
         try:
             data = memoryview(snapshot.encode())
             while data:
-                data = data[os.write(fd, data) :]
+                data = data[os.write(fd, data[:_CHUNK]) :]
+                if progress is not None:
+                    progress()
             os.fsync(fd)
         finally:
             os.close(fd)

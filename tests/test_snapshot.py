@@ -380,3 +380,17 @@ def test_the_recorder_is_bounded_by_bytes_and_still_replays_exactly(tmp_path: Pa
     snap = h.snapshot()
     assert snap.initial is not None
     assert replay(snap).state["total"] == 40 * 256 * 1024
+
+
+def test_a_large_snapshot_is_written_with_progress_calls(tmp_path: Path) -> None:
+    """A snapshot of several MiB calls progress after each MiB (the actor heartbeats from
+    it, so writing never looks like a hang) and reads back whole."""
+    from mesh_actors import Blobs
+
+    h = Harness(Blobs, name="blobs")
+    for n in range(5):
+        h.feed("blob", bytes([n]) * 1024 * 1024)
+    calls: list[int] = []
+    path = write_snapshot(tmp_path, h.snapshot(), keep=5, progress=lambda: calls.append(1))
+    assert len(calls) >= 5
+    assert [len(e.payload) for e in read_snapshot(path).events[1:]] == [1024 * 1024] * 5

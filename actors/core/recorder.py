@@ -28,6 +28,7 @@ that a few huge payloads cannot grow an actor without limit.
 from __future__ import annotations
 
 import collections
+import itertools
 from collections.abc import Callable
 from typing import Any, Final, Generic, Protocol, TypeVar
 
@@ -79,8 +80,10 @@ class FlightRecorder(Generic[C]):
         self.size = size
         self.max_bytes = max_bytes
         capture, weigh, thaw = memory.capture, memory.weigh, memory.thaw
-        #: Bytes of the recorded messages (an event's last field, when it is bytes).
-        self.bytes = 0
+        #: Bytes of every message recorded so far (an event's last field, when it is
+        #: bytes); each checkpoint notes the total at its event, so the window's bytes
+        #: are a subtraction (:attr:`bytes`) and dropping events costs no count.
+        self._total = 0
         self._capture = capture
         self._weigh = weigh
         self._thaw = thaw
@@ -90,8 +93,9 @@ class FlightRecorder(Generic[C]):
         self._events: collections.deque[tuple[Any, ...]] = collections.deque(
             maxlen=None if size else 0
         )
-        #: (index of the event the capture was taken before, capture), oldest first.
-        self._checkpoints: collections.deque[tuple[int, C]] = collections.deque()
+        #: (index of the event the capture was taken before, capture, bytes recorded
+        #: before it), oldest first. The window starts at the oldest.
+        self._checkpoints: collections.deque[tuple[int, C, int]] = collections.deque()
         #: Index of the oldest event in the window; events recorded so far.
         self._first = 0
         self._count = 0
@@ -108,34 +112,38 @@ class FlightRecorder(Generic[C]):
         self._count = count + 1
         last = event[-1]
         if type(last) is bytes:  # a message: its envelope counts
-            self.bytes += len(last)
-            if self.bytes > self.max_bytes:
+            self._total += len(last)
+            checkpoints = self._checkpoints  # none only with size 0: nothing is kept
+            if checkpoints and self._total - checkpoints[0][2] > self.max_bytes:
                 self._shed()
 
+    @property
+    def bytes(self) -> int:
+        """Bytes of the messages in the window."""
+        return self._total - self._checkpoints[0][2] if self._checkpoints else 0
+
     def _drop_until(self, start: int) -> None:
-        """Drop the events before index *start*."""
-        events = self._events
-        first = self._first
-        dropped = 0
-        while first < start:
-            last = events.popleft()[-1]
-            if type(last) is bytes:
-                dropped += len(last)
-            first += 1
-        self._first = first
-        self.bytes -= dropped
+        """Drop the events before index *start* (in one copy of the rest, not one by one)."""
+        dropping = start - self._first
+        if dropping == 1:
+            self._events.popleft()
+        elif dropping > 1:
+            self._events = collections.deque(
+                itertools.islice(self._events, dropping, None), maxlen=self._events.maxlen
+            )
+        self._first = start
 
     def _shed(self) -> None:
         """Over *max_bytes*: drop the oldest events up to the next checkpoint, while one is
         left (the window always starts at a checkpoint)."""
         checkpoints = self._checkpoints
-        while self.bytes > self.max_bytes and len(checkpoints) > 1:
+        while self._total - checkpoints[0][2] > self.max_bytes and len(checkpoints) > 1:
             checkpoints.popleft()
             self._drop_until(checkpoints[0][0])
 
     def _checkpoint(self, index: int) -> None:
         capture = self._capture()
-        self._checkpoints.append((index, capture))
+        self._checkpoints.append((index, capture, self._total))
         # Weighing costs a pass over the capture: while every event gets one, the
         # second (after on_start, where memories are usually filled) and then one in
         # sixteen are enough to notice the memory growing.

@@ -72,7 +72,7 @@ class ActorEngine(EngineState):
         )
         self._encode = envelope_encoder()
         self._recording = config.recorder > 0
-        self._record_event = self.recorder.record
+        self._record_message = self.recorder.record_message
         self.period = config.period if config.period is not None else cls.period
         self._wall_ns = wall_ns
         self._monotonic = monotonic
@@ -296,7 +296,7 @@ class ActorEngine(EngineState):
             # Kept as received, decoded again only if a snapshot is taken (see _expand);
             # frames in a tuple of their own, not their list: the garbage collector
             # stops tracking a tuple of atomic values, so a long window costs it nothing.
-            self._record_event((now_ns, frames[0], frames[1]))
+            self._record_message(now_ns, frames[0], frames[1])
         actor.__dict__[name] = value
         if not (self._step_on_input and (not self._required or self.ready_to_step())):
             return self._flush() if self._outbox or self._dirty else []

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import math
 from collections.abc import Callable
 from typing import Any, Final, Generic, Protocol, TypeVar
 
@@ -84,6 +85,9 @@ class FlightRecorder(Generic[C]):
         #: bytes); each checkpoint notes the total at its event, so the window's bytes
         #: are a subtraction (:attr:`bytes`) and dropping events costs no count.
         self._total = 0
+        #: The total past which the window holds more than max_bytes (its oldest
+        #: checkpoint's total plus max_bytes), kept so a message costs one comparison.
+        self._shed_at: float = math.inf
         self._capture = capture
         self._weigh = weigh
         self._thaw = thaw
@@ -113,9 +117,25 @@ class FlightRecorder(Generic[C]):
         last = event[-1]
         if type(last) is bytes:  # a message: its envelope counts
             self._total += len(last)
-            checkpoints = self._checkpoints  # none only with size 0: nothing is kept
-            if checkpoints and self._total - checkpoints[0][2] > self.max_bytes:
+            if self._total > self._shed_at:
                 self._shed()
+
+    def record_message(self, now_ns: int, topic: bytes, envelope: bytes) -> None:
+        """:meth:`record` of a received message, as its arrival time and frames (the
+        engine's hot path: no tuple to look into)."""
+        count = self._count
+        if count >= self._next_checkpoint:
+            self._checkpoint(count)
+        self._events.append((now_ns, topic, envelope))
+        self._count = count + 1
+        total = self._total = self._total + len(envelope)
+        if total > self._shed_at:
+            self._shed()
+
+    def _rebase(self) -> None:
+        """The oldest checkpoint changed: where the byte bound now lies."""
+        checkpoints = self._checkpoints
+        self._shed_at = checkpoints[0][2] + self.max_bytes if checkpoints else math.inf
 
     @property
     def bytes(self) -> int:
@@ -140,10 +160,13 @@ class FlightRecorder(Generic[C]):
         while self._total - checkpoints[0][2] > self.max_bytes and len(checkpoints) > 1:
             checkpoints.popleft()
             self._drop_until(checkpoints[0][0])
+        self._rebase()
 
     def _checkpoint(self, index: int) -> None:
         capture = self._capture()
         self._checkpoints.append((index, capture, self._total))
+        if len(self._checkpoints) == 1:
+            self._rebase()
         # Weighing costs a pass over the capture: while every event gets one, the
         # second (after on_start, where memories are usually filled) and then one in
         # sixteen are enough to notice the memory growing.
@@ -157,6 +180,7 @@ class FlightRecorder(Generic[C]):
                 # The common case, a capture before every event: the window slides by one.
                 self._checkpoints.popleft()
                 self._drop_until(self._first + 1)
+                self._rebase()
             else:
                 self._trim(index)
 
@@ -168,6 +192,7 @@ class FlightRecorder(Generic[C]):
         while len(checkpoints) > 1 and checkpoints[1][0] <= keep_from:
             checkpoints.popleft()
         self._drop_until(checkpoints[0][0])
+        self._rebase()
 
     def events(self) -> list[Event]:
         """The recorded events, oldest first."""

@@ -19,46 +19,6 @@ from actors.core.snapshot import Snapshot
 from actors.snapshots import SUFFIX, stamp, write_snapshot
 
 
-def take_stack_dump(folder: Path, actor: str, pid: int) -> str:
-    """Read and remove the stack dump file of *pid*; '' if there is none."""
-    path = folder / actor / f"{STACK_PREFIX}{pid}.txt"
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return ""
-    path.unlink(missing_ok=True)
-    return text
-
-
-def has_snapshot(folder: Path, actor: str, pid: int) -> bool:
-    """Whether the actor process *pid* wrote a snapshot of its own."""
-    return any((folder / actor).glob(f"*-{pid}-*{SUFFIX}"))
-
-
-def write_record(
-    folder: Path,
-    keep: int,
-    *,
-    actor: str,
-    class_path: str,
-    pid: int,
-    reason: str,
-    detail: dict[str, Any],
-    params: dict[str, Any] | None = None,
-) -> Path:
-    """Write a supervisor-side record of how actor process *pid* ended."""
-    record = Snapshot(
-        actor=actor,
-        class_path=class_path,
-        reason=reason,
-        time=time.time(),
-        pid=pid,
-        params=params or {},
-        detail={"recorded_by": "supervisor", **detail},
-    )
-    return write_snapshot(folder, stamp(record), keep)
-
-
 class FailureRecords:
     """The failure records and stack dumps of one site's snapshot folder."""
 
@@ -68,11 +28,17 @@ class FailureRecords:
 
     def take_stack(self, actor: str, pid: int) -> str:
         """Read and remove the stack dump of *pid*; '' if there is none."""
-        return take_stack_dump(self.folder, actor, pid)
+        path = self.folder / actor / f"{STACK_PREFIX}{pid}.txt"
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            return ""
+        path.unlink(missing_ok=True)
+        return text
 
     def has_snapshot(self, actor: str, pid: int) -> bool:
         """Whether the actor process *pid* wrote a snapshot of its own."""
-        return has_snapshot(self.folder, actor, pid)
+        return any((self.folder / actor).glob(f"*-{pid}-*{SUFFIX}"))
 
     def write(
         self,
@@ -85,13 +51,13 @@ class FailureRecords:
         params: dict[str, Any] | None = None,
     ) -> Path:
         """Write the record of how actor process *pid* ended (with the params it ran with)."""
-        return write_record(
-            self.folder,
-            self.keep,
+        record = Snapshot(
             actor=actor,
             class_path=class_path,
-            pid=pid,
             reason=reason,
-            detail=detail,
-            params=params,
+            time=time.time(),
+            pid=pid,
+            params=params or {},
+            detail={"recorded_by": "supervisor", **detail},
         )
+        return write_snapshot(self.folder, stamp(record), self.keep)

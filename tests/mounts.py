@@ -10,7 +10,10 @@ from pathlib import Path
 
 
 def _run(*argv: str) -> None:
-    subprocess.run(argv, check=True, capture_output=True, timeout=30)
+    """Run a mount command; through ``sudo -n`` when this is not root (as scripts/test does
+    for apt-get)."""
+    prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    subprocess.run([*prefix, *argv], check=True, capture_output=True, timeout=30)
 
 
 @contextmanager
@@ -22,7 +25,8 @@ def tmpfs(folder: Path, size: str = "1m", *, read_only: bool = False) -> Iterato
     cannot be.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    options = f"size={size},mode=0700" + (",ro" if read_only else "")
+    owner = f"uid={os.getuid()},gid={os.getgid()}"  # the test's own, also under sudo
+    options = f"size={size},mode=0700,{owner}" + (",ro" if read_only else "")
     _run("mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder))
     try:
         yield folder

@@ -1,9 +1,53 @@
 """enlil actors: declare inputs, outputs, state and params; the runtime does the rest.
 
 >>> from actors import Actor, Input, Output, State, Param
+>>> from actors import service, Call, Policy, Retry, Breaker, CallError
 """
 
 from actors.core.actor import Actor, ActorContext
+from actors.core.caller import Pending
+from actors.core.calls import (
+    BulkheadFull,
+    CallError,
+    CallTimeout,
+    CircuitOpen,
+    NoResponders,
+    RateLimited,
+    Rejected,
+    RemoteError,
+    ServerGone,
+    Unavailable,
+)
 from actors.core.declarations import DeclarationError, Input, Output, Param, State
+from actors.core.resilience import Breaker, Bulkhead, Fallback, Policy, RateLimit, Retry
+from actors.core.services import Call, Service, service
 
-__all__ = ["Actor", "ActorContext", "DeclarationError", "Input", "Output", "Param", "State"]
+__all__ = [
+    "Actor",
+    "ActorContext",
+    "Breaker",
+    "Bulkhead",
+    "BulkheadFull",
+    "Call",
+    "CallError",
+    "CallTimeout",
+    "CircuitOpen",
+    "DeclarationError",
+    "Fallback",
+    "Input",
+    "NoResponders",
+    "Output",
+    "Param",
+    "Pending",
+    "Policy",
+    "RateLimit",
+    "RateLimited",
+    "Rejected",
+    "RemoteError",
+    "Retry",
+    "ServerGone",
+    "Service",
+    "State",
+    "Unavailable",
+    "service",
+]

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from actors.core.declarations import ActorSpec, build_spec
+from actors.core.services import collect as collect_services
 
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
@@ -46,7 +47,8 @@ class ActorContext:
     a declared Output at once, for actors that emit several messages per step
     (*topic* picks the topic of an Output declared on a ``prefix.*`` family).
     ``trigger`` names the Input whose message runs the current step (and
-    ``topic`` the topic it came on), or is None for a periodic step.
+    ``topic`` the topic it came on), or is None for a periodic step; in a
+    service handler it names the service, and ``caller`` the calling actor.
     ``log_dir`` is the folder of the site's log files and ``run_dir`` the
     site's run folder (both None under the harness). ``random`` is the
     actor's random source (jitter, sampling): seeded under the test harness,
@@ -74,6 +76,8 @@ class ActorContext:
         self.send = send
         self.trigger: str | None = None
         self.topic: str | None = None
+        #: The caller of the request a service handler is serving now (else None).
+        self.caller: str | None = None
         self.log_dir: str | None = None
         self.run_dir: str | None = None
         self.watch: Callable[..., None] = _unsupported
@@ -122,6 +126,7 @@ class Actor:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._enlil_spec = build_spec(cls, _RESERVED)
+        collect_services(cls, cls._enlil_spec)
 
     @classmethod
     def topics_from_params(cls, params: Mapping[str, Any]) -> dict[str, list[str]]:

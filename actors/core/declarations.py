@@ -352,6 +352,10 @@ class ActorSpec:
     outputs: dict[str, Output] = field(default_factory=dict)
     states: dict[str, State] = field(default_factory=dict)
     params: dict[str, Param] = field(default_factory=dict)
+    #: Services served (:class:`actors.core.services.Service`) and calls made
+    #: (:class:`actors.core.services.Call`), by attribute name.
+    services: dict[str, Any] = field(default_factory=dict)
+    calls: dict[str, Any] = field(default_factory=dict)
 
     def variables(self) -> list[Variable]:
         """All declarations, inputs first."""

@@ -19,6 +19,7 @@ import structlog
 
 from actors.core.actor import Actor, ActorContext
 from actors.core.declarations import MISSING, ActorSpec, type_name
+from actors.core.engine_calls import EngineCalls
 from actors.core.engine_state import EngineState
 from actors.core.engine_types import COUNTERS, CURRENT_TRACE, EngineConfig, Tracer
 from actors.core.memory import Memory
@@ -45,7 +46,7 @@ Outgoing = tuple[bytes, bytes]
 _MAX_LOGGED: Final = 1000
 
 
-class ActorEngine(EngineState):
+class ActorEngine(EngineState, EngineCalls):
     """Drives one actor instance: deliver frames, run steps, collect outgoing frames.
 
     Methods that run a hook (``start``, ``receive``, ``tick``, ``stop``) let the
@@ -118,6 +119,8 @@ class ActorEngine(EngineState):
         self.params = params
         self.actor = self._instantiate(params)
         memory.values = self.actor.__dict__
+        #: Topics that are neither Inputs nor patterns: requests, replies, the directory.
+        self._special = self._setup_calls(config.calls, config.seed)
         if type(self.actor).on_gap is not Actor.on_gap:
             self._on_gap = self.actor.on_gap
 
@@ -144,7 +147,7 @@ class ActorEngine(EngineState):
     def subscriptions(self) -> list[str]:
         """The exact topics this actor subscribes to."""
         exact = [topic for _, topic, _ in self._inputs_b.values()]
-        return exact + [pattern.text for pattern, _, _ in self._input_patterns]
+        return exact + [pattern.text for pattern, _, _ in self._input_patterns] + self.call_topics()
 
     # -- publishing ------------------------------------------------------------
 
@@ -259,8 +262,12 @@ class ActorEngine(EngineState):
         counts = self._counts
         counts["received"] += 1
         entry = self._inputs_b.get(frames[0]) if len(frames) == MESSAGE_FRAMES else None
-        if entry is None and self._input_patterns and len(frames) == MESSAGE_FRAMES:
-            entry = self._match_pattern(frames[0])
+        if entry is None and len(frames) == MESSAGE_FRAMES:
+            special = self._special.get(frames[0])
+            if special is not None:
+                return special(frames) + self.calls_due()
+            if self._input_patterns:
+                entry = self._match_pattern(frames[0])
         if entry is None:
             return self._not_ours(frames)
         name, topic, check = entry
@@ -375,8 +382,11 @@ class ActorEngine(EngineState):
         return []
 
     def next_deadline(self) -> float | None:
-        """Monotonic time of the next periodic step or timer, or None when there is none."""
+        """Monotonic time of the next periodic step, timer or call timer, or None."""
         first = self.schedule.next_due()
+        calls = self.calls.next_due() if self.calls.invocations else None
+        if calls is not None:
+            first = calls if first is None else min(first, calls)
         if first is None:
             return self._next_period
         return first if self._next_period is None else min(first, self._next_period)
@@ -384,6 +394,8 @@ class ActorEngine(EngineState):
     def tick(self) -> list[Outgoing]:
         """Run due timers, then the periodic step if it is due; return what they published."""
         out = self._run_timers() if self.schedule.timers else []
+        if self.calls.invocations or self.calls.ready:
+            out += self.calls_due()
         if self._next_period is None or self.period is None:
             return out
         now = self._monotonic()

@@ -24,6 +24,10 @@ from actors.core.wire import WireError, decode_fields
 _TRACE_ID_DASHES: Final = 2
 
 
+def _as_is(value: Any) -> Any:
+    return value
+
+
 class EngineState:
     """Memory, sequences, snapshots and counters of one actor instance (a mixin of the engine)."""
 
@@ -40,6 +44,13 @@ class EngineState:
     _next_period: float | None
     _monotonic: Callable[[], float]
     _wall_ns: Callable[[], int]
+    served: dict[bytes, Any]
+
+    def replies(self) -> list[list[Any]]:
+        raise NotImplementedError
+
+    def adopt_replies(self, replies: Any) -> None:
+        raise NotImplementedError
 
     def _input_of(self, frames: list[bytes]) -> tuple[str, str, Callable[[Any], Any]] | None:
         raise NotImplementedError
@@ -50,23 +61,30 @@ class EngineState:
     # -- hot swap and retained values ------------------------------------------------
 
     def sequences(self) -> dict[str, list[list[Any]]]:
-        """The last sequence number seen per (sender, topic) and sent per topic."""
-        return self._sequences.export()
+        """The last sequence number seen per (sender, topic) and sent per topic, and the
+        replies kept for retried requests."""
+        return {**self._sequences.export(), "replies": self.replies()}
 
     def adopt_sequences(self, seqs: Mapping[str, Any]) -> None:
-        """Continue from another version's :meth:`sequences`: receivers see no gap."""
+        """Continue from another version's :meth:`sequences`: receivers see no gap, and a
+        request the old version answered is answered again, not run again."""
         self._sequences.adopt(seqs)
+        self.adopt_replies(seqs.get("replies"))
 
     def handed_over(self, frames: list[bytes]) -> bool:
         """Whether the previous version already processed this message (by its sequence)."""
         entry = self._input_of(frames)
-        if entry is None:
+        if entry is not None:
+            topic = entry[1]
+        elif len(frames) == 2 and frames[0] in self.served:  # noqa: PLR2004 - topic, envelope
+            topic = frames[0].decode()
+        else:
             return False
         try:
             sender, seq, _, _, _ = decode_fields(frames[1])
         except WireError:
             return False
-        return self._sequences.seen(sender, entry[1], seq)
+        return self._sequences.seen(sender, topic, seq)
 
     def prime(self, frames: list[bytes]) -> str | None:
         """Put a retained message's value in its Input without running a step.
@@ -100,9 +118,12 @@ class EngineState:
             return Event(*event)
         now_ns, *frames = event
         entry = self._input_of(frames)
-        assert entry is not None  # it was accepted for this Input when recorded
-        _, topic, check = entry
         sender, seq, timestamp_ns, trace, payload = decode_fields(frames[1])
+        check: Callable[[Any], Any] = _as_is
+        if entry is None:  # a request to a service (its call envelope as the payload)
+            topic = frames[0].decode()
+        else:
+            _, topic, check = entry
         return Event(
             "message", now_ns / 1e9, topic, sender, seq, timestamp_ns, check(payload), trace
         )

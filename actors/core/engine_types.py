@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 #: The W3C traceparent of the step running now in this thread, if it is traced: log
@@ -37,6 +37,8 @@ class EngineConfig:
     run_dir: str | None = None
     #: Seed of the actor's random source (``self.enlil.random``); None: from the OS.
     seed: int | None = None
+    #: Per declared Call, what site.toml changes of its timeout and policy.
+    calls: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

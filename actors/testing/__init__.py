@@ -16,13 +16,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from actors.testing.harness import FakeClock, Harness
+    from actors.testing.harness import NO_REPLY, FakeClock, Harness
     from actors.testing.mesh import Mesh, MeshError, MeshFactory, wait_gone
     from actors.testing.replayer import ReplayResult, replay
 
 _WHERE = {
     "FakeClock": "harness",
     "Harness": "harness",
+    "NO_REPLY": "harness",
     "Mesh": "mesh",
     "MeshError": "mesh",
     "MeshFactory": "mesh",
@@ -32,6 +33,7 @@ _WHERE = {
 }
 
 __all__ = [
+    "NO_REPLY",
     "FakeClock",
     "Harness",
     "Mesh",

@@ -12,14 +12,27 @@ counters behave exactly as in a running site.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import heapq
+import itertools
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 from actors.core.actor import Actor
+from actors.core.calls import (
+    REPLY_PREFIX,
+    SERVICE_PREFIX,
+    CallError,
+    RemoteError,
+    decode_request,
+    reply_payload,
+)
 from actors.core.engine import ActorEngine, Outgoing
 from actors.core.engine_types import EngineConfig, Statistics
 from actors.core.snapshot import Snapshot
 from actors.core.wire import Message, decode_message, encode_envelope
+
+#: What a fake server's handler returns to answer nothing (the call times out).
+NO_REPLY: Final = object()
 
 
 class FakeClock:
@@ -58,6 +71,7 @@ class Harness:
         recorder: int = 100,
         recorder_bytes: int = 64 * 1024 * 1024,
         seed: int = 0,
+        calls: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.clock = clock or FakeClock()
         self.name = name or cls.__name__.lower()
@@ -72,6 +86,7 @@ class Harness:
                 recorder_bytes=recorder_bytes,
                 class_path=f"{cls.__module__}:{cls.__qualname__}",
                 seed=seed,
+                calls=dict(calls or {}),
             ),
             wall_ns=self.clock.wall_ns,
             monotonic=self.clock.monotonic,
@@ -79,6 +94,17 @@ class Harness:
         #: Every message the actor published, in order.
         self.published: list[Message] = []
         self._seq: dict[tuple[str, str], int] = {}
+        #: Every request the actor's calls sent, in order: (service, request body).
+        self.requests: list[tuple[str, Any]] = []
+        #: The fake servers: service -> (handler, delay in seconds).
+        self._servers: dict[str, tuple[Any, float]] = {}
+        #: Replies on their way: (arrival time, order, frames).
+        self._replies: list[tuple[float, int, list[bytes]]] = []
+        self._order = itertools.count()
+        self.engine.calls.emit = self._route
+        self.engine.block = self._block
+        if self.engine.spec.calls:
+            self.engine.calls.directory = {}
         if start:
             self.start()
 
@@ -136,17 +162,97 @@ class Harness:
         return self._record(self.engine.receive(frames))
 
     def advance(self, seconds: float) -> list[Message]:
-        """Move the clock on by *seconds*, running each periodic step on its due time."""
+        """Move the clock on by *seconds*, running each periodic step and timer on its due
+        time and delivering the fake servers' replies when they arrive."""
         end = self.clock.now + seconds
         out: list[Message] = []
         while True:
             due = self.engine.next_deadline()
+            arrival = self._replies[0][0] if self._replies else None
+            if arrival is not None and (due is None or arrival <= due) and arrival <= end:
+                self.clock.now = max(self.clock.now, arrival)
+                _, _, frames = heapq.heappop(self._replies)
+                out += self._record(self.engine.receive(frames))
+                continue
             if due is None or due > end:
                 break
             self.clock.now = max(self.clock.now, due)
             out += self._record(self.engine.tick())
         self.clock.now = end
         return out
+
+    # -- calls: fake servers on the fake clock ------------------------------------------
+
+    def serve(self, service: str, handler: Any, *, delay: float = 0.0) -> None:
+        """Answer *service* in the calls of the actor: *handler* is a function of the request
+        (its return is the reply; a :class:`CallError` it raises goes back as that
+        error, another exception as a ``remote`` one; :data:`NO_REPLY` answers nothing)
+        or another :class:`Harness` whose actor serves it. Replies arrive *delay*
+        seconds after the request. The directory of live servers then lists it."""
+        self._servers[service] = (handler, delay)
+        self._directory()
+
+    def unserve(self, service: str) -> None:
+        """*service*'s server is gone: the directory says so (calls to it fail at once)."""
+        self._servers.pop(service, None)
+        self._directory()
+
+    def _directory(self) -> None:
+        directory: dict[str, tuple[str, ...]] = {
+            service: (f"fake:{service}",) for service in self._servers
+        }
+        for service, (handler, _) in self._servers.items():
+            if isinstance(handler, Harness):
+                directory[service] = (handler.name,)
+        self.engine.calls.on_directory(directory)
+
+    def _route(self, topic: bytes, payload: Any) -> None:
+        """A request from the actor: to its fake server, whose reply is put on its way."""
+        frames = self.engine.publish(topic, payload)
+        service = topic.decode().removeprefix(SERVICE_PREFIX)
+        request = decode_request(payload)
+        assert request is not None
+        self.requests.append((service, request.body))
+        served = self._servers.get(service)
+        if served is None:
+            return  # nobody listens: the call times out
+        handler, delay = served
+        if isinstance(handler, Harness):
+            out = handler.engine.receive(list(frames))
+            handler._record(out)
+            mine = (REPLY_PREFIX + self.name).encode()
+            replies = [list(f) for f in out if f[0] == mine]
+        else:
+            try:
+                value = handler(request.body)
+            except CallError as exc:
+                body: list[Any] | None = reply_payload(request.id, False, exc.encode())
+            except Exception as exc:  # noqa: BLE001 - a fake server's failure goes to the caller
+                error = RemoteError(str(exc), type=type(exc).__name__)
+                body = reply_payload(request.id, False, error.encode())
+            else:
+                body = None if value is NO_REPLY else reply_payload(request.id, True, value)
+            if body is None:
+                return
+            envelope = encode_envelope(f"fake:{service}", 1, self.clock.wall_ns(), body)
+            replies = [[(REPLY_PREFIX + self.name).encode(), envelope]]
+        for reply in replies:
+            heapq.heappush(self._replies, (self.clock.now + delay, next(self._order), reply))
+
+    def _block(self, done: Callable[[], bool], until: float) -> None:
+        """A blocking call waits: replies arrive and the fake clock moves, up to *until*."""
+        while not done():
+            arrival = self._replies[0][0] if self._replies else None
+            if arrival is None or arrival > until:
+                self.clock.now = max(self.clock.now, until)
+                return
+            self.clock.now = max(self.clock.now, arrival)
+            _, _, frames = heapq.heappop(self._replies)
+            self.engine.call_traffic(frames)
+
+    def deliver(self) -> list[Message]:
+        """Deliver the replies due by now (for calls started without waiting)."""
+        return self.advance(0.0)
 
     def ready(self, fd: int, readable: bool = True, writable: bool = False) -> list[Message]:
         """Run the actor's watch callbacks for *fd* as if a poll found it ready."""

@@ -1,0 +1,402 @@
+"""Request/reply in the engine: serving requests and making calls (pure core, no IO).
+
+The part of :class:`~actors.core.engine.ActorEngine` for services and calls.
+A request on ``$svc.<service>`` runs the service's handler between steps
+(recorded like any message, so a replay runs it again) and its reply goes to
+``$rsp.<caller>``; a retried request (same caller and idempotency key) is
+answered from the reply cache instead of running twice, and one whose
+deadline has passed is dropped and counted. Calls go through
+:mod:`actors.core.caller`; a blocking call waits through :attr:`block`, which
+the runtime (real sockets) or the harness (fake clock) provides.
+"""
+
+from __future__ import annotations
+
+import collections
+import traceback
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from actors.core.actor import Actor
+from actors.core.caller import CallLine, Calls, Pending
+from actors.core.calls import (
+    ERROR_KINDS,
+    ERRORS,
+    REPLY_PREFIX,
+    SERVICE_PREFIX,
+    SYS_SERVICES,
+    CallError,
+    Rejected,
+    RemoteError,
+    decode_directory,
+    decode_reply,
+    decode_request,
+    reply_payload,
+)
+from actors.core.declarations import NAME_FIELD, ActorSpec
+from actors.core.resilience import Fallback, Policy, PolicyError
+from actors.core.services import Service
+from actors.core.topics import SYS_EVENT
+from actors.core.wire import WireError, decode_fields
+
+#: Replies kept per actor for retried requests (by caller and idempotency key).
+REPLY_CACHE: Final = 1024
+#: The counters of a served service, in order.
+SERVICE_COUNTERS: Final = ("requests", "replied", "errors", "rejected", "expired", "cached")
+SYS_SERVICES_B: Final = SYS_SERVICES.encode()
+_RETRYABLE: Final = frozenset(kind for kind, cls in ERRORS.items() if cls.retryable)
+
+#: Waits until a condition holds or a monotonic time passes, delivering call traffic
+#: meanwhile: ``block(condition, until)``.
+Block = Callable[[Callable[[], bool], float], None]
+
+
+class CallHandle:
+    """What ``self.<call>`` is in a running actor: call it to block for the reply,
+    ``start`` it not to."""
+
+    def __init__(self, engine: EngineCalls, line: CallLine) -> None:
+        self._engine = engine
+        self._line = line
+
+    def __call__(self, request: Any, *, timeout: float | None = None, key: Any = None) -> Any:
+        """Call and wait: the reply, or the call's :class:`CallError` raised."""
+        pending = self.start(request, timeout=timeout, key=key)
+        self._engine.wait_for(pending)
+        return pending.result()
+
+    def start(
+        self,
+        request: Any,
+        *,
+        timeout: float | None = None,
+        key: Any = None,
+        callback: Callable[[Pending], None] | None = None,
+    ) -> Pending:
+        """Call without waiting: the :class:`Pending` result; *callback* gets it between
+        steps, once done (like a step: what it assigns to Outputs is published)."""
+        pending, _ = self._engine.calls.start(
+            self._line, request, timeout=timeout, key=key, callback=callback
+        )
+        return pending
+
+    def statistics(self) -> dict[str, Any]:
+        """This call's counters and breaker state."""
+        return self._line.statistics()
+
+
+class EngineCalls:
+    """Services and calls of one actor instance (a mixin of the engine)."""
+
+    name: str
+    spec: ActorSpec
+    actor: Actor
+    _counts: dict[str, int]
+    _outbox: list[tuple[bytes, bytes]]
+    emit: Callable[[bytes, bytes], None] | None
+    _monotonic: Callable[[], float]
+    _wall_ns: Callable[[], int]
+    _log: Any
+    _recording: bool
+    _record_message: Callable[[int, bytes, bytes], None]
+    _sequences: Any
+
+    def publish(self, topic: bytes, payload: Any, trace: str | None = None) -> tuple[bytes, bytes]:
+        raise NotImplementedError
+
+    def _flush(self) -> list[tuple[bytes, bytes]]:
+        raise NotImplementedError
+
+    def run_callback(self, kind: str, callback: Callable[[], None]) -> list[tuple[bytes, bytes]]:
+        raise NotImplementedError
+
+    def _setup_calls(
+        self,
+        overrides: Mapping[str, Mapping[str, Any]],
+        seed: int | None,
+    ) -> dict[bytes, Callable[[list[bytes]], list[tuple[bytes, bytes]]]]:
+        """Make the call lines and service table; the special topics and their handlers."""
+        spec = self.spec
+        #: Waits for a blocking call (set by the runtime or the harness).
+        self.block: Block | None = None
+        self.served: dict[bytes, Service] = {
+            (SERVICE_PREFIX + s.service.replace(NAME_FIELD, self.name)).encode(): s
+            for s in spec.services.values()
+        }
+        self.service_counts = {
+            s.name: dict.fromkeys(SERVICE_COUNTERS, 0) for s in spec.services.values()
+        }
+        self._replies: collections.OrderedDict[tuple[str, Any], tuple[bool, Any]] = (
+            collections.OrderedDict()
+        )
+        special: dict[bytes, Callable[[list[bytes]], list[tuple[bytes, bytes]]]] = dict.fromkeys(
+            self.served, self._on_request
+        )
+        lines: dict[str, CallLine] = {}
+        for name, decl in spec.calls.items():
+            table = overrides.get(name, {})
+            unknown = set(overrides) - set(spec.calls)
+            if unknown:
+                raise PolicyError(
+                    f"calls.{sorted(unknown)[0]}", f"{spec.cls_name} declares no such Call"
+                )
+            timeout = decl.timeout
+            policy: Policy = decl.policy
+            if table:
+                rest = {k: v for k, v in table.items() if k != "timeout"}
+                if "timeout" in table:
+                    timeout = table["timeout"]
+                    if (
+                        isinstance(timeout, bool)
+                        or not isinstance(timeout, int | float)
+                        or timeout <= 0
+                    ):
+                        raise PolicyError(
+                            f"calls.{name}.timeout", f"must be positive, got {timeout!r}"
+                        )
+                attempt = rest.pop("attempt_timeout", None)
+                if attempt is not None:
+                    rest["timeout"] = attempt
+                try:
+                    policy = policy.override(rest, ERROR_KINDS)
+                    policy.check(float(timeout), ERROR_KINDS)
+                except PolicyError as exc:
+                    raise PolicyError(f"calls.{name}.{exc.key}", exc.reason) from None
+            lines[name] = CallLine(decl, policy, float(timeout))
+        self.calls = Calls(
+            self.name,
+            lines,
+            monotonic=self._monotonic,
+            wall_ns=self._wall_ns,
+            emit=self._emit_request,
+            fall_back=self._fall_back,
+            seed=seed,
+            log=self._log,
+        )
+        self.actor.__dict__["_enlil_calls"] = {
+            name: CallHandle(self, line) for name, line in lines.items()
+        }
+        if lines:
+            special[self.calls.reply_topic] = self._on_reply_frames
+            special[SYS_SERVICES_B] = self._on_directory_frames
+        return special
+
+    def call_topics(self) -> list[str]:
+        """The topics the services and calls need subscribed (exact topics)."""
+        topics = [t.decode() for t in self.served]
+        if self.spec.calls:
+            topics += [REPLY_PREFIX + self.name, SYS_SERVICES]
+        return topics
+
+    def serves(self) -> list[str]:
+        """The services this actor serves (for the supervisor's directory)."""
+        return sorted(t.decode().removeprefix(SERVICE_PREFIX) for t in self.served)
+
+    # -- serving ----------------------------------------------------------------------
+
+    def _on_request(self, frames: list[bytes]) -> list[tuple[bytes, bytes]]:
+        service = self.served[frames[0]]
+        counts = self.service_counts[service.name]
+        try:
+            sender, seq, _, trace, payload = decode_fields(frames[1])
+        except WireError as exc:
+            self._counts[exc.reason] += 1
+            return []
+        request = decode_request(payload)
+        if request is None:
+            self._counts["malformed"] += 1
+            return []
+        if request.to is not None and request.to != self.name:
+            self._counts["filtered"] += 1  # for another server of the group
+            return []
+        topic = frames[0].decode()
+        if self._sequences.seen(sender, topic, seq):
+            self._counts["duplicates"] += 1
+            return []
+        self._sequences.incoming[(sender, topic)] = seq
+        self._counts["accepted"] += 1
+        counts["requests"] += 1
+        reply_topic = (REPLY_PREFIX + sender).encode()
+        now_ns = self._wall_ns()
+        cached = self._replies.get((sender, request.key))
+        if cached is not None:
+            counts["cached"] += 1
+            return [self.publish(reply_topic, reply_payload(request.id, *cached))]
+        if request.deadline_ns <= now_ns:
+            counts["expired"] += 1  # the caller has given up: nobody wants the answer
+            return []
+        if self._recording:
+            self._record_message(now_ns, frames[0], frames[1])
+        ok, body = self._handle(service, sender, topic, request.body, request.deadline_ns)
+        counts["replied" if ok else "errors"] += 1
+        # A retryable error (unavailable, a nested call that timed out) is not kept: the
+        # retry must run the handler again. Replies and final errors are kept.
+        if ok or body.get("kind") not in _RETRYABLE:
+            self._replies[(sender, request.key)] = (ok, body)
+            if len(self._replies) > REPLY_CACHE:
+                self._replies.popitem(last=False)
+        out = self._flush()
+        out.append(self.publish(reply_topic, reply_payload(request.id, ok, body), trace))
+        return out
+
+    def _handle(
+        self, service: Service, sender: str, topic: str, body: Any, deadline_ns: int
+    ) -> tuple[bool, Any]:
+        """Run *service*'s handler: ``(True, reply)`` or ``(False, error map)``."""
+        counts = self.service_counts[service.name]
+        try:
+            body = service.check_request(body)
+        except TypeError as exc:
+            counts["rejected"] += 1
+            return False, Rejected(f"{service.service}: request {exc}").encode()
+        context = self.actor.enlil
+        context.trigger, context.topic, context.caller = service.name, topic, sender
+        calls = self.calls
+        budget, calls.budget_ns = calls.budget_ns, deadline_ns
+        try:
+            value = service.handler(self.actor, body)
+        except CallError as exc:  # Unavailable, or a call of its own that failed
+            return False, exc.encode()
+        except Exception as exc:
+            if service.crash:
+                raise
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            self._log.warning(
+                "service handler raised",
+                service=service.service,
+                caller=sender,
+                error=repr(exc),
+                where=f"{frame.filename}:{frame.lineno}",
+            )
+            error = RemoteError(
+                str(exc), type=type(exc).__name__, where=f"{frame.filename}:{frame.lineno}"
+            )
+            return False, error.encode()
+        finally:
+            calls.budget_ns = budget
+            context.caller = None
+        try:
+            return True, service.check_reply(value)
+        except TypeError as exc:
+            counts["rejected"] += 1
+            return False, Rejected(f"{service.service}: the handler's reply {exc}").encode()
+
+    def replies(self) -> list[list[Any]]:
+        """The reply cache as plain lists (a hot swap hands it to the new version)."""
+        return [[s, k, ok, body] for (s, k), (ok, body) in self._replies.items()]
+
+    def adopt_replies(self, replies: Any) -> None:
+        """Continue answering retried requests with another version's replies."""
+        for item in replies if isinstance(replies, list) else []:
+            if isinstance(item, list) and len(item) == 4:  # noqa: PLR2004 - [sender, key, ok, body]
+                sender, key, ok, body = item
+                self._replies[(sender, key)] = (bool(ok), body)
+
+    # -- calling ------------------------------------------------------------------------
+
+    def _emit_request(self, topic: bytes, payload: Any) -> None:
+        frames = self.publish(topic, payload, getattr(self, "_trace", None))
+        if self.emit is not None:
+            self.emit(*frames)
+        else:
+            self._outbox.append(frames)
+
+    def _fall_back(self, line: CallLine, fallback: Fallback, body: Any, error: CallError) -> Any:
+        if fallback.method is None:
+            return fallback.value
+        return getattr(self.actor, fallback.method)(body, error)
+
+    def wait_for(self, pending: Pending) -> None:
+        """Block until *pending* is done (through :attr:`block`), running the call's timers."""
+        calls = self.calls
+        while not pending.done:
+            due = calls.next_due()
+            if due is None:  # cannot happen: a call not done is in flight
+                raise RuntimeError(f"call {pending.call!r} is neither done nor in flight")
+            if self.block is None:
+                raise RuntimeError("a blocking call needs the runtime or the harness")
+            self.block(lambda: pending.done, due)
+            calls.tick(self._monotonic())
+        self._report_transitions()
+
+    def call_traffic(self, frames: list[bytes]) -> bool:
+        """Take a reply or directory message while a blocking call waits (False: not one)."""
+        if frames[0] == self.calls.reply_topic:
+            self._on_reply_frames(frames)
+            return True
+        if frames[0] == SYS_SERVICES_B and self.spec.calls:
+            self._on_directory_frames(frames)
+            return True
+        return False
+
+    def _on_reply_frames(self, frames: list[bytes]) -> list[tuple[bytes, bytes]]:
+        try:
+            _, _, _, _, payload = decode_fields(frames[1])
+        except WireError as exc:
+            self._counts[exc.reason] += 1
+            return []
+        reply = decode_reply(payload)
+        if reply is None:
+            self._counts["malformed"] += 1
+            return []
+        self.calls.on_reply(reply)
+        return []
+
+    def _on_directory_frames(self, frames: list[bytes]) -> list[tuple[bytes, bytes]]:
+        try:
+            _, _, _, _, payload = decode_fields(frames[1])
+        except WireError as exc:
+            self._counts[exc.reason] += 1
+            return []
+        directory = decode_directory(payload)
+        if directory is None:
+            self._counts["malformed"] += 1
+            return []
+        self.calls.on_directory(directory)
+        return []
+
+    def calls_due(self) -> list[tuple[bytes, bytes]]:
+        """Run the calls' timers that are due and the callbacks of finished calls."""
+        calls = self.calls
+        if calls.invocations:
+            due = calls.next_due()
+            if due is not None and due <= self._monotonic():
+                calls.tick(self._monotonic())
+        out = self._report_transitions()
+        while calls.ready:
+            pending = calls.ready.pop(0)
+            callback = pending.callback
+            assert callback is not None
+            out += self.run_callback("reply", _with(callback, pending))
+        return out + self._flush() if self._outbox else out
+
+    def _report_transitions(self) -> list[tuple[bytes, bytes]]:
+        out: list[tuple[bytes, bytes]] = []
+        for call, before, after, why in self.calls.transitions:
+            self._log.warning("circuit breaker", call=call, before=before, after=after, why=why)
+            event = {
+                "event": "breaker",
+                "actor": self.name,
+                "kind": "actor",
+                "call": call,
+                "from": before,
+                "to": after,
+                "why": why,
+            }
+            frames = self.publish(SYS_EVENT.encode(), event)
+            if self.emit is not None:
+                self.emit(*frames)
+            else:
+                self._outbox.append(frames)  # goes out with the hook's outputs
+        self.calls.transitions.clear()
+        return out
+
+
+def _with(callback: Callable[[Pending], None], pending: Pending) -> Callable[[], None]:
+    """*callback* of *pending*, named after the callback (what the recorder shows)."""
+
+    def run() -> None:
+        callback(pending)
+
+    run.__qualname__ = getattr(callback, "__qualname__", None) or repr(callback)
+    return run

@@ -1,0 +1,367 @@
+"""Calls and their resilience policies under the harness's fake clock (no sockets)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from actors import (
+    Actor,
+    Breaker,
+    Bulkhead,
+    Call,
+    CallError,
+    DeclarationError,
+    Fallback,
+    Input,
+    Pending,
+    Policy,
+    RateLimit,
+    Retry,
+    State,
+    Unavailable,
+    service,
+)
+from actors.core.resilience import ORDER, BreakerState, CircuitBreaker, PolicyError, TokenBucket
+from actors.testing import NO_REPLY, Harness
+
+
+class Thermostat(Actor):
+    """Holds a set point and serves it."""
+
+    setpoint = State(21.0, doc="The target temperature")
+
+    @service("thermo.set", float, float, doc="Set the target; replies with the new one")
+    def set_setpoint(self, value: float) -> float:
+        if value > 40:
+            raise ValueError("too hot")
+        self.setpoint = value
+        return value
+
+
+def console(policy: Policy, timeout: float = 2.0) -> type[Actor]:
+    """A caller of thermo.set with *policy*, blocking in its step."""
+
+    class Console(Actor):
+        """Asks the thermostat for a new set point on each target."""
+
+        target = Input("console.target", float, doc="The wanted set point")
+        got = State(0.0, doc="What the thermostat replied")
+        errors = State([], doc="The kinds of the calls that failed")
+        sp = Call(
+            "thermo.set", float, float, doc="Change the set point", timeout=timeout, policy=policy
+        )
+
+        def step(self) -> None:
+            try:
+                self.got = self.sp(self.target)
+            except CallError as exc:
+                self.errors.append(exc.kind)
+
+        def cold(self, request: float, error: CallError) -> float:
+            return -1.0
+
+    return Console
+
+
+def test_a_call_crosses_to_a_served_harness_and_back() -> None:
+    """The reply of the serving actor's handler is the caller's value; both sides count."""
+    caller = Harness(console(Policy()))
+    server = Harness(Thermostat, clock=caller.clock)
+    caller.serve("thermo.set", server)
+    caller.feed("target", 22.5)
+    assert caller.state["got"] == 22.5
+    assert server.state["setpoint"] == 22.5
+    assert caller.actor.sp.statistics()["ok"] == 1
+    assert server.engine.service_counts["set_setpoint"]["replied"] == 1
+
+
+def test_a_handler_that_raises_answers_a_remote_error_and_keeps_running() -> None:
+    """The caller gets kind 'remote' with the exception's type; the server goes on."""
+    caller = Harness(console(Policy()))
+    server = Harness(Thermostat, clock=caller.clock)
+    caller.serve("thermo.set", server)
+    caller.feed("target", 45.0)
+    assert caller.state["errors"] == ["remote"]
+    caller.feed("target", 20.0)
+    assert caller.state["got"] == 20.0
+    assert server.engine.service_counts["set_setpoint"]["errors"] == 1
+
+
+def test_no_responders_fails_at_once_without_waiting() -> None:
+    """No server in the directory: the call fails at once (the clock does not move)."""
+    caller = Harness(console(Policy()))
+    start = caller.clock.now
+    caller.feed("target", 20.0)
+    assert caller.state["errors"] == ["no_responders"]
+    assert caller.clock.now == start
+
+
+def test_a_call_with_no_answer_times_out_at_its_deadline() -> None:
+    """A server that never answers: 'timeout' after exactly the call's timeout."""
+    caller = Harness(console(Policy(), timeout=1.5))
+    caller.serve("thermo.set", lambda request: NO_REPLY)
+    start = caller.clock.now
+    caller.feed("target", 20.0)
+    assert caller.state["errors"] == ["timeout"]
+    assert caller.clock.now - start == pytest.approx(1.5)
+    assert caller.actor.sp.statistics()["resent"] > 0  # it asked again meanwhile
+
+
+def test_retry_backs_off_with_jitter_within_bounds_and_honours_retry_after() -> None:
+    """Three attempts: waits drawn in [d/2, d] of the doubling delay, and never shorter
+    than the server's retry_after."""
+    times: list[float] = []
+    caller = Harness(console(Policy(retry=Retry(attempts=3, initial=0.1, maximum=1.0)), 10.0))
+
+    def flaky(request: float) -> float:
+        times.append(caller.clock.now)
+        if len(times) < 3:
+            raise Unavailable("warming up", retry_after=0.01 if len(times) == 1 else 0.7)
+        return request
+
+    caller.serve("thermo.set", flaky)
+    caller.feed("target", 19.0)
+    assert caller.state["got"] == 19.0
+    first, second = times[1] - times[0], times[2] - times[1]
+    assert 0.05 <= first <= 0.1  # retry 0: 0.1 s jittered over its upper half
+    assert second == pytest.approx(0.7)  # retry 1 would be <= 0.2 s: retry_after wins
+    assert caller.actor.sp.statistics()["retries"] == 2
+
+
+def test_retry_stops_at_the_attempts_and_at_non_retryable_errors() -> None:
+    """A remote error is not retried; 'unavailable' is, up to the attempts."""
+    calls: list[float] = []
+    caller = Harness(console(Policy(retry=Retry(attempts=4, initial=0.01)), 10.0))
+
+    def down(request: float) -> float:
+        calls.append(request)
+        raise Unavailable("down")
+
+    caller.serve("thermo.set", down)
+    caller.feed("target", 1.0)
+    assert caller.state["errors"] == ["unavailable"]
+    assert len(calls) == 4
+    caller.serve("thermo.set", lambda request: 1 / 0)
+    caller.feed("target", 2.0)
+    assert caller.state["errors"] == ["unavailable", "remote"]
+    assert caller.actor.sp.statistics()["attempts"] == 5
+
+
+def test_the_breaker_opens_half_opens_closes_and_opens_again() -> None:
+    """closed -> open after the failure rate; open fails at once; half-open after
+    open_for; a good probe closes it; later failures open it again; and a failing
+    probe opens it straight back."""
+    policy = Policy(breaker=Breaker(window=4, min_calls=2, failure_rate=0.5, open_for=2.0))
+    caller = Harness(console(policy))
+    healthy = [False]
+
+    def server(request: float) -> float:
+        if not healthy[0]:
+            raise RuntimeError("broken")
+        return request
+
+    caller.serve("thermo.set", server)
+    breaker = caller.engine.calls.lines["sp"].breaker
+    assert breaker is not None
+    caller.feed("target", 1.0)
+    assert breaker.state is BreakerState.CLOSED
+    caller.feed("target", 2.0)
+    assert breaker.state is BreakerState.OPEN
+    caller.feed("target", 3.0)  # refused without a request
+    assert caller.state["errors"] == ["remote", "remote", "circuit_open"]
+    assert len(caller.requests) == 2
+    caller.advance(2.0)
+    healthy[0] = True
+    caller.feed("target", 4.0)  # the probe
+    assert caller.state["got"] == 4.0
+    assert breaker.state is BreakerState.CLOSED
+    healthy[0] = False
+    caller.feed("target", 5.0)
+    caller.feed("target", 6.0)
+    assert breaker.state is BreakerState.OPEN
+    caller.advance(2.0)
+    caller.feed("target", 7.0)  # a failing probe: open again at once
+    assert breaker.state is BreakerState.OPEN
+    events = [m.envelope.payload for m in caller.published if m.topic == "$sys.event"]
+    assert [(e["from"], e["to"]) for e in events] == [
+        ("closed", "open"),
+        ("open", "half_open"),
+        ("half_open", "closed"),
+        ("closed", "open"),
+        ("open", "half_open"),
+        ("half_open", "open"),
+    ]
+    assert caller.actor.sp.statistics()["breaker_opened"] == 3
+
+
+def test_a_half_open_breaker_whose_probe_never_answers_opens_again() -> None:
+    """The probe's timeout counts as its failure: the breaker never stays half-open."""
+    breaker = CircuitBreaker(Breaker(window=2, min_calls=1, open_for=1.0))
+    assert breaker.allow(0.0) is None
+    breaker.record(0.0, True, 0.1)
+    assert breaker.state is BreakerState.OPEN
+    assert breaker.allow(0.5) == pytest.approx(0.5)
+    assert breaker.allow(1.0) is None  # the probe
+    assert breaker.allow(1.1) is not None  # one probe at a time
+    breaker.record(3.0, True, 2.0)  # it timed out
+    assert breaker.state is BreakerState.OPEN
+
+
+def test_a_slow_call_rate_opens_the_breaker() -> None:
+    """Calls slower than slow_call count against the slow rate."""
+    breaker = CircuitBreaker(Breaker(window=3, min_calls=3, slow_call=0.5, slow_rate=0.6))
+    for t in range(3):
+        assert breaker.allow(float(t)) is None
+        breaker.record(float(t), False, 0.9)
+    assert breaker.state is BreakerState.OPEN
+
+
+def test_rate_limit_on_calls_refuses_past_the_bucket() -> None:
+    """Two tokens, one a second: the third call at once is rate_limited with retry_after."""
+    caller = Harness(console(Policy(rate_limit=RateLimit(rate=1.0, burst=2))))
+    caller.serve("thermo.set", lambda request: request)
+    for value in (1.0, 2.0, 3.0):
+        caller.feed("target", value)
+    assert caller.state["errors"] == ["rate_limited"]
+    caller.advance(1.0)
+    caller.feed("target", 4.0)
+    assert caller.state["got"] == 4.0
+    bucket = TokenBucket(2.0, 1, now=0.0)
+    assert bucket.take(0.0) is None
+    assert bucket.take(0.1) == pytest.approx(0.4)  # 0.2 of a token saved: 0.8 / 2 per s
+
+
+def test_bulkhead_limits_the_calls_in_flight() -> None:
+    """With one place, a second call started while one waits fails with bulkhead_full."""
+
+    class Starter(Actor):
+        """Starts calls without waiting."""
+
+        results = State([], doc="Finished calls")
+        sp = Call("thermo.set", float, float, doc="Change it", policy=Policy(bulkhead=Bulkhead(1)))
+
+        def go(self, value: float) -> Pending:
+            return self.sp.start(value, callback=lambda p: self.results.append(p.error or p.value))
+
+    caller = Harness(Starter)
+    caller.serve("thermo.set", lambda request: request, delay=0.5)
+    first = caller.actor.go(1.0)
+    second = caller.actor.go(2.0)
+    assert second.done and second.error is not None and second.error.kind == "bulkhead_full"
+    assert not first.done
+    caller.advance(1.0)  # the reply arrives; the callback runs between steps
+    assert first.result() == 1.0
+    assert caller.state["results"][-1] == 1.0
+    assert caller.actor.go(3.0).done is False  # the place is free again
+
+
+def test_fallback_gives_a_value_or_a_method_result() -> None:
+    """A failed call ends in the fallback's value (or method) and is counted."""
+    caller = Harness(console(Policy(fallback=Fallback(value=15.0))))
+    caller.feed("target", 1.0)  # no responders
+    assert caller.state["got"] == 15.0
+    caller = Harness(console(Policy(fallback=Fallback(method="cold", on=("remote",)))))
+    caller.feed("target", 1.0)  # no responders: not a kind the fallback takes
+    assert caller.state["errors"] == ["no_responders"]
+    caller.serve("thermo.set", lambda request: 1 / 0)
+    caller.feed("target", 1.0)
+    assert caller.state["got"] == -1.0
+    assert caller.actor.sp.statistics()["fallbacks"] == 1
+
+
+def test_a_nested_call_inherits_the_remaining_budget() -> None:
+    """A handler's own call ends at the request's deadline, not at its own timeout."""
+
+    class Relay(Actor):
+        """Serves relay.set by calling thermo.set."""
+
+        inner = Call("thermo.set", float, float, doc="The real one", timeout=30.0)
+
+        @service("relay.set", float, float, doc="Set through the relay")
+        def relay(self, value: float) -> float:
+            result: float = self.inner(value)
+            return result
+
+    class Outer(Actor):
+        """Calls the relay."""
+
+        target = Input("outer.target", float, doc="Wanted")
+        error = State("", doc="The kind of the failure")
+        relay = Call("relay.set", float, float, doc="Through the relay", timeout=1.0)
+
+        def step(self) -> None:
+            try:
+                self.relay(self.target)
+            except CallError as exc:
+                self.error = exc.kind
+
+    outer = Harness(Outer)
+    relay = Harness(Relay, clock=outer.clock)
+    relay.serve("thermo.set", lambda request: NO_REPLY)
+    outer.serve("relay.set", relay)
+    start = outer.clock.now
+    outer.feed("target", 1.0)
+    # The relay's inner call gave up at the outer deadline (1 s), not after 30 s.
+    assert relay.actor.inner.statistics()["timeouts"] == 1
+    assert outer.clock.now - start == pytest.approx(1.0, abs=0.01)
+
+
+def test_site_toml_overrides_the_codes_policy() -> None:
+    """[actors.NAME.calls.CALL] changes the timeout and the policy's parts."""
+    cls = console(Policy(retry=Retry(attempts=1)), timeout=2.0)
+    caller = Harness(cls, calls={"sp": {"timeout": 0.5, "retry": {"attempts": 3, "initial": 0.01}}})
+    line = caller.engine.calls.lines["sp"]
+    assert line.timeout == 0.5
+    assert line.policy.retry is not None and line.policy.retry.attempts == 3
+    attempts: list[float] = []
+    caller.serve("thermo.set", lambda request: attempts.append(request) or NO_REPLY)
+    caller.feed("target", 1.0)
+    assert caller.state["errors"] == ["timeout"]
+    assert caller.clock.now - 1_800_000_000.0 == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [
+        ({"retry": {"attempts": 0}}, "calls.sp.retry.attempts"),
+        ({"retry": {"tries": 2}}, "calls.sp.retry.tries"),
+        ({"breaker": {"failure_rate": 2}}, "calls.sp.breaker.failure_rate"),
+        ({"attempt_timeout": 5.0}, "calls.sp.timeout"),
+        ({"breaker": {"slow_call": 3.0}}, "calls.sp.breaker.slow_call"),
+        ({"rate_limit": {"burst": 2}}, "calls.sp.rate_limit.rate"),
+        ({"fallback": {"on": ["nonsense"]}}, "calls.sp.fallback.on"),
+        ({"timeout": -1}, "calls.sp.timeout"),
+        ({"color": 1}, "calls.sp.color"),
+    ],
+)
+def test_an_invalid_override_names_its_key(table: dict[str, Any], key: str) -> None:
+    """Each bad key is refused with its full name."""
+    with pytest.raises(PolicyError) as info:
+        Harness(console(Policy()), calls={"sp": table})
+    assert info.value.key == key
+
+
+def test_an_invalid_declared_policy_is_a_declaration_error() -> None:
+    """The class itself cannot declare an impossible policy."""
+    with pytest.raises(DeclarationError, match=r"sp.*policy timeout"):
+        console(Policy(timeout=10.0), timeout=1.0)
+    with pytest.raises(DeclarationError, match=r"fallback\.method 'nope'"):
+        console(Policy(fallback=Fallback(method="nope")))
+
+
+def test_the_order_is_documented() -> None:
+    """The documented order of the parts is the one the code names."""
+    import actors.core.resilience as module
+
+    assert ORDER == (
+        "fallback",
+        "deadline",
+        "retry",
+        "breaker",
+        "rate_limit",
+        "bulkhead",
+        "timeout",
+    )
+    assert " ".join(f"{part}(" for part in ORDER) in (module.__doc__ or "")

@@ -133,5 +133,14 @@ class Reports:
             topics={
                 "subscribed": engine.subscriptions(),
                 "published": sorted(t.decode() for t in list(engine.topic_out)[:_MAX_REPORTED]),
+                "serves": engine.serves(),
+            },
+            calls={
+                k: v
+                for k, v in (
+                    ("calls", engine.calls.statistics()),
+                    ("services", engine.service_counts),
+                )
+                if v
             },
         ).encode()

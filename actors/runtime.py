@@ -20,12 +20,14 @@ from __future__ import annotations
 import faulthandler
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
 import zmq
 
 from actors.answers import ControlAnswers
+from actors.core.calls import SYS_SERVICES
 from actors.core.control import (
     SWAP_SUFFIX,
     Exit,
@@ -36,6 +38,7 @@ from actors.core.control import (
 from actors.core.engine import ActorEngine
 from actors.core.engine_types import EngineConfig
 from actors.core.params import ParamError
+from actors.core.resilience import PolicyError
 from actors.core.requests import ReplyCache
 from actors.core.topics import SYS_CONTROL, SYS_HEARTBEAT, SYS_REPLY, SYS_RETAINED
 from actors.core.wire import WireError, decode_message
@@ -65,6 +68,8 @@ _PARENT_CHECK: Final = 0.5
 _BATCH: Final = 1000
 _RETAINED_WAIT: Final = 2.0  # seconds a starting actor waits for its retained values
 _RETAINED_RETRY: Final = 0.25
+#: Messages kept while a blocking call waits, at most (more are shed and counted).
+_DEFER_MAX: Final = 100_000
 # An error or hang-up on a watched descriptor is for its reader to find out.
 _READABLE: Final = zmq.POLLIN | zmq.POLLERR
 
@@ -108,6 +113,12 @@ class ActorProcess(SwapIn, Reports, ControlAnswers):
         self._phase_deadline = 0.0
         self._retained_request: list[str] = []
         self._ask_at = 0.0
+        #: Messages that came while a blocking call waited, delivered after its hook.
+        self.deferred: list[list[bytes]] = []
+        #: Messages shed because more than _DEFER_MAX came while a call waited.
+        self.deferred_dropped = 0
+        self._engine: ActorEngine | None = None
+        self._next_beat = 0.0
 
     def run(self) -> int:
         """Run until stopped or failed; return the process exit code."""
@@ -134,12 +145,13 @@ class ActorProcess(SwapIn, Reports, ControlAnswers):
                     recorder_bytes=cfg.recorder_bytes,
                     log_dir=str(cfg.log_dir) if cfg.log_dir else None,
                     run_dir=str(cfg.run_dir) if cfg.run_dir else None,
+                    calls=cfg.calls,
                 ),
                 wall_ns=time.time_ns,
                 monotonic=time.monotonic,
                 log=self.log,
             )
-        except (LoadError, ParamError) as exc:
+        except (LoadError, ParamError, PolicyError) as exc:
             self.log.error("cannot load actor", error=str(exc))
             if cfg.swap:
                 self._report_swap_failure(f"cannot load {cfg.class_path}: {exc}")
@@ -169,6 +181,8 @@ class ActorProcess(SwapIn, Reports, ControlAnswers):
             self.log.debug("memory held", max_rss_mb=cfg.max_rss_mb, rlimit_data=limit)
         try:
             self.transport = Transport(link)
+            engine.block = self._wait_call
+            self._engine = engine
             return self._serve(engine, link, wakeup, parent)
         finally:
             if engine.tracing is not None:
@@ -232,6 +246,8 @@ class ActorProcess(SwapIn, Reports, ControlAnswers):
         """
         self.phase = Phase.PRIMING
         self._retained_request = engine.subscriptions()
+        if engine.spec.calls:
+            self._retained_request.append(SYS_SERVICES)
         self._ask_at = 0.0
         self._phase_deadline = time.monotonic() + _RETAINED_WAIT
 
@@ -257,7 +273,14 @@ class ActorProcess(SwapIn, Reports, ControlAnswers):
         if not isinstance(retained, Retained):
             self._early.append(frames)  # a request for the running actor: answered later
             return
-        primed = [name for item in retained.messages if (name := engine.prime(item))]
+        primed = [
+            name
+            for item in retained.messages
+            if isinstance(item, list)
+            and len(item) == 2  # noqa: PLR2004 - topic, envelope
+            and not engine.call_traffic(item)  # the directory of servers
+            and (name := engine.prime(item))
+        ]
         if primed:
             self.log.info("retained values received", inputs=sorted(set(primed)))
         self.phase = Phase.STARTING
@@ -277,8 +300,8 @@ class ActorProcess(SwapIn, Reports, ControlAnswers):
             return EXIT_OK
         if cfg.swap:
             self._begin_standby()
-        elif cfg.retained and parent is not None:
-            self._begin_priming(engine)
+        elif (cfg.retained or engine.spec.calls) and parent is not None:
+            self._begin_priming(engine)  # a caller wants the directory of servers too
         heartbeat_topic = (SYS_HEARTBEAT + cfg.name).encode()
         transport = self.transport
         send_all = transport.send_all
@@ -294,7 +317,7 @@ class ActorProcess(SwapIn, Reports, ControlAnswers):
         receive = engine.receive
         recv_next = transport.receive
         next_parent = time.monotonic() + _PARENT_CHECK
-        next_beat = 0.0
+        deferred = self.deferred
         control_topic = self.control_topic
         watch_version = 0
         watched: dict[int, int] = {}  # fd -> poll flags, as registered
@@ -305,13 +328,18 @@ class ActorProcess(SwapIn, Reports, ControlAnswers):
                 if self.phase is Phase.STARTING:
                     self._enter_running(engine, heartbeat_topic)
                     control_topic = self.control_topic  # final once running (a local: hot path)
-                    next_beat = now + cfg.heartbeat_interval
+                    self._next_beat = now + cfg.heartbeat_interval
                 running = self.phase is Phase.RUNNING
                 if running:
                     if engine.watch_version != watch_version:
                         watch_version = engine.watch_version
                         watched = _sync_watches(poller, watched, engine.watched)
-                    wake = min(next_beat, next_parent)
+                    if deferred:  # came while a call waited: before what is queued now
+                        self._run_deferred(engine)
+                        if self.swapped_out:
+                            self.log.info("swapped out: the new version runs")
+                            return EXIT_OK
+                    wake = min(self._next_beat, next_parent)
                     deadline = engine.next_deadline()
                     if deadline is not None:
                         wake = min(wake, deadline)
@@ -361,14 +389,16 @@ class ActorProcess(SwapIn, Reports, ControlAnswers):
                         out = receive(frames)
                         if out:
                             send_all(out)
+                        if deferred:
+                            break  # a call waited in that step: what came meanwhile first
                 if self.swapped_out:
                     self.log.info("swapped out: the new version runs")
                     return EXIT_OK
                 if running and not self.paused:
                     send_all(engine.tick())
                 now = time.monotonic()
-                if running and now >= next_beat:
-                    next_beat = now + cfg.heartbeat_interval
+                if running and now >= self._next_beat:
+                    self._next_beat = now + cfg.heartbeat_interval
                     if metrics is not None:
                         metrics.take_steps()
                     send_all([engine.publish(heartbeat_topic, self._heartbeat(engine))])
@@ -396,6 +426,55 @@ class ActorProcess(SwapIn, Reports, ControlAnswers):
             return EXIT_FAILURE
         self.log.info("actor stopped")
         return EXIT_OK
+
+    # -- blocking calls: wait for the reply, keep everything else for later -------------------
+
+    def _wait_call(self, done: Callable[[], bool], until: float) -> None:
+        """Wait until *done* or the monotonic time *until*, for a blocking call of a hook.
+
+        Replies and the directory go to the engine at once; every other message
+        is kept, in order, for after the hook (:meth:`_run_deferred`); heartbeats
+        go on meanwhile, so a long call is not taken for a hung actor.
+        """
+        engine = self._engine
+        assert engine is not None
+        transport, cfg = self.transport, self.config
+        receive, deferred = transport.receive, self.deferred
+        heartbeat_topic = (SYS_HEARTBEAT + cfg.name).encode()
+        while not done():
+            now = time.monotonic()
+            if now >= until:
+                return
+            if self.phase is Phase.RUNNING and now >= self._next_beat:
+                self._next_beat = now + cfg.heartbeat_interval
+                transport.send(*engine.publish(heartbeat_topic, self._heartbeat(engine)))
+            if not transport.wait(min(until, self._next_beat) - now):
+                continue
+            for _ in range(_BATCH):
+                frames = receive()
+                if frames is None:
+                    break
+                if len(frames) == 2 and engine.call_traffic(frames):  # noqa: PLR2004
+                    if done():
+                        return
+                elif len(deferred) < _DEFER_MAX:
+                    deferred.append(frames)
+                else:
+                    self.deferred_dropped += 1  # bounded: a flood during a call is shed
+
+    def _run_deferred(self, engine: ActorEngine) -> None:
+        """Deliver what came while a blocking call waited, in order."""
+        send_all, deferred = self.transport.send_all, self.deferred
+        while deferred:
+            frames = deferred.pop(0)
+            if frames[0] == self.control_topic:
+                send_all(self._control(engine, frames))
+                if self.swapped_out:
+                    return
+            elif self.paused:
+                self.held.append(frames)
+            else:
+                send_all(engine.receive(frames))
 
     def _phase_due(self, now: float) -> float | Exit:
         """Run the timers of the phase before running; when next due, or an exit code."""

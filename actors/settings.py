@@ -44,6 +44,8 @@ class RuntimeConfig:
     swap: str = ""
     #: Some Input reads a retained topic: ask the supervisor for the values at start.
     retained: bool = False
+    #: Timeout and policy of each Call, from site.toml, over the code's.
+    calls: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_site(cls, site: SiteConfig, name: str) -> RuntimeConfig:
@@ -77,4 +79,5 @@ class RuntimeConfig:
             recorder=actor.recorder if actor.recorder is not None else site.snapshots.inputs,
             recorder_bytes=int(site.snapshots.recorder_mb * 1024 * 1024),
             max_rss_mb=actor.max_rss_mb,
+            calls=actor.calls,
         )

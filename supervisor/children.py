@@ -146,6 +146,7 @@ class Child:
             "metrics": self.heartbeat.get("metrics", {}),
             "topics": self.heartbeat.get("topics", {}),
             "inputs": self.heartbeat.get("inputs", {}),
+            "calls": self.heartbeat.get("calls", {}),
         }
 
 

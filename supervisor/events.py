@@ -40,6 +40,8 @@ class Events:
         self.log = log
         self._publish = publish
         self._can_publish = can_publish
+        #: Parts told of every event, whether or not the broker is there (the directory).
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
     def child(self, kind: str, name: str, child_kind: str, **fields: Any) -> None:
         """An event about one child (``spawned``, ``exited``, ``swapped``...)."""
@@ -51,5 +53,7 @@ class Events:
 
     def site(self, payload: dict[str, Any]) -> None:
         """An event as it goes out on ``$sys.event`` (already logged by the caller)."""
+        for listener in self.listeners:
+            listener(payload)
         if self._can_publish():
             self._publish(SYS_EVENT, payload)

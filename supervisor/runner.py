@@ -12,6 +12,7 @@ gen_server and circus's arbiter, watchers and controller:
 * :mod:`supervisor.membership`: ``add``, ``remove``, ``reload`` and etags;
 * :mod:`supervisor.swap`: the hot-swap coordinator;
 * :mod:`supervisor.retained`: the retained-value cache;
+* :mod:`supervisor.services`: the directory of live servers, on ``$sys.services``;
 * :mod:`supervisor.traffic`: sorts what the broker sends to the parts;
 * :mod:`supervisor.events`: lifecycle events, logged and on ``$sys.event``;
 * :mod:`supervisor.plugins`: what runs beside them (the Prometheus endpoint).
@@ -51,6 +52,7 @@ from supervisor.membership import Membership
 from supervisor.plugins import Plugin, start_plugins
 from supervisor.records import FailureRecords
 from supervisor.retained import RetainedCache
+from supervisor.services import ServiceDirectory
 from supervisor.spawner import ProcessSpawner
 from supervisor.supervision import BROKER, Supervision
 from supervisor.swap import SwapCoordinator
@@ -97,6 +99,8 @@ class Supervisor:
             reply=self._reply,
         )
         self.retained = RetainedCache(self._publish)
+        self.directory = ServiceDirectory(self._send, self.retained.cache.__setitem__)
+        self.events.listeners.append(self.directory.event)
         self.requests: RequestTracker[tuple[bytes, int, Child]] = RequestTracker(RETRY)
         self.swaps = SwapCoordinator(self.supervision, self._publish, self.requests.next_id)
         self.membership = Membership(self.supervision, self.swaps, self.retained)
@@ -112,6 +116,11 @@ class Supervisor:
     def _publish(self, topic: str, payload: Any) -> None:
         assert self.link is not None
         self.link.publish(topic, payload)
+
+    def _send(self, topic: bytes, envelope: bytes) -> None:
+        if self._broker_up():
+            assert self.link is not None
+            self.link.pub.send_multipart([topic, envelope])
 
     def _broker_up(self) -> bool:
         return self.link is not None and self.supervision.broker.alive
@@ -183,7 +192,9 @@ class Supervisor:
             publish=self._publish,
             forwarded=self.requests,
         )
-        traffic = BrokerTraffic(link, sup, self.retained, self.swaps, self.controller)
+        traffic = BrokerTraffic(
+            link, sup, self.retained, self.swaps, self.controller, self.directory
+        )
         try:
             control.bind(self.site.supervisor.control)
             self.loop.watch(wakeup.fileno(), lambda: self._signalled(wakeup), Priority.SIGNAL)

@@ -10,6 +10,8 @@ from actors.core.params import (
     resolve_params,
     resolve_topics,
 )
+from actors.core.resilience import PolicyError
+from actors.core.services import resolve_calls
 from actors.loader import LoadError, load_class
 from actors.site import ConfigError, ConfigProblem, SiteConfig, import_paths
 from actors.site.load import load_site_leniently
@@ -44,6 +46,10 @@ def declared_actors(site: SiteConfig) -> tuple[list[ActorDecl], list[ConfigProbl
             ConfigProblem(str(site.path), f"{where}.{e.split(':', 1)[0]}", e.split(": ", 1)[1])
             for e in errors + topic_errors
         )
+        try:
+            resolve_calls(spec, actor.calls)
+        except PolicyError as exc:  # names the call and the key: actors.NAME.calls.CALL.KEY
+            problems.append(ConfigProblem(str(site.path), f"{where}.{exc.key}", exc.reason))
         if errors or topic_errors:
             continue
         decls.append(

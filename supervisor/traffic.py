@@ -20,6 +20,7 @@ from supervisor.children import Child
 from supervisor.control.server import Controller
 from supervisor.core.lifecycle import ChildState
 from supervisor.retained import RetainedCache
+from supervisor.services import ServiceDirectory
 from supervisor.supervision import Supervision
 from supervisor.swap import SwapCoordinator
 
@@ -39,12 +40,14 @@ class BrokerTraffic:
         retained: RetainedCache,
         swaps: SwapCoordinator,
         controller: Controller,
+        directory: ServiceDirectory,
     ) -> None:
         self.link = link
         self.supervision = supervision
         self.retained = retained
         self.swaps = swaps
         self.controller = controller
+        self.directory = directory
 
     def read(self) -> None:
         """Handle what the broker sent (at most :data:`BATCH` messages)."""
@@ -99,5 +102,9 @@ class BrokerTraffic:
         self._write_failures(child, child.heartbeat, payload)
         child.heartbeat = payload
         child.heartbeat_at = sup.loop.clock()
-        if child.state is ChildState.STARTING and child.kind == "actor":
+        if child.kind != "actor":
+            return
+        if child.state in (ChildState.STARTING, ChildState.RUNNING):
+            self.directory.heartbeat(name, payload)  # before "ready": callers see it listed
+        if child.state is ChildState.STARTING:
             sup.ready(child)

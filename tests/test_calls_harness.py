@@ -328,12 +328,13 @@ def test_site_toml_overrides_the_codes_policy() -> None:
         ({"retry": {"attempts": 0}}, "calls.sp.retry.attempts"),
         ({"retry": {"tries": 2}}, "calls.sp.retry.tries"),
         ({"breaker": {"failure_rate": 2}}, "calls.sp.breaker.failure_rate"),
-        ({"attempt_timeout": 5.0}, "calls.sp.timeout"),
+        ({"attempt_timeout": 5.0}, "calls.sp.attempt_timeout"),
         ({"breaker": {"slow_call": 3.0}}, "calls.sp.breaker.slow_call"),
         ({"rate_limit": {"burst": 2}}, "calls.sp.rate_limit.rate"),
         ({"fallback": {"on": ["nonsense"]}}, "calls.sp.fallback.on"),
         ({"timeout": -1}, "calls.sp.timeout"),
         ({"color": 1}, "calls.sp.color"),
+        ({"retry": 3}, "calls.sp.retry"),
     ],
 )
 def test_an_invalid_override_names_its_key(table: dict[str, Any], key: str) -> None:
@@ -341,6 +342,8 @@ def test_an_invalid_override_names_its_key(table: dict[str, Any], key: str) -> N
     with pytest.raises(PolicyError) as info:
         Harness(console(Policy()), calls={"sp": table})
     assert info.value.key == key
+    with pytest.raises(PolicyError, match="declares no such Call"):
+        Harness(console(Policy()), calls={"nope": {}})
 
 
 def test_an_invalid_declared_policy_is_a_declaration_error() -> None:

@@ -168,10 +168,14 @@ class Heartbeat:
     metrics: dict[str, Any] = field(default_factory=dict)
     #: What the process reads and writes: ``subscribed`` and ``published`` topic lists.
     topics: dict[str, Any] = field(default_factory=dict)
+    #: Calls made (``calls``: per Call, counters and breaker) and requests served
+    #: (``services``: per service handler, counters).
+    calls: dict[str, Any] = field(default_factory=dict)
 
     def encode(self) -> dict[str, Any]:
         """The map that goes on the wire."""
         return {
+            "calls": self.calls,
             "state": self.state,
             "pid": self.pid,
             "uptime": self.uptime,
@@ -187,7 +191,7 @@ class Heartbeat:
         """A heartbeat from a peer's payload, or None when it is not one."""
         if not isinstance(payload, dict) or type(payload.get("pid")) is not int:
             return None
-        maps = {k: payload.get(k) for k in ("stats", "inputs", "metrics", "topics")}
+        maps = {k: payload.get(k) for k in ("stats", "inputs", "metrics", "topics", "calls")}
         last_step = payload.get("last_step")
         uptime = payload.get("uptime")
         return cls(

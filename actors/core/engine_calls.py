@@ -20,7 +20,6 @@ from typing import Any, Final
 from actors.core.actor import Actor
 from actors.core.caller import CallLine, Calls, Pending
 from actors.core.calls import (
-    ERROR_KINDS,
     ERRORS,
     REPLY_PREFIX,
     SERVICE_PREFIX,
@@ -34,8 +33,8 @@ from actors.core.calls import (
     reply_payload,
 )
 from actors.core.declarations import NAME_FIELD, ActorSpec
-from actors.core.resilience import Fallback, Policy, PolicyError
-from actors.core.services import Service
+from actors.core.resilience import Fallback
+from actors.core.services import Service, resolve_calls
 from actors.core.topics import SYS_EVENT
 from actors.core.wire import WireError, decode_fields
 
@@ -132,37 +131,10 @@ class EngineCalls:
         special: dict[bytes, Callable[[list[bytes]], list[tuple[bytes, bytes]]]] = dict.fromkeys(
             self.served, self._on_request
         )
-        lines: dict[str, CallLine] = {}
-        for name, decl in spec.calls.items():
-            table = overrides.get(name, {})
-            unknown = set(overrides) - set(spec.calls)
-            if unknown:
-                raise PolicyError(
-                    f"calls.{sorted(unknown)[0]}", f"{spec.cls_name} declares no such Call"
-                )
-            timeout = decl.timeout
-            policy: Policy = decl.policy
-            if table:
-                rest = {k: v for k, v in table.items() if k != "timeout"}
-                if "timeout" in table:
-                    timeout = table["timeout"]
-                    if (
-                        isinstance(timeout, bool)
-                        or not isinstance(timeout, int | float)
-                        or timeout <= 0
-                    ):
-                        raise PolicyError(
-                            f"calls.{name}.timeout", f"must be positive, got {timeout!r}"
-                        )
-                attempt = rest.pop("attempt_timeout", None)
-                if attempt is not None:
-                    rest["timeout"] = attempt
-                try:
-                    policy = policy.override(rest, ERROR_KINDS)
-                    policy.check(float(timeout), ERROR_KINDS)
-                except PolicyError as exc:
-                    raise PolicyError(f"calls.{name}.{exc.key}", exc.reason) from None
-            lines[name] = CallLine(decl, policy, float(timeout))
+        lines = {
+            name: CallLine(spec.calls[name], policy, timeout)
+            for name, (policy, timeout) in resolve_calls(spec, overrides).items()
+        }
         self.calls = Calls(
             self.name,
             lines,

@@ -45,12 +45,9 @@ class EngineState:
     _monotonic: Callable[[], float]
     _wall_ns: Callable[[], int]
     served: dict[bytes, Any]
-
-    def replies(self) -> list[list[Any]]:
-        raise NotImplementedError
-
-    def adopt_replies(self, replies: Any) -> None:
-        raise NotImplementedError
+    # Given by the engine's calls part (:mod:`actors.core.engine_calls`).
+    replies: Callable[[], list[list[Any]]]
+    adopt_replies: Callable[[Any], None]
 
     def _input_of(self, frames: list[bytes]) -> tuple[str, str, Callable[[Any], Any]] | None:
         raise NotImplementedError

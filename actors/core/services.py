@@ -19,7 +19,7 @@ the data dictionary's, the graph's and the AsyncAPI document's services.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from actors.core.calls import ERROR_KINDS
@@ -228,3 +228,44 @@ def collect(cls: type, spec: Any) -> None:
                 f"{where}: policy fallback.method {method!r} is not a method of {cls.__name__}"
             )
         spec.calls[name] = decl
+
+
+def resolve_calls(spec: Any, overrides: Mapping[str, Any]) -> dict[str, tuple[Policy, float]]:
+    """Each declared Call's policy and timeout, with site.toml's *overrides* over the
+    code's (``{call: {timeout, attempt_timeout, retry, breaker, ...}}``).
+
+    Raises PolicyError whose key names the call and the key (``calls.sp.retry.attempts``).
+    """
+    unknown = sorted(set(overrides) - set(spec.calls))
+    if unknown:
+        raise PolicyError(f"calls.{unknown[0]}", f"{spec.cls_name} declares no such Call")
+    out: dict[str, tuple[Policy, float]] = {}
+    for name, decl in spec.calls.items():
+        table = overrides.get(name) or {}
+        if not isinstance(table, Mapping):
+            raise PolicyError(f"calls.{name}", f"must be a table, got {table!r}")
+        timeout = decl.timeout
+        policy: Policy = decl.policy
+        if table:
+            rest = {k: v for k, v in table.items() if k != "timeout"}
+            if "timeout" in table:
+                timeout = table["timeout"]
+                if (
+                    isinstance(timeout, bool)
+                    or not isinstance(timeout, int | float)
+                    or not math.isfinite(timeout)
+                    or timeout <= 0
+                ):
+                    raise PolicyError(
+                        f"calls.{name}.timeout", f"must be a positive number, got {timeout!r}"
+                    )
+            if "attempt_timeout" in rest:
+                rest["timeout"] = rest.pop("attempt_timeout")
+            try:
+                policy = policy.override(rest, ERROR_KINDS)
+                policy.check(float(timeout), ERROR_KINDS)
+            except PolicyError as exc:
+                key = "attempt_timeout" if exc.key == "timeout" else exc.key
+                raise PolicyError(f"calls.{name}.{key}", exc.reason) from None
+        out[name] = (policy, float(timeout))
+    return out

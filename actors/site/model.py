@@ -141,6 +141,8 @@ class ActorConfig:
     max_cpu_percent: float | None = None
     cpu_window: float = 10.0
     status: bool = False
+    #: ``[actors.NAME.calls.CALL]``: timeout and policy of each Call, over the code's.
+    calls: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

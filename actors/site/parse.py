@@ -84,6 +84,7 @@ _ACTOR_KEYS: Final[dict[str, tuple[Any, Any]]] = {
     "max_cpu_percent": ((int, float), None),
     "cpu_window": ((int, float), 10.0),
     "status": (bool, False),
+    "calls": (dict, {}),
 }
 _TABLES: Final = {"site", "broker", "supervisor", "telemetry", "snapshots", "actors"}
 
@@ -377,6 +378,9 @@ def parse_site_leniently(
         hang = a["hang_timeout"]
         if hang is not None and hang <= supervisor.heartbeat_interval:
             col.add(f"{where}.hang_timeout", "must be longer than supervisor.heartbeat_interval")
+        for call, policy in a["calls"].items():
+            if not isinstance(policy, dict):
+                col.add(f"{where}.calls.{call}", f"must be a table of policy keys, got {policy!r}")
         after = []
         for dep in a["after"]:
             if not isinstance(dep, str):
@@ -400,6 +404,7 @@ def parse_site_leniently(
             max_cpu_percent=a["max_cpu_percent"],
             cpu_window=float(a["cpu_window"]),
             status=a["status"],
+            calls={k: v for k, v in a["calls"].items() if isinstance(v, dict)},
         )
     _check_after(col, actors)
     broken = {p.key.split(".")[1] for p in col.problems if p.key.startswith("actors.")}

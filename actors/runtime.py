@@ -38,8 +38,8 @@ from actors.core.control import (
 from actors.core.engine import ActorEngine
 from actors.core.engine_types import EngineConfig
 from actors.core.params import ParamError
-from actors.core.resilience import PolicyError
 from actors.core.requests import ReplyCache
+from actors.core.resilience import PolicyError
 from actors.core.topics import SYS_CONTROL, SYS_HEARTBEAT, SYS_REPLY, SYS_RETAINED
 from actors.core.wire import WireError, decode_message
 from actors.link import BrokerLink, BrokerUnreachable

@@ -117,6 +117,8 @@ class Streamer(Actor):
     def _done(self, pending: Pending) -> None:
         request = pending.value
         if pending.error is not None:
-            self.enlil.send("result", {"error": pending.error.kind, "message": pending.error.message})
+            self.enlil.send(
+                "result", {"error": pending.error.kind, "message": pending.error.message}
+            )
         else:
             self.enlil.send("result", {"n": int(request)})

@@ -20,7 +20,6 @@ from __future__ import annotations
 import faulthandler
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -59,6 +58,7 @@ from actors.settings import RuntimeConfig
 from actors.sockets import SocketFactory
 from actors.swapping import Phase, SwapIn
 from actors.transport import Transport
+from actors.waiting import CallWaits
 
 EXIT_OK: Final = Exit.OK
 EXIT_BROKER: Final = Exit.BROKER
@@ -68,13 +68,11 @@ _PARENT_CHECK: Final = 0.5
 _BATCH: Final = 1000
 _RETAINED_WAIT: Final = 2.0  # seconds a starting actor waits for its retained values
 _RETAINED_RETRY: Final = 0.25
-#: Messages kept while a blocking call waits, at most (more are shed and counted).
-_DEFER_MAX: Final = 100_000
 # An error or hang-up on a watched descriptor is for its reader to find out.
 _READABLE: Final = zmq.POLLIN | zmq.POLLERR
 
 
-class ActorProcess(SwapIn, Reports, ControlAnswers):
+class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits):
     """One actor, its engine and its broker link, inside the current process."""
 
     def __init__(self, config: RuntimeConfig) -> None:
@@ -113,9 +111,7 @@ class ActorProcess(SwapIn, Reports, ControlAnswers):
         self._phase_deadline = 0.0
         self._retained_request: list[str] = []
         self._ask_at = 0.0
-        #: Messages that came while a blocking call waited, delivered after its hook.
         self.deferred: list[list[bytes]] = []
-        #: Messages shed because more than _DEFER_MAX came while a call waited.
         self.deferred_dropped = 0
         self._engine: ActorEngine | None = None
         self._next_beat = 0.0
@@ -426,55 +422,6 @@ class ActorProcess(SwapIn, Reports, ControlAnswers):
             return EXIT_FAILURE
         self.log.info("actor stopped")
         return EXIT_OK
-
-    # -- blocking calls: wait for the reply, keep everything else for later -------------------
-
-    def _wait_call(self, done: Callable[[], bool], until: float) -> None:
-        """Wait until *done* or the monotonic time *until*, for a blocking call of a hook.
-
-        Replies and the directory go to the engine at once; every other message
-        is kept, in order, for after the hook (:meth:`_run_deferred`); heartbeats
-        go on meanwhile, so a long call is not taken for a hung actor.
-        """
-        engine = self._engine
-        assert engine is not None
-        transport, cfg = self.transport, self.config
-        receive, deferred = transport.receive, self.deferred
-        heartbeat_topic = (SYS_HEARTBEAT + cfg.name).encode()
-        while not done():
-            now = time.monotonic()
-            if now >= until:
-                return
-            if self.phase is Phase.RUNNING and now >= self._next_beat:
-                self._next_beat = now + cfg.heartbeat_interval
-                transport.send(*engine.publish(heartbeat_topic, self._heartbeat(engine)))
-            if not transport.wait(min(until, self._next_beat) - now):
-                continue
-            for _ in range(_BATCH):
-                frames = receive()
-                if frames is None:
-                    break
-                if len(frames) == 2 and engine.call_traffic(frames):  # noqa: PLR2004
-                    if done():
-                        return
-                elif len(deferred) < _DEFER_MAX:
-                    deferred.append(frames)
-                else:
-                    self.deferred_dropped += 1  # bounded: a flood during a call is shed
-
-    def _run_deferred(self, engine: ActorEngine) -> None:
-        """Deliver what came while a blocking call waited, in order."""
-        send_all, deferred = self.transport.send_all, self.deferred
-        while deferred:
-            frames = deferred.pop(0)
-            if frames[0] == self.control_topic:
-                send_all(self._control(engine, frames))
-                if self.swapped_out:
-                    return
-            elif self.paused:
-                self.held.append(frames)
-            else:
-                send_all(engine.receive(frames))
 
     def _phase_due(self, now: float) -> float | Exit:
         """Run the timers of the phase before running; when next due, or an exit code."""

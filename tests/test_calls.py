@@ -3,7 +3,10 @@ late replies and a hot swap under a stream of calls."""
 
 from __future__ import annotations
 
+import json
 import signal
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -131,3 +134,43 @@ def test_a_swap_of_the_server_under_a_stream_of_calls_loses_none_and_doubles_non
     assert sorted(p["n"] for p in payloads) == list(range(1, total + 1))
     handled = site.collect("sp.handled", total, timeout=30, after=cursor)
     assert sorted(m.envelope.payload for m in handled) == list(range(1, total + 1))
+
+
+def test_a_tool_calls_a_service_from_outside_the_site(mesh: MeshFactory) -> None:
+    """``python -m supervisor call`` prints the reply (exit 0), and an error's kind with a
+    non-zero exit; ServiceClient does the same from Python."""
+    from actors import NoResponders
+    from supervisor.calling import ServiceClient
+
+    site = mesh.start({"actors": {"server": _SERVER}})
+    config = str(site.config_path)
+    ok = subprocess.run(
+        [sys.executable, "-m", "supervisor", "call", "sp.set", '{"value": 18}', "--config", config],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout) == 18.0
+    bad = subprocess.run(
+        [sys.executable, "-m", "supervisor", "call", "no.such", "--config", config],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 69
+    assert "no_responders" in bad.stderr
+    wrong = subprocess.run(
+        [sys.executable, "-m", "supervisor", "call", "sp.set", '"warm"', "--config", config],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert wrong.returncode == 2 and "rejected" in wrong.stderr
+    with ServiceClient.from_site(site.site) as client:
+        assert client.call("sp.runs", None, timeout=5.0) == 1
+        with pytest.raises(NoResponders):
+            client.call("no.such", 1)

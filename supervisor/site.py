@@ -46,10 +46,11 @@ def declared_actors(site: SiteConfig) -> tuple[list[ActorDecl], list[ConfigProbl
             ConfigProblem(str(site.path), f"{where}.{e.split(':', 1)[0]}", e.split(": ", 1)[1])
             for e in errors + topic_errors
         )
-        try:
-            resolve_calls(spec, actor.calls)
-        except PolicyError as exc:  # names the call and the key: actors.NAME.calls.CALL.KEY
-            problems.append(ConfigProblem(str(site.path), f"{where}.{exc.key}", exc.reason))
+        for call, table in actor.calls.items():  # each call on its own: every problem at once
+            try:
+                resolve_calls(spec, {call: table})
+            except PolicyError as exc:  # names the call and the key: actors.NAME.calls.CALL.KEY
+                problems.append(ConfigProblem(str(site.path), f"{where}.{exc.key}", exc.reason))
         if errors or topic_errors:
             continue
         decls.append(

@@ -122,3 +122,25 @@ class Streamer(Actor):
             )
         else:
             self.enlil.send("result", {"n": int(request)})
+
+
+class OtherSetPoint(Actor):
+    """A second server of sp.set (not declared as a group)."""
+
+    @service("sp.set", dict, float, doc="Set the target, again")
+    def set_setpoint(self, request: dict[str, Any]) -> float:
+        return float(request["value"])
+
+
+class GroupMember(Actor):
+    """One of a group serving pool.work."""
+
+    @service("pool.work", int, int, doc="Double a number", group=True)
+    def work(self, request: int) -> int:
+        return 2 * request
+
+
+class PoolUser(Actor):
+    """Calls pool.work with the wrong types."""
+
+    work = Call("pool.work", str, list, doc="Ask the pool")

@@ -5,16 +5,19 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
 import pytest
 import zmq
 
+from actors import RemoteError
 from actors.link import BrokerLink
 from actors.site import load_site
 from actors.sockets import SocketFactory
 from actors.testing import wait_gone
+from supervisor.calling import ServiceClient
 from supervisor.cli import DEMO
 from supervisor.client import ControlClient
 
@@ -61,6 +64,22 @@ def test_the_default_command_runs_the_demo_site(tmp_path: Path) -> None:
             finally:
                 link.close(linger_ms=0)
                 ctx.term()
+            # The thermostat serves its set point; an operator's tool changes it, and the
+            # console asks for it every period through its policy.
+            with ServiceClient.from_site(site) as services:
+                assert services.call("thermostat.setpoint.set", 22.5, timeout=10) == 22.5
+                assert services.call("thermostat.setpoint.get", timeout=10) == 22.5
+                with pytest.raises(RemoteError, match="outside"):
+                    services.call("thermostat.setpoint.set", 99.0, timeout=10)
+            deadline = time.monotonic() + 30
+            while True:
+                console = next(a for a in ctl.status()["actors"] if a["name"] == "console")
+                calls = console["calls"].get("calls", {}).get("setpoint", {})
+                if calls.get("ok", 0) >= 1:
+                    break
+                assert time.monotonic() < deadline, f"the console never got an answer: {calls}"
+                time.sleep(0.2)  # a hang guard's poll interval, not a synchronisation
+            assert calls.get("breaker") == "closed"
             status = ctl.status()
             children = [psutil.Process(a["pid"]) for a in status["actors"] if a["pid"]]
             assert len(children) == 8

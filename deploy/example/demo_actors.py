@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from actors import Actor, Input, Output, Param, State
+from actors import (
+    Actor,
+    Breaker,
+    Call,
+    Input,
+    Output,
+    Param,
+    Pending,
+    Policy,
+    Retry,
+    State,
+    service,
+)
 
 
 class RoomProtocol(Actor):
@@ -41,20 +53,50 @@ class RoomProtocol(Actor):
             self.enlil.log.warning("unexpected line from the device", line=self.line[:80])
 
 
+#: The set points the thermostat takes (degC).
+LOWEST, HIGHEST = 5.0, 30.0
+
+
 class Thermostat(Actor):
     """Switches the heater to hold the room at its set point, with hysteresis."""
 
     temperature = Input("sensor.temperature", float, doc="Room temperature", unit="degC")
     heater = Output("heater.command", bool, doc="True turns the heater on")
-    setpoint = Param(21.0, doc="Target temperature", unit="degC")
+    setpoint = Param(21.0, doc="Target temperature at start", unit="degC")
     band = Param(0.3, doc="Hysteresis: half-width of the dead band", unit="degC")
     switches = State(0, doc="How often the heater switched", metric=True)
+    target = State(21.0, doc="Target temperature now (set through a call)", unit="degC")
+
+    def on_start(self) -> None:
+        """Runs in the thermostat's process before it is ready: the target starts at the
+        configured set point."""
+        self.target = self.setpoint
+
+    @service("thermostat.setpoint.get", object, float, doc="The target temperature now")
+    def get_setpoint(self, request: object) -> float:
+        """Runs in the thermostat's process between steps."""
+        return self.target
+
+    @service(
+        "thermostat.setpoint.set",
+        float,
+        float,
+        doc="Change the target temperature (5 to 30 degC); replies with the new one",
+    )
+    def set_setpoint(self, value: float) -> float:
+        """Runs in the thermostat's process between steps; a value out of range raises
+        (the caller gets a 'remote' error, the thermostat goes on)."""
+        if not LOWEST <= value <= HIGHEST:
+            raise ValueError(f"set point {value} degC is outside {LOWEST}..{HIGHEST} degC")
+        self.enlil.log.info("set point changed", before=self.target, after=value)
+        self.target = value
+        return value
 
     def step(self) -> None:
         """Runs in the thermostat's process on every temperature reading."""
-        if self.temperature < self.setpoint - self.band:
+        if self.temperature < self.target - self.band:
             on = True
-        elif self.temperature > self.setpoint + self.band:
+        elif self.temperature > self.target + self.band:
             on = False
         else:
             on = bool(self.heater)
@@ -69,11 +111,33 @@ class Console(Actor):
     temperature = Input("sensor.temperature", float, doc="Room temperature", unit="degC")
     heater = Input("heater.command", bool, doc="Heater state", default=False)
     lines = State(0, doc="Lines printed")
+    target = State(None, doc="The thermostat's set point, as last asked", type=object)
+    setpoint = Call(
+        "thermostat.setpoint.get",
+        object,
+        float,
+        doc="Ask the thermostat its set point",
+        timeout=1.0,
+        policy=Policy(
+            timeout=0.5,
+            retry=Retry(attempts=2, initial=0.1),
+            breaker=Breaker(window=5, min_calls=3, open_for=10.0),
+        ),
+    )
 
     step_on_input = False
 
     def step(self) -> None:
-        """Prints one line; runs in the console's process every period."""
+        """Prints one line and asks for the set point (without waiting: the answer comes
+        between steps); runs in the console's process every period."""
         self.lines += 1
         state = "ON " if self.heater else "off"
-        print(f"[console] room {self.temperature:6.2f} degC   heater {state}", flush=True)
+        target = f"{self.target:5.1f}" if isinstance(self.target, float) else "  ?  "
+        print(
+            f"[console] room {self.temperature:6.2f} degC   target {target} degC   heater {state}",
+            flush=True,
+        )
+        self.setpoint.start(None, callback=self._got)
+
+    def _got(self, pending: Pending) -> None:
+        self.target = pending.value if pending.error is None else None

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.core.declarations import MISSING, ActorSpec, Input, Output, type_name
+from actors.core.declarations import MISSING, NAME_FIELD, ActorSpec, Input, Output, type_name
 from actors.core.topics import parse_pattern
 
 
@@ -53,15 +53,35 @@ class End:
 
 @dataclass(frozen=True)
 class Finding:
-    """A design problem: ``error`` or ``warning``, what is wrong, the topic and actors."""
+    """A design problem: ``error`` or ``warning``, what is wrong, the topic (or service)
+    and actors."""
 
     severity: str
     topic: str
     message: str
     actors: tuple[str, ...] = ()
+    #: What ``topic`` names: a ``topic`` or a ``service``.
+    what: str = "topic"
 
     def __str__(self) -> str:
-        return f"{self.severity}: topic {self.topic!r}: {self.message}"
+        return f"{self.severity}: {self.what} {self.topic!r}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ServiceEnd:
+    """One end of a service: the actor serving it (a handler) or calling it (a Call)."""
+
+    actor: str
+    var: str
+    service: str
+    request: Any
+    reply: Any
+    doc: str
+    group: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.actor}.{self.var}"
 
 
 def overlaps(a: str, b: str) -> bool:
@@ -120,6 +140,32 @@ class Design:
                         external=ivar.external,
                     )
                     self.consumers.setdefault(topic, []).append(end)
+        #: service name -> the handlers serving it, and the Calls calling it.
+        self.servers: dict[str, list[ServiceEnd]] = {}
+        self.callers: dict[str, list[ServiceEnd]] = {}
+        for actor in actors:
+            for table, decls in (
+                (self.servers, actor.spec.services),
+                (self.callers, actor.spec.calls),
+            ):
+                for name, decl in decls.items():
+                    service = decl.service.replace(NAME_FIELD, actor.name)
+                    table.setdefault(service, []).append(
+                        ServiceEnd(
+                            actor.name,
+                            name,
+                            service,
+                            decl.request,
+                            decl.reply,
+                            decl.doc or "",
+                            group=getattr(decl, "group", False),
+                        )
+                    )
+
+    @property
+    def services(self) -> list[str]:
+        """Every service served or called, sorted."""
+        return sorted(self.servers.keys() | self.callers.keys())
 
     @property
     def topics(self) -> list[str]:
@@ -166,6 +212,28 @@ class Design:
                         "value": None if value is MISSING else value,
                     }
                 )
+            for kind, decls in (("service", actor.spec.services), ("call", actor.spec.calls)):
+                for name, decl in decls.items():
+                    service = decl.service.replace(NAME_FIELD, actor.name)
+                    rows.append(
+                        {
+                            "actor": actor.name,
+                            "class": actor.class_path,
+                            "name": name,
+                            "kind": kind,
+                            "type": f"{type_name(decl.request)} -> {type_name(decl.reply)}",
+                            "unit": "",
+                            "doc": decl.doc or "",
+                            "topic": service,
+                            "producers": sorted(e.label for e in self.servers.get(service, [])),
+                            "consumers": sorted(e.label for e in self.callers.get(service, [])),
+                            "metric": False,
+                            "retained": False,
+                            "external": False,
+                            "hal": False,
+                            "value": None,
+                        }
+                    )
         return rows
 
     # -- design checks ---------------------------------------------------------------
@@ -242,7 +310,42 @@ class Design:
                                 (producer.actor, consumer.actor),
                             )
                         )
+        findings += self._check_services()
         findings.sort(key=lambda f: (f.severity != "error", f.topic))
+        return findings
+
+    def _check_services(self) -> list[Finding]:
+        """Calls no actor serves, services several actors serve, types that do not meet."""
+        findings: list[Finding] = []
+        for service in self.services:
+            servers = self.servers.get(service, [])
+            callers = self.callers.get(service, [])
+            actors = tuple(sorted({e.actor for e in servers + callers}))
+            if callers and not servers:
+                labels = ", ".join(e.label for e in callers)
+                message = f"called by {labels} but served by no actor of the site"
+                findings.append(Finding("error", service, message, actors, "service"))
+            if len({e.actor for e in servers}) > 1 and not all(e.group for e in servers):
+                labels = ", ".join(e.label for e in servers)
+                message = (
+                    f"served by several actors: {labels} (declare "
+                    "service(..., group=True) on each if they share the load)"
+                )
+                findings.append(Finding("error", service, message, actors, "service"))
+            for server in servers:
+                for caller in callers:
+                    if not compatible(caller.request, server.request):
+                        message = (
+                            f"{caller.label} sends {type_name(caller.request)} but "
+                            f"{server.label} takes {type_name(server.request)}"
+                        )
+                        findings.append(Finding("error", service, message, actors, "service"))
+                    if not compatible(server.reply, caller.reply):
+                        message = (
+                            f"{server.label} replies {type_name(server.reply)} but "
+                            f"{caller.label} expects {type_name(caller.reply)}"
+                        )
+                        findings.append(Finding("error", service, message, actors, "service"))
         return findings
 
 
@@ -285,6 +388,8 @@ def compare_live(design: Design, status: Mapping[str, Any]) -> list[Difference]:
         for topic in sorted(declared_in - subscribed):
             out.append(Difference("not_subscribed", actor.name, topic, "declared, not live"))
         for topic in sorted(subscribed - declared_in):
+            if topic.startswith("$"):
+                continue  # the framework's: requests, replies, the directory of servers
             out.append(Difference("undeclared_subscription", actor.name, topic))
         for topic in sorted(published):
             if not topic.startswith("$") and not any(overlaps(t, topic) for t in declared_out):

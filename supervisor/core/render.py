@@ -14,6 +14,7 @@ from typing import Any
 
 from actors.core.declarations import type_name
 from actors.core.topics import parse_pattern
+from supervisor.core import render_calls
 from supervisor.core.design import Design, Finding
 
 COLUMNS = ("actor", "name", "kind", "type", "unit", "topic", "producers", "consumers", "doc")
@@ -221,6 +222,7 @@ def dot(design: Design, findings: list[Finding] = ()) -> str:  # type: ignore[as
             )
     for topic, family in _family_links(design):
         lines.append(f"  {q('topic:' + topic)} -> {q('topic:' + family)} [style=dashed];")
+    lines += render_calls.dot_lines(design, q, bad)
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -247,6 +249,7 @@ def mermaid(design: Design) -> str:
             lines.append(f"  {ids[topic]} --> {actor_ids[end.actor]}")
     for topic, family in _family_links(design):
         lines.append(f"  {ids[topic]} -.-> {ids[family]}")
+    lines += render_calls.mermaid_lines(design, actor_ids)
     lines.append("  classDef hal fill:#f6e3c6,stroke:#d9822b")
     return "\n".join(lines) + "\n"
 
@@ -301,6 +304,11 @@ SYS_CHANNELS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("$sys.control.{actor}", "Requests from the supervisor to an actor", {"type": "object"}),
     ("$sys.reply.{actor}", "An actor's replies to those requests", {"type": "object"}),
     ("$sys.probe.{link}", "Readiness probes of a broker link", {"type": "integer"}),
+    (
+        "$sys.services",
+        "The supervisor's directory of live servers: {services: {service: [actor, ...]}}",
+        {"type": "object"},
+    ),
 )
 
 
@@ -378,6 +386,7 @@ def asyncapi(design: Design, servers: dict[str, dict[str, str]]) -> dict[str, An
         if name:
             channel["parameters"] = {name: {"description": f"The {name}'s name"}}
         channels[cid] = channel
+    render_calls.add_services(design, json_schema, channels, messages, operations)
     return {
         "asyncapi": "3.0.0",
         "info": {

@@ -140,6 +140,7 @@ class Reports:
                 for k, v in (
                     ("calls", engine.calls.statistics()),
                     ("services", engine.service_counts),
+                    ("shed", engine.shed()),
                 )
                 if v
             },

@@ -142,6 +142,7 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits):
                     log_dir=str(cfg.log_dir) if cfg.log_dir else None,
                     run_dir=str(cfg.run_dir) if cfg.run_dir else None,
                     calls=cfg.calls,
+                    rate_limits=cfg.rate_limits,
                 ),
                 wall_ns=time.time_ns,
                 monotonic=time.monotonic,

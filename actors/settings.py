@@ -46,6 +46,8 @@ class RuntimeConfig:
     retained: bool = False
     #: Timeout and policy of each Call, from site.toml, over the code's.
     calls: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Rate limits of Inputs and Outputs, from site.toml, over the code's.
+    rate_limits: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_site(cls, site: SiteConfig, name: str) -> RuntimeConfig:
@@ -80,4 +82,5 @@ class RuntimeConfig:
             recorder_bytes=int(site.snapshots.recorder_mb * 1024 * 1024),
             max_rss_mb=actor.max_rss_mb,
             calls=actor.calls,
+            rate_limits=actor.rate_limits,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from actors.core.limits import resolve_limits
 from actors.core.params import (
     class_param_errors,
     resolve_param_topics,
@@ -46,6 +47,11 @@ def declared_actors(site: SiteConfig) -> tuple[list[ActorDecl], list[ConfigProbl
             ConfigProblem(str(site.path), f"{where}.{e.split(':', 1)[0]}", e.split(": ", 1)[1])
             for e in errors + topic_errors
         )
+        for var, limit in actor.rate_limits.items():
+            try:
+                resolve_limits(spec, {var: limit})
+            except PolicyError as exc:  # actors.NAME.rate_limits.VAR.KEY
+                problems.append(ConfigProblem(str(site.path), f"{where}.{exc.key}", exc.reason))
         for call, table in actor.calls.items():  # each call on its own: every problem at once
             try:
                 resolve_calls(spec, {call: table})

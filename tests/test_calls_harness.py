@@ -15,6 +15,7 @@ from actors import (
     DeclarationError,
     Fallback,
     Input,
+    Output,
     Pending,
     Policy,
     RateLimit,
@@ -368,3 +369,73 @@ def test_the_order_is_documented() -> None:
         "timeout",
     )
     assert " ".join(f"{part}(" for part in ORDER) in (module.__doc__ or "")
+
+
+class Gauge(Actor):
+    """Steps on every reading and republishes it, both sides rate-limited."""
+
+    reading = Input(
+        "gauge.in", float, doc="A reading", rate_limit=RateLimit(rate=2.0, burst=1, mode="drop")
+    )
+    shown = Output(
+        "gauge.out",
+        float,
+        doc="The reading, at most twice a second",
+        rate_limit=RateLimit(rate=2.0, burst=1, mode="latest"),
+    )
+    steps = State([], doc="The readings each step saw")
+
+    def step(self) -> None:
+        self.steps.append(self.reading)
+        self.shown = self.reading
+
+
+def test_an_input_rate_limit_drops_past_the_bucket_and_counts() -> None:
+    """Two a second, burst one: of four readings at once, one steps, three are shed."""
+    h = Harness(Gauge)
+    for value in (1.0, 2.0, 3.0, 4.0):
+        h.feed("reading", value)
+    assert h.state["steps"] == [1.0]
+    assert h.engine.shed()["reading"] == 3
+    h.advance(0.5)
+    h.feed("reading", 5.0)
+    assert h.state["steps"] == [1.0, 5.0]
+
+
+def test_an_input_rate_limit_keeping_the_latest_steps_once_when_the_token_comes() -> None:
+    """mode latest: the newest value waits for the next token, then one step sees it."""
+    h = Harness(Gauge, rate_limits={"reading": {"mode": "latest"}, "shown": False})
+    for value in (1.0, 2.0, 3.0):
+        h.feed("reading", value)
+    assert h.state["steps"] == [1.0]
+    h.advance(0.5)
+    assert h.state["steps"] == [1.0, 3.0]
+    assert h.engine.shed()["reading"] == 1  # 2.0 was replaced by 3.0 before its step
+
+
+def test_an_output_rate_limit_publishes_the_latest_when_the_token_comes() -> None:
+    """Readings spaced so the input passes but the output (latest) holds the newest."""
+    h = Harness(Gauge, rate_limits={"reading": False})
+    published: list[float] = []
+    for value in (1.0, 2.0, 3.0):
+        published += [m.envelope.payload for m in h.feed("reading", value)]
+    assert published == [1.0]
+    published += [m.envelope.payload for m in h.advance(0.5)]
+    assert published == [1.0, 3.0]
+    assert h.engine.shed()["shown"] == 1
+
+
+def test_a_rate_limit_override_is_checked() -> None:
+    """A bad mode or an unknown variable names its key."""
+    with pytest.raises(PolicyError) as info:
+        Harness(Gauge, rate_limits={"reading": {"mode": "slow"}})
+    assert info.value.key == "rate_limits.reading.mode"
+    with pytest.raises(PolicyError) as info:
+        Harness(Gauge, rate_limits={"nothing": {"rate": 1}})
+    assert info.value.key == "rate_limits.nothing"
+    with pytest.raises(DeclarationError, match="rate_limit"):
+
+        class Bad(Actor):
+            """Declares an impossible limit."""
+
+            x = Input("x", float, doc="x", rate_limit=RateLimit(rate=0))

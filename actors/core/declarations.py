@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
+from actors.core.resilience import PolicyError, RateLimit, check_rate_limit
 from actors.core.topics import TopicError, parse_pattern
 
 
@@ -176,10 +177,13 @@ class Input(Variable):
         unit: str | None = None,
         default: Any = MISSING,
         external: bool = False,
+        rate_limit: Any = None,
     ) -> None:
         super().__init__(doc=doc, unit=unit, type_=type, default=default)
         self.topic = topic
         self.external = external
+        #: A :class:`~actors.core.resilience.RateLimit`: messages past it are shed.
+        self.rate_limit = rate_limit
 
     def __set__(self, instance: Any, value: Any) -> None:
         raise AttributeError(f"{self.owner}.{self.name} is an Input and is read-only")
@@ -209,12 +213,15 @@ class Output(Variable):
         default: Any = None,
         shared: bool = False,
         retained: bool = False,
+        rate_limit: Any = None,
     ) -> None:
         super().__init__(doc=doc, unit=unit, type_=type, default=default)
         self.topic = topic
         self.metric = metric
         self.shared = shared
         self.retained = retained
+        #: A :class:`~actors.core.resilience.RateLimit`: publishes past it are shed.
+        self.rate_limit = rate_limit
         self.check = checker(type)
 
     def __set__(self, instance: Any, value: Any) -> None:
@@ -396,6 +403,13 @@ def build_spec(cls: type, reserved: frozenset[str]) -> ActorSpec:
                 # An exact topic or a 'prefix.*' family; '{name}' stands for the actor's name.
                 parse_pattern(var.topic.replace(NAME_FIELD, "name"))
             except TopicError as exc:
+                raise DeclarationError(f"{where}: {exc}") from None
+        if isinstance(var, Input | Output) and var.rate_limit is not None:
+            if not isinstance(var.rate_limit, RateLimit):
+                raise DeclarationError(f"{where}: rate_limit must be a RateLimit(rate, ...)")
+            try:
+                check_rate_limit("rate_limit", var.rate_limit)
+            except PolicyError as exc:
                 raise DeclarationError(f"{where}: {exc}") from None
         if isinstance(var, Input):
             if var.topic in topics:

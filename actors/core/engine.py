@@ -20,6 +20,7 @@ import structlog
 from actors.core.actor import Actor, ActorContext
 from actors.core.declarations import MISSING, ActorSpec, type_name
 from actors.core.engine_calls import EngineCalls
+from actors.core.engine_limits import EngineLimits
 from actors.core.engine_state import EngineState
 from actors.core.engine_types import COUNTERS, CURRENT_TRACE, EngineConfig, Tracer
 from actors.core.memory import Memory
@@ -46,7 +47,7 @@ Outgoing = tuple[bytes, bytes]
 _MAX_LOGGED: Final = 1000
 
 
-class ActorEngine(EngineState, EngineCalls):
+class ActorEngine(EngineState, EngineCalls, EngineLimits):
     """Drives one actor instance: deliver frames, run steps, collect outgoing frames.
 
     Methods that run a hook (``start``, ``receive``, ``tick``, ``stop``) let the
@@ -121,6 +122,7 @@ class ActorEngine(EngineState, EngineCalls):
         memory.values = self.actor.__dict__
         #: Topics that are neither Inputs nor patterns: requests, replies, the directory.
         self._special = self._setup_calls(config.calls, config.seed)
+        self._setup_limits(config.rate_limits)
         if type(self.actor).on_gap is not Actor.on_gap:
             self._on_gap = self.actor.on_gap
 
@@ -187,6 +189,13 @@ class ActorEngine(EngineState, EngineCalls):
             raise TypeError(
                 f"{self.spec.cls_name}.{output} (Output {var.topic!r}): {exc}"
             ) from None
+        limited = self._output_limits
+        if (
+            limited is not None
+            and output in limited
+            and not self._limited_send(output, value, topic)
+        ):
+            return
         topic_b = topic.encode() if family is not None and topic else self._output_topics[output]
         seq = self._seq_out.get(topic_b, 0) + 1
         self._seq_out[topic_b] = seq
@@ -208,6 +217,9 @@ class ActorEngine(EngineState, EngineCalls):
                     f"({', '.join(self.all_topics[name])}): use self.enlil.send({name!r}, "
                     "value, topic=...)"
                 )
+            limited = self._output_limits
+            if limited is not None and name in limited and not self._admit_output(name):
+                continue
             self._outbox.append(
                 self.publish(self._output_topics[name], self.actor.__dict__[name], self._trace)
             )
@@ -304,6 +316,9 @@ class ActorEngine(EngineState, EngineCalls):
             # frames in a tuple of their own, not their list: the garbage collector
             # stops tracking a tuple of atomic values, so a long window costs it nothing.
             self._record_message(now_ns, frames[0], frames[1])
+        limited = self._input_limits
+        if limited is not None and name in limited and not self._admit_input(name, value):
+            return []  # shed, or kept for the step the limit allows next
         actor.__dict__[name] = value
         if not (self._step_on_input and (not self._required or self.ready_to_step())):
             return self._flush() if self._outbox or self._dirty else []

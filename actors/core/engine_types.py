@@ -39,6 +39,8 @@ class EngineConfig:
     seed: int | None = None
     #: Per declared Call, what site.toml changes of its timeout and policy.
     calls: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: Per Input or Output, what site.toml changes of its rate limit (or false: none).
+    rate_limits: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

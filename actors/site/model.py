@@ -143,6 +143,8 @@ class ActorConfig:
     status: bool = False
     #: ``[actors.NAME.calls.CALL]``: timeout and policy of each Call, over the code's.
     calls: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: ``[actors.NAME.rate_limits]``: rate limits of Inputs and Outputs, over the code's.
+    rate_limits: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,7 @@ _ACTOR_KEYS: Final[dict[str, tuple[Any, Any]]] = {
     "cpu_window": ((int, float), 10.0),
     "status": (bool, False),
     "calls": (dict, {}),
+    "rate_limits": (dict, {}),
 }
 _TABLES: Final = {"site", "broker", "supervisor", "telemetry", "snapshots", "actors"}
 
@@ -405,6 +406,7 @@ def parse_site_leniently(
             cpu_window=float(a["cpu_window"]),
             status=a["status"],
             calls={k: v for k, v in a["calls"].items() if isinstance(v, dict)},
+            rate_limits=dict(a["rate_limits"]),
         )
     _check_after(col, actors)
     broken = {p.key.split(".")[1] for p in col.problems if p.key.startswith("actors.")}

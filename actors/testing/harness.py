@@ -72,6 +72,7 @@ class Harness:
         recorder_bytes: int = 64 * 1024 * 1024,
         seed: int = 0,
         calls: Mapping[str, Mapping[str, Any]] | None = None,
+        rate_limits: Mapping[str, Any] | None = None,
     ) -> None:
         self.clock = clock or FakeClock()
         self.name = name or cls.__name__.lower()
@@ -87,6 +88,7 @@ class Harness:
                 class_path=f"{cls.__module__}:{cls.__qualname__}",
                 seed=seed,
                 calls=dict(calls or {}),
+                rate_limits=dict(rate_limits or {}),
             ),
             wall_ns=self.clock.wall_ns,
             monotonic=self.clock.monotonic,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from actors import Actor, Input, Output, State
+from actors import Actor, Breaker, Call, Input, Output, Pending, Policy, Retry, State, service
 
 
 class Source(Actor):
@@ -159,3 +159,68 @@ class BigSink(Sink):
         """Runs in the sink's process on each payload."""
         super().step()
         self.table[self.count % 10_000] = self.count
+
+
+class EchoServer(Actor):
+    """Serves bench.echo: the request back."""
+
+    @service("bench.echo", int, int, doc="The request, back")
+    def echo(self, request: int) -> int:
+        """Runs in the server's process on each request."""
+        return request
+
+
+class CallPinger(Actor):
+    """On ``[count, window]``: that many lock-step calls (each timed), then that many
+    pipelined ones with *window* in flight; publishes the times and the rate."""
+
+    start = Input("cb.start", list[int], doc="How many calls, and how many in flight")
+    result = Output("cb.result", dict, doc="Lock-step call times (ns) and pipelined calls/s")
+    echo = Call(
+        "bench.echo",
+        int,
+        int,
+        doc="The echo server",
+        timeout=5.0,
+        policy=Policy(timeout=2.0, retry=Retry(attempts=2), breaker=Breaker()),
+    )
+
+    def step(self) -> None:
+        """Runs in the pinger's process on a start."""
+        count, window = self.start
+        times = []
+        lock_start = time.perf_counter_ns()
+        for i in range(count):
+            began = time.perf_counter_ns()
+            self.echo(i)
+            times.append(time.perf_counter_ns() - began)
+        lock_ns = time.perf_counter_ns() - lock_start
+        # Measurements, not state: kept out of the flight recorder's copies.
+        self.run = {"count": count, "started": 0, "done": 0, "failed": 0, "times": times}
+        self.run["lock_ns"] = lock_ns
+        self.run["t0"] = time.perf_counter_ns()
+        for _ in range(min(window, count)):
+            self._next()
+
+    def _next(self) -> None:
+        run = self.run
+        run["started"] += 1
+        self.echo.start(run["started"], callback=self._done)
+
+    def _done(self, pending: Pending) -> None:
+        run = self.run
+        run["done"] += 1
+        run["failed"] += pending.error is not None
+        if run["started"] < run["count"]:
+            self._next()
+        elif run["done"] == run["count"]:
+            seconds = (time.perf_counter_ns() - run["t0"]) / 1e9
+            self.enlil.send(
+                "result",
+                {
+                    "times": run["times"],
+                    "lock_per_s": run["count"] / (run["lock_ns"] / 1e9),
+                    "pipelined_per_s": run["count"] / seconds,
+                    "failed": run["failed"],
+                },
+            )

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench import recorder, roundtrip, soak, startup, swap, telemetry, throughput
+from bench import calls, recorder, roundtrip, soak, startup, swap, telemetry, throughput
 from bench.common import machine
 
 
@@ -66,6 +66,38 @@ def main() -> int:
         f"raw {rt['raw_p99']:.0f} us",
         f"{rt['p99'] / rt['raw_p99']:.2f}x",
         "(reported)",
+    )
+    print("calls...", flush=True)
+    cl = calls.measure(1000 if quick else 2000, rounds=1 if quick else 3)
+    ratio = cl["p50"] / cl["pubsub_p50"]
+    row(
+        "call round trip actor -> actor -> actor (retry+breaker+timeout policy), p50 (#14)",
+        f"{cl['p50']:.0f} us",
+        f"enlil pub/sub round trip {cl['pubsub_p50']:.0f} us (raw pyzmq {cl['raw_p50']:.0f} us)",
+        f"{ratio:.2f}x ({cl['p50'] / cl['raw_p50']:.2f}x raw)",
+        f"<= 1.3x {'ok' if ratio <= 1.3 else 'MISSED'}",
+    )
+    row(
+        "call round trip, p99",
+        f"{cl['p99']:.0f} us",
+        f"pub/sub p99 {cl['pubsub_p99']:.0f} us",
+        f"{cl['p99'] / cl['pubsub_p99']:.2f}x",
+        "(reported)",
+    )
+    row(
+        "calls per second: lock-step, and pipelined (32 in flight)",
+        f"{cl['lock_per_s']:,.0f}/s, {cl['pipelined_per_s']:,.0f}/s",
+        f"1 / pub/sub p50 = {1e6 / cl['pubsub_p50']:,.0f}/s",
+        f"{cl['pipelined_per_s'] / cl['lock_per_s']:.1f}x pipelined over lock-step",
+        f"(reported; {cl['failed']} failed)",
+    )
+    cost = calls.core_cost(20_000 if quick else 50_000)
+    row(
+        "pure core per call: retry + breaker + attempt timeout",
+        f"{cost['pipeline']:.2f} us",
+        f"no policy {cost['bare']:.2f} us",
+        f"+{cost['pipeline'] - cost['bare']:.2f} us",
+        f"< 5 us {'ok' if cost['pipeline'] < 5 else 'MISSED'}",
     )
     print("flight recorder...", flush=True)
     # 21 alternating rounds: the two rates are close, and bursts of a shared machine's load

@@ -115,6 +115,7 @@ class CallLine:
         self.decl = decl
         self.policy = policy
         self.timeout = timeout
+        self.service = decl.service
         self.topic = (SERVICE_PREFIX + decl.service).encode()
         b = policy.breaker
         self.breaker = CircuitBreaker(b) if b is not None else None
@@ -143,6 +144,23 @@ class CallLine:
 
 class Invocation:
     """One call from its first attempt to its result."""
+
+    __slots__ = (
+        "attempt",
+        "attempt_end",
+        "body",
+        "calls",
+        "deadline",
+        "key",
+        "line",
+        "pending",
+        "resend_at",
+        "resend_every",
+        "retry_at",
+        "rid",
+        "sent_at",
+        "to",
+    )
 
     def __init__(
         self,
@@ -185,14 +203,16 @@ class Invocation:
             self.line.counts["timeouts"] += 1
             self.finish(CallTimeout(f"{line.decl.service}: the deadline passed"), now)
             return
-        servers = calls.servers(line.decl.service)
+        directory = calls.directory
+        servers = None if directory is None else directory.get(line.service, ())
         if servers == ():
             self.failed(NoResponders(f"no live actor serves {line.decl.service!r}"), now)
             return
         breaker = line.breaker
         if breaker is not None:
             wait = breaker.allow(now)
-            calls.note_transitions(line)
+            if breaker.transitions:
+                calls.note_transitions(line)
             if wait is not None:
                 self.failed(
                     CircuitOpen(f"{line.decl.service}: circuit open", retry_after=wait), now
@@ -214,9 +234,15 @@ class Invocation:
             self.failed(BulkheadFull(f"{line.decl.service}: {limit} calls in flight"), now)
             return
         line.counts["attempts"] += 1
-        self.to = line.pick(servers) if servers else None
-        self.rid = calls.new_id()
-        calls.by_id[self.rid] = self
+        if not servers:
+            self.to = None
+        elif len(servers) == 1:
+            self.to = servers[0]
+        else:
+            self.to = line.pick(servers)
+        calls._next_id += 1
+        self.rid = rid = calls._next_id
+        calls.by_id[rid] = self
         self.sent_at = now
         timeout = line.policy.timeout
         self.attempt_end = min(self.deadline, now + timeout) if timeout else self.deadline
@@ -259,9 +285,11 @@ class Invocation:
         self.rid = 0
         if line.bulkhead is not None:
             line.bulkhead.leave()
-        if line.breaker is not None and not isinstance(error, Rejected):
-            line.breaker.record(now, error is not None, now - self.sent_at)
-            self.calls.note_transitions(line)
+        breaker = line.breaker
+        if breaker is not None and not isinstance(error, Rejected):
+            breaker.record(now, error is not None, now - self.sent_at)
+            if breaker.transitions:
+                self.calls.note_transitions(line)
         if error is None:
             self.finish(None, now, value)
         else:
@@ -340,7 +368,9 @@ class Calls:
         # Ids start at a random point, so that a restarted caller never takes a late
         # reply to its previous incarnation for one of its own.
         self._next_id = self.rng.randrange(1, 2**48)
-        self._next_key = 0
+        #: Idempotency keys: from a random point too (a restarted caller's retries must not
+        #: meet the replies its previous incarnation left in a server's cache).
+        self._next_key = self.rng.randrange(1, 2**48)
         self.by_id: dict[int, Invocation] = {}
         self.invocations: set[Invocation] = set()
         #: Timed-out attempts whose reply may still come (then counted as late).
@@ -394,7 +424,7 @@ class Calls:
             deadline = min(deadline, now + (self.budget_ns - self.wall_ns()) / 1e9)
         if key is None:
             self._next_key += 1
-            key = f"{self._next_id:x}.{self._next_key}"
+            key = self._next_key
         invocation = Invocation(self, line, body, key, deadline, pending)
         self.invocations.add(invocation)
         invocation.start_attempt(now)

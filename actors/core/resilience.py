@@ -306,8 +306,11 @@ class CircuitBreaker:
     def __init__(self, config: Breaker) -> None:
         self.config = config
         self.state = BreakerState.CLOSED
-        #: (time, failed, slow) of the attempts in the window.
+        #: (time, failed, slow) of the attempts in the window, and how many failed and
+        #: were slow (kept as they change: a record costs no pass over the window).
         self._window: collections.deque[tuple[float, bool, bool]] = collections.deque()
+        self._failures = 0
+        self._slows = 0
         self._opened_at = 0.0
         self._probes_out = 0
         self._probes_ok = 0
@@ -346,33 +349,42 @@ class CircuitBreaker:
                 return
             self._probes_ok += 1
             if self._probes_ok >= config.probes:
-                self._window.clear()
+                self._clear()
                 self._move(BreakerState.CLOSED, now, "the probes succeeded")
             return
         if self.state is BreakerState.OPEN:
             return  # an attempt that was in flight when it opened
         window = self._window
         window.append((now, failed, slow))
+        self._failures += failed
+        self._slows += slow
         if config.window_seconds is not None:
-            while window and window[0][0] <= now - config.window_seconds:
-                window.popleft()
-        else:
-            while len(window) > config.window:
-                window.popleft()
-        if len(window) < config.min_calls:
+            horizon = now - config.window_seconds
+            while window and window[0][0] <= horizon:
+                self._forget()
+        elif len(window) > config.window:
+            self._forget()
+        size = len(window)
+        if size < config.min_calls:
             return
-        failures = sum(1 for _, f, _ in window if f)
-        if failures / len(window) >= config.failure_rate:
-            self._open(now, f"{failures} of {len(window)} attempts failed")
-        elif config.slow_call is not None:
-            slows = sum(1 for _, _, s in window if s)
-            if slows / len(window) >= config.slow_rate:
-                self._open(now, f"{slows} of {len(window)} attempts were slow")
+        if self._failures >= config.failure_rate * size:
+            self._open(now, f"{self._failures} of {size} attempts failed")
+        elif config.slow_call is not None and self._slows >= config.slow_rate * size:
+            self._open(now, f"{self._slows} of {size} attempts were slow")
+
+    def _forget(self) -> None:
+        _, failed, slow = self._window.popleft()
+        self._failures -= failed
+        self._slows -= slow
+
+    def _clear(self) -> None:
+        self._window.clear()
+        self._failures = self._slows = 0
 
     def _open(self, now: float, why: str) -> None:
         self._opened_at = now
         self.opened += 1
-        self._window.clear()
+        self._clear()
         self._move(BreakerState.OPEN, now, why)
 
     def _move(self, to: BreakerState, now: float, why: str) -> None:

@@ -67,7 +67,7 @@ def measure(count: int, rounds: int = 3, window: int = 32) -> dict[str, float]:
 def core_cost(count: int = 50_000) -> dict[str, float]:
     """Microseconds per call through the pure caller core (start, send, reply, done), with
     a retry + breaker + attempt-timeout policy and with no policy at all."""
-    from actors.core.caller import Calls, CallLine
+    from actors.core.caller import CallLine, Calls
     from actors.core.calls import CallReply
     from actors.core.resilience import Breaker, Policy, Retry
     from actors.core.services import Call
@@ -86,7 +86,7 @@ def core_cost(count: int = 50_000) -> dict[str, float]:
             {"echo": line},
             monotonic=time.monotonic,
             wall_ns=time.time_ns,
-            emit=lambda topic, payload: sent.append(payload[0]),
+            emit=lambda topic, payload, sent=sent: sent.append(payload[0]),
             fall_back=lambda *a: None,
             seed=1,
             log=None,

@@ -234,12 +234,7 @@ class Invocation:
             self.failed(BulkheadFull(f"{line.decl.service}: {limit} calls in flight"), now)
             return
         line.counts["attempts"] += 1
-        if not servers:
-            self.to = None
-        elif len(servers) == 1:
-            self.to = servers[0]
-        else:
-            self.to = line.pick(servers)
+        self.to = (servers[0] if len(servers) == 1 else line.pick(servers)) if servers else None
         calls._next_id += 1
         self.rid = rid = calls._next_id
         calls.by_id[rid] = self

@@ -86,7 +86,7 @@ def core_cost(count: int = 50_000) -> dict[str, float]:
             {"echo": line},
             monotonic=time.monotonic,
             wall_ns=time.time_ns,
-            emit=lambda topic, payload, sent=sent: sent.append(payload[0]),
+            emit=lambda topic, payload, trace, sent=sent: sent.append(payload[0]),
             fall_back=lambda *a: None,
             seed=1,
             log=None,

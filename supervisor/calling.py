@@ -97,7 +97,7 @@ class ServiceClient:
             {"call": line},
             monotonic=time.monotonic,
             wall_ns=time.time_ns,
-            emit=lambda topic, payload: self._link.publish(topic.decode(), payload),
+            emit=lambda topic, payload, trace: self._link.publish(topic.decode(), payload, trace),
             fall_back=_fall_back,
             seed=None,
             log=None,

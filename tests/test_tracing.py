@@ -137,3 +137,33 @@ def test_exported_logs_follow_the_export_level_and_carry_trace_ids(
     log_file = site.site.site.run_dir / "logs" / "chatty.log"
     events = [json.loads(line)["event"] for line in log_file.read_text().splitlines()]
     assert "got a number" not in events
+
+
+def test_a_traced_call_is_a_span_on_the_caller_and_a_child_span_on_the_server(
+    receiver: OtlpReceiver, mesh: MeshFactory
+) -> None:
+    """The asker's step span, its call span, and the server's span under the call: one
+    trace across the two processes."""
+    site = mesh.start(
+        {
+            "site": {"name": "traced"},
+            "telemetry": {"otlp_endpoint": receiver.endpoint},
+            "actors": {
+                "server": {"class": "call_actors:SetPoint"},
+                "asker": {"class": "call_actors:Asker"},
+            },
+        }
+    )
+    cursor = site.publish("ask.in", {"call": "sp", "request": {"value": 1.5}, "id": 1})
+    answer = site.wait_for("ask.out", after=cursor).envelope.payload
+    assert answer["ok"], answer
+    spans = receiver.wait_for(lambda s: any(x.name == "server serve sp.set" for x in s))
+    served = next(s for s in spans if s.name == "server serve sp.set")
+    spans = receiver.wait_for(lambda s: any(x.name == "asker call sp.set" for x in s))
+    call = next(s for s in spans if s.name == "asker call sp.set")
+    step = next(s for s in spans if s.name == "asker ask.in")
+    assert call.trace_id == served.trace_id == step.trace_id
+    assert call.parent_span_id == step.span_id
+    assert served.parent_span_id == call.span_id
+    assert served.attributes["enlil.caller"] == "asker"
+    assert call.attributes["rpc.service"] == "sp.set"

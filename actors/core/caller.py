@@ -159,7 +159,9 @@ class Invocation:
         "retry_at",
         "rid",
         "sent_at",
+        "span",
         "to",
+        "trace",
     )
 
     def __init__(
@@ -187,6 +189,9 @@ class Invocation:
         self.resend_every = RESEND_FIRST
         #: Waiting to retry until then (0: not backing off).
         self.retry_at = 0.0
+        #: The call's span (when traced) and its traceparent, carried by every attempt.
+        self.span: Any = None
+        self.trace: str | None = None
 
     def due(self) -> float:
         """When this invocation next needs :meth:`tick`."""
@@ -249,7 +254,7 @@ class Invocation:
         """Send (or resend) the waiting attempt's request."""
         deadline_ns = self.calls.wall_ns() + int((self.attempt_end - now) * 1e9)
         payload = request_payload(self.rid, deadline_ns, self.key, self.to, self.body)
-        self.calls.emit(self.line.topic, payload)
+        self.calls.emit(self.line.topic, payload, self.trace)
 
     def tick(self, now: float) -> None:
         """Resend, time out, or retry, as due."""
@@ -331,6 +336,8 @@ class Invocation:
         line.counts["ok" if error is None else "failed"] += 1
         pending.done = True
         pending.value, pending.error = value, error
+        if self.span is not None and self.calls.end_span is not None:
+            self.calls.end_span(self.span, error)
         if pending.callback is not None:
             self.calls.ready.append(pending)
 
@@ -345,7 +352,7 @@ class Calls:
         *,
         monotonic: Callable[[], float],
         wall_ns: Callable[[], int],
-        emit: Callable[[bytes, Any], None],
+        emit: Callable[[bytes, Any, str | None], None],
         fall_back: Callable[..., Any],
         seed: int | None,
         log: Any,
@@ -355,8 +362,10 @@ class Calls:
         self.reply_topic = (REPLY_PREFIX + caller).encode()
         self.monotonic = monotonic
         self.wall_ns = wall_ns
-        #: Send a request: ``emit(topic frame, payload)``.
+        #: Send a request: ``emit(topic frame, payload, traceparent or None)``.
         self.emit = emit
+        #: Ends a traced call's span, with its error if it failed (set by the engine).
+        self.end_span: Callable[[Any, CallError | None], None] | None = None
         self.fall_back = fall_back
         self.rng = random.Random(seed)
         self.log = log
@@ -400,6 +409,8 @@ class Calls:
         timeout: float | None,
         key: int | str | None,
         callback: Callable[[Pending], None] | None,
+        span: Any = None,
+        trace: str | None = None,
     ) -> tuple[Pending, Invocation | None]:
         """Begin a call; its first attempt goes out now (or it fails at once)."""
         line.counts["calls"] += 1
@@ -410,6 +421,8 @@ class Calls:
             line.counts["rejected"] += 1
             line.counts["failed"] += 1
             pending.done, pending.error = True, Rejected(f"{line.decl.name}: request {exc}")
+            if span is not None and self.end_span is not None:
+                self.end_span(span, pending.error)
             if callback is not None:
                 self.ready.append(pending)
             return pending, None
@@ -421,6 +434,7 @@ class Calls:
             self._next_key += 1
             key = self._next_key
         invocation = Invocation(self, line, body, key, deadline, pending)
+        invocation.span, invocation.trace = span, trace
         self.invocations.add(invocation)
         invocation.start_attempt(now)
         return pending, invocation

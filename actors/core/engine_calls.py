@@ -25,14 +25,17 @@ from actors.core.calls import (
     SERVICE_PREFIX,
     SYS_SERVICES,
     CallError,
+    CallRequest,
     Rejected,
     RemoteError,
     decode_directory,
+    decode_error,
     decode_reply,
     decode_request,
     reply_payload,
 )
 from actors.core.declarations import NAME_FIELD, ActorSpec
+from actors.core.engine_types import CURRENT_TRACE, Tracer
 from actors.core.resilience import Fallback
 from actors.core.services import Service, resolve_calls
 from actors.core.topics import SYS_EVENT
@@ -74,8 +77,22 @@ class CallHandle:
     ) -> Pending:
         """Call without waiting: the :class:`Pending` result; *callback* gets it between
         steps, once done (like a step: what it assigns to Outputs is published)."""
-        pending, _ = self._engine.calls.start(
-            self._line, request, timeout=timeout, key=key, callback=callback
+        engine, line = self._engine, self._line
+        span = trace = None
+        tracing = engine.tracing
+        if tracing is not None and engine._trace is not None:  # a traced step: a child span
+            span = tracing.start(
+                f"{engine.name} call {line.service}",
+                engine._trace,
+                {
+                    "enlil.actor": engine.name,
+                    "enlil.call": line.decl.name,
+                    "rpc.service": line.service,
+                },
+            )
+            trace = tracing.traceparent(span)
+        pending, _ = engine.calls.start(
+            line, request, timeout=timeout, key=key, callback=callback, span=span, trace=trace
         )
         return pending
 
@@ -97,6 +114,8 @@ class EngineCalls:
     _wall_ns: Callable[[], int]
     _log: Any
     _recording: bool
+    _trace: str | None
+    tracing: Tracer | None
     _record_message: Callable[[int, bytes, bytes], None]
     _sequences: Any
 
@@ -145,6 +164,7 @@ class EngineCalls:
             seed=seed,
             log=self._log,
         )
+        self.calls.end_span = self._end_span
         self.actor.__dict__["_enlil_calls"] = {
             name: CallHandle(self, line) for name, line in lines.items()
         }
@@ -199,7 +219,11 @@ class EngineCalls:
             return []
         if self._recording:
             self._record_message(now_ns, frames[0], frames[1])
-        ok, body = self._handle(service, sender, topic, request.body, request.deadline_ns)
+        tracing = self.tracing
+        if tracing is None or (trace is None and not tracing.sample_root()):
+            ok, body = self._handle(service, sender, topic, request.body, request.deadline_ns)
+        else:  # the server's span: a child of the caller's call span
+            ok, body = self._handle_traced(tracing, service, sender, topic, request, trace)
         counts["replied" if ok else "errors"] += 1
         # A retryable error (unavailable, a nested call that timed out) is not kept: the
         # retry must run the handler again. Replies and final errors are kept.
@@ -253,6 +277,34 @@ class EngineCalls:
             counts["rejected"] += 1
             return False, Rejected(f"{service.service}: the handler's reply {exc}").encode()
 
+    def _handle_traced(
+        self,
+        tracing: Tracer,
+        service: Service,
+        sender: str,
+        topic: str,
+        request: CallRequest,
+        trace: str | None,
+    ) -> tuple[bool, Any]:
+        """:meth:`_handle` in a span; what the handler publishes or calls carries it on."""
+        span = tracing.start(
+            f"{self.name} serve {service.service}",
+            trace,
+            {"enlil.actor": self.name, "rpc.service": service.service, "enlil.caller": sender},
+        )
+        self._trace = tracing.traceparent(span)
+        token = CURRENT_TRACE.set(self._trace)
+        try:
+            ok, body = self._handle(service, sender, topic, request.body, request.deadline_ns)
+        except BaseException as exc:
+            tracing.end(span, exc)
+            raise
+        finally:
+            self._trace = None
+            CURRENT_TRACE.reset(token)
+        tracing.end(span, None if ok else decode_error(body))
+        return ok, body
+
     def replies(self) -> list[list[Any]]:
         """The reply cache as plain lists (a hot swap hands it to the new version)."""
         return [[s, k, ok, body] for (s, k), (ok, body) in self._replies.items()]
@@ -266,8 +318,12 @@ class EngineCalls:
 
     # -- calling ------------------------------------------------------------------------
 
-    def _emit_request(self, topic: bytes, payload: Any) -> None:
-        frames = self.publish(topic, payload, getattr(self, "_trace", None))
+    def _end_span(self, span: Any, error: CallError | None) -> None:
+        if self.tracing is not None:
+            self.tracing.end(span, error)
+
+    def _emit_request(self, topic: bytes, payload: Any, trace: str | None) -> None:
+        frames = self.publish(topic, payload, trace)
         if self.emit is not None:
             self.emit(*frames)
         else:

@@ -208,9 +208,9 @@ class Harness:
                 directory[service] = (handler.name,)
         self.engine.calls.on_directory(directory)
 
-    def _route(self, topic: bytes, payload: Any) -> None:
+    def _route(self, topic: bytes, payload: Any, trace: str | None) -> None:
         """A request from the actor: to its fake server, whose reply is put on its way."""
-        frames = self.engine.publish(topic, payload)
+        frames = self.engine.publish(topic, payload, trace)
         service = topic.decode().removeprefix(SERVICE_PREFIX)
         request = decode_request(payload)
         assert request is not None

@@ -19,7 +19,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import psutil
 from opentelemetry._logs import SeverityNumber
@@ -46,6 +46,9 @@ from opentelemetry.trace import (
     set_span_in_context,
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+#: The breaker states as gauge levels.
+_BREAKER_LEVELS: Final = {"closed": 0, "half_open": 1, "open": 2}
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,8 @@ class Metrics:
             unit="%",
             description="CPU use of the actor's process since the last collection",
         )
+        if engine.spec.calls or engine.spec.services or engine.limiter is not None:
+            self._call_metrics(meter)
         self._step = meter.create_histogram(
             "enlil.step.duration", unit="s", description="Duration of step()"
         )
@@ -222,6 +227,56 @@ class Metrics:
                 )
         self._actor = actor
         engine.step_times = []
+
+    def _call_metrics(self, meter: Any) -> None:
+        """Calls by outcome and breaker state, requests served, messages shed."""
+        meter.create_observable_counter(
+            "enlil.calls",
+            callbacks=[self._calls],
+            unit="{call}",
+            description="Calls made and their attempts, by call and outcome (ok, failed, "
+            "retries, timeouts, late, circuit_open, rate_limited, ...)",
+        )
+        meter.create_observable_gauge(
+            "enlil.call.breaker",
+            callbacks=[self._breakers],
+            unit="1",
+            description="State of each call's circuit breaker: 0 closed, 1 half-open, 2 open",
+        )
+        meter.create_observable_counter(
+            "enlil.service.requests",
+            callbacks=[self._served],
+            unit="{request}",
+            description="Requests served, by handler and outcome (replied, errors, expired, ...)",
+        )
+        meter.create_observable_counter(
+            "enlil.shed",
+            callbacks=[self._shed],
+            unit="{message}",
+            description="Messages shed by the rate limit of an Input or Output",
+        )
+
+    def _calls(self, options: CallbackOptions) -> Iterable[Observation]:
+        for call, stats in self.engine.calls.statistics().items():
+            for outcome, n in stats.items():
+                if isinstance(n, int) and outcome not in ("breaker_opened", "in_flight"):
+                    attrs = {**self._actor, "call": call, "service": stats["service"]}
+                    yield Observation(n, {**attrs, "outcome": outcome})
+
+    def _breakers(self, options: CallbackOptions) -> Iterable[Observation]:
+        for call, line in self.engine.calls.lines.items():
+            if line.breaker is not None:
+                state = _BREAKER_LEVELS[str(line.breaker.state)]
+                yield Observation(state, {**self._actor, "call": call})
+
+    def _served(self, options: CallbackOptions) -> Iterable[Observation]:
+        for handler, counts in self.engine.service_counts.items():
+            for outcome, n in counts.items():
+                yield Observation(n, {**self._actor, "handler": handler, "outcome": outcome})
+
+    def _shed(self, options: CallbackOptions) -> Iterable[Observation]:
+        for name, n in self.engine.shed().items():
+            yield Observation(n, {**self._actor, "variable": name})
 
     def _messages(self, options: CallbackOptions) -> Iterable[Observation]:
         stats = self.engine.statistics()

@@ -5,7 +5,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from actors import Actor, Call, CallError, Input, Output, Pending, Policy, Retry, State, service
+from actors import (
+    Actor,
+    Breaker,
+    Call,
+    CallError,
+    Input,
+    Output,
+    Pending,
+    Policy,
+    Retry,
+    State,
+    service,
+)
 
 
 class SetPoint(Actor):
@@ -63,7 +75,9 @@ class Asker(Actor):
         float,
         doc="Set the target, retrying attempts that time out",
         timeout=20.0,
-        policy=Policy(timeout=0.3, retry=Retry(attempts=20, initial=0.05, maximum=0.2)),
+        policy=Policy(
+            timeout=0.3, retry=Retry(attempts=20, initial=0.05, maximum=0.2), breaker=Breaker()
+        ),
     )
     once = Call("sp.set", dict, float, doc="Set the target, one short try", timeout=0.3)
     ghost = Call("ghost.call", object, object, doc="A service nobody serves", timeout=30.0)

@@ -151,3 +151,66 @@ def test_a_plugin_sees_the_site_through_its_control_client_and_event_stream(
     finally:
         events.close()
         context.close()
+
+
+def test_calls_are_counted_in_otel_metrics_and_on_the_prometheus_page(
+    receiver: OtlpReceiver, mesh: MeshFactory
+) -> None:
+    """Calls by outcome, the breaker's state, requests served: over OTLP and on /metrics."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    site = mesh.start(
+        {
+            "site": {"name": "metered"},
+            "telemetry": {
+                "otlp_endpoint": receiver.endpoint,
+                "metrics_interval": 0.5,
+                "prometheus": f"127.0.0.1:{port}",
+            },
+            "actors": {
+                "server": {"class": "call_actors:SetPoint"},
+                "asker": {"class": "call_actors:Asker"},
+            },
+        }
+    )
+    cursor = site.publish("ask.in", {"call": "sp", "request": {"value": 3.0}, "id": 1})
+    site.wait_for("ask.out", after=cursor)
+    cursor = site.publish("ask.in", {"call": "ghost", "request": None, "id": 2})
+    site.wait_for("ask.out", after=cursor)
+    points = receiver.wait_points(
+        lambda p: (
+            (x := last(p, "enlil.calls", call="sp", outcome="ok")) is not None
+            and x[4] == 1.0
+            and last(p, "enlil.calls", call="ghost", outcome="no_responders") is not None
+            and last(p, "enlil.service.requests", handler="set_setpoint", outcome="replied")
+            is not None
+        )
+    )
+    assert last(points, "enlil.calls", call="ghost", outcome="no_responders")[4] == 1.0
+
+    def page() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            return str(r.read().decode())
+
+    site.wait_status(
+        lambda s: (
+            'enlil_calls_total{actor="asker",call="sp",outcome="ok",service="sp.set"} 1.0' in page()
+        ),
+        what="the calls on the scrape page",
+    )
+    text = page()
+    assert (
+        'enlil_service_requests_total{actor="server",handler="set_setpoint",outcome="replied"} 1.0'
+        in text
+    )
+    assert "enlil_calls_total" in text and "# TYPE enlil_calls_total counter" in text
+    assert 'enlil_call_breaker{actor="asker",call="retried",state="closed"} 1.0' in text
+    assert 'enlil_call_breaker{actor="asker",call="retried",state="open"} 0.0' in text
+    gauge = receiver.wait_points(
+        lambda p: last(p, "enlil.call.breaker", call="retried") is not None
+    )
+    assert last(gauge, "enlil.call.breaker", call="retried")[4] == 0.0

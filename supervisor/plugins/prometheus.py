@@ -14,7 +14,7 @@ supervisor did not answer).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, start_http_server
@@ -82,7 +82,65 @@ class SiteCollector:
             else:
                 exits.add_metric([actor, kind], n)
         yield from (up, messages, restarts, exits)
+        yield from _call_families(actors)
         yield from (declared[name] for name in sorted(declared))
+
+
+def _numbers(table: Any) -> list[tuple[str, float]]:
+    """The numeric entries of a map from a heartbeat (a peer's data: anything else is
+    skipped)."""
+    if not isinstance(table, dict):
+        return []
+    return [
+        (str(k), float(v))
+        for k, v in sorted(table.items(), key=lambda kv: str(kv[0]))
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    ]
+
+
+def _call_families(actors: list[dict[str, Any]]) -> Iterable[Metric]:
+    """Calls by outcome, breaker states, requests served and messages shed, per actor."""
+    calls = CounterMetricFamily(
+        "enlil_calls",
+        "Calls made and their attempts, by call and outcome",
+        labels=["actor", "call", "service", "outcome"],
+    )
+    breakers = GaugeMetricFamily(
+        "enlil_call_breaker",
+        "1 for the state each call's circuit breaker is in",
+        labels=["actor", "call", "state"],
+    )
+    served = CounterMetricFamily(
+        "enlil_service_requests",
+        "Requests served, by handler and outcome",
+        labels=["actor", "handler", "outcome"],
+    )
+    shed = CounterMetricFamily(
+        "enlil_shed", "Messages shed by a rate limit", labels=["actor", "variable"]
+    )
+    for a in actors:
+        name = str(a["name"])
+        report = a.get("calls")
+        if not isinstance(report, dict):
+            continue
+        made, serving = report.get("calls"), report.get("services")
+        for call, stats in sorted((made or {}).items()) if isinstance(made, dict) else []:
+            if not isinstance(stats, dict):
+                continue
+            service = str(stats.get("service", ""))
+            for outcome, value in _numbers(stats):
+                if outcome not in ("breaker_opened", "in_flight"):
+                    calls.add_metric([name, str(call), service, outcome], value)
+            state = stats.get("breaker")
+            if isinstance(state, str):
+                for level in ("closed", "half_open", "open"):
+                    breakers.add_metric([name, str(call), level], float(state == level))
+        for handler, counts in sorted(serving.items()) if isinstance(serving, dict) else []:
+            for outcome, value in _numbers(counts):
+                served.add_metric([name, str(handler), outcome], value)
+        for variable, value in _numbers(report.get("shed")):
+            shed.add_metric([name, variable], value)
+    yield from (calls, breakers, served, shed)
 
 
 class PrometheusEndpoint:

@@ -23,6 +23,8 @@ EVENT_KINDS: Final = (
     "swap_failed",
     "write_failed",
     "shutting_down",
+    # Published by an actor, not the supervisor: a call's circuit breaker moved.
+    "breaker",
 )
 
 

@@ -439,3 +439,89 @@ def test_a_rate_limit_override_is_checked() -> None:
             """Declares an impossible limit."""
 
             x = Input("x", float, doc="x", rate_limit=RateLimit(rate=0))
+
+
+class Guard(Actor):
+    """Asks a flaky service; gives up loudly once its breaker has opened."""
+
+    target = Input("guard.in", float, doc="A set point to ask for")
+    seen = State([], doc="What each call gave (its reply or its error kind)")
+    sp = Call(
+        "thermo.set",
+        float,
+        float,
+        doc="Set it",
+        policy=Policy(breaker=Breaker(window=4, min_calls=3, failure_rate=0.6, open_for=60.0)),
+    )
+
+    def step(self) -> None:
+        try:
+            self.seen.append(self.sp(self.target))
+        except CallError as exc:
+            self.seen.append(exc.kind)
+            if exc.kind == "circuit_open":
+                raise RuntimeError("the thermostat is gone") from exc
+
+
+def flaky(request: float) -> float:
+    if request > 10:
+        raise RuntimeError("too warm")
+    return request
+
+
+def test_a_replay_gives_the_calls_their_recorded_outcomes_and_the_breaker_its_decision() -> None:
+    """No server in the replay: each call gets what it got when recorded, so the breaker's
+    refusal and the failure it caused come back, from the start or from the last event."""
+    from actors.testing import replay
+
+    h = Harness(Guard)
+    h.serve("thermo.set", flaky)
+    for value in (1.0, 20.0, 30.0):
+        h.feed("target", value)
+    assert h.state["seen"] == [1.0, "remote", "remote"]
+    on_demand = h.snapshot()
+    again = replay(on_demand)
+    assert again.state["seen"] == [1.0, "remote", "remote"]
+    with pytest.raises(RuntimeError, match="gone") as info:
+        h.feed("target", 2.0)
+    snap = h.engine.snapshot("exception", info.value)
+    assert snap.events[snap.failed_event].payload == 2.0  # the message, not the call after it
+    assert [e.kind for e in snap.events].count("call") == 4
+    with pytest.raises(RuntimeError, match="gone"):
+        replay(snap)
+    with pytest.raises(RuntimeError, match="gone"):
+        replay(snap, last_only=True)
+
+
+class Collector(Actor):
+    """Starts a call per input; its callback keeps the answers."""
+
+    target = Input("collector.in", float, doc="A value to send")
+    answers = State([], doc="Replies and errors, in the order they came")
+    sp = Call("thermo.set", float, float, doc="Set it")
+
+    def step(self) -> None:
+        self.sp.start(self.target, callback=self.got)
+
+    def got(self, pending: Pending) -> None:
+        self.answers.append(pending.error.kind if pending.error else pending.value)
+
+
+def test_a_replay_runs_the_callbacks_of_calls_started_without_waiting_where_they_ran() -> None:
+    """Calls started from steps, answered later: the callbacks replay in place."""
+    from actors.testing import replay
+
+    h = Harness(Collector)
+    h.serve("thermo.set", flaky, delay=0.5)
+    h.feed("target", 1.0)
+    h.feed("target", 20.0)
+    h.advance(1.0)
+    h.feed("target", 3.0)
+    h.advance(1.0)
+    assert h.state["answers"] == [1.0, "remote", 3.0]
+    again = replay(h.snapshot())
+    assert again.state["answers"] == [1.0, "remote", 3.0]
+    snap = h.snapshot()
+    from actors.core.snapshot import Snapshot
+
+    assert Snapshot.from_dict(snap.to_dict()).events == snap.events  # call and reply events

@@ -31,6 +31,7 @@ from actors.core.calls import (
     RateLimited,
     Rejected,
     ServerGone,
+    decode_error,
     request_payload,
 )
 from actors.core.resilience import (
@@ -148,6 +149,7 @@ class Invocation:
     __slots__ = (
         "attempt",
         "attempt_end",
+        "began_ns",
         "body",
         "calls",
         "deadline",
@@ -160,6 +162,7 @@ class Invocation:
         "rid",
         "sent_at",
         "span",
+        "started",
         "to",
         "trace",
     )
@@ -189,6 +192,9 @@ class Invocation:
         self.resend_every = RESEND_FIRST
         #: Waiting to retry until then (0: not backing off).
         self.retry_at = 0.0
+        #: When the call began (the actor's monotonic clock, and its wall clock in ns).
+        self.started = 0.0
+        self.began_ns = 0
         #: The call's span (when traced) and its traceparent, carried by every attempt.
         self.span: Any = None
         self.trace: str | None = None
@@ -316,6 +322,8 @@ class Invocation:
         """The call's result: *value*, or *error* (after the fallback, if any applies)."""
         line, pending = self.line, self.pending
         self.calls.invocations.discard(self)
+        if self.calls.on_finish is not None:  # the flight recorder: what replay gives back
+            self.calls.on_finish(self, error, value)
         if self.rid:
             self.calls.by_id.pop(self.rid, None)
             self.rid = 0
@@ -366,6 +374,11 @@ class Calls:
         self.emit = emit
         #: Ends a traced call's span, with its error if it failed (set by the engine).
         self.end_span: Callable[[Any, CallError | None], None] | None = None
+        #: Told of every call's outcome before its fallback (the engine records it).
+        self.on_finish: Callable[[Invocation, CallError | None, Any], None] | None = None
+        #: In a replay: the recorded outcomes of each call, ``(ok, value or error map)``,
+        #: given back in order instead of calling anyone (None: calls go out).
+        self.replaying: dict[str, collections.deque[tuple[bool, Any]]] | None = None
         self.fall_back = fall_back
         self.rng = random.Random(seed)
         self.log = log
@@ -434,10 +447,42 @@ class Calls:
             self._next_key += 1
             key = self._next_key
         invocation = Invocation(self, line, body, key, deadline, pending)
-        invocation.span, invocation.trace = span, trace
+        invocation.span, invocation.trace, invocation.started = span, trace, now
+        invocation.began_ns = self.wall_ns()
         self.invocations.add(invocation)
-        invocation.start_attempt(now)
+        if self.replaying is not None:
+            self._replayed(invocation, now)
+        else:
+            invocation.start_attempt(now)
         return pending, invocation
+
+    def replay(self, outcomes: list[tuple[str, bool, Any]]) -> None:
+        """Give back these recorded outcomes ``(call, ok, value or error map)``, in order per
+        call, instead of calling anyone; callbacks then run when :meth:`next_callback` says."""
+        self.replaying = {}
+        for name, ok, body in outcomes:
+            self.replaying.setdefault(name, collections.deque()).append((ok, body))
+
+    def _replayed(self, invocation: Invocation, now: float) -> None:
+        assert self.replaying is not None
+        name = invocation.line.decl.name
+        queue = self.replaying.get(name)
+        if not queue:
+            self.invocations.discard(invocation)
+            raise RuntimeError(
+                f"replay: the snapshot holds no outcome for call {name!r} (was it made "
+                "before the recorded window?)"
+            )
+        ok, body = queue.popleft()
+        invocation.attempt = 1
+        if ok:
+            invocation.finish(None, now, body)
+        else:
+            invocation.finish(decode_error(body), now)
+
+    def next_callback(self) -> Pending | None:
+        """In a replay: the next finished call whose callback is due (None: none)."""
+        return self.ready.pop(0) if self.ready else None
 
     def on_reply(self, reply: CallReply) -> None:
         """A reply came; the invocation waiting for it moves on."""

@@ -114,6 +114,7 @@ class EngineCalls:
     _wall_ns: Callable[[], int]
     _log: Any
     _recording: bool
+    recorder: Any
     _trace: str | None
     tracing: Tracer | None
     _record_message: Callable[[int, bytes, bytes], None]
@@ -165,6 +166,7 @@ class EngineCalls:
             log=self._log,
         )
         self.calls.end_span = self._end_span
+        self.calls.on_finish = self._call_finished
         self.actor.__dict__["_enlil_calls"] = {
             name: CallHandle(self, line) for name, line in lines.items()
         }
@@ -318,6 +320,18 @@ class EngineCalls:
 
     # -- calling ------------------------------------------------------------------------
 
+    def _call_finished(self, invocation: Any, error: CallError | None, value: Any) -> None:
+        """Record a call's outcome (before its fallback): a replay gives it back."""
+        if not self._recording:
+            return
+        body = value if error is None else error.encode()
+        name = invocation.line.decl.name
+        began = invocation.began_ns / 1e9
+        # Aside: it may come in the middle of a step, where no checkpoint may be taken.
+        self.recorder.record_aside(
+            ("call", self._wall_ns() / 1e9, name, "", 0, 0, [began, error is None, body])
+        )
+
     def _end_span(self, span: Any, error: CallError | None) -> None:
         if self.tracing is not None:
             self.tracing.end(span, error)
@@ -391,7 +405,7 @@ class EngineCalls:
             if due is not None and due <= self._monotonic():
                 calls.tick(self._monotonic())
         out = self._report_transitions()
-        while calls.ready:
+        while calls.ready and calls.replaying is None:  # a replay runs them as recorded
             pending = calls.ready.pop(0)
             callback = pending.callback
             assert callback is not None

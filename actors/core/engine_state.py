@@ -138,8 +138,11 @@ class EngineState:
     def snapshot(self, reason: str, exc: BaseException | None = None) -> Snapshot:
         """A snapshot of the recorder; with *exc*, of the failure of the last event."""
         events = self.recorder.events()
-        failing = exc is not None and bool(events)
-        trace = events[-1].trace if failing else None
+        # The failing event is the newest whole one: the outcomes of calls its step made
+        # (recorded aside) come after it.
+        failed = len(events) - 1 - self.recorder.asides_after_last
+        failing = exc is not None and failed >= 0
+        trace = events[failed].trace if failing else None
         return Snapshot(
             actor=self.name,
             class_path=self.config.class_path,
@@ -150,7 +153,7 @@ class EngineState:
             period=self.period,
             initial=self.recorder.initial(),
             events=events,
-            failed_event=len(events) - 1 if failing else None,
+            failed_event=failed if failing else None,
             state=self.recorder.last_memory() if failing else self.memory(),
             exception=describe_exception(exc) if exc is not None else None,
             trace_id=trace.split("-")[1]

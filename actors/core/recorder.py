@@ -103,6 +103,8 @@ class FlightRecorder(Generic[C]):
         #: Index of the oldest event in the window; events recorded so far.
         self._first = 0
         self._count = 0
+        #: Index of the newest event recorded whole (not aside).
+        self._last_whole = -1
         self._next_checkpoint = 0 if size else MAX_INTERVAL**3
         #: Events between two checkpoints (1: a capture before every event).
         self.interval = 1
@@ -114,11 +116,21 @@ class FlightRecorder(Generic[C]):
             self._checkpoint(count)
         self._events.append(event)
         self._count = count + 1
+        self._last_whole = count
         last = event[-1]
         if type(last) is bytes:  # a message: its envelope counts
             self._total += len(last)
             if self._total > self._shed_at:
                 self._shed()
+
+    def record_aside(self, event: tuple[Any, ...]) -> None:
+        """Remember *event* without taking a checkpoint before it: it happened inside
+        another event's handling (a call's outcome in the middle of a step), where the
+        memory is half-changed. Windows still start at a checkpoint, before a whole event."""
+        if not self.size:
+            return
+        self._events.append(event)
+        self._count += 1
 
     def record_message(self, now_ns: int, topic: bytes, envelope: bytes) -> None:
         """:meth:`record` of a received message, as its arrival time and frames (the
@@ -128,6 +140,7 @@ class FlightRecorder(Generic[C]):
             self._checkpoint(count)
         self._events.append((now_ns, topic, envelope))
         self._count = count + 1
+        self._last_whole = count
         total = self._total = self._total + len(envelope)
         if total > self._shed_at:
             self._shed()
@@ -177,9 +190,10 @@ class FlightRecorder(Generic[C]):
         self._next_checkpoint = index + interval
         if index - self._first >= self.size:
             if interval == 1 and len(self._checkpoints) > self.size:
-                # The common case, a capture before every event: the window slides by one.
+                # The common case, a capture before every event: the window slides by one
+                # (by more when events recorded aside follow the oldest).
                 self._checkpoints.popleft()
-                self._drop_until(self._first + 1)
+                self._drop_until(self._checkpoints[0][0])
                 self._rebase()
             else:
                 self._trim(index)
@@ -207,9 +221,14 @@ class FlightRecorder(Generic[C]):
     def last_memory(self) -> dict[str, Any] | None:
         """Memory before the newest recorded event, when a checkpoint was taken right then;
         None otherwise (a replay rebuilds it from :meth:`initial` and the events)."""
-        if not self._checkpoints or self._checkpoints[-1][0] != self._count - 1:
+        if not self._checkpoints or self._checkpoints[-1][0] != self._last_whole:
             return None
         return self._thaw(self._checkpoints[-1][1])
+
+    @property
+    def asides_after_last(self) -> int:
+        """Events recorded aside after the newest whole one (a failing step's call outcomes)."""
+        return self._count - 1 - self._last_whole if self._last_whole >= 0 else 0
 
     def __len__(self) -> int:
         return len(self._events)

@@ -55,7 +55,7 @@ class SnapshotError(ValueError):
 
 
 #: What an event records (see :class:`Event`).
-EVENT_KINDS: Final = ("message", "tick", "start", "stop", "io", "timer")
+EVENT_KINDS: Final = ("message", "tick", "start", "stop", "io", "timer", "call", "reply")
 _MISSING: Final = object()
 
 
@@ -135,10 +135,15 @@ def unpack_value(data: bytes) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One thing the actor handled: ``message``, ``tick``, ``start``, ``stop``, ``io`` or ``timer``.
+    """One thing the actor handled: ``message``, ``tick``, ``start``, ``stop``, ``io``,
+    ``timer``, ``call`` or ``reply``.
 
     ``io`` and ``timer`` events are callbacks of a HAL actor (``topic`` names
     the callback); a replay cannot repeat what a device did and skips them.
+    ``call`` is the outcome of a call (``topic``: the Call; ``payload``: when it
+    began, whether it succeeded, the reply or the error map): a replay gives it
+    back to the call instead of calling anyone. ``reply`` is the callback of a
+    call started without waiting (``topic`` names it): a replay runs it there.
 
     ``time`` is the actor's clock (seconds since the epoch) when it was handled;
     message events also carry topic, sender, seq, the envelope timestamp,
@@ -156,8 +161,15 @@ class Event:
 
     def to_dict(self) -> dict[str, Any]:
         """A plain map for the snapshot file."""
-        if self.kind in ("io", "timer"):
+        if self.kind in ("io", "timer", "reply"):
             return {"kind": self.kind, "time": self.time, "topic": self.topic}
+        if self.kind == "call":
+            return {
+                "kind": self.kind,
+                "time": self.time,
+                "topic": self.topic,
+                "payload": self.payload,
+            }
         if self.kind != "message":
             return {"kind": self.kind, "time": self.time}
         return {

@@ -252,6 +252,14 @@ class Harness:
             _, _, frames = heapq.heappop(self._replies)
             self.engine.call_traffic(frames)
 
+    def run_reply_callback(self) -> list[Message]:
+        """In a replay: run the callback of the next finished call (as it ran when recorded)."""
+        pending = self.engine.calls.next_callback()
+        if pending is None or pending.callback is None:
+            return []
+        callback = pending.callback
+        return self._record(self.engine.run_callback("reply", lambda: callback(pending)))
+
     def deliver(self) -> list[Message]:
         """Deliver the replies due by now (for calls started without waiting)."""
         return self.advance(0.0)

@@ -5,7 +5,10 @@
 The actor is rebuilt from the snapshot's class path, params and topic remaps,
 its memory is restored as it was before the oldest recorded event, and the
 recorded events (messages, periodic ticks, start) are fed again in order on
-a fake clock set to their recorded times. An exception raised by a hook
+a fake clock set to their recorded times. Calls are not made: each gets the
+outcome recorded for it (so a breaker's refusals, a retry's final result and
+a fallback replay as they happened), and the callbacks of calls started
+without waiting run where they ran. An exception raised by a hook
 propagates unchanged (use ``pytest.raises``); otherwise the final state,
 outputs and everything published come back in a :class:`ReplayResult`.
 """
@@ -89,6 +92,21 @@ def replay(
         events, memory = [snap.events[snap.failed_event]], snap.state
     if memory:
         harness.engine.restore(memory)
+    # Calls get their recorded outcomes back: those recorded from the first event fed on,
+    # of calls begun inside the window (a call begun before it has no start to replay).
+    first = snap.failed_event if events is not snap.events else 0
+    window_start = events[0].time if events else snap.time
+    harness.engine.calls.replay(
+        [
+            (e.topic, bool(e.payload[1]), e.payload[2])
+            for e in snap.events[first or 0 :]
+            if e.kind == "call"
+            and isinstance(e.payload, list)
+            and len(e.payload) == 3  # noqa: PLR2004 - began, ok, body
+            and isinstance(e.payload[0], int | float)
+            and e.payload[0] >= window_start
+        ]
+    )
     ran = 0
     for event in events:
         harness.clock.now = max(harness.clock.now, event.time)
@@ -98,8 +116,10 @@ def replay(
             harness.stop()
         elif event.kind == "tick":
             harness.tick_now()
-        elif event.kind in ("io", "timer"):
-            continue  # a device's doing, which a replay cannot repeat
+        elif event.kind in ("io", "timer", "call"):
+            continue  # a device's doing, which a replay cannot repeat; outcomes given above
+        elif event.kind == "reply":
+            harness.run_reply_callback()
         else:
             envelope = encode_envelope(
                 event.sender, event.seq, event.timestamp_ns, event.payload, event.trace

@@ -367,7 +367,31 @@ def format_status(status: dict[str, Any]) -> str:
             f"{a['name']:16} {a['state']:9} {a['pid'] or '-':>8} {a['restarts']:>8} "
             f"{uptime:>9}  {a.get('etag') or '-':12}  {a['last_exit'] or '-'}"
         )
+        lines += _call_lines(a.get("calls"))
     return "\n".join(lines)
+
+
+def _call_lines(report: Any) -> list[str]:
+    """An actor's calls and services, one indented line each (from its heartbeat)."""
+    if not isinstance(report, dict):
+        return []
+    out = []
+    for name, c in sorted((report.get("calls") or {}).items()):
+        if isinstance(c, dict):
+            breaker = f", breaker {c['breaker']}" if "breaker" in c else ""
+            out.append(
+                f"    call {name} -> {c.get('service')}: {c.get('ok', 0)} ok, "
+                f"{c.get('failed', 0)} failed, {c.get('retries', 0)} retries, "
+                f"{c.get('timeouts', 0)} timeouts, {c.get('late', 0)} late{breaker}"
+            )
+    for name, c in sorted((report.get("services") or {}).items()):
+        if isinstance(c, dict):
+            out.append(
+                f"    serves {name}: {c.get('requests', 0)} requests, "
+                f"{c.get('replied', 0)} replied, {c.get('errors', 0)} errors, "
+                f"{c.get('expired', 0)} expired, {c.get('cached', 0)} from the cache"
+            )
+    return out
 
 
 def _jsonable(value: Any) -> Any:

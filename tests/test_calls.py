@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 import pytest
+from clitools import supervisor_cli
 
 from actors.testing import Mesh, MeshFactory
 
@@ -42,6 +43,9 @@ def test_a_call_and_its_reply_cross_processes(mesh: MeshFactory) -> None:
         "server", lambda a: a["calls"].get("services", {}).get("set_setpoint"), what="services"
     )
     assert served["topics"]["serves"] == ["sp.runs", "sp.set"]
+    text = supervisor_cli("ctl", "status", config=site.config_path).stdout
+    assert "call sp -> sp.set: 1 ok, 0 failed" in text
+    assert "serves set_setpoint: 1 requests, 1 replied" in text
 
 
 def test_no_responders_fails_at_once(mesh: MeshFactory) -> None:

@@ -25,7 +25,7 @@ def _idle_site(count: int, spawn: str) -> dict[str, Any]:
     return {
         "supervisor": {"spawn": spawn, "heartbeat_interval": 1.0, "ready_timeout": 60.0},
         "actors": {
-            f"idle{i}": {"class": "bench_actors:Idle", "topics": {"nothing": f"idle.{i}"}}
+            f"idle{i}": {"class": "idle_actor:Idle", "topics": {"nothing": f"idle.{i}"}}
             for i in range(count)
         },
     }

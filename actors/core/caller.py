@@ -311,7 +311,9 @@ class Invocation:
             and self.attempt < retry.attempts
             and (error.kind in retry.on if retry.on else error.retryable)
         ):
-            wait = retry.delay(self.attempt - 1, error.retry_after, self.calls.rng)
+            rng = self.calls.rng
+            assert rng is not None  # made for every actor with a Call
+            wait = retry.delay(self.attempt - 1, error.retry_after, rng)
             if now + wait < self.deadline:
                 line.counts["retries"] += 1
                 self.retry_at = now + wait
@@ -380,14 +382,14 @@ class Calls:
         #: given back in order instead of calling anyone (None: calls go out).
         self.replaying: dict[str, collections.deque[tuple[bool, Any]]] | None = None
         self.fall_back = fall_back
-        self.rng = random.Random(seed)
         self.log = log
         # Ids start at a random point, so that a restarted caller never takes a late
-        # reply to its previous incarnation for one of its own.
-        self._next_id = self.rng.randrange(1, 2**48)
-        #: Idempotency keys: from a random point too (a restarted caller's retries must not
-        #: meet the replies its previous incarnation left in a server's cache).
-        self._next_key = self.rng.randrange(1, 2**48)
+        # reply to its previous incarnation for one of its own; idempotency keys too (a
+        # restarted caller's retries must not meet the replies its previous incarnation
+        # left in a server's cache). An actor that calls nothing makes no generator.
+        self.rng: random.Random | None = random.Random(seed) if lines else None
+        self._next_id = self.rng.randrange(1, 2**48) if self.rng else 0
+        self._next_key = self.rng.randrange(1, 2**48) if self.rng else 0
         self.by_id: dict[int, Invocation] = {}
         self.invocations: set[Invocation] = set()
         #: Timed-out attempts whose reply may still come (then counted as late).

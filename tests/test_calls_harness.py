@@ -525,3 +525,32 @@ def test_a_replay_runs_the_callbacks_of_calls_started_without_waiting_where_they
     from actors.core.snapshot import Snapshot
 
     assert Snapshot.from_dict(snap.to_dict()).events == snap.events  # call and reply events
+
+
+def test_a_server_drops_a_request_past_its_deadline_and_answers_a_retry_from_its_cache() -> None:
+    """A request whose deadline has passed runs nothing and gets no reply (counted
+    'expired'); a second request with the same caller and key gets the first reply
+    again without running the handler (counted 'cached')."""
+    from actors.core.calls import SERVICE_PREFIX, decode_reply, request_payload
+    from actors.core.wire import encode_envelope
+
+    server = Harness(Thermostat)
+    topic = (SERVICE_PREFIX + "thermo.set").encode()
+    now_ns = server.clock.wall_ns()
+
+    def request(seq: int, rid: int, deadline_ns: int, key: int, value: float) -> list[Any]:
+        payload = request_payload(rid, deadline_ns, key, None, value)
+        return [
+            m.envelope.payload
+            for m in server.feed_frames([topic, encode_envelope("caller", seq, now_ns, payload)])
+        ]
+
+    assert request(1, 10, now_ns - 1, 1, 30.0) == []
+    assert server.state["setpoint"] == 21.0
+    first = request(2, 11, now_ns + 10**9, 2, 25.0)
+    assert server.state["setpoint"] == 25.0
+    again = request(3, 12, now_ns + 10**9, 2, 25.0)
+    replies = [decode_reply(p) for p in first + again]
+    assert [(r.id, r.ok, r.body) for r in replies if r] == [(11, True, 25.0), (12, True, 25.0)]
+    counts = server.engine.service_counts["set_setpoint"]
+    assert (counts["expired"], counts["replied"], counts["cached"]) == (1, 1, 1)

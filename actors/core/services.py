@@ -38,7 +38,42 @@ def check_service_name(name: str) -> None:
     check_topic(name.replace(NAME_FIELD, "name"))
 
 
-class Service:
+class _Exchange:
+    """What a Service and a Call share: the service's name, the request and reply types
+    (with their checks), the doc, and the attribute name the class gives it."""
+
+    kind = "exchange"
+
+    def __init__(self, service: str, request: Any, reply: Any, doc: str | None) -> None:
+        self.service = service
+        self.request = request
+        self.reply = reply
+        self.doc = doc
+        self.check_request = checker(request)
+        self.check_reply = checker(reply)
+        self.name = ""
+        self.owner = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+        self.owner = owner.__name__
+
+    def describe(self) -> dict[str, Any]:
+        """A plain record of the declaration, for docs and tools."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "service": self.service,
+            "request": type_name(self.request),
+            "reply": type_name(self.reply),
+            "doc": self.doc,
+        }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.owner}.{self.name} -> {self.service!r})"
+
+
+class Service(_Exchange):
     """A service an actor serves: its handler method runs once per request, between
     steps, and returns the reply. Made by :func:`service`."""
 
@@ -55,21 +90,11 @@ class Service:
         group: bool = False,
         crash: bool = False,
     ) -> None:
-        self.service = name
-        self.request = request
-        self.reply = reply
-        self.doc = doc
+        super().__init__(name, request, reply, doc)
         self.handler = handler
         self.group = group
         self.crash = crash
-        self.check_request = checker(request)
-        self.check_reply = checker(reply)
         self.name = handler.__name__
-        self.owner = ""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-        self.owner = owner.__name__
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if instance is None:
@@ -77,19 +102,7 @@ class Service:
         return self.handler.__get__(instance, owner)
 
     def describe(self) -> dict[str, Any]:
-        """A plain record of the declaration, for docs and tools."""
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "service": self.service,
-            "request": type_name(self.request),
-            "reply": type_name(self.reply),
-            "doc": self.doc,
-            "group": self.group,
-        }
-
-    def __repr__(self) -> str:
-        return f"Service({self.owner}.{self.name} -> {self.service!r})"
+        return {**super().describe(), "group": self.group}
 
 
 def service(
@@ -119,7 +132,7 @@ def service(
     return decorate
 
 
-class Call:
+class Call(_Exchange):
     """A service this actor calls: ``self.<name>(request)`` blocks until the reply (or
     raises :class:`~actors.core.calls.CallError`); ``self.<name>.start(request,
     callback=...)`` does not, and delivers the result between steps.
@@ -141,20 +154,9 @@ class Call:
         timeout: float = DEFAULT_TIMEOUT,
         policy: Policy | None = None,
     ) -> None:
-        self.service = service
-        self.request = request
-        self.reply = reply
-        self.doc = doc
+        super().__init__(service, request, reply, doc)
         self.timeout = timeout
         self.policy = policy or Policy()
-        self.check_request = checker(request)
-        self.check_reply = checker(reply)
-        self.name = ""
-        self.owner = ""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-        self.owner = owner.__name__
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if instance is None:
@@ -167,19 +169,7 @@ class Call:
             ) from None
 
     def describe(self) -> dict[str, Any]:
-        """A plain record of the declaration, for docs and tools."""
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "service": self.service,
-            "request": type_name(self.request),
-            "reply": type_name(self.reply),
-            "doc": self.doc,
-            "timeout": self.timeout,
-        }
-
-    def __repr__(self) -> str:
-        return f"Call({self.owner}.{self.name} -> {self.service!r})"
+        return {**super().describe(), "timeout": self.timeout}
 
 
 def collect(cls: type, spec: Any) -> None:

@@ -554,3 +554,25 @@ def test_a_server_drops_a_request_past_its_deadline_and_answers_a_retry_from_its
     assert [(r.id, r.ok, r.body) for r in replies if r] == [(11, True, 25.0), (12, True, 25.0)]
     counts = server.engine.service_counts["set_setpoint"]
     assert (counts["expired"], counts["replied"], counts["cached"]) == (1, 1, 1)
+
+
+def test_a_request_with_an_outsized_key_or_shape_is_malformed() -> None:
+    """A peer cannot make a server keep a megabyte key in its reply cache."""
+    from actors.core.calls import MAX_KEY, SERVICE_PREFIX, request_payload
+    from actors.core.wire import encode_envelope
+
+    server = Harness(Thermostat)
+    topic = (SERVICE_PREFIX + "thermo.set").encode()
+    later = server.clock.wall_ns() + 10**9
+    for seq, payload in enumerate(
+        [
+            request_payload(1, later, "k" * (MAX_KEY + 1), None, 22.0),
+            request_payload(2, later, 1, "x" * (MAX_KEY + 1), 22.0),
+            [1, later, 1.5, None, 22.0],
+            {"id": 1},
+        ],
+        start=1,
+    ):
+        assert server.feed_frames([topic, encode_envelope("peer", seq, 0, payload)]) == []
+    assert server.statistics().malformed == 4
+    assert server.state["setpoint"] == 21.0

@@ -37,6 +37,9 @@ REPLY_PREFIX: Final = "$rsp."
 SYS_SERVICES: Final = "$sys.services"
 
 _REQUEST_SLOTS: Final = 5
+#: Longest idempotency key (text) and server name a request may carry: the server keeps
+#: keys in its reply cache, so a peer must not make it keep megabytes of them.
+MAX_KEY: Final = 256
 _REPLY_SLOTS: Final = 3
 _MAX_TEXT: Final = 2000
 
@@ -223,6 +226,8 @@ def decode_request(payload: Any) -> CallRequest | None:
     if type(rid) is not int or type(deadline_ns) is not int:
         return None
     if type(key) not in (int, str) or (to is not None and type(to) is not str):
+        return None
+    if (type(key) is str and len(key) > MAX_KEY) or (to is not None and len(to) > MAX_KEY):
         return None
     return CallRequest(rid, deadline_ns, key, to, body)
 

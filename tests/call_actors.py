@@ -158,3 +158,14 @@ class PoolUser(Actor):
     """Calls pool.work with the wrong types."""
 
     work = Call("pool.work", str, list, doc="Ask the pool")
+
+
+class PoolAsker(Actor):
+    """On a count, calls pool.work that many times (one after the other)."""
+
+    count = Input("pool.count", int, doc="How many calls to make")
+    results = Output("pool.results", list, doc="The replies, in order")
+    work = Call("pool.work", int, int, doc="Ask the pool", timeout=10.0)
+
+    def step(self) -> None:
+        self.results = [self.work(i) for i in range(self.count)]

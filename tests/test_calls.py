@@ -178,3 +178,30 @@ def test_a_tool_calls_a_service_from_outside_the_site(mesh: MeshFactory) -> None
         assert client.call("sp.runs", None, timeout=5.0) == 1
         with pytest.raises(NoResponders):
             client.call("no.such", 1)
+
+
+def test_a_group_of_servers_shares_the_calls_and_each_runs_once(mesh: MeshFactory) -> None:
+    """Two actors serve pool.work as a group: calls alternate between them, and each
+    request is handled by exactly one."""
+    site = mesh.start(
+        {
+            "actors": {
+                "m1": {"class": "call_actors:GroupMember"},
+                "m2": {"class": "call_actors:GroupMember"},
+                "asker": {"class": "call_actors:PoolAsker", "after": ["m1", "m2"]},
+            }
+        }
+    )
+    cursor = site.publish("pool.count", 10)
+    results = site.wait_for("pool.results", after=cursor).envelope.payload
+    assert results == [2 * i for i in range(10)]
+
+    def served(status: dict[str, Any]) -> dict[str, int]:
+        return {
+            a["name"]: a["calls"].get("services", {}).get("work", {}).get("replied", 0)
+            for a in status["actors"]
+            if a["name"] in ("m1", "m2")
+        }
+
+    status = site.wait_status(lambda s: sum(served(s).values()) == 10, what="the replies")
+    assert served(status) == {"m1": 5, "m2": 5}

@@ -576,3 +576,36 @@ def test_a_request_with_an_outsized_key_or_shape_is_malformed() -> None:
         assert server.feed_frames([topic, encode_envelope("peer", seq, 0, payload)]) == []
     assert server.statistics().malformed == 4
     assert server.state["setpoint"] == 21.0
+
+
+class Fragile(Actor):
+    """A service whose failures are the actor's own (crash=True)."""
+
+    @service("fragile.do", int, int, doc="Fails on zero", crash=True)
+    def do(self, request: int) -> int:
+        return 10 // request
+
+
+def test_a_service_that_says_crash_fails_its_actor() -> None:
+    """With crash=True the handler's exception escapes like a step's (snapshot, restart)."""
+    from actors.core.calls import SERVICE_PREFIX, request_payload
+    from actors.core.wire import encode_envelope
+
+    h = Harness(Fragile)
+    later = h.clock.wall_ns() + 10**9
+    frames = [
+        (SERVICE_PREFIX + "fragile.do").encode(),
+        encode_envelope("caller", 1, 0, request_payload(1, later, 1, None, 0)),
+    ]
+    with pytest.raises(ZeroDivisionError):
+        h.feed_frames(frames)
+
+
+def test_a_time_window_breaker_forgets_old_failures() -> None:
+    """window_seconds: failures older than the window no longer count."""
+    breaker = CircuitBreaker(Breaker(window_seconds=10.0, min_calls=2, failure_rate=1.0))
+    breaker.record(0.0, True, 0.1)
+    breaker.record(11.0, True, 0.1)  # the first is out of the window: one call, too few
+    assert breaker.state is BreakerState.CLOSED
+    breaker.record(12.0, True, 0.1)
+    assert breaker.state is BreakerState.OPEN

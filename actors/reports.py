@@ -103,6 +103,8 @@ class Reports:
         log = self.logging.file
         counts = {"log_lost": log.lost if log is not None else 0}
         counts["snapshots_failed"] = self.snapshots_failed
+        # Messages shed while a blocking call waited (more than its bound came meanwhile).
+        counts["deferred_dropped"] = getattr(self, "deferred_dropped", 0)
         return {k: v for k, v in counts.items() if v}
 
     def _hold_name(self) -> None:

@@ -146,4 +146,5 @@ class Reports:
                 )
                 if v
             },
+            faults=faults.statistics() if (faults := getattr(self, "faults", None)) else {},
         ).encode()

@@ -17,6 +17,7 @@ as this actor of this site.
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import signal
 import time
@@ -41,6 +42,7 @@ from actors.core.requests import ReplyCache
 from actors.core.resilience import PolicyError
 from actors.core.topics import SYS_CONTROL, SYS_HEARTBEAT, SYS_REPLY, SYS_RETAINED
 from actors.core.wire import WireError, decode_message
+from actors.faulty import FaultInjector
 from actors.link import BrokerLink, BrokerUnreachable
 from actors.loader import LoadError, load_class
 from actors.logs import setup_logging
@@ -114,6 +116,8 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits):
         self.deferred: list[list[bytes]] = []
         self.deferred_dropped = 0
         self._engine: ActorEngine | None = None
+        #: The site's fault rules for this actor, when it has any (None: the plain transport).
+        self.faults: FaultInjector | None = None
         self._next_beat = 0.0
 
     def run(self) -> int:
@@ -178,6 +182,8 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits):
             self.log.debug("memory held", max_rss_mb=cfg.max_rss_mb, rlimit_data=limit)
         try:
             self.transport = Transport(link)
+            if cfg.fault_rules:
+                self._inject_faults(cfg)
             engine.block = self._wait_call
             self._engine = engine
             return self._serve(engine, link, wakeup, parent)
@@ -196,6 +202,19 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits):
                 faulthandler.unregister(signal.SIGUSR1)
                 stack_file.close()
                 Path(stack_file.name).unlink(missing_ok=True)
+
+    def _inject_faults(self, cfg: RuntimeConfig) -> None:
+        """Wrap the transport with the fault rules that apply to this actor, if any."""
+        started = time.time()
+        if cfg.run_dir is not None:
+            # The site started when its supervisor took the pid file: windows count from there.
+            with contextlib.suppress(OSError):
+                started = (cfg.run_dir / "supervisor.pid").stat().st_mtime
+        injector = FaultInjector(cfg.name, cfg.fault_seed, list(cfg.fault_rules), started=started)
+        if injector.active:
+            injector.wrap(self.transport)
+            self.faults = injector
+            self.log.warning("fault injection on", rules=len(injector.counts))
 
     def _telemetry(self) -> Any:
         """The OpenTelemetry settings of this actor (importing the SDK only when used)."""
@@ -311,6 +330,7 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits):
         poller.register(transport.socket, zmq.POLLIN)
         poller.register(wakeup.fileno(), zmq.POLLIN)
         poll = poller.poll
+        faults = self.faults
         receive = engine.receive
         recv_next = transport.receive
         next_parent = time.monotonic() + _PARENT_CHECK
@@ -340,6 +360,8 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits):
                     deadline = engine.next_deadline()
                     if deadline is not None:
                         wake = min(wake, deadline)
+                    if faults is not None and (held := faults.next_due()) is not None:
+                        wake = min(wake, held)
                 else:
                     due = self._phase_due(now)
                     if isinstance(due, Exit):
@@ -348,6 +370,10 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits):
                         continue
                     wake = min(due, next_parent)
                 events = poll(max(0, int((wake - now) * 1000) + 1))
+                if faults is not None and running:
+                    faults.flush(transport.publish)  # held publishes due, the ledger
+                    if not events and faults.due_in():
+                        events = [(None, 0)]  # a held delivery is due: read as if polled
                 if events:
                     # The signal handler has run by now (before this bytecode): a flag
                     # check is enough, cheaper than sorting out the poll's results.

@@ -48,6 +48,9 @@ class RuntimeConfig:
     calls: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Rate limits of Inputs and Outputs, from site.toml, over the code's.
     rate_limits: dict[str, Any] = field(default_factory=dict)
+    #: The seed and rules of fault injection (``[faults]``; none by default).
+    fault_seed: int = 0
+    fault_rules: tuple[Any, ...] = ()
 
     @classmethod
     def from_site(cls, site: SiteConfig, name: str) -> RuntimeConfig:
@@ -83,4 +86,6 @@ class RuntimeConfig:
             max_rss_mb=actor.max_rss_mb,
             calls=actor.calls,
             rate_limits=actor.rate_limits,
+            fault_seed=site.faults.seed,
+            fault_rules=site.faults.rules,
         )

@@ -147,6 +147,7 @@ class Child:
             "topics": self.heartbeat.get("topics", {}),
             "inputs": self.heartbeat.get("inputs", {}),
             "calls": self.heartbeat.get("calls", {}),
+            "faults": self.heartbeat.get("faults", {}),
         }
 
 

@@ -29,7 +29,8 @@ ALLOWED: dict[str, frozenset[str]] = {
 EXEMPT = {"actors.testing": "the test kit runs whole meshes: it sits on top of everything"}
 #: Module prefixes that may import only the listed prefixes of this project (pure layers).
 PURE = {
-    "actors.site": ("actors.site", "actors.core.topics"),
+    # The site layer parses topics and fault rules with their pure cores.
+    "actors.site": ("actors.site", "actors.core.topics", "actors.core.faults"),
     "actors.core": ("actors.core",),
     "supervisor.core": ("supervisor.core", "actors.core", "actors.site.model"),
     "hal.core": ("hal.core", "actors.core"),

@@ -171,11 +171,14 @@ class Heartbeat:
     #: Calls made (``calls``: per Call, counters and breaker) and requests served
     #: (``services``: per service handler, counters).
     calls: dict[str, Any] = field(default_factory=dict)
+    #: Faults injected by this process, per rule index (``[faults]``).
+    faults: dict[str, Any] = field(default_factory=dict)
 
     def encode(self) -> dict[str, Any]:
         """The map that goes on the wire."""
         return {
             "calls": self.calls,
+            "faults": self.faults,
             "state": self.state,
             "pid": self.pid,
             "uptime": self.uptime,
@@ -191,7 +194,9 @@ class Heartbeat:
         """A heartbeat from a peer's payload, or None when it is not one."""
         if not isinstance(payload, dict) or type(payload.get("pid")) is not int:
             return None
-        maps = {k: payload.get(k) for k in ("stats", "inputs", "metrics", "topics", "calls")}
+        maps = {
+            k: payload.get(k) for k in ("stats", "inputs", "metrics", "topics", "calls", "faults")
+        }
         last_step = payload.get("last_step")
         uptime = payload.get("uptime")
         return cls(

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from actors.core.faults import FaultRule
+
 STRATEGIES: Final = ("one_for_one", "one_for_all", "rest_for_one")
 RESTART_TYPES: Final = ("permanent", "transient", "temporary")
 ESCALATIONS: Final = ("shutdown", "give_up")
@@ -148,6 +150,14 @@ class ActorConfig:
 
 
 @dataclass(frozen=True)
+class FaultsConfig:
+    """``[faults]``: the seed and the rules of fault injection (none by default)."""
+
+    seed: int = 0
+    rules: tuple[FaultRule, ...] = ()
+
+
+@dataclass(frozen=True)
 class SiteConfig:
     """A whole validated site: ``path`` is the site.toml it came from, if any."""
 
@@ -158,6 +168,7 @@ class SiteConfig:
     telemetry: TelemetryConfig
     snapshots: SnapshotConfig
     actors: dict[str, ActorConfig]
+    faults: FaultsConfig = field(default_factory=FaultsConfig)
 
     @property
     def folder(self) -> Path:

@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 from typing import Any, Final
 
+from actors.core.faults import FaultError, parse_faults, parse_rule
 from actors.core.topics import TopicError, check_topic
 from actors.site.model import (
     ESCALATIONS,
@@ -29,6 +30,7 @@ from actors.site.model import (
     BrokerConfig,
     ConfigError,
     ConfigProblem,
+    FaultsConfig,
     SiteConfig,
     SiteInfo,
     SnapshotConfig,
@@ -87,7 +89,7 @@ _ACTOR_KEYS: Final[dict[str, tuple[Any, Any]]] = {
     "calls": (dict, {}),
     "rate_limits": (dict, {}),
 }
-_TABLES: Final = {"site", "broker", "supervisor", "telemetry", "snapshots", "actors"}
+_TABLES: Final = {"site", "broker", "supervisor", "telemetry", "snapshots", "actors", "faults"}
 
 
 def actor_keys() -> dict[str, tuple[tuple[type, ...], Any]]:
@@ -421,8 +423,40 @@ def parse_site_leniently(
         telemetry=telemetry,
         snapshots=snapshots,
         actors=sound,
+        faults=_parse_faults(col, data.get("faults"), set(actors)),
     )
     return site_config, col.problems
+
+
+def _parse_faults(col: _Collector, data: Any, actors: set[str]) -> FaultsConfig:
+    """``[faults]``: every bad rule reported (each names its key); the good ones kept."""
+    if data is None:
+        return FaultsConfig()
+    if not isinstance(data, dict):
+        col.add("faults", f"must be a table, got {type(data).__name__}")
+        return FaultsConfig()
+    try:
+        seed, _ = parse_faults({k: v for k, v in data.items() if k != "rules"})
+    except FaultError as exc:
+        col.add(exc.key, exc.reason)
+        seed = 0
+    rules = data.get("rules", [])
+    if not isinstance(rules, list):
+        col.add("faults.rules", "must be an array of tables ([[faults.rules]])")
+        return FaultsConfig(seed)
+    good = []
+    for i, table in enumerate(rules):
+        where = f"faults.rules[{i}]"
+        try:
+            rule = parse_rule(i, table, where)
+        except FaultError as exc:
+            col.add(exc.key, exc.reason)
+            continue
+        for key, name in (("to", rule.to), ("from", rule.sender)):
+            if name is not None and name not in actors:
+                col.add(f"{where}.{key}", f"names unknown actor {name!r}")
+        good.append(rule)
+    return FaultsConfig(seed, tuple(good))
 
 
 def _check_after(col: _Collector, actors: dict[str, ActorConfig]) -> None:

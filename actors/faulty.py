@@ -1,0 +1,242 @@
+"""Fault injection on an actor process's hops: what it publishes and what it is delivered (shell).
+
+:class:`FaultInjector` wraps the process's :class:`~actors.transport.Transport`
+when the site has rules for this actor (and only then: with no rule, the
+transport is the same code as without the feature). Each message is matched
+against the rules of its hop in order; the first that fires (a pure function
+of the seed, the rule and the message's identity, see
+:mod:`actors.core.faults`) decides what happens to it. Every fault injected is
+published on ``$sys.fault`` and counted per rule (the heartbeat's ``faults``).
+
+The framework's own topics (``$...``) are left alone unless a rule names one.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+from actors.core.faults import REORDER_WAIT, FaultRule, Injected, delay_of, fires
+from actors.core.wire import MESSAGE_FRAMES, WireError, decode_fields
+from actors.transport import Transport
+
+#: The topic of the ledger: one message per fault injected.
+SYS_FAULT: Final = "$sys.fault"
+#: Messages read from the socket per call of the faulty receive, at most (dropped ones
+#: included): the loop's turn stays bounded.
+_READS: Final = 100
+#: Bytes that no msgpack decoder accepts as the start of an envelope (0xc1 is never used).
+_CORRUPT: Final = b"\xc1"
+
+
+class FaultInjector:
+    """The rules that apply to one actor's publishes and deliveries, and what they hold."""
+
+    def __init__(
+        self,
+        actor: str,
+        seed: int,
+        rules: list[FaultRule],
+        *,
+        started: float,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.actor = actor
+        self.seed = seed
+        self.started = started
+        self._clock = clock
+        self._monotonic = monotonic
+        self.publish_rules = [r for r in rules if r.hop == "publish" and r.sender in (None, actor)]
+        self.deliver_rules = [r for r in rules if r.hop == "deliver" and r.to in (None, actor)]
+        #: Faults injected, per rule index.
+        self.counts: dict[int, int] = {r.index: 0 for r in self.publish_rules + self.deliver_rules}
+        self._order = itertools.count()
+        #: Held deliveries and publishes: (due on the monotonic clock, order, frames).
+        self._held_in: list[tuple[float, int, list[bytes]]] = []
+        self._held_out: list[tuple[float, int, list[bytes]]] = []
+        self._raw_receive: Callable[[], list[bytes] | None] | None = None
+        self._raw_send: Callable[[bytes, bytes], None] | None = None
+        #: Ledger entries waiting to be published (sent between messages, never inside one).
+        self.ledger: list[Injected] = []
+
+    @property
+    def active(self) -> bool:
+        """Whether any rule applies to this actor."""
+        return bool(self.publish_rules or self.deliver_rules)
+
+    def wrap(self, transport: Transport) -> None:
+        """Put the faulty receive and send in *transport*'s place (the runtime reads them
+        after this)."""
+        self._raw_receive, self._raw_send = transport.receive, transport.send
+        if self.deliver_rules:
+            transport.receive = self.receive
+        if self.publish_rules:
+            transport.send = self.send
+
+    # -- which rule fires --------------------------------------------------------------
+
+    def _rule_for(
+        self, rules: list[FaultRule], frames: list[bytes], receiver: str
+    ) -> tuple[FaultRule, str, int] | None:
+        """The first rule that fires on *frames*, with the sender and seq; None if none."""
+        topic_b = frames[0]
+        try:
+            topic = topic_b.decode()
+            sender, seq, _, _, _ = decode_fields(frames[1])
+        except (UnicodeDecodeError, WireError):
+            return None  # not a message: receivers count it as it is
+        since = self._clock() - self.started
+        for rule in rules:
+            if topic.startswith("$") and (
+                rule.topic is None or not rule.topic.text.startswith("$")
+            ):
+                continue
+            if not rule.matches(topic, sender, receiver) or not rule.active(since):
+                continue
+            if rule.limit is not None and self.counts[rule.index] >= rule.limit:
+                continue
+            if fires(rule, self.seed, sender, topic, seq):
+                self.counts[rule.index] += 1
+                self.ledger.append(
+                    Injected(
+                        rule.index,
+                        rule.hop,
+                        rule.kind,
+                        topic,
+                        sender,
+                        seq,
+                        self.actor,
+                        self._clock(),
+                    )
+                )
+                return rule, sender, seq
+        return None
+
+    # -- deliver --------------------------------------------------------------------------
+
+    def receive(self) -> list[bytes] | None:
+        """The next message to deliver, after the deliver rules (None: nothing now)."""
+        held = self._held_in
+        if held and held[0][0] <= self._monotonic():
+            return heapq.heappop(held)[2]
+        raw = self._raw_receive
+        assert raw is not None
+        for _ in range(_READS):
+            frames = raw()
+            if frames is None:
+                return None
+            if len(frames) != MESSAGE_FRAMES:
+                return frames
+            hit = self._rule_for(self.deliver_rules, frames, self.actor)
+            if hit is None:
+                self._release_reordered()
+                return frames
+            rule, sender, seq = hit
+            kind = rule.kind
+            if kind in ("drop", "partition"):
+                continue
+            if kind == "corrupt":
+                return [frames[0], _CORRUPT + frames[1][1:]]
+            if kind == "duplicate":
+                self._hold(held, 0.0, frames)
+                return frames
+            if kind == "slow":
+                time.sleep(delay_of(rule, self.seed, sender, frames[0].decode(), seq))
+                return frames  # a slow consumer: the fault is the time it takes
+            if kind == "delay":
+                self._hold(held, delay_of(rule, self.seed, sender, frames[0].decode(), seq), frames)
+                continue
+            # reorder: the next message overtakes this one (or it comes after a while)
+            self._hold(held, REORDER_WAIT, frames, reordered=True)
+        return None
+
+    def _release_reordered(self) -> None:
+        """A message passed: those held to be overtaken come right after it."""
+        now = self._monotonic()
+        held = self._held_in
+        if any(order < 0 for _, order, _ in held):
+            self._held_in = [(now if o < 0 else d, abs(o), f) for d, o, f in held]
+            heapq.heapify(self._held_in)
+
+    def _hold(
+        self,
+        held: list[tuple[float, int, list[bytes]]],
+        seconds: float,
+        frames: list[bytes],
+        reordered: bool = False,
+    ) -> None:
+        order = next(self._order)
+        # A reordered message's order is negative until the next message passes it.
+        heapq.heappush(
+            held, (self._monotonic() + seconds, -(order + 1) if reordered else order, frames)
+        )
+
+    # -- publish --------------------------------------------------------------------------
+
+    def send(self, topic: bytes, envelope: bytes) -> None:
+        """Send one message, after the publish rules."""
+        raw = self._raw_send
+        assert raw is not None
+        hit = self._rule_for(self.publish_rules, [topic, envelope], "")
+        if hit is None:
+            raw(topic, envelope)
+            self._flush_reordered_out()
+            return
+        rule, sender, seq = hit
+        kind = rule.kind
+        if kind in ("drop", "partition"):
+            return
+        if kind == "corrupt":
+            raw(topic, _CORRUPT + envelope[1:])
+        elif kind == "duplicate":
+            raw(topic, envelope)
+            raw(topic, envelope)
+        elif kind == "delay":
+            wait = delay_of(rule, self.seed, sender, topic.decode(), seq)
+            self._hold(self._held_out, wait, [topic, envelope])
+        else:  # reorder: sent after the next one (or after a while)
+            self._hold(self._held_out, REORDER_WAIT, [topic, envelope], reordered=True)
+
+    def _flush_reordered_out(self) -> None:
+        raw = self._raw_send
+        assert raw is not None
+        held = self._held_out
+        if any(order < 0 for _, order, _ in held):
+            keep = [h for h in held if h[1] >= 0]
+            for _, _, (topic, envelope) in sorted(
+                (h for h in held if h[1] < 0), key=lambda h: -h[1]
+            ):
+                raw(topic, envelope)
+            self._held_out = keep
+            heapq.heapify(keep)
+
+    # -- the runtime's loop ---------------------------------------------------------------
+
+    def next_due(self) -> float | None:
+        """When a held message is next due (monotonic), or None."""
+        dues = [held[0][0] for held in (self._held_in, self._held_out) if held]
+        return min(dues) if dues else None
+
+    def due_in(self) -> bool:
+        """Whether a held delivery is due now (the loop reads even without socket events)."""
+        return bool(self._held_in) and self._held_in[0][0] <= self._monotonic()
+
+    def flush(self, publish: Callable[[str, Any], None]) -> None:
+        """Send the held publishes that are due, and publish the ledger's new entries."""
+        raw = self._raw_send
+        held = self._held_out
+        now = self._monotonic()
+        while held and held[0][0] <= now and raw is not None:
+            _, _, (topic, envelope) = heapq.heappop(held)
+            raw(topic, envelope)
+        ledger, self.ledger = self.ledger, []
+        for entry in ledger:
+            publish(SYS_FAULT, entry.encode())
+
+    def statistics(self) -> dict[str, int]:
+        """Faults injected per rule (keys are the rules' indexes, as text)."""
+        return {str(index): n for index, n in self.counts.items()}

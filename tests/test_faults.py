@@ -1,0 +1,209 @@
+"""Fault injection on the publish and deliver hops, with real processes: every kind, the
+ledger on $sys.fault, the receivers' own detection, and the same seed giving the same
+faults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from actors.core.faults import FaultError, draw, fires, parse_faults, parse_rule
+from actors.site import ConfigError
+from actors.site.parse import parse_site
+from actors.testing import Mesh, MeshFactory
+
+COUNT = 200
+
+
+def site_with(rule: dict[str, Any], seed: int = 42) -> dict[str, Any]:
+    return {
+        "supervisor": {"heartbeat_interval": 0.2},
+        "faults": {"seed": seed, "rules": [rule]},
+        "actors": {
+            "counter": {"class": "mesh_actors:Counter"},
+            "tally": {"class": "mesh_actors:Tally", "after": ["counter"]},
+        },
+    }
+
+
+def detectable(ledger: list[dict[str, Any]]) -> int:
+    """Dropped messages a receiver can see as gaps: those between the first and the last
+    that got through (a sender's first messages lost look like its start)."""
+    lost = {e["seq"] for e in ledger}
+    through = [seq for seq in range(1, COUNT + 1) if seq not in lost]
+    return sum(1 for seq in lost if through and through[0] < seq < through[-1])
+
+
+def run(site: Mesh, done: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Send COUNT numbers; wait until *done(tally record, faults injected)*; return the
+    tally's record and the ledger published on $sys.fault."""
+    cursor = site.publish("count.go", [COUNT, 20])
+
+    def finished(status: dict[str, Any]) -> bool:
+        records = {a["name"]: a for a in status["actors"]}
+        injected = sum(n for a in records.values() for n in (a.get("faults") or {}).values())
+        return bool(done(records["tally"]["stats"], injected))
+
+    status = site.wait_status(finished, timeout=60, what="the numbers accounted for")
+    tally = next(a for a in status["actors"] if a["name"] == "tally")
+    injected = sum(n for a in status["actors"] for n in (a.get("faults") or {}).values())
+    ledger = [
+        m.envelope.payload for m in site.collect("$sys.fault", injected, timeout=30, after=cursor)
+    ]
+    return tally, ledger
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("rule", "done", "detected"),
+    [
+        (
+            {"hop": "deliver", "to": "tally", "kind": "drop", "probability": 0.2},
+            lambda s, n: s["received"] + n == COUNT,
+            lambda s, ledger: s["gaps"] == detectable(ledger),
+        ),
+        (
+            {"hop": "deliver", "topic": "count.*", "kind": "duplicate", "every": 10},
+            lambda s, n: s["received"] == COUNT + n,
+            lambda s, ledger: s["duplicates"] == len(ledger) == COUNT // 10,
+        ),
+        (
+            {"hop": "deliver", "kind": "corrupt", "probability": 0.1},
+            lambda s, n: s["received"] == COUNT,
+            lambda s, ledger: s["malformed"] == len(ledger) > 0,
+        ),
+        (
+            {"hop": "deliver", "kind": "delay", "every": 25, "delay": 0.05, "jitter": 0.01},
+            lambda s, n: s["received"] == COUNT,
+            lambda s, ledger: s["accepted"] + s["duplicates"] == COUNT and len(ledger) == 8,
+        ),
+        (
+            {"hop": "deliver", "kind": "reorder", "every": 20},
+            lambda s, n: s["received"] == COUNT,
+            lambda s, ledger: s["accepted"] + s["duplicates"] == COUNT and len(ledger) == 10,
+        ),
+        (
+            {"hop": "deliver", "kind": "slow", "every": 50, "delay": 0.02},
+            lambda s, n: s["received"] == COUNT,
+            lambda s, ledger: s["accepted"] == COUNT and len(ledger) == 4,
+        ),
+        (
+            {"hop": "publish", "from": "counter", "kind": "drop", "probability": 0.2},
+            lambda s, n: s["received"] + n == COUNT,
+            lambda s, ledger: s["gaps"] == detectable(ledger),
+        ),
+        (
+            {"hop": "publish", "kind": "duplicate", "topic": "count.n", "every": 20},
+            lambda s, n: s["received"] == COUNT + n,
+            lambda s, ledger: s["duplicates"] == len(ledger) == COUNT // 20,
+        ),
+        (
+            {"hop": "publish", "kind": "corrupt", "topic": "count.n", "every": 40},
+            lambda s, n: s["received"] == COUNT,
+            lambda s, ledger: s["malformed"] == len(ledger) == COUNT // 40,
+        ),
+        (
+            {"hop": "publish", "kind": "delay", "topic": "count.n", "every": 50, "delay": 0.05},
+            lambda s, n: s["received"] == COUNT,
+            lambda s, ledger: s["accepted"] + s["duplicates"] == COUNT and len(ledger) == 4,
+        ),
+        (
+            {"hop": "publish", "kind": "reorder", "topic": "count.n", "every": 50},
+            lambda s, n: s["received"] == COUNT,
+            lambda s, ledger: s["accepted"] + s["duplicates"] == COUNT and len(ledger) == 4,
+        ),
+    ],
+    ids=lambda v: f"{v['hop']}-{v['kind']}" if isinstance(v, dict) else "",
+)
+def test_a_fault_is_injected_recorded_and_detected(
+    mesh: MeshFactory, rule: dict[str, Any], done: Any, detected: Any
+) -> None:
+    """The rule's faults happen, each is on the ledger, and the receiver's counters show them."""
+    site = mesh.start(site_with(rule))
+    tally, ledger = run(site, done)
+    assert ledger, "no fault was injected"
+    assert {(e["hop"], e["kind"], e["topic"], e["sender"]) for e in ledger} == {
+        (rule["hop"], rule["kind"], "count.n", "counter")
+    }
+    assert detected(tally["stats"], ledger), (tally["stats"], len(ledger))
+
+
+@pytest.mark.slow
+def test_a_partition_cuts_an_actor_off_for_its_window(mesh: MeshFactory) -> None:
+    """Everything delivered to the tally in the partition's window is lost, then it heals."""
+    rule = {"hop": "deliver", "to": "tally", "kind": "partition", "after": 0.0, "for": 3600.0}
+    site = mesh.start(site_with(rule))
+    tally, ledger = run(site, lambda s, n: n >= COUNT)
+    assert tally["stats"]["accepted"] == 0 and len(ledger) >= COUNT
+
+
+@pytest.mark.slow
+def test_the_same_seed_gives_the_same_ledger_and_another_seed_another(mesh: MeshFactory) -> None:
+    """Two runs with seed 42 inject the same faults (times aside); seed 43 others."""
+    rule = {"hop": "deliver", "to": "tally", "kind": "drop", "probability": 0.3}
+    ledgers = []
+    for seed in (42, 42, 43):
+        site = mesh.start(site_with(rule, seed))
+        _, ledger = run(site, lambda s, n: s["received"] + n == COUNT)
+        ledgers.append(sorted((e["rule"], e["kind"], e["sender"], e["seq"]) for e in ledger))
+        site.close()
+    assert ledgers[0] == ledgers[1]
+    assert ledgers[0] != ledgers[2]
+
+
+def test_whether_a_rule_fires_is_a_pure_function_of_seed_rule_and_message() -> None:
+    """The dice: the same arguments, the same draw; every=N hits one message in N."""
+    rule = parse_rule(0, {"hop": "deliver", "kind": "drop", "probability": 0.5}, "r")
+    first = [fires(rule, 7, "a", "t", seq) for seq in range(1, 1001)]
+    assert first == [fires(rule, 7, "a", "t", seq) for seq in range(1, 1001)]
+    assert 400 < sum(first) < 600
+    assert first != [fires(rule, 8, "a", "t", seq) for seq in range(1, 1001)]
+    every = parse_rule(1, {"hop": "deliver", "kind": "drop", "every": 10}, "r")
+    assert sum(fires(every, 7, "a", "t", seq) for seq in range(1, 1001)) == 100
+    assert 0 <= draw(1, 2, "s", "t", 3) < 1
+
+
+@pytest.mark.parametrize(
+    ("rule", "key", "reason"),
+    [
+        ({"kind": "drop", "probability": 0.1}, "hop", "is required"),
+        ({"hop": "nowhere", "kind": "drop"}, "hop", "is not one of"),
+        ({"hop": "deliver", "kind": "explode", "probability": 1}, "kind", "is not one of"),
+        ({"hop": "publish", "kind": "slow", "probability": 1, "delay": 1}, "kind", "takes"),
+        ({"hop": "deliver", "kind": "drop"}, "probability", "is required"),
+        ({"hop": "deliver", "kind": "drop", "probability": 2}, "probability", "[0, 1]"),
+        ({"hop": "deliver", "kind": "drop", "every": 0}, "every", "at least 1"),
+        ({"hop": "deliver", "kind": "delay", "every": 2}, "delay", "needs delay"),
+        ({"hop": "deliver", "kind": "partition"}, "for", "needs for"),
+        ({"hop": "deliver", "kind": "drop", "every": 2, "topic": "a..b"}, "topic", ""),
+        ({"hop": "deliver", "kind": "drop", "every": 2, "colour": 1}, "colour", "unknown key"),
+        ({"hop": "deliver", "kind": "drop", "every": 2, "after": -1}, "after", "negative"),
+        ({"hop": "step", "kind": "crash", "every": 2}, "hop", "not available yet"),
+    ],
+)
+def test_a_bad_rule_names_its_key(rule: dict[str, Any], key: str, reason: str) -> None:
+    """Every mistake in a rule is refused with the rule's index and the key."""
+    with pytest.raises(FaultError) as info:
+        parse_faults({"seed": 1, "rules": [rule]})
+    assert info.value.key == f"faults.rules[0].{key}"
+    assert reason in info.value.reason
+
+
+def test_check_reports_every_bad_rule_and_unknown_actors(tmp_path: Any) -> None:
+    """site.toml: each bad rule and each unknown actor named, all at once."""
+    data = {
+        "site": {"name": "f"},
+        "faults": {
+            "seed": "x",
+            "rules": [
+                {"hop": "deliver", "kind": "drop", "probability": 0.1, "to": "ghost"},
+                {"hop": "deliver", "kind": "drop"},
+            ],
+        },
+        "actors": {"a": {"class": "mesh_actors:Counter"}},
+    }
+    with pytest.raises(ConfigError) as info:
+        parse_site(data, tmp_path / "site.toml")
+    keys = {p.key for p in info.value.problems}
+    assert keys == {"faults.seed", "faults.rules[0].to", "faults.rules[1].probability"}

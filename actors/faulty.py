@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
+from actors.core.calls import REPLY_PREFIX, SERVICE_PREFIX
 from actors.core.faults import REORDER_WAIT, FaultRule, Injected, delay_of, fires
 from actors.core.wire import MESSAGE_FRAMES, WireError, decode_fields
 from actors.transport import Transport
@@ -52,8 +53,14 @@ class FaultInjector:
         self._monotonic = monotonic
         self.publish_rules = [r for r in rules if r.hop == "publish" and r.sender in (None, actor)]
         self.deliver_rules = [r for r in rules if r.hop == "deliver" and r.to in (None, actor)]
+        #: Calls: requests as this actor's services receive them, replies as it receives them.
+        self.request_rules = [r for r in rules if r.hop == "request" and r.to in (None, actor)]
+        self.reply_rules = [r for r in rules if r.hop == "reply" and r.to in (None, actor)]
         #: Faults injected, per rule index.
-        self.counts: dict[int, int] = {r.index: 0 for r in self.publish_rules + self.deliver_rules}
+        self.counts: dict[int, int] = {
+            r.index: 0
+            for r in self.publish_rules + self.deliver_rules + self.request_rules + self.reply_rules
+        }
         self._order = itertools.count()
         #: Held deliveries and publishes: (due on the monotonic clock, order, frames).
         self._held_in: list[tuple[float, int, list[bytes]]] = []
@@ -66,13 +73,13 @@ class FaultInjector:
     @property
     def active(self) -> bool:
         """Whether any rule applies to this actor."""
-        return bool(self.publish_rules or self.deliver_rules)
+        return bool(self.counts)
 
     def wrap(self, transport: Transport) -> None:
         """Put the faulty receive and send in *transport*'s place (the runtime reads them
         after this)."""
         self._raw_receive, self._raw_send = transport.receive, transport.send
-        if self.deliver_rules:
+        if self.deliver_rules or self.request_rules or self.reply_rules:
             transport.receive = self.receive
         if self.publish_rules:
             transport.send = self.send
@@ -89,10 +96,16 @@ class FaultInjector:
             sender, seq, _, _, _ = decode_fields(frames[1])
         except (UnicodeDecodeError, WireError):
             return None  # not a message: receivers count it as it is
+        if rules is not self.publish_rules and topic.startswith(SERVICE_PREFIX):
+            rules, topic = self.request_rules, topic.removeprefix(SERVICE_PREFIX)
+        elif rules is not self.publish_rules and topic.startswith(REPLY_PREFIX):
+            rules = self.reply_rules
         since = self._clock() - self.started
         for rule in rules:
-            if topic.startswith("$") and (
-                rule.topic is None or not rule.topic.text.startswith("$")
+            if (
+                topic.startswith("$")
+                and rule.hop != "reply"
+                and (rule.topic is None or not rule.topic.text.startswith("$"))
             ):
                 continue
             if not rule.matches(topic, sender, receiver) or not rule.active(since):

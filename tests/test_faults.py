@@ -180,6 +180,7 @@ def test_whether_a_rule_fires_is_a_pure_function_of_seed_rule_and_message() -> N
         ({"hop": "deliver", "kind": "drop", "every": 2, "colour": 1}, "colour", "unknown key"),
         ({"hop": "deliver", "kind": "drop", "every": 2, "after": -1}, "after", "negative"),
         ({"hop": "step", "kind": "crash", "every": 2}, "hop", "not available yet"),
+        ({"hop": "reply", "kind": "drop", "every": 2, "topic": "a"}, "topic", "names no service"),
     ],
 )
 def test_a_bad_rule_names_its_key(rule: dict[str, Any], key: str, reason: str) -> None:
@@ -207,3 +208,63 @@ def test_check_reports_every_bad_rule_and_unknown_actors(tmp_path: Any) -> None:
         parse_site(data, tmp_path / "site.toml")
     keys = {p.key for p in info.value.problems}
     assert keys == {"faults.seed", "faults.rules[0].to", "faults.rules[1].probability"}
+
+
+def call_site(rule: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "supervisor": {"heartbeat_interval": 0.2},
+        "faults": {"seed": 1, "rules": [rule]},
+        "actors": {
+            "server": {"class": "call_actors:SetPoint"},
+            "asker": {"class": "call_actors:Asker"},
+        },
+    }
+
+
+def ask_once(site: Mesh, ident: int) -> dict[str, Any]:
+    cursor = site.publish("ask.in", {"call": "once", "request": {"value": 2.0}, "id": ident})
+    answer: dict[str, Any] = site.wait_for(
+        "ask.out", lambda p: p["id"] == ident, after=cursor
+    ).envelope.payload
+    return answer
+
+
+@pytest.mark.slow
+def test_dropped_requests_and_replies_time_the_call_out(mesh: MeshFactory) -> None:
+    """Every request to the server dropped: the call (and its resends) times out, and the
+    handler never ran; every reply to the asker dropped: the handler ran, the call timed
+    out all the same."""
+    site = mesh.start(
+        call_site({"hop": "request", "topic": "sp.*", "to": "server", "kind": "drop", "every": 1})
+    )
+    assert ask_once(site, 1)["kind"] == "timeout"
+    status = site.wait_actor("server", lambda a: a["faults"].get("0", 0) >= 1, what="faults")
+    assert status["calls"]["services"]["set_setpoint"]["requests"] == 0
+    site.close()
+    site = mesh.start(
+        call_site({"hop": "reply", "from": "server", "to": "asker", "kind": "drop", "every": 1})
+    )
+    assert ask_once(site, 2)["kind"] == "timeout"
+    site.wait_actor(
+        "server",
+        lambda a: a["calls"].get("services", {}).get("set_setpoint", {}).get("replied", 0) >= 1,
+        what="the handler ran",
+    )
+    site.wait_actor("asker", lambda a: a["faults"].get("0", 0) >= 1, what="faults")
+
+
+@pytest.mark.slow
+def test_a_duplicated_request_runs_the_handler_once_and_a_corrupt_one_is_counted(
+    mesh: MeshFactory,
+) -> None:
+    """The server drops the copy by its sequence number; a corrupted request is malformed."""
+    site = mesh.start(call_site({"hop": "request", "kind": "duplicate", "every": 1}))
+    assert ask_once(site, 1)["ok"]
+    server = site.wait_actor(
+        "server", lambda a: a["stats"].get("duplicates", 0) >= 1, what="the copy dropped"
+    )
+    assert server["calls"]["services"]["set_setpoint"]["replied"] == 1
+    site.close()
+    site = mesh.start(call_site({"hop": "request", "kind": "corrupt", "every": 1}))
+    assert ask_once(site, 2)["kind"] == "timeout"
+    site.wait_actor("server", lambda a: a["stats"].get("malformed", 0) >= 1, what="malformed")

@@ -52,6 +52,10 @@ KINDS: Final = (
 KINDS_AT: Final[dict[str, tuple[str, ...]]] = {
     "publish": ("drop", "delay", "duplicate", "reorder", "corrupt", "partition"),
     "deliver": ("drop", "delay", "duplicate", "reorder", "corrupt", "partition", "slow"),
+    # A call's request where its server receives it (topic: the service), and its reply
+    # where the caller receives it (a reply names no service: match it by from and to).
+    "request": ("drop", "delay", "duplicate", "corrupt"),
+    "reply": ("drop", "delay", "duplicate", "corrupt"),
 }
 #: The keys of a rule, with their types (``for`` and ``from`` are Python keywords: the
 #: rule's attributes are ``window`` and ``sender``).
@@ -196,6 +200,8 @@ def parse_rule(index: int, table: Mapping[str, Any], where: str) -> FaultRule:
             f"{where}.kind", f"hop {hop!r} takes {', '.join(KINDS_AT[hop])}, not {kind!r}"
         )
     topic = None
+    if hop == "reply" and "topic" in table:
+        raise FaultError(f"{where}.topic", "a reply names no service: choose it with from and to")
     if "topic" in table:
         try:
             topic = parse_pattern(table["topic"])

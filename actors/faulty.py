@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import os
+import signal
 import time
 from collections.abc import Callable
 from typing import Any, Final
 
 from actors.core.calls import REPLY_PREFIX, SERVICE_PREFIX
-from actors.core.faults import REORDER_WAIT, FaultRule, Injected, delay_of, fires
+from actors.core.control import Exit
+from actors.core.faults import REORDER_WAIT, TICK, FaultRule, Injected, delay_of, fires
 from actors.core.wire import MESSAGE_FRAMES, WireError, decode_fields
 from actors.transport import Transport
 
@@ -31,6 +34,10 @@ SYS_FAULT: Final = "$sys.fault"
 _READS: Final = 100
 #: Bytes that no msgpack decoder accepts as the start of an envelope (0xc1 is never used).
 _CORRUPT: Final = b"\xc1"
+
+
+class FaultInjected(RuntimeError):
+    """The exception a ``crash`` rule raises in a step (a failure like any other)."""
 
 
 class FaultInjector:
@@ -56,10 +63,20 @@ class FaultInjector:
         #: Calls: requests as this actor's services receive them, replies as it receives them.
         self.request_rules = [r for r in rules if r.hop == "request" and r.to in (None, actor)]
         self.reply_rules = [r for r in rules if r.hop == "reply" and r.to in (None, actor)]
+        self.step_rules = [r for r in rules if r.hop == "step" and r.to in (None, actor)]
+        #: The identity (topic, sender, seq) of the message delivered last (for step rules).
+        self._last: tuple[str, str, int] = ("", "", 0)
+        self._ticks = 0
         #: Faults injected, per rule index.
         self.counts: dict[int, int] = {
             r.index: 0
-            for r in self.publish_rules + self.deliver_rules + self.request_rules + self.reply_rules
+            for r in (
+                self.publish_rules
+                + self.deliver_rules
+                + self.request_rules
+                + self.reply_rules
+                + self.step_rules
+            )
         }
         self._order = itertools.count()
         #: Held deliveries and publishes: (due on the monotonic clock, order, frames).
@@ -79,7 +96,7 @@ class FaultInjector:
         """Put the faulty receive and send in *transport*'s place (the runtime reads them
         after this)."""
         self._raw_receive, self._raw_send = transport.receive, transport.send
-        if self.deliver_rules or self.request_rules or self.reply_rules:
+        if self.deliver_rules or self.request_rules or self.reply_rules or self.step_rules:
             transport.receive = self.receive
         if self.publish_rules:
             transport.send = self.send
@@ -100,6 +117,12 @@ class FaultInjector:
             rules, topic = self.request_rules, topic.removeprefix(SERVICE_PREFIX)
         elif rules is not self.publish_rules and topic.startswith(REPLY_PREFIX):
             rules = self.reply_rules
+        return self._decide(rules, topic, sender, seq, receiver)
+
+    def _decide(
+        self, rules: list[FaultRule], topic: str, sender: str, seq: int, receiver: str
+    ) -> tuple[FaultRule, str, int] | None:
+        """The first of *rules* that fires on message *seq* of *sender* on *topic*."""
         since = self._clock() - self.started
         for rule in rules:
             if (
@@ -147,6 +170,8 @@ class FaultInjector:
             hit = self._rule_for(self.deliver_rules, frames, self.actor)
             if hit is None:
                 self._release_reordered()
+                if self.step_rules:
+                    self._remember(frames)
                 return frames
             rule, sender, seq = hit
             kind = rule.kind
@@ -187,6 +212,54 @@ class FaultInjector:
         heapq.heappush(
             held, (self._monotonic() + seconds, -(order + 1) if reordered else order, frames)
         )
+
+    # -- the step -------------------------------------------------------------------------
+
+    def _remember(self, frames: list[bytes]) -> None:
+        try:
+            sender, seq, _, _, _ = decode_fields(frames[1])
+            self._last = (frames[0].decode(), sender, seq)
+        except (UnicodeDecodeError, WireError):
+            self._last = ("", "", 0)
+
+    def wrap_step(self, actor: Any, flush: Callable[[bool], None]) -> None:
+        """Put the step rules around *actor*'s ``step`` (an attribute of the instance).
+
+        *flush* sends the ledger at once (and with True, waits until it has left): a
+        crash must be on it before the process goes.
+        """
+        if not self.step_rules:
+            return
+        original = actor.step
+
+        def step() -> None:
+            if actor.enlil.trigger is None:  # a periodic step
+                self._ticks += 1
+                topic, sender, seq = TICK, self.actor, self._ticks
+            else:
+                topic, sender, seq = self._last
+            hit = self._decide(self.step_rules, topic, sender, seq, self.actor)
+            if hit is not None:
+                self._step_fault(hit[0], topic, sender, seq, flush)
+            original()
+
+        actor.__dict__["step"] = step
+
+    def _step_fault(
+        self, rule: FaultRule, topic: str, sender: str, seq: int, flush: Callable[[bool], None]
+    ) -> None:
+        if rule.kind == "delay":
+            time.sleep(delay_of(rule, self.seed, sender, topic, seq))  # a slow step
+            return
+        flush(rule.kind == "crash" and rule.how != "raise")
+        if rule.kind == "hang":
+            while True:  # until the supervisor finds it hung and kills it
+                time.sleep(1.0)
+        if rule.how == "exit":
+            os._exit(Exit.FAILURE)
+        if rule.how == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        raise FaultInjected(f"fault rule {rule.index}: crash in the step ({topic} #{seq})")
 
     # -- publish --------------------------------------------------------------------------
 

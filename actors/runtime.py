@@ -183,7 +183,7 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits):
         try:
             self.transport = Transport(link)
             if cfg.fault_rules:
-                self._inject_faults(cfg)
+                self._inject_faults(cfg, engine, link)
             engine.block = self._wait_call
             self._engine = engine
             return self._serve(engine, link, wakeup, parent)
@@ -203,8 +203,8 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits):
                 stack_file.close()
                 Path(stack_file.name).unlink(missing_ok=True)
 
-    def _inject_faults(self, cfg: RuntimeConfig) -> None:
-        """Wrap the transport with the fault rules that apply to this actor, if any."""
+    def _inject_faults(self, cfg: RuntimeConfig, engine: ActorEngine, link: BrokerLink) -> None:
+        """Wrap the transport (and the step) with the fault rules for this actor, if any."""
         started = time.time()
         if cfg.run_dir is not None:
             # The site started when its supervisor took the pid file: windows count from there.
@@ -214,6 +214,13 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits):
         if injector.active:
             injector.wrap(self.transport)
             self.faults = injector
+
+            def flush(hard: bool) -> None:
+                injector.flush(self.transport.publish)
+                if hard:  # the process goes next: let the ledger leave first
+                    link.pub.close(linger=1000)
+
+            injector.wrap_step(engine.actor, flush)
             self.log.warning("fault injection on", rules=len(injector.counts))
 
     def _telemetry(self) -> Any:

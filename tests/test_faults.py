@@ -179,7 +179,7 @@ def test_whether_a_rule_fires_is_a_pure_function_of_seed_rule_and_message() -> N
         ({"hop": "deliver", "kind": "drop", "every": 2, "topic": "a..b"}, "topic", ""),
         ({"hop": "deliver", "kind": "drop", "every": 2, "colour": 1}, "colour", "unknown key"),
         ({"hop": "deliver", "kind": "drop", "every": 2, "after": -1}, "after", "negative"),
-        ({"hop": "step", "kind": "crash", "every": 2}, "hop", "not available yet"),
+        ({"hop": "control", "kind": "drop", "every": 2}, "hop", "not available yet"),
         ({"hop": "reply", "kind": "drop", "every": 2, "topic": "a"}, "topic", "names no service"),
     ],
 )
@@ -268,3 +268,51 @@ def test_a_duplicated_request_runs_the_handler_once_and_a_corrupt_one_is_counted
     site = mesh.start(call_site({"hop": "request", "kind": "corrupt", "every": 1}))
     assert ask_once(site, 2)["kind"] == "timeout"
     site.wait_actor("server", lambda a: a["stats"].get("malformed", 0) >= 1, what="malformed")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("how", "exit_text"),
+    [("raise", "exit code 70"), ("exit", "exit code 70"), ("kill", "killed by SIGKILL")],
+)
+def test_a_crash_in_the_step_is_on_the_ledger_and_restarts_the_actor(
+    mesh: MeshFactory, how: str, exit_text: str
+) -> None:
+    """The 50th number's step crashes the tally (an exception, an exit, a SIGKILL): the
+    fault is on the ledger first, the supervisor restarts the actor, and a raise leaves a
+    failure snapshot that names the injected fault."""
+    rule = {"hop": "step", "to": "tally", "topic": "count.n", "kind": "crash", "how": how}
+    site = mesh.start(site_with({**rule, "every": 50, "limit": 1}))
+    old = site.pid("tally")
+    cursor = site.publish("count.go", [60, 20])
+    record = site.wait_restarted("tally", old)
+    assert record["last_exit"].startswith(exit_text), record["last_exit"]
+    fault = site.wait_for("$sys.fault", after=cursor).envelope.payload
+    assert (fault["hop"], fault["kind"], fault["actor"]) == ("step", "crash", "tally")
+    assert fault["topic"] == "count.n" and fault["sender"] == "counter"
+    if how == "raise":
+        folder = site.site.snapshots.dir / "tally"
+        snaps = list(folder.glob("*-exception.snap"))
+        assert snaps
+        from actors.snapshots import read_snapshot
+
+        snap = read_snapshot(snaps[0])
+        assert snap.exception is not None and "FaultInjected" in str(snap.exception)
+
+
+@pytest.mark.slow
+def test_a_hung_step_is_killed_and_a_delayed_step_only_slows(mesh: MeshFactory) -> None:
+    """hang: the supervisor's liveness finds it and restarts it; delay: all processed."""
+    hang = {"hop": "step", "to": "tally", "kind": "hang", "every": 30, "limit": 1}
+    data = site_with(hang)
+    data["supervisor"]["hang_timeout"] = 1.0
+    site = mesh.start(data)
+    old = site.pid("tally")
+    site.publish("count.go", [40, 20])
+    record = site.wait_restarted("tally", old)
+    assert record["last_exit"].startswith("hung"), record["last_exit"]
+    site.close()
+    delay = {"hop": "step", "to": "tally", "kind": "delay", "every": 20, "delay": 0.02}
+    site = mesh.start(site_with(delay))
+    tally, ledger = run(site, lambda s, n: s["accepted"] == COUNT)
+    assert len(ledger) == COUNT // 20 and tally["restarts"] == 0

@@ -56,7 +56,15 @@ KINDS_AT: Final[dict[str, tuple[str, ...]]] = {
     # where the caller receives it (a reply names no service: match it by from and to).
     "request": ("drop", "delay", "duplicate", "corrupt"),
     "reply": ("drop", "delay", "duplicate", "corrupt"),
+    # The step itself, on the message that triggers it (topic, from) or on a periodic
+    # step (topic "tick", its count as the sequence number).
+    "step": ("crash", "hang", "delay"),
 }
+#: How a ``crash`` at the step happens: an exception in the step, the process exiting
+#: (status 70), or the process killed by SIGKILL.
+CRASHES: Final = ("raise", "exit", "kill")
+#: The topic a periodic step is matched and counted under.
+TICK: Final = "tick"
 #: The keys of a rule, with their types (``for`` and ``from`` are Python keywords: the
 #: rule's attributes are ``window`` and ``sender``).
 RULE_KEYS: Final[dict[str, tuple[type, ...]]] = {
@@ -72,6 +80,7 @@ RULE_KEYS: Final[dict[str, tuple[type, ...]]] = {
     "limit": (int,),
     "delay": (int, float),
     "jitter": (int, float),
+    "how": (str,),
 }
 #: Seconds a message held for ``reorder`` waits for the next one, at most.
 REORDER_WAIT: Final = 0.1
@@ -104,6 +113,7 @@ class FaultRule:
     limit: int | None = None
     delay: float = 0.0
     jitter: float = 0.0
+    how: str = "raise"
 
     def matches(self, topic: str, sender: str, receiver: str) -> bool:
         """Whether a message on *topic* from *sender* to *receiver* is one this rule is about."""
@@ -133,6 +143,7 @@ class FaultRule:
             ("limit", self.limit),
             ("delay", self.delay or None),
             ("jitter", self.jitter or None),
+            ("how", self.how if self.kind == "crash" else None),
         ):
             if value is not None:
                 out[key] = value
@@ -225,6 +236,10 @@ def parse_rule(index: int, table: Mapping[str, Any], where: str) -> FaultRule:
         raise FaultError(f"{where}.limit", f"must be at least 1, got {table['limit']}")
     if kind in ("delay", "slow") and not table.get("delay"):
         raise FaultError(f"{where}.delay", f"kind {kind!r} needs delay = seconds (> 0)")
+    if "how" in table and (kind != "crash" or table["how"] not in CRASHES):
+        raise FaultError(
+            f"{where}.how", f"a crash's how is one of {', '.join(CRASHES)}, got {table['how']!r}"
+        )
     if kind == "partition" and "for" not in table:
         raise FaultError(f"{where}.for", "a partition needs for = seconds (how long it lasts)")
     return FaultRule(
@@ -241,6 +256,7 @@ def parse_rule(index: int, table: Mapping[str, Any], where: str) -> FaultRule:
         limit=table.get("limit"),
         delay=float(table.get("delay", 0.0)),
         jitter=float(table.get("jitter", 0.0)),
+        how=table.get("how", "raise"),
     )
 
 

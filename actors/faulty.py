@@ -107,16 +107,24 @@ class FaultInjector:
         self, rules: list[FaultRule], frames: list[bytes], receiver: str
     ) -> tuple[FaultRule, str, int] | None:
         """The first rule that fires on *frames*, with the sender and seq; None if none."""
-        topic_b = frames[0]
         try:
-            topic = topic_b.decode()
-            sender, seq, _, _, _ = decode_fields(frames[1])
-        except (UnicodeDecodeError, WireError):
+            topic = frames[0].decode()
+        except UnicodeDecodeError:
             return None  # not a message: receivers count it as it is
         if rules is not self.publish_rules and topic.startswith(SERVICE_PREFIX):
             rules, topic = self.request_rules, topic.removeprefix(SERVICE_PREFIX)
         elif rules is not self.publish_rules and topic.startswith(REPLY_PREFIX):
             rules = self.reply_rules
+        # The cheap tests first: most messages concern no rule, and need no decoding.
+        for rule in rules:
+            if _may_match(rule, topic, receiver):
+                break
+        else:
+            return None
+        try:
+            sender, seq, _, _, _ = decode_fields(frames[1])
+        except WireError:
+            return None
         return self._decide(rules, topic, sender, seq, receiver)
 
     def _decide(
@@ -125,11 +133,7 @@ class FaultInjector:
         """The first of *rules* that fires on message *seq* of *sender* on *topic*."""
         since = self._clock() - self.started
         for rule in rules:
-            if (
-                topic.startswith("$")
-                and rule.hop != "reply"
-                and (rule.topic is None or not rule.topic.text.startswith("$"))
-            ):
+            if not _may_match(rule, topic, receiver):
                 continue
             if not rule.matches(topic, sender, receiver) or not rule.active(since):
                 continue
@@ -326,3 +330,19 @@ class FaultInjector:
     def statistics(self) -> dict[str, int]:
         """Faults injected per rule (keys are the rules' indexes, as text)."""
         return {str(index): n for index, n in self.counts.items()}
+
+
+def _may_match(rule: FaultRule, topic: str, receiver: str) -> bool:
+    """Whether *rule* can be about a message on *topic* to *receiver* (its sender aside).
+
+    The framework's topics (``$...``) are left alone unless the rule names one (a reply's
+    rule is chosen by its hop: replies travel on ``$rsp.<caller>``).
+    """
+    if rule.to is not None and receiver and rule.to != receiver:
+        return False
+    if rule.hop == "reply":
+        return True
+    pattern = rule.topic
+    if topic.startswith("$") and (pattern is None or not pattern.text.startswith("$")):
+        return False
+    return pattern is None or pattern.matches(topic)

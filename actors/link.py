@@ -92,6 +92,20 @@ class BrokerLink:
                     f"within {timeout:g}s (is the site running?)"
                 )
 
+    def drain(self, timeout: float) -> bool:
+        """Return once everything published so far has passed the broker (a probe's round
+        trip: one publisher's messages stay in order), or False after *timeout*. For a
+        process about to end abruptly; what else arrives meanwhile is discarded."""
+        self.sub.setsockopt(zmq.SUBSCRIBE, self._probe)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.send_probe()
+            # A short poll is the retry interval of the probe, not a synchronisation sleep.
+            while self.sub.poll(10, zmq.POLLIN):
+                if self.is_probe(self.sub.recv_multipart()):
+                    return True
+        return False
+
     def publish(self, topic: str, payload: Any, trace: str | None = None) -> None:
         """Publish *payload* on *topic* with this link's own sequence numbers."""
         seq = self._seq.get(topic, 0) + 1

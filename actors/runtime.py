@@ -217,8 +217,8 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits):
 
             def flush(hard: bool) -> None:
                 injector.flush(self.transport.publish)
-                if hard:  # the process goes next: let the ledger leave first
-                    link.pub.close(linger=1000)
+                if hard:  # the process goes next: the ledger passes the broker first
+                    link.drain(1.0)
 
             injector.wrap_step(engine.actor, flush)
             self.log.warning("fault injection on", rules=len(injector.counts))

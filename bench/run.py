@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench import calls, recorder, roundtrip, soak, startup, swap, telemetry, throughput
+from bench import calls, faults, recorder, roundtrip, soak, startup, swap, telemetry, throughput
 from bench.common import machine
 
 
@@ -98,6 +98,15 @@ def main() -> int:
         f"no policy {cost['bare']:.2f} us",
         f"+{cost['pipeline'] - cost['bare']:.2f} us",
         f"< 5 us {'ok' if cost['pipeline'] < 5 else 'MISSED'}",
+    )
+    print("fault injection...", flush=True)
+    fi = faults.measure(20_000 if quick else 50_000, rounds=1 if quick else 5)
+    row(
+        "throughput into an actor with a 1% drop rule on its deliveries (#15)",
+        f"{fi['drop']:,.0f} msg/s",
+        f"no rule {fi['plain']:,.0f} msg/s (no rule = the plain transport)",
+        f"{fi['drop'] / fi['plain']:.2f}x",
+        "(reported; no rule vs the code before #15: python bench/faults.py --before REV)",
     )
     print("flight recorder...", flush=True)
     # 21 alternating rounds: the two rates are close, and bursts of a shared machine's load

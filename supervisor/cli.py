@@ -11,6 +11,7 @@
     python -m supervisor tap TOPIC... [--count N]      print live messages
     python -m supervisor pub TOPIC JSON                publish one message
     python -m supervisor call SERVICE [JSON]           call a service, print the reply
+    python -m supervisor faults report [--json]        injected faults against what was seen
     python -m supervisor ctl snapshot NAME             capture a live actor's snapshot
     python -m supervisor ctl snapshots [NAME]          list snapshot files
     python -m supervisor ctl graph                     live graph vs the declared one
@@ -43,7 +44,7 @@ from actors.site import ConfigError, SiteConfig, connect_address, load_site
 from actors.site.parse import actor_keys
 from actors.site.paths import folder_problems
 from actors.sockets import SocketFactory
-from supervisor import cli_calls, cli_snapshots
+from supervisor import cli_calls, cli_faults, cli_snapshots
 from supervisor.client import ControlClient, ControlError, ControlTimeout, listening
 from supervisor.core.protocol import OPS
 from supervisor.docs import format_live, live_graph, write_docs
@@ -120,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("payload", help="JSON text, e.g. 21.5 or '{\"on\": true}'")
     pub.add_argument("--sender", default="cli", help="sender name in the envelope")
     cli_calls.add_command(sub, _config_arg)
+    cli_faults.add_command(sub, _config_arg)
     cli_snapshots.add_commands(sub, _config_arg)
     return parser
 
@@ -202,6 +204,8 @@ def main(argv: list[str] | None = None, zygote: Zygote | None = None) -> int:
             return cmd_pub(site, args.topic, args.payload, args.sender)
         if command == "call":
             return cli_calls.cmd_call(site, args.service, args.request, args.timeout)
+        if command == "faults":
+            return cli_faults.cmd_faults(site, args.json, args.timeout)
     except ConfigError as exc:
         if zygote is not None:
             zygote.close()

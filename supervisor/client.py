@@ -172,6 +172,11 @@ class ControlClient:
         result: dict[str, Any] = self.request("reload", **_given(etag=etag))
         return result
 
+    def faults(self) -> dict[str, Any]:
+        """The site's fault rules, the faults injected per rule and actor, the newest."""
+        result: dict[str, Any] = self.request("faults")
+        return result
+
     def close(self) -> None:
         """Close the socket (and the context, if this client made it)."""
         with self._lock:

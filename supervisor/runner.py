@@ -30,6 +30,7 @@ from typing import Any
 
 from actors.core.requests import RequestTracker
 from actors.core.topics import SYS_HEARTBEAT, SYS_REPLY, SYS_RETAINED
+from actors.faulty import SYS_FAULT
 from actors.link import BrokerLink
 from actors.logs import setup_logging
 from actors.process import (
@@ -45,6 +46,7 @@ from actors.sockets import SocketFactory
 from supervisor.children import Child
 from supervisor.control.server import RETRY, Controller
 from supervisor.events import Events
+from supervisor.faults import FaultLedger
 from supervisor.inspect import ActorFacts
 from supervisor.liveness import Liveness
 from supervisor.loop import EventLoop, Priority
@@ -100,6 +102,7 @@ class Supervisor:
         )
         self.retained = RetainedCache(self._publish)
         self.directory = ServiceDirectory(self._send, self.retained.cache.__setitem__)
+        self.ledger = FaultLedger(site)
         self.events.listeners.append(self.directory.event)
         self.requests: RequestTracker[tuple[bytes, int, Child]] = RequestTracker(RETRY)
         self.swaps = SwapCoordinator(self.supervision, self._publish, self.requests.next_id)
@@ -177,6 +180,7 @@ class Supervisor:
                 SYS_HEARTBEAT + "*",
                 SYS_REPLY + "*",
                 SYS_RETAINED + "*",
+                SYS_FAULT,  # the ledger of the faults injected (none without [faults])
                 *(p.text for p in self.retained.patterns),
             ],
             reconnect_max_ms=0,  # the broker is starting right now: look every 10 ms
@@ -191,9 +195,10 @@ class Supervisor:
             logging=self.logging,
             publish=self._publish,
             forwarded=self.requests,
+            ledger=self.ledger,
         )
         traffic = BrokerTraffic(
-            link, sup, self.retained, self.swaps, self.controller, self.directory
+            link, sup, self.retained, self.swaps, self.controller, self.directory, self.ledger
         )
         try:
             control.bind(self.site.supervisor.control)

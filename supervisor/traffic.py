@@ -19,6 +19,7 @@ from actors.transport import recv_message
 from supervisor.children import Child
 from supervisor.control.server import Controller
 from supervisor.core.lifecycle import ChildState
+from supervisor.faults import FaultLedger
 from supervisor.retained import RetainedCache
 from supervisor.services import ServiceDirectory
 from supervisor.supervision import Supervision
@@ -41,6 +42,7 @@ class BrokerTraffic:
         swaps: SwapCoordinator,
         controller: Controller,
         directory: ServiceDirectory,
+        ledger: FaultLedger,
     ) -> None:
         self.link = link
         self.supervision = supervision
@@ -48,6 +50,7 @@ class BrokerTraffic:
         self.swaps = swaps
         self.controller = controller
         self.directory = directory
+        self.ledger = ledger
 
     def read(self) -> None:
         """Handle what the broker sent (at most :data:`BATCH` messages)."""
@@ -58,6 +61,8 @@ class BrokerTraffic:
             if frames is None:
                 return
             if len(frames) == MESSAGE_FRAMES and self.retained.message(frames[0], frames[1]):
+                continue
+            if len(frames) == MESSAGE_FRAMES and self.ledger.message(frames):
                 continue
             if self.link.is_probe(frames):
                 if sup.broker.state is ChildState.STARTING:

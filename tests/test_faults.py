@@ -316,3 +316,62 @@ def test_a_hung_step_is_killed_and_a_delayed_step_only_slows(mesh: MeshFactory) 
     site = mesh.start(site_with(delay))
     tally, ledger = run(site, lambda s, n: s["accepted"] == COUNT)
     assert len(ledger) == COUNT // 20 and tally["restarts"] == 0
+
+
+@pytest.mark.slow
+def test_the_report_holds_every_fault_against_what_the_site_counted(mesh: MeshFactory) -> None:
+    """Drops, duplicates and corruptions delivered to the tally, duplicates published by
+    the counter: `faults report` finds each in the counters that should show it, and
+    exits 0; a fault no counter can show is listed as not counted."""
+    from clitools import supervisor_cli
+
+    data = site_with({"hop": "deliver", "to": "tally", "kind": "duplicate", "every": 10})
+    data["faults"]["rules"] += [
+        {"hop": "deliver", "to": "tally", "kind": "corrupt", "every": 25},
+        {"hop": "deliver", "to": "tally", "kind": "slow", "every": 50, "delay": 0.001},
+    ]
+    site = mesh.start(data)
+    run(site, lambda s, n: s["received"] == COUNT + 20)
+    rows = {(r.actor, r.counter): r for r in site.faults_report()}
+    assert rows[("tally", "duplicates")].verdict == "detected"
+    assert rows[("tally", "duplicates")].injected == 20
+    corrupt = rows[("tally", "malformed")]
+    assert corrupt.injected == corrupt.detected > 0  # the first rule that fires wins
+    assert rows[("tally", "-")].verdict == "not counted"
+    proc = supervisor_cli("faults", "report", config=site.config_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "duplicates" in proc.stdout and "detected" in proc.stdout
+    ledger = site.control.faults()
+    assert ledger["seed"] == 42 and len(ledger["rules"]) == 3
+    slow = rows[("tally", "-")].injected
+    assert sum(i["count"] for i in ledger["injected"]) == 20 + corrupt.injected + slow
+
+
+def test_detection_groups_faults_by_the_counter_that_should_show_them() -> None:
+    """Pure: drops to an actor against its gaps (a miss named), a publish's drops against
+    every subscriber's gaps, a crash against the actor's exits."""
+    from supervisor.core.detection import detect, format_report
+
+    def entry(hop: str, kind: str, actor: str, topic: str = "t", seq: int = 1) -> dict[str, Any]:
+        return {"hop": hop, "kind": kind, "actor": actor, "topic": topic, "sender": "s", "seq": seq}
+
+    faults = {
+        "entries": [entry("deliver", "drop", "a", seq=n) for n in (1, 2, 3)]
+        + [entry("publish", "drop", "s", topic="x.y")]
+        + [entry("step", "crash", "c")]
+    }
+    status = {
+        "actors": [
+            {"name": "a", "kind": "actor", "stats": {"gaps": 1}, "topics": {"subscribed": ["x.*"]}},
+            {"name": "b", "kind": "actor", "stats": {"gaps": 1}, "topics": {"subscribed": ["x.y"]}},
+            {"name": "c", "kind": "actor", "stats": {}, "topics": {}},
+            {"name": "s", "kind": "actor", "stats": {}, "topics": {"subscribed": ["x.*"]}},
+        ],
+        "counts": {"c": {"exit": 1, "restart": 1}},
+    }
+    rows = {(r.actor, r.counter): r for r in detect(faults, status)}
+    assert rows[("a", "gaps")].injected == 4 and rows[("a", "gaps")].verdict == "missed"
+    assert rows[("b", "gaps")].verdict == "detected"
+    assert ("s", "gaps") not in rows  # a sender does not hear its own publish
+    assert rows[("c", "exits")].verdict == "detected"
+    assert "missed" in format_report(list(rows.values()))

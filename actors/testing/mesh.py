@@ -306,6 +306,12 @@ class Mesh:
 
     # -- shutdown and leak checks ----------------------------------------------------
 
+    def faults_report(self) -> list[Any]:
+        """The detection report of this site's faults (:mod:`supervisor.core.detection`)."""
+        from supervisor.core.detection import detect  # noqa: PLC0415 - the tools' side
+
+        return detect(self.control.faults(), self.control.status())
+
     def log_tail(self, lines: int = 40) -> str:
         """The last lines of the supervisor's output."""
         self._log_file.flush()

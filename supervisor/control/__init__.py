@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from supervisor.control import (
     add,
+    faults,
     lifecycle,
     loglevel,
     reload,
@@ -45,6 +46,9 @@ COMMANDS: dict[str, Handler] = {
     "add": add.handle,
     "remove": remove.handle,
     "reload": reload.handle,
+    "faults": faults.handle,
 }
 #: Ops served while the site shuts down (the others are refused with ``shutting_down``).
-DURING_SHUTDOWN: frozenset[str] = frozenset({"status", "shutdown", "snapshots", "loglevel"})
+DURING_SHUTDOWN: frozenset[str] = frozenset(
+    {"status", "shutdown", "snapshots", "loglevel", "faults"}
+)

@@ -31,6 +31,7 @@ from supervisor.core.protocol import (
     encode_result,
     request_id,
 )
+from supervisor.faults import FaultLedger
 from supervisor.membership import Membership
 from supervisor.supervision import Supervision
 from supervisor.swap import SwapCoordinator
@@ -54,6 +55,7 @@ class Controller:
         logging: Any,
         publish: Callable[[str, Any], None],
         forwarded: RequestTracker[tuple[bytes, int, Child]],
+        ledger: FaultLedger,
     ) -> None:
         self.socket = socket
         self.supervision = supervision
@@ -65,6 +67,8 @@ class Controller:
         self.started = self.loop.clock()
         #: Requests forwarded to actors on ``$sys.control.<name>``: (client, request id, actor).
         self.forwarded = forwarded
+        #: The faults injected in the site, as the actors report them.
+        self.ledger = ledger
 
     # -- the socket ----------------------------------------------------------------------
 

@@ -22,6 +22,8 @@ add        name, class  the new actor's status once it is ready
            [params etc]
 remove     name [etag]  the actor's status once it has exited and is gone
 reload     [etag]       ``{"added", "removed", "swapped", "restarted", "unchanged"}``
+faults     (none)       ``{"seed", "rules", "injected", "entries", "malformed"}``: the
+                        fault rules, the faults injected per rule and actor, the newest
 =========  ===========  ====================================================
 
 ``etag``: each actor's config version (in ``status``; ``etag`` of the site
@@ -52,6 +54,7 @@ OPS: Final[dict[str, tuple[str, ...]]] = {
     "add": ("name",),
     "remove": ("name",),
     "reload": (),
+    "faults": (),
 }
 MAX_REQUEST_BYTES: Final = 64 * 1024
 #: Every error kind a reply may carry (``bad_reply`` is the client's own: a reply it

@@ -1,0 +1,74 @@
+"""The site's fault ledger: every fault the actors injected, as they report it (shell).
+
+Each actor with fault rules publishes one message per fault on ``$sys.fault``;
+the supervisor's broker link reads them here, keeps a count per (rule, hop,
+kind, actor) and the newest entries (bounded), and answers the ``faults``
+control op with both and the site's rules. ``python -m supervisor faults
+report`` holds that against what the site detected
+(:mod:`supervisor.core.detection`).
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Any, Final
+
+from actors.core.faults import KINDS
+from actors.core.wire import WireError, decode_message
+from actors.faulty import SYS_FAULT
+from actors.site import SiteConfig
+
+_TOPIC: Final = SYS_FAULT.encode()
+#: Ledger entries kept, newest last (the counts cover every one).
+KEEP: Final = 10_000
+_FIELDS: Final = {"rule": int, "hop": str, "kind": str, "topic": str, "sender": str, "seq": int}
+
+
+class FaultLedger:
+    """Counts and the newest entries of the faults injected in the site."""
+
+    def __init__(self, site: SiteConfig) -> None:
+        self.seed = site.faults.seed
+        self.rules = site.faults.rules
+        self.entries: collections.deque[dict[str, Any]] = collections.deque(maxlen=KEEP)
+        #: (rule, hop, kind, actor) -> faults injected.
+        self.counts: collections.Counter[tuple[int, str, str, str]] = collections.Counter()
+        #: Messages on $sys.fault that were not a fault report (counted, not kept).
+        self.malformed = 0
+
+    def message(self, frames: list[bytes]) -> bool:
+        """Take a ``$sys.fault`` message (False: not one)."""
+        if frames[0] != _TOPIC:
+            return False
+        try:
+            message = decode_message(frames)
+        except WireError:
+            self.malformed += 1
+            return True
+        entry = message.envelope.payload
+        if (
+            not isinstance(entry, dict)
+            or not all(type(entry.get(k)) is t for k, t in _FIELDS.items())
+            or entry["kind"] not in KINDS
+            or entry.get("actor") != message.envelope.sender  # an actor reports its own
+        ):
+            self.malformed += 1
+            return True
+        kept = {k: entry[k] for k in (*_FIELDS, "actor")}
+        kept["time"] = entry.get("time") if isinstance(entry.get("time"), float) else None
+        self.entries.append(kept)
+        self.counts[(kept["rule"], kept["hop"], kept["kind"], kept["actor"])] += 1
+        return True
+
+    def result(self, newest: int = KEEP) -> dict[str, Any]:
+        """What the ``faults`` op answers: the rules, the counts, the newest entries."""
+        return {
+            "seed": self.seed,
+            "rules": [{"index": r.index, **r.describe()} for r in self.rules],
+            "injected": [
+                {"rule": rule, "hop": hop, "kind": kind, "actor": actor, "count": n}
+                for (rule, hop, kind, actor), n in sorted(self.counts.items())
+            ],
+            "entries": list(self.entries)[-newest:],
+            "malformed": self.malformed,
+        }

@@ -52,12 +52,19 @@ class FaultInjector:
         started: float,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        in_process: bool = False,
     ) -> None:
         self.actor = actor
         self.seed = seed
         self.started = started
         self._clock = clock
         self._monotonic = monotonic
+        #: How a slow consumer or a slow step takes its time (the harness moves its clock).
+        self._sleep = sleep
+        #: Under the harness: a crash or a hang raises, whatever its kind (the test's process
+        #: must not exit or hang).
+        self.in_process = in_process
         self.publish_rules = [r for r in rules if r.hop == "publish" and r.sender in (None, actor)]
         self.deliver_rules = [r for r in rules if r.hop == "deliver" and r.to in (None, actor)]
         #: Calls: requests as this actor's services receive them, replies as it receives them.
@@ -187,7 +194,7 @@ class FaultInjector:
                 self._hold(held, 0.0, frames)
                 return frames
             if kind == "slow":
-                time.sleep(delay_of(rule, self.seed, sender, frames[0].decode(), seq))
+                self._sleep(delay_of(rule, self.seed, sender, frames[0].decode(), seq))
                 return frames  # a slow consumer: the fault is the time it takes
             if kind == "delay":
                 self._hold(held, delay_of(rule, self.seed, sender, frames[0].decode(), seq), frames)
@@ -253,9 +260,13 @@ class FaultInjector:
         self, rule: FaultRule, topic: str, sender: str, seq: int, flush: Callable[[bool], None]
     ) -> None:
         if rule.kind == "delay":
-            time.sleep(delay_of(rule, self.seed, sender, topic, seq))  # a slow step
+            self._sleep(delay_of(rule, self.seed, sender, topic, seq))  # a slow step
             return
         flush(rule.kind == "crash" and rule.how != "raise")
+        if self.in_process:
+            raise FaultInjected(
+                f"fault rule {rule.index}: {rule.kind} in the step ({topic} #{seq})"
+            )
         if rule.kind == "hang":
             while True:  # until the supervisor finds it hung and kills it
                 time.sleep(1.0)

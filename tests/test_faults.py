@@ -375,3 +375,37 @@ def test_detection_groups_faults_by_the_counter_that_should_show_them() -> None:
     assert ("s", "gaps") not in rows  # a sender does not hear its own publish
     assert rows[("c", "exits")].verdict == "detected"
     assert "missed" in format_report(list(rows.values()))
+
+
+def test_the_harness_applies_fault_rules_on_its_fake_clock() -> None:
+    """Deliveries dropped and delayed, publishes duplicated, a step crash raised: the same
+    rules as site.toml's, on the harness, with the same ledger for the same seed."""
+    from mesh_actors import Doubler
+
+    from actors.faulty import FaultInjected
+    from actors.testing import Harness
+
+    rules = [
+        {"hop": "deliver", "kind": "drop", "every": 4},
+        {"hop": "deliver", "kind": "delay", "every": 5, "delay": 0.5},
+        {"hop": "publish", "kind": "duplicate", "topic": "numbers.out", "every": 3},
+    ]
+    ledgers = []
+    for _ in range(2):
+        h = Harness(Doubler, faults={"seed": 3, "rules": rules})
+        for n in range(1, 21):
+            h.feed("value", float(n))
+        h.advance(1.0)  # the delayed ones arrive
+        ledgers.append([(i.rule, i.kind, i.seq) for i in h.faults_injected])
+    assert ledgers[0] == ledgers[1]
+    kinds = [kind for _, kind, _ in ledgers[0]]
+    assert kinds.count("drop") == 5 and kinds.count("delay") > 0 and "duplicate" in kinds
+    stats = h.statistics()
+    assert stats.received == 20 - 5  # dropped ones never reached the engine
+    crash = Harness(
+        Doubler,
+        faults={"seed": 1, "rules": [{"hop": "step", "kind": "crash", "every": 2, "how": "kill"}]},
+    )
+    with pytest.raises(FaultInjected):
+        for n in range(1, 4):
+            crash.feed("value", float(n))

@@ -28,11 +28,27 @@ from actors.core.calls import (
 )
 from actors.core.engine import ActorEngine, Outgoing
 from actors.core.engine_types import EngineConfig, Statistics
+from actors.core.faults import Injected, parse_faults
 from actors.core.snapshot import Snapshot
 from actors.core.wire import Message, decode_message, encode_envelope
+from actors.faulty import FaultInjector
 
 #: What a fake server's handler returns to answer nothing (the call times out).
 NO_REPLY: Final = object()
+
+
+class _Pipe:
+    """A transport's two callables over lists, for the fault rules under the harness."""
+
+    def __init__(self) -> None:
+        self.inbox: list[list[bytes]] = []
+        self.sent: list[tuple[bytes, bytes]] = []
+
+    def receive(self) -> list[bytes] | None:
+        return self.inbox.pop(0) if self.inbox else None
+
+    def send(self, topic: bytes, envelope: bytes) -> None:
+        self.sent.append((topic, envelope))
 
 
 class FakeClock:
@@ -73,6 +89,7 @@ class Harness:
         seed: int = 0,
         calls: Mapping[str, Mapping[str, Any]] | None = None,
         rate_limits: Mapping[str, Any] | None = None,
+        faults: Mapping[str, Any] | None = None,
     ) -> None:
         self.clock = clock or FakeClock()
         self.name = name or cls.__name__.lower()
@@ -103,6 +120,27 @@ class Harness:
         #: Replies on their way: (arrival time, order, frames).
         self._replies: list[tuple[float, int, list[bytes]]] = []
         self._order = itertools.count()
+        #: The faults injected so far (with *faults*: ``{"seed": N, "rules": [...]}``, the
+        #: rules of site.toml's ``[faults]``, applied to what the actor is delivered and
+        #: publishes and to its steps, on the fake clock; a crash or hang raises).
+        self.faults_injected: list[Injected] = []
+        self._faults: FaultInjector | None = None
+        self._pipe = _Pipe()
+        if faults:
+            seed, rules = parse_faults(dict(faults))
+            injector = FaultInjector(
+                self.name,
+                seed,
+                rules,
+                started=self.clock.now,
+                clock=self.clock.monotonic,
+                monotonic=self.clock.monotonic,
+                sleep=self._sleep,
+                in_process=True,
+            )
+            injector.wrap(self._pipe)  # type: ignore[arg-type]  # it swaps only the two callables
+            injector.wrap_step(self.engine.actor, lambda hard: None)
+            self._faults = injector
         self.engine.calls.emit = self._route
         self.engine.block = self._block
         if self.engine.spec.calls:
@@ -134,7 +172,18 @@ class Harness:
         """The engine's counters."""
         return self.engine.statistics()
 
+    def _sleep(self, seconds: float) -> None:
+        self.clock.now += seconds
+
     def _record(self, out: list[Outgoing]) -> list[Message]:
+        faults = self._faults
+        if faults is not None:
+            if faults.publish_rules:
+                for topic, env in out:
+                    self._pipe.send(topic, env)
+                out, self._pipe.sent = self._pipe.sent, []
+            self.faults_injected += faults.ledger
+            faults.ledger = []
         messages = [decode_message([topic, env]) for topic, env in out]
         self.published.extend(messages)
         return messages
@@ -161,7 +210,17 @@ class Harness:
 
     def feed_frames(self, frames: list[bytes]) -> list[Message]:
         """Deliver raw frames exactly as received from a socket (malformed ones too)."""
-        return self._record(self.engine.receive(frames))
+        if self._faults is None:
+            return self._record(self.engine.receive(frames))
+        self._pipe.inbox.append(frames)
+        return self._drain()
+
+    def _drain(self) -> list[Message]:
+        """Deliver what the fault rules let through now (held messages that are due too)."""
+        out: list[Message] = []
+        while (frames := self._pipe.receive()) is not None:
+            out += self._record(self.engine.receive(frames))
+        return out + self._record([])
 
     def advance(self, seconds: float) -> list[Message]:
         """Move the clock on by *seconds*, running each periodic step and timer on its due
@@ -170,6 +229,11 @@ class Harness:
         out: list[Message] = []
         while True:
             due = self.engine.next_deadline()
+            held = self._faults.next_due() if self._faults is not None else None
+            if held is not None and held <= end and (due is None or held <= due):
+                self.clock.now = max(self.clock.now, held)
+                out += self._drain()
+                continue
             arrival = self._replies[0][0] if self._replies else None
             if arrival is not None and (due is None or arrival <= due) and arrival <= end:
                 self.clock.now = max(self.clock.now, arrival)

@@ -338,6 +338,17 @@ class FaultInjector:
         for entry in ledger:
             publish(SYS_FAULT, entry.encode())
 
+    def describe(self) -> dict[str, Any]:
+        """What a snapshot keeps of the faults in force: the seed, when the site started
+        (windows count from it), this actor's rules, and the counts so far."""
+        rules = self.publish_rules + self.deliver_rules + self.request_rules + self.reply_rules
+        return {
+            "seed": self.seed,
+            "started": self.started,
+            "rules": [{"index": r.index, **r.describe()} for r in [*rules, *self.step_rules]],
+            "counts": self.statistics(),
+        }
+
     def statistics(self) -> dict[str, int]:
         """Faults injected per rule (keys are the rules' indexes, as text)."""
         return {str(index): n for index, n in self.counts.items()}

@@ -75,7 +75,10 @@ class Reports:
         if self.snapshot_folder is None:
             return None
         snap = engine.snapshot(reason, exc)
-        detail = {"import_paths": [str(p) for p in self.config.import_paths]}
+        detail: dict[str, Any] = {"import_paths": [str(p) for p in self.config.import_paths]}
+        faults = getattr(self, "faults", None)
+        if faults is not None:  # taken under fault injection: a replay applies the same
+            detail["faults"] = faults.describe()
         snap = stamp(replace(snap, detail=detail), self.cls)
         beat_at = [time.monotonic() + self.config.heartbeat_interval]
 

@@ -409,3 +409,25 @@ def test_the_harness_applies_fault_rules_on_its_fake_clock() -> None:
     with pytest.raises(FaultInjected):
         for n in range(1, 4):
             crash.feed("value", float(n))
+
+
+@pytest.mark.slow
+def test_a_snapshot_taken_under_faults_replays_with_them(mesh: MeshFactory) -> None:
+    """A crash injected in a step leaves a snapshot that names the rules in force; its
+    replay applies the step's rules again and fails the same way."""
+    from actors.faulty import FaultInjected
+    from actors.snapshots import read_snapshot
+    from actors.testing import replay
+
+    rule = {"hop": "step", "to": "tally", "topic": "count.n", "kind": "crash", "every": 30}
+    site = mesh.start(site_with({**rule, "limit": 1}))
+    old = site.pid("tally")
+    site.publish("count.go", [40, 20])
+    site.wait_restarted("tally", old)
+    path = next((site.site.snapshots.dir / "tally").glob("*-exception.snap"))
+    snap = read_snapshot(path)
+    assert snap.detail["faults"]["rules"][0]["kind"] == "crash"
+    with pytest.raises(FaultInjected, match="crash in the step"):
+        replay(snap)
+    with pytest.raises(FaultInjected):
+        replay(snap, last_only=True)

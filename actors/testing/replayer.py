@@ -5,7 +5,9 @@
 The actor is rebuilt from the snapshot's class path, params and topic remaps,
 its memory is restored as it was before the oldest recorded event, and the
 recorded events (messages, periodic ticks, start) are fed again in order on
-a fake clock set to their recorded times. Calls are not made: each gets the
+a fake clock set to their recorded times. A snapshot taken under fault
+injection applies the step's fault rules again (the same seed and rules: the
+same step fails). Calls are not made: each gets the
 outcome recorded for it (so a breaker's refusals, a retry's final result and
 a fallback replay as they happened), and the callbacks of calls started
 without waiting run where they ran. An exception raised by a hook
@@ -68,9 +70,22 @@ def build(snapshot: Snapshot, import_paths: Iterable[Path] = ()) -> tuple[Harnes
         period=snapshot.period,
         clock=FakeClock(start),
         start=False,
+        faults=_step_faults(snapshot),
     )
     changed = bool(snapshot.source_hash) and snapshot.source_hash != source_hash(cls)
     return harness, changed
+
+
+def _step_faults(snapshot: Snapshot) -> dict[str, Any] | None:
+    """The fault rules of the step in force when the snapshot was taken (the recorded
+    events are messages as they were delivered: only the step's faults are applied again)."""
+    faults = snapshot.detail.get("faults")
+    if not isinstance(faults, dict) or not isinstance(faults.get("rules"), list):
+        return None
+    rules = [r for r in faults["rules"] if isinstance(r, dict) and r.get("hop") == "step"]
+    if not rules:
+        return None
+    return {"seed": faults.get("seed", 0), "started": faults.get("started", 0.0), "rules": rules}
 
 
 def replay(

@@ -10,11 +10,13 @@ second snapshot. :class:`ControlAnswers` is that part of
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from actors.core.control import Op, Reply, Request, decode_request
 from actors.core.engine import ActorEngine, Outgoing
+from actors.core.faults import FaultError
 from actors.core.requests import ReplyCache
 from actors.core.wire import WireError, decode_message
 
@@ -30,6 +32,8 @@ class ControlAnswers:
     held: list[list[bytes]]
     swapped_out: bool
     _replies: ReplyCache[Reply]
+    # Given by the runtime: put the site's fault rules in force now (``ctl fault``).
+    set_faults: Callable[[ActorEngine, dict[str, Any]], int]
 
     def write_snapshot(
         self, engine: ActorEngine, reason: str, exc: BaseException | None = None
@@ -88,4 +92,10 @@ class ControlAnswers:
         if op is Op.COMMIT:
             self.swapped_out = True  # the new version runs: leave without on_stop
             return Reply(op, rid, True)
+        if op is Op.FAULTS and request.faults is not None:
+            try:
+                rules = self.set_faults(engine, request.faults)
+            except (FaultError, TypeError, ValueError) as exc:
+                return Reply(op, rid, False, error=str(exc))
+            return Reply(op, rid, True, result={"rules": rules})
         return Reply(op, rid, False, error=f"unknown op {str(op)!r}")

@@ -13,19 +13,34 @@ The framework's own topics (``$...``) are left alone unless a rule names one.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import os
 import signal
 import time
-from collections.abc import Callable
-from typing import Any, Final
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final
 
 from actors.core.calls import REPLY_PREFIX, SERVICE_PREFIX
 from actors.core.control import Exit
-from actors.core.faults import REORDER_WAIT, TICK, FaultRule, Injected, delay_of, fires
+from actors.core.faults import (
+    REORDER_WAIT,
+    TICK,
+    FaultRule,
+    Injected,
+    delay_of,
+    fires,
+    parse_faults,
+    parse_rule,
+)
 from actors.core.wire import MESSAGE_FRAMES, WireError, decode_fields
 from actors.transport import Transport
+
+if TYPE_CHECKING:
+    from actors.core.engine import ActorEngine
+    from actors.link import BrokerLink
+    from actors.settings import RuntimeConfig
 
 #: The topic of the ledger: one message per fault injected.
 SYS_FAULT: Final = "$sys.fault"
@@ -34,6 +49,18 @@ SYS_FAULT: Final = "$sys.fault"
 _READS: Final = 100
 #: Bytes that no msgpack decoder accepts as the start of an envelope (0xc1 is never used).
 _CORRUPT: Final = b"\xc1"
+
+
+def rules_of(faults: Mapping[str, Any]) -> tuple[int, list[FaultRule]]:
+    """The seed and rules of *faults* (``{"seed", "rules"}``, as in site.toml); a rule that
+    carries its ``index`` (one from a snapshot) keeps it: the dice depend on it."""
+    seed, _ = parse_faults({"seed": faults.get("seed", 0)})
+    rules = []
+    for i, given in enumerate(faults.get("rules", [])):
+        table = dict(given)
+        index = table.pop("index", i)
+        rules.append(parse_rule(index, table, f"faults.rules[{i}]"))
+    return seed, rules
 
 
 class FaultInjected(RuntimeError):
@@ -98,6 +125,12 @@ class FaultInjector:
     def active(self) -> bool:
         """Whether any rule applies to this actor."""
         return bool(self.counts)
+
+    def unwrap(self, transport: Transport, actor: Any) -> None:
+        """Give *transport* its plain receive and send back, and *actor* its own step."""
+        if self._raw_receive is not None and self._raw_send is not None:
+            transport.receive, transport.send = self._raw_receive, self._raw_send
+        actor.__dict__.pop("step", None)
 
     def wrap(self, transport: Transport) -> None:
         """Put the faulty receive and send in *transport*'s place (the runtime reads them
@@ -368,3 +401,70 @@ def _may_match(rule: FaultRule, topic: str, receiver: str) -> bool:
     if topic.startswith("$") and (pattern is None or not pattern.text.startswith("$")):
         return False
     return pattern is None or pattern.matches(topic)
+
+
+class InjectsFaults:
+    """The fault rules of an actor process, at start and when ``ctl fault`` changes them
+    (a mixin of the runtime)."""
+
+    config: RuntimeConfig
+    transport: Transport
+    log: Any
+    faults: FaultInjector | None
+    _fault_seed: int
+    _link: BrokerLink | None
+    rewired: bool
+
+    def _init_faults(self, config: RuntimeConfig) -> None:
+        #: The site's fault rules for this actor, when it has any (None: the plain transport).
+        self.faults = None
+        self._fault_seed = config.fault_seed
+        self._link = None
+        #: The transport was rewrapped (``ctl fault``): the loop takes its receive again.
+        self.rewired = False
+
+    def _inject_faults(
+        self,
+        cfg: RuntimeConfig,
+        engine: ActorEngine,
+        link: BrokerLink,
+        rules: list[Any] | None = None,
+    ) -> None:
+        """Wrap the transport (and the step) with the fault rules for this actor, if any
+        (*rules*: those of ``ctl fault``, in place of site.toml's)."""
+        if self.faults is not None:  # the rules changed: the plain transport and step first
+            self.faults.unwrap(self.transport, engine.actor)
+            self.faults = None
+        started = time.time()
+        if cfg.run_dir is not None:
+            # The site started when its supervisor took the pid file: windows count from there.
+            with contextlib.suppress(OSError):
+                started = (cfg.run_dir / "supervisor.pid").stat().st_mtime
+        chosen = list(cfg.fault_rules) if rules is None else rules
+        injector = FaultInjector(cfg.name, self._fault_seed, chosen, started=started)
+        if injector.active:
+            injector.wrap(self.transport)
+            self.faults = injector
+
+            def flush(hard: bool) -> None:
+                injector.flush(self.transport.publish)
+                if hard:  # the process goes next: the ledger passes the broker first
+                    link.drain(1.0)
+
+            injector.wrap_step(engine.actor, flush)
+            self.log.warning("fault injection on", rules=len(injector.counts))
+
+    def set_faults(self, engine: ActorEngine, faults: dict[str, Any]) -> int:
+        """Put *faults* (``{"seed", "rules": [tables with their index], "paused"}``) in
+        force now; return how many rules apply to this actor. The loop picks the new
+        transport up after this message."""
+        seed, rules = rules_of(faults)
+        if faults.get("paused"):
+            rules = []
+        self._fault_seed = seed
+        assert self._link is not None
+        self._inject_faults(self.config, engine, self._link, rules)
+        self.rewired = True
+        count = len(self.faults.counts) if self.faults else 0
+        self.log.warning("fault rules changed", rules=count, paused=bool(faults.get("paused")))
+        return count

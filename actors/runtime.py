@@ -17,7 +17,6 @@ as this actor of this site.
 
 from __future__ import annotations
 
-import contextlib
 import faulthandler
 import signal
 import time
@@ -42,7 +41,7 @@ from actors.core.requests import ReplyCache
 from actors.core.resilience import PolicyError
 from actors.core.topics import SYS_CONTROL, SYS_HEARTBEAT, SYS_REPLY, SYS_RETAINED
 from actors.core.wire import WireError, decode_message
-from actors.faulty import FaultInjector
+from actors.faulty import InjectsFaults
 from actors.link import BrokerLink, BrokerUnreachable
 from actors.loader import LoadError, load_class
 from actors.logs import setup_logging
@@ -74,7 +73,7 @@ _RETAINED_RETRY: Final = 0.25
 _READABLE: Final = zmq.POLLIN | zmq.POLLERR
 
 
-class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits):
+class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits, InjectsFaults):
     """One actor, its engine and its broker link, inside the current process."""
 
     def __init__(self, config: RuntimeConfig) -> None:
@@ -116,9 +115,8 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits):
         self.deferred: list[list[bytes]] = []
         self.deferred_dropped = 0
         self._engine: ActorEngine | None = None
-        #: The site's fault rules for this actor, when it has any (None: the plain transport).
-        self.faults: FaultInjector | None = None
         self._next_beat = 0.0
+        self._init_faults(config)
 
     def run(self) -> int:
         """Run until stopped or failed; return the process exit code."""
@@ -182,6 +180,7 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits):
             self.log.debug("memory held", max_rss_mb=cfg.max_rss_mb, rlimit_data=limit)
         try:
             self.transport = Transport(link)
+            self._link = link
             if cfg.fault_rules:
                 self._inject_faults(cfg, engine, link)
             engine.block = self._wait_call
@@ -202,26 +201,6 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits):
                 faulthandler.unregister(signal.SIGUSR1)
                 stack_file.close()
                 Path(stack_file.name).unlink(missing_ok=True)
-
-    def _inject_faults(self, cfg: RuntimeConfig, engine: ActorEngine, link: BrokerLink) -> None:
-        """Wrap the transport (and the step) with the fault rules for this actor, if any."""
-        started = time.time()
-        if cfg.run_dir is not None:
-            # The site started when its supervisor took the pid file: windows count from there.
-            with contextlib.suppress(OSError):
-                started = (cfg.run_dir / "supervisor.pid").stat().st_mtime
-        injector = FaultInjector(cfg.name, cfg.fault_seed, list(cfg.fault_rules), started=started)
-        if injector.active:
-            injector.wrap(self.transport)
-            self.faults = injector
-
-            def flush(hard: bool) -> None:
-                injector.flush(self.transport.publish)
-                if hard:  # the process goes next: the ledger passes the broker first
-                    link.drain(1.0)
-
-            injector.wrap_step(engine.actor, flush)
-            self.log.warning("fault injection on", rules=len(injector.counts))
 
     def _telemetry(self) -> Any:
         """The OpenTelemetry settings of this actor (importing the SDK only when used)."""
@@ -411,6 +390,10 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits):
                         if frames[0] == control_topic:
                             send_all(self._control(engine, frames))
                             if self.swapped_out:
+                                break
+                            if self.rewired:  # ctl fault: the new transport from now on
+                                self.rewired = False
+                                recv_next, faults = transport.receive, self.faults
                                 break
                             continue
                         if self.paused:

@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     ctl.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for a reply")
     ctl.add_argument("--json", action="store_true", help="print the reply as JSON")
     # Every op of the control protocol, and graph (status drawn against the declarations).
-    ctl.add_argument("op", choices=[*OPS, "graph"])
+    ctl.add_argument("op", choices=[*OPS, "graph", "fault"])
     ctl.add_argument(
         "name",
         nargs="?",
@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--etag", help="swap, remove, reload: refuse unless this is still the config version"
     )
     _table_options(ctl)
+    cli_faults.rule_options(ctl)
     tap = sub.add_parser(
         "tap", help="print live messages on topics or patterns ('a.*', '*'), one or more"
     )
@@ -307,6 +308,8 @@ def cmd_ctl(args: argparse.Namespace) -> int:
         return EXIT_UNAVAILABLE
     if args.op == "graph":
         return cmd_graph(args, endpoint)
+    if args.op == "fault":
+        return cli_faults.cmd_ctl_fault(args, endpoint)
     try:
         kwargs = _request_args(args)
     except ValueError as exc:

@@ -28,6 +28,69 @@ def add_command(sub: Any, config_arg: Any) -> None:
     faults.add_argument("--timeout", type=float, default=15.0)
 
 
+#: ``ctl fault add``'s options: the keys of a rule (``--after`` is shared with ``ctl add``,
+#: where it names actors; here it is seconds).
+_RULE_OPTIONS: Final = {
+    "hop": str,
+    "kind": str,
+    "topic": str,
+    "to": str,
+    "from": str,
+    "probability": float,
+    "every": int,
+    "for": float,
+    "limit": int,
+    "delay": float,
+    "jitter": float,
+    "how": str,
+}
+ACTIONS: Final = {
+    "add": "fault_add",
+    "clear": "fault_clear",
+    "pause": "fault_pause",
+    "resume": "fault_resume",
+    "list": "faults",
+}
+
+
+def rule_options(ctl: Any) -> None:
+    """The options of ``ctl fault add`` (a rule's keys)."""
+    for key, kind in _RULE_OPTIONS.items():
+        ctl.add_argument(
+            f"--{key}", dest=f"rule_{key}", type=kind, help=f"fault add: the rule's {key}"
+        )
+
+
+def cmd_ctl_fault(args: Any, endpoint: str) -> int:
+    """``ctl fault add|list|clear|pause|resume``."""
+    op = ACTIONS.get(args.name or "")
+    if op is None:
+        print(f"ctl fault needs one of {', '.join(ACTIONS)}", file=sys.stderr)
+        return 2
+    kwargs: dict[str, Any] = {}
+    if op == "fault_add":
+        rule = {k: v for k in _RULE_OPTIONS if (v := getattr(args, f"rule_{k}", None)) is not None}
+        after = getattr(args, "table_after", None)
+        if after is not None:
+            try:
+                rule["after"] = float(after)
+            except ValueError:
+                print(f"error: --after is seconds here, got {after!r}", file=sys.stderr)
+                return 2
+        kwargs["table"] = rule
+    try:
+        with ControlClient(endpoint, timeout=args.timeout) as client:
+            result = client.request(op, **kwargs)
+    except ControlError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ControlTimeout as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    print(json.dumps(result, indent=2, sort_keys=True))
+    return 0
+
+
 def report(client: ControlClient) -> list[Any]:
     """The detection rows of the site behind *client*."""
     return detect(client.faults(), client.status())

@@ -172,6 +172,26 @@ class ControlClient:
         result: dict[str, Any] = self.request("reload", **_given(etag=etag))
         return result
 
+    def fault_add(self, rule: dict[str, Any]) -> dict[str, Any]:
+        """Add a fault rule (site.toml's keys); the running actors apply it at once."""
+        result: dict[str, Any] = self.request("fault_add", table=rule)
+        return result
+
+    def fault_clear(self) -> dict[str, Any]:
+        """Remove every fault rule."""
+        result: dict[str, Any] = self.request("fault_clear")
+        return result
+
+    def fault_pause(self) -> dict[str, Any]:
+        """Keep the rules, inject nothing."""
+        result: dict[str, Any] = self.request("fault_pause")
+        return result
+
+    def fault_resume(self) -> dict[str, Any]:
+        """Inject again after fault_pause."""
+        result: dict[str, Any] = self.request("fault_resume")
+        return result
+
     def faults(self) -> dict[str, Any]:
         """The site's fault rules, the faults injected per rule and actor, the newest."""
         result: dict[str, Any] = self.request("faults")

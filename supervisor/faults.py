@@ -13,7 +13,7 @@ from __future__ import annotations
 import collections
 from typing import Any, Final
 
-from actors.core.faults import KINDS
+from actors.core.faults import KINDS, FaultError, parse_rule
 from actors.core.wire import WireError, decode_message
 from actors.faulty import SYS_FAULT
 from actors.site import SiteConfig
@@ -29,12 +29,46 @@ class FaultLedger:
 
     def __init__(self, site: SiteConfig) -> None:
         self.seed = site.faults.seed
-        self.rules = site.faults.rules
+        #: The rules in force, as tables with their index (site.toml's, then ``ctl fault``).
+        self.rules: list[dict[str, Any]] = [
+            {"index": r.index, **r.describe()} for r in site.faults.rules
+        ]
+        self._next_index = len(self.rules)
+        self.paused = False
+        #: The rules changed at run time: starting actors are told, not only running ones.
+        self.changed = False
         self.entries: collections.deque[dict[str, Any]] = collections.deque(maxlen=KEEP)
         #: (rule, hop, kind, actor) -> faults injected.
         self.counts: collections.Counter[tuple[int, str, str, str]] = collections.Counter()
         #: Messages on $sys.fault that were not a fault report (counted, not kept).
         self.malformed = 0
+
+    def state(self) -> dict[str, Any]:
+        """What every actor is sent when the rules change: seed, rules, paused."""
+        return {"seed": self.seed, "rules": self.rules, "paused": self.paused}
+
+    def add(self, table: dict[str, Any], actors: set[str]) -> dict[str, Any]:
+        """Check and add a rule (FaultError names the bad key); return it with its index."""
+        index = self._next_index
+        rule = parse_rule(index, table, "rule")
+        for key, name in (("to", rule.to), ("from", rule.sender)):
+            if name is not None and name not in actors:
+                raise FaultError(f"rule.{key}", f"names unknown actor {name!r}")
+        self._next_index += 1
+        added = {"index": index, **rule.describe()}
+        self.rules.append(added)
+        self.changed = True
+        return added
+
+    def clear(self) -> None:
+        """No rule any more."""
+        self.rules = []
+        self.changed = True
+
+    def pause(self, paused: bool) -> None:
+        """Keep the rules but inject nothing (or again)."""
+        self.paused = paused
+        self.changed = True
 
     def message(self, frames: list[bytes]) -> bool:
         """Take a ``$sys.fault`` message (False: not one)."""
@@ -64,7 +98,8 @@ class FaultLedger:
         """What the ``faults`` op answers: the rules, the counts, the newest entries."""
         return {
             "seed": self.seed,
-            "rules": [{"index": r.index, **r.describe()} for r in self.rules],
+            "rules": self.rules,
+            "paused": self.paused,
             "injected": [
                 {"rule": rule, "hop": hop, "kind": kind, "actor": actor, "count": n}
                 for (rule, hop, kind, actor), n in sorted(self.counts.items())

@@ -44,6 +44,7 @@ from actors.process import (
 from actors.site import SiteConfig
 from actors.sockets import SocketFactory
 from supervisor.children import Child
+from supervisor.control import fault
 from supervisor.control.server import RETRY, Controller
 from supervisor.events import Events
 from supervisor.faults import FaultLedger
@@ -104,6 +105,7 @@ class Supervisor:
         self.directory = ServiceDirectory(self._send, self.retained.cache.__setitem__)
         self.ledger = FaultLedger(site)
         self.events.listeners.append(self.directory.event)
+        self.events.listeners.append(self._faults_to_ready)
         self.requests: RequestTracker[tuple[bytes, int, Child]] = RequestTracker(RETRY)
         self.swaps = SwapCoordinator(self.supervision, self._publish, self.requests.next_id)
         self.membership = Membership(self.supervision, self.swaps, self.retained)
@@ -119,6 +121,11 @@ class Supervisor:
     def _publish(self, topic: str, payload: Any) -> None:
         assert self.link is not None
         self.link.publish(topic, payload)
+
+    def _faults_to_ready(self, event: dict[str, Any]) -> None:
+        """An actor (re)started after ``ctl fault`` changed the rules: tell it too."""
+        if event.get("event") == "ready" and self.ledger.changed and self.controller:
+            fault.tell(self.controller, event.get("actor"))
 
     def _send(self, topic: bytes, envelope: bytes) -> None:
         if self._broker_up():

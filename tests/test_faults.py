@@ -431,3 +431,49 @@ def test_a_snapshot_taken_under_faults_replays_with_them(mesh: MeshFactory) -> N
         replay(snap)
     with pytest.raises(FaultInjected):
         replay(snap, last_only=True)
+
+
+@pytest.mark.slow
+def test_rules_added_paused_and_cleared_at_run_time(mesh: MeshFactory) -> None:
+    """`ctl fault add` on a site started without rules: the running tally drops every
+    other number at once; a restarted tally gets the rule too; pause stops the faults,
+    clear removes the rules; `ctl fault list` shows them."""
+    from clitools import supervisor_cli
+
+    data = site_with({"hop": "deliver", "kind": "drop", "every": 1})
+    del data["faults"]
+    site = mesh.start(data)
+    proc = supervisor_cli(
+        "ctl",
+        "fault",
+        "add",
+        "--hop",
+        "deliver",
+        "--to",
+        "tally",
+        "--kind",
+        "drop",
+        "--every",
+        "2",
+        config=site.config_path,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert '"told": 2' in proc.stdout
+    _, ledger = run(site, lambda s, n: s["received"] + n == COUNT)
+    assert len(ledger) == COUNT // 2
+    listed = supervisor_cli("ctl", "fault", "list", config=site.config_path)
+    assert '"kind": "drop"' in listed.stdout and '"paused": false' in listed.stdout
+    old = site.pid("tally")
+    site.wait_restarted("tally", site.kill("tally"))
+    assert site.pid("tally") != old
+    site.wait_actor("tally", lambda a: "0" in (a.get("faults") or {}), what="the rule told")
+    site.control.fault_pause()
+    site.wait_actor("tally", lambda a: not a.get("faults"), what="the rule paused")
+    site.control.fault_resume()
+    site.wait_actor("tally", lambda a: "0" in (a.get("faults") or {}), what="the rule again")
+    site.control.fault_clear()
+    assert site.control.faults()["rules"] == []
+    bad = supervisor_cli(
+        "ctl", "fault", "add", "--hop", "deliver", "--kind", "drop", config=site.config_path
+    )
+    assert bad.returncode == 1 and "rule.probability" in bad.stderr

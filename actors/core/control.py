@@ -52,6 +52,8 @@ class Op(StrEnum):
     TAKEOVER = "takeover"
     RESUME = "resume"
     COMMIT = "commit"
+    #: The site's fault rules changed at run time (``ctl fault``): ``faults`` has them.
+    FAULTS = "faults"
 
 
 #: Ops that belong to a hot swap's protocol (supervisor/swap.py).
@@ -74,11 +76,12 @@ class Request:
     memory: dict[str, Any] | None = None
     sequences: dict[str, Any] | None = None
     version: int = 1
+    faults: dict[str, Any] | None = None
 
     def encode(self) -> dict[str, Any]:
         """The map that goes on the wire (unset fields left out)."""
         out: dict[str, Any] = {"op": str(self.op), "id": self.id}
-        for key in ("pid", "level", "otel", "memory", "sequences"):
+        for key in ("pid", "level", "otel", "memory", "sequences", "faults"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
@@ -245,6 +248,7 @@ def decode_request(payload: Any) -> Request | Retained | None:
         memory=memory if isinstance(memory, dict) else None,
         sequences=sequences if isinstance(sequences, dict) else None,
         version=version,
+        faults=payload.get("faults") if isinstance(payload.get("faults"), dict) else None,
     )
 
 

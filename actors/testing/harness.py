@@ -28,25 +28,13 @@ from actors.core.calls import (
 )
 from actors.core.engine import ActorEngine, Outgoing
 from actors.core.engine_types import EngineConfig, Statistics
-from actors.core.faults import FaultRule, Injected, parse_faults, parse_rule
+from actors.core.faults import Injected
 from actors.core.snapshot import Snapshot
 from actors.core.wire import Message, decode_message, encode_envelope
-from actors.faulty import FaultInjector
+from actors.faulty import FaultInjector, rules_of
 
 #: What a fake server's handler returns to answer nothing (the call times out).
 NO_REPLY: Final = object()
-
-
-def _rules_of(faults: Mapping[str, Any]) -> tuple[int, list[FaultRule]]:
-    """The seed and rules of *faults* (``{"seed", "rules"}``, as in site.toml); a rule that
-    carries its ``index`` (one from a snapshot) keeps it: the dice depend on it."""
-    seed, _ = parse_faults({"seed": faults.get("seed", 0)})
-    rules = []
-    for i, given in enumerate(faults.get("rules", [])):
-        table = dict(given)
-        index = table.pop("index", i)
-        rules.append(parse_rule(index, table, f"faults.rules[{i}]"))
-    return seed, rules
 
 
 class _Pipe:
@@ -141,7 +129,7 @@ class Harness:
         if faults:
             injector = FaultInjector(
                 self.name,
-                *_rules_of(faults),
+                *rules_of(faults),
                 started=float(faults.get("started", self.clock.now)),
                 clock=self.clock.monotonic,
                 monotonic=self.clock.monotonic,

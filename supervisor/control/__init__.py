@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from supervisor.control import (
     add,
+    fault,
     faults,
     lifecycle,
     loglevel,
@@ -47,6 +48,10 @@ COMMANDS: dict[str, Handler] = {
     "remove": remove.handle,
     "reload": reload.handle,
     "faults": faults.handle,
+    "fault_add": fault.add,
+    "fault_clear": fault.clear,
+    "fault_pause": fault.pause,
+    "fault_resume": fault.resume,
 }
 #: Ops served while the site shuts down (the others are refused with ``shutting_down``).
 DURING_SHUTDOWN: frozenset[str] = frozenset(

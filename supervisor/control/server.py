@@ -87,6 +87,10 @@ class Controller:
             except ProtocolError as exc:
                 self.reply(identity, encode_error(request_id(body), exc.kind, str(exc)))
 
+    def publish(self, topic: str, payload: object) -> None:
+        """Publish *payload* on *topic* through the supervisor's broker link."""
+        self._publish(topic, payload)
+
     def reply(self, identity: bytes, body: bytes) -> None:
         """Send a reply to the client *identity*."""
         self.socket.send_multipart([identity, b"", body])

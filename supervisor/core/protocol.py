@@ -22,8 +22,12 @@ add        name, class  the new actor's status once it is ready
            [params etc]
 remove     name [etag]  the actor's status once it has exited and is gone
 reload     [etag]       ``{"added", "removed", "swapped", "restarted", "unchanged"}``
-faults     (none)       ``{"seed", "rules", "injected", "entries", "malformed"}``: the
-                        fault rules, the faults injected per rule and actor, the newest
+faults     (none)       ``{"seed", "rules", "paused", "injected", "entries", "malformed"}``:
+                        the fault rules, the faults injected per rule and actor, the newest
+fault_add  table        ``{"rule", "told"}``: a fault rule added (keys as in site.toml)
+fault_clear (none)      ``{"rules": [], "told"}``: every fault rule removed
+fault_pause (none)      ``{"paused": true, "told"}``: the rules kept, nothing injected
+fault_resume (none)     ``{"paused": false, "told"}``: injecting again
 =========  ===========  ====================================================
 
 ``etag``: each actor's config version (in ``status``; ``etag`` of the site
@@ -55,6 +59,10 @@ OPS: Final[dict[str, tuple[str, ...]]] = {
     "remove": ("name",),
     "reload": (),
     "faults": (),
+    "fault_add": (),
+    "fault_clear": (),
+    "fault_pause": (),
+    "fault_resume": (),
 }
 MAX_REQUEST_BYTES: Final = 64 * 1024
 #: Every error kind a reply may carry (``bad_reply`` is the client's own: a reply it
@@ -132,6 +140,8 @@ def decode_request(body: bytes) -> Request:
     ):
         if value is not None and not isinstance(value, kind):
             raise ProtocolError("bad_request", f"'{key}' must be a {kind.__name__}")
+    if op == "fault_add" and not table:
+        raise ProtocolError("bad_request", "op 'fault_add' needs the rule as 'table'")
     if op == "add" and cls is None and not (table and "class" in table):
         raise ProtocolError("bad_request", "op 'add' needs a 'class'")
     return Request(

@@ -11,9 +11,10 @@ report`` holds that against what the site detected
 from __future__ import annotations
 
 import collections
+import time
 from typing import Any, Final
 
-from actors.core.faults import KINDS, FaultError, parse_rule
+from actors.core.faults import KINDS, FaultError, FaultRule, fires, parse_rule
 from actors.core.wire import WireError, decode_message
 from actors.faulty import SYS_FAULT
 from actors.site import SiteConfig
@@ -37,6 +38,10 @@ class FaultLedger:
         self.paused = False
         #: The rules changed at run time: starting actors are told, not only running ones.
         self.changed = False
+        #: Control requests seen per op (their sequence numbers, for the control hop).
+        self._requests: collections.Counter[str] = collections.Counter()
+        self._control: list[FaultRule] = []
+        self._parsed_for: list[dict[str, Any]] | None = None
         self.entries: collections.deque[dict[str, Any]] = collections.deque(maxlen=KEEP)
         #: (rule, hop, kind, actor) -> faults injected.
         self.counts: collections.Counter[tuple[int, str, str, str]] = collections.Counter()
@@ -56,14 +61,52 @@ class FaultLedger:
                 raise FaultError(f"rule.{key}", f"names unknown actor {name!r}")
         self._next_index += 1
         added = {"index": index, **rule.describe()}
-        self.rules.append(added)
+        self.rules = [*self.rules, added]  # a new list: the parsed control rules follow it
         self.changed = True
         return added
+
+    def control_fault(self, op: str, elapsed: float) -> tuple[FaultRule, dict[str, Any]] | None:
+        """The control hop: the rule that fires on this request to *op*, and its ledger
+        entry (the caller publishes it), or None. *elapsed*: seconds since the site began."""
+        if op.startswith("fault"):
+            return None  # faults, fault_add...: always served, or no rule could be removed
+        self._requests[op] += 1
+        if self.paused:
+            return None
+        if self._parsed_for is not self.rules:
+            self._parsed_for = self.rules
+            self._control = [
+                parse_rule(t["index"], {k: v for k, v in t.items() if k != "index"}, "rule")
+                for t in self.rules
+                if t.get("hop") == "control"
+            ]
+        seq = self._requests[op]
+        for rule in self._control:
+            if (rule.topic is None or rule.topic.matches(op)) and rule.active(elapsed):
+                if (
+                    rule.limit is not None
+                    and self.counts[(rule.index, "control", rule.kind, "supervisor")] >= rule.limit
+                ):
+                    continue
+                if fires(rule, self.seed, "tool", op, seq):
+                    entry = {
+                        "rule": rule.index,
+                        "hop": "control",
+                        "kind": rule.kind,
+                        "topic": op,
+                        "sender": "tool",
+                        "seq": seq,
+                        "actor": "supervisor",
+                        "time": time.time(),
+                    }
+                    return rule, entry
+        return None
 
     def clear(self) -> None:
         """No rule any more."""
         self.rules = []
         self.changed = True
+        self._parsed_for = None
 
     def pause(self, paused: bool) -> None:
         """Keep the rules but inject nothing (or again)."""

@@ -179,7 +179,8 @@ def test_whether_a_rule_fires_is_a_pure_function_of_seed_rule_and_message() -> N
         ({"hop": "deliver", "kind": "drop", "every": 2, "topic": "a..b"}, "topic", ""),
         ({"hop": "deliver", "kind": "drop", "every": 2, "colour": 1}, "colour", "unknown key"),
         ({"hop": "deliver", "kind": "drop", "every": 2, "after": -1}, "after", "negative"),
-        ({"hop": "control", "kind": "drop", "every": 2}, "hop", "not available yet"),
+        ({"hop": "link", "kind": "drop", "every": 2}, "hop", "not available yet"),
+        ({"hop": "control", "kind": "drop", "every": 2, "to": "a"}, "to", "no actor"),
         ({"hop": "reply", "kind": "drop", "every": 2, "topic": "a"}, "topic", "names no service"),
     ],
 )
@@ -477,3 +478,33 @@ def test_rules_added_paused_and_cleared_at_run_time(mesh: MeshFactory) -> None:
         "ctl", "fault", "add", "--hop", "deliver", "--kind", "drop", config=site.config_path
     )
     assert bad.returncode == 1 and "rule.probability" in bad.stderr
+
+
+@pytest.mark.slow
+def test_the_control_hop_drops_and_delays_a_tools_requests(mesh: MeshFactory) -> None:
+    """Every 'status' request dropped (the tool times out, the fault is on the ledger),
+    then delayed (it is answered, later); the fault ops are never faulted."""
+    import time
+
+    from supervisor.client import ControlClient, ControlTimeout
+
+    data = site_with({"hop": "deliver", "kind": "drop", "every": 1})
+    del data["faults"]  # the mesh asks for status until the site runs: rules come after
+    site = mesh.start(data)
+    with ControlClient(site.site.supervisor.control_connect, timeout=1.0) as client:
+        client.fault_add({"hop": "control", "topic": "status", "kind": "drop", "every": 1})
+        with pytest.raises(ControlTimeout):
+            client.status()
+        ledger = client.faults()
+        assert [(e["hop"], e["kind"], e["topic"]) for e in ledger["entries"]][-1:] == [
+            ("control", "drop", "status")
+        ]
+        client.fault_clear()
+        client.fault_add(
+            {"hop": "control", "topic": "status", "kind": "delay", "every": 1, "delay": 0.3}
+        )
+        began = time.monotonic()
+        assert client.status()["site"] == "test"
+        assert time.monotonic() - began >= 0.3  # it was held, then served
+        client.fault_clear()
+        assert client.status()["site"] == "test"

@@ -60,6 +60,9 @@ KINDS_AT: Final[dict[str, tuple[str, ...]]] = {
     # The step itself, on the message that triggers it (topic, from) or on a periodic
     # step (topic "tick", its count as the sequence number).
     "step": ("crash", "hang", "delay"),
+    # A tool's request to the supervisor's control endpoint (topic: the op); the fault
+    # ops themselves are never faulted (a rule must stay removable).
+    "control": ("drop", "delay"),
 }
 #: How a ``crash`` at the step happens: an exception in the step, the process exiting
 #: (status 70), or the process killed by SIGKILL.
@@ -213,6 +216,9 @@ def parse_rule(index: int, table: Mapping[str, Any], where: str) -> FaultRule:
             f"{where}.kind", f"hop {hop!r} takes {', '.join(KINDS_AT[hop])}, not {kind!r}"
         )
     topic = None
+    if hop == "control" and ("to" in table or "from" in table):
+        key = "to" if "to" in table else "from"
+        raise FaultError(f"{where}.{key}", "a control request has no actor: choose it by topic")
     if hop == "reply" and "topic" in table:
         raise FaultError(f"{where}.topic", "a reply names no service: choose it with from and to")
     if "topic" in table:

@@ -17,9 +17,11 @@ import zmq
 
 from actors.core.control import Reply
 from actors.core.control import Request as ActorRequest
+from actors.core.faults import delay_of
 from actors.core.requests import RequestTracker
 from actors.core.topics import SYS_CONTROL
 from actors.core.wire import MESSAGE_FRAMES
+from actors.faulty import SYS_FAULT
 from supervisor.children import Child
 from supervisor.control import COMMANDS, DURING_SHUTDOWN
 from supervisor.core.lifecycle import ChildState
@@ -83,9 +85,30 @@ class Controller:
             try:
                 if len(frames) < MESSAGE_FRAMES:
                     raise ProtocolError("bad_request", "request has no body frame")
-                self.handle(identity, decode_request(body))
+                req = decode_request(body)
+                if not self._faulted(identity, req):
+                    self.handle(identity, req)
             except ProtocolError as exc:
                 self.reply(identity, encode_error(request_id(body), exc.kind, str(exc)))
+
+    def _faulted(self, identity: bytes, req: Request) -> bool:
+        """The control hop's fault rules: True when this request is dropped (no reply) or
+        delayed (served later)."""
+        hit = self.ledger.control_fault(req.op, self.loop.clock() - self.started)
+        if hit is None:
+            return False
+        rule, entry = hit
+        self.publish(SYS_FAULT, entry)
+        if rule.kind == "delay":
+            wait = delay_of(rule, self.ledger.seed, "tool", req.op, entry["seq"])
+            self.loop.after(wait, lambda: self._serve_late(identity, req))
+        return True
+
+    def _serve_late(self, identity: bytes, req: Request) -> None:
+        try:
+            self.handle(identity, req)
+        except ProtocolError as exc:
+            self.reply(identity, encode_error(req.id, exc.kind, str(exc)))
 
     def publish(self, topic: str, payload: object) -> None:
         """Publish *payload* on *topic* through the supervisor's broker link."""

@@ -27,6 +27,7 @@ from actors.core.control import Exit
 from actors.core.faults import (
     REORDER_WAIT,
     TICK,
+    UNPLUG,
     FaultRule,
     Injected,
     delay_of,
@@ -98,6 +99,8 @@ class FaultInjector:
         self.request_rules = [r for r in rules if r.hop == "request" and r.to in (None, actor)]
         self.reply_rules = [r for r in rules if r.hop == "reply" and r.to in (None, actor)]
         self.step_rules = [r for r in rules if r.hop == "step" and r.to in (None, actor)]
+        self.link_rules = [r for r in rules if r.hop == "link" and r.to in (None, actor)]
+        self._chunks: dict[str, int] = {"rx": 0, "tx": 0}
         #: The identity (topic, sender, seq) of the message delivered last (for step rules).
         self._last: tuple[str, str, int] = ("", "", 0)
         self._ticks = 0
@@ -110,6 +113,7 @@ class FaultInjector:
                 + self.request_rules
                 + self.reply_rules
                 + self.step_rules
+                + self.link_rules
             )
         }
         self._order = itertools.count()
@@ -131,6 +135,7 @@ class FaultInjector:
         if self._raw_receive is not None and self._raw_send is not None:
             transport.receive, transport.send = self._raw_receive, self._raw_send
         actor.__dict__.pop("step", None)
+        actor.enlil.link_fault = None
 
     def wrap(self, transport: Transport) -> None:
         """Put the faulty receive and send in *transport*'s place (the runtime reads them
@@ -256,6 +261,23 @@ class FaultInjector:
         heapq.heappush(
             held, (self._monotonic() + seconds, -(order + 1) if reordered else order, frames)
         )
+
+    # -- a HAL link's bytes ------------------------------------------------------------------
+
+    def link_fault(self, direction: str, data: bytes) -> bytes | str | None:
+        """What a link's *direction* (``rx`` or ``tx``) chunk becomes: the same bytes,
+        others (a byte flipped), None (lost), or :data:`UNPLUG` (the device is gone)."""
+        self._chunks[direction] = seq = self._chunks.get(direction, 0) + 1
+        hit = self._decide(self.link_rules, direction, self.actor, seq, self.actor)
+        if hit is None or not data:
+            return data
+        kind = hit[0].kind
+        if kind == "drop":
+            return None
+        if kind == "partition":
+            return UNPLUG
+        middle = len(data) // 2  # corrupt: one byte flipped, the framing must notice
+        return data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :]
 
     # -- the step -------------------------------------------------------------------------
 
@@ -452,6 +474,8 @@ class InjectsFaults:
                     link.drain(1.0)
 
             injector.wrap_step(engine.actor, flush)
+            if injector.link_rules:  # a HAL link asks through its context
+                engine.actor.enlil.link_fault = injector.link_fault
             self.log.warning("fault injection on", rules=len(injector.counts))
 
     def set_faults(self, engine: ActorEngine, faults: dict[str, Any]) -> int:

@@ -34,6 +34,7 @@ import serial.serialposix
 
 from actors import Actor, Input, Output, Param, State
 from actors.core.backoff import jittered, next_delay
+from actors.core.faults import UNPLUG
 from hal.core.framers import (
     CobsFramer,
     Framer,
@@ -248,6 +249,15 @@ class SerialLink(Actor):
         except (OSError, serial.SerialException) as exc:
             self._lost(f"read failed: {exc}")
             return
+        fault = self.enlil.link_fault
+        if fault is not None:  # fault injection (a [faults] link rule): lost, flipped, unplugged
+            changed = fault("rx", data)
+            if changed == UNPLUG:
+                self._lost("fault injection: unplugged")
+                return
+            if not isinstance(changed, bytes):
+                return
+            data = changed
         self._received(data)
 
     def _received(self, data: bytes) -> None:
@@ -280,6 +290,14 @@ class SerialLink(Actor):
 
     def _write_some(self, data: bytes) -> int:
         """Write what the device takes now, without blocking; return how many bytes."""
+        fault = self.enlil.link_fault
+        if fault is not None:  # fault injection: the chunk lost (taken as written), flipped
+            changed = fault("tx", data)
+            if changed == UNPLUG:
+                raise OSError("fault injection: unplugged")
+            if not isinstance(changed, bytes):
+                return len(data)
+            data = changed
         if self._fd is not None and isinstance(self._port, serial.serialposix.Serial):
             try:
                 return os.write(self._fd, data)

@@ -179,7 +179,7 @@ def test_whether_a_rule_fires_is_a_pure_function_of_seed_rule_and_message() -> N
         ({"hop": "deliver", "kind": "drop", "every": 2, "topic": "a..b"}, "topic", ""),
         ({"hop": "deliver", "kind": "drop", "every": 2, "colour": 1}, "colour", "unknown key"),
         ({"hop": "deliver", "kind": "drop", "every": 2, "after": -1}, "after", "negative"),
-        ({"hop": "link", "kind": "drop", "every": 2}, "hop", "not available yet"),
+        ({"hop": "spawn", "kind": "crash", "every": 2}, "hop", "not available yet"),
         ({"hop": "control", "kind": "drop", "every": 2, "to": "a"}, "to", "no actor"),
         ({"hop": "reply", "kind": "drop", "every": 2, "topic": "a"}, "topic", "names no service"),
     ],
@@ -508,3 +508,35 @@ def test_the_control_hop_drops_and_delays_a_tools_requests(mesh: MeshFactory) ->
         assert time.monotonic() - began >= 0.3  # it was held, then served
         client.fault_clear()
         assert client.status()["site"] == "test"
+
+
+@pytest.mark.slow
+def test_the_link_hop_unplugs_corrupts_and_loses_a_serial_links_bytes(mesh: MeshFactory) -> None:
+    """A link rule at run time: the serial link is unplugged (it reconnects when the window
+    ends, no restart), then every other chunk read is corrupted (a byte flipped)."""
+    from test_serial import sim_site, wait_reading
+
+    site = mesh.start(sim_site())
+    wait_reading(site, after=0)
+    pid = site.pid("room")
+    cursor = site.mark()
+    site.control.fault_add({"hop": "link", "to": "room", "kind": "partition", "for": 1.0e9})
+    site.wait_for("room.connected", lambda c: c is False, after=cursor)
+    cursor = site.mark()
+    site.control.fault_clear()
+    site.wait_for("room.connected", lambda c: c is True, after=cursor)
+    wait_reading(site, after=cursor)
+    assert site.pid("room") == pid and site.actor("room")["restarts"] == 0
+    cursor = site.mark()
+    site.control.fault_add(
+        {"hop": "link", "to": "room", "topic": "rx", "kind": "corrupt", "every": 2}
+    )
+    site.wait_for("room.rx", lambda line: "\ufffd" in line or not line.isascii(), after=cursor)
+
+    def kinds(_: Any) -> set[tuple[str, str, str]]:
+        return {(e["hop"], e["kind"], e["topic"]) for e in site.control.faults()["entries"]}
+
+    site.wait_status(
+        lambda s: {("link", "partition", "rx"), ("link", "corrupt", "rx")} <= kinds(s),
+        what="both faults on the supervisor's ledger",
+    )

@@ -78,6 +78,10 @@ class ActorContext:
         self.topic: str | None = None
         #: The caller of the request a service handler is serving now (else None).
         self.caller: str | None = None
+        #: Under fault injection with ``link`` rules: what a HAL link's chunk of bytes
+        #: becomes (``link_fault("rx" | "tx", data)``: bytes, None to lose it, or
+        #: ``"unplug"``); None otherwise (see :mod:`actors.faulty`).
+        self.link_fault: Callable[[str, bytes], bytes | str | None] | None = None
         self.log_dir: str | None = None
         self.run_dir: str | None = None
         self.watch: Callable[..., None] = _unsupported

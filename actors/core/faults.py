@@ -63,7 +63,12 @@ KINDS_AT: Final[dict[str, tuple[str, ...]]] = {
     # A tool's request to the supervisor's control endpoint (topic: the op); the fault
     # ops themselves are never faulted (a rule must stay removable).
     "control": ("drop", "delay"),
+    # A HAL link's bytes (topic ``rx`` or ``tx``, ``to``: the link actor): a chunk lost
+    # or with a byte flipped, or the device unplugged for the rule's window.
+    "link": ("drop", "corrupt", "partition"),
 }
+#: What a link fault asks of the link: the device is gone (reconnect as after an unplug).
+UNPLUG: Final = "unplug"
 #: How a ``crash`` at the step happens: an exception in the step, the process exiting
 #: (status 70), or the process killed by SIGKILL.
 CRASHES: Final = ("raise", "exit", "kill")

@@ -100,6 +100,7 @@ class FaultInjector:
         self.reply_rules = [r for r in rules if r.hop == "reply" and r.to in (None, actor)]
         self.step_rules = [r for r in rules if r.hop == "step" and r.to in (None, actor)]
         self.link_rules = [r for r in rules if r.hop == "link" and r.to in (None, actor)]
+        self.write_rules = [r for r in rules if r.hop == "write" and r.to in (None, actor)]
         self._chunks: dict[str, int] = {"rx": 0, "tx": 0}
         #: The identity (topic, sender, seq) of the message delivered last (for step rules).
         self._last: tuple[str, str, int] = ("", "", 0)
@@ -114,6 +115,7 @@ class FaultInjector:
                 + self.reply_rules
                 + self.step_rules
                 + self.link_rules
+                + self.write_rules
             )
         }
         self._order = itertools.count()
@@ -278,6 +280,13 @@ class FaultInjector:
             return UNPLUG
         middle = len(data) // 2  # corrupt: one byte flipped, the framing must notice
         return data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :]
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def write_fault(self, what: str) -> bool:
+        """Whether this write of *what* (``snapshot``) fails, as on a full disk."""
+        self._chunks[what] = seq = self._chunks.get(what, 0) + 1
+        return self._decide(self.write_rules, what, self.actor, seq, self.actor) is not None
 
     # -- the step -------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ this process the one actor of its name.
 from __future__ import annotations
 
 import contextlib
+import errno
 import faulthandler
 import os
 import signal
@@ -91,6 +92,8 @@ class Reports:
             transport.send_all([engine.publish(topic, self._heartbeat(engine))])
 
         try:
+            if faults is not None and faults.write_rules and faults.write_fault("snapshot"):
+                raise OSError(errno.ENOSPC, "fault injection: no space left on device")
             path = write_snapshot(
                 self.snapshot_folder.parent, snap, self.config.snapshot_keep, progress=beat
             )

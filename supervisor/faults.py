@@ -40,7 +40,8 @@ class FaultLedger:
         self.changed = False
         #: Control requests seen per op (their sequence numbers, for the control hop).
         self._requests: collections.Counter[str] = collections.Counter()
-        self._control: list[FaultRule] = []
+        #: The parsed rules of the hops the supervisor itself applies (control, spawn).
+        self._own: list[FaultRule] = []
         self._parsed_for: list[dict[str, Any]] | None = None
         self.entries: collections.deque[dict[str, Any]] = collections.deque(maxlen=KEEP)
         #: (rule, hop, kind, actor) -> faults injected.
@@ -70,36 +71,45 @@ class FaultLedger:
         entry (the caller publishes it), or None. *elapsed*: seconds since the site began."""
         if op.startswith("fault"):
             return None  # faults, fault_add...: always served, or no rule could be removed
-        self._requests[op] += 1
+        return self.supervisor_fault("control", op, "tool", elapsed)
+
+    def supervisor_fault(
+        self, hop: str, topic: str, sender: str, elapsed: float
+    ) -> tuple[FaultRule, dict[str, Any]] | None:
+        """A fault the supervisor injects itself (``control``: *topic* is the op;
+        ``spawn``: the actor): the rule that fires, and its ledger entry, or None."""
+        key = f"{hop}:{topic}"
+        self._requests[key] += 1
         if self.paused:
             return None
         if self._parsed_for is not self.rules:
             self._parsed_for = self.rules
-            self._control = [
+            self._own = [
                 parse_rule(t["index"], {k: v for k, v in t.items() if k != "index"}, "rule")
                 for t in self.rules
-                if t.get("hop") == "control"
+                if t.get("hop") in ("control", "spawn")
             ]
-        seq = self._requests[op]
-        for rule in self._control:
-            if (rule.topic is None or rule.topic.matches(op)) and rule.active(elapsed):
-                if (
-                    rule.limit is not None
-                    and self.counts[(rule.index, "control", rule.kind, "supervisor")] >= rule.limit
-                ):
-                    continue
-                if fires(rule, self.seed, "tool", op, seq):
-                    entry = {
-                        "rule": rule.index,
-                        "hop": "control",
-                        "kind": rule.kind,
-                        "topic": op,
-                        "sender": "tool",
-                        "seq": seq,
-                        "actor": "supervisor",
-                        "time": time.time(),
-                    }
-                    return rule, entry
+        seq = self._requests[key]
+        for rule in self._own:
+            if rule.hop != hop or not rule.active(elapsed):
+                continue
+            if rule.topic is not None and not rule.topic.matches(topic):
+                continue
+            done = self.counts[(rule.index, hop, rule.kind, "supervisor")]
+            if rule.limit is not None and done >= rule.limit:
+                continue
+            if fires(rule, self.seed, sender, topic, seq):
+                entry = {
+                    "rule": rule.index,
+                    "hop": hop,
+                    "kind": rule.kind,
+                    "topic": topic,
+                    "sender": sender,
+                    "seq": seq,
+                    "actor": "supervisor",
+                    "time": time.time(),
+                }
+                return rule, entry
         return None
 
     def clear(self) -> None:

@@ -87,6 +87,7 @@ class Supervisor:
         )
         self.log = self.logging.logger
         self.loop = EventLoop(time.monotonic)
+        self._began = self.loop.clock()  # fault windows count from here
         # The broker link exists from run() on; events and requests wait for it.
         self.link: BrokerLink | None = None
         self.events = Events(self.log, self._publish, self._broker_up)
@@ -106,6 +107,7 @@ class Supervisor:
         self.ledger = FaultLedger(site)
         self.events.listeners.append(self.directory.event)
         self.events.listeners.append(self._faults_to_ready)
+        self.supervision.spawn_fault = self._spawn_fault
         self.requests: RequestTracker[tuple[bytes, int, Child]] = RequestTracker(RETRY)
         self.swaps = SwapCoordinator(self.supervision, self._publish, self.requests.next_id)
         self.membership = Membership(self.supervision, self.swaps, self.retained)
@@ -126,6 +128,18 @@ class Supervisor:
         """An actor (re)started after ``ctl fault`` changed the rules: tell it too."""
         if event.get("event") == "ready" and self.ledger.changed and self.controller:
             fault.tell(self.controller, event.get("actor"))
+
+    def _spawn_fault(self, child: Child) -> bool:
+        """The spawn hop: whether this spawn of *child* fails (its ledger entry sent)."""
+        if not self.ledger.rules:
+            return False
+        elapsed = self.loop.clock() - self._began
+        hit = self.ledger.supervisor_fault("spawn", child.name, "supervisor", elapsed)
+        if hit is None:
+            return False
+        if self._broker_up():
+            self._publish(SYS_FAULT, hit[1])
+        return True
 
     def _send(self, topic: bytes, envelope: bytes) -> None:
         if self._broker_up():

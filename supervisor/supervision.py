@@ -84,6 +84,8 @@ class Supervision:
         self._records_failing = False
         #: Called with a removed child once it has exited (membership forgets it).
         self.on_removed: Callable[[Child], None] = lambda child: None
+        #: Fault injection's spawn hop: whether this spawn of *child* fails (None: none).
+        self.spawn_fault: Callable[[Child], bool] | None = None
 
     # -- the site's children ---------------------------------------------------------
 
@@ -129,6 +131,8 @@ class Supervision:
         self.spawner.spawn(children, self.exited)
         for child in children:
             self._started(child)
+            if child.kind == "actor" and self.spawn_fault is not None and self.spawn_fault(child):
+                child.signal(signal.SIGKILL)  # fault injection: this spawn fails
 
     def _started(self, child: Child) -> None:
         if child.kind == "actor":

@@ -179,7 +179,7 @@ def test_whether_a_rule_fires_is_a_pure_function_of_seed_rule_and_message() -> N
         ({"hop": "deliver", "kind": "drop", "every": 2, "topic": "a..b"}, "topic", ""),
         ({"hop": "deliver", "kind": "drop", "every": 2, "colour": 1}, "colour", "unknown key"),
         ({"hop": "deliver", "kind": "drop", "every": 2, "after": -1}, "after", "negative"),
-        ({"hop": "spawn", "kind": "crash", "every": 2}, "hop", "not available yet"),
+        ({"hop": "write", "kind": "drop", "every": 2}, "kind", "takes crash"),
         ({"hop": "control", "kind": "drop", "every": 2, "to": "a"}, "to", "no actor"),
         ({"hop": "reply", "kind": "drop", "every": 2, "topic": "a"}, "topic", "names no service"),
     ],
@@ -540,3 +540,35 @@ def test_the_link_hop_unplugs_corrupts_and_loses_a_serial_links_bytes(mesh: Mesh
         lambda s: {("link", "partition", "rx"), ("link", "corrupt", "rx")} <= kinds(s),
         what="both faults on the supervisor's ledger",
     )
+
+
+@pytest.mark.slow
+def test_the_spawn_hop_fails_a_spawn_and_the_write_hop_a_snapshot(mesh: MeshFactory) -> None:
+    """spawn: the tally's restart after a kill fails once (killed at once, restarted
+    again); write: a snapshot asked of the counter fails as on a full disk (counted)."""
+    site = mesh.start(site_with({"hop": "deliver", "kind": "drop", "every": 1000}))
+    site.control.fault_add(
+        {"hop": "spawn", "topic": "tally", "kind": "crash", "every": 1, "limit": 1}
+    )
+    site.control.fault_add(
+        {"hop": "write", "to": "counter", "topic": "snapshot", "kind": "crash", "every": 1}
+    )
+    old = site.pid("tally")
+    site.kill("tally")
+    site.wait_status(
+        lambda s: (
+            next(a for a in s["actors"] if a["name"] == "tally")["restarts"] >= 2
+            and next(a for a in s["actors"] if a["name"] == "tally")["state"] == "running"
+        ),
+        what="the failed spawn and the one after it",
+    )
+    assert site.pid("tally") != old
+    from supervisor.client import ControlError
+
+    with pytest.raises(ControlError):
+        site.request("snapshot", name="counter")
+    site.wait_actor(
+        "counter", lambda a: a["stats"].get("snapshots_failed", 0) >= 1, what="a failed write"
+    )
+    kinds = {(e["hop"], e["kind"]) for e in site.control.faults()["entries"]}
+    assert {("spawn", "crash"), ("write", "crash")} <= kinds

@@ -49,7 +49,7 @@ KINDS: Final = (
     "hang",
     "slow",
 )
-#: The kinds each hop takes (the hops not listed here are not built yet: ``check`` says so).
+#: The kinds each hop takes.
 KINDS_AT: Final[dict[str, tuple[str, ...]]] = {
     "publish": ("drop", "delay", "duplicate", "reorder", "corrupt", "partition"),
     "deliver": ("drop", "delay", "duplicate", "reorder", "corrupt", "partition", "slow"),
@@ -66,6 +66,11 @@ KINDS_AT: Final[dict[str, tuple[str, ...]]] = {
     # A HAL link's bytes (topic ``rx`` or ``tx``, ``to``: the link actor): a chunk lost
     # or with a byte flipped, or the device unplugged for the rule's window.
     "link": ("drop", "corrupt", "partition"),
+    # The supervisor's spawn of an actor (topic: the actor's name): the new process dies
+    # at once (a spawn that fails).
+    "spawn": ("crash",),
+    # An actor's snapshot write (topic: ``snapshot``): it fails as on a full disk.
+    "write": ("crash",),
 }
 #: What a link fault asks of the link: the device is gone (reconnect as after an unplug).
 UNPLUG: Final = "unplug"
@@ -214,8 +219,6 @@ def parse_rule(index: int, table: Mapping[str, Any], where: str) -> FaultRule:
         raise FaultError(f"{where}.kind", f"is required (one of {', '.join(KINDS)})")
     if kind not in KINDS:
         raise FaultError(f"{where}.kind", f"{kind!r} is not one of {', '.join(KINDS)}")
-    if hop not in KINDS_AT:
-        raise FaultError(f"{where}.hop", f"faults at hop {hop!r} are not available yet")
     if kind not in KINDS_AT[hop]:
         raise FaultError(
             f"{where}.kind", f"hop {hop!r} takes {', '.join(KINDS_AT[hop])}, not {kind!r}"

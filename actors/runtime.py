@@ -311,6 +311,8 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits, InjectsFaults):
         if cfg.otlp_endpoint:
             engine.tracing = self._start_tracing()
             metrics = self._start_metrics(engine)
+            # The counts of whichever injector is in force (ctl fault may change it).
+            metrics.faults = lambda: self.faults.statistics() if self.faults else {}
             self._start_log_export()
         poller = zmq.Poller()
         poller.register(transport.socket, zmq.POLLIN)

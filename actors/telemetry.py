@@ -214,6 +214,14 @@ class Metrics:
         )
         if engine.spec.calls or engine.spec.services or engine.limiter is not None:
             self._call_metrics(meter)
+        #: The process's fault counts per rule (set by the runtime when rules apply to it).
+        self.faults: Callable[[], dict[str, int]] | None = None
+        meter.create_observable_counter(
+            "enlil.faults.injected",
+            callbacks=[self._faults],
+            unit="{fault}",
+            description="Faults injected by this process, per fault rule",
+        )
         self._step = meter.create_histogram(
             "enlil.step.duration", unit="s", description="Duration of step()"
         )
@@ -277,6 +285,11 @@ class Metrics:
     def _shed(self, options: CallbackOptions) -> Iterable[Observation]:
         for name, n in self.engine.shed().items():
             yield Observation(n, {**self._actor, "variable": name})
+
+    def _faults(self, options: CallbackOptions) -> Iterable[Observation]:
+        counts = self.faults() if self.faults is not None else {}
+        for rule, n in counts.items():
+            yield Observation(n, {**self._actor, "rule": rule})
 
     def _messages(self, options: CallbackOptions) -> Iterable[Observation]:
         stats = self.engine.statistics()

@@ -572,3 +572,38 @@ def test_the_spawn_hop_fails_a_spawn_and_the_write_hop_a_snapshot(mesh: MeshFact
     )
     kinds = {(e["hop"], e["kind"]) for e in site.control.faults()["entries"]}
     assert {("spawn", "crash"), ("write", "crash")} <= kinds
+
+
+@pytest.mark.slow
+def test_faults_are_counted_in_otel_metrics_and_on_the_prometheus_page(
+    receiver: Any, mesh: MeshFactory
+) -> None:
+    """enlil.faults.injected over OTLP, enlil_faults_injected on /metrics, per rule."""
+    import socket
+    import urllib.request
+
+    from test_metrics import last
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = site_with({"hop": "deliver", "to": "tally", "kind": "duplicate", "every": 10})
+    data["telemetry"] = {
+        "otlp_endpoint": receiver.endpoint,
+        "metrics_interval": 0.5,
+        "prometheus": f"127.0.0.1:{port}",
+    }
+    site = mesh.start(data)
+    run(site, lambda s, n: s["received"] == COUNT + 20)
+    receiver.wait_points(
+        lambda p: (x := last(p, "enlil.faults.injected", rule="0")) is not None and x[4] == 20.0
+    )
+
+    def page() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            return str(r.read().decode())
+
+    site.wait_status(
+        lambda s: 'enlil_faults_injected_total{actor="tally",rule="0"} 20.0' in page(),
+        what="the faults on the scrape page",
+    )

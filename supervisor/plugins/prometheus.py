@@ -118,8 +118,15 @@ def _call_families(actors: list[dict[str, Any]]) -> Iterable[Metric]:
     shed = CounterMetricFamily(
         "enlil_shed", "Messages shed by a rate limit", labels=["actor", "variable"]
     )
+    faults = CounterMetricFamily(
+        "enlil_faults_injected",
+        "Faults injected by each process, per fault rule ([faults], ctl fault)",
+        labels=["actor", "rule"],
+    )
     for a in actors:
         name = str(a["name"])
+        for rule, value in _numbers(a.get("faults")):
+            faults.add_metric([name, rule], value)
         report = a.get("calls")
         if not isinstance(report, dict):
             continue
@@ -140,7 +147,7 @@ def _call_families(actors: list[dict[str, Any]]) -> Iterable[Metric]:
                 served.add_metric([name, str(handler), outcome], value)
         for variable, value in _numbers(report.get("shed")):
             shed.add_metric([name, variable], value)
-    yield from (calls, breakers, served, shed)
+    yield from (calls, breakers, served, shed, faults)
 
 
 class PrometheusEndpoint:

@@ -15,7 +15,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import HERE, HWM, machine, median
@@ -23,6 +23,8 @@ from bench.throughput import actors_rate, start_site
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 7
+#: The last commit before fault injection (#15): what "no rule" is held against.
+BEFORE: Final = "0edd5db"
 RULE = {"hop": "deliver", "to": "sink", "topic": "bench.data", "kind": "drop", "probability": 0.01}
 
 
@@ -38,7 +40,7 @@ def _rate(site: Any, count: int, expected: int, size: int) -> float:
 
 
 @contextlib.contextmanager
-def _checkout(rev: str) -> Iterator[Path]:
+def checkout(rev: str) -> Iterator[Path]:
     """A work tree of *rev* (removed after)."""
     folder = Path(tempfile.mkdtemp(prefix="enlil-before-")) / "tree"
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", str(folder), rev], check=True)
@@ -113,7 +115,7 @@ def main() -> int:
     args = parser.parse_args()
     print(machine())
     with contextlib.ExitStack() as stack:
-        before = stack.enter_context(_checkout(args.before)) if args.before else None
+        before = stack.enter_context(checkout(args.before)) if args.before else None
         r = measure(args.count, args.rounds, before)
     ratio = r["drop"] / r["plain"]
     line = f"no rule {r['plain']:,.0f}/s; 1% drop rule {r['drop']:,.0f}/s ({ratio:.2f}x)"

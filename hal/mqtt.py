@@ -40,6 +40,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from actors import Actor, Input, Output, Param, State
 from actors.core.backoff import jittered, next_delay
+from actors.core.faults import UNPLUG
 from actors.core.topics import TopicError, parse_pattern
 from hal.core.links import publish_counts
 
@@ -287,15 +288,28 @@ class MqttBridge(Actor):
         self.retry_delay = 0.0
         self._retry(f"disconnected: {reason}")
 
+    def _link_fault(self, direction: str, payload: bytes | bytearray) -> bytes | bytearray | None:
+        """Fault injection (a [faults] link rule): the payload lost (None), flipped, or the
+        broker disconnected (None; the bridge reconnects as after any disconnect)."""
+        fault = self.enlil.link_fault
+        if fault is None:
+            return payload
+        changed = fault(direction, bytes(payload))
+        if changed == UNPLUG:
+            if self._client is not None:
+                self._client.disconnect()
+            return None
+        return changed if isinstance(changed, bytes) else None
+
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         topic = self._enlil_topic(message.topic)
         if topic is None:
             return
+        body = self._link_fault("rx", message.payload)
+        if body is None:
+            return
         try:
-            if self.format == "json":
-                value = json.loads(message.payload)
-            else:
-                value = msgpack.unpackb(message.payload, raw=False)
+            value = json.loads(body) if self.format == "json" else msgpack.unpackb(body, raw=False)
         except (ValueError, msgpack.UnpackException) as exc:
             self._counts["decode_errors"] += 1
             self.enlil.log.warning("undecodable mqtt payload", topic=message.topic, error=str(exc))
@@ -336,7 +350,11 @@ class MqttBridge(Actor):
             self._counts["dropped"] += 1
             self.enlil.log.warning("payload not encodable", topic=topic, error=str(exc))
             return
-        info = self._client.publish(target, payload, qos=self.qos)
+        sent = self._link_fault("tx", payload)
+        if sent is None:
+            self._counts["dropped"] += 1
+            return
+        info = self._client.publish(target, sent, qos=self.qos)
         if info.rc == mqtt.MQTT_ERR_SUCCESS or (self.qos and info.rc == mqtt.MQTT_ERR_NO_CONN):
             self._counts["forwarded_out"] += 1  # sent, or queued for the reconnect
         else:

@@ -213,3 +213,25 @@ def test_bad_mappings_are_named() -> None:
         Harness(MqttBridge, name="mqtt", params={"from_mqtt": {"lab/#": "a.b"}})
     with pytest.raises(ValueError, match=r"params\.format: 'xml' is not one of 'json', 'msgpack'"):
         Harness(MqttBridge, name="mqtt", params={"format": "xml"})
+
+
+def test_a_link_fault_disconnects_the_bridge_and_it_reconnects(
+    mesh: MeshFactory, broker: Mosquitto
+) -> None:
+    """A [faults] link partition on the bridge: the next message from MQTT disconnects it
+    (connected false, on the ledger); the rule cleared, it reconnects and delivers."""
+    site = mesh.start(bridge_site(broker.port))
+    site.wait_for("mqtt.connected", lambda up: up is True)
+    cursor = site.mark()
+    site.control.fault_add({"hop": "link", "to": "mqtt", "kind": "partition", "for": 1.0e9})
+    mqtt_publish(broker.port, "lab/in", 5)
+    site.wait_for("mqtt.connected", lambda up: up is False, after=cursor)
+    cursor = site.mark()
+    site.control.fault_clear()
+    site.wait_for("mqtt.connected", lambda up: up is True, after=cursor)
+    mqtt_publish(broker.port, "lab/in", 6)
+    assert site.wait_for("numbers.out", after=cursor).envelope.payload == 12.0
+    site.wait_status(
+        lambda s: any(e["hop"] == "link" for e in site.control.faults()["entries"]),
+        what="the disconnect on the ledger",
+    )

@@ -41,7 +41,7 @@ from actors.core.requests import ReplyCache
 from actors.core.resilience import PolicyError
 from actors.core.topics import SYS_CONTROL, SYS_HEARTBEAT, SYS_REPLY, SYS_RETAINED
 from actors.core.wire import WireError, decode_message
-from actors.faulty import InjectsFaults
+from actors.fault_runtime import InjectsFaults
 from actors.link import BrokerLink, BrokerUnreachable
 from actors.loader import LoadError, load_class
 from actors.logs import setup_logging

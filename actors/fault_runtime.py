@@ -1,0 +1,88 @@
+"""Fault injection in an actor process: the rules in force, at start and when ``ctl fault``
+changes them (shell). :class:`InjectsFaults` is the part of
+:class:`~actors.runtime.ActorProcess` that wraps its transport, its step and its links
+with a :class:`~actors.faulty.FaultInjector`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import TYPE_CHECKING, Any
+
+from actors.faulty import FaultInjector, rules_of
+from actors.transport import Transport
+
+if TYPE_CHECKING:
+    from actors.core.engine import ActorEngine
+    from actors.link import BrokerLink
+    from actors.settings import RuntimeConfig
+
+
+class InjectsFaults:
+    """The fault rules of an actor process, at start and when ``ctl fault`` changes them
+    (a mixin of the runtime)."""
+
+    config: RuntimeConfig
+    transport: Transport
+    log: Any
+    faults: FaultInjector | None
+    _fault_seed: int
+    _link: BrokerLink | None
+    rewired: bool
+
+    def _init_faults(self, config: RuntimeConfig) -> None:
+        #: The site's fault rules for this actor, when it has any (None: the plain transport).
+        self.faults = None
+        self._fault_seed = config.fault_seed
+        self._link = None
+        #: The transport was rewrapped (``ctl fault``): the loop takes its receive again.
+        self.rewired = False
+
+    def _inject_faults(
+        self,
+        cfg: RuntimeConfig,
+        engine: ActorEngine,
+        link: BrokerLink,
+        rules: list[Any] | None = None,
+    ) -> None:
+        """Wrap the transport (and the step) with the fault rules for this actor, if any
+        (*rules*: those of ``ctl fault``, in place of site.toml's)."""
+        if self.faults is not None:  # the rules changed: the plain transport and step first
+            self.faults.unwrap(self.transport, engine.actor)
+            self.faults = None
+        started = time.time()
+        if cfg.run_dir is not None:
+            # The site started when its supervisor took the pid file: windows count from there.
+            with contextlib.suppress(OSError):
+                started = (cfg.run_dir / "supervisor.pid").stat().st_mtime
+        chosen = list(cfg.fault_rules) if rules is None else rules
+        injector = FaultInjector(cfg.name, self._fault_seed, chosen, started=started)
+        if injector.active:
+            injector.wrap(self.transport)
+            self.faults = injector
+
+            def flush(hard: bool) -> None:
+                injector.flush(self.transport.publish)
+                if hard:  # the process goes next: the ledger passes the broker first
+                    link.drain(1.0)
+
+            injector.wrap_step(engine.actor, flush)
+            if injector.link_rules:  # a HAL link asks through its context
+                engine.actor.enlil.link_fault = injector.link_fault
+            self.log.warning("fault injection on", rules=len(injector.counts))
+
+    def set_faults(self, engine: ActorEngine, faults: dict[str, Any]) -> int:
+        """Put *faults* (``{"seed", "rules": [tables with their index], "paused"}``) in
+        force now; return how many rules apply to this actor. The loop picks the new
+        transport up after this message."""
+        seed, rules = rules_of(faults)
+        if faults.get("paused"):
+            rules = []
+        self._fault_seed = seed
+        assert self._link is not None
+        self._inject_faults(self.config, engine, self._link, rules)
+        self.rewired = True
+        count = len(self.faults.counts) if self.faults else 0
+        self.log.warning("fault rules changed", rules=count, paused=bool(faults.get("paused")))
+        return count

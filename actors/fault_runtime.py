@@ -16,6 +16,7 @@ from actors.transport import Transport
 if TYPE_CHECKING:
     from actors.core.engine import ActorEngine
     from actors.link import BrokerLink
+    from actors.logs import LogSetup
     from actors.settings import RuntimeConfig
 
 
@@ -26,6 +27,7 @@ class InjectsFaults:
     config: RuntimeConfig
     transport: Transport
     log: Any
+    logging: LogSetup
     faults: FaultInjector | None
     _fault_seed: int
     _link: BrokerLink | None
@@ -48,9 +50,12 @@ class InjectsFaults:
     ) -> None:
         """Wrap the transport (and the step) with the fault rules for this actor, if any
         (*rules*: those of ``ctl fault``, in place of site.toml's)."""
+        log_file = self.logging.file
         if self.faults is not None:  # the rules changed: the plain transport and step first
             self.faults.unwrap(self.transport, engine.actor)
             self.faults = None
+            if log_file is not None:
+                log_file.fault = None
         started = time.time()
         if cfg.run_dir is not None:
             # The site started when its supervisor took the pid file: windows count from there.
@@ -70,6 +75,8 @@ class InjectsFaults:
             injector.wrap_step(engine.actor, flush)
             if injector.link_rules:  # a HAL link asks through its context
                 engine.actor.enlil.link_fault = injector.link_fault
+            if log_file is not None and injector.writes("log"):
+                log_file.fault = lambda: injector.write_fault("log")
             self.log.warning("fault injection on", rules=len(injector.counts))
 
     def set_faults(self, engine: ActorEngine, faults: dict[str, Any]) -> int:

@@ -277,8 +277,14 @@ class FaultInjector:
 
     # -- writes ------------------------------------------------------------------------------
 
+    def writes(self, what: str) -> bool:
+        """Whether some write rule may fail writes of *what* (``snapshot``, ``log``)."""
+        return any(r.topic is None or r.topic.matches(what) for r in self.write_rules)
+
     def write_fault(self, what: str) -> bool:
-        """Whether this write of *what* (``snapshot``) fails, as on a full disk."""
+        """Whether this write of *what* (``snapshot``; ``log``: one line) fails, as on a
+        full disk; the writes are counted per *what*, so the n-th line is the same line
+        in every run."""
         self._chunks[what] = seq = self._chunks.get(what, 0) + 1
         return self._decide(self.write_rules, what, self.actor, seq, self.actor) is not None
 

@@ -73,6 +73,9 @@ class RotatingFile:
         self._size = 0
         self._retry_at = 0.0
         self._lost_at_failure = 0
+        #: Fault injection's write hop (``topic = "log"``): whether this line fails as on a
+        #: full disk (None: no rule, nothing asked).
+        self.fault: Callable[[], bool] | None = None
         self._open()
 
     def _open(self) -> bool:
@@ -89,6 +92,10 @@ class RotatingFile:
     def write_line(self, line: str) -> None:
         """Append *line* and a newline in one write; roll over first if it would not fit."""
         data = (line + "\n").encode("utf-8", "replace")
+        if self.fault is not None and self.fault():
+            self.lost += 1
+            self._failed(OSError(errno.ENOSPC, "No space left on device (fault injection)"))
+            return
         if self._fd < 0 and (self._clock() < self._retry_at or not self._open()):
             self.lost += 1
             return

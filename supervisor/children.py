@@ -9,6 +9,7 @@ supervisor), which watches each exit through a pidfd.
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -86,6 +87,8 @@ class Child:
     #: Being removed from the site (``ctl remove``, ``ctl reload``); run once it is gone.
     removing: bool = False
     on_removed: Callable[[], None] | None = None
+    #: Held stopped (SIGSTOP) by fault injection's slow spawn until it is continued.
+    held: bool = False
 
     @property
     def arguments(self) -> list[str]:
@@ -115,11 +118,16 @@ class Child:
         self.heartbeat = {}
         self.heartbeat_at = 0.0
         self.kill_kind = self.kill_reason = ""
+        self.held = False
 
     def signal(self, sig: int) -> None:
-        """Send *sig* to the process, if it still exists."""
+        """Send *sig* to the process, if it still exists (a process held stopped is
+        continued after any other signal, so that it can act on it)."""
         if self.proc is not None:
             self.proc.send_signal(sig)
+            if self.held and sig != signal.SIGSTOP:
+                self.held = False
+                self.proc.send_signal(signal.SIGCONT)
 
     def reap(self) -> int:
         """Collect the exited process; return its returncode (negative: killed by signal)."""

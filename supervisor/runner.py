@@ -28,6 +28,7 @@ import signal
 import time
 from typing import Any
 
+from actors.core.faults import delay_of
 from actors.core.requests import RequestTracker
 from actors.core.topics import SYS_HEARTBEAT, SYS_REPLY, SYS_RETAINED
 from actors.faulty import SYS_FAULT
@@ -129,17 +130,20 @@ class Supervisor:
         if event.get("event") == "ready" and self.ledger.changed and self.controller:
             fault.tell(self.controller, event.get("actor"))
 
-    def _spawn_fault(self, child: Child) -> bool:
-        """The spawn hop: whether this spawn of *child* fails (its ledger entry sent)."""
+    def _spawn_fault(self, child: Child) -> tuple[str, float] | None:
+        """The spawn hop: what happens to this spawn of *child* (its ledger entry sent):
+        None, ("crash", 0) or ("delay", seconds)."""
         if not self.ledger.rules:
-            return False
+            return None
         elapsed = self.loop.clock() - self._began
         hit = self.ledger.supervisor_fault("spawn", child.name, "supervisor", elapsed)
         if hit is None:
-            return False
+            return None
+        rule, entry = hit
         if self._broker_up():
-            self._publish(SYS_FAULT, hit[1])
-        return True
+            self._publish(SYS_FAULT, entry)
+        delay = delay_of(rule, self.ledger.seed, "supervisor", child.name, entry["seq"])
+        return rule.kind, delay
 
     def _send(self, topic: bytes, envelope: bytes) -> None:
         if self._broker_up():

@@ -84,8 +84,9 @@ class Supervision:
         self._records_failing = False
         #: Called with a removed child once it has exited (membership forgets it).
         self.on_removed: Callable[[Child], None] = lambda child: None
-        #: Fault injection's spawn hop: whether this spawn of *child* fails (None: none).
-        self.spawn_fault: Callable[[Child], bool] | None = None
+        #: Fault injection's spawn hop: what happens to this spawn of *child*: None (no
+        #: fault), ("crash", 0) it fails, ("delay", seconds) it is slow.
+        self.spawn_fault: Callable[[Child], tuple[str, float] | None] | None = None
 
     # -- the site's children ---------------------------------------------------------
 
@@ -131,8 +132,28 @@ class Supervision:
         self.spawner.spawn(children, self.exited)
         for child in children:
             self._started(child)
-            if child.kind == "actor" and self.spawn_fault is not None and self.spawn_fault(child):
-                child.signal(signal.SIGKILL)  # fault injection: this spawn fails
+            if child.kind == "actor" and self.spawn_fault is not None:
+                fault = self.spawn_fault(child)
+                if fault is not None:
+                    self._spawn_faulted(child, *fault)
+
+    def _spawn_faulted(self, child: Child, kind: str, delay: float) -> None:
+        """Fault injection at the spawn: the new process killed (a spawn that fails) or
+        held stopped for *delay* seconds (a slow one: its readiness waits, and its ready
+        timeout runs meanwhile)."""
+        if kind == "crash":
+            child.signal(signal.SIGKILL)
+            return
+        child.signal(signal.SIGSTOP)
+        child.held = True
+        pid = child.pid
+
+        def go_on() -> None:
+            if child.pid == pid and child.held:
+                child.held = False
+                child.signal(signal.SIGCONT)
+
+        self.loop.after(delay, go_on)
 
     def _started(self, child: Child) -> None:
         if child.kind == "actor":

@@ -11,7 +11,7 @@ import pytest
 from actors.core.faults import FaultError, draw, fires, parse_faults, parse_rule
 from actors.site import ConfigError
 from actors.site.parse import parse_site
-from actors.testing import Mesh, MeshFactory
+from actors.testing import Mesh, MeshFactory, wait_gone
 
 COUNT = 200
 
@@ -572,6 +572,68 @@ def test_the_spawn_hop_fails_a_spawn_and_the_write_hop_a_snapshot(mesh: MeshFact
     )
     kinds = {(e["hop"], e["kind"]) for e in site.control.faults()["entries"]}
     assert {("spawn", "crash"), ("write", "crash")} <= kinds
+
+
+@pytest.mark.slow
+def test_a_slow_spawn_holds_the_new_process_stopped_until_its_delay_has_passed(
+    mesh: MeshFactory,
+) -> None:
+    """spawn delay: the tally's next process is held stopped (SIGSTOP) for the rule's
+    delay, starting meanwhile, then continues and becomes ready; a stop while it is held
+    still ends it (the supervisor continues it after the signal)."""
+    import psutil
+
+    site = mesh.start(site_with({"hop": "deliver", "kind": "drop", "every": 1000}))
+    site.control.fault_add(
+        {"hop": "spawn", "topic": "tally", "kind": "delay", "delay": 1.5, "every": 1, "limit": 2}
+    )
+    old = site.kill("tally")
+    record = site.wait_actor(
+        "tally", lambda a: a["pid"] not in (None, old), what="the tally's next process"
+    )
+    assert record["state"] == "starting"
+    held = psutil.Process(record["pid"])
+    site.wait_until(lambda: held.status() == psutil.STATUS_STOPPED, what="held stopped")
+    site.wait_actor("tally", lambda a: a["state"] == "running", what="ready after the delay")
+    assert site.pid("tally") == held.pid
+    # The second (and last) slow spawn: stopped while held, it still goes at once.
+    site.kill("tally")
+    record = site.wait_actor(
+        "tally", lambda a: a["pid"] not in (None, held.pid), what="the next process"
+    )
+    again = psutil.Process(record["pid"])
+    site.wait_until(lambda: again.status() == psutil.STATUS_STOPPED, what="held again")
+    site.request("stop", name="tally")
+    assert site.actor("tally")["state"] == "stopped"
+    assert wait_gone([again], timeout=10) == []
+    kinds = [(e["hop"], e["kind"], e["topic"]) for e in site.control.faults()["entries"]]
+    assert kinds.count(("spawn", "delay", "tally")) == 2
+
+
+@pytest.mark.slow
+def test_the_write_hop_fails_log_lines_as_on_a_full_disk(mesh: MeshFactory) -> None:
+    """write topic "log": the counter's next log line fails (counted in log_lost, a
+    write_failed event, on the ledger); the file is written again afterwards."""
+    site = mesh.start(site_with({"hop": "deliver", "kind": "drop", "every": 1000}))
+    cursor = site.mark()
+    # The counter logs "fault rules changed" as these rules reach it: that line fails.
+    site.control.fault_add(
+        {"hop": "write", "to": "counter", "topic": "log", "kind": "crash", "every": 1, "limit": 1}
+    )
+    site.wait_actor("counter", lambda a: a["stats"].get("log_lost", 0) >= 1, what="a lost log line")
+    site.wait_for(
+        "$sys.event",
+        lambda e: e.get("event") == "write_failed" and e.get("what") == "log_lost",
+        after=cursor,
+    )
+    entries = site.control.faults()["entries"]
+    assert [(e["hop"], e["kind"], e["topic"], e["actor"]) for e in entries] == [
+        ("write", "crash", "log", "counter")
+    ]
+    log = site.site.site.run_dir / "logs" / "counter.log"
+    assert "fault rules changed" not in log.read_text()
+    site.request("loglevel", name="counter", level="debug")  # a later line gets through
+    site.wait_until(lambda: "log level" in log.read_text(), what="the log written again")
 
 
 @pytest.mark.slow

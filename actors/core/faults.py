@@ -67,9 +67,10 @@ KINDS_AT: Final[dict[str, tuple[str, ...]]] = {
     # or with a byte flipped, or the device unplugged for the rule's window.
     "link": ("drop", "corrupt", "partition"),
     # The supervisor's spawn of an actor (topic: the actor's name): the new process dies
-    # at once (a spawn that fails).
-    "spawn": ("crash",),
-    # An actor's snapshot write (topic: ``snapshot``): it fails as on a full disk.
+    # at once (a spawn that fails), or is held stopped for the rule's delay (a slow one).
+    "spawn": ("crash", "delay"),
+    # An actor's write of a snapshot (topic ``snapshot``) or of a line of its log file
+    # (topic ``log``): it fails as on a full disk.
     "write": ("crash",),
 }
 #: What a link fault asks of the link: the device is gone (reconnect as after an unplug).

@@ -169,6 +169,17 @@ class Mesh:
                 )
             self._pump(0.05)  # wakes early on any message: events and heartbeats
 
+    def wait_until(
+        self, predicate: Callable[[], bool], timeout: float = 20.0, what: str = "condition"
+    ) -> None:
+        """Check *predicate* (a file, a process) until it holds; MeshError after *timeout*.
+        Between checks the site's messages are taken in (and wake the wait early)."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise MeshError(f"timed out after {timeout:g}s waiting for {what}")
+            self._pump(0.02)
+
     def wait_actor(
         self,
         name: str,

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from actors.core.topics import SYS_HEARTBEAT
 from actors.faulty import FaultInjector, rules_of
 from actors.transport import Transport
 
@@ -32,6 +34,7 @@ class InjectsFaults:
     _fault_seed: int
     _link: BrokerLink | None
     rewired: bool
+    _heartbeat: Callable[[ActorEngine], dict[str, Any]]
 
     def _init_faults(self, config: RuntimeConfig) -> None:
         #: The site's fault rules for this actor, when it has any (None: the plain transport).
@@ -52,6 +55,9 @@ class InjectsFaults:
         (*rules*: those of ``ctl fault``, in place of site.toml's)."""
         log_file = self.logging.file
         if self.faults is not None:  # the rules changed: the plain transport and step first
+            # What the old rules injected goes on the ledger; what they still held is lost.
+            self.faults.lost_with_process()
+            self.faults.flush(self.transport.publish)
             self.faults.unwrap(self.transport, engine.actor)
             self.faults = None
             if log_file is not None:
@@ -65,11 +71,15 @@ class InjectsFaults:
         injector = FaultInjector(cfg.name, self._fault_seed, chosen, started=started)
         if injector.active:
             injector.wrap(self.transport)
+            injector.passed(engine.streams_in())
             self.faults = injector
 
             def flush(hard: bool) -> None:
+                if hard:  # the process goes next: what it held and counted goes first
+                    injector.lost_with_process()
+                    self._last_heartbeat(engine)
                 injector.flush(self.transport.publish)
-                if hard:  # the process goes next: the ledger passes the broker first
+                if hard:  # ... and passes the broker before the process goes
                     link.drain(1.0)
 
             injector.wrap_step(engine.actor, flush)
@@ -78,6 +88,13 @@ class InjectsFaults:
             if log_file is not None and injector.writes("log"):
                 log_file.fault = lambda: injector.write_fault("log")
             self.log.warning("fault injection on", rules=len(injector.counts))
+
+    def _last_heartbeat(self, engine: ActorEngine) -> None:
+        """A heartbeat now, before an injected crash: the counters this process goes with
+        (the supervisor adds them to the actor's totals, even after the exit)."""
+        beat = self._heartbeat(engine)
+        topic = (SYS_HEARTBEAT + self.config.name).encode()
+        self.transport.send_all([engine.publish(topic, beat)])
 
     def set_faults(self, engine: ActorEngine, faults: dict[str, Any]) -> int:
         """Put *faults* (``{"seed", "rules": [tables with their index], "paused"}``) in

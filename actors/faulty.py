@@ -19,6 +19,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, Final
 
 from actors.core.calls import REPLY_PREFIX, SERVICE_PREFIX
@@ -42,6 +43,8 @@ SYS_FAULT: Final = "$sys.fault"
 #: Messages read from the socket per call of the faulty receive, at most (dropped ones
 #: included): the loop's turn stays bounded.
 _READS: Final = 100
+#: Streams remembered as passed, at most (a bound on what a peer's names can cost).
+_STREAMS: Final = 10_000
 #: Bytes that no msgpack decoder accepts as the start of an envelope (0xc1 is never used).
 _CORRUPT: Final = b"\xc1"
 
@@ -120,6 +123,12 @@ class FaultInjector:
         self._raw_send: Callable[[bytes, bytes], None] | None = None
         #: Ledger entries waiting to be published (sent between messages, never inside one).
         self.ledger: list[Injected] = []
+        #: Streams (topic, sender) that passed to this process's engine: a message lost
+        #: before a stream's first is one no receiver can see (its ledger entry says so).
+        self._passed: set[tuple[str, str]] = set()
+        self._stream: tuple[str, str] | None = None
+        #: The entry of each delivery held (by the frames' id), for a crash to report.
+        self._held_entries: dict[int, Injected] = {}
 
     @property
     def active(self) -> bool:
@@ -148,6 +157,7 @@ class FaultInjector:
         self, rules: list[FaultRule], frames: list[bytes], receiver: str
     ) -> tuple[FaultRule, str, int] | None:
         """The first rule that fires on *frames*, with the sender and seq; None if none."""
+        self._stream = None
         try:
             topic = frames[0].decode()
         except UnicodeDecodeError:
@@ -166,6 +176,7 @@ class FaultInjector:
             sender, seq, _, _, _ = decode_fields(frames[1])
         except WireError:
             return None
+        self._stream = (topic, sender)
         return self._decide(rules, topic, sender, seq, receiver)
 
     def _decide(
@@ -203,7 +214,9 @@ class FaultInjector:
         """The next message to deliver, after the deliver rules (None: nothing now)."""
         held = self._held_in
         if held and held[0][0] <= self._monotonic():
-            return heapq.heappop(held)[2]
+            due = heapq.heappop(held)[2]
+            self._held_entries.pop(id(due), None)
+            return due
         raw = self._raw_receive
         assert raw is not None
         for _ in range(_READS):
@@ -215,26 +228,45 @@ class FaultInjector:
             hit = self._rule_for(self.deliver_rules, frames, self.actor)
             if hit is None:
                 self._release_reordered()
+                self._note_passed()
                 if self.step_rules:
                     self._remember(frames)
                 return frames
-            rule, sender, seq = hit
-            kind = rule.kind
-            if kind in ("drop", "partition"):
-                continue
-            if kind == "corrupt":
-                return [frames[0], _CORRUPT + frames[1][1:]]
-            if kind == "duplicate":
-                self._hold(held, 0.0, frames)
-                return frames
-            if kind == "slow":
-                self._sleep(delay_of(rule, self.seed, sender, frames[0].decode(), seq))
-                return frames  # a slow consumer: the fault is the time it takes
-            if kind == "delay":
-                self._hold(held, delay_of(rule, self.seed, sender, frames[0].decode(), seq), frames)
-                continue
-            # reorder: the next message overtakes this one (or it comes after a while)
-            self._hold(held, REORDER_WAIT, frames, reordered=True)
+            out = self._deliver_fault(*hit, frames)
+            if out is not None:
+                return out
+        return None
+
+    def _note_passed(self) -> None:
+        stream = self._stream
+        if stream is not None and len(self._passed) < _STREAMS:
+            self._passed.add(stream)
+
+    def _deliver_fault(
+        self, rule: FaultRule, sender: str, seq: int, frames: list[bytes]
+    ) -> list[bytes] | None:
+        """What a delivery that *rule* hit becomes: frames to deliver now, or None."""
+        kind = rule.kind
+        if kind in ("drop", "partition"):
+            if self._stream not in self._passed:  # nothing earlier: no gap can show it
+                self.ledger[-1] = replace(self.ledger[-1], edge="start")
+            return None
+        if kind == "corrupt":
+            return [frames[0], _CORRUPT + frames[1][1:]]
+        self._note_passed()
+        if kind == "slow":
+            self._sleep(delay_of(rule, self.seed, sender, frames[0].decode(), seq))
+            return frames  # a slow consumer: the fault is the time it takes
+        held = self._held_in
+        self._held_entries[id(frames)] = self.ledger[-1]
+        if kind == "duplicate":
+            self._hold(held, 0.0, frames)
+            return frames
+        if kind == "delay":
+            self._hold(held, delay_of(rule, self.seed, sender, frames[0].decode(), seq), frames)
+            return None
+        # reorder: the next message overtakes this one (or it comes after a while)
+        self._hold(held, REORDER_WAIT, frames, reordered=True)
         return None
 
     def _release_reordered(self) -> None:
@@ -389,6 +421,20 @@ class FaultInjector:
     def due_in(self) -> bool:
         """Whether a held delivery is due now (the loop reads even without socket events)."""
         return bool(self._held_in) and self._held_in[0][0] <= self._monotonic()
+
+    def passed(self, streams: list[tuple[str, str]]) -> None:
+        """*streams* (topic, sender) already reached the engine (the rules changed while
+        the process ran): a loss on them shows as a gap."""
+        self._passed.update(streams[:_STREAMS])
+
+    def lost_with_process(self) -> None:
+        """The process goes (an injected crash), or its rules change: a note on the ledger
+        for each delivery still held, which no receiver will count now."""
+        for _, _, frames in self._held_in:
+            entry = self._held_entries.get(id(frames))
+            if entry is not None:
+                self.ledger.append(replace(entry, edge="lost", time=self._clock()))
+        self._held_entries.clear()
 
     def flush(self, publish: Callable[[str, Any], None]) -> None:
         """Send the held publishes that are due, and publish the ledger's new entries."""

@@ -141,6 +141,7 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits, InjectsFaults):
                     class_path=cfg.class_path,
                     recorder=cfg.recorder,
                     recorder_bytes=cfg.recorder_bytes,
+                    late_after=cfg.late_after,
                     log_dir=str(cfg.log_dir) if cfg.log_dir else None,
                     run_dir=str(cfg.run_dir) if cfg.run_dir else None,
                     calls=cfg.calls,

@@ -38,6 +38,8 @@ class RuntimeConfig:
     snapshot_keep: int = 20
     recorder: int = 100
     recorder_bytes: int = 64 * 1024 * 1024
+    #: Seconds from publish to delivery past which a message counts as late.
+    late_after: float = 0.025
     #: Resident memory the process may grow to (MiB; None: no limit), held by the kernel.
     max_rss_mb: float | None = None
     #: Non-empty: this process is the new version of a hot swap (``ctl swap``).
@@ -83,6 +85,7 @@ class RuntimeConfig:
             snapshot_keep=site.snapshots.keep,
             recorder=actor.recorder if actor.recorder is not None else site.snapshots.inputs,
             recorder_bytes=int(site.snapshots.recorder_mb * 1024 * 1024),
+            late_after=actor.late_after,
             max_rss_mb=actor.max_rss_mb,
             calls=actor.calls,
             rate_limits=actor.rate_limits,

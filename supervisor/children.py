@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import psutil
 
+from supervisor.core.detection import counters
 from supervisor.core.lifecycle import ChildState, Transition, next_state
 from supervisor.core.liveness import LivenessWatch
 
@@ -89,6 +90,12 @@ class Child:
     on_removed: Callable[[], None] | None = None
     #: Held stopped (SIGSTOP) by fault injection's slow spawn until it is continued.
     held: bool = False
+    #: The counters of this actor's earlier processes, summed (see :meth:`totals`).
+    carried: dict[str, int] = field(default_factory=dict)
+    #: The last process reaped, and what its counters added to ``carried``: a heartbeat
+    #: it sent just before it went (an injected crash) may come after its exit.
+    last_pid: int | None = None
+    last_added: dict[str, int] = field(default_factory=dict)
 
     @property
     def arguments(self) -> list[str]:
@@ -132,11 +139,33 @@ class Child:
     def reap(self) -> int:
         """Collect the exited process; return its returncode (negative: killed by signal)."""
         assert self.proc is not None
+        self.last_pid = self.proc.pid
+        self.last_added = counters(self.heartbeat)
+        for key, n in self.last_added.items():
+            self.carried[key] = self.carried.get(key, 0) + n
         code = self.proc.wait()
         peak = getattr(self.proc, "peak_rss_kib", None)
         self.peak_rss_mb = round(peak / 1024, 1) if peak else None
         self.proc = None
         return code
+
+    def late_heartbeat(self, heartbeat: dict[str, Any]) -> None:
+        """*heartbeat* came from the last process after it was reaped: its counters stand
+        for that process in ``carried``."""
+        for key, n in self.last_added.items():
+            self.carried[key] -= n
+        self.last_added = counters(heartbeat)
+        for key, n in self.last_added.items():
+            self.carried[key] = self.carried.get(key, 0) + n
+
+    def totals(self) -> dict[str, int]:
+        """The summable counters over every process of this child since the site started
+        (the current one's included): what fault detection holds the ledger against."""
+        out = dict(self.carried)
+        if self.proc is not None and self.heartbeat.get("pid") == self.proc.pid:
+            for key, n in counters(self.heartbeat).items():
+                out[key] = out.get(key, 0) + n
+        return out
 
     def status(self, now: float) -> dict[str, Any]:
         """The record ``ctl status`` shows for this child."""
@@ -156,6 +185,7 @@ class Child:
             "inputs": self.heartbeat.get("inputs", {}),
             "calls": self.heartbeat.get("calls", {}),
             "faults": self.heartbeat.get("faults", {}),
+            "totals": self.totals(),
         }
 
 

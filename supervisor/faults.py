@@ -14,7 +14,7 @@ import collections
 import time
 from typing import Any, Final
 
-from actors.core.faults import KINDS, FaultError, FaultRule, fires, parse_rule
+from actors.core.faults import EDGES, KINDS, FaultError, FaultRule, fires, parse_rule
 from actors.core.wire import WireError, decode_message
 from actors.faulty import SYS_FAULT
 from actors.site import SiteConfig
@@ -143,8 +143,12 @@ class FaultLedger:
             return True
         kept = {k: entry[k] for k in (*_FIELDS, "actor")}
         kept["time"] = entry.get("time") if isinstance(entry.get("time"), float) else None
+        edge = entry.get("edge")
+        if edge in EDGES:
+            kept["edge"] = edge
         self.entries.append(kept)
-        self.counts[(kept["rule"], kept["hop"], kept["kind"], kept["actor"])] += 1
+        if edge != "lost":  # a note about an entry before it, not a fault of its own
+            self.counts[(kept["rule"], kept["hop"], kept["kind"], kept["actor"])] += 1
         return True
 
     def result(self, newest: int = KEEP) -> dict[str, Any]:

@@ -102,6 +102,9 @@ class BrokerTraffic:
         child = sup.child(name)
         beat = Heartbeat.decode(payload)
         if child is None or beat is None or beat.pid != child.pid:
+            if child is not None and beat is not None and beat.pid == child.last_pid:
+                assert isinstance(payload, dict)
+                child.late_heartbeat(payload)  # its last words, after its exit
             return  # a standalone copy, a tool, or an old incarnation
         assert isinstance(payload, dict)
         self._write_failures(child, child.heartbeat, payload)

@@ -299,6 +299,7 @@ BROKEN: list[tuple[str, str, str, str, str, str]] = [
     ("", "", "period = 0", "", "actors.a.period", "greater than 0"),
     ("", "", "max_rss_mb = 0", "", "actors.a.max_rss_mb", "greater than 0"),
     ("", "", "cpu_window = inf", "", "actors.a.cpu_window", "finite"),
+    ("", "", "late_after = 0", "", "actors.a.late_after", "greater than 0"),
     ("", "", "recorder = -5", "", "actors.a.recorder", "at least 0"),
     (
         "",

@@ -90,6 +90,7 @@ class ActorEngine(EngineState, EngineCalls, EngineLimits):
         self._output_topics = {name: self.topics[name].encode() for name in self.spec.outputs}
         self._required = {name for name, var in self.spec.inputs.items() if var.default is MISSING}
         self._counts = dict.fromkeys(COUNTERS, 0)
+        self._late_ns = int(config.late_after * 1e9)
         self._sequences = Sequences()
         self._seq_out = self._sequences.outgoing
         self._seq_in = self._sequences.incoming
@@ -284,11 +285,14 @@ class ActorEngine(EngineState, EngineCalls, EngineLimits):
             return self._not_ours(frames)
         name, topic, check = entry
         try:
-            sender, seq, _, trace, payload = decode_fields(frames[1])
+            sender, seq, sent_ns, trace, payload = decode_fields(frames[1])
         except WireError as exc:
             counts[exc.reason] += 1
             self._warn_once(exc.reason, sender_of(frames[1]) or "?", topic, str(exc))
             return []
+        now_ns = self._wall_ns()
+        if now_ns - sent_ns > self._late_ns:
+            counts["late"] += 1  # late, whether it is taken or then dropped as a duplicate
         # Gaps are counted, duplicates dropped (inline: this runs for every message).
         key = (sender, topic)
         last = self._seq_in.get(key)
@@ -310,7 +314,6 @@ class ActorEngine(EngineState, EngineCalls, EngineLimits):
         counts["accepted"] += 1
         self.topic_in[topic] = self.topic_in.get(topic, 0) + 1
         actor = self.actor
-        now_ns = self._wall_ns()
         if self._recording:
             # Kept as received, decoded again only if a snapshot is taken (see _expand);
             # frames in a tuple of their own, not their list: the garbage collector

@@ -62,6 +62,10 @@ class EngineState:
         replies kept for retried requests."""
         return {**self._sequences.export(), "replies": self.replies()}
 
+    def streams_in(self) -> list[tuple[str, str]]:
+        """The (topic, sender) streams this engine has received from."""
+        return [(topic, sender) for sender, topic in self._sequences.incoming]
+
     def adopt_sequences(self, seqs: Mapping[str, Any]) -> None:
         """Continue from another version's :meth:`sequences`: receivers see no gap, and a
         request the old version answered is answered again, not run again."""

@@ -33,6 +33,8 @@ class EngineConfig:
     recorder: int = 100
     #: Bytes of recorded messages kept at most (the recorder's second bound).
     recorder_bytes: int = 64 * 1024 * 1024
+    #: Seconds from publish to delivery past which a message counts as ``late``.
+    late_after: float = 0.025
     log_dir: str | None = None
     run_dir: str | None = None
     #: Seed of the actor's random source (``self.enlil.random``); None: from the OS.
@@ -55,6 +57,8 @@ class Statistics:
     filtered: int = 0
     gaps: int = 0
     duplicates: int = 0
+    #: Accepted messages older than ``late_after`` when delivered (by their publish time).
+    late: int = 0
     published: int = 0
     steps: int = 0
 

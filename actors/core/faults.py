@@ -97,6 +97,12 @@ RULE_KEYS: Final[dict[str, tuple[type, ...]]] = {
     "jitter": (int, float),
     "how": (str,),
 }
+#: Faults no receiver can count, as the ledger marks them: ``start``, a message lost
+#: before the first of its stream that this receiving process got (nothing earlier to
+#: compare its sequence number with); ``lost``, a note that a message held by a delay,
+#: duplicate or reorder fault died with its process (an injected crash came first).
+#: A ``lost`` entry is a note about the entry of the same identity, not a fault.
+EDGES: Final = ("start", "lost")
 #: Seconds a message held for ``reorder`` waits for the next one, at most.
 REORDER_WAIT: Final = 0.1
 _UNIT: Final = 2.0**64
@@ -179,10 +185,12 @@ class Injected:
     seq: int
     actor: str
     time: float = 0.0
+    #: Why no counter can show this fault (see :data:`EDGES`; "" for most).
+    edge: str = ""
 
     def encode(self) -> dict[str, Any]:
         """The map published on ``$sys.fault``."""
-        return {
+        out = {
             "rule": self.rule,
             "hop": self.hop,
             "kind": self.kind,
@@ -192,6 +200,9 @@ class Injected:
             "actor": self.actor,
             "time": self.time,
         }
+        if self.edge:
+            out["edge"] = self.edge
+        return out
 
     def identity(self) -> tuple[int, str, str, str, str, int, str]:
         """What two runs with one seed and one traffic agree on (the time aside)."""

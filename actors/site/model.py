@@ -142,6 +142,9 @@ class ActorConfig:
     max_rss_mb: float | None = None
     max_cpu_percent: float | None = None
     cpu_window: float = 10.0
+    #: Seconds a message may take from its publish to its delivery before it counts as
+    #: ``late`` (in the actor's statistics).
+    late_after: float = 0.025
     status: bool = False
     #: ``[actors.NAME.calls.CALL]``: timeout and policy of each Call, over the code's.
     calls: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -85,6 +85,7 @@ _ACTOR_KEYS: Final[dict[str, tuple[Any, Any]]] = {
     "max_rss_mb": ((int, float), None),
     "max_cpu_percent": ((int, float), None),
     "cpu_window": ((int, float), 10.0),
+    "late_after": ((int, float), 0.025),
     "status": (bool, False),
     "calls": (dict, {}),
     "rate_limits": (dict, {}),
@@ -120,6 +121,7 @@ _RANGES: Final[dict[str, tuple[float, float, str]]] = {
     "actors.max_rss_mb": (1, 16_777_216, "MiB"),
     "actors.max_cpu_percent": (0.1, 100_000, "%"),
     "actors.cpu_window": (0.1, 3_600, "s"),
+    "actors.late_after": (0.0001, 86_400, "s"),
     "actors.recorder": (0, 10_000_000, "events"),
 }
 _HOST: Final = re.compile(r"[A-Za-z0-9]([A-Za-z0-9\-.]{0,251}[A-Za-z0-9])?")
@@ -376,7 +378,14 @@ def parse_site_leniently(
         for key in ("log_level", "otel_log_level"):
             if a[key] is not None:
                 col.choice(f"{where}.{key}", a[key], LOG_LEVELS)
-        for key in ("hang_timeout", "max_rss_mb", "max_cpu_percent", "cpu_window", "recorder"):
+        for key in (
+            "hang_timeout",
+            "max_rss_mb",
+            "max_cpu_percent",
+            "cpu_window",
+            "recorder",
+            "late_after",
+        ):
             col.number(f"{where}.{key}", a[key], f"actors.{key}")
         hang = a["hang_timeout"]
         if hang is not None and hang <= supervisor.heartbeat_interval:
@@ -406,6 +415,7 @@ def parse_site_leniently(
             max_rss_mb=a["max_rss_mb"],
             max_cpu_percent=a["max_cpu_percent"],
             cpu_window=float(a["cpu_window"]),
+            late_after=float(a["late_after"]),
             status=a["status"],
             calls={k: v for k, v in a["calls"].items() if isinstance(v, dict)},
             rate_limits=dict(a["rate_limits"]),

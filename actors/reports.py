@@ -149,6 +149,8 @@ class Reports:
                     ("calls", engine.calls.statistics()),
                     ("services", engine.service_counts),
                     ("shed", engine.shed()),
+                    # Replies that matched no call in flight (answers to resends, copies).
+                    ("stray", engine.calls.stray),
                 )
                 if v
             },

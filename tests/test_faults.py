@@ -275,6 +275,70 @@ def test_a_duplicated_request_runs_the_handler_once_and_a_corrupt_one_is_counted
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
+    ("rule", "call", "check"),
+    [
+        (
+            {"hop": "request", "topic": "sp.*", "kind": "delay", "every": 1, "delay": 0.2},
+            "sp",
+            lambda answer, asker: answer["ok"] and answer["elapsed"] >= 0.2,
+        ),
+        (
+            {"hop": "reply", "to": "asker", "kind": "delay", "every": 1, "delay": 0.2},
+            "sp",
+            lambda answer, asker: answer["ok"] and answer["elapsed"] >= 0.2,
+        ),
+        (
+            {"hop": "reply", "to": "asker", "kind": "duplicate", "every": 1},
+            "sp",
+            lambda answer, asker: answer["ok"] and asker["calls"].get("stray", 0) >= 1,
+        ),
+        (
+            {"hop": "reply", "to": "asker", "kind": "corrupt", "every": 1},
+            "once",
+            lambda answer, asker: answer["kind"] == "timeout" and asker["stats"]["malformed"] >= 1,
+        ),
+    ],
+    ids=lambda v: f"{v['hop']}-{v['kind']}" if isinstance(v, dict) else "",
+)
+def test_delayed_requests_and_delayed_duplicated_or_corrupt_replies(
+    mesh: MeshFactory, rule: dict[str, Any], call: str, check: Any
+) -> None:
+    """A request or reply held 0.2 s: the call still succeeds, that much later; a reply
+    twice: the copy is a stray reply; a corrupt reply: malformed, the call times out.
+    The report finds each where it should."""
+    site = mesh.start(call_site(rule))
+    cursor = site.publish("ask.in", {"call": call, "request": {"value": 2.0}, "id": 1})
+    answer = site.wait_for("ask.out", lambda p: p["id"] == 1, after=cursor).envelope.payload
+    asker = site.wait_actor(
+        "asker", lambda a: check(answer, a), what=f"the call's outcome: {answer}"
+    )
+    assert check(answer, asker)
+    site.wait_status(
+        lambda _: (
+            {(e["hop"], e["kind"]) for e in site.control.faults()["entries"]}
+            == {(rule["hop"], rule["kind"])}
+        ),
+        what="the faults on the ledger",
+    )
+    if rule["kind"] == "duplicate":
+        row = next(r for r in site.faults_report() if r.counter == "stray")
+        assert row.actor == "asker" and row.verdict == "detected"
+
+
+@pytest.mark.slow
+def test_a_publish_partition_cuts_a_sender_off_for_its_window(mesh: MeshFactory) -> None:
+    """Everything the counter publishes in the window is lost (the tally hears nothing)."""
+    rule = {"hop": "publish", "from": "counter", "kind": "partition", "after": 0.0}
+    site = mesh.start(site_with({**rule, "for": 3600.0}))
+    tally, ledger = run(site, lambda s, n: n >= COUNT)
+    assert tally["stats"]["received"] == 0 and len(ledger) >= COUNT
+    assert {(e["hop"], e["kind"], e["actor"]) for e in ledger} == {
+        ("publish", "partition", "counter")
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
     ("how", "exit_text"),
     [("raise", "exit code 70"), ("exit", "exit code 70"), ("kill", "killed by SIGKILL")],
 )
@@ -635,13 +699,27 @@ def test_the_link_hop_unplugs_corrupts_and_loses_a_serial_links_bytes(mesh: Mesh
     )
     site.wait_for("room.rx", lambda line: "\ufffd" in line or not line.isascii(), after=cursor)
 
+    # Every chunk read lost: nothing reaches the protocol until the rule goes.
+    site.control.fault_clear()
+    site.control.fault_add(
+        {"hop": "link", "to": "room", "topic": "rx", "kind": "drop"} | {"every": 1}
+    )
+
     def kinds(_: Any) -> set[tuple[str, str, str]]:
         return {(e["hop"], e["kind"], e["topic"]) for e in site.control.faults()["entries"]}
 
     site.wait_status(
-        lambda s: {("link", "partition", "rx"), ("link", "corrupt", "rx")} <= kinds(s),
-        what="both faults on the supervisor's ledger",
+        lambda s: (
+            {("link", "partition", "rx"), ("link", "corrupt", "rx"), ("link", "drop", "rx")}
+            <= kinds(s)
+        ),
+        what="the three faults on the supervisor's ledger",
     )
+    lost = site.actor("room")["faults"]
+    cursor = site.mark()
+    site.control.fault_clear()
+    wait_reading(site, after=cursor)
+    assert lost, "the drop rule counted nothing"
 
 
 @pytest.mark.slow

@@ -6,10 +6,11 @@ envelope ``malformed``, a delayed message ``late`` (older than the receiver's
 ``late_after`` when delivered; one delayed past a later one is also a
 ``duplicate``: receivers keep order and drop it), a crash in a step or a
 failed spawn an exit of the actor, a hang a ``hung`` exit, a dropped request
-or reply a resend of the caller, a failed write ``snapshots_failed`` or
-``log_lost``, an unplugged link a reconnect. The faults are grouped by the
-actor and counter that should show them; a group whose counter is below its
-count, less the faults no counter can show, names what was missed.
+or reply a resend of the caller, a duplicated reply a ``stray`` one, a failed
+write ``snapshots_failed`` or ``log_lost``, an unplugged link a reconnect.
+The faults are grouped by the actor and counter that should show them; a
+group whose counter is below its count, less the faults no counter can show,
+names what was missed.
 
 Counters are an actor's totals over all its processes (the supervisor sums
 them at each exit; an injected crash sends its counters just before it
@@ -28,7 +29,14 @@ from actors.core.engine_types import COUNTERS
 from actors.core.topics import TopicError, parse_pattern
 
 #: The counters of a process that are summed over an actor's processes (its totals).
-CARRIED: Final = (*COUNTERS, "log_lost", "snapshots_failed", "deferred_dropped", "resent")
+CARRIED: Final = (
+    *COUNTERS,
+    "log_lost",
+    "snapshots_failed",
+    "deferred_dropped",
+    "resent",
+    "stray",
+)
 
 #: (hop, kind) -> (where the fault shows: "receiver", "subscribers", "servers",
 #: "callers", "actor", "spawned"; the counter), or None when nothing counts it.
@@ -51,7 +59,7 @@ SHOWN_BY: Final[dict[tuple[str, str], tuple[str, str] | None]] = {
     ("request", "corrupt"): ("receiver", "malformed"),
     ("request", "delay"): None,
     ("reply", "drop"): ("receiver", "resent"),
-    ("reply", "duplicate"): None,
+    ("reply", "duplicate"): ("receiver", "stray"),
     ("reply", "corrupt"): ("receiver", "malformed"),
     ("reply", "delay"): None,
     ("step", "crash"): ("actor", "exits"),
@@ -85,6 +93,9 @@ def counters(heartbeat: dict[str, Any]) -> dict[str, int]:
         )
         if resent:
             out["resent"] = resent
+    stray = calls.get("stray") if isinstance(calls, dict) else None
+    if type(stray) is int and stray > 0:
+        out["stray"] = stray
     return out
 
 

@@ -60,6 +60,14 @@ class BrokerLink:
         self.sub.setsockopt(zmq.SUBSCRIBE, pattern.zmq_filter)
         return pattern
 
+    def unsubscribe(self, text: str) -> None:
+        """Stop one subscription made by :meth:`subscribe` (others with the same filter
+        stay: ZeroMQ counts them)."""
+        pattern = parse_pattern(text)
+        if pattern in self.patterns:
+            self.patterns.remove(pattern)
+            self.sub.setsockopt(zmq.UNSUBSCRIBE, pattern.zmq_filter)
+
     def wants(self, topic: str) -> bool:
         """Whether *topic* matches one of this link's patterns (ZeroMQ only pre-filters)."""
         return any(p.matches(topic) for p in self.patterns)

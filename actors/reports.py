@@ -142,6 +142,14 @@ class Reports:
                 "subscribed": engine.subscriptions(),
                 "published": sorted(t.decode() for t in list(engine.topic_out)[:_MAX_REPORTED]),
                 "serves": engine.serves(),
+                # Messages per topic (and gaps per topic read): the live graph's edges.
+                "in": dict(list(engine.topic_in.items())[:_MAX_REPORTED]),
+                "out": {
+                    t.decode(): n
+                    for t, n in list(engine.topic_out.items())[:_MAX_REPORTED]
+                    if not t.startswith(b"$")
+                },
+                "gaps": dict(list(engine.topic_gaps.items())[:_MAX_REPORTED]),
             },
             calls={
                 k: v

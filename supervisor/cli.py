@@ -44,7 +44,7 @@ from actors.site import ConfigError, SiteConfig, connect_address, load_site
 from actors.site.parse import actor_keys
 from actors.site.paths import folder_problems
 from actors.sockets import SocketFactory
-from supervisor import cli_calls, cli_faults, cli_snapshots
+from supervisor import cli_calls, cli_faults, cli_snapshots, cli_web
 from supervisor.client import ControlClient, ControlError, ControlTimeout, listening
 from supervisor.core.protocol import OPS
 from supervisor.docs import format_live, live_graph, write_docs
@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_calls.add_command(sub, _config_arg)
     cli_faults.add_command(sub, _config_arg)
     cli_snapshots.add_commands(sub, _config_arg)
+    cli_web.add_command(sub, _config_arg)
     return parser
 
 
@@ -207,6 +208,8 @@ def main(argv: list[str] | None = None, zygote: Zygote | None = None) -> int:
             return cli_calls.cmd_call(site, args.service, args.request, args.timeout)
         if command == "faults":
             return cli_faults.cmd_faults(site, args.json, args.timeout)
+        if command == "web":
+            return cli_web.cmd_web(site, args.listen, args.token_stdin)
     except ConfigError as exc:
         if zygote is not None:
             zygote.close()

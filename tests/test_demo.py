@@ -6,11 +6,13 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
 import pytest
 import zmq
+from browser import Browser
 
 from actors import RemoteError
 from actors.link import BrokerLink
@@ -22,6 +24,7 @@ from supervisor.cli import DEMO
 from supervisor.client import ControlClient
 
 pytestmark = pytest.mark.slow
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
 def test_the_default_command_runs_the_demo_site(tmp_path: Path) -> None:
@@ -83,9 +86,42 @@ def test_the_default_command_runs_the_demo_site(tmp_path: Path) -> None:
             status = ctl.status()
             children = [psutil.Process(a["pid"]) for a in status["actors"] if a["pid"]]
             assert len(children) == 8
+            # The live web view is on in the demo, in a process of its own.
+            views = [
+                p for p in psutil.Process(proc.pid).children() if "web" in " ".join(p.cmdline())
+            ]
+            assert len(views) == 1, [p.cmdline() for p in psutil.Process(proc.pid).children()]
+            children += views
+            see_the_view(site.web.listen)
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out.decode(errors="replace")[-2000:]
+    assert b"web view of site 'demo' on http://127.0.0.1:8080/#token=" in out
     assert not wait_gone(children, timeout=10)
     assert not list((DEMO.parent / "run").glob("*.sock"))
+
+
+def see_the_view(listen: str) -> None:
+    """The demo's web view in Chromium: every actor, the graph with the sensor's topic,
+    no problem; a screenshot in test-artifacts (README's is docs/demo/web-view.png)."""
+    origin = f"http://{listen}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(origin + "/", timeout=5) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, f"nothing serves the web view at {origin}"
+        time.sleep(0.1)  # a hang guard's poll interval, not a synchronisation
+    with Browser(origin) as page:
+        page.do("goto", url=origin + "/")
+        page.do("wait", selector='#actors tr[data-name="console"]', attr=["data-state", "running"])
+        assert page.do("count", selector="#actors tbody tr") == 8
+        page.do("wait", selector='#graph g[data-id="t:sensor.temperature"]')
+        page.do("wait", selector='#graph g[data-id="s:thermostat.setpoint.get"]')
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.do("screenshot", path=str(ARTIFACTS / "demo-web-view.png"))
+        assert page.do("problems") == []

@@ -37,6 +37,16 @@ PURE = {
 }
 #: Module prefixes that see the rest of the site only through the listed modules, and why.
 NARROW = {
+    "supervisor.web": (
+        (
+            "supervisor.web",
+            "supervisor.client",
+            "supervisor.core",
+            "supervisor.site",
+            "actors",
+        ),
+        "the web view sees the site as a tool does: control client, broker link, run folder",
+    ),
     "supervisor.plugins": (
         ("supervisor.plugins", "supervisor.client", "supervisor.core", "actors"),
         "a plugin sees the site as a tool does: through its control client and event stream",

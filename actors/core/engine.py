@@ -111,6 +111,8 @@ class ActorEngine(EngineState, EngineCalls, EngineLimits):
         #: Accepted messages per input topic and published per output topic (metrics).
         self.topic_in: dict[str, int] = {}
         self.topic_out: dict[bytes, int] = {}
+        #: Messages missed per topic read (from sequence numbers).
+        self.topic_gaps: dict[str, int] = {}
         #: When a list, each step's duration (seconds) is appended for the metrics to take.
         self.step_times: list[float] | None = None
         #: Spans for sampled steps (:class:`actors.telemetry.Tracing`); None: no tracing.
@@ -383,6 +385,7 @@ class ActorEngine(EngineState, EngineCalls, EngineLimits):
     def _gap(self, name: str, sender: str, topic: str, missed: int) -> None:
         self._counts["gaps"] += missed
         self.input_stats[name][0] += missed
+        self.topic_gaps[topic] = self.topic_gaps.get(topic, 0) + missed
         if self._on_gap is not None:
             self._on_gap(name, sender, topic, missed)
 

@@ -161,6 +161,16 @@ class FaultsConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """``[web]``: the live web view (off unless ``listen`` is set)."""
+
+    #: host:port the view listens on ("": no view).
+    listen: str = ""
+    #: The token the view's actions need ("": a new one at each start, printed with the URL).
+    token: str = ""
+
+
+@dataclass(frozen=True)
 class SiteConfig:
     """A whole validated site: ``path`` is the site.toml it came from, if any."""
 
@@ -172,6 +182,7 @@ class SiteConfig:
     snapshots: SnapshotConfig
     actors: dict[str, ActorConfig]
     faults: FaultsConfig = field(default_factory=FaultsConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
     @property
     def folder(self) -> Path:

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import ipaddress
 import math
-import re
 from pathlib import Path
 from typing import Any, Final
 
-from actors.core.faults import FaultError, parse_faults, parse_rule
 from actors.core.topics import TopicError, check_topic
 from actors.site.model import (
     ESCALATIONS,
@@ -30,13 +27,13 @@ from actors.site.model import (
     BrokerConfig,
     ConfigError,
     ConfigProblem,
-    FaultsConfig,
     SiteConfig,
     SiteInfo,
     SnapshotConfig,
     SupervisorConfig,
     TelemetryConfig,
 )
+from actors.site.sections import MAX_PORT, host_ok, parse_faults_section, parse_web, port_ok
 
 # key -> (expected python types, default); a default of ... means required.
 _SITE_KEYS: Final = {"name": (str, ...), "run_dir": (str, "run"), "python_path": (list, [])}
@@ -90,7 +87,16 @@ _ACTOR_KEYS: Final[dict[str, tuple[Any, Any]]] = {
     "calls": (dict, {}),
     "rate_limits": (dict, {}),
 }
-_TABLES: Final = {"site", "broker", "supervisor", "telemetry", "snapshots", "actors", "faults"}
+_TABLES: Final = {
+    "site",
+    "broker",
+    "supervisor",
+    "telemetry",
+    "snapshots",
+    "actors",
+    "faults",
+    "web",
+}
 
 
 def actor_keys() -> dict[str, tuple[tuple[type, ...], Any]]:
@@ -124,8 +130,6 @@ _RANGES: Final[dict[str, tuple[float, float, str]]] = {
     "actors.late_after": (0.0001, 86_400, "s"),
     "actors.recorder": (0, 10_000_000, "events"),
 }
-_HOST: Final = re.compile(r"[A-Za-z0-9]([A-Za-z0-9\-.]{0,251}[A-Za-z0-9])?")
-_MAX_PORT: Final = 65535
 
 
 class _Collector:
@@ -206,28 +210,13 @@ def _endpoint(col: _Collector, key: str, value: str, default: Path) -> str:
             col.add(key, f"{value!r} names no socket path")
     elif value.startswith("tcp://"):
         host, _, port = value.removeprefix("tcp://").rpartition(":")
-        if host != "*" and not _host_ok(host):
+        if host != "*" and not host_ok(host):
             col.add(key, f"{value!r}: {host!r} is not a host name, an IP address or '*'")
-        if not _port_ok(port):
-            col.add(key, f"{value!r}: the port must be a number from 1 to {_MAX_PORT}")
+        if not port_ok(port):
+            col.add(key, f"{value!r}: the port must be a number from 1 to {MAX_PORT}")
     elif not value.startswith("inproc://") or value == "inproc://":
         col.add(key, f"{value!r} is not an ipc://, tcp:// or inproc:// endpoint")
     return value
-
-
-def _host_ok(host: str) -> bool:
-    """A host name, an IPv4 address or a bracketed IPv6 address."""
-    if host.startswith("[") and host.endswith("]"):
-        try:
-            ipaddress.IPv6Address(host[1:-1])
-        except ValueError:
-            return False
-        return True
-    return bool(_HOST.fullmatch(host))
-
-
-def _port_ok(port: str) -> bool:
-    return port.isdigit() and 1 <= int(port) <= _MAX_PORT
 
 
 def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
@@ -344,10 +333,10 @@ def parse_site_leniently(
     )
     prom = t["prometheus"]
     host, _, port = prom.rpartition(":")
-    if prom and not ((not host or _host_ok(host)) and _port_ok(port)):
+    if prom and not ((not host or host_ok(host)) and port_ok(port)):
         col.add(
             "telemetry.prometheus",
-            f"{prom!r} is not host:port with a port from 1 to {_MAX_PORT} (e.g. 127.0.0.1:9464)",
+            f"{prom!r} is not host:port with a port from 1 to {MAX_PORT} (e.g. 127.0.0.1:9464)",
         )
     col.number("telemetry.metrics_interval", t["metrics_interval"])
 
@@ -433,40 +422,10 @@ def parse_site_leniently(
         telemetry=telemetry,
         snapshots=snapshots,
         actors=sound,
-        faults=_parse_faults(col, data.get("faults"), set(actors)),
+        faults=parse_faults_section(col, data.get("faults"), set(actors)),
+        web=parse_web(col, data.get("web")),
     )
     return site_config, col.problems
-
-
-def _parse_faults(col: _Collector, data: Any, actors: set[str]) -> FaultsConfig:
-    """``[faults]``: every bad rule reported (each names its key); the good ones kept."""
-    if data is None:
-        return FaultsConfig()
-    if not isinstance(data, dict):
-        col.add("faults", f"must be a table, got {type(data).__name__}")
-        return FaultsConfig()
-    try:
-        seed, _ = parse_faults({k: v for k, v in data.items() if k != "rules"})
-    except FaultError as exc:
-        col.add(exc.key, exc.reason)
-        seed = 0
-    rules = data.get("rules", [])
-    if not isinstance(rules, list):
-        col.add("faults.rules", "must be an array of tables ([[faults.rules]])")
-        return FaultsConfig(seed)
-    good = []
-    for i, table in enumerate(rules):
-        where = f"faults.rules[{i}]"
-        try:
-            rule = parse_rule(i, table, where)
-        except FaultError as exc:
-            col.add(exc.key, exc.reason)
-            continue
-        for key, name in (("to", rule.to), ("from", rule.sender)):
-            if name is not None and name not in actors:
-                col.add(f"{where}.{key}", f"names unknown actor {name!r}")
-        good.append(rule)
-    return FaultsConfig(seed, tuple(good))
 
 
 def _check_after(col: _Collector, actors: dict[str, ActorConfig]) -> None:

@@ -72,4 +72,8 @@ def start_plugins(site: SiteConfig, log: Any) -> list[Plugin]:
         from supervisor.plugins.prometheus import PrometheusPlugin  # noqa: PLC0415
 
         plugins.append(PrometheusPlugin(PluginContext(site, log)))
+    if site.web.listen:
+        from supervisor.plugins.web import WebPlugin  # noqa: PLC0415
+
+        plugins.append(WebPlugin(PluginContext(site, log)))
     return plugins

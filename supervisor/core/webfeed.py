@@ -1,0 +1,285 @@
+"""What the web view shows, computed from what a tool sees of a site (pure core, no IO).
+
+:class:`SiteView` takes the supervisor's ``status`` replies (one per second or
+so) and turns them into the rows of the site table (with message rates from
+the counters' deltas) and the live dataflow graph (actors, topics, services,
+each edge with its rate, gaps and the faults injected on it). :func:`event_row`
+turns a ``$sys.event``, ``$sys.fault`` or ``$sys.log.*`` message into a line of
+the events feed. :class:`Tap` keeps a bounded sample of one topic's messages
+and its rate, so that a fast topic cannot flood a page.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+#: Events kept for a page that connects (the newest).
+EVENTS_KEPT: Final = 500
+#: Messages of a tapped topic kept and sent per push, at most.
+TAP_KEPT: Final = 20
+#: Log records shown in the feed: warnings and worse.
+FEED_LEVELS: Final = frozenset({"warning", "error", "critical"})
+#: Seconds an actor's row and node stay marked after its process ended (a restart can take
+#: less than a status period: the mark is how a page sees it at all).
+FLASH: Final = 2.0
+#: Counters of rejected messages (a row's "rejected").
+REJECTED: Final = ("malformed", "unsupported_version", "type_rejected")
+
+
+def _int(value: Any) -> int:
+    return value if type(value) is int and value > 0 else 0
+
+
+def _rate(now: int, before: int | None, seconds: float) -> float:
+    """Per second between two readings of a counter (a reset counts from zero)."""
+    if before is None or seconds <= 0:
+        return 0.0
+    delta = now - before if now >= before else now
+    return round(delta / seconds, 2)
+
+
+@dataclass
+class SiteView:
+    """The site table and the live graph, from successive ``status`` replies."""
+
+    #: (actor, counter or "in:topic"/"out:topic") -> the value at the last reply.
+    _last: dict[tuple[str, str], int] = field(default_factory=dict)
+    _last_at: float | None = None
+    #: Faults injected, per (hop, topic, actor), from the ledger's messages.
+    faults: collections.Counter[tuple[str, str, str]] = field(default_factory=collections.Counter)
+    #: When each actor's process last ended (monotonic), from ``exited`` events.
+    exits: dict[str, float] = field(default_factory=dict)
+
+    def exited(
+        self, actor: str, now: float, latest: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """An ``exited`` event: *latest* (the last ``site`` message) with *actor* marked
+        as ended now (a new message, for the pages), or None if there was none."""
+        self.exits[actor] = now
+        if latest is None or not latest.get("actors"):
+            return None
+        rows = [
+            {**r, "state": "exited", "recent_exit": True} if r.get("name") == actor else r
+            for r in latest["actors"]
+        ]
+        graph = latest.get("graph") or {}
+        nodes = [
+            {**n, "state": "exited", "recent_exit": True} if n.get("id") == f"a:{actor}" else n
+            for n in graph.get("nodes", [])
+        ]
+        return {**latest, "actors": rows, "graph": {**graph, "nodes": nodes}}
+
+    def take_fault(self, entry: dict[str, Any]) -> None:
+        """Count a ``$sys.fault`` entry against its edge."""
+        if entry.get("edge") == "lost":
+            return
+        key = (str(entry.get("hop")), str(entry.get("topic")), str(entry.get("actor")))
+        self.faults[key] += 1
+
+    def update(self, status: dict[str, Any], now: float) -> dict[str, Any]:
+        """The page's ``site`` message for *status*, taken at *now* (monotonic seconds)."""
+        seconds = now - self._last_at if self._last_at is not None else 0.0
+        last, current = self._last, {}
+        rows: list[dict[str, Any]] = []
+        nodes: dict[str, dict[str, Any]] = {}
+        edges: list[dict[str, Any]] = []
+        for record in status.get("actors", []):
+            name = str(record.get("name"))
+            stats = record.get("stats") or {}
+            topics = record.get("topics") or {}
+            recent = now - self.exits.get(name, -FLASH) < FLASH
+            row = {
+                "name": name,
+                "recent_exit": recent,
+                "kind": record.get("kind"),
+                "class": record.get("class"),
+                "state": record.get("state"),
+                "pid": record.get("pid"),
+                "restarts": record.get("restarts"),
+                "uptime": record.get("uptime"),
+                "last_exit": record.get("last_exit"),
+                "gaps": _int(stats.get("gaps")),
+                "duplicates": _int(stats.get("duplicates")),
+                "late": _int(stats.get("late")),
+                "rejected": sum(_int(stats.get(k)) for k in REJECTED),
+                "faults": sum(_int(n) for n in (record.get("faults") or {}).values()),
+            }
+            for counter, key in (("received", "in_rate"), ("published", "out_rate")):
+                value = _int(stats.get(counter))
+                current[(name, counter)] = value
+                row[key] = _rate(value, last.get((name, counter)), seconds)
+            rows.append(row)
+            if record.get("kind") != "actor":
+                continue
+            nodes[f"a:{name}"] = {
+                "id": f"a:{name}",
+                "kind": "actor",
+                "label": name,
+                "state": record.get("state"),
+                "recent_exit": recent,
+            }
+            edges += self._edges(name, topics, (current, seconds), nodes)
+        self._last, self._last_at = current, now
+        return {
+            "type": "site",
+            "site": status.get("site"),
+            "supervisor": status.get("supervisor"),
+            "actors": rows,
+            "graph": {"nodes": list(nodes.values()), "edges": edges},
+        }
+
+    def _edges(
+        self,
+        name: str,
+        topics: dict[str, Any],
+        now: tuple[dict[tuple[str, str], int], float],
+        nodes: dict[str, dict[str, Any]],
+    ) -> list[dict[str, Any]]:
+        """The edges of actor *name*; *now*: the counters read so far and the seconds since
+        the last reply."""
+        current, seconds = now
+        counts_in, counts_out, gaps = (_map(topics.get(k)) for k in ("in", "out", "gaps"))
+        actor = f"a:{name}"
+        edges = []
+        for direction, counts in (("in", counts_in), ("out", counts_out)):
+            for topic, n in counts.items():
+                if not isinstance(topic, str) or topic.startswith("$"):
+                    continue
+                key = (name, f"{direction}:{topic}")
+                current[key] = _int(n)
+                node = _node(nodes, "t", "topic", topic)
+                rate = _rate(_int(n), self._last.get(key), seconds)
+                if direction == "in":
+                    faults = self.faults[("deliver", topic, name)]
+                    edge = _edge((node, actor), topic, faults, rate, _int(n))
+                    edge["gaps"] = _int(gaps.get(topic))
+                else:
+                    faults = self.faults[("publish", topic, name)]
+                    edge = _edge((actor, node), topic, faults, rate, _int(n))
+                edges.append(edge)
+        for pattern in topics.get("subscribed") or []:  # read, but nothing came yet
+            if isinstance(pattern, str) and pattern[:1] != "$" and pattern not in counts_in:
+                node = _node(nodes, "t", "topic", pattern)
+                edges.append(_edge((node, actor), pattern, self.faults[("deliver", pattern, name)]))
+        for service in topics.get("serves") or []:
+            if isinstance(service, str):
+                node = _node(nodes, "s", "service", service)
+                edges.append(_edge((node, actor), service, self.faults[("request", service, name)]))
+        return edges
+
+
+def _node(nodes: dict[str, dict[str, Any]], prefix: str, kind: str, label: str) -> str:
+    """The id of the graph's node for *label* (added if new)."""
+    ident = f"{prefix}:{label}"
+    nodes.setdefault(ident, {"id": ident, "kind": kind, "label": label})
+    return ident
+
+
+def _edge(
+    ends: tuple[str, str], topic: str, faults: int, rate: float = 0.0, count: int = 0
+) -> dict[str, Any]:
+    return {
+        "from": ends[0],
+        "to": ends[1],
+        "topic": topic,
+        "rate": rate,
+        "count": count,
+        "gaps": 0,
+        "faults": faults,
+    }
+
+
+def _map(value: Any) -> dict[Any, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def event_row(topic: str, sender: str, payload: Any, time: float) -> dict[str, Any] | None:
+    """A line of the events feed from a message on *topic*, or None (not one to show)."""
+    if not isinstance(payload, dict):
+        return None
+    if topic == "$sys.event":
+        kind = str(payload.get("event", "event"))
+        actor = str(payload.get("actor", sender))
+        detail = {k: v for k, v in payload.items() if k not in ("event", "actor")}
+        level = "error" if kind in ("exited", "gave_up", "hung") else "info"
+        if kind == "exited" and payload.get("exit") in ("normal", "stopped"):
+            level = "info"
+        category = "breaker" if kind == "breaker" else "lifecycle"
+        return _row(time, (category, level), actor, kind, detail)
+    if topic == "$sys.fault":
+        text = f"{payload.get('hop')} {payload.get('kind')} {payload.get('topic')}"
+        detail = {k: payload.get(k) for k in ("rule", "sender", "seq", "edge") if k in payload}
+        return _row(time, ("fault", "warning"), str(payload.get("actor", sender)), text, detail)
+    if topic.startswith("$sys.log."):
+        level = str(payload.get("level", "info"))
+        if level not in FEED_LEVELS:
+            return None
+        process = str(payload.get("process", topic.removeprefix("$sys.log.")))
+        actor = str(payload.get("actor", process))
+        detail = {
+            k: v
+            for k, v in payload.items()
+            if k not in ("event", "level", "actor", "process", "timestamp", "pid")
+        }
+        return _row(time, ("log", level), actor, str(payload.get("event", "")), detail)
+    return None
+
+
+def _row(
+    time: float, what: tuple[str, str], actor: str, text: str, detail: dict[str, Any]
+) -> dict[str, Any]:
+    """A feed line; *what*: its category and level."""
+    category, level = what
+    return {
+        "time": time,
+        "category": category,
+        "level": level,
+        "actor": actor[:64],
+        "text": text[:200],
+        "detail": {str(k)[:40]: _short(v) for k, v in list(detail.items())[:12]},
+    }
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, str):
+        return value[:300]
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    return repr(value)[:300]
+
+
+@dataclass
+class Tap:
+    """One topic's messages for the pages that watch it: a bounded sample and a rate."""
+
+    topic: str
+    kept: collections.deque[dict[str, Any]] = field(
+        default_factory=lambda: collections.deque(maxlen=TAP_KEPT)
+    )
+    count: int = 0
+    _count_at: tuple[float, int] | None = None
+    rate: float = 0.0
+
+    def take(self, sender: str, seq: int, payload: Any, time: float) -> None:
+        """One message (the oldest kept falls out past :data:`TAP_KEPT`)."""
+        self.count += 1
+        self.kept.append({"time": time, "sender": sender, "seq": seq, "payload": payload})
+
+    def drain(self, now: float) -> dict[str, Any]:
+        """What a push sends: the messages since the last push (at most the kept ones), the
+        count so far and the rate over the last push interval."""
+        if self._count_at is not None:
+            since, before = self._count_at
+            self.rate = round((self.count - before) / max(now - since, 1e-6), 2)
+        self._count_at = (now, self.count)
+        messages = list(self.kept)
+        self.kept.clear()
+        return {
+            "type": "tap",
+            "topic": self.topic,
+            "count": self.count,
+            "rate": self.rate,
+            "messages": messages,
+        }

@@ -1,0 +1,291 @@
+// The live view of an enlil site: one WebSocket (/ws) pushes the site table and graph every
+// second, the events feed, and the messages of tapped topics. Actions need the token,
+// given once in the URL's fragment (#token=...), kept for this tab only.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+const DOWN_STATES = new Set(["exited", "backoff", "failed", "gave_up", "stopped"]);
+const EVENTS_SHOWN = 500;
+const TAP_SHOWN = 50;
+let token = sessionStorage.getItem("enlil-token") || "";
+let events = [];
+let tapped = "";
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return node;
+}
+
+function svg(tag, attrs = {}, text = null) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== null) node.textContent = text;
+  return node;
+}
+
+function takeToken() {
+  const match = location.hash.match(/token=([^&]+)/);
+  if (match) {
+    token = decodeURIComponent(match[1]);
+    sessionStorage.setItem("enlil-token", token);
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  const access = $("#access");
+  access.textContent = token ? "actions enabled" : "read-only";
+  access.className = "badge" + (token ? " write" : "");
+}
+
+// -- the site table ------------------------------------------------------------------------
+
+function fmt(n) {
+  return n === null || n === undefined ? "-" : (Math.round(n * 10) / 10).toString();
+}
+
+function renderSite(msg) {
+  $("#site-name").textContent = msg.site || "enlil";
+  const sup = msg.supervisor;
+  $("#supervisor").textContent = msg.down ? "site not answering" :
+    sup ? `supervisor pid ${sup.pid}, ${sup.state}, up ${Math.round(sup.uptime)} s` : "";
+  const body = $("#actors tbody");
+  const rows = [];
+  for (const a of msg.actors || []) {
+    const cls = `state-${a.state}` + (a.recent_exit ? " recent-exit" : "");
+    const tr = el("tr", { "data-name": a.name, "data-state": a.state, class: cls,
+      "data-recent-exit": a.recent_exit ? "yes" : "no" },
+      el("td", { class: "name" }, a.name), el("td", { class: "state" }, a.state),
+      el("td", { class: "num" }, a.pid ?? "-"), el("td", { class: "num" }, a.restarts),
+      el("td", { class: "num" }, a.uptime === null ? "-" : `${Math.round(a.uptime)} s`),
+      el("td", { class: "num" }, fmt(a.in_rate)), el("td", { class: "num" }, fmt(a.out_rate)),
+      el("td", { class: "num" }, a.gaps), el("td", { class: "num" }, a.duplicates),
+      el("td", { class: "num" }, a.late), el("td", { class: "num" }, a.rejected),
+      el("td", { class: "num" }, a.faults), el("td", {}, a.last_exit || ""));
+    const actions = el("td", { class: "actions" });
+    if (a.kind === "actor") {
+      for (const op of ["restart", "stop", "start"]) {
+        const b = el("button", { type: "button", "data-op": op }, op);
+        if (!token) b.disabled = true;
+        b.addEventListener("click", (e) => { e.stopPropagation(); act(op, a.name); });
+        actions.append(b);
+      }
+      tr.addEventListener("click", () => showActor(a.name));
+    }
+    tr.append(actions);
+    rows.push(tr);
+  }
+  body.replaceChildren(...rows);
+  renderGraph(msg.graph || { nodes: [], edges: [] });
+}
+
+async function act(op, name) {
+  const out = $("#action-result");
+  const response = await fetch("/api/action", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+    body: JSON.stringify({ op, name }),
+  });
+  const reply = await response.json();
+  out.textContent = reply.ok ? `${op} ${name}: done` : `${op} ${name}: ${reply.error}`;
+  out.dataset.status = String(response.status);
+}
+
+// -- the live graph ------------------------------------------------------------------------
+
+function layers(nodes, edges) {
+  // Breadth first from the sources (no edge in); a cycle with no source starts at its
+  // node with the fewest edges in. Each node is placed once: cycles cannot stretch it.
+  const out = new Map(nodes.map((n) => [n.id, []]));
+  const indegree = new Map(nodes.map((n) => [n.id, 0]));
+  for (const e of edges) {
+    if (!out.has(e.from) || !out.has(e.to)) continue;
+    out.get(e.from).push(e.to);
+    indegree.set(e.to, indegree.get(e.to) + 1);
+  }
+  const depth = new Map();
+  const visit = (starts) => {
+    let level = starts;
+    let d = 0;
+    for (const id of level) depth.set(id, d);
+    while (level.length) {
+      const next = [];
+      for (const id of level) {
+        for (const to of out.get(id)) {
+          if (!depth.has(to)) { depth.set(to, depth.get(id) + 1); next.push(to); }
+        }
+      }
+      level = next;
+      d += 1;
+    }
+  };
+  visit(nodes.filter((n) => indegree.get(n.id) === 0).map((n) => n.id));
+  for (;;) {
+    const left = nodes.filter((n) => !depth.has(n.id));
+    if (!left.length) break;
+    left.sort((a, b) => indegree.get(a.id) - indegree.get(b.id));
+    visit([left[0].id]);
+  }
+  return depth;
+}
+
+function renderGraph(graph) {
+  const root = $("#graph");
+  const nodes = graph.nodes || [];
+  const edges = graph.edges || [];
+  const depth = layers(nodes, edges);
+  const columns = new Map();
+  const place = new Map();
+  for (const n of nodes) {
+    const d = depth.get(n.id);
+    const row = columns.get(d) || 0;
+    columns.set(d, row + 1);
+    place.set(n.id, { x: 10 + d * 190, y: 10 + row * 42 });
+  }
+  const height = 20 + 42 * Math.max(1, ...columns.values());
+  const width = 20 + 190 * (Math.max(0, ...columns.keys()) + 1);
+  root.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  root.style.height = `${height}px`;
+  root.style.width = `${width}px`;
+  const parts = [];
+  for (const e of edges) {
+    const a = place.get(e.from), b = place.get(e.to);
+    if (!a || !b) continue;
+    const cls = e.faults ? "faulted" : "";
+    parts.push(svg("line", { x1: a.x + 150, y1: a.y + 14, x2: b.x, y2: b.y + 14, class: cls }));
+    let label = `${fmt(e.rate)}/s`;
+    if (e.gaps) label += ` gaps ${e.gaps}`;
+    if (e.faults) label += ` faults ${e.faults}`;
+    parts.push(svg("text", { x: (a.x + 150 + b.x) / 2 - 20, y: (a.y + b.y) / 2 + 10,
+      class: "edge-label", "data-edge": `${e.from}>${e.to}` }, label));
+  }
+  for (const n of nodes) {
+    const p = place.get(n.id);
+    const state = n.state || "";
+    const down = DOWN_STATES.has(state) || n.recent_exit ? " down" :
+      state === "starting" ? " starting" : "";
+    const g = svg("g", { class: `node ${n.kind}${down}`, "data-id": n.id, "data-state": state,
+      transform: `translate(${p.x},${p.y})` });
+    g.append(svg("rect", { width: 150, height: 28 }));
+    g.append(svg("text", { x: 6, y: 18 }, (n.label || n.id).slice(0, 24)));
+    if (n.kind === "topic") g.addEventListener("click", () => startTap(n.label));
+    parts.push(g);
+  }
+  root.replaceChildren(...parts);
+}
+
+// -- the events feed -----------------------------------------------------------------------
+
+function addEvents(rows) {
+  events = rows.concat(events).slice(0, EVENTS_SHOWN);
+  renderEvents();
+}
+
+function renderEvents() {
+  const text = $("#event-filter").value.toLowerCase();
+  const category = $("#event-category").value;
+  const shown = events.filter((e) => (!category || e.category === category) &&
+    (!text || `${e.actor} ${e.text} ${e.level} ${JSON.stringify(e.detail)}`.toLowerCase().includes(text)));
+  $("#events").replaceChildren(...shown.map((e) => el("li",
+    { class: `level-${e.level} category-${e.category}`, "data-category": e.category },
+    `${new Date(e.time * 1000).toLocaleTimeString()} ${e.category} ${e.actor}: ${e.text} ` +
+    (Object.keys(e.detail).length ? JSON.stringify(e.detail) : ""))));
+  $("#event-count").textContent = `${shown.length} of ${events.length}`;
+}
+
+// -- the topic inspector -------------------------------------------------------------------
+
+let socket = null;
+
+function startTap(topic) {
+  topic = (topic || $("#tap-topic").value).trim();
+  if (!topic || !socket) return;
+  if (tapped) socket.send(JSON.stringify({ op: "untap", topic: tapped }));
+  tapped = topic;
+  $("#tap-topic").value = topic;
+  $("#tap-messages").replaceChildren();
+  $("#tap-rate").textContent = `tapping ${topic}...`;
+  socket.send(JSON.stringify({ op: "tap", topic }));
+}
+
+function takeTap(msg) {
+  if (msg.topic !== tapped) return;
+  $("#tap-rate").textContent = `${msg.topic}: ${fmt(msg.rate)}/s, ${msg.count} seen`;
+  const list = $("#tap-messages");
+  for (const m of msg.messages) {
+    list.prepend(el("li", {}, `${m.sender} #${m.seq}: ${JSON.stringify(m.payload)}`));
+  }
+  while (list.children.length > TAP_SHOWN) list.lastChild.remove();
+}
+
+// -- snapshots and an actor's page -----------------------------------------------------------
+
+async function loadSnapshots() {
+  const list = await (await fetch("/api/snapshots")).json();
+  $("#snapshots tbody").replaceChildren(...list.map((s) => {
+    const base = `/api/snapshots/${encodeURIComponent(s.actor)}/${encodeURIComponent(s.file)}`;
+    const view = el("button", { type: "button" }, "view");
+    view.addEventListener("click", () => showSnapshot(base));
+    const link = el("a", { href: `${base}?download=1`, download: s.file, class: "download" }, "download");
+    return el("tr", { "data-file": s.file }, el("td", {}, s.time), el("td", {}, s.actor),
+      el("td", {}, s.reason), el("td", { class: "num" }, s.size), el("td", {}, view, " ", link));
+  }));
+}
+
+async function showSnapshot(url) {
+  const s = await (await fetch(url)).json();
+  const box = $("#snapshot-view");
+  box.hidden = false;
+  const exc = s.exception ? s.exception.traceback || `${s.exception.type}: ${s.exception.message}` : "no exception";
+  box.replaceChildren(
+    el("h3", {}, `${s.actor} (${s.reason})`),
+    el("p", {}, "replay: ", el("code", { class: "replay" }, s.replay)),
+    el("h4", {}, "exception"), el("pre", {}, exc),
+    el("h4", {}, `events (${s.events ? s.events.length : 0} of ${s.events_total})`),
+    el("pre", {}, (s.events || []).map((e) => JSON.stringify(e)).join("\n")),
+    el("h4", {}, "state"), el("pre", {}, JSON.stringify(s.state, null, 2)));
+}
+
+async function showActor(name) {
+  const page = await (await fetch(`/api/actors/${encodeURIComponent(name)}`)).json();
+  $("#actor-section").hidden = false;
+  $("#actor-name").textContent = `${page.name} (${page.class})`;
+  $("#declarations tbody").replaceChildren(...page.declarations.map((d) => el("tr", {},
+    el("td", {}, d.name), el("td", {}, d.kind), el("td", {}, d.type), el("td", {}, d.unit),
+    el("td", {}, d.topic), el("td", {}, d.value === null || d.value === undefined ? "" : JSON.stringify(d.value)),
+    el("td", {}, d.doc))));
+  $("#actor-log").textContent = page.log.map((r) =>
+    `${r.timestamp || ""} ${r.level || ""} ${r.event || ""}`).join("\n");
+}
+
+// -- the connection ------------------------------------------------------------------------
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  socket = new WebSocket(`${scheme}://${location.host}/ws`);
+  socket.addEventListener("open", () => {
+    $("#connection").textContent = "live";
+    $("#connection").className = "badge up";
+    if (tapped) socket.send(JSON.stringify({ op: "tap", topic: tapped }));
+  });
+  socket.addEventListener("close", () => {
+    $("#connection").textContent = "reconnecting";
+    $("#connection").className = "badge down";
+    setTimeout(connect, 1000);
+  });
+  socket.addEventListener("message", (m) => {
+    const msg = JSON.parse(m.data);
+    if (msg.type === "site") renderSite(msg);
+    else if (msg.type === "events") addEvents(msg.events.slice().reverse());
+    else if (msg.type === "tap") takeTap(msg);
+  });
+}
+
+takeToken();
+window.addEventListener("hashchange", takeToken);
+$("#event-filter").addEventListener("input", renderEvents);
+$("#event-category").addEventListener("change", renderEvents);
+$("#tap-button").addEventListener("click", () => startTap());
+$("#tap-topic").addEventListener("keydown", (e) => { if (e.key === "Enter") startTap(); });
+connect();
+loadSnapshots();
+setInterval(loadSnapshots, 5000);

@@ -1,0 +1,268 @@
+"""The live web view: its pure core, its server, and the page in real headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from browser import Browser
+
+from actors.site import ConfigError
+from actors.site.parse import parse_site
+from actors.testing import Mesh, MeshFactory, wait_gone
+from supervisor.core.webfeed import FLASH, TAP_KEPT, SiteView, Tap, event_row
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+TOKEN = "a-test-token-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def record(name: str, received: int, out: dict[str, int], state: str = "running") -> dict[str, Any]:
+    return {
+        "name": name,
+        "kind": "actor",
+        "state": state,
+        "pid": 10,
+        "restarts": 0,
+        "uptime": 1.0,
+        "stats": {"received": received, "published": sum(out.values()), "gaps": 2},
+        "topics": {"in": {"count.n": received}, "out": out, "gaps": {"count.n": 2}},
+        "faults": {"0": 3},
+    }
+
+
+def test_the_view_has_rates_edges_faults_and_marks_an_exit() -> None:
+    """Pure: rates from two replies a second apart; each edge with its rate, gaps and
+    faults; an exited actor marked at once and for FLASH seconds."""
+    view = SiteView()
+    first = {"actors": [record("a", 100, {"count.m": 50})]}
+    view.update(first, now=10.0)
+    view.take_fault({"hop": "deliver", "topic": "count.n", "actor": "a", "kind": "drop"})
+    view.take_fault({"hop": "deliver", "topic": "count.n", "actor": "a", "edge": "lost"})
+    msg = view.update({"actors": [record("a", 300, {"count.m": 150})]}, now=12.0)
+    row = msg["actors"][0]
+    assert (row["in_rate"], row["out_rate"], row["gaps"], row["faults"]) == (100.0, 50.0, 2, 3)
+    edges = {(e["from"], e["to"]): e for e in msg["graph"]["edges"]}
+    into = edges[("t:count.n", "a:a")]
+    assert (into["rate"], into["gaps"], into["faults"]) == (100.0, 2, 1)
+    assert edges[("a:a", "t:count.m")]["rate"] == 50.0
+    marked = view.exited("a", 12.5, msg)
+    assert marked is not None and marked["actors"][0]["recent_exit"] is True
+    assert marked["graph"]["nodes"][0]["state"] == "exited"
+    later = view.update({"actors": [record("a", 10, {"count.m": 5})]}, now=12.5 + FLASH / 2)
+    assert later["actors"][0]["recent_exit"] and later["actors"][0]["in_rate"] > 0  # a reset
+    assert not view.update(first, now=13 + FLASH)["actors"][0]["recent_exit"]
+
+
+def test_feed_rows_and_a_bounded_tap() -> None:
+    """Pure: lifecycle events, faults and warnings become feed lines (info logs do not);
+    a tap keeps at most TAP_KEPT messages per push and measures its rate."""
+    exited = event_row("$sys.event", "sup", {"event": "exited", "actor": "a", "exit": "x"}, 1.0)
+    assert exited is not None and (exited["level"], exited["actor"]) == ("error", "a")
+    fault = event_row("$sys.fault", "a", {"hop": "deliver", "kind": "drop", "topic": "t"}, 1.0)
+    assert fault is not None and fault["category"] == "fault"
+    log = {"event": "port lost", "level": "warning", "actor": "room", "process": "room"}
+    assert event_row("$sys.log.room", "log", log, 1.0)["text"] == "port lost"  # type: ignore[index]
+    assert event_row("$sys.log.room", "log", {**log, "level": "info"}, 1.0) is None
+    assert event_row("$sys.event", "x", "not a map", 1.0) is None
+    tap = Tap("fast")
+    tap.drain(0.0)
+    for n in range(1000):
+        tap.take("s", n, n, 0.0)
+    batch = tap.drain(2.0)
+    assert len(batch["messages"]) == TAP_KEPT and batch["messages"][-1]["seq"] == 999
+    assert batch["count"] == 1000 and batch["rate"] == 500.0
+
+
+def test_check_names_a_bad_web_key(tmp_path: Path) -> None:
+    data = {
+        "site": {"name": "w"},
+        "web": {"listen": "127.0.0.1:99999", "token": "short", "colour": "red"},
+        "actors": {"a": {"class": "mesh_actors:Counter"}},
+    }
+    with pytest.raises(ConfigError) as info:
+        parse_site(data, tmp_path / "site.toml")
+    assert {p.key for p in info.value.problems} == {"web.listen", "web.token", "web.colour"}
+    data["web"] = {"listen": ":8080"}
+    assert parse_site(data, tmp_path / "site.toml").web.listen == "127.0.0.1:8080"
+
+
+def web_site(port: int, token: str = TOKEN) -> dict[str, Any]:
+    return {
+        "supervisor": {"heartbeat_interval": 0.2},
+        "web": {"listen": f"127.0.0.1:{port}", "token": token},
+        "actors": {
+            "counter": {"class": "mesh_actors:Counter"},
+            "tally": {"class": "mesh_actors:Tally", "after": ["counter"]},
+        },
+    }
+
+
+def get(url: str, token: str | None = None, data: Any = None) -> tuple[int, Any]:
+    """(status, decoded JSON or bytes) of one request."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    body = None
+    if data is not None:
+        body = json.dumps(data).encode()
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data=body, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        raw, status = exc.read(), exc.code
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw
+
+
+def wait_served(site: Mesh, url: str) -> None:
+    def up() -> bool:
+        try:
+            return get(url)[0] == 200
+        except OSError:
+            return False
+
+    site.wait_until(up, timeout=30, what=f"the web view at {url}")
+
+
+@pytest.mark.slow
+def test_the_web_view_in_chromium(mesh: MeshFactory) -> None:
+    """The page lists every actor; a kill -9 turns the actor red and back; a published
+    message shows in the topic inspector; the exit is in the events feed; a snapshot is
+    listed, viewed and downloaded; an action is refused without the token and obeyed
+    with it; nothing is asked of any other host and nothing is logged as an error."""
+    port = free_port()
+    site = mesh.start(web_site(port))
+    origin = f"http://127.0.0.1:{port}"
+    wait_served(site, origin + "/")
+    assert "loopback only" in site.log_tail(200)
+    with Browser(origin) as page:
+        page.do("goto", url=origin + "/")
+        for name in ("counter", "tally"):
+            page.do(
+                "wait", selector=f'#actors tr[data-name="{name}"]', attr=["data-state", "running"]
+            )
+        assert page.do("count", selector="#actors tbody tr") == 3  # the broker too
+        page.do("wait", selector='#graph g[data-id="a:tally"]')
+        # kill -9: red, then green again.
+        old = site.kill("tally")
+        page.do("wait", selector='#actors tr[data-name="tally"]', attr=["data-recent-exit", "yes"])
+        page.do("wait", selector='#graph g[data-id="a:tally"].down')
+        page.do("wait", selector='#events li[data-category="lifecycle"]', text="exited")
+        site.wait_restarted("tally", old)
+        page.do(
+            "wait",
+            selector='#actors tr[data-name="tally"]',
+            attr=["data-recent-exit", "no"],
+            timeout=int((FLASH + 5) * 1000),
+        )
+        page.do("wait", selector='#actors tr[data-name="tally"]', attr=["data-state", "running"])
+        # The topic inspector: a message published now shows up.
+        page.do("fill", selector="#tap-topic", value="web.probe")
+        page.do("click", selector="#tap-button")
+        for n in range(40):
+            site.publish("web.probe", {"hello": n})
+            try:
+                page.do("wait", selector="#tap-messages li", text='"hello"', timeout=500)
+                break
+            except AssertionError:
+                continue
+        assert "web.probe" in page.do("text", selector="#tap-rate")
+        # Snapshots: listed, viewed (with its replay command), downloaded.
+        path = site.request("snapshot", name="counter")["path"]
+        name = Path(path).name
+        page.do("wait", selector=f'#snapshots tr[data-file="{name}"]', timeout=20000)
+        page.do("click", selector=f'#snapshots tr[data-file="{name}"] button')
+        replay = page.do("wait", selector="#snapshot-view code.replay")
+        assert replay.startswith("python -m supervisor replay ") and name in replay
+        got = page.do("download", selector=f'#snapshots tr[data-file="{name}"] a.download')
+        assert got == {"name": name, "size": Path(path).stat().st_size}
+        # An actor's page: its declarations with docs.
+        page.do("click", selector='#actors tr[data-name="tally"] td.name')
+        page.do("wait", selector="#declarations td", text="Numbers processed")
+        # Read-only without the token: the buttons are off, the API refuses.
+        assert page.do("count", selector="#actors button[disabled]") == 6
+        status, reply = get(origin + "/api/action", data={"op": "restart", "name": "tally"})
+        assert status == 403 and "token" in reply["error"]
+        # With the token (from the URL's fragment): the restart is done.
+        pid = site.pid("tally")
+        page.do("goto", url=f"{origin}/#token={TOKEN}")
+        page.do("wait", selector="#access", text="actions enabled")
+        page.do("wait", selector='#actors tr[data-name="tally"] button[data-op="restart"]')
+        page.do("click", selector='#actors tr[data-name="tally"] button[data-op="restart"]')
+        page.do("wait", selector="#action-result", text="restart tally: done", timeout=30000)
+        assert site.pid("tally") != pid
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.do("screenshot", path=str(ARTIFACTS / "web-view.png"))
+        assert page.do("problems") == []
+
+
+@pytest.mark.slow
+def test_python_m_supervisor_web_serves_a_running_site(mesh: MeshFactory) -> None:
+    """By hand, over a site without [web]: the API answers, a bad action is refused, a
+    good token obeyed; SIGTERM ends it."""
+    site = mesh.start(web_site(free_port()) | {"web": {}})
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "supervisor", "web", "--config", str(site.config_path)),
+            *("--listen", f"127.0.0.1:{port}", "--token-stdin"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(TOKEN + "\n")
+        proc.stdin.close()
+        banner = proc.stdout.readline()
+        assert f"http://127.0.0.1:{port}/#token={TOKEN}" in banner and "loopback" in banner
+        origin = f"http://127.0.0.1:{port}"
+        assert get(origin + "/api/snapshots") == (200, [])
+        status, page = get(origin + "/api/actors/tally")
+        assert status == 200 and page["name"] == "tally"
+        assert get(origin + "/api/actors/ghost")[0] == 404
+        assert get(origin + "/api/snapshots/..%2F..%2Fetc/passwd")[0] == 404
+        bad = get(origin + "/api/action", TOKEN, {"op": "shutdown"})
+        assert bad[0] == 400
+        assert get(origin + "/api/action", "wrong-token-0123456789", {"op": "stop"})[0] == 403
+        old = site.pid("tally")
+        status, reply = get(origin + "/api/action", TOKEN, {"op": "restart", "name": "tally"})
+        assert status == 200 and reply["ok"], reply
+        assert site.pid("tally") != old
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+@pytest.mark.slow
+def test_the_view_dies_with_its_supervisor(mesh: MeshFactory) -> None:
+    """The supervisor's web process is its child: SIGKILL the supervisor, the view goes."""
+    site = mesh.start(web_site(free_port()))
+    sup = psutil.Process(site.proc.pid)
+    views = [p for p in sup.children() if p.cmdline()[-1:] == ["enlil test/web"]]
+    views = views or [p for p in sup.children() if "web" in " ".join(p.cmdline())]
+    assert len(views) == 1, [p.cmdline() for p in sup.children()]
+    site.kill_supervisor()
+    assert wait_gone(views, timeout=10) == []

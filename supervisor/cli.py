@@ -44,7 +44,7 @@ from actors.site import ConfigError, SiteConfig, connect_address, load_site
 from actors.site.parse import actor_keys
 from actors.site.paths import folder_problems
 from actors.sockets import SocketFactory
-from supervisor import cli_calls, cli_faults, cli_snapshots, cli_web
+from supervisor import cli_calls, cli_faults, cli_record, cli_snapshots, cli_web
 from supervisor.client import ControlClient, ControlError, ControlTimeout, listening
 from supervisor.core.protocol import OPS
 from supervisor.docs import format_live, live_graph, write_docs
@@ -125,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_faults.add_command(sub, _config_arg)
     cli_snapshots.add_commands(sub, _config_arg)
     cli_web.add_command(sub, _config_arg)
+    cli_record.add_commands(sub, _config_arg)
     return parser
 
 
@@ -210,6 +211,10 @@ def main(argv: list[str] | None = None, zygote: Zygote | None = None) -> int:
             return cli_faults.cmd_faults(site, args.json, args.timeout)
         if command == "web":
             return cli_web.cmd_web(site, args.listen, args.token_stdin)
+        if command == "record":
+            return cli_record.cmd_record(site, args)
+        if command == "play":
+            return cli_record.cmd_play(site, args)
     except ConfigError as exc:
         if zygote is not None:
             zygote.close()

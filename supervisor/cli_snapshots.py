@@ -43,11 +43,13 @@ def add_commands(sub: Any, config_arg: Any) -> None:
     show.add_argument("file", type=Path)
     exp = ssub.add_parser("export", help="write a readable JSON or TOML copy (a test case)")
     exp.add_argument("file", type=Path)
+    config_arg(exp)
     exp.add_argument(
         "--format",
-        choices=["json", "toml"],
+        choices=["json", "toml", "mcap"],
         default=None,
-        help="default: from the extension of --out (.toml or .json), else json",
+        help="default: from the extension of --out (.toml, .json or .mcap), else json; "
+        "mcap: the input window's messages as a recording (needs --out)",
     )
     exp.add_argument("-o", "--out", type=Path, help="output file (default: standard output)")
     imp = ssub.add_parser("import", help="turn an edited JSON/TOML snapshot back into .snap")
@@ -137,6 +139,8 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_USAGE
+        if fmt == "mcap":
+            return _export_mcap(args, snap)
         text = export_snapshot(snap, fmt)
         if args.out:
             args.out.write_text(text)
@@ -154,10 +158,30 @@ def _export_format(given: str | None, out: Path | None) -> str | None:
     None when the two disagree (``--format json -o x.toml``).
     """
     suffix = out.suffix.lower().lstrip(".") if out is not None else ""
-    by_name = suffix if suffix in ("json", "toml") else None
+    by_name = suffix if suffix in ("json", "toml", "mcap") else None
     if given is not None and by_name is not None and given != by_name:
         return None
     return given or by_name or "json"
+
+
+def _export_mcap(args: argparse.Namespace, snap: Snapshot) -> int:
+    """The input window's messages as an MCAP recording (with the declared schemas when
+    the site's classes load)."""
+    from supervisor.recording import declared_types, snapshot_to_mcap  # noqa: PLC0415
+
+    if args.out is None:
+        print("error: an MCAP export needs --out FILE.mcap", file=sys.stderr)
+        return EXIT_USAGE
+    types: dict[str, Any] = {}
+    config = getattr(args, "config", None)
+    if config is not None or Path("site.toml").exists():
+        try:
+            types = declared_types(load_site(config or Path("site.toml")))
+        except ConfigError:
+            types = {}
+    written = snapshot_to_mcap(snap, args.out, types)
+    print(f"wrote {args.out} ({written} messages)")
+    return 0
 
 
 def summary(snap: Snapshot) -> str:

@@ -1,0 +1,217 @@
+"""Recordings in MCAP: ``record`` a running site's topics, ``play`` them back (shell).
+
+Each topic is an MCAP channel with ``json`` messages (records, see
+:mod:`supervisor.core.records`) and a ``jsonschema`` schema from the topic's
+declared type; each message keeps the envelope's time (``publish_time``), the
+time it was received (``log_time``) and its sequence number. Files are
+written owner-only. ``play`` publishes a recording's messages back into a
+site in their recorded order, at the recorded pace times ``rate`` (0: as fast
+as they go), from a link of its own (sender ``play``, its own sequence
+numbers: the recorded sender and sequence stay in the records).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any, Final
+
+import zmq
+from mcap.reader import make_reader
+from mcap.writer import Writer
+
+from actors.core.snapshot import Snapshot
+from actors.link import BrokerLink
+from actors.site import ConfigError, SiteConfig
+from actors.sockets import SocketFactory
+from supervisor.core.records import (
+    MESSAGE_ENCODING,
+    SCHEMA_ENCODING,
+    decode_record,
+    encode_record,
+    record_schema,
+    schema_name,
+    topic_types,
+)
+from supervisor.docs import design_of
+
+#: The library name written in a recording's header.
+LIBRARY: Final = "enlil"
+_UNSIGNED32: Final = 0xFFFFFFFF
+
+
+def declared_types(site: SiteConfig) -> dict[str, Any]:
+    """Each topic's declared type (none when the actors' classes do not load)."""
+    try:
+        return topic_types(design_of(site))
+    except ConfigError:
+        return {}
+
+
+class McapOut:
+    """An MCAP file being written: a channel per topic, made when its first message comes."""
+
+    def __init__(self, path: Path, types: dict[str, Any]) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        os.fchmod(fd, 0o600)  # an existing file too
+        self._file: IO[bytes] = os.fdopen(fd, "wb")
+        self._writer = Writer(self._file)
+        self._writer.start(profile="", library=LIBRARY)
+        self._types = types
+        self._channels: dict[str, int] = {}
+        self.written = 0
+
+    def write(self, topic: str, sender: str, seq: int, sent_ns: int, payload: Any) -> None:
+        """One message."""
+        channel = self._channels.get(topic)
+        if channel is None:
+            tp = self._types.get(topic, object)
+            schema = self._writer.register_schema(
+                name=schema_name(topic),
+                encoding=SCHEMA_ENCODING,
+                data=json.dumps(record_schema(topic, tp)).encode(),
+            )
+            channel = self._writer.register_channel(
+                topic=topic, message_encoding=MESSAGE_ENCODING, schema_id=schema
+            )
+            self._channels[topic] = channel
+        self._writer.add_message(
+            channel,
+            log_time=time.time_ns(),
+            data=encode_record(payload, sender, seq),
+            publish_time=sent_ns,
+            sequence=seq & _UNSIGNED32,
+        )
+        self.written += 1
+
+    def close(self) -> None:
+        """Write the summary and close the file."""
+        self._writer.finish()  # type: ignore[no-untyped-call]  # mcap's own annotations
+        self._file.close()
+
+
+def record(
+    site: SiteConfig,
+    patterns: list[str],
+    out: Path,
+    until: tuple[float | None, int],
+    on_ready: Callable[[], None] = lambda: None,
+) -> int:
+    """Record what *patterns* match (every topic but the framework's by default) into
+    *out* until (*seconds*, *count*) = *until*: that long, that many messages (0: no
+    limit), or SIGINT/SIGTERM; return how many were written. *on_ready*: called once the
+    broker delivers to the recorder."""
+    seconds, count = until
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda s, f: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    link = BrokerLink(
+        SocketFactory(ctx),
+        site.broker.pub_connect,
+        site.broker.sub_connect,
+        "record",
+        patterns=patterns or ["*"],
+    )
+    every = not patterns
+    mcap = McapOut(out, declared_types(site))
+    try:
+        link.wait_connected(10.0)
+        on_ready()
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while not stop.is_set() and not (count and mcap.written >= count):
+            left = 0.2 if deadline is None else min(0.2, deadline - time.monotonic())
+            if left <= 0:
+                break
+            message = link.recv(left)
+            if message is None or (every and message.topic.startswith("$")):
+                continue
+            env = message.envelope
+            mcap.write(message.topic, env.sender, env.seq, env.timestamp_ns, env.payload)
+    finally:
+        mcap.close()
+        link.close(linger_ms=0)
+        ctx.term()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return mcap.written
+
+
+def recorded(path: Path, topics: Iterable[str] = ()) -> Iterator[tuple[str, int, Any]]:
+    """(topic, log_time ns, payload) of each message of a recording, in log-time order."""
+    with path.open("rb") as f:
+        reader = make_reader(f)
+        chosen = list(topics) or None
+        try:
+            for _, channel, message in reader.iter_messages(topics=chosen, log_time_order=True):
+                payload, _, _ = decode_record(message.data)
+                yield channel.topic, message.log_time, payload
+        except struct.error as exc:  # cut short
+            raise ValueError(f"the recording ends in the middle of a record ({exc})") from None
+
+
+def check_recording(path: Path) -> None:
+    """Raise OSError, McapError or ValueError unless *path* opens as an MCAP file."""
+    with path.open("rb") as f:
+        try:
+            make_reader(f).get_header()
+        except struct.error as exc:  # shorter than the magic
+            raise ValueError(f"too short to be MCAP ({exc})") from None
+
+
+def play(site: SiteConfig, path: Path, rate: float, topics: list[str]) -> int:
+    """Publish a recording's messages into *site*; return how many were published."""
+    check_recording(path)  # a bad file is an error before any site is needed
+    stopping: list[int] = []
+
+    def on_signal(sig: int, frame: FrameType | None) -> None:
+        stopping.append(sig)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    link = BrokerLink(SocketFactory(ctx), site.broker.pub_connect, site.broker.sub_connect, "play")
+    sent = 0
+    try:
+        link.wait_connected(10.0)
+        first: tuple[int, float] | None = None
+        for topic, log_time, payload in recorded(path, topics):
+            if stopping:
+                break
+            if first is None:
+                first = (log_time, time.monotonic())
+            elif rate > 0:
+                due = first[1] + (log_time - first[0]) / 1e9 / rate
+                with contextlib.suppress(ValueError):
+                    time.sleep(max(0.0, due - time.monotonic()))  # the recording's pace
+            link.publish(topic, payload)
+            sent += 1
+        link.drain(10.0)  # everything passed the broker before we go
+    finally:
+        link.close(linger_ms=1000)
+        ctx.term()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return sent
+
+
+def snapshot_to_mcap(snapshot: Snapshot, out: Path, types: dict[str, Any]) -> int:
+    """The messages of a snapshot's input window as an MCAP recording; how many."""
+    mcap = McapOut(out, types)
+    try:
+        for event in snapshot.events:
+            if event.kind == "message" and event.topic:
+                mcap.write(
+                    event.topic, event.sender or "", event.seq, event.timestamp_ns, event.payload
+                )
+    finally:
+        mcap.close()
+    return mcap.written

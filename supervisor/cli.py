@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None, zygote: Zygote | None = None) -> int:
         if command == "faults":
             return cli_faults.cmd_faults(site, args.json, args.timeout)
         if command == "web":
-            return cli_web.cmd_web(site, args.listen, args.token_stdin)
+            return cli_web.cmd_web(site, args)
         if command == "record":
             return cli_record.cmd_record(site, args)
         if command == "play":

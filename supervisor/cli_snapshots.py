@@ -167,7 +167,8 @@ def _export_format(given: str | None, out: Path | None) -> str | None:
 def _export_mcap(args: argparse.Namespace, snap: Snapshot) -> int:
     """The input window's messages as an MCAP recording (with the declared schemas when
     the site's classes load)."""
-    from supervisor.recording import declared_types, snapshot_to_mcap  # noqa: PLC0415
+    from supervisor.docs import declared_types  # noqa: PLC0415
+    from supervisor.recording import snapshot_to_mcap  # noqa: PLC0415
 
     if args.out is None:
         print("error: an MCAP export needs --out FILE.mcap", file=sys.stderr)

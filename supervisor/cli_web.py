@@ -34,6 +34,7 @@ def add_command(sub: Any, config_arg: Any) -> None:
     config_arg(p)
     p.add_argument("--listen", help=f"host:port (default: [web] listen, else {DEFAULT_LISTEN})")
     p.add_argument("--token-stdin", action="store_true", help="read the actions' token from stdin")
+    p.add_argument("--foxglove", help="host:port of a Foxglove endpoint (default: [web] foxglove)")
 
 
 def is_loopback(host: str) -> bool:
@@ -46,41 +47,60 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def cmd_web(site: SiteConfig, listen: str | None, token_stdin: bool) -> int:
+def _host_port(value: str) -> tuple[str, int] | None:
+    host, _, port = value.rpartition(":")
+    return ((host or "127.0.0.1").strip("[]"), int(port)) if port.isdigit() else None
+
+
+def cmd_web(site: SiteConfig, args: Any) -> int:
     """Serve until SIGTERM, Ctrl-C, or (when started by one) the supervisor's end."""
-    listen = listen or site.web.listen or DEFAULT_LISTEN
-    host, _, port = listen.rpartition(":")
-    host = host or "127.0.0.1"
-    if not port.isdigit():
-        print(f"error: --listen {listen!r} is not host:port", file=sys.stderr)
+    listen = args.listen or site.web.listen or DEFAULT_LISTEN
+    foxglove = args.foxglove or site.web.foxglove
+    where = _host_port(listen)
+    fox = _host_port(foxglove) if foxglove else None
+    if where is None or (foxglove and fox is None):
+        print(f"error: {listen!r} or {foxglove!r} is not host:port", file=sys.stderr)
         return EXIT_USAGE
     token = site.web.token
-    if token_stdin:
+    if args.token_stdin:
         token = sys.stdin.readline().strip() or token
     token = token or secrets.token_urlsafe(24)
     set_title(site.site.name, "web")
     try:
-        return asyncio.run(_serve(site, host.strip("[]"), int(port), token))
+        return asyncio.run(_serve(site, where, fox, token))
     except OSError as exc:
         print(f"error: the web view cannot listen on {listen}: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
 
 
-async def _serve(site: SiteConfig, host: str, port: int, token: str) -> int:
+async def _serve(
+    site: SiteConfig, where: tuple[str, int], fox: tuple[str, int] | None, token: str
+) -> int:
     from aiohttp import web  # noqa: PLC0415 - only this command needs the web stack
 
-    from supervisor.web.server import make_app  # noqa: PLC0415
+    from supervisor.web.foxglove import SUBPROTOCOL, make_foxglove_app  # noqa: PLC0415
+    from supervisor.web.server import HUB, make_app  # noqa: PLC0415
 
-    runner = web.AppRunner(make_app(site, token), access_log=None)
+    host, port = where
+    app = make_app(site, token, foxglove=fox is not None)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
+    runners = [runner]
     shown = f"[{host}]" if ":" in host else host
-    where = "loopback only" if is_loopback(host) else f"every client that can reach {host}"
+    reach = "loopback only" if is_loopback(host) else f"every client that can reach {host}"
     print(
         f"web view of site {site.site.name!r} on http://{shown}:{port}/#token={token} "
-        f"({where}; read-only without the token)",
+        f"({reach}; read-only without the token)",
         flush=True,
     )
+    foxglove = app[HUB].foxglove
+    if fox is not None and foxglove is not None:
+        fox_runner = web.AppRunner(make_foxglove_app(foxglove), access_log=None)
+        await fox_runner.setup()
+        runners.append(fox_runner)
+        await web.TCPSite(fox_runner, *fox).start()
+        print(f"Foxglove endpoint on ws://{fox[0]}:{fox[1]}/ ({SUBPROTOCOL})", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -95,5 +115,6 @@ async def _serve(site: SiteConfig, host: str, port: int, token: str) -> int:
                 if not parent_alive(parent):
                     break  # the supervisor went: so does its view
     finally:
-        await runner.cleanup()
+        for each in reversed(runners):
+            await each.cleanup()
     return 0

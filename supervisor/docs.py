@@ -21,6 +21,7 @@ from typing import Any
 
 from actors.site import ConfigError, SiteConfig
 from supervisor.core.design import Design, Finding, compare_live
+from supervisor.core.records import topic_types
 from supervisor.core.render import (
     asyncapi,
     dictionary_html,
@@ -41,6 +42,14 @@ def design_of(site: SiteConfig) -> Design:
     if problems:
         raise ConfigError(problems)
     return Design(site.site.name, decls)
+
+
+def declared_types(site: SiteConfig) -> dict[str, Any]:
+    """Each concrete topic's declared type (none when the actors' classes do not load)."""
+    try:
+        return topic_types(design_of(site))
+    except ConfigError:
+        return {}
 
 
 def servers(site: SiteConfig) -> dict[str, dict[str, str]]:

@@ -30,7 +30,7 @@ from mcap.writer import Writer
 
 from actors.core.snapshot import Snapshot
 from actors.link import BrokerLink
-from actors.site import ConfigError, SiteConfig
+from actors.site import SiteConfig
 from actors.sockets import SocketFactory
 from supervisor.core.records import (
     MESSAGE_ENCODING,
@@ -39,21 +39,12 @@ from supervisor.core.records import (
     encode_record,
     record_schema,
     schema_name,
-    topic_types,
 )
-from supervisor.docs import design_of
+from supervisor.docs import declared_types
 
 #: The library name written in a recording's header.
 LIBRARY: Final = "enlil"
 _UNSIGNED32: Final = 0xFFFFFFFF
-
-
-def declared_types(site: SiteConfig) -> dict[str, Any]:
-    """Each topic's declared type (none when the actors' classes do not load)."""
-    try:
-        return topic_types(design_of(site))
-    except ConfigError:
-        return {}
 
 
 class McapOut:

@@ -98,6 +98,7 @@ def test_the_default_command_runs_the_demo_site(tmp_path: Path) -> None:
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out.decode(errors="replace")[-2000:]
     assert b"web view of site 'demo' on http://127.0.0.1:8080/#token=" in out
+    assert b"Foxglove endpoint on ws://127.0.0.1:8765/ (foxglove.websocket.v1)" in out
     assert not wait_gone(children, timeout=10)
     assert not list((DEMO.parent / "run").glob("*.sock"))
 

@@ -43,9 +43,11 @@ NARROW = {
             "supervisor.client",
             "supervisor.core",
             "supervisor.site",
+            "supervisor.docs",
             "actors",
         ),
-        "the web view sees the site as a tool does: control client, broker link, run folder",
+        "the web view sees the site as a tool does: control client, broker link, run folder, "
+        "the declarations",
     ),
     "supervisor.plugins": (
         ("supervisor.plugins", "supervisor.client", "supervisor.core", "actors"),

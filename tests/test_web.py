@@ -22,6 +22,7 @@ from actors.testing import Mesh, MeshFactory, wait_gone
 from supervisor.core.webfeed import FLASH, TAP_KEPT, SiteView, Tap, event_row
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+TOOLS = Path(__file__).resolve().parent.parent / "tools" / "js"
 TOKEN = "a-test-token-0123456789"
 
 
@@ -100,6 +101,9 @@ def test_check_names_a_bad_web_key(tmp_path: Path) -> None:
     assert {p.key for p in info.value.problems} == {"web.listen", "web.token", "web.colour"}
     data["web"] = {"listen": ":8080"}
     assert parse_site(data, tmp_path / "site.toml").web.listen == "127.0.0.1:8080"
+    data["web"] = {"foxglove": "127.0.0.1:8765"}
+    with pytest.raises(ConfigError, match=r"needs web\.listen"):
+        parse_site(data, tmp_path / "site.toml")
 
 
 def web_site(port: int, token: str = TOKEN) -> dict[str, Any]:
@@ -266,3 +270,48 @@ def test_the_view_dies_with_its_supervisor(mesh: MeshFactory) -> None:
     assert len(views) == 1, [p.cmdline() for p in sup.children()]
     site.kill_supervisor()
     assert wait_gone(views, timeout=10) == []
+
+
+@pytest.mark.slow
+def test_the_foxglove_endpoint_with_the_official_client(mesh: MeshFactory) -> None:
+    """@foxglove/ws-protocol's client: every declared topic advertised with a JSON Schema
+    from its declaration; the numbers the counter publishes arrive live, as records."""
+    fox = free_port()
+    data = web_site(free_port())
+    data["web"]["foxglove"] = f"127.0.0.1:{fox}"
+    site = mesh.start(data)
+    site.wait_until(lambda: "Foxglove endpoint on" in site.log_tail(200), what="the endpoint")
+    client = subprocess.Popen(
+        ["node", str(TOOLS / "foxglove_client.mjs"), f"ws://127.0.0.1:{fox}", "count.n", "10"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=TOOLS,
+    )
+    try:
+        assert client.stdout is not None
+        assert client.stdout.readline().strip() == "subscribed"
+        for more in range(1, 60):  # 10 more numbers each turn, until the client has 10
+            site.publish("count.go", [10 * more, 10])
+            try:
+                client.wait(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        out = client.stdout.read()
+    finally:
+        if client.poll() is None:
+            client.kill()
+        client.wait()
+    assert client.returncode == 0, out
+    got = json.loads(out.splitlines()[-1])
+    assert got["serverInfo"]["supportedEncodings"] == ["json"]
+    channels = {c["topic"]: c for c in got["channels"]}
+    assert {"count.n", "count.go", "tally.seen"} <= set(channels)
+    number = channels["count.n"]
+    assert (number["encoding"], number["schemaEncoding"]) == ("json", "jsonschema")
+    assert json.loads(number["schema"])["properties"]["value"] == {"type": "integer"}
+    records = [m["record"] for m in got["messages"]]
+    first = records[0]["value"]
+    assert [r["value"] for r in records] == list(range(first, first + 10))  # live, in order
+    assert [r["seq"] for r in records] == [r["value"] for r in records]
+    assert {r["sender"] for r in records} == {"counter"}

@@ -168,6 +168,8 @@ class WebConfig:
     listen: str = ""
     #: The token the view's actions need ("": a new one at each start, printed with the URL).
     token: str = ""
+    #: host:port of the Foxglove WebSocket endpoint the view serves too ("": none).
+    foxglove: str = ""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,11 @@ from actors.site.model import FaultsConfig, WebConfig
 _HOST: Final = re.compile(r"[A-Za-z0-9]([A-Za-z0-9\-.]{0,251}[A-Za-z0-9])?")
 MAX_PORT: Final = 65535
 #: ``[web]``'s keys, their types and defaults.
-_WEB_KEYS: Final[dict[str, tuple[type, Any]]] = {"listen": (str, ""), "token": (str, "")}
+_WEB_KEYS: Final[dict[str, tuple[type, Any]]] = {
+    "listen": (str, ""),
+    "token": (str, ""),
+    "foxglove": (str, ""),
+}
 #: The shortest token accepted (characters): a short one is guessed.
 MIN_TOKEN: Final = 16
 
@@ -93,18 +97,21 @@ def parse_web(col: Problems, data: Any) -> WebConfig:
             col.add(f"web.{key}", f"expected {kind.__name__}, got {type(value).__name__}")
             continue
         values[key] = value
-    listen = values.get("listen", "")
-    host, _, port = listen.rpartition(":")
-    if listen and not ((not host or host_ok(host)) and port_ok(port)):
-        col.add(
-            "web.listen",
-            f"{listen!r} is not host:port with a port from 1 to {MAX_PORT} (e.g. 127.0.0.1:8080)",
-        )
-        listen = ""
-    elif listen and not host:
-        listen = f"127.0.0.1:{port}"
+    listen = _address(col, "web.listen", values.get("listen", ""), "127.0.0.1:8080")
+    foxglove = _address(col, "web.foxglove", values.get("foxglove", ""), "127.0.0.1:8765")
+    if foxglove and not listen:
+        col.add("web.foxglove", "needs web.listen: the Foxglove endpoint is served by the view")
     token = values.get("token", "")
     if token and (len(token) < MIN_TOKEN or not token.isprintable() or " " in token):
         col.add("web.token", f"must be at least {MIN_TOKEN} printable characters, no spaces")
         token = ""
-    return WebConfig(listen=listen, token=token)
+    return WebConfig(listen=listen, token=token, foxglove=foxglove)
+
+
+def _address(col: Problems, key: str, value: str, example: str) -> str:
+    """host:port checked ("" if bad or unset); a bare ``:port`` is loopback."""
+    host, _, port = value.rpartition(":")
+    if value and not ((not host or host_ok(host)) and port_ok(port)):
+        col.add(key, f"{value!r} is not host:port, port 1 to {MAX_PORT} (e.g. {example})")
+        return ""
+    return f"127.0.0.1:{port}" if value and not host else value

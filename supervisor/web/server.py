@@ -28,7 +28,9 @@ from aiohttp import WSMsgType, web
 from actors.core.topics import TopicError, parse_pattern
 from actors.site import SiteConfig
 from supervisor.core.webfeed import EVENTS_KEPT, SiteView, Tap, event_row
+from supervisor.docs import declared_types
 from supervisor.web.bridge import SiteBridge
+from supervisor.web.foxglove import FoxgloveBridge
 from supervisor.web.pages import actor_page, snapshot_file, snapshot_list, snapshot_view
 
 STATIC: Final = Path(__file__).parent / "static"
@@ -72,7 +74,7 @@ class Page:
 class Hub:
     """What every page sees; fed by the bridge (on the event loop's thread)."""
 
-    def __init__(self, site: SiteConfig, token: str) -> None:
+    def __init__(self, site: SiteConfig, token: str, types: dict[str, Any] | None) -> None:
         self.site = site
         self.token = token
         self.view = SiteView()
@@ -84,6 +86,10 @@ class Hub:
         self.pages: weakref.WeakSet[Page] = weakref.WeakSet()
         self.loop = asyncio.get_running_loop()
         self.bridge = SiteBridge(site, self._from_thread)
+        #: The Foxglove endpoint's side (with the declared topics' types), if it is served.
+        self.foxglove = (
+            FoxgloveBridge(site.site.name, types, self.bridge.tap) if types is not None else None
+        )
 
     def _from_thread(self, kind: str, data: Any) -> None:
         self.loop.call_soon_threadsafe(self.take, kind, data)
@@ -95,9 +101,14 @@ class Hub:
                 self.latest = {"type": "site", "down": True, "actors": [], "graph": {}}
             else:
                 self.latest = self.view.update(data, time.monotonic())
+                if self.foxglove is not None:
+                    topics = [e["topic"] for e in self.latest["graph"]["edges"]]
+                    self.loop.create_task(self.foxglove.seen(topics))
             self.status = data
             return
         topic, sender, seq, payload, at = data
+        if self.foxglove is not None:
+            self.foxglove.message(topic, sender, seq, payload, at)
         for pattern, tap in self.taps.items():
             if parse_pattern(pattern).matches(topic):
                 tap.take(sender, seq, payload if topic == tap.topic else [topic, payload], at)
@@ -251,12 +262,16 @@ async def actor(request: web.Request) -> web.StreamResponse:
     return web.json_response(page, dumps=_json)
 
 
-def make_app(site: SiteConfig, token: str) -> web.Application:
-    """The application: pages, ``/ws``, ``/api/...``."""
+def make_app(site: SiteConfig, token: str, foxglove: bool = False) -> web.Application:
+    """The application: pages, ``/ws``, ``/api/...`` (and, with *foxglove*, the hub's side
+    of a Foxglove endpoint: :func:`~supervisor.web.foxglove.make_foxglove_app` serves it)."""
     app = web.Application(client_max_size=64 * 1024)
 
     async def start(app: web.Application) -> Any:
-        hub = Hub(site, token)
+        types = None
+        if foxglove:  # the actors' classes tell the topics' types (imported once, aside)
+            types = await asyncio.get_running_loop().run_in_executor(None, declared_types, site)
+        hub = Hub(site, token, types)
         app[HUB] = hub
         hub.bridge.start()
         pusher = asyncio.create_task(hub.push())

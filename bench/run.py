@@ -17,7 +17,18 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench import calls, faults, recorder, roundtrip, soak, startup, swap, telemetry, throughput
+from bench import (
+    calls,
+    faults,
+    recorder,
+    roundtrip,
+    soak,
+    startup,
+    swap,
+    telemetry,
+    throughput,
+    web,
+)
 from bench.common import machine
 
 
@@ -123,6 +134,31 @@ def main() -> int:
         f"no rule {fi['plain']:,.0f} msg/s",
         f"{fi['drop'] / fi['plain']:.2f}x",
         "(reported)",
+    )
+    print("web view...", flush=True)
+    wv = web.measure(50_000 if quick else 300_000, 1 if quick else 3)
+    ratio = wv["process"] / wv["plain"]
+    row(
+        "throughput with the web view's process serving the site, no browser (#16)",
+        f"{wv['process']:,.0f} msg/s",
+        f"no view {wv['plain']:,.0f} msg/s",
+        f"{ratio:.2f}x",
+        f">= 0.95x {'ok' if ratio >= 0.95 else 'MISSED'}",
+    )
+    ratio = wv["viewed"] / wv["blank"]
+    row(
+        "throughput with the web view open in Chromium (#16), against Chromium on a blank page",
+        f"{wv['viewed']:,.0f} msg/s",
+        f"blank page {wv['blank']:,.0f} msg/s (no browser {wv['plain']:,.0f})",
+        f"{ratio:.2f}x ({wv['viewed'] / wv['plain']:.2f}x no browser)",
+        f">= 0.95x {'ok' if ratio >= 0.95 else 'MISSED'}",
+    )
+    row(
+        "throughput with the view's topic inspector on the measured topic itself",
+        f"{wv['tapped']:,.0f} msg/s",
+        f"the view open {wv['viewed']:,.0f} msg/s",
+        f"{wv['tapped'] / wv['viewed']:.2f}x",
+        "(reported: the broker feeds a third subscriber)",
     )
     print("flight recorder...", flush=True)
     # 21 alternating rounds: the two rates are close, and bursts of a shared machine's load

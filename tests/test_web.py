@@ -65,6 +65,11 @@ def test_the_view_has_rates_edges_faults_and_marks_an_exit() -> None:
     marked = view.exited("a", 12.5, msg)
     assert marked is not None and marked["actors"][0]["recent_exit"] is True
     assert marked["graph"]["nodes"][0]["state"] == "exited"
+    assert view.new_gaps == []
+    more = record("a", 400, {"count.m": 200})
+    more["stats"]["gaps"] = 7
+    view.update({"actors": [more]}, now=12.2)
+    assert view.new_gaps == [("a", 5, 7)]
     later = view.update({"actors": [record("a", 10, {"count.m": 5})]}, now=12.5 + FLASH / 2)
     assert later["actors"][0]["recent_exit"] and later["actors"][0]["in_rate"] > 0  # a reset
     assert not view.update(first, now=13 + FLASH)["actors"][0]["recent_exit"]
@@ -214,6 +219,23 @@ def test_the_web_view_in_chromium(mesh: MeshFactory) -> None:
         page.do("click", selector='#actors tr[data-name="tally"] button[data-op="restart"]')
         page.do("wait", selector="#action-result", text="restart tally: done", timeout=30000)
         assert site.pid("tally") != pid
+        # The actor's page: its log level, then a swap (the same class, reloaded).
+        page.do("click", selector='#actors tr[data-name="tally"] td.name')
+        page.do("wait", selector="#actor-name", text="tally")
+        page.do("select", selector="#log-level", value="debug")
+        page.do("click", selector="#log-level-button")
+        page.do("wait", selector="#action-result", text="loglevel tally: done")
+        pid = site.pid("tally")
+        page.do("click", selector="#swap-button")
+        page.do("wait", selector="#action-result", text="swap tally: done", timeout=60000)
+        assert site.pid("tally") != pid
+        # Faults and the gaps they make, in the feed as they happen.
+        site.control.fault_add({"hop": "deliver", "to": "tally", "kind": "drop", "every": 2})
+        site.publish("count.go", [20, 5])
+        page.do("wait", selector='#events li[data-category="fault"]', text="deliver drop")
+        page.do("wait", selector='#events li[data-category="gap"]', text="missed")
+        page.do("select", selector="#event-category", value="gap")
+        assert page.do("count", selector='#events li:not([data-category="gap"])') == 0
         ARTIFACTS.mkdir(exist_ok=True)
         page.do("screenshot", path=str(ARTIFACTS / "web-view.png"))
         assert page.do("problems") == []

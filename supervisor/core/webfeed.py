@@ -51,6 +51,8 @@ class SiteView:
     faults: collections.Counter[tuple[str, str, str]] = field(default_factory=collections.Counter)
     #: When each actor's process last ended (monotonic), from ``exited`` events.
     exits: dict[str, float] = field(default_factory=dict)
+    #: (actor, messages missed since the last reply, its total): for the events feed.
+    new_gaps: list[tuple[str, int, int]] = field(default_factory=list)
 
     def exited(
         self, actor: str, now: float, latest: dict[str, Any] | None
@@ -106,6 +108,11 @@ class SiteView:
                 "rejected": sum(_int(stats.get(k)) for k in REJECTED),
                 "faults": sum(_int(n) for n in (record.get("faults") or {}).values()),
             }
+            gaps = row["gaps"]
+            before = last.get((name, "gaps"))
+            current[(name, "gaps")] = gaps
+            if before is not None and gaps > before:
+                self.new_gaps.append((name, gaps - before, gaps))
             for counter, key in (("received", "in_rate"), ("published", "out_rate")):
                 value = _int(stats.get(counter))
                 current[(name, counter)] = value
@@ -225,6 +232,11 @@ def event_row(topic: str, sender: str, payload: Any, time: float) -> dict[str, A
         }
         return _row(time, ("log", level), actor, str(payload.get("event", "")), detail)
     return None
+
+
+def gap_row(actor: str, missed: int, total: int, time: float) -> dict[str, Any]:
+    """A feed line: *actor* saw *missed* more messages missing (sequence gaps)."""
+    return _row(time, ("gap", "warning"), actor, f"{missed} message(s) missed", {"total": total})
 
 
 def _row(

@@ -27,7 +27,7 @@ from aiohttp import WSMsgType, web
 
 from actors.core.topics import TopicError, parse_pattern
 from actors.site import SiteConfig
-from supervisor.core.webfeed import EVENTS_KEPT, SiteView, Tap, event_row
+from supervisor.core.webfeed import EVENTS_KEPT, SiteView, Tap, event_row, gap_row
 from supervisor.docs import declared_types
 from supervisor.web.bridge import SiteBridge
 from supervisor.web.foxglove import FoxgloveBridge
@@ -38,13 +38,13 @@ STATIC: Final = Path(__file__).parent / "static"
 PUSH: Final = 0.25
 #: Topics one page may tap at once.
 MAX_TAPS: Final = 8
-#: The ops an action may ask for, and the arguments each takes.
+#: The ops an action may ask for, and the arguments each needs (then those it may have).
 ACTIONS: Final = {
-    "restart": ("name",),
-    "stop": ("name",),
-    "start": ("name",),
-    "loglevel": ("name", "level"),
-    "swap": ("name", "class"),
+    "restart": (("name",), ()),
+    "stop": (("name",), ()),
+    "start": (("name",), ()),
+    "loglevel": (("name", "level"), ()),
+    "swap": (("name",), ("class",)),
 }
 #: Bytes of a WebSocket message from a page, at most.
 MAX_INBOUND: Final = 4096
@@ -101,6 +101,9 @@ class Hub:
                 self.latest = {"type": "site", "down": True, "actors": [], "graph": {}}
             else:
                 self.latest = self.view.update(data, time.monotonic())
+                gaps, self.view.new_gaps = self.view.new_gaps, []
+                for actor, missed, total in gaps:
+                    self._event(gap_row(actor, missed, total, time.time()))
                 if self.foxglove is not None:
                     topics = [e["topic"] for e in self.latest["graph"]["edges"]]
                     self.loop.create_task(self.foxglove.seen(topics))
@@ -118,9 +121,12 @@ class Hub:
             marked = self.view.exited(str(payload.get("actor")), time.monotonic(), self.latest)
             self.latest = marked or self.latest
         if topic.startswith("$sys.") and (row := event_row(topic, sender, payload, at)):
-            self.events.append(row)
-            for page in self.pages:
-                page.events.append(row)
+            self._event(row)
+
+    def _event(self, row: dict[str, Any]) -> None:
+        self.events.append(row)
+        for page in self.pages:
+            page.events.append(row)
 
     def tap(self, page: Page, topic: str, on: bool) -> None:
         """Page *page* starts or stops watching *topic*."""
@@ -214,7 +220,9 @@ async def action(request: web.Request) -> web.StreamResponse:
     try:
         ask = await request.json()
         op = str(ask["op"])
-        args = {key: str(ask[key]) for key in ACTIONS[op]}
+        needed, optional = ACTIONS[op]
+        args = {key: str(ask[key]) for key in needed}
+        args |= {key: str(ask[key]) for key in optional if ask.get(key)}
     except (ValueError, KeyError, TypeError):
         return web.json_response(
             {"ok": False, "error": f"an action is one of {', '.join(ACTIONS)} with its arguments"},

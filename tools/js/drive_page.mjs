@@ -5,7 +5,7 @@
 //   {"op": "wait", "selector", "text"?, "attr"?: [name, value], "timeout"?}
 //                                              until the selector matches (with that text or
 //                                              attribute); answers its text
-//   {"op": "click", "selector"} / {"op": "fill", "selector", "value"}
+//   {"op": "click", "selector"} / {"op": "fill" | "select", "selector", "value"}
 //   {"op": "count", "selector"} / {"op": "text", "selector"}
 //   {"op": "download", "selector"}            click a link; answers {name, size}
 //   {"op": "screenshot", "path"}
@@ -59,6 +59,9 @@ async function run(cmd) {
       return null;
     case "fill":
       await page.locator(cmd.selector).first().fill(cmd.value, { timeout });
+      return null;
+    case "select":
+      await page.locator(cmd.selector).first().selectOption(cmd.value, { timeout });
       return null;
     case "count":
       return await page.locator(cmd.selector).count();

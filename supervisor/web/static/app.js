@@ -35,6 +35,7 @@ function takeToken() {
   const access = $("#access");
   access.textContent = token ? "actions enabled" : "read-only";
   access.className = "badge" + (token ? " write" : "");
+  for (const b of document.querySelectorAll("button.needs-token")) b.disabled = !token;
 }
 
 // -- the site table ------------------------------------------------------------------------
@@ -78,12 +79,12 @@ function renderSite(msg) {
   renderGraph(msg.graph || { nodes: [], edges: [] });
 }
 
-async function act(op, name) {
+async function act(op, name, extra = {}) {
   const out = $("#action-result");
   const response = await fetch("/api/action", {
     method: "POST",
     headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
-    body: JSON.stringify({ op, name }),
+    body: JSON.stringify({ op, name, ...extra }),
   });
   const reply = await response.json();
   out.textContent = reply.ok ? `${op} ${name}: done` : `${op} ${name}: ${reply.error}`;
@@ -245,7 +246,10 @@ async function showSnapshot(url) {
     el("h4", {}, "state"), el("pre", {}, JSON.stringify(s.state, null, 2)));
 }
 
+let shownActor = "";
+
 async function showActor(name) {
+  shownActor = name;
   const page = await (await fetch(`/api/actors/${encodeURIComponent(name)}`)).json();
   $("#actor-section").hidden = false;
   $("#actor-name").textContent = `${page.name} (${page.class})`;
@@ -285,6 +289,10 @@ window.addEventListener("hashchange", takeToken);
 $("#event-filter").addEventListener("input", renderEvents);
 $("#event-category").addEventListener("change", renderEvents);
 $("#tap-button").addEventListener("click", () => startTap());
+$("#log-level-button").addEventListener("click", () =>
+  act("loglevel", shownActor, { level: $("#log-level").value }));
+$("#swap-button").addEventListener("click", () =>
+  act("swap", shownActor, { class: $("#swap-class").value.trim() }));
 $("#tap-topic").addEventListener("keydown", (e) => { if (e.key === "Enter") startTap(); });
 connect();
 loadSnapshots();

@@ -155,9 +155,10 @@ def wait_served(site: Mesh, url: str) -> None:
 @pytest.mark.slow
 def test_the_web_view_in_chromium(mesh: MeshFactory) -> None:
     """The page lists every actor; a kill -9 turns the actor red and back; a published
-    message shows in the topic inspector; the exit is in the events feed; a snapshot is
-    listed, viewed and downloaded; an action is refused without the token and obeyed
-    with it; nothing is asked of any other host and nothing is logged as an error."""
+    message shows in the topic inspector; the exit, faults and gaps are in the events
+    feed; a snapshot is listed, viewed and downloaded; an action is refused without the
+    token and obeyed with it; nothing is asked of any other host and nothing is logged as
+    an error."""
     port = free_port()
     site = mesh.start(web_site(port))
     origin = f"http://127.0.0.1:{port}"
@@ -166,79 +167,94 @@ def test_the_web_view_in_chromium(mesh: MeshFactory) -> None:
     with Browser(origin) as page:
         page.do("goto", url=origin + "/")
         for name in ("counter", "tally"):
-            page.do(
-                "wait", selector=f'#actors tr[data-name="{name}"]', attr=["data-state", "running"]
-            )
+            row = f'#actors tr[data-name="{name}"]'
+            page.do("wait", selector=row, attr=["data-state", "running"])
         assert page.do("count", selector="#actors tbody tr") == 3  # the broker too
         page.do("wait", selector='#graph g[data-id="a:tally"]')
-        # kill -9: red, then green again.
-        old = site.kill("tally")
-        page.do("wait", selector='#actors tr[data-name="tally"]', attr=["data-recent-exit", "yes"])
-        page.do("wait", selector='#graph g[data-id="a:tally"].down')
-        page.do("wait", selector='#events li[data-category="lifecycle"]', text="exited")
-        site.wait_restarted("tally", old)
-        page.do(
-            "wait",
-            selector='#actors tr[data-name="tally"]',
-            attr=["data-recent-exit", "no"],
-            timeout=int((FLASH + 5) * 1000),
-        )
-        page.do("wait", selector='#actors tr[data-name="tally"]', attr=["data-state", "running"])
-        # The topic inspector: a message published now shows up.
-        page.do("fill", selector="#tap-topic", value="web.probe")
-        page.do("click", selector="#tap-button")
-        for n in range(40):
-            site.publish("web.probe", {"hello": n})
-            try:
-                page.do("wait", selector="#tap-messages li", text='"hello"', timeout=500)
-                break
-            except AssertionError:
-                continue
-        assert "web.probe" in page.do("text", selector="#tap-rate")
-        # Snapshots: listed, viewed (with its replay command), downloaded.
-        path = site.request("snapshot", name="counter")["path"]
-        name = Path(path).name
-        page.do("wait", selector=f'#snapshots tr[data-file="{name}"]', timeout=20000)
-        page.do("click", selector=f'#snapshots tr[data-file="{name}"] button')
-        replay = page.do("wait", selector="#snapshot-view code.replay")
-        assert replay.startswith("python -m supervisor replay ") and name in replay
-        got = page.do("download", selector=f'#snapshots tr[data-file="{name}"] a.download')
-        assert got == {"name": name, "size": Path(path).stat().st_size}
-        # An actor's page: its declarations with docs.
-        page.do("click", selector='#actors tr[data-name="tally"] td.name')
+        red_and_back(page, site)
+        inspector(page, site)
+        snapshots(page, site)
+        page.do("click", selector='#actors tr[data-name="tally"] td.name')  # its page
         page.do("wait", selector="#declarations td", text="Numbers processed")
-        # Read-only without the token: the buttons are off, the API refuses.
-        assert page.do("count", selector="#actors button[disabled]") == 6
-        status, reply = get(origin + "/api/action", data={"op": "restart", "name": "tally"})
-        assert status == 403 and "token" in reply["error"]
-        # With the token (from the URL's fragment): the restart is done.
-        pid = site.pid("tally")
-        page.do("goto", url=f"{origin}/#token={TOKEN}")
-        page.do("wait", selector="#access", text="actions enabled")
-        page.do("wait", selector='#actors tr[data-name="tally"] button[data-op="restart"]')
-        page.do("click", selector='#actors tr[data-name="tally"] button[data-op="restart"]')
-        page.do("wait", selector="#action-result", text="restart tally: done", timeout=30000)
-        assert site.pid("tally") != pid
-        # The actor's page: its log level, then a swap (the same class, reloaded).
-        page.do("click", selector='#actors tr[data-name="tally"] td.name')
-        page.do("wait", selector="#actor-name", text="tally")
-        page.do("select", selector="#log-level", value="debug")
-        page.do("click", selector="#log-level-button")
-        page.do("wait", selector="#action-result", text="loglevel tally: done")
-        pid = site.pid("tally")
-        page.do("click", selector="#swap-button")
-        page.do("wait", selector="#action-result", text="swap tally: done", timeout=60000)
-        assert site.pid("tally") != pid
-        # Faults and the gaps they make, in the feed as they happen.
-        site.control.fault_add({"hop": "deliver", "to": "tally", "kind": "drop", "every": 2})
-        site.publish("count.go", [20, 5])
-        page.do("wait", selector='#events li[data-category="fault"]', text="deliver drop")
-        page.do("wait", selector='#events li[data-category="gap"]', text="missed")
-        page.do("select", selector="#event-category", value="gap")
-        assert page.do("count", selector='#events li:not([data-category="gap"])') == 0
+        actions(page, site, origin)
+        feed(page, site)
         ARTIFACTS.mkdir(exist_ok=True)
         page.do("screenshot", path=str(ARTIFACTS / "web-view.png"))
         assert page.do("problems") == []
+
+
+def red_and_back(page: Browser, site: Mesh) -> None:
+    """kill -9: red at once (row and node), the exit in the feed, then green again."""
+    old = site.kill("tally")
+    row = '#actors tr[data-name="tally"]'
+    page.do("wait", selector=row, attr=["data-recent-exit", "yes"])
+    page.do("wait", selector='#graph g[data-id="a:tally"].down')
+    page.do("wait", selector='#events li[data-category="lifecycle"]', text="exited")
+    site.wait_restarted("tally", old)
+    page.do("wait", selector=row, attr=["data-recent-exit", "no"], timeout=int(FLASH + 5) * 1000)
+    page.do("wait", selector=row, attr=["data-state", "running"])
+
+
+def inspector(page: Browser, site: Mesh) -> None:
+    """The topic inspector: a message published once the tap is on shows up."""
+    page.do("fill", selector="#tap-topic", value="web.probe")
+    page.do("click", selector="#tap-button")
+    for n in range(40):
+        site.publish("web.probe", {"hello": n})
+        try:
+            page.do("wait", selector="#tap-messages li", text='"hello"', timeout=500)
+            break
+        except AssertionError:
+            continue
+    assert "web.probe" in page.do("text", selector="#tap-rate")
+
+
+def snapshots(page: Browser, site: Mesh) -> None:
+    """A snapshot: listed, viewed (with its replay command), downloaded."""
+    path = site.request("snapshot", name="counter")["path"]
+    name = Path(path).name
+    row = f'#snapshots tr[data-file="{name}"]'
+    page.do("wait", selector=row, timeout=20000)
+    page.do("click", selector=f"{row} button")
+    replay = page.do("wait", selector="#snapshot-view code.replay")
+    assert replay.startswith("python -m supervisor replay ") and name in replay
+    got = page.do("download", selector=f"{row} a.download")
+    assert got == {"name": name, "size": Path(path).stat().st_size}
+
+
+def actions(page: Browser, site: Mesh, origin: str) -> None:
+    """Refused without the token (buttons off, the API says 403); with it, a restart, a
+    log level and a swap are done."""
+    assert page.do("count", selector="#actors button[disabled]") == 6
+    status, reply = get(origin + "/api/action", data={"op": "restart", "name": "tally"})
+    assert status == 403 and "token" in reply["error"]
+    pid = site.pid("tally")
+    page.do("goto", url=f"{origin}/#token={TOKEN}")  # the token, in the URL's fragment
+    page.do("wait", selector="#access", text="actions enabled")
+    button = '#actors tr[data-name="tally"] button[data-op="restart"]'
+    page.do("wait", selector=button)
+    page.do("click", selector=button)
+    page.do("wait", selector="#action-result", text="restart tally: done", timeout=30000)
+    assert site.pid("tally") != pid
+    page.do("click", selector='#actors tr[data-name="tally"] td.name')
+    page.do("wait", selector="#actor-name", text="tally")
+    page.do("select", selector="#log-level", value="debug")
+    page.do("click", selector="#log-level-button")
+    page.do("wait", selector="#action-result", text="loglevel tally: done")
+    pid = site.pid("tally")
+    page.do("click", selector="#swap-button")  # the same class, reloaded
+    page.do("wait", selector="#action-result", text="swap tally: done", timeout=60000)
+    assert site.pid("tally") != pid
+
+
+def feed(page: Browser, site: Mesh) -> None:
+    """Faults and the gaps they make, in the feed as they happen; the filter keeps gaps."""
+    site.control.fault_add({"hop": "deliver", "to": "tally", "kind": "drop", "every": 2})
+    site.publish("count.go", [20, 5])
+    page.do("wait", selector='#events li[data-category="fault"]', text="deliver drop")
+    page.do("wait", selector='#events li[data-category="gap"]', text="missed")
+    page.do("select", selector="#event-category", value="gap")
+    assert page.do("count", selector='#events li:not([data-category="gap"])') == 0
 
 
 @pytest.mark.slow

@@ -13,13 +13,16 @@ import os
 import time
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
 
 from actors.core.topics import SYS_PROBE, Pattern, parse_pattern
 from actors.core.wire import Message, WireError, decode_message, encode_envelope
 from actors.sockets import SocketFactory
+
+if TYPE_CHECKING:
+    from actors.site import SiteConfig
 
 
 class BrokerUnreachable(TimeoutError):
@@ -52,6 +55,20 @@ class BrokerLink:
         self._probe = f"{SYS_PROBE}{os.getpid()}-{uuid.uuid4().hex[:8]}".encode()
         self._probes = 0
         self.sub.setsockopt(zmq.SUBSCRIBE, self._probe)
+
+    @classmethod
+    def to_site(
+        cls,
+        ctx: zmq.Context[zmq.Socket[bytes]],
+        site: SiteConfig,
+        sender: str,
+        patterns: Iterable[str] = (),
+    ) -> BrokerLink:
+        """A link to *site*'s broker, as a tool makes one (sockets of *ctx*)."""
+        broker = site.broker
+        return cls(
+            SocketFactory(ctx), broker.pub_connect, broker.sub_connect, sender, patterns=patterns
+        )
 
     def subscribe(self, text: str) -> Pattern:
         """Subscribe to a topic or ``prefix.*`` pattern."""

@@ -43,7 +43,6 @@ from actors.link import BrokerLink, BrokerUnreachable
 from actors.site import ConfigError, SiteConfig, connect_address, load_site
 from actors.site.parse import actor_keys
 from actors.site.paths import folder_problems
-from actors.sockets import SocketFactory
 from supervisor import cli_calls, cli_faults, cli_record, cli_snapshots, cli_web
 from supervisor.client import ControlClient, ControlError, ControlTimeout, listening
 from supervisor.core.protocol import OPS
@@ -428,13 +427,7 @@ def cmd_tap(site: SiteConfig, topics: list[str], count: int, timeout: float) -> 
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    link = BrokerLink(
-        SocketFactory(ctx),
-        site.broker.pub_connect,
-        site.broker.sub_connect,
-        "tap",
-        patterns=topics,
-    )
+    link = BrokerLink.to_site(ctx, site, "tap", topics)
     seen = 0
     deadline = time.monotonic() + timeout if timeout else None
     try:
@@ -481,7 +474,7 @@ def cmd_pub(site: SiteConfig, topic: str, text: str, sender: str) -> int:
         print(f"error: payload is not JSON: {exc}", file=sys.stderr)
         return EXIT_USAGE
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    link = BrokerLink(SocketFactory(ctx), site.broker.pub_connect, site.broker.sub_connect, sender)
+    link = BrokerLink.to_site(ctx, site, sender)
     try:
         link.wait_connected(5.0)
         link.publish(topic, payload)

@@ -31,7 +31,6 @@ from mcap.writer import Writer
 from actors.core.snapshot import Snapshot
 from actors.link import BrokerLink
 from actors.site import SiteConfig
-from actors.sockets import SocketFactory
 from supervisor.core.records import (
     MESSAGE_ENCODING,
     SCHEMA_ENCODING,
@@ -106,13 +105,7 @@ def record(
         sig: signal.signal(sig, lambda s, f: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
     }
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    link = BrokerLink(
-        SocketFactory(ctx),
-        site.broker.pub_connect,
-        site.broker.sub_connect,
-        "record",
-        patterns=patterns or ["*"],
-    )
+    link = BrokerLink.to_site(ctx, site, "record", patterns or ["*"])
     every = not patterns
     mcap = McapOut(out, declared_types(site))
     try:
@@ -169,7 +162,7 @@ def play(site: SiteConfig, path: Path, rate: float, topics: list[str]) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    link = BrokerLink(SocketFactory(ctx), site.broker.pub_connect, site.broker.sub_connect, "play")
+    link = BrokerLink.to_site(ctx, site, "play")
     sent = 0
     try:
         link.wait_connected(10.0)

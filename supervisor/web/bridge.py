@@ -25,7 +25,6 @@ from actors.core.wire import WireError, decode_message
 from actors.faulty import SYS_FAULT
 from actors.link import BrokerLink, BrokerUnreachable
 from actors.site import SiteConfig
-from actors.sockets import SocketFactory
 from supervisor.client import ControlClient, ControlError, ControlTimeout
 
 #: Seconds between two status requests.
@@ -58,10 +57,7 @@ class SiteBridge(threading.Thread):
     def run(self) -> None:
         ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         control = ControlClient(self.site.supervisor.control_connect, timeout=2.0, ctx=ctx)
-        broker = self.site.broker
-        link = BrokerLink(
-            SocketFactory(ctx), broker.pub_connect, broker.sub_connect, "web", patterns=SYSTEM
-        )
+        link = BrokerLink.to_site(ctx, self.site, "web", SYSTEM)
         try:
             self._serve(control, link)
         finally:

@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -118,8 +119,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=300_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--scale", type=int, default=0, help="N actors: the page's render time")
     args = parser.parse_args()
     print(machine())
+    if args.scale:
+        s = scale(args.scale, 10.0)
+        print(
+            f"{s['rows']} rows; an update of the table and graph takes {s['render_ms']:.1f} ms "
+            f"(worst {s['worst_ms']:.1f} ms), {s['updates_per_s']:.1f} updates/s; the Sink "
+            f"took {s['rate']:,.0f} msg/s meanwhile"
+        )
+        return 0
     r = measure(args.count, args.rounds)
     print(
         f"no view {r['plain']:,.0f}/s; the view's process alone {r['process']:,.0f}/s "
@@ -129,6 +139,73 @@ def main() -> int:
         f"{r['tapped']:,.0f}/s ({r['tapped'] / r['viewed']:.2f}x the view)"
     )
     return 0
+
+
+def scale(count: int, seconds: float) -> dict[str, Any]:
+    """*count* actors in a ring (2,000 msg/s among them) and a Source -> Sink flat out,
+    with the view in Chromium: the page's time per update of the table and graph (median
+    and worst), updates per second, and the rate the Sink saw meanwhile."""
+    from browser import Browser
+
+    from actors.testing import MeshFactory
+    from bench.soak import ring
+
+    data = ring(count)
+    data["broker"] = {"hwm": 1_000_000}
+    data["actors"] |= {
+        "source": {"class": "bench_actors:Source"},
+        "sink": {"class": "bench_actors:Sink"},
+    }
+    factory = MeshFactory(python_path=[HERE])
+    try:
+        site = factory.start(data, timeout=180, subscribe=["bench.armed", "bench.done"])
+        port = _port()
+        with view_open(site, browser=False):
+            pass  # the first start imports every class once (warm caches), then:
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "supervisor", "web", "--config", str(site.config_path)),
+                *("--listen", f"127.0.0.1:{port}"),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert proc.stdout is not None
+            proc.stdout.readline()
+            origin = f"http://127.0.0.1:{port}"
+            with Browser(origin) as page:
+                page.do("goto", url=origin + "/")
+                last = f'#actors tr[data-name="c{count - 1}"]'
+                page.do("wait", selector=last, attr=["data-state", "running"], timeout=60000)
+                page.do("eval", js="window.enlilRenders.length = 0")
+                messages = int(150_000 * seconds)  # about the window, at the Source's pace
+                cursor = site.publish("bench.reset", messages)
+                site.wait_for("bench.armed", after=cursor)
+                site.publish("bench.go", [messages, 64])
+                began = time.monotonic()
+                site.wait_until(lambda: time.monotonic() - began >= seconds, timeout=seconds + 30)
+                renders = page.do("eval", js="window.enlilRenders.slice()")
+                rows = page.do("count", selector="#actors tbody tr")
+                status = site.status()
+                sink = next(a for a in status["actors"] if a["name"] == "sink")
+                rate = sink["stats"]["received"] / max(time.monotonic() - began, 1e-6)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+            if proc.stdout is not None:
+                proc.stdout.close()
+    finally:
+        problems = factory.close()
+        if problems:
+            raise RuntimeError("\n".join(problems))
+    return {
+        "rows": rows,
+        "render_ms": median(renders) if renders else float("nan"),
+        "worst_ms": max(renders) if renders else float("nan"),
+        "updates_per_s": len(renders) / seconds,
+        "rate": rate,
+    }
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 //                                              attribute); answers its text
 //   {"op": "click", "selector"} / {"op": "fill" | "select", "selector", "value"}
 //   {"op": "count", "selector"} / {"op": "text", "selector"}
+//   {"op": "eval", "js"}                      an expression's value in the page
 //   {"op": "download", "selector"}            click a link; answers {name, size}
 //   {"op": "screenshot", "path"}
 //   {"op": "problems"}                        console errors and warnings, page errors, and
@@ -63,6 +64,8 @@ async function run(cmd) {
     case "select":
       await page.locator(cmd.selector).first().selectOption(cmd.value, { timeout });
       return null;
+    case "eval":
+      return await page.evaluate(cmd.js);
     case "count":
       return await page.locator(cmd.selector).count();
     case "text":

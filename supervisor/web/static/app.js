@@ -44,38 +44,80 @@ function fmt(n) {
   return n === null || n === undefined ? "-" : (Math.round(n * 10) / 10).toString();
 }
 
+// The time each update of the site table and graph took (ms, the newest 100): how a test
+// or a benchmark sees whether the page keeps up.
+window.enlilRenders = [];
+
 function renderSite(msg) {
+  const began = performance.now();
+  drawSite(msg);
+  window.enlilRenders.push(performance.now() - began);
+  if (window.enlilRenders.length > 100) window.enlilRenders.shift();
+}
+
+// Rows are made once per actor and then only changed where a value changed: with 200
+// actors, rebuilding the table every second would be most of the page's work.
+const rowsByName = new Map();
+
+function cellsOf(a) {
+  return [a.name, a.state, a.pid ?? "-", a.restarts,
+    a.uptime === null ? "-" : `${Math.round(a.uptime)} s`, fmt(a.in_rate), fmt(a.out_rate),
+    a.gaps, a.duplicates, a.late, a.rejected, a.faults, a.last_exit || ""];
+}
+
+function newRow(a) {
+  const cells = cellsOf(a).map((_, i) =>
+    el("td", { class: i === 0 ? "name" : i === 1 ? "state" : i < 12 ? "num" : "" }));
+  const tr = el("tr", { "data-name": a.name }, ...cells);
+  const actions = el("td", { class: "actions" });
+  if (a.kind === "actor") {
+    for (const op of ["restart", "stop", "start"]) {
+      const b = el("button", { type: "button", "data-op": op }, op);
+      b.disabled = !token;
+      b.addEventListener("click", (e) => { e.stopPropagation(); act(op, a.name); });
+      actions.append(b);
+    }
+    tr.addEventListener("click", () => showActor(a.name));
+  }
+  tr.append(actions);
+  return { tr, cells, buttons: [...actions.children] };
+}
+
+function setAttr(node, name, value) {
+  if (node.getAttribute(name) !== value) node.setAttribute(name, value);
+}
+
+function drawSite(msg) {
   $("#site-name").textContent = msg.site || "enlil";
   const sup = msg.supervisor;
   $("#supervisor").textContent = msg.down ? "site not answering" :
     sup ? `supervisor pid ${sup.pid}, ${sup.state}, up ${Math.round(sup.uptime)} s` : "";
   const body = $("#actors tbody");
-  const rows = [];
+  const seen = new Set();
+  let previous = null;
   for (const a of msg.actors || []) {
-    const cls = `state-${a.state}` + (a.recent_exit ? " recent-exit" : "");
-    const tr = el("tr", { "data-name": a.name, "data-state": a.state, class: cls,
-      "data-recent-exit": a.recent_exit ? "yes" : "no" },
-      el("td", { class: "name" }, a.name), el("td", { class: "state" }, a.state),
-      el("td", { class: "num" }, a.pid ?? "-"), el("td", { class: "num" }, a.restarts),
-      el("td", { class: "num" }, a.uptime === null ? "-" : `${Math.round(a.uptime)} s`),
-      el("td", { class: "num" }, fmt(a.in_rate)), el("td", { class: "num" }, fmt(a.out_rate)),
-      el("td", { class: "num" }, a.gaps), el("td", { class: "num" }, a.duplicates),
-      el("td", { class: "num" }, a.late), el("td", { class: "num" }, a.rejected),
-      el("td", { class: "num" }, a.faults), el("td", {}, a.last_exit || ""));
-    const actions = el("td", { class: "actions" });
-    if (a.kind === "actor") {
-      for (const op of ["restart", "stop", "start"]) {
-        const b = el("button", { type: "button", "data-op": op }, op);
-        if (!token) b.disabled = true;
-        b.addEventListener("click", (e) => { e.stopPropagation(); act(op, a.name); });
-        actions.append(b);
-      }
-      tr.addEventListener("click", () => showActor(a.name));
+    seen.add(a.name);
+    let row = rowsByName.get(a.name);
+    if (!row) {
+      row = newRow(a);
+      rowsByName.set(a.name, row);
     }
-    tr.append(actions);
-    rows.push(tr);
+    const values = cellsOf(a);
+    values.forEach((v, i) => {
+      const text = String(v);
+      if (row.cells[i].textContent !== text) row.cells[i].textContent = text;
+    });
+    setAttr(row.tr, "class", `state-${a.state}` + (a.recent_exit ? " recent-exit" : ""));
+    setAttr(row.tr, "data-state", a.state);
+    setAttr(row.tr, "data-recent-exit", a.recent_exit ? "yes" : "no");
+    for (const b of row.buttons) b.disabled = !token;
+    const expected = previous ? previous.nextSibling : body.firstChild;
+    if (expected !== row.tr) body.insertBefore(row.tr, expected);  // new, or moved
+    previous = row.tr;
   }
-  body.replaceChildren(...rows);
+  for (const [name, row] of rowsByName) {
+    if (!seen.has(name)) { row.tr.remove(); rowsByName.delete(name); }
+  }
   renderGraph(msg.graph || { nodes: [], edges: [] });
 }
 
@@ -129,10 +171,48 @@ function layers(nodes, edges) {
   return depth;
 }
 
+let graphShape = "";
+let edgeLabels = new Map();
+let edgeLines = new Map();
+let nodeGroups = new Map();
+
+function edgeLabel(e) {
+  let label = `${fmt(e.rate)}/s`;
+  if (e.gaps) label += ` gaps ${e.gaps}`;
+  if (e.faults) label += ` faults ${e.faults}`;
+  return label;
+}
+
+function nodeClass(n) {
+  const state = n.state || "";
+  const down = DOWN_STATES.has(state) || n.recent_exit ? " down" :
+    state === "starting" ? " starting" : "";
+  return `node ${n.kind}${down}`;
+}
+
 function renderGraph(graph) {
-  const root = $("#graph");
   const nodes = graph.nodes || [];
   const edges = graph.edges || [];
+  const shape = nodes.map((n) => n.id).join("|") + "#" + edges.map((e) => `${e.from}>${e.to}`).join("|");
+  if (shape === graphShape) {  // the same graph: only its numbers and colours change
+    for (const e of edges) {
+      const key = `${e.from}>${e.to}`;
+      const text = edgeLabels.get(key);
+      if (text && text.textContent !== edgeLabel(e)) text.textContent = edgeLabel(e);
+      const line = edgeLines.get(key);
+      if (line) setAttr(line, "class", e.faults ? "faulted" : "");
+    }
+    for (const n of nodes) {
+      const g = nodeGroups.get(n.id);
+      if (g) { setAttr(g, "class", nodeClass(n)); setAttr(g, "data-state", n.state || ""); }
+    }
+    return;
+  }
+  graphShape = shape;
+  edgeLabels = new Map();
+  edgeLines = new Map();
+  nodeGroups = new Map();
+  const root = $("#graph");
   const depth = layers(nodes, edges);
   const columns = new Map();
   const place = new Map();
@@ -152,23 +232,22 @@ function renderGraph(graph) {
     const a = place.get(e.from), b = place.get(e.to);
     if (!a || !b) continue;
     const cls = e.faults ? "faulted" : "";
-    parts.push(svg("line", { x1: a.x + 150, y1: a.y + 14, x2: b.x, y2: b.y + 14, class: cls }));
-    let label = `${fmt(e.rate)}/s`;
-    if (e.gaps) label += ` gaps ${e.gaps}`;
-    if (e.faults) label += ` faults ${e.faults}`;
-    parts.push(svg("text", { x: (a.x + 150 + b.x) / 2 - 20, y: (a.y + b.y) / 2 + 10,
-      class: "edge-label", "data-edge": `${e.from}>${e.to}` }, label));
+    const line = svg("line", { x1: a.x + 150, y1: a.y + 14, x2: b.x, y2: b.y + 14, class: cls });
+    edgeLines.set(`${e.from}>${e.to}`, line);
+    parts.push(line);
+    const text = svg("text", { x: (a.x + 150 + b.x) / 2 - 20, y: (a.y + b.y) / 2 + 10,
+      class: "edge-label", "data-edge": `${e.from}>${e.to}` }, edgeLabel(e));
+    edgeLabels.set(`${e.from}>${e.to}`, text);
+    parts.push(text);
   }
   for (const n of nodes) {
     const p = place.get(n.id);
-    const state = n.state || "";
-    const down = DOWN_STATES.has(state) || n.recent_exit ? " down" :
-      state === "starting" ? " starting" : "";
-    const g = svg("g", { class: `node ${n.kind}${down}`, "data-id": n.id, "data-state": state,
+    const g = svg("g", { class: nodeClass(n), "data-id": n.id, "data-state": n.state || "",
       transform: `translate(${p.x},${p.y})` });
     g.append(svg("rect", { width: 150, height: 28 }));
     g.append(svg("text", { x: 6, y: 18 }, (n.label || n.id).slice(0, 24)));
     if (n.kind === "topic") g.addEventListener("click", () => startTap(n.label));
+    nodeGroups.set(n.id, g);
     parts.push(g);
   }
   root.replaceChildren(...parts);

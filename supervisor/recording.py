@@ -13,8 +13,6 @@ numbers: the recorded sender and sequence stay in the records).
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import signal
 import struct
 import threading
@@ -22,70 +20,17 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any, Final
+from typing import Any
 
 import zmq
 from mcap.reader import make_reader
-from mcap.writer import Writer
 
+from actors.core.records import decode_record
 from actors.core.snapshot import Snapshot
 from actors.link import BrokerLink
+from actors.mcap_out import McapOut
 from actors.site import SiteConfig
-from supervisor.core.records import (
-    MESSAGE_ENCODING,
-    SCHEMA_ENCODING,
-    decode_record,
-    encode_record,
-    record_schema,
-    schema_name,
-)
 from supervisor.docs import declared_types
-
-#: The library name written in a recording's header.
-LIBRARY: Final = "enlil"
-_UNSIGNED32: Final = 0xFFFFFFFF
-
-
-class McapOut:
-    """An MCAP file being written: a channel per topic, made when its first message comes."""
-
-    def __init__(self, path: Path, types: dict[str, Any]) -> None:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        os.fchmod(fd, 0o600)  # an existing file too
-        self._file: IO[bytes] = os.fdopen(fd, "wb")
-        self._writer = Writer(self._file)
-        self._writer.start(profile="", library=LIBRARY)
-        self._types = types
-        self._channels: dict[str, int] = {}
-        self.written = 0
-
-    def write(self, topic: str, sender: str, seq: int, sent_ns: int, payload: Any) -> None:
-        """One message."""
-        channel = self._channels.get(topic)
-        if channel is None:
-            tp = self._types.get(topic, object)
-            schema = self._writer.register_schema(
-                name=schema_name(topic),
-                encoding=SCHEMA_ENCODING,
-                data=json.dumps(record_schema(topic, tp)).encode(),
-            )
-            channel = self._writer.register_channel(
-                topic=topic, message_encoding=MESSAGE_ENCODING, schema_id=schema
-            )
-            self._channels[topic] = channel
-        self._writer.add_message(
-            channel,
-            log_time=time.time_ns(),
-            data=encode_record(payload, sender, seq),
-            publish_time=sent_ns,
-            sequence=seq & _UNSIGNED32,
-        )
-        self.written += 1
-
-    def close(self) -> None:
-        """Write the summary and close the file."""
-        self._writer.finish()  # type: ignore[no-untyped-call]  # mcap's own annotations
-        self._file.close()
 
 
 def record(

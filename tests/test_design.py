@@ -6,8 +6,9 @@ from typing import Any
 
 from actors import Actor, Input, Output
 from actors.core.params import resolve_topics
+from actors.core.records import json_schema
 from supervisor.core.design import ActorDecl, Design, compare_live, compatible, overlaps
-from supervisor.core.render import asyncapi, dot, json_schema, mermaid
+from supervisor.core.render import asyncapi, dot, mermaid
 
 
 class Source(Actor):

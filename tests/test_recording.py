@@ -14,8 +14,8 @@ import pytest
 from clitools import supervisor_cli
 from mcap.reader import make_reader
 
+from actors.core.records import decode_record, encode_record, from_json, to_json
 from actors.testing import MeshFactory
-from supervisor.core.records import decode_record, encode_record, from_json, to_json
 
 COUNT = 50
 
@@ -121,3 +121,34 @@ def test_play_names_a_file_that_is_not_a_recording(tmp_path: Path) -> None:
     assert "not an enlil MCAP recording" in proc.stderr
     proc = supervisor_cli("play", str(tmp_path / "missing.mcap"))
     assert proc.returncode == 2 and "missing.mcap" in proc.stderr
+
+
+@pytest.mark.slow
+def test_the_recorder_actor_rotates_and_keeps_everything_in_order(mesh: MeshFactory) -> None:
+    """The built-in recorder on count.*: 3,000 numbers over several files (rotated at
+    0.02 MiB), the oldest removed past keep, the rest complete once the site stops; what
+    remains is the newest numbers, each once, in order, with their senders."""
+    data = site_of("counter")
+    data["actors"]["recorder"] = {
+        "class": "actors.recorder:Recorder",
+        "topics": {"data": "count.*"},
+        "params": {"rotate_mb": 0.02, "keep": 4},
+        "after": ["counter"],
+    }
+    site = mesh.start(data)
+    cursor = site.publish("count.go", [3000, 20])
+    site.wait_actor("recorder", lambda a: a["metrics"].get("written", 0) >= 3001, timeout=60)
+    assert cursor >= 0
+    folder = site.site.site.run_dir / "recordings"
+    site.close()
+    files = sorted(folder.glob("recorder-*.mcap"))
+    assert len(files) == 4  # keep
+    assert {f.stat().st_mode & 0o777 for f in files} == {0o600}
+    numbers = []
+    for path in files:
+        for topic, record, seq in read_back(path)["messages"]:
+            if topic == "count.n":
+                assert record["sender"] == "counter" and record["seq"] == record["value"] == seq
+                numbers.append(record["value"])
+    assert numbers == list(range(numbers[0], 3001))  # the newest, each once, in order
+    assert numbers[0] > 1  # older files were removed

@@ -47,7 +47,8 @@ class ActorContext:
     a declared Output at once, for actors that emit several messages per step
     (*topic* picks the topic of an Output declared on a ``prefix.*`` family).
     ``trigger`` names the Input whose message runs the current step (and
-    ``topic`` the topic it came on), or is None for a periodic step; in a
+    ``topic`` the topic it came on, ``sender`` and ``seq`` its envelope's
+    sender and sequence number), or is None for a periodic step; in a
     service handler it names the service, and ``caller`` the calling actor.
     ``log_dir`` is the folder of the site's log files and ``run_dir`` the
     site's run folder (both None under the harness). ``random`` is the
@@ -76,6 +77,9 @@ class ActorContext:
         self.send = send
         self.trigger: str | None = None
         self.topic: str | None = None
+        #: The sender and sequence number of the message that runs the current step.
+        self.sender: str | None = None
+        self.seq = 0
         #: The caller of the request a service handler is serving now (else None).
         self.caller: str | None = None
         #: Under fault injection with ``link`` rules: what a HAL link's chunk of bytes

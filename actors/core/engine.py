@@ -328,7 +328,7 @@ class ActorEngine(EngineState, EngineCalls, EngineLimits):
         if not (self._step_on_input and (not self._required or self.ready_to_step())):
             return self._flush() if self._outbox or self._dirty else []
         context = actor.enlil
-        context.trigger, context.topic = name, topic
+        context.trigger, context.topic, context.sender, context.seq = name, topic, sender, seq
         tracing = self.tracing
         if tracing is None or (trace is None and not tracing.sample_root()):
             # The unsampled path: no span, no SDK call, nothing but this test.

@@ -9,10 +9,10 @@ from __future__ import annotations
 import html
 import json
 import re
-import typing
 from typing import Any
 
 from actors.core.declarations import type_name
+from actors.core.records import json_schema
 from actors.core.topics import parse_pattern
 from supervisor.core import render_calls
 from supervisor.core.design import Design, Finding
@@ -255,28 +255,6 @@ def mermaid(design: Design) -> str:
 
 
 # -- AsyncAPI 3.0 ----------------------------------------------------------------------
-
-
-def json_schema(tp: Any) -> dict[str, Any]:
-    """JSON Schema of a declared type (msgpack bin as a binary string)."""
-    simple = {
-        bool: {"type": "boolean"},
-        int: {"type": "integer"},
-        float: {"type": "number"},
-        str: {"type": "string"},
-        bytes: {"type": "string", "format": "binary"},
-        list: {"type": "array"},
-        dict: {"type": "object"},
-        object: {},
-    }
-    if tp in simple:
-        return dict(simple[tp])
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if origin is list:
-        return {"type": "array", "items": json_schema(args[0])}
-    if origin is dict:
-        return {"type": "object", "additionalProperties": json_schema(args[1])}
-    return {}
 
 
 def _envelope(value: dict[str, Any], description: str) -> dict[str, Any]:

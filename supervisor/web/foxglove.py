@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from aiohttp import WSMsgType, web
 
-from supervisor.core.records import (
+from actors.core.records import (
     MESSAGE_ENCODING,
     SCHEMA_ENCODING,
     encode_record,

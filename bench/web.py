@@ -119,7 +119,8 @@ def _pause(pids: list[int], sig: int) -> None:
 
 
 def paired(count: int, rounds: int) -> dict[str, float]:
-    """Median msgs/s with the view open in Chromium, and right after with it stopped."""
+    """Median msgs/s with the view open in Chromium and with it stopped, and the median of
+    the ratios of each pair (what drifts during the run cancels out in a pair)."""
     from actors.testing import MeshFactory
 
     factory = MeshFactory(python_path=[HERE])
@@ -128,19 +129,23 @@ def paired(count: int, rounds: int) -> dict[str, float]:
     try:
         site = start_site(factory)
         with view_open(site) as pids:
-            for _ in range(rounds):
-                on.append(actors_rate(site, count, 64))
-                _pause(pids, signal.SIGSTOP)
-                try:
-                    off.append(actors_rate(site, count, 64))
-                finally:
-                    _pause(pids, signal.SIGCONT)
-                settle(*pids)
+            for i in range(rounds):  # on, off; off, on; ... (the order cancels out)
+                for running in (True, False) if i % 2 == 0 else (False, True):
+                    if running:
+                        on.append(actors_rate(site, count, 64))
+                        continue
+                    _pause(pids, signal.SIGSTOP)
+                    try:
+                        off.append(actors_rate(site, count, 64))
+                    finally:
+                        _pause(pids, signal.SIGCONT)
+                    settle(*pids)
     finally:
         problems = factory.close()
         if problems:
             raise RuntimeError("\n".join(problems))
-    return {"on": median(on), "off": median(off)}
+    ratios = [a / b for a, b in zip(on, off, strict=True)]
+    return {"on": median(on), "off": median(off), "ratio": median(ratios)}
 
 
 def measure(count: int, rounds: int) -> dict[str, float]:
@@ -182,7 +187,7 @@ def main() -> int:
         )
         return 0
     pr = paired(args.count, 3 * args.rounds)
-    print(f"view open {pr['on']:,.0f}/s; stopped {pr['off']:,.0f}/s ({pr['on'] / pr['off']:.2f}x)")
+    print(f"view open {pr['on']:,.0f}/s; stopped {pr['off']:,.0f}/s; pairs {pr['ratio']:.2f}x")
     r = measure(args.count, args.rounds)
     print(
         f"its inspector on the measured topic {r['tapped']:,.0f}/s "

@@ -50,6 +50,7 @@ def test_the_default_command_runs_the_demo_site(tmp_path: Path) -> None:
                 "sensor",
                 "thermostat",
                 "console",
+                "recorder",
             ]
             ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
             link = BrokerLink(
@@ -85,7 +86,7 @@ def test_the_default_command_runs_the_demo_site(tmp_path: Path) -> None:
             assert calls.get("breaker") == "closed"
             status = ctl.status()
             children = [psutil.Process(a["pid"]) for a in status["actors"] if a["pid"]]
-            assert len(children) == 8
+            assert len(children) == 9
             # The live web view is on in the demo, in a process of its own.
             views = [
                 p for p in psutil.Process(proc.pid).children() if "web" in " ".join(p.cmdline())
@@ -120,7 +121,7 @@ def see_the_view(listen: str) -> None:
     with Browser(origin) as page:
         page.do("goto", url=origin + "/")
         page.do("wait", selector='#actors tr[data-name="console"]', attr=["data-state", "running"])
-        assert page.do("count", selector="#actors tbody tr") == 8
+        assert page.do("count", selector="#actors tbody tr") == 9
         page.do("wait", selector='#graph g[data-id="t:sensor.temperature"]')
         page.do("wait", selector='#graph g[data-id="s:thermostat.setpoint.get"]')
         ARTIFACTS.mkdir(exist_ok=True)

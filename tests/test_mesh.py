@@ -61,6 +61,7 @@ def test_demo_site_runs_and_answers_status_and_tap(mesh: MeshFactory) -> None:
         "sensor",
         "thermostat",
         "console",
+        "recorder",
     }
     for record in names.values():
         assert record["state"] == "running"

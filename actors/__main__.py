@@ -14,6 +14,7 @@ import sys
 from dataclasses import replace
 from typing import Any, Final
 
+from actors.process import private_files
 from actors.runtime import EXIT_CONFIG, run_actor
 from actors.settings import RuntimeConfig
 from actors.site import ConfigError, load_site
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", default=None, help=argparse.SUPPRESS)  # ctl add's actor
     parser.add_argument("--retained", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    private_files()
     options = {k: v for k, v in vars(args).items() if k != "name"}
     return run_named(args.name, **options)
 

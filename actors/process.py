@@ -5,6 +5,7 @@
   event loops, no child outlives its supervisor, even one killed by SIGKILL.
 * :class:`SignalWakeup`: signals become a readable file descriptor, so an event
   loop blocked in ``zmq.Poller.poll`` wakes up at once to handle them.
+* :func:`private_files`: what a site's processes create is their owner's alone.
 """
 
 from __future__ import annotations
@@ -19,11 +20,36 @@ import socket
 from collections.abc import Iterable
 from pathlib import Path
 from types import FrameType
+from typing import IO, Any
 
 import setproctitle
 
 _PR_SET_PDEATHSIG = 1
 PARENT_ENV = "ENLIL_SUPERVISOR_PID"
+#: The umask of every process of a site: files 0600, folders and ipc sockets 0700.
+PRIVATE_UMASK = 0o077
+
+
+def private_files() -> None:
+    """Make what this process (and every process it starts) creates owner-only.
+
+    Logs hold recorded values, snapshots hold state and inputs, ipc sockets
+    accept control requests: none of it is for other local users, whatever
+    umask the site was started with. Files that must be private are also
+    created with explicit modes; this covers the rest (the ipc socket files
+    that libzmq binds, files written by libraries).
+    """
+    os.umask(PRIVATE_UMASK)
+
+
+def open_private(path: Path, mode: str = "w") -> IO[Any]:
+    """Open *path* for writing (``"w"``, ``"wb"``, ``"a"``, ``"ab"``), created owner-only
+    (0600) whatever the umask; an existing file keeps its mode."""
+    return open(path, mode, opener=_private_opener)
+
+
+def _private_opener(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_CLOEXEC, 0o600)
 
 
 def die_with_parent(sig: int = signal.SIGTERM, parent: int | None = None) -> int | None:

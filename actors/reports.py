@@ -22,7 +22,7 @@ from typing import IO, Any, Final
 from actors.core.control import STACK_PREFIX, Heartbeat
 from actors.core.engine import ActorEngine
 from actors.core.topics import SYS_HEARTBEAT
-from actors.process import AlreadyRunning, claim_name
+from actors.process import AlreadyRunning, claim_name, open_private
 from actors.settings import RuntimeConfig
 from actors.snapshots import stamp, write_snapshot
 from actors.swapping import Phase
@@ -54,8 +54,8 @@ class Reports:
         if self.snapshot_folder is None:
             return None
         try:
-            self.snapshot_folder.mkdir(parents=True, exist_ok=True)
-            stack = (self.snapshot_folder / f"{STACK_PREFIX}{os.getpid()}.txt").open("w")
+            self.snapshot_folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            stack = open_private(self.snapshot_folder / f"{STACK_PREFIX}{os.getpid()}.txt")
         except OSError as exc:
             # The actor runs without: no stack of a hung step, and its snapshots fail
             # (each one logged) until the folder can be written again.

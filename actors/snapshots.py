@@ -66,7 +66,7 @@ def write_snapshot(
     actor sends its heartbeat from it: a large snapshot never looks like a hang).
     """
     target = folder / snapshot.actor
-    target.mkdir(parents=True, exist_ok=True)
+    target.mkdir(parents=True, exist_ok=True, mode=0o700)
     when = time.strftime("%Y%m%dT%H%M%S", time.gmtime(snapshot.time))
     millis = int(snapshot.time * 1000) % 1000
     name = f"{when}.{millis:03d}Z-{snapshot.pid}-{snapshot.reason}{SUFFIX}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from actors.process import private_files
 from actors.runtime import EXIT_CONFIG
 from actors.site import ConfigError, load_site
 from broker.proxy import BrokerSettings, run_broker
@@ -16,12 +17,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default="site.toml", help="the site's site.toml")
     parser.add_argument("--log-level", default=None, help="override the log level")
     args = parser.parse_args(argv)
+    private_files()
     try:
         site = load_site(args.config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
-    site.site.run_dir.mkdir(parents=True, exist_ok=True)
+    site.site.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     return run_broker(BrokerSettings.from_site(site, args.log_level))
 
 

@@ -6,7 +6,10 @@ import sys
 # on the other core meanwhile (cli.cmd_run closes it if the site spawns plainly).
 _zygote = None
 if not sys.argv[1:] or sys.argv[1] == "run" or sys.argv[1].startswith("--config"):
+    from actors.process import private_files
     from supervisor.zygote import Zygote
+
+    private_files()  # before anything is created or started: the whole site inherits it
 
     _zygote = Zygote()
 

@@ -42,7 +42,7 @@ from actors.core.topics import TopicError, check_topic, parse_pattern
 from actors.link import BrokerLink, BrokerUnreachable
 from actors.site import ConfigError, SiteConfig, connect_address, load_site
 from actors.site.parse import actor_keys
-from actors.site.paths import folder_problems
+from actors.site.paths import exposed, folder_problems, tighten
 from supervisor import cli_calls, cli_faults, cli_record, cli_snapshots, cli_web
 from supervisor.client import ControlClient, ControlError, ControlTimeout, listening
 from supervisor.core.protocol import OPS
@@ -233,6 +233,10 @@ def cmd_check(config: Path | None) -> int:
         print(problem, file=sys.stderr)
     for finding in findings:
         print(f"{site.path}: {finding}", file=sys.stderr)
+    for key, folder in (("site.run_dir", site.site.run_dir), ("snapshots.dir", site.snapshots.dir)):
+        risk = exposed(folder)
+        if risk:
+            print(f"{site.path}: {key}: warning: {risk}", file=sys.stderr)
     if problems or any(f.severity == "error" for f in findings):
         return EXIT_CONFIG
     warned = f", {len(findings)} design warning(s)" if findings else ""
@@ -269,6 +273,13 @@ def cmd_run(config: Path | None, zygote: Zygote | None = None) -> int:
                 )
         if problems:
             raise ConfigError(problems)
+        for key, folder in (
+            ("site.run_dir", site.site.run_dir),
+            ("snapshots.dir", site.snapshots.dir),
+        ):
+            changed = tighten(folder)
+            if changed:
+                print(f"warning: {site.path}: {key}: {changed}", file=sys.stderr)
         return Supervisor(site, zygote, facts=facts.actors).run()
     except SiteLocked as exc:
         print(exc, file=sys.stderr)

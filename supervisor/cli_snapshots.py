@@ -19,6 +19,7 @@ from typing import Any
 
 from actors.core.snapshot import Snapshot, SnapshotError, describe_exception, to_readable
 from actors.loader import LoadError
+from actors.process import open_private
 from actors.site import ConfigError, import_paths, load_site
 from actors.snapshots import export_snapshot, read_snapshot
 from actors.testing.replayer import replay
@@ -143,11 +144,13 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
             return _export_mcap(args, snap)
         text = export_snapshot(snap, fmt)
         if args.out:
-            args.out.write_text(text)
+            with open_private(args.out) as out:
+                out.write(text)
         else:
             sys.stdout.write(text)
     else:
-        args.out.write_bytes(snap.encode())
+        with open_private(args.out, "wb") as out:
+            out.write(snap.encode())
         print(f"wrote {args.out}")
     return 0
 

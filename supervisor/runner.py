@@ -166,7 +166,7 @@ class Supervisor:
 
     def _lock(self) -> None:
         run_dir = self.site.site.run_dir
-        run_dir.mkdir(parents=True, exist_ok=True)
+        run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
             self._lock_fd = pid_lock(run_dir / "supervisor.pid")
         except Locked as exc:

@@ -39,6 +39,38 @@ def folder_problem(folder: Path) -> str:
     return ""
 
 
+def exposed(folder: Path) -> str:
+    """Why other local users can get into *folder* (an existing run folder), or "".
+
+    The run folder holds the control socket, the logs and the snapshots: a
+    folder others can write lets them replace a socket or a log with a link of
+    their own; one they can enter lets them reach what lies below it.
+    """
+    try:
+        mode = folder.stat().st_mode & 0o777
+    except OSError:
+        return ""
+    if mode & 0o022:
+        return f"{folder} can be written by other users (mode {mode:o}); it should be 700"
+    if mode & 0o077:
+        return f"{folder} can be entered by other users (mode {mode:o}); it should be 700"
+    return ""
+
+
+def tighten(folder: Path) -> str:
+    """Make an existing run folder of ours owner-only; return what was changed, or ""."""
+    reason = exposed(folder)
+    if not reason:
+        return ""
+    try:
+        if folder.stat().st_uid != os.getuid():
+            return f"{reason}, and it is not ours to change"
+        folder.chmod(0o700)
+    except OSError as exc:
+        return f"{reason}; cannot change it: {exc.strerror or exc}"
+    return f"{reason}; made it 700"
+
+
 def folder_problems(site: SiteConfig) -> list[ConfigProblem]:
     """The run folder and the snapshot folder that cannot be written, with the reason."""
     problems = []

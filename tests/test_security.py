@@ -1,0 +1,128 @@
+"""Security of a site: owner-only files whatever the umask, against another local user."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from clitools import supervisor_cli
+
+from actors.testing import MeshFactory
+
+pytestmark = pytest.mark.slow
+SYSTEM_PYTHON = "/usr/bin/python3"
+CRASHER = {"actors": {"crasher": {"class": "mesh_actors:Crasher"}}}
+
+
+@pytest.fixture
+def stranger() -> Iterator[str]:
+    """Another local user, created for the test and removed after it (with its group)."""
+    if os.geteuid() != 0:
+        pytest.fail("creating another local user needs root (the CI machine runs as root)")
+    name = f"enlil-t{secrets.token_hex(4)}"
+    subprocess.run(
+        ["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", "--user-group", name],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield name
+    finally:
+        subprocess.run(["userdel", name], check=True, capture_output=True)
+
+
+def as_user(user: str, code: str) -> subprocess.CompletedProcess[str]:
+    """Run Python *code* as *user* (no groups of ours), with the system's interpreter."""
+    return subprocess.run(
+        ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", SYSTEM_PYTHON]
+        + ["-c", code],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+@pytest.fixture
+def open_folder() -> Iterator[Path]:
+    """A folder every local user may enter (so only the site's own modes keep them out)."""
+    folder = Path(tempfile.mkdtemp(prefix="enlil-open-"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["rm", "-rf", str(folder)], check=True)
+
+
+def _modes(root: Path) -> dict[str, int]:
+    return {
+        str(p.relative_to(root)): stat.S_IMODE(p.lstat().st_mode)
+        for p in [root, *root.rglob("*")]
+        if not p.is_symlink()
+    }
+
+
+def test_files_are_owner_only_under_umask_000_and_another_user_gets_nothing(
+    mesh: MeshFactory, open_folder: Path, stranger: str
+) -> None:
+    """Started with umask 000, every folder the site makes is 0700, every file and socket
+    owner-only; another local user cannot connect to the ipc control socket, list the run
+    folder or read a log or a snapshot."""
+    run_dir = open_folder / "run"
+    old = os.umask(0)
+    try:
+        site = mesh.start(CRASHER, run_dir=run_dir)
+    finally:
+        os.umask(old)
+    site.publish("crash.in", "crash")  # a failure snapshot
+    snapshots = run_dir / "snapshots" / "crasher"
+    site.wait_until(lambda: any(snapshots.glob("*-exception.*")), 20, "a failure snapshot")
+    site.wait_actor("crasher", lambda a: a["state"] == "running", 20, "crasher restarted")
+    modes = _modes(run_dir)
+    loose = {path: f"{mode:o}" for path, mode in modes.items() if mode & 0o077}
+    assert not loose, f"files others may use: {loose}"
+    control = site.site.supervisor.control.removeprefix("ipc://")
+    snapshot = next(snapshots.glob("*-exception.*"))
+    log = next((run_dir / "logs").glob("*.log"))
+    probe = as_user(
+        stranger,
+        "import os, socket\n"
+        "for what, attempt in [\n"
+        f"    ('connect', lambda: socket.socket(socket.AF_UNIX).connect({control!r})),\n"
+        f"    ('list', lambda: os.listdir({str(run_dir)!r})),\n"
+        f"    ('log', lambda: open({str(log)!r}).read()),\n"
+        f"    ('snapshot', lambda: open({str(snapshot)!r}, 'rb').read()),\n"
+        "]:\n"
+        "    try:\n"
+        "        attempt()\n"
+        "        print(what, 'ALLOWED')\n"
+        "    except PermissionError:\n"
+        "        print(what, 'refused')\n",
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.split() == [
+        *("connect", "refused", "list", "refused", "log", "refused", "snapshot", "refused")
+    ]
+
+
+def test_check_warns_about_a_run_folder_others_can_write_and_the_site_tightens_it(
+    mesh: MeshFactory, open_folder: Path
+) -> None:
+    """``check`` warns about a run folder of mode 777; starting the site makes it 700 and
+    says so."""
+    run_dir = open_folder / "run"
+    run_dir.mkdir()
+    run_dir.chmod(0o777)
+    site = mesh.start(CRASHER, run_dir=run_dir)
+    # the site made it 700 at start: check, run now, finds nothing to say
+    assert stat.S_IMODE(run_dir.stat().st_mode) == 0o700
+    assert "made it 700" in site.log_path.read_text()
+    run_dir.chmod(0o777)
+    proc = supervisor_cli("check", config=site.config_path)  # (a lone crasher: design errors)
+    assert f"site.run_dir: warning: {run_dir} can be written by other users" in proc.stderr
+    run_dir.chmod(0o700)

@@ -40,8 +40,16 @@ def stranger() -> Iterator[str]:
 def as_user(user: str, code: str) -> subprocess.CompletedProcess[str]:
     """Run Python *code* as *user* (no groups of ours), with the system's interpreter."""
     return subprocess.run(
-        ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", SYSTEM_PYTHON]
-        + ["-c", code],
+        [
+            "setpriv",
+            f"--reuid={user}",
+            f"--regid={user}",
+            "--clear-groups",
+            SYSTEM_PYTHON,
+            "-c",
+            code,
+        ],
+        check=False,
         capture_output=True,
         text=True,
         timeout=30,

@@ -6,6 +6,7 @@ import importlib
 import sys
 import traceback
 from collections.abc import Iterable
+from importlib.machinery import PathFinder
 from pathlib import Path
 
 from actors.core.actor import Actor
@@ -13,6 +14,36 @@ from actors.core.actor import Actor
 
 class LoadError(ImportError):
     """An actor class could not be loaded; the message says which and why."""
+
+
+class UntrustedCode(LoadError):
+    """A module was found only in a folder not trusted to hold code (nothing imported)."""
+
+
+def module_origin(module_name: str, paths: Iterable[str | Path], *, installed: bool = True) -> str:
+    """The file *module_name* would be imported from, found without importing or running
+    anything (no package's ``__init__`` either); "" when it is nowhere.
+
+    *paths* are searched first, then (with *installed*) this interpreter's
+    ``sys.path``: the standard library and the installed packages. A module
+    already imported, or built into the interpreter, is where it is.
+    """
+    loaded = sys.modules.get(module_name)
+    if loaded is not None:
+        return str(getattr(loaded, "__file__", None) or "(already imported)")
+    if module_name in sys.builtin_module_names:
+        return "(built into the interpreter)"
+    parts = module_name.split(".")
+    search = [str(p) for p in paths] + (list(sys.path) if installed else [])
+    spec = PathFinder.find_spec(parts[0], search) if all(p.isidentifier() for p in parts) else None
+    for depth in range(1, len(parts)):
+        where = spec.submodule_search_locations if spec is not None else None
+        spec = PathFinder.find_spec(".".join(parts[: depth + 1]), list(where)) if where else None
+    if spec is None:
+        return ""
+    if spec.origin and spec.origin != "namespace":
+        return spec.origin
+    return next(iter(spec.submodule_search_locations or []), "")
 
 
 def add_import_paths(paths: Iterable[Path]) -> None:

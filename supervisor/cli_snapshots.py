@@ -4,7 +4,8 @@ Exit codes of ``replay``: 1 when the recorded exception is reproduced (same
 type, same function in the same file: like a failing test), 4 when a
 different exception is raised, 0 when the events ran without an exception
 (the failure did not reproduce, or there was none to reproduce), 78 when the
-snapshot or its class cannot be loaded.
+snapshot or its class cannot be loaded, or when its class's module is found only
+in a folder the snapshot names (nothing imported; ``--trust`` to import it).
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from actors.core.snapshot import Snapshot, SnapshotError, describe_exception, to_readable
-from actors.loader import LoadError
+from actors.loader import LoadError, UntrustedCode
 from actors.process import open_private
 from actors.site import ConfigError, import_paths, load_site
 from actors.snapshots import export_snapshot, read_snapshot
-from actors.testing.replayer import replay
+from actors.testing.replayer import plan_import, replay
 
 EXIT_REPRODUCED = 1
 EXIT_DIFFERENT = 4
@@ -37,6 +38,13 @@ def add_commands(sub: Any, config_arg: Any) -> None:
     p.add_argument("file", type=Path, help="a .snap, .json or .toml snapshot")
     p.add_argument(
         "--last", action="store_true", help="only the failing event, from the state just before it"
+    )
+    p.add_argument(
+        "--trust",
+        action="store_true",
+        help="import the actor's module from a folder the snapshot names when it is not in "
+        "this project or its installed packages (a snapshot file can be crafted: trust only "
+        "your own)",
     )
     s = sub.add_parser("snapshot", help="show, export or import a snapshot")
     ssub = s.add_subparsers(dest="snapshot_command", required=True)
@@ -89,7 +97,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         )
         return 0
     try:
-        result = replay(snap, import_paths=paths, last_only=args.last)
+        _check_import(snap, paths, trust=args.trust)
+        result = replay(snap, import_paths=paths, last_only=args.last, trust=args.trust)
     except LoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -114,6 +123,18 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"replayed {result.ran} event(s) without an exception")
     print(f"final state: {json.dumps(to_readable(result.state), default=str)}")
     return 0
+
+
+def _check_import(snap: Snapshot, paths: list[Path], *, trust: bool) -> None:
+    """Say what the replay will import; UntrustedCode (nothing imported) when it must not."""
+    plan = plan_import(snap, paths)
+    print(f"replay {plan}")
+    if plan.origin and not plan.trusted and not trust:
+        raise UntrustedCode(
+            f"refusing to import {plan.module!r} from {plan.origin}: the snapshot names "
+            "that folder, which is outside this project and its installed packages (run from "
+            "the actor's project, give its --config, or pass --trust if you trust the file)"
+        )
 
 
 def _same_place(got: dict[str, Any], recorded: dict[str, Any]) -> bool:

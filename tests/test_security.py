@@ -134,3 +134,40 @@ def test_check_warns_about_a_run_folder_others_can_write_and_the_site_tightens_i
     proc = supervisor_cli("check", config=site.config_path)  # (a lone crasher: design errors)
     assert f"site.run_dir: warning: {run_dir} can be written by other users" in proc.stderr
     run_dir.chmod(0o700)
+
+
+def test_replay_of_a_crafted_snapshot_naming_foreign_code_imports_nothing(tmp_path: Path) -> None:
+    """A snapshot naming a module that only the folder it names holds: ``replay`` says what
+    it would import and refuses, and the module's code never runs; ``--trust`` runs it."""
+    from dataclasses import replace
+
+    from mesh_actors import Crasher
+
+    from actors.snapshots import write_snapshot
+    from actors.testing import Harness
+
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    marker = tmp_path / "ran"
+    (foreign / "enlil_payload.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\nfrom mesh_actors import Crasher as Payload\n"
+    )
+    harness = Harness(Crasher, name="crasher")
+    with pytest.raises(RuntimeError) as info:
+        harness.feed("command", "crash")
+    snap = harness.engine.snapshot("exception", info.value)
+    crafted = replace(
+        snap,
+        class_path="enlil_payload:Payload",
+        detail={**snap.detail, "import_paths": [str(foreign), str(Path(__file__).parent)]},
+    )
+    path = write_snapshot(tmp_path / "snaps", crafted, keep=5)
+    refused = supervisor_cli("replay", str(path))
+    assert refused.returncode == 78
+    assert f"replay imports 'enlil_payload' from {foreign / 'enlil_payload.py'}" in refused.stdout
+    assert "(the snapshot only)" in refused.stdout
+    assert "refusing to import 'enlil_payload'" in refused.stderr
+    assert not marker.exists()
+    trusted = supervisor_cli("replay", str(path), "--trust")
+    assert marker.exists(), trusted.stderr
+    assert trusted.returncode == 1, trusted.stdout + trusted.stderr  # reproduced

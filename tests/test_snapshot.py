@@ -12,6 +12,7 @@ from mesh_actors import Fragile
 
 from actors import Actor, Input, Output, State
 from actors.core.snapshot import Snapshot, SnapshotError
+from actors.loader import UntrustedCode
 from actors.snapshots import export_snapshot, list_snapshots, read_snapshot, write_snapshot
 from actors.testing import Harness, replay
 
@@ -250,8 +251,12 @@ def test_replay_says_how_many_events_ran(tmp_path: Path) -> None:
     assert replay(fixed).ran == 38  # start and 37 messages
     assert replay(fixed, last_only=True).ran == 1
     out_file = write_snapshot(tmp_path / "fixed", fixed, keep=5)
-    out = supervisor_cli("replay", str(out_file), "--last")
+    out = supervisor_cli("replay", str(out_file), "--last")  # from /work: tests/ is not there
+    assert out.returncode == 78
+    assert "refusing to import 'mesh_actors'" in out.stderr  # nothing imported
+    out = supervisor_cli("replay", str(out_file), "--last", "--trust")
     assert out.returncode == 0, out.stderr
+    assert f"replay imports 'mesh_actors' from {HERE / 'mesh_actors.py'}" in out.stdout
     assert "did not reproduce: 1 event(s) ran without an exception" in out.stdout
 
 
@@ -290,11 +295,14 @@ class Divider(Actor):
     monkeypatch.setattr(sys, "path", [str(project), *sys.path[1:]])
     monkeypatch.delitem(sys.modules, "replay_divider")
     assert replay(snap).outputs["out"] == 0.0
-    # Where the module is nowhere else, the captured folder is still found.
+    # Where the module is nowhere else, the captured folder is used only when trusted.
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(project)])
     monkeypatch.delitem(sys.modules, "replay_divider")
-    with pytest.raises(ZeroDivisionError):
+    with pytest.raises(UntrustedCode, match=r"found only at .*captured"):
         replay(snap)
+    assert "replay_divider" not in sys.modules
+    with pytest.raises(ZeroDivisionError):
+        replay(snap, trust=True)
 
 
 def replaced_detail(snap: Snapshot, folder: Path) -> Snapshot:

@@ -2,7 +2,10 @@
 
 >>> replay("run/snapshots/thermostat/20261123T101500.120Z-42-exception.snap")  # doctest: +SKIP
 
-The actor is rebuilt from the snapshot's class path, params and topic remaps,
+The actor is rebuilt from the snapshot's class path, params and topic remaps
+(the class from the project and its installed packages: a module found only in
+a folder the snapshot names is imported from there only when trusted, see
+:func:`plan_import`),
 its memory is restored as it was before the oldest recorded event, and the
 recorded events (messages, periodic ticks, start) are fed again in order on
 a fake clock set to their recorded times. A snapshot taken under fault
@@ -25,7 +28,7 @@ from typing import Any
 from actors.core.actor import Actor
 from actors.core.snapshot import Snapshot
 from actors.core.wire import Message, encode_envelope
-from actors.loader import LoadError, load_class
+from actors.loader import UntrustedCode, load_class, module_origin
 from actors.snapshots import read_snapshot, source_hash
 from actors.testing.harness import FakeClock, Harness
 
@@ -44,23 +47,65 @@ class ReplayResult:
     ran: int = 0
 
 
-def load_actor_class(snapshot: Snapshot, import_paths: Iterable[Path] = ()) -> type[Actor]:
+@dataclass(frozen=True)
+class ImportPlan:
+    """What a replay imports: the snapshot's module, the file it comes from, and whether
+    that file is the project's (or an installed package's) or only the snapshot's."""
+
+    module: str
+    origin: str
+    trusted: bool
+    #: The folders to import it from (the project's, or those the snapshot names).
+    paths: tuple[Path, ...]
+
+    def __str__(self) -> str:
+        if not self.origin:
+            return f"module {self.module!r} is nowhere in this project or its packages"
+        where = "this project or an installed package" if self.trusted else "the snapshot only"
+        return f"imports {self.module!r} from {self.origin} ({where})"
+
+
+def plan_import(snapshot: Snapshot, import_paths: Iterable[Path] = ()) -> ImportPlan:
+    """Where the snapshot's class would come from, found without importing anything.
+
+    The project (*import_paths*, then this process's ``sys.path`` with the installed
+    packages) always wins; the folders the snapshot was captured with are looked at
+    only when the module is nowhere there, and what is found in them is untrusted:
+    a snapshot file is data, and may have been crafted to run code.
+    """
+    module = snapshot.class_path.partition(":")[0]
+    paths = tuple(import_paths)
+    origin = module_origin(module, paths)
+    if origin:
+        return ImportPlan(module, origin, True, paths)
+    captured = tuple(Path(p) for p in snapshot.detail.get("import_paths", []) if isinstance(p, str))
+    origin = module_origin(module, captured, installed=False)
+    return ImportPlan(module, origin, not origin, captured if origin else paths)
+
+
+def load_actor_class(
+    snapshot: Snapshot, import_paths: Iterable[Path] = (), *, trust: bool = False
+) -> type[Actor]:
     """The snapshot's class from *import_paths* and this process's own ``sys.path`` (the
-    code beside the test wins); only a module found nowhere else is taken from the
-    folders the snapshot was captured with, so that a snapshot replays the same from
-    any checkout."""
-    try:
-        return load_class(snapshot.class_path, import_paths)
-    except LoadError as exc:
-        captured = [Path(p) for p in snapshot.detail.get("import_paths", []) if isinstance(p, str)]
-        if not captured or "no module named" not in str(exc):
-            raise
-    return load_class(snapshot.class_path, captured)
+    code beside the test wins). A module found only in the folders the snapshot was
+    captured with is imported from there only with *trust* (UntrustedCode otherwise,
+    before anything is imported), so that a snapshot replays the same from any checkout
+    its owner trusts, and a crafted one runs nothing."""
+    plan = plan_import(snapshot, import_paths)
+    if not plan.trusted and not trust:
+        raise UntrustedCode(
+            f"snapshot of actor {snapshot.actor!r} names class {snapshot.class_path!r}, whose "
+            f"module is found only at {plan.origin}, in a folder the snapshot names, outside "
+            "this project and its installed packages: not imported (trust it with --trust)"
+        )
+    return load_class(snapshot.class_path, plan.paths)
 
 
-def build(snapshot: Snapshot, import_paths: Iterable[Path] = ()) -> tuple[Harness, bool]:
+def build(
+    snapshot: Snapshot, import_paths: Iterable[Path] = (), *, trust: bool = False
+) -> tuple[Harness, bool]:
     """A harness holding the snapshot's actor, not started; and whether its code changed."""
-    cls = load_actor_class(snapshot, import_paths)
+    cls = load_actor_class(snapshot, import_paths, trust=trust)
     start = snapshot.events[0].time if snapshot.events else snapshot.time
     harness = Harness(
         cls,
@@ -89,9 +134,16 @@ def _step_faults(snapshot: Snapshot) -> dict[str, Any] | None:
 
 
 def replay(
-    snapshot: Snapshot | str | Path, *, import_paths: Iterable[Path] = (), last_only: bool = False
+    snapshot: Snapshot | str | Path,
+    *,
+    import_paths: Iterable[Path] = (),
+    last_only: bool = False,
+    trust: bool = False,
 ) -> ReplayResult:
     """Re-run a snapshot's events; see the module docstring.
+
+    The class comes from the project (see :func:`load_actor_class`); *trust* lets a
+    module found only in the folders the snapshot names be imported from there.
 
     With *last_only*, start from the memory just before the failing event and
     feed only that event (for actors whose earlier steps are not repeatable).
@@ -101,7 +153,7 @@ def replay(
     first, which rebuilds that memory exactly.
     """
     snap = snapshot if isinstance(snapshot, Snapshot) else read_snapshot(snapshot)
-    harness, changed = build(snap, import_paths)
+    harness, changed = build(snap, import_paths, trust=trust)
     events, memory = snap.events, snap.initial
     if last_only and snap.failed_event is not None and snap.state is not None:
         events, memory = [snap.events[snap.failed_event]], snap.state

@@ -14,6 +14,7 @@ import sys
 from dataclasses import replace
 from typing import Any, Final
 
+from actors.keys import KEYS_STDIN, ClientKeys, KeyProblem, read_handed_keys
 from actors.process import private_files
 from actors.runtime import EXIT_CONFIG, run_actor
 from actors.settings import RuntimeConfig
@@ -35,19 +36,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--table", default=None, help=argparse.SUPPRESS)  # ctl add's actor
     parser.add_argument("--retained", action="store_true", help=argparse.SUPPRESS)
+    # A supervisor's plain spawn: the actor's keys come on standard input.
+    parser.add_argument(KEYS_STDIN, action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    private_files()
-    options = {k: v for k, v in vars(args).items() if k != "name"}
+    options: dict[str, Any] = {
+        k: v for k, v in vars(args).items() if k not in ("name", "keys_stdin")
+    }
+    if args.keys_stdin:
+        try:
+            options["keys"] = read_handed_keys(sys.stdin.buffer)
+        except KeyProblem as exc:
+            print(f"actor {args.name}: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
     return run_named(args.name, **options)
 
 
-def run_supervised(name: str, config: str, extra: list[str]) -> int:
-    """Run actor *name* with the options its supervisor gives (from the zygote).
+def run_supervised(name: str, config: str, extra: list[str], keys: ClientKeys | None = None) -> int:
+    """Run actor *name* with the options (and, on a secured site, the *keys*) its
+    supervisor gives (from the zygote).
 
     The same as :func:`main` without argparse: building a parser in each
     forked process would copy about a MiB of the pages it shares with the zygote.
     """
     options: dict[str, Any] = {"config": config}
+    if keys is not None:
+        options["keys"] = keys
     rest = iter(extra)
     for option in rest:
         if option in _FLAGS:
@@ -71,6 +84,7 @@ def run_named(  # noqa: PLR0913 - one keyword per command-line option
     params: str | None = None,
     table: str | None = None,
     retained: bool = False,
+    keys: ClientKeys | None = None,
 ) -> int:
     """Run actor *name* of the site in *config* in this process; return the exit code."""
     try:
@@ -83,7 +97,11 @@ def run_named(  # noqa: PLR0913 - one keyword per command-line option
         known = ", ".join(site.actors)
         print(f"{site.path}: no actor {name!r} (the site has: {known})", file=sys.stderr)
         return EXIT_CONFIG
-    settings = RuntimeConfig.from_site(site, name)
+    try:
+        settings = RuntimeConfig.from_site(site, name, keys)
+    except KeyProblem as exc:
+        print(f"{site.path}: actor {name!r}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     changes: dict[str, Any] = {}
     if log_level:
         changes["log_level"] = log_level
@@ -101,4 +119,5 @@ def run_named(  # noqa: PLR0913 - one keyword per command-line option
 
 
 if __name__ == "__main__":
+    private_files()  # this process's own files, whatever umask it was started with
     sys.exit(main())

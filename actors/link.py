@@ -19,6 +19,7 @@ import zmq
 
 from actors.core.topics import SYS_PROBE, Pattern, parse_pattern
 from actors.core.wire import Message, WireError, decode_message, encode_envelope
+from actors.keys import tool_keys
 from actors.sockets import SocketFactory
 
 if TYPE_CHECKING:
@@ -42,7 +43,8 @@ class BrokerLink:
         patterns: Iterable[str] = (),
         reconnect_max_ms: int = 100,
     ) -> None:
-        self.sender = sender
+        # On a secured site the broker delivers only what carries the key's own name.
+        self.sender = sockets.keys.identity.name if sockets.keys is not None else sender
         self.pub_endpoint = pub_endpoint
         self.sub_endpoint = sub_endpoint
         self.pub = sockets.publisher(pub_endpoint, reconnect_max_ms)
@@ -64,10 +66,17 @@ class BrokerLink:
         sender: str,
         patterns: Iterable[str] = (),
     ) -> BrokerLink:
-        """A link to *site*'s broker, as a tool makes one (sockets of *ctx*)."""
+        """A link to *site*'s broker, as a tool makes one (sockets of *ctx*). On a secured
+        site it connects with the tool key ``site.security.tool`` (KeyProblem if there is
+        none), and its sender is that key's name."""
         broker = site.broker
+        security = site.security
         return cls(
-            SocketFactory(ctx), broker.pub_connect, broker.sub_connect, sender, patterns=patterns
+            SocketFactory(ctx, keys=tool_keys(security.keys, site.secured, security.tool)),
+            broker.pub_connect,
+            broker.sub_connect,
+            sender,
+            patterns=patterns,
         )
 
     def subscribe(self, text: str) -> Pattern:

@@ -168,7 +168,7 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits, InjectsFaults):
         ]
         stack_file = self._arm_stack_dump()
         wakeup = SignalWakeup((signal.SIGTERM, signal.SIGINT))
-        sockets = SocketFactory(hwm=cfg.hwm)
+        sockets = SocketFactory(hwm=cfg.hwm, keys=cfg.keys)
         link = BrokerLink(
             sockets,
             cfg.pub_endpoint,

@@ -1,4 +1,8 @@
-"""What one actor process needs to know, derived from the site (shell-side record, no IO)."""
+"""What one actor process needs to know, derived from the site (shell-side record).
+
+The only IO: on a secured site, an actor not handed its keys by its supervisor
+(one run by hand) reads them from the site's key folder.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from actors.core.access import ACTOR
+from actors.keys import ClientKeys, Identity, KeyFolder
 from actors.site import SiteConfig, import_paths
 
 
@@ -53,10 +59,18 @@ class RuntimeConfig:
     #: The seed and rules of fault injection (``[faults]``; none by default).
     fault_seed: int = 0
     fault_rules: tuple[Any, ...] = ()
+    #: The CURVE keys the actor connects with on a secured site (None: no CURVE).
+    keys: ClientKeys | None = None
 
     @classmethod
-    def from_site(cls, site: SiteConfig, name: str) -> RuntimeConfig:
-        """The runtime settings of actor *name* of *site* (KeyError if there is none)."""
+    def from_site(
+        cls, site: SiteConfig, name: str, keys: ClientKeys | None = None
+    ) -> RuntimeConfig:
+        """The runtime settings of actor *name* of *site* (KeyError if there is none); *keys*
+        are those its supervisor handed it on a secured site (None: from the key folder).
+        KeyProblem when the site is secured and the actor has no key."""
+        if keys is None and site.secured:
+            keys = KeyFolder(site.security.keys).client(Identity(ACTOR, name))
         actor = site.actors[name]
         telemetry = site.telemetry
         return cls(
@@ -91,4 +105,5 @@ class RuntimeConfig:
             rate_limits=actor.rate_limits,
             fault_seed=site.faults.seed,
             fault_rules=site.faults.rules,
+            keys=keys,
         )

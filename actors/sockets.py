@@ -2,7 +2,7 @@
 
 High-water marks, linger, the largest frame accepted and the reconnect
 intervals are set here and nowhere else, so that what every socket of a
-kind needs (later: CURVE keys) is added once. Sockets are made in the thread
+kind needs (CURVE keys on a secured site) is added once. Sockets are made in the thread
 and process that use them, never inherited across a fork.
 """
 
@@ -13,7 +13,9 @@ from typing import Final
 import zmq
 
 from actors.core.wire import MAX_FRAME_BYTES
+from actors.keys import ClientKeys, ServerKeys
 from actors.site import SiteConfig
+from actors.zap import DOMAIN
 
 #: The largest control request or reply accepted (bytes).
 MAX_CONTROL_BYTES: Final = 1 << 20
@@ -24,18 +26,50 @@ Socket = zmq.Socket[bytes]
 class SocketFactory:
     """Makes the sockets of one process (or thread) from one context."""
 
-    def __init__(self, ctx: Context | None = None, *, hwm: int = 10000) -> None:
+    def __init__(
+        self,
+        ctx: Context | None = None,
+        *,
+        hwm: int = 10000,
+        keys: ClientKeys | None = None,
+        server: ServerKeys | None = None,
+    ) -> None:
         self._own = ctx is None
         self.ctx: Context = ctx if ctx is not None else zmq.Context()
         self.hwm = hwm
+        #: The CURVE keys client sockets connect with (None: no CURVE).
+        self.keys = keys
+        #: The site's server pair, for the sockets that bind (None: no CURVE).
+        self.server = server
 
     @classmethod
-    def from_site(cls, site: SiteConfig, ctx: Context | None = None) -> SocketFactory:
-        """A factory with *site*'s settings (its broker's high-water mark)."""
-        return cls(ctx, hwm=site.broker.hwm)
+    def from_site(
+        cls,
+        site: SiteConfig,
+        ctx: Context | None = None,
+        *,
+        keys: ClientKeys | None = None,
+        server: ServerKeys | None = None,
+    ) -> SocketFactory:
+        """A factory with *site*'s settings (its broker's high-water mark) and keys."""
+        return cls(ctx, hwm=site.broker.hwm, keys=keys, server=server)
+
+    def _secure_client(self, sock: Socket) -> Socket:
+        if self.keys is not None:
+            sock.setsockopt(zmq.CURVE_SERVERKEY, self.keys.server)
+            sock.setsockopt(zmq.CURVE_PUBLICKEY, self.keys.public)
+            sock.setsockopt(zmq.CURVE_SECRETKEY, self.keys.secret)
+        return sock
+
+    def _secure_server(self, sock: Socket) -> Socket:
+        if self.server is not None:
+            sock.setsockopt(zmq.CURVE_SERVER, 1)
+            sock.setsockopt(zmq.CURVE_SECRETKEY, self.server.secret)
+            sock.setsockopt(zmq.ZAP_DOMAIN, DOMAIN)
+        return sock
 
     def _reconnecting(self, kind: int, reconnect_max_ms: int) -> Socket:
-        sock = self.ctx.socket(kind)
+        sock = self._secure_client(self.ctx.socket(kind))
         # Retry a broker not (or no longer) there after 10 ms, backing off up to
         # reconnect_max_ms (0: no backoff): readiness waits on the first connection.
         sock.setsockopt(zmq.RECONNECT_IVL, 10)
@@ -61,7 +95,7 @@ class SocketFactory:
 
     def forwarder(self, kind: int) -> Socket:
         """The broker's XSUB (publishers' side) or XPUB (subscribers' side); the caller binds."""
-        sock = self.ctx.socket(kind)
+        sock = self._secure_server(self.ctx.socket(kind))
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.SNDHWM, self.hwm)
         sock.setsockopt(zmq.RCVHWM, self.hwm)
@@ -85,14 +119,14 @@ class SocketFactory:
 
     def control_server(self) -> Socket:
         """The supervisor's ROUTER for control requests (the caller binds it)."""
-        sock = self.ctx.socket(zmq.ROUTER)
+        sock = self._secure_server(self.ctx.socket(zmq.ROUTER))
         sock.setsockopt(zmq.LINGER, 500)
         sock.setsockopt(zmq.MAXMSGSIZE, MAX_CONTROL_BYTES)
         return sock
 
     def control_client(self, endpoint: str) -> Socket:
         """A DEALER connected to a supervisor's control endpoint."""
-        sock = self.ctx.socket(zmq.DEALER)
+        sock = self._secure_client(self.ctx.socket(zmq.DEALER))
         sock.setsockopt(zmq.LINGER, 0)
         sock.connect(endpoint)
         return sock

@@ -180,7 +180,7 @@ class SwapIn:
                     os.write(fd, error.encode())
                 finally:
                     os.close(fd)
-        sockets = SocketFactory(hwm=cfg.hwm)
+        sockets = SocketFactory(hwm=cfg.hwm, keys=cfg.keys)
         link = BrokerLink(sockets, cfg.pub_endpoint, cfg.sub_endpoint, cfg.name)
         try:
             # Short: the file above already says it, the message only says it sooner.

@@ -17,7 +17,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default="site.toml", help="the site's site.toml")
     parser.add_argument("--log-level", default=None, help="override the log level")
     args = parser.parse_args(argv)
-    private_files()
     try:
         site = load_site(args.config)
     except ConfigError as exc:
@@ -28,4 +27,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    private_files()  # this process's own files, whatever umask it was started with
     sys.exit(main())

@@ -2,28 +2,33 @@
 
 Forwarding runs in ``zmq.proxy_steerable`` on a worker thread, in C, without
 the GIL and without decoding anything: the broker is transparent and as fast
-as a bare ``zmq.proxy``. The main thread owns the control pipe, the socket
-monitors (which count connections and failed handshakes, i.e. garbage sent
-at the broker's ports), the heartbeat on ``$sys.heartbeat.broker`` and the
-signal handling. Malformed *messages* are forwarded untouched and counted by
-the receivers, which decode them.
+as a bare ``zmq.proxy``. On a secured site both sides are CURVE servers and
+a ZAP handler (:mod:`actors.zap`) lets in only the site's keys; with access
+checks on, the worker is :class:`~broker.checks.CheckingForwarder` instead,
+which holds each message against its sender's rights. The main thread owns
+the control pipe, the socket monitors (which count connections and failed
+handshakes, i.e. garbage sent at the broker's ports), the heartbeat on
+``$sys.heartbeat.broker`` and the signal handling. Malformed *messages* are
+forwarded untouched and counted by the receivers, which decode them.
 """
 
 from __future__ import annotations
 
+import collections
 import os
 import signal
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import zmq
 from zmq.utils.monitor import parse_monitor_message
 
 from actors.core.control import Exit
 from actors.core.wire import encode_envelope
+from actors.keys import KeyFolder, KeyProblem
 from actors.logs import setup_logging
 from actors.process import (
     SignalWakeup,
@@ -34,6 +39,8 @@ from actors.process import (
 )
 from actors.site import SiteConfig
 from actors.sockets import SocketFactory
+from actors.zap import ZapHandler
+from broker.checks import CheckingForwarder
 
 NAME: Final = "broker"
 HEARTBEAT_TOPIC: Final = b"$sys.heartbeat.broker"
@@ -63,6 +70,10 @@ class BrokerSettings:
     log_level: str = "info"
     log_dir: Path | None = None
     site: str = "site"
+    #: The site's key folder when its sockets use CURVE (None: no CURVE).
+    keys: Path | None = None
+    #: Whether each message is checked against its sender's rights (needs *keys*).
+    checked: bool = False
 
     @classmethod
     def from_site(cls, site: SiteConfig, log_level: str | None = None) -> BrokerSettings:
@@ -75,6 +86,8 @@ class BrokerSettings:
             log_level=log_level or site.telemetry.log_level,
             log_dir=site.site.run_dir / "logs",
             site=site.site.name,
+            keys=site.security.keys if site.secured else None,
+            checked=site.checked,
         )
 
 
@@ -123,12 +136,22 @@ def run_broker(config: BrokerSettings) -> int:
     parent = die_with_parent(signal.SIGTERM)
     set_title(config.site, NAME)
     log = setup_logging(NAME, config.log_level, log_dir=config.log_dir).logger
+    try:
+        sockets, zap = _secured_sockets(config, log)
+    except (KeyProblem, RuntimeError) as exc:
+        log.error("broker cannot secure its sockets", error=str(exc))
+        return Exit.CONFIG
     wakeup = SignalWakeup((signal.SIGTERM, signal.SIGINT))
-    sockets = SocketFactory(hwm=config.hwm)
-    forwarder = _Forwarder(sockets, config)
+    forwarder: _Forwarder | CheckingForwarder
+    if config.checked:
+        forwarder = CheckingForwarder(sockets, (config.pub, config.sub, _INPROC, _CONTROL), log)
+    else:
+        forwarder = _Forwarder(sockets, config)
     forwarder.start()
     if not forwarder.bound.wait(10.0) or forwarder.error is not None:
         log.error("broker cannot bind", pub=config.pub, sub=config.sub, error=str(forwarder.error))
+        if zap is not None:
+            zap.stop()
         sockets.close()
         wakeup.close()
         return Exit.CANNOT_BIND
@@ -175,8 +198,10 @@ def run_broker(config: BrokerSettings) -> int:
                     "state": "running",
                     "pid": os.getpid(),
                     "uptime": round(now - started, 3),
-                    "stats": {**counts, "rejected": rejected},
+                    "stats": {**counts, "rejected": rejected, **_security_stats(forwarder, zap)},
                 }
+                if isinstance(forwarder, CheckingForwarder) and forwarder.recent:
+                    payload["denials"] = _drain(forwarder.recent)
                 pub.send_multipart(
                     [HEARTBEAT_TOPIC, encode_envelope(NAME, seq, time.time_ns(), payload)]
                 )
@@ -190,9 +215,41 @@ def run_broker(config: BrokerSettings) -> int:
         forwarder.join(5.0)
         for sock in (control, pub, *monitors):
             sock.close(linger=0)
+        if zap is not None:
+            zap.stop()
         sockets.close()
         wakeup.close()
         remove_ipc_file(config.pub)
         remove_ipc_file(config.sub)
     log.info("broker stopped", **counts)
     return 0
+
+
+def _secured_sockets(config: BrokerSettings, log: Any) -> tuple[SocketFactory, ZapHandler | None]:
+    """The broker's socket factory, with the site's server keys and a running ZAP handler
+    when the site uses CURVE. KeyProblem when the key folder has no server pair."""
+    if config.keys is None:
+        return SocketFactory(hwm=config.hwm), None
+    folder = KeyFolder(config.keys)
+    sockets = SocketFactory(hwm=config.hwm, server=folder.server())
+    zap = ZapHandler(sockets.ctx, folder, log, who=NAME)
+    zap.start_and_wait()
+    return sockets, zap
+
+
+def _security_stats(forwarder: object, zap: ZapHandler | None) -> dict[str, Any]:
+    """What the heartbeat says of authentication and access checks (nothing when off)."""
+    out: dict[str, Any] = {}
+    if zap is not None:
+        out["refused"] = zap.refused
+    if isinstance(forwarder, CheckingForwarder):
+        out["denied"] = sum(forwarder.denied.values())
+        out["denied_by"] = dict(forwarder.denied)
+    return out
+
+
+def _drain(recent: collections.deque[dict[str, str]]) -> list[dict[str, str]]:
+    out = []
+    while recent:
+        out.append(recent.popleft())
+    return out

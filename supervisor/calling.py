@@ -34,6 +34,7 @@ from actors.core.resilience import Fallback, Policy
 from actors.core.services import Call
 from actors.core.topics import SYS_CONTROL, SYS_RETAINED
 from actors.core.wire import WireError, decode_message
+from actors.keys import ClientKeys, tool_keys
 from actors.link import BrokerLink
 from actors.site import SiteConfig
 from actors.sockets import SocketFactory
@@ -46,7 +47,7 @@ _ASK_EVERY: Final = 0.25
 class ServiceClient:
     """Calls services of one site through its broker; one call at a time."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the endpoints, and four keywords with defaults
         self,
         pub_endpoint: str,
         sub_endpoint: str,
@@ -54,9 +55,13 @@ class ServiceClient:
         name: str | None = None,
         connect_timeout: float = 5.0,
         ctx: zmq.Context[zmq.Socket[bytes]] | None = None,
+        keys: ClientKeys | None = None,
     ) -> None:
-        self.name = name or f"tool-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self._sockets = SocketFactory(ctx)
+        # On a secured site the client is its key's identity: its replies come to that name.
+        self.name = (
+            keys.identity.name if keys else name or f"tool-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        )
+        self._sockets = SocketFactory(ctx, keys=keys)
         self._link = BrokerLink(
             self._sockets,
             pub_endpoint,
@@ -76,8 +81,10 @@ class ServiceClient:
 
     @classmethod
     def from_site(cls, site: SiteConfig, **kwargs: Any) -> ServiceClient:
-        """A client of *site*'s broker."""
-        return cls(site.broker.pub_connect, site.broker.sub_connect, **kwargs)
+        """A client of *site*'s broker (on a secured site with the tool key
+        ``site.security.tool``)."""
+        keys = tool_keys(site.security.keys, site.secured, site.security.tool)
+        return cls(site.broker.pub_connect, site.broker.sub_connect, keys=keys, **kwargs)
 
     def call(
         self,

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import json
 import sys
 import time
@@ -39,6 +40,7 @@ from typing import Any
 import zmq
 
 from actors.core.topics import TopicError, check_topic, parse_pattern
+from actors.keys import OPERATOR, KeyProblem
 from actors.link import BrokerLink, BrokerUnreachable
 from actors.site import ConfigError, SiteConfig, connect_address, load_site
 from actors.site.parse import actor_keys
@@ -70,6 +72,12 @@ def _config_arg(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         help="the site's site.toml (default: ./site.toml, else the demo site)",
+    )
+    parser.add_argument(
+        "--key",
+        default=None,
+        help="on a secured site: the tool key to connect with, from the site's keys/tools "
+        f"folder (default: {OPERATOR})",
     )
 
 
@@ -188,7 +196,7 @@ def main(argv: list[str] | None = None, zygote: Zygote | None = None) -> int:
             return cli_snapshots.cmd_snapshot(args)
         if command == "check":
             return cmd_check(args.config)
-        site = _load(args.config)
+        site = _load(args.config, getattr(args, "key", None))
         if command == "run":
             return cmd_run(args.config, zygote)
         if command == "docs":
@@ -220,6 +228,9 @@ def main(argv: list[str] | None = None, zygote: Zygote | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_CONFIG
+    except KeyProblem as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
     raise AssertionError(f"unhandled command {command}")
@@ -244,8 +255,12 @@ def cmd_check(config: Path | None) -> int:
     return 0
 
 
-def _load(config: Path | None) -> SiteConfig:
-    return load_site(config or default_config())
+def _load(config: Path | None, key: str | None = None) -> SiteConfig:
+    """The site; its tools connect with tool key *key* (the operator's by default)."""
+    site = load_site(config or default_config())
+    if key:
+        site = dataclasses.replace(site, security=dataclasses.replace(site.security, tool=key))
+    return site
 
 
 def cmd_run(config: Path | None, zygote: Zygote | None = None) -> int:
@@ -316,25 +331,23 @@ def cmd_ctl(args: argparse.Namespace) -> int:
     if "name" in OPS.get(args.op, ()) and not args.name:
         print(f"ctl {args.op} needs an actor name", file=sys.stderr)
         return EXIT_USAGE
+    site = _load(args.config, args.key)
     endpoint = args.endpoint
-    if endpoint is None:
-        endpoint = _load(args.config).supervisor.control_connect
-    else:
-        endpoint = connect_address(endpoint)
+    endpoint = site.supervisor.control_connect if endpoint is None else connect_address(endpoint)
     if listening(endpoint) is False:
         print(f"error: the site is not running (nothing listens at {endpoint})", file=sys.stderr)
         return EXIT_UNAVAILABLE
     if args.op == "graph":
-        return cmd_graph(args, endpoint)
+        return cmd_graph(args, site, endpoint)
     if args.op == "fault":
-        return cli_faults.cmd_ctl_fault(args, endpoint)
+        return cli_faults.cmd_ctl_fault(args, site, endpoint)
     try:
         kwargs = _request_args(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        with ControlClient(endpoint, timeout=args.timeout) as client:
+        with ControlClient.for_site(site, args.timeout, endpoint=endpoint) as client:
             result = client.request(args.op, **kwargs)
     except ControlError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -360,11 +373,10 @@ def cmd_ctl(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_graph(args: argparse.Namespace, endpoint: str) -> int:
+def cmd_graph(args: argparse.Namespace, site: SiteConfig, endpoint: str) -> int:
     """Print the live graph and its differences from the declared one; 1 if any differ."""
-    site = _load(args.config)
     try:
-        with ControlClient(endpoint, timeout=args.timeout) as client:
+        with ControlClient.for_site(site, args.timeout, endpoint=endpoint) as client:
             status = client.request("status")
     except (ControlError, ControlTimeout) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -61,7 +61,7 @@ def rule_options(ctl: Any) -> None:
         )
 
 
-def cmd_ctl_fault(args: Any, endpoint: str) -> int:
+def cmd_ctl_fault(args: Any, site: SiteConfig, endpoint: str) -> int:
     """``ctl fault add|list|clear|pause|resume``."""
     op = ACTIONS.get(args.name or "")
     if op is None:
@@ -79,7 +79,7 @@ def cmd_ctl_fault(args: Any, endpoint: str) -> int:
                 return 2
         kwargs["table"] = rule
     try:
-        with ControlClient(endpoint, timeout=args.timeout) as client:
+        with ControlClient.for_site(site, args.timeout, endpoint=endpoint) as client:
             result = client.request(op, **kwargs)
     except ControlError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -99,7 +99,7 @@ def report(client: ControlClient) -> list[Any]:
 def cmd_faults(site: SiteConfig, as_json: bool, timeout: float) -> int:
     """Print the report; 1 when a fault went undetected."""
     try:
-        with ControlClient(site.supervisor.control_connect, timeout=timeout) as client:
+        with ControlClient.for_site(site, timeout) as client:
             rows = report(client)
     except (ControlError, ControlTimeout) as exc:
         print(f"error: {exc}", file=sys.stderr)

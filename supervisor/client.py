@@ -16,7 +16,9 @@ from typing import Any
 import zmq
 
 from actors.core.topics import SYS_EVENT
+from actors.keys import ClientKeys, tool_keys
 from actors.link import BrokerLink
+from actors.site import SiteConfig
 from actors.sockets import SocketFactory
 from supervisor.core.protocol import (
     MAX_REQUEST_BYTES,
@@ -50,13 +52,28 @@ class ControlClient:
         endpoint: str,
         timeout: float = 15.0,
         ctx: zmq.Context[zmq.Socket[bytes]] | None = None,
+        keys: ClientKeys | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
-        self._sockets = SocketFactory(ctx)
+        self._sockets = SocketFactory(ctx, keys=keys)
         self._sock = self._sockets.control_client(endpoint)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+
+    @classmethod
+    def for_site(
+        cls,
+        site: SiteConfig,
+        timeout: float = 15.0,
+        ctx: zmq.Context[zmq.Socket[bytes]] | None = None,
+        endpoint: str | None = None,
+    ) -> ControlClient:
+        """A client of *site*'s supervisor (at *endpoint*, else the site's own); on a
+        secured site with the tool key ``site.security.tool`` (KeyProblem if none)."""
+        security = site.security
+        keys = tool_keys(security.keys, site.secured, security.tool)
+        return cls(endpoint or site.supervisor.control_connect, timeout, ctx, keys)
 
     def request(self, op: str, timeout: float | None = None, **args: Any) -> Any:
         """Send one request and return its result; raise ControlError or ControlTimeout."""
@@ -248,9 +265,13 @@ class EventStream:
     """
 
     def __init__(
-        self, pub_endpoint: str, sub_endpoint: str, ctx: zmq.Context[zmq.Socket[bytes]] | None
+        self,
+        pub_endpoint: str,
+        sub_endpoint: str,
+        ctx: zmq.Context[zmq.Socket[bytes]] | None,
+        keys: ClientKeys | None = None,
     ) -> None:
-        self._sockets = SocketFactory(ctx)
+        self._sockets = SocketFactory(ctx, keys=keys)
         self._link = BrokerLink(
             self._sockets, pub_endpoint, sub_endpoint, "events", patterns=[SYS_EVENT]
         )

@@ -25,6 +25,10 @@ EVENT_KINDS: Final = (
     "shutting_down",
     # Published by an actor, not the supervisor: a call's circuit breaker moved.
     "breaker",
+    # A secured site: a control request its sender's role does not allow, and a message
+    # or subscription the broker refused (from the broker's heartbeat).
+    "forbidden",
+    "denied",
 )
 
 

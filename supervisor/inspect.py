@@ -22,8 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from actors.core.access import ActorAccess
 from actors.site import ConfigProblem
 
+_FACTS: Final = ("inputs", "retained", "outputs", "serves", "calls")
 #: Bytes of the inspector's answer read per loop turn (the answer is small).
 _CHUNK: Final = 65536
 _MAX_ANSWER: Final = 16 * 1024 * 1024
@@ -37,6 +39,15 @@ class ActorFacts:
     inputs: tuple[str, ...]
     #: Topics (or families) of its retained Outputs.
     retained: tuple[str, ...]
+    #: Topics (or families) of all its Outputs.
+    outputs: tuple[str, ...] = ()
+    #: Services it serves, and services it calls.
+    serves: tuple[str, ...] = ()
+    calls: tuple[str, ...] = ()
+
+    def access(self) -> ActorAccess:
+        """What its rights on a checked site come from."""
+        return ActorAccess(self.outputs, self.inputs, self.serves, self.calls)
 
 
 @dataclass(frozen=True)
@@ -51,7 +62,9 @@ class SiteFacts:
         """Read the inspector's JSON line (ValueError when it is not one)."""
         data = json.loads(text)
         actors = {
-            str(name): ActorFacts(tuple(map(str, a["inputs"])), tuple(map(str, a["retained"])))
+            str(name): ActorFacts(
+                *(tuple(map(str, a.get(key, []))) for key in _FACTS),
+            )
             for name, a in data["actors"].items()
         }
         problems = [ConfigProblem(str(f), str(k), str(r)) for f, k, r in data["problems"]]
@@ -60,6 +73,7 @@ class SiteFacts:
 
 def _inspect(config: str, extra: dict[str, Any] | None) -> dict[str, Any]:
     """In the inspector's process: import the classes and resolve them."""
+    from actors.core.declarations import NAME_FIELD  # noqa: PLC0415
     from actors.site import ConfigError, load_site  # noqa: PLC0415 - the child's own imports
     from supervisor.site import declared_actors  # noqa: PLC0415
 
@@ -79,6 +93,11 @@ def _inspect(config: str, extra: dict[str, Any] | None) -> dict[str, Any]:
                     for t in d.topics.get(name, [])
                 }
             ),
+            "outputs": sorted({t for name in d.spec.outputs for t in d.topics.get(name, [])}),
+            "serves": sorted(
+                {s.service.replace(NAME_FIELD, d.name) for s in d.spec.services.values()}
+            ),
+            "calls": sorted({c.service for c in d.spec.calls.values()}),
         }
         for d in decls
     }

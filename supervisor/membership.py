@@ -37,6 +37,8 @@ class Membership:
         self.swaps = swaps
         self.retained = retained
         self.config_etag = file_etag(supervision.site.path)
+        #: Told of the actors' declarations each time they are (re)read.
+        self.on_facts: Callable[[dict[str, ActorFacts]], None] = lambda facts: None
         supervision.on_removed = self.forget
 
     def apply(self, site: SiteConfig) -> None:
@@ -45,8 +47,10 @@ class Membership:
         self.swaps.overrides = {n: self.swaps.overrides.get(n, {}) for n in site.actors}
 
     def take_facts(self, actors: dict[str, ActorFacts]) -> None:
-        """The site's declarations: which topics are retained, and who reads them."""
+        """The site's declarations: which topics are retained, and who reads them (and, on a
+        checked site, what each actor may publish and read: :attr:`on_facts`)."""
         self.retained.take(actors)
+        self.on_facts(actors)
 
     def _load(
         self,

@@ -28,10 +28,12 @@ import signal
 import time
 from typing import Any
 
+from actors.core.access import SYS_ACCESS
 from actors.core.faults import delay_of
 from actors.core.requests import RequestTracker
 from actors.core.topics import SYS_HEARTBEAT, SYS_REPLY, SYS_RETAINED
 from actors.faulty import SYS_FAULT
+from actors.keys import ClientKeys
 from actors.link import BrokerLink
 from actors.logs import setup_logging
 from actors.process import (
@@ -44,6 +46,7 @@ from actors.process import (
 )
 from actors.site import SiteConfig
 from actors.sockets import SocketFactory
+from actors.zap import ZapHandler
 from supervisor.children import Child
 from supervisor.control import fault
 from supervisor.control.server import RETRY, Controller
@@ -56,6 +59,7 @@ from supervisor.membership import Membership
 from supervisor.plugins import Plugin, start_plugins
 from supervisor.records import FailureRecords
 from supervisor.retained import RetainedCache
+from supervisor.security import SiteSecurity
 from supervisor.services import ServiceDirectory
 from supervisor.spawner import ProcessSpawner
 from supervisor.supervision import BROKER, Supervision
@@ -92,9 +96,12 @@ class Supervisor:
         # The broker link exists from run() on; events and requests wait for it.
         self.link: BrokerLink | None = None
         self.events = Events(self.log, self._publish, self._broker_up)
+        #: Keys, roles and access table on a site whose sockets use CURVE (else None).
+        self.security = SiteSecurity(site) if site.secured else None
+        self.zap: ZapHandler | None = None
         # Forked by the caller before this process imported any actor module or made a
         # ZeroMQ context (supervisor.zygote); None spawns plainly.
-        self.spawner = ProcessSpawner(self.loop, zygote, self.log)
+        self.spawner = ProcessSpawner(self.loop, zygote, self.log, keys=self._keys_of)
         self.supervision = Supervision(
             site,
             self.loop,
@@ -112,6 +119,7 @@ class Supervisor:
         self.requests: RequestTracker[tuple[bytes, int, Child]] = RequestTracker(RETRY)
         self.swaps = SwapCoordinator(self.supervision, self._publish, self.requests.next_id)
         self.membership = Membership(self.supervision, self.swaps, self.retained)
+        self.membership.on_facts = self._facts_changed
         self.membership.take_facts(facts or {})
         self.membership.apply(site)
         self.liveness = Liveness(self.supervision, self.spawner)
@@ -124,6 +132,32 @@ class Supervisor:
     def _publish(self, topic: str, payload: Any) -> None:
         assert self.link is not None
         self.link.publish(topic, payload)
+
+    def _keys_of(self, child: Child) -> ClientKeys | None:
+        """The keys *child* is handed at spawn: an actor's own on a secured site."""
+        if self.security is None or child.kind != "actor":
+            return None
+        return self.security.actor_keys(child.name)
+
+    def _facts_changed(self, facts: dict[str, ActorFacts]) -> None:
+        """The actors' declarations changed: a checked broker gets their new rights now,
+        before any new actor's process starts."""
+        if self.security is None:
+            return
+        self.security.take_facts(self.supervision.site, facts)
+        self._send_access()
+
+    def _send_access(self) -> None:
+        if self.security is not None and self.site.checked and self._broker_up():
+            self._publish(SYS_ACCESS, self.security.encoded_table())
+
+    def _probe(self) -> None:
+        """The broker's readiness probe; on a checked site the access table goes first, so
+        that the probe's echo also says the broker has it."""
+        assert self.link is not None
+        if self.security is not None and self.site.checked:
+            self._publish(SYS_ACCESS, self.security.encoded_table())
+        self.link.send_probe()
 
     def _faults_to_ready(self, event: dict[str, Any]) -> None:
         """An actor (re)started after ``ctl fault`` changed the rules: tell it too."""
@@ -191,7 +225,7 @@ class Supervisor:
         set_title(self.site.site.name, "supervisor")
         self._lock()
         sup = self.supervision
-        sockets = SocketFactory.from_site(self.site)
+        sockets = self._sockets()
         wakeup = SignalWakeup((signal.SIGTERM, signal.SIGINT, signal.SIGHUP))
         control = sockets.control_server()
         self.link = link = BrokerLink(
@@ -211,7 +245,7 @@ class Supervisor:
             reconnect_max_ms=0,  # the broker is starting right now: look every 10 ms
         )
         self.retained.subscribe = link.subscribe
-        sup.probe = link.send_probe
+        sup.probe = self._probe
         self.controller = Controller(
             control,
             sup,
@@ -221,6 +255,7 @@ class Supervisor:
             publish=self._publish,
             forwarded=self.requests,
             ledger=self.ledger,
+            security=self.security,
         )
         traffic = BrokerTraffic(
             link, sup, self.retained, self.swaps, self.controller, self.directory, self.ledger
@@ -236,7 +271,8 @@ class Supervisor:
                 config=str(self.site.path),
                 control=self.site.supervisor.control,
             )
-            self.plugins = start_plugins(self.site, self.log)
+            own = self.security.own_keys() if self.security is not None else None
+            self.plugins = start_plugins(self.site, self.log, own)
             sup.spawn(sup.broker)
             self.liveness.start()
             self.loop.run(lambda: sup.stopped)
@@ -250,12 +286,30 @@ class Supervisor:
             self.spawner.close()
             link.close(linger_ms=200)
             control.close()
+            if self.zap is not None:
+                self.zap.stop()
             sockets.close()
             wakeup.close()
             remove_ipc_file(self.site.supervisor.control)
             self._unlock()
         self.log.info("site stopped", reason=sup.shutting_down, exit_code=sup.exit_code)
         return sup.exit_code
+
+    def _sockets(self) -> SocketFactory:
+        """The supervisor's sockets: on a secured site with its own keys, the site's server
+        pair for the control endpoint and a ZAP handler that knows the site's keys."""
+        security = self.security
+        if security is None:
+            return SocketFactory.from_site(self.site)
+        made = security.prepare()
+        if made:
+            self.log.info("keys made", keys=made, folder=str(security.folder.path))
+        sockets = SocketFactory.from_site(
+            self.site, keys=security.own_keys(), server=security.server()
+        )
+        self.zap = ZapHandler(sockets.ctx, security.folder, self.log, who="supervisor")
+        self.zap.start_and_wait()  # before the control endpoint binds
+        return sockets
 
     def _signalled(self, wakeup: SignalWakeup) -> None:
         for sig in wakeup.drain():

@@ -10,6 +10,7 @@ event loop; its exit calls the *on_exit* handler given with it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 
 import psutil
 
+from actors.keys import KEYS_STDIN, ClientKeys, hand_keys
 from actors.process import PARENT_ENV
 from supervisor.children import Child, ChildProcess
 from supervisor.loop import EventLoop, Priority
@@ -117,24 +119,38 @@ class PidfdProcess(ChildProcess):
 class ProcessSpawner:
     """Starts children through the zygote when there is one, plainly otherwise."""
 
-    def __init__(self, loop: EventLoop, zygote: Zygote | None, log: Any) -> None:
+    def __init__(
+        self,
+        loop: EventLoop,
+        zygote: Zygote | None,
+        log: Any,
+        keys: Callable[[Child], ClientKeys | None] = lambda child: None,
+    ) -> None:
         self.loop = loop
         self.zygote = zygote
         self.log = log
+        #: The keys a child gets at spawn (an actor's own on a secured site), or None.
+        self.keys = keys
 
     def spawn(self, children: Sequence[Child], on_exit: Callable[[Child], None]) -> None:
         """Start *children* (forked by the zygote in one batch, or plainly)."""
         forked: list[int | None] = [None] * len(children)
+        handed = [self.keys(c) for c in children]
         if self.zygote is not None:
             try:
                 forked = list(
-                    self.zygote.spawn_many([(c.kind, c.name, c.arguments) for c in children])
+                    self.zygote.spawn_many(
+                        [
+                            (c.kind, c.name, c.arguments, hand_keys(k) if k else None)
+                            for c, k in zip(children, handed, strict=True)
+                        ]
+                    )
                 )
             except ZygoteError as exc:
                 self.log.error("zygote failed; spawning plainly from now on", error=str(exc))
                 self.close()
-        for child, pid in zip(children, forked, strict=True):
-            proc = PidfdProcess(_Forked(pid) if pid is not None else self._popen(child))
+        for child, pid, keys in zip(children, forked, handed, strict=True):
+            proc = PidfdProcess(_Forked(pid) if pid is not None else self._popen(child, keys))
             child.started(proc, self.loop.clock())
             self.watch(child, on_exit)
 
@@ -150,16 +166,23 @@ class ProcessSpawner:
         self.loop.watch(proc.pidfd, exited, Priority.EXIT)
 
     @staticmethod
-    def _popen(child: Child) -> subprocess.Popen[bytes]:
+    def _popen(child: Child, keys: ClientKeys | None) -> subprocess.Popen[bytes]:
         env = dict(os.environ)
         env[PARENT_ENV] = str(os.getpid())
-        return subprocess.Popen(
-            [*child.argv, *child.arguments],
+        proc = subprocess.Popen(
+            [*child.argv, *child.arguments, *([KEYS_STDIN] if keys else [])],
             env=env,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if keys else subprocess.DEVNULL,
             start_new_session=True,
             close_fds=True,
         )
+        if keys is not None and proc.stdin is not None:
+            # One short line: the pipe's buffer takes it whole, the child reads it at start.
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.write(json.dumps(hand_keys(keys)).encode() + b"\n")
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.close()
+        return proc
 
     @property
     def forks(self) -> bool:

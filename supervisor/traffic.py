@@ -31,6 +31,10 @@ BATCH: Final = 10_000
 WRITE_FAILURES: Final = ("log_lost", "snapshots_failed")
 
 
+#: Denials reported per broker heartbeat, at most.
+DENIALS: Final = 50
+
+
 class BrokerTraffic:
     """Sorts the broker's messages to the supervisor's parts."""
 
@@ -97,6 +101,17 @@ class BrokerTraffic:
                     "write_failed", child.name, child.kind, what=what, count=new[what]
                 )
 
+    def _denials(self, denials: object) -> None:
+        """What a checked broker refused since its last heartbeat: one event each."""
+        if not isinstance(denials, list):
+            return
+        events = self.supervision.events
+        for entry in denials[:DENIALS]:
+            if isinstance(entry, dict) and all(isinstance(v, str) for v in entry.values()):
+                fields = {k: entry.get(k, "") for k in ("identity", "what", "topic", "reason")}
+                events.log.warning("denied", **fields)
+                events.site({"event": "denied", **fields})
+
     def _heartbeat(self, name: str, payload: object) -> None:
         sup = self.supervision
         child = sup.child(name)
@@ -107,6 +122,8 @@ class BrokerTraffic:
                 child.late_heartbeat(payload)  # its last words, after its exit
             return  # a standalone copy, a tool, or an old incarnation
         assert isinstance(payload, dict)
+        if child is sup.broker:
+            self._denials(payload.get("denials"))
         self._write_failures(child, child.heartbeat, payload)
         child.heartbeat = payload
         child.heartbeat_at = sup.loop.clock()

@@ -15,7 +15,8 @@ structlog and the enlil runtime needs a few ms and shares most of its pages.
   subreaper (``PR_SET_CHILD_SUBREAPER``). The supervisor is then their real
   parent: it waits for them, watches them through pidfds, and their
   parent-death signal is tied to the supervisor, as with a plain spawn.
-* Requests are JSON lines ``{"id", "config", "items": [[kind, name, extra args], ...]}``;
+* Requests are JSON lines ``{"id", "config", "items": [[kind, name, extra args, keys],
+  ...]}`` (keys: an actor's own, on a secured site, else null);
   answers are lines ``ID PID PID ...`` (-1 for a failed fork). A batch of
   actors is split over two go-betweens that fork in parallel on two cores.
   The broker is forked the same way.
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import time
 import traceback
+from typing import Any
 
 # Pre-import everything an actor process needs, so that forks share it.
 import msgpack  # noqa: F401
@@ -46,6 +48,7 @@ import actors
 import actors.__main__
 import actors.runtime
 import broker.__main__
+from actors.keys import handed_keys
 from actors.process import PARENT_ENV, die_with_parent, set_title
 
 _PR_SET_CHILD_SUBREAPER = 36
@@ -92,14 +95,17 @@ class Zygote:
 
     def spawn(self, kind: str, name: str = "") -> int:
         """Fork the broker or actor *name*; return its pid (our child). Raises ZygoteError."""
-        pid = self.spawn_many([(kind, name, [])])[0]
+        pid = self.spawn_many([(kind, name, [], None)])[0]
         if pid is None:
             raise ZygoteError(f"the zygote could not fork {kind} {name}")
         return pid
 
-    def spawn_many(self, items: list[tuple[str, str, list[str]]]) -> list[int | None]:
-        """Fork each ``(kind, name, extra arguments)``; return their pids (None where a fork
-        failed).
+    def spawn_many(
+        self, items: list[tuple[str, str, list[str], dict[str, str] | None]]
+    ) -> list[int | None]:
+        """Fork each ``(kind, name, extra arguments, handed keys)``; return their pids (None
+        where a fork failed). The keys (an actor's own, on a secured site) go through the
+        zygote's private pipe, never argv or the environment.
 
         The batch goes out as up to two request lines, so that two go-betweens
         fork in parallel on two cores. Raises ZygoteError if the zygote fails.
@@ -156,11 +162,9 @@ class Zygote:
             self.proc.wait()
 
 
-def _child(
-    item: tuple[str, str, list[str]], config_path: str, supervisor: int, fds: tuple[int, ...]
-) -> None:
+def _child(item: list[Any], config_path: str, supervisor: int, fds: tuple[int, ...]) -> None:
     """In the forked grandchild: wait to be adopted by the supervisor, then run *item*."""
-    kind, name, extra = item
+    kind, name, extra, handed = item
     for fd in fds:
         os.close(fd)
     os.setsid()
@@ -181,7 +185,8 @@ def _child(
         if kind == "broker":
             code = broker.__main__.main(["--config", config_path])
         else:
-            code = actors.__main__.run_supervised(name, config_path, extra)
+            keys = handed_keys(handed) if handed is not None else None
+            code = actors.__main__.run_supervised(name, config_path, extra, keys)
     except SystemExit as exc:  # an actor may end its process with sys.exit(), as in a plain one
         code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     except BaseException:  # noqa: BLE001 - os._exit below skips the usual report: print it

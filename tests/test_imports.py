@@ -30,7 +30,12 @@ EXEMPT = {"actors.testing": "the test kit runs whole meshes: it sits on top of e
 #: Module prefixes that may import only the listed prefixes of this project (pure layers).
 PURE = {
     # The site layer parses topics and fault rules with their pure cores.
-    "actors.site": ("actors.site", "actors.core.topics", "actors.core.faults"),
+    "actors.site": (
+        "actors.site",
+        "actors.core.topics",
+        "actors.core.faults",
+        "actors.core.access",
+    ),
     "actors.core": ("actors.core",),
     "supervisor.core": ("supervisor.core", "actors.core", "actors.site.model"),
     "hal.core": ("hal.core", "actors.core"),

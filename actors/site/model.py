@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from actors.core.access import Rights
 from actors.core.faults import FaultRule
 
 STRATEGIES: Final = ("one_for_one", "one_for_all", "rest_for_one")
@@ -172,6 +173,34 @@ class WebConfig:
     foxglove: str = ""
 
 
+#: ``[security] curve``: on when an endpoint is tcp:// ("auto"), always ("on"), never ("off").
+CURVE_MODES: Final = ("auto", "on", "off")
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    """``[security]``: CURVE keys, roles of tools and access rules (see README)."""
+
+    curve: str = "auto"
+    #: The key folder (absolute; ``keys`` beside site.toml by default).
+    keys: Path = Path("keys")
+    #: Per-message access checks in the broker (on a secured site).
+    checks: bool = True
+    #: Role of a tool key that ``roles`` does not name.
+    default_role: str = "read"
+    #: ``[security.roles]``: tool name -> role (``operator`` and ``web``, the web view's,
+    #: are ``admin`` unless named).
+    roles: dict[str, str] = field(default_factory=dict)
+    #: ``[security.access.NAME]``: what an actor or a tool may do beyond its own rights.
+    access: dict[str, Rights] = field(default_factory=dict)
+    #: The tool key this process's tools connect with (``--key``; not from site.toml).
+    tool: str = "operator"
+
+    def role_of(self, tool: str) -> str:
+        """The role of tool key *tool*."""
+        return self.roles.get(tool, "admin" if tool in ("operator", "web") else self.default_role)
+
+
 @dataclass(frozen=True)
 class SiteConfig:
     """A whole validated site: ``path`` is the site.toml it came from, if any."""
@@ -185,6 +214,20 @@ class SiteConfig:
     actors: dict[str, ActorConfig]
     faults: FaultsConfig = field(default_factory=FaultsConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
+
+    @property
+    def secured(self) -> bool:
+        """Whether the site's sockets use CURVE (and connections need a known key)."""
+        if self.security.curve == "auto":
+            endpoints = (self.broker.pub, self.broker.sub, self.supervisor.control)
+            return any(e.startswith("tcp://") for e in endpoints)
+        return self.security.curve == "on"
+
+    @property
+    def checked(self) -> bool:
+        """Whether the broker checks each message against its sender's rights."""
+        return self.secured and self.security.checks
 
     @property
     def folder(self) -> Path:

@@ -33,7 +33,14 @@ from actors.site.model import (
     SupervisorConfig,
     TelemetryConfig,
 )
-from actors.site.sections import MAX_PORT, host_ok, parse_faults_section, parse_web, port_ok
+from actors.site.sections import (
+    MAX_PORT,
+    host_ok,
+    parse_faults_section,
+    parse_security,
+    parse_web,
+    port_ok,
+)
 
 # key -> (expected python types, default); a default of ... means required.
 _SITE_KEYS: Final = {"name": (str, ...), "run_dir": (str, "run"), "python_path": (list, [])}
@@ -96,6 +103,7 @@ _TABLES: Final = {
     "actors",
     "faults",
     "web",
+    "security",
 }
 
 
@@ -351,11 +359,13 @@ def parse_site_leniently(
         where = f"actors.{name}"
         try:
             check_topic(name)
-            if "." in name or name.startswith("$") or name == "broker":
+            if "." in name or name.startswith("$") or name in ("broker", "supervisor"):
                 raise TopicError("")
         except TopicError:
             col.add(
-                where, "an actor name is one word of letters, digits, '_' or '-', and not 'broker'"
+                where,
+                "an actor name is one word of letters, digits, '_' or '-', "
+                "and not 'broker' or 'supervisor'",
             )
         a = col.table(table, where, _ACTOR_KEYS)
         class_path = a["class"] or ""
@@ -424,6 +434,7 @@ def parse_site_leniently(
         actors=sound,
         faults=parse_faults_section(col, data.get("faults"), set(actors)),
         web=parse_web(col, data.get("web")),
+        security=parse_security(col, data.get("security"), folder),
     )
     return site_config, col.problems
 

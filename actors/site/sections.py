@@ -1,5 +1,5 @@
-"""The ``[faults]`` and ``[web]`` sections of site.toml, and the address checks they share
-with the rest of :mod:`actors.site.parse` (pure core, no IO).
+"""The ``[faults]``, ``[web]`` and ``[security]`` sections of site.toml, and the address
+checks they share with the rest of :mod:`actors.site.parse` (pure core, no IO).
 
 Each parser takes the collector of problems (anything with ``add(key, reason)``):
 every bad value is reported with its key, and what is sound is kept.
@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from pathlib import Path
 from typing import Any, Final, Protocol
 
+from actors.core.access import ROLES, AccessError, Rights
 from actors.core.faults import FaultError, parse_faults, parse_rule
-from actors.site.model import FaultsConfig, WebConfig
+from actors.site.model import CURVE_MODES, FaultsConfig, SecurityConfig, WebConfig
 
 _HOST: Final = re.compile(r"[A-Za-z0-9]([A-Za-z0-9\-.]{0,251}[A-Za-z0-9])?")
 MAX_PORT: Final = 65535
@@ -22,6 +24,16 @@ _WEB_KEYS: Final[dict[str, tuple[type, Any]]] = {
     "token": (str, ""),
     "foxglove": (str, ""),
 }
+#: ``[security]``'s keys, their types and defaults.
+_SECURITY_KEYS: Final[dict[str, tuple[tuple[type, ...], Any]]] = {
+    "curve": ((bool, str), "auto"),
+    "keys": ((str,), "keys"),
+    "checks": ((bool,), True),
+    "default_role": ((str,), "read"),
+    "roles": ((dict,), {}),
+    "access": ((dict,), {}),
+}
+_ACCESS_KEYS: Final = ("publish", "subscribe", "deny_publish", "deny_subscribe")
 #: The shortest token accepted (characters): a short one is guessed.
 MIN_TOKEN: Final = 16
 
@@ -115,3 +127,67 @@ def _address(col: Problems, key: str, value: str, example: str) -> str:
         col.add(key, f"{value!r} is not host:port, port 1 to {MAX_PORT} (e.g. {example})")
         return ""
     return f"127.0.0.1:{port}" if value and not host else value
+
+
+def parse_security(col: Problems, data: Any, folder: Path) -> SecurityConfig:
+    """``[security]``: whether CURVE is on, the key folder, the roles and access rules;
+    every bad value reported with its key."""
+    if data is None:
+        return SecurityConfig(keys=folder / "keys")
+    if not isinstance(data, dict):
+        col.add("security", f"must be a table, got {type(data).__name__}")
+        return SecurityConfig(keys=folder / "keys")
+    values: dict[str, Any] = {k: default for k, (_, default) in _SECURITY_KEYS.items()}
+    for key, value in data.items():
+        if key not in _SECURITY_KEYS:
+            col.add(f"security.{key}", f"unknown key (known: {', '.join(_SECURITY_KEYS)})")
+        elif not isinstance(value, _SECURITY_KEYS[key][0]):
+            names = " or ".join(t.__name__ for t in _SECURITY_KEYS[key][0])
+            col.add(f"security.{key}", f"expected {names}, got {type(value).__name__}")
+        else:
+            values[key] = value
+    curve = values["curve"]
+    curve = ("on" if curve else "off") if isinstance(curve, bool) else curve
+    if curve not in CURVE_MODES:
+        col.add("security.curve", f'{curve!r} is not true, false or "auto"')
+        curve = "auto"
+    for key, role in [("default_role", values["default_role"])] + [
+        (f"roles.{k}", v) for k, v in values["roles"].items()
+    ]:
+        if role not in ROLES:
+            col.add(f"security.{key}", f"{role!r} is not a role (roles: {', '.join(ROLES)})")
+    roles = {k: v for k, v in values["roles"].items() if v in ROLES}
+    keys = Path(values["keys"])
+    return SecurityConfig(
+        curve=curve,
+        keys=keys if keys.is_absolute() else (folder / keys).resolve(),
+        checks=values["checks"],
+        default_role=values["default_role"] if values["default_role"] in ROLES else "read",
+        roles=roles,
+        access=_access(col, values["access"]),
+    )
+
+
+def _access(col: Problems, data: dict[str, Any]) -> dict[str, Rights]:
+    """``[security.access.NAME]`` tables: lists of topic patterns under known keys."""
+    out = {}
+    for name, table in data.items():
+        where = f"security.access.{name}"
+        if not isinstance(table, dict):
+            col.add(where, f"must be a table, got {type(table).__name__}")
+            continue
+        lists: dict[str, list[str]] = {}
+        for key, value in table.items():
+            if key not in _ACCESS_KEYS:
+                col.add(f"{where}.{key}", f"unknown key (known: {', '.join(_ACCESS_KEYS)})")
+            elif not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                col.add(f"{where}.{key}", "expected a list of topic patterns")
+            else:
+                try:
+                    Rights.of(value)
+                except AccessError as exc:
+                    col.add(f"{where}.{key}", str(exc))
+                else:
+                    lists[key] = value
+        out[name] = Rights.of(*(lists.get(key, []) for key in _ACCESS_KEYS))
+    return out

@@ -60,6 +60,14 @@ class Mesh:
         self.names = list(data.get("actors", {}))
         self.seen: dict[int, psutil.Process] = {}
         self._log_file = self.log_path.open("wb")
+        #: The keys the test connects with on a secured site: the operator's (made now, as
+        #: ``keys init`` would, so that the test's sockets exist before the supervisor).
+        self.keys = None
+        if self.site.secured:
+            from actors.keys import KeyFolder, tool_keys  # noqa: PLC0415
+
+            KeyFolder(self.site.security.keys).init()
+            self.keys = tool_keys(self.site.security.keys, True)
         env = dict(os.environ)
         env[PARENT_ENV] = str(os.getpid())  # the supervisor dies with the test process
         self.proc = subprocess.Popen(
@@ -73,11 +81,11 @@ class Mesh:
         self._remember(self.proc.pid)
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self.control = ControlClient(
-            self.site.supervisor.control_connect, timeout=20.0, ctx=self.ctx
+            self.site.supervisor.control_connect, timeout=20.0, ctx=self.ctx, keys=self.keys
         )
         # Connecting before the broker exists is fine: ZeroMQ retries until it appears.
         self.link = BrokerLink(
-            SocketFactory(self.ctx),
+            SocketFactory(self.ctx, keys=self.keys),
             self.site.broker.pub_connect,
             self.site.broker.sub_connect,
             "test",
@@ -246,7 +254,7 @@ class Mesh:
             self.link.publish(topic, payload)
         else:
             link = BrokerLink(
-                SocketFactory(self.ctx),
+                SocketFactory(self.ctx, keys=self.keys),
                 self.site.broker.pub_connect,
                 self.site.broker.sub_connect,
                 sender,

@@ -2,8 +2,11 @@
 
 Every request gets one reply: a result, or a typed error (``bad_request``,
 ``unknown_op``, ``unknown_actor``, ``shutting_down``, ``failed``, ``timeout``,
-``stale``). At most :data:`BATCH` requests are read per loop turn, so that
-exits and heartbeats are never starved by a flood of requests.
+``stale``, ``forbidden``). On a secured site each request carries the identity
+of its connection (the ZAP User-Id), and an op its role does not allow is
+``forbidden``, logged and published as an event. At most :data:`BATCH`
+requests are read per loop turn, so that exits and heartbeats are never
+starved by a flood of requests.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from supervisor.core.protocol import (
 )
 from supervisor.faults import FaultLedger
 from supervisor.membership import Membership
+from supervisor.security import SiteSecurity
 from supervisor.supervision import Supervision
 from supervisor.swap import SwapCoordinator
 
@@ -58,6 +62,7 @@ class Controller:
         publish: Callable[[str, Any], None],
         forwarded: RequestTracker[tuple[bytes, int, Child]],
         ledger: FaultLedger,
+        security: SiteSecurity | None = None,
     ) -> None:
         self.socket = socket
         self.supervision = supervision
@@ -71,6 +76,8 @@ class Controller:
         self.forwarded = forwarded
         #: The faults injected in the site, as the actors report them.
         self.ledger = ledger
+        #: Roles of the connections on a secured site (None: every request is served).
+        self.security = security
 
     # -- the socket ----------------------------------------------------------------------
 
@@ -78,18 +85,37 @@ class Controller:
         """Serve the requests waiting on the socket (at most :data:`BATCH`)."""
         for _ in range(BATCH):
             try:
-                frames = self.socket.recv_multipart(zmq.NOBLOCK)
+                parts = self.socket.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 return
-            identity, body = frames[0], frames[-1]
+            identity, body = parts[0].bytes, parts[-1].bytes
             try:
-                if len(frames) < MESSAGE_FRAMES:
+                if len(parts) < MESSAGE_FRAMES:
                     raise ProtocolError("bad_request", "request has no body frame")
                 req = decode_request(body)
+                self._authorize(parts[-1], req)
                 if not self._faulted(identity, req):
                     self.handle(identity, req)
             except ProtocolError as exc:
                 self.reply(identity, encode_error(request_id(body), exc.kind, str(exc)))
+
+    def _authorize(self, frame: zmq.Frame, req: Request) -> None:
+        """On a secured site: ``forbidden`` (logged, and an event) unless the connection's
+        role allows the op."""
+        if self.security is None:
+            return
+        try:
+            user = str(frame.get("User-Id"))
+        except zmq.ZMQError:
+            user = ""
+        try:
+            self.security.authorize(user, req.op)
+        except ProtocolError as exc:
+            self.supervision.events.log.warning("forbidden", identity=user, op=req.op)
+            self.supervision.events.site(
+                {"event": "forbidden", "identity": user, "op": req.op, "reason": str(exc)}
+            )
+            raise
 
     def _faulted(self, identity: bytes, req: Request) -> bool:
         """The control hop's fault rules: True when this request is dropped (no reply) or

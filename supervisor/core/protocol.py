@@ -75,6 +75,8 @@ ERROR_KINDS: Final = (
     "failed",
     "timeout",
     "stale",
+    "forbidden",
+    "rate_limited",
 )
 
 

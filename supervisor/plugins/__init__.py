@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from actors.keys import ClientKeys
 from actors.site import SiteConfig
 from supervisor.client import ControlClient, EventStream
 
@@ -36,15 +37,19 @@ class PluginContext:
 
     site: SiteConfig
     log: Any
+    #: The keys an in-process plugin connects with on a secured site (the supervisor's).
+    keys: ClientKeys | None = None
     control: ControlClient = field(init=False)
 
     def __post_init__(self) -> None:
-        self.control = ControlClient(self.site.supervisor.control_connect, timeout=PLUGIN_TIMEOUT)
+        self.control = ControlClient(
+            self.site.supervisor.control_connect, timeout=PLUGIN_TIMEOUT, keys=self.keys
+        )
 
     def events(self) -> EventStream:
         """A new stream of the site's lifecycle events (the caller closes it)."""
         broker = self.site.broker
-        return EventStream(broker.pub_connect, broker.sub_connect, None)
+        return EventStream(broker.pub_connect, broker.sub_connect, None, self.keys)
 
     def close(self) -> None:
         """Close the control client."""
@@ -60,20 +65,21 @@ def counts_of(status: dict[str, Any]) -> dict[tuple[str, str], int]:
     return counts
 
 
-def start_plugins(site: SiteConfig, log: Any) -> list[Plugin]:
-    """The built-in plugins *site* asks for, started (the control endpoint is bound)."""
+def start_plugins(site: SiteConfig, log: Any, keys: ClientKeys | None = None) -> list[Plugin]:
+    """The built-in plugins *site* asks for, started (the control endpoint is bound); on a
+    secured site they connect with *keys*."""
     plugins: list[Plugin] = []
     telemetry = site.telemetry
     if telemetry.otlp_endpoint:
         from supervisor.plugins.otel import SiteMetricsPlugin  # noqa: PLC0415 - only when used
 
-        plugins.append(SiteMetricsPlugin(PluginContext(site, log)))
+        plugins.append(SiteMetricsPlugin(PluginContext(site, log, keys)))
     if telemetry.prometheus:
         from supervisor.plugins.prometheus import PrometheusPlugin  # noqa: PLC0415
 
-        plugins.append(PrometheusPlugin(PluginContext(site, log)))
+        plugins.append(PrometheusPlugin(PluginContext(site, log, keys)))
     if site.web.listen:
         from supervisor.plugins.web import WebPlugin  # noqa: PLC0415
 
-        plugins.append(WebPlugin(PluginContext(site, log)))
+        plugins.append(WebPlugin(PluginContext(site, log, keys)))
     return plugins

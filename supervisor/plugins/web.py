@@ -49,6 +49,7 @@ class WebPlugin:
         site = self.ctx.site
         env = {**os.environ, PARENT_ENV: str(os.getpid())}
         argv = [sys.executable, "-m", "supervisor", "web", "--config", str(site.path)]
+        argv += ["--key", "web"]  # its own identity on a secured site (role admin by default)
         with self._lock:
             if self._closing.is_set():
                 return

@@ -56,7 +56,7 @@ class SiteBridge(threading.Thread):
 
     def run(self) -> None:
         ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        control = ControlClient(self.site.supervisor.control_connect, timeout=2.0, ctx=ctx)
+        control = ControlClient.for_site(self.site, 2.0, ctx)
         link = BrokerLink.to_site(ctx, self.site, "web", SYSTEM)
         try:
             self._serve(control, link)

@@ -239,7 +239,7 @@ async def action(request: web.Request) -> web.StreamResponse:
 def _request(site: SiteConfig, op: str, args: dict[str, str]) -> Any:
     from supervisor.client import ControlClient  # noqa: PLC0415 - one per action, own thread
 
-    with ControlClient(site.supervisor.control_connect, timeout=30.0) as client:
+    with ControlClient.for_site(site, 30.0) as client:
         return client.request(op, None, **args)
 
 

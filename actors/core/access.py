@@ -1,0 +1,294 @@
+"""Who may publish and subscribe to what on a secured site (pure core, no IO).
+
+Every connection to a secured site's broker has an identity, proven by its
+CURVE key (see :mod:`actors.keys`): the supervisor, an actor, or a tool (a
+person's or a program's key). :class:`Rights` says what one identity may do
+with topics: the patterns it may publish and subscribe to, and the patterns
+denied to it (deny wins). An actor's rights are its declarations (what it
+publishes and reads, the services it serves and calls) plus its own framework
+topics; a tool's come from its role and ``[security.access.NAME]``; only the
+supervisor may publish on ``$sys.control.*`` and the supervisor's topics.
+
+Subscriptions are ZeroMQ byte prefixes: :meth:`Rights.may_subscribe` allows a
+prefix only if every topic it could deliver is allowed (a subscription to
+``""`` needs ``*``; to ``a.`` needs ``a.*``; an exact topic ``a.b`` also
+delivers ``a.bc``, which the subscriber's runtime discards: prefixes cannot be
+narrower than that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from actors.core.calls import REPLY_PREFIX, SERVICE_PREFIX, SYS_SERVICES
+from actors.core.control import SWAP_SUFFIX
+from actors.core.topics import (
+    SYS_CONTROL,
+    SYS_EVENT,
+    SYS_HEARTBEAT,
+    SYS_PROBE,
+    SYS_REPLY,
+    SYS_RETAINED,
+    TopicError,
+    parse_pattern,
+)
+
+#: Roles of tools, weakest first: each has the rights of those before it.
+ROLES: Final = ("read", "operate", "admin")
+#: The identity of the supervisor (its key is ``supervisor`` in the key folder).
+SUPERVISOR: Final = "supervisor"
+#: The identity of the broker's own messages (its heartbeat), which never cross a socket.
+BROKER: Final = "broker"
+#: Kinds of identities, as the key folder sorts them.
+ACTOR: Final = "actor"
+TOOL: Final = "tool"
+#: Names no actor or tool key may take.
+RESERVED: Final = frozenset({SUPERVISOR, BROKER, "site", "server"})
+SYS_LOG: Final = "$sys.log."
+SYS_STATUS: Final = "$sys.status."
+SYS_FAULT: Final = "$sys.fault"
+#: The supervisor's access table, which the broker applies (supervisor only).
+SYS_ACCESS: Final = "$sys.access"
+
+
+class AccessError(ValueError):
+    """A rule of ``[security]`` is not well formed; the message names the pattern."""
+
+
+def _patterns(texts: Iterable[str]) -> tuple[str, ...]:
+    out = []
+    for text in texts:
+        try:
+            parse_pattern(text)
+        except TopicError as exc:
+            raise AccessError(f"pattern {text!r}: {exc}") from None
+        out.append(text)
+    return tuple(dict.fromkeys(out))
+
+
+def _prefix_allowed(prefix: str, pattern: str) -> bool:
+    """Whether every topic a subscription to byte prefix *prefix* can deliver matches
+    *pattern*."""
+    parsed = parse_pattern(pattern)
+    if parsed.exact:
+        return prefix == parsed.prefix
+    return prefix.startswith(parsed.prefix)
+
+
+def _prefix_touches(prefix: str, pattern: str) -> bool:
+    """Whether a subscription to *prefix* can deliver a topic matching *pattern*."""
+    parsed = parse_pattern(pattern)
+    if parsed.exact:
+        return parsed.prefix.startswith(prefix)
+    return prefix.startswith(parsed.prefix) or parsed.prefix.startswith(prefix)
+
+
+@dataclass(frozen=True)
+class Rights:
+    """The topics one identity may publish and subscribe to; a deny wins over an allow."""
+
+    publish: tuple[str, ...] = ()
+    subscribe: tuple[str, ...] = ()
+    deny_publish: tuple[str, ...] = ()
+    deny_subscribe: tuple[str, ...] = ()
+    #: May publish any of the site's own topics (those not starting with ``$``).
+    site_topics: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        publish: Iterable[str] = (),
+        subscribe: Iterable[str] = (),
+        deny_publish: Iterable[str] = (),
+        deny_subscribe: Iterable[str] = (),
+        *,
+        site_topics: bool = False,
+    ) -> Rights:
+        """Rights from pattern texts (AccessError names a bad one)."""
+        return cls(
+            _patterns(publish),
+            _patterns(subscribe),
+            _patterns(deny_publish),
+            _patterns(deny_subscribe),
+            site_topics,
+        )
+
+    def may_publish(self, topic: str) -> bool:
+        """Whether a message on *topic* from this identity is delivered."""
+        if any(parse_pattern(d).matches(topic) for d in self.deny_publish):
+            return False
+        if self.site_topics and not topic.startswith("$"):
+            return True
+        return any(parse_pattern(p).matches(topic) for p in self.publish)
+
+    def may_subscribe(self, prefix: str) -> bool:
+        """Whether this identity may subscribe to the ZeroMQ byte prefix *prefix*."""
+        if any(_prefix_touches(prefix, d) for d in self.deny_subscribe):
+            return False
+        return any(_prefix_allowed(prefix, p) for p in self.subscribe)
+
+    def __or__(self, other: Rights) -> Rights:
+        def both(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(dict.fromkeys(a + b))
+
+        return Rights(
+            both(self.publish, other.publish),
+            both(self.subscribe, other.subscribe),
+            both(self.deny_publish, other.deny_publish),
+            both(self.deny_subscribe, other.deny_subscribe),
+            self.site_topics or other.site_topics,
+        )
+
+    def encode(self) -> dict[str, Any]:
+        """The rights as a msgpack-able map."""
+        return {
+            **{key: list(getattr(self, key)) for key in _LISTS},
+            "site_topics": self.site_topics,
+        }
+
+    @classmethod
+    def decode(cls, data: Any) -> Rights:
+        """Rights from :meth:`encode`'s map (AccessError when it is not one)."""
+        if not isinstance(data, Mapping):
+            raise AccessError("rights must be a map")
+        lists = []
+        for key in _LISTS:
+            value = data.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise AccessError(f"rights.{key} must be a list of patterns")
+            lists.append(value)
+        return cls.of(*lists, site_topics=data.get("site_topics") is True)
+
+
+_LISTS: Final = ("publish", "subscribe", "deny_publish", "deny_subscribe")
+#: What every identity may do: probe its own link through the broker.
+_EVERYONE: Final = Rights.of(publish=[SYS_PROBE + "*"], subscribe=[SYS_PROBE + "*"])
+#: The supervisor may do everything.
+SUPERVISOR_RIGHTS: Final = Rights.of(publish=["*"], subscribe=["*"])
+#: Topics only the supervisor publishes (a tool's role never reaches them).
+SUPERVISOR_TOPICS: Final = (
+    SYS_CONTROL + "*",
+    SYS_EVENT,
+    SYS_SERVICES,
+    SYS_RETAINED + "*",
+    SYS_ACCESS,
+)
+
+
+@dataclass(frozen=True)
+class ActorAccess:
+    """What an actor declares that its rights come from (its resolved topics)."""
+
+    #: Topics or families (``a.*``) its Outputs publish.
+    outputs: tuple[str, ...] = ()
+    #: Topics or families its Inputs read.
+    inputs: tuple[str, ...] = ()
+    #: Services it serves (requests to it, replies from it).
+    serves: tuple[str, ...] = ()
+    #: Services it calls.
+    calls: tuple[str, ...] = ()
+
+
+def actor_rights(name: str, declared: ActorAccess, extra: Rights | None = None) -> Rights:
+    """An actor's rights: its declarations and its own framework topics.
+
+    It publishes its Outputs, its heartbeat, log, status and replies to the
+    supervisor, its fault ledger, its requests to the services it calls and,
+    when it serves, replies to any caller; it reads its Inputs, the
+    supervisor's requests to it, the replies to its own calls, the requests
+    to its services and the directory of services. *extra* is what the site
+    allows more (``[security.access.NAME]``).
+    """
+    publish = [
+        *declared.outputs,
+        SYS_HEARTBEAT + name,
+        SYS_LOG + name,
+        SYS_STATUS + name,
+        SYS_REPLY + name,
+        SYS_REPLY + name + SWAP_SUFFIX,
+        SYS_RETAINED + name,
+        SYS_FAULT,
+        *(SERVICE_PREFIX + s for s in declared.calls),
+    ]
+    subscribe = [
+        *declared.inputs,
+        SYS_CONTROL + name,
+        SYS_CONTROL + name + SWAP_SUFFIX,
+        REPLY_PREFIX + name,
+    ]
+    if declared.serves:
+        publish.append(REPLY_PREFIX + "*")
+        subscribe += [SERVICE_PREFIX + s for s in declared.serves]
+    if declared.calls:
+        subscribe.append(SYS_SERVICES)
+    rights = _EVERYONE | Rights.of(publish, subscribe)
+    return rights | extra if extra is not None else rights
+
+
+def tool_rights(name: str, role: str, extra: Rights | None = None) -> Rights:
+    """A tool's rights from its *role*: ``read`` subscribes to everything (``tap``,
+    ``record``, the web view's reading); ``operate`` and ``admin`` also publish on the
+    site's own topics (``pub``) and call its services (``call``). None publishes on
+    the framework's ``$sys`` topics but for its probes. *extra* adds
+    ``[security.access.NAME]``'s rules; the supervisor's topics stay denied."""
+    rights = _EVERYONE | Rights.of(subscribe=["*"])
+    if ROLES.index(role) >= ROLES.index("operate"):
+        rights = rights | Rights.of(
+            publish=[SERVICE_PREFIX + "*"], subscribe=[REPLY_PREFIX + name], site_topics=True
+        )
+    if extra is not None:
+        rights = rights | extra
+    return rights | Rights.of(deny_publish=SUPERVISOR_TOPICS)
+
+
+@dataclass(frozen=True)
+class AccessTable:
+    """What the broker checks: each actor's rights (from the supervisor), and the
+    tools' (from their roles and the site's rules)."""
+
+    actors: dict[str, Rights] = field(default_factory=dict)
+    tools: dict[str, Rights] = field(default_factory=dict)
+    #: Role of a tool key not named in the table (the site's default).
+    default_role: str = "read"
+    version: int = 0
+
+    def rights(self, kind: str, name: str) -> Rights | None:
+        """The rights of identity *name* of *kind*; None when it has none (an actor the
+        table does not know yet, a tool key named like an actor)."""
+        if kind == ACTOR:
+            return self.actors.get(name)
+        if kind == TOOL:
+            if name in self.actors:
+                return None
+            known = self.tools.get(name)
+            return known if known is not None else tool_rights(name, self.default_role)
+        if name == SUPERVISOR:
+            return SUPERVISOR_RIGHTS
+        return None
+
+    def encode(self) -> dict[str, Any]:
+        """The table as a msgpack-able map (the supervisor sends it on ``$sys.access``)."""
+        return {
+            "version": self.version,
+            "actors": {n: r.encode() for n, r in self.actors.items()},
+            "tools": {n: r.encode() for n, r in self.tools.items()},
+            "default_role": self.default_role,
+        }
+
+    @classmethod
+    def decode(cls, data: Any) -> AccessTable:
+        """A table from :meth:`encode`'s map (AccessError when it is not one)."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("version"), int):
+            raise AccessError("access table must be a map with an integer version")
+        parts = []
+        for key in ("actors", "tools"):
+            value = data.get(key, {})
+            if not isinstance(value, Mapping):
+                raise AccessError(f"access.{key} must be a map")
+            parts.append({str(n): Rights.decode(r) for n, r in value.items()})
+        role = data.get("default_role", "read")
+        if role not in ROLES:
+            raise AccessError(f"access.default_role {role!r} is not a role")
+        return cls(parts[0], parts[1], role, data["version"])

@@ -3,8 +3,10 @@
 Requests come on ``$sys.control.<name>`` as :class:`~actors.core.control.Request`
 records and are answered on ``$sys.reply.<name>``; a repeated request id gets
 the first answer again (the supervisor resends until it hears back), never a
-second snapshot. :class:`ControlAnswers` is that part of
-:class:`~actors.runtime.ActorProcess`.
+second snapshot. Only a well-formed request whose envelope names the
+supervisor as sender is served (a checked site's broker guarantees the
+name); anything else is counted (``control_rejected``) and ignored.
+:class:`ControlAnswers` is that part of :class:`~actors.runtime.ActorProcess`.
 """
 
 from __future__ import annotations
@@ -12,13 +14,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
+from actors.core.access import SUPERVISOR
 from actors.core.control import Op, Reply, Request, decode_request
 from actors.core.engine import ActorEngine, Outgoing
 from actors.core.faults import FaultError
 from actors.core.requests import ReplyCache
 from actors.core.wire import WireError, decode_message
+
+#: Messages a paused actor (handing over to a new version) keeps, at most.
+MAX_HELD: Final = 200_000
 
 
 class ControlAnswers:
@@ -30,6 +36,8 @@ class ControlAnswers:
     reply_topic: bytes
     paused: bool
     held: list[list[bytes]]
+    held_dropped: int
+    control_rejected: int
     swapped_out: bool
     _replies: ReplyCache[Reply]
     # Given by the runtime: put the site's fault rules in force now (``ctl fault``).
@@ -40,11 +48,35 @@ class ControlAnswers:
     ) -> Path | None:
         raise NotImplementedError
 
+    def hold(self, frames: list[bytes]) -> None:
+        """Keep a message while paused by a handover, up to :data:`MAX_HELD` (then drop and
+        count it: a pause that never ends must not take all memory)."""
+        if len(self.held) < MAX_HELD:
+            self.held.append(frames)
+        else:
+            self.held_dropped += 1
+
+    def _from_supervisor(self, frames: list[bytes]) -> Any:
+        """The payload of a control message if it is well formed and the supervisor sent
+        it, else None (counted in ``control_rejected``: never acted upon)."""
+        try:
+            message = decode_message(frames)
+        except WireError:
+            message = None
+        if message is None or message.envelope.sender != SUPERVISOR:
+            self.control_rejected += 1
+            return None
+        return message.envelope.payload
+
     def _control(self, engine: ActorEngine, frames: list[bytes]) -> list[Outgoing]:
         """Answer a request from the supervisor on ``$sys.control.<name>``."""
+        payload = self._from_supervisor(frames)
+        if payload is None:
+            return []
         try:
-            request = decode_request(decode_message(frames).envelope.payload)
+            request = decode_request(payload)
         except WireError:
+            self.control_rejected += 1
             return []
         if not isinstance(request, Request):
             return []  # retained values come before on_start; a late copy is ignored

@@ -111,6 +111,9 @@ class Reports:
         counts["snapshots_failed"] = self.snapshots_failed
         # Messages shed while a blocking call waited (more than its bound came meanwhile).
         counts["deferred_dropped"] = getattr(self, "deferred_dropped", 0)
+        # Messages dropped while paused past the bound, and control messages not obeyed.
+        counts["held_dropped"] = getattr(self, "held_dropped", 0)
+        counts["control_rejected"] = getattr(self, "control_rejected", 0)
         return {k: v for k, v in counts.items() if v}
 
     def _hold_name(self) -> None:

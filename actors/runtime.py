@@ -40,7 +40,7 @@ from actors.core.params import ParamError
 from actors.core.requests import ReplyCache
 from actors.core.resilience import PolicyError
 from actors.core.topics import SYS_CONTROL, SYS_HEARTBEAT, SYS_REPLY, SYS_RETAINED
-from actors.core.wire import WireError, decode_message
+from actors.core.wire import WireError
 from actors.fault_runtime import InjectsFaults
 from actors.link import BrokerLink, BrokerUnreachable
 from actors.loader import LoadError, load_class
@@ -102,6 +102,8 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits, InjectsFaults):
         #: After a handover (the old version of a swap): messages held back, not processed.
         self.paused = False
         self.held: list[list[bytes]] = []
+        self.held_dropped = 0
+        self.control_rejected = 0
         #: The new version took over: leave without on_stop.
         self.swapped_out = False
         #: Where the process is: priming or in standby before running (see Phase).
@@ -269,9 +271,13 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits, InjectsFaults):
         if frames[0] != self.control_topic:
             self._early.append(frames)
             return
+        payload = self._from_supervisor(frames)
+        if payload is None:
+            return
         try:
-            retained = decode_request(decode_message(frames).envelope.payload)
+            retained = decode_request(payload)
         except WireError:
+            self.control_rejected += 1
             return
         if not isinstance(retained, Retained):
             self._early.append(frames)  # a request for the running actor: answered later
@@ -400,7 +406,7 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits, InjectsFaults):
                                 break
                             continue
                         if self.paused:
-                            self.held.append(frames)
+                            self.hold(frames)
                             continue
                         out = receive(frames)
                         if out:

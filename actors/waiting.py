@@ -38,6 +38,8 @@ class CallWaits:
     paused: bool
     held: list[list[bytes]]
     swapped_out: bool
+    # Given by the runtime (ControlAnswers): keep a message while paused, bounded.
+    hold: Callable[[list[bytes]], None]
     #: Messages that came while a blocking call waited, delivered after its hook.
     deferred: list[list[bytes]]
     #: Messages shed because more than _DEFER_MAX came while a call waited.
@@ -91,6 +93,6 @@ class CallWaits:
                 if self.swapped_out:
                     return
             elif self.paused:
-                self.held.append(frames)
+                self.hold(frames)
             else:
                 send_all(engine.receive(frames))

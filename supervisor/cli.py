@@ -45,7 +45,7 @@ from actors.link import BrokerLink, BrokerUnreachable
 from actors.site import ConfigError, SiteConfig, connect_address, load_site
 from actors.site.parse import actor_keys
 from actors.site.paths import exposed, folder_problems, tighten
-from supervisor import cli_calls, cli_faults, cli_record, cli_snapshots, cli_web
+from supervisor import cli_calls, cli_faults, cli_keys, cli_record, cli_snapshots, cli_web
 from supervisor.client import ControlClient, ControlError, ControlTimeout, listening
 from supervisor.core.protocol import OPS
 from supervisor.docs import format_live, live_graph, write_docs
@@ -133,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_snapshots.add_commands(sub, _config_arg)
     cli_web.add_command(sub, _config_arg)
     cli_record.add_commands(sub, _config_arg)
+    cli_keys.add_command(sub, _config_arg)
     return parser
 
 
@@ -222,6 +223,8 @@ def main(argv: list[str] | None = None, zygote: Zygote | None = None) -> int:
             return cli_record.cmd_record(site, args)
         if command == "play":
             return cli_record.cmd_play(site, args)
+        if command == "keys":
+            return cli_keys.cmd_keys(site, args)
     except ConfigError as exc:
         if zygote is not None:
             zygote.close()

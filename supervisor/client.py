@@ -31,10 +31,12 @@ from supervisor.core.protocol import (
 class ControlError(RuntimeError):
     """The supervisor answered with an error; ``kind`` is its error kind."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(f"{kind}: {message}")
         self.kind = kind
         self.message = message
+        #: Seconds until trying again may succeed (``rate_limited``), when the reply says.
+        self.retry_after = retry_after
 
 
 class ControlTimeout(TimeoutError):
@@ -109,7 +111,7 @@ class ControlClient:
             if reply.id != req_id:
                 continue  # a late reply to an earlier request that timed out
             if not reply.ok:
-                raise ControlError(reply.error, reply.message)
+                raise ControlError(reply.error, reply.message, reply.retry_after)
             return reply.result
 
     def status(self) -> dict[str, Any]:

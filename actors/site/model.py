@@ -92,6 +92,10 @@ class SupervisorConfig:
     heartbeat_interval: float
     hang_timeout: float
     spawn: str
+    #: Requests a second one control connection may send (``rate_limited`` beyond), and
+    #: how many at once.
+    control_rate: float = 1000.0
+    control_burst: int = 2000
 
     @property
     def control_connect(self) -> str:

@@ -57,6 +57,8 @@ _SUPERVISOR_KEYS: Final = {
     "heartbeat_interval": ((int, float), 1.0),
     "hang_timeout": ((int, float), 5.0),
     "spawn": (str, "zygote"),
+    "control_rate": ((int, float), 1000.0),
+    "control_burst": (int, 2000),
 }
 _SNAPSHOT_KEYS: Final = {
     "dir": (str, ""),
@@ -125,6 +127,8 @@ _RANGES: Final[dict[str, tuple[float, float, str]]] = {
     "supervisor.ready_timeout": (0.01, 3_600, "s"),
     "supervisor.heartbeat_interval": (0.01, 60, "s"),
     "supervisor.hang_timeout": (0.05, 86_400, "s"),
+    "supervisor.control_rate": (0.01, 1_000_000, "requests/s"),
+    "supervisor.control_burst": (1, 10_000_000, "requests"),
     "snapshots.keep": (1, 100_000, "files"),
     "snapshots.inputs": (0, 1_000_000, "messages"),
     "snapshots.recorder_mb": (0.01, 65_536, "MiB"),
@@ -286,6 +290,8 @@ def parse_site_leniently(
         "ready_timeout",
         "heartbeat_interval",
         "hang_timeout",
+        "control_rate",
+        "control_burst",
     ):
         col.number(f"supervisor.{key}", s[key])
     if s["backoff_max"] < s["backoff_initial"]:
@@ -302,6 +308,8 @@ def parse_site_leniently(
         heartbeat_interval=float(s["heartbeat_interval"]),
         hang_timeout=float(s["hang_timeout"]),
         spawn=s["spawn"],
+        control_rate=float(s["control_rate"]),
+        control_burst=int(s["control_burst"]),
     )
     if supervisor.hang_timeout <= supervisor.heartbeat_interval:
         col.add("supervisor.hang_timeout", "must be longer than supervisor.heartbeat_interval")

@@ -11,6 +11,7 @@ starved by a flood of requests.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import os
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from actors.core.control import Reply
 from actors.core.control import Request as ActorRequest
 from actors.core.faults import delay_of
 from actors.core.requests import RequestTracker
+from actors.core.resilience import TokenBucket
 from actors.core.topics import SYS_CONTROL
 from actors.core.wire import MESSAGE_FRAMES
 from actors.faulty import SYS_FAULT
@@ -46,6 +48,8 @@ from supervisor.swap import SwapCoordinator
 BATCH: Final = 100
 #: Seconds between two sends of a request forwarded to an actor, until it answers.
 RETRY: Final = 1.0
+#: Connections whose request budget is remembered, at most.
+MAX_BUDGETS: Final = 4096
 
 
 class Controller:
@@ -78,6 +82,8 @@ class Controller:
         self.ledger = ledger
         #: Roles of the connections on a secured site (None: every request is served).
         self.security = security
+        #: Each connection's request budget (by its routing id; the oldest forgotten first).
+        self._budgets: collections.OrderedDict[bytes, TokenBucket] = collections.OrderedDict()
 
     # -- the socket ----------------------------------------------------------------------
 
@@ -89,6 +95,14 @@ class Controller:
             except zmq.Again:
                 return
             identity, body = parts[0].bytes, parts[-1].bytes
+            wait = self._budget(identity)
+            if wait is not None:
+                message = (
+                    f"more than {self.supervision.site.supervisor.control_rate:g} requests a "
+                    f"second from this connection; try again in {wait:.3f}s"
+                )
+                self.reply(identity, encode_error(request_id(body), "rate_limited", message, wait))
+                continue
             try:
                 if len(parts) < MESSAGE_FRAMES:
                     raise ProtocolError("bad_request", "request has no body frame")
@@ -98,6 +112,19 @@ class Controller:
                     self.handle(identity, req)
             except ProtocolError as exc:
                 self.reply(identity, encode_error(request_id(body), exc.kind, str(exc)))
+
+    def _budget(self, identity: bytes) -> float | None:
+        """None when connection *identity* may send one more request now, else the seconds
+        until it may."""
+        bucket = self._budgets.get(identity)
+        if bucket is None:
+            cfg = self.supervision.site.supervisor
+            bucket = self._budgets[identity] = TokenBucket(cfg.control_rate, cfg.control_burst)
+            if len(self._budgets) > MAX_BUDGETS:
+                self._budgets.popitem(last=False)
+        else:
+            self._budgets.move_to_end(identity)
+        return bucket.take(self.loop.clock())
 
     def _authorize(self, frame: zmq.Frame, req: Request) -> None:
         """On a secured site: ``forbidden`` (logged, and an event) unless the connection's

@@ -182,11 +182,12 @@ def encode_result(req_id: int, result: Any) -> bytes:
     return packed
 
 
-def encode_error(req_id: int, kind: str, message: str) -> bytes:
-    """Encode an error reply."""
-    packed: bytes = msgpack.packb(
-        {"id": req_id, "ok": False, "error": kind, "message": message}, use_bin_type=True
-    )
+def encode_error(req_id: int, kind: str, message: str, retry_after: float | None = None) -> bytes:
+    """Encode an error reply (*retry_after*: seconds until trying again may succeed)."""
+    body: dict[str, Any] = {"id": req_id, "ok": False, "error": kind, "message": message}
+    if retry_after is not None:
+        body["retry_after"] = round(retry_after, 3)
+    packed: bytes = msgpack.packb(body, use_bin_type=True)
     return packed
 
 
@@ -199,6 +200,7 @@ class Reply:
     result: Any = None
     error: str = ""
     message: str = ""
+    retry_after: float | None = None
 
 
 def decode_reply(body: bytes) -> Reply:
@@ -215,4 +217,5 @@ def decode_reply(body: bytes) -> Reply:
         result=obj.get("result"),
         error=str(obj.get("error", "")),
         message=str(obj.get("message", "")),
+        retry_after=wait if isinstance(wait := obj.get("retry_after"), int | float) else None,
     )

@@ -55,10 +55,17 @@ class CheckingForwarder(threading.Thread):
     allowed (see the module docstring)."""
 
     def __init__(
-        self, sockets: SocketFactory, endpoints: tuple[str, str, str, str], log: Any
+        self,
+        sockets: SocketFactory,
+        endpoints: tuple[str, str, str, str, str],
+        log: Any,
+        *,
+        events: int,
     ) -> None:
         """*endpoints*: the publishers' and the subscribers' sides, the broker's own inproc
-        publisher and the control pipe."""
+        publisher, the control pipe and the socket monitors' (``{}`` for the side), which
+        report *events* (none at bind: a monitor's pipe blocks until the main thread reads
+        it)."""
         super().__init__(name="broker-checks", daemon=True)
         self.sockets = sockets
         self.endpoints = endpoints
@@ -70,15 +77,18 @@ class CheckingForwarder(threading.Thread):
         self.denied: collections.Counter[str] = collections.Counter()
         #: The latest denials (identity, what, topic, reason), taken by the heartbeat.
         self.recent: collections.deque[dict[str, str]] = collections.deque(maxlen=_RECENT)
+        self.events = events
         self._verdicts: dict[tuple[str, bytes], str] = {}
         self._prefixes: dict[str, bytes] = {}
 
     def run(self) -> None:
-        pub, sub, inproc, control_endpoint = self.endpoints
+        pub, sub, inproc, control_endpoint, monitor = self.endpoints
         xsub = self.sockets.forwarder(zmq.XSUB)
         xpub = self.sockets.forwarder(zmq.XPUB)
         xpub.setsockopt(zmq.XPUB_MANUAL, 1)
         control = self.sockets.pair(control_endpoint, bind=True)
+        xsub.monitor(monitor.format("xsub"), self.events)
+        xpub.monitor(monitor.format("xpub"), self.events)
         try:
             xsub.bind(pub)
             xsub.bind(inproc)
@@ -106,6 +116,8 @@ class CheckingForwarder(threading.Thread):
         except zmq.ContextTerminated:
             pass
         finally:
+            xsub.disable_monitor()
+            xpub.disable_monitor()
             for sock in (xsub, xpub, control):
                 sock.close(linger=0)
 

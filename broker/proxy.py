@@ -53,6 +53,7 @@ _EVENTS: Final = {
     zmq.EVENT_DISCONNECTED: "disconnected",
     zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "handshake_failed",
     zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "handshake_failed",
+    zmq.EVENT_HANDSHAKE_FAILED_AUTH: "handshake_failed",
 }
 _PARENT_CHECK: Final = 0.5
 #: Failed handshakes logged one by one, at most (garbage at the port is counted anyway).
@@ -144,7 +145,9 @@ def run_broker(config: BrokerSettings) -> int:
     wakeup = SignalWakeup((signal.SIGTERM, signal.SIGINT))
     forwarder: _Forwarder | CheckingForwarder
     if config.checked:
-        forwarder = CheckingForwarder(sockets, (config.pub, config.sub, _INPROC, _CONTROL), log)
+        forwarder = CheckingForwarder(
+            sockets, (config.pub, config.sub, _INPROC, _CONTROL, _MONITOR), log, events=sum(_EVENTS)
+        )
     else:
         forwarder = _Forwarder(sockets, config)
     forwarder.start()

@@ -124,6 +124,8 @@ class BrokerTraffic:
         assert isinstance(payload, dict)
         if child is sup.broker:
             self._denials(payload.get("denials"))
+        # A peer's map: its well-known fields as the decoder checked them (a map is a map).
+        payload = {**payload, **beat.encode()}
         self._write_failures(child, child.heartbeat, payload)
         child.heartbeat = payload
         child.heartbeat_at = sup.loop.clock()

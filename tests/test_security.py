@@ -7,13 +7,22 @@ import secrets
 import stat
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import msgpack
 import pytest
+import zmq
 from clitools import supervisor_cli
 
-from actors.testing import MeshFactory
+from actors.core.access import ACTOR, TOOL
+from actors.core.wire import encode_envelope
+from actors.keys import ClientKeys, Identity, KeyFolder
+from actors.sockets import SocketFactory
+from actors.testing import Mesh, MeshError, MeshFactory
+from supervisor.client import ControlClient
 
 pytestmark = pytest.mark.slow
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -171,3 +180,85 @@ def test_replay_of_a_crafted_snapshot_naming_foreign_code_imports_nothing(tmp_pa
     trusted = supervisor_cli("replay", str(path), "--trust")
     assert marker.exists(), trusted.stderr
     assert trusted.returncode == 1, trusted.stdout + trusted.stderr  # reproduced
+
+
+# -- a secured site: CURVE, ZAP, roles and per-message checks ------------------------------
+
+SECURED = {
+    "security": {"curve": True, "roles": {"viewer": "read"}},
+    "actors": {
+        "doubler": {"class": "mesh_actors:Doubler"},
+        "ticker": {"class": "mesh_actors:Ticker"},
+    },
+}
+
+
+def _socket(ctx: zmq.Context[Any], kind: int, keys: ClientKeys | None) -> zmq.Socket[Any]:
+    sock = SocketFactory(ctx, keys=keys).ctx.socket(kind)
+    if keys is not None:
+        sock.curve_serverkey = keys.server
+        sock.curve_publickey = keys.public
+        sock.curve_secretkey = keys.secret
+    sock.linger = 0
+    return sock
+
+
+def _stranger_keys(site: Mesh) -> ClientKeys:
+    """A key pair the site never saw, which knows the site's public key."""
+    public, secret = zmq.curve_keypair()
+    server = KeyFolder(site.site.security.keys).server().public
+    return ClientKeys(server, public, secret, Identity(TOOL, "stranger"))
+
+
+def _refused_everywhere(site: Mesh, ctx: zmq.Context[Any], keys: ClientKeys | None) -> None:
+    """A client with *keys* (None: no CURVE) gets nothing from control, publish and
+    subscribe: five fresh attempts of each."""
+    s = site.site
+    for _ in range(5):
+        control = _socket(ctx, zmq.DEALER, keys)
+        control.connect(s.supervisor.control_connect)
+        control.send_multipart([b"", msgpack.packb({"id": 1, "op": "status"})])
+        assert not control.poll(300), "a refused client got a control reply"
+        control.close()
+        sub = _socket(ctx, zmq.SUB, keys)
+        sub.setsockopt(zmq.SUBSCRIBE, b"ticks")
+        sub.connect(s.broker.sub_connect)
+        assert not sub.poll(300), "a refused client got messages"  # ticks come every 50 ms
+        sub.close()
+        pub = _socket(ctx, zmq.PUB, keys)
+        pub.connect(s.broker.pub_connect)
+        cursor = site.mark()
+        for _ in range(10):  # the doubler would answer each on numbers.out
+            pub.send_multipart([b"numbers.in", encode_envelope("x", 1, time.time_ns(), 1.0)])
+        pub.close()
+    with pytest.raises(MeshError):
+        site.wait_for("numbers.out", timeout=0.5, after=cursor)
+
+
+def test_clients_without_a_known_key_are_refused_on_control_publish_and_subscribe(
+    mesh: MeshFactory,
+) -> None:
+    """No CURVE, an unknown key, and a revoked one: every attempt on the control endpoint
+    and on both sides of the broker is refused; the broker and the supervisor count them.
+    A key added to the running site works at once, and is refused once revoked."""
+    site = mesh.start(SECURED)
+    ctx: zmq.Context[Any] = zmq.Context()
+    try:
+        _refused_everywhere(site, ctx, None)
+        _refused_everywhere(site, ctx, _stranger_keys(site))
+        added = supervisor_cli("keys", "add", "bob", config=site.config_path)
+        assert added.returncode == 0, added.stderr
+        bob = KeyFolder(site.site.security.keys).client(Identity(TOOL, "bob"))
+        with ControlClient(site.site.supervisor.control_connect, 5.0, ctx, bob) as client:
+            assert client.status()["site"] == "test"  # a new key works without a restart
+        revoked = supervisor_cli("keys", "revoke", "bob", config=site.config_path)
+        assert revoked.returncode == 0, revoked.stderr
+        _refused_everywhere(site, ctx, bob)
+        site.wait_actor(  # 3 clients x 5 attempts x 2 sides: a failed handshake each
+            "broker",
+            lambda a: a["stats"].get("rejected", 0) >= 30,
+            10,
+            "the broker counting the refused connections",
+        )
+    finally:
+        ctx.destroy(linger=0)

@@ -56,20 +56,18 @@ class SiteCollector:
         for a in actors:
             name = str(a["name"])
             up.add_metric([name, str(a["kind"])], int(a["state"] == "running"))
-            for outcome, value in sorted(a.get("stats", {}).items()):
-                if isinstance(value, int | float):
-                    messages.add_metric([name, str(outcome)], value)
-            for metric, value in sorted(a.get("metrics", {}).items()):
-                if isinstance(value, bool | int | float):
-                    family = declared.setdefault(
-                        metric,
-                        GaugeMetricFamily(
-                            f"enlil_{_NAME.sub('_', metric)}",
-                            f"Declared metric {metric}",
-                            labels=["actor"],
-                        ),
-                    )
-                    family.add_metric([name], float(value))
+            for outcome, value in _numbers(a.get("stats")):
+                messages.add_metric([name, outcome], value)
+            for metric, value in _numbers(a.get("metrics"), flags=True):
+                family = declared.setdefault(
+                    metric,
+                    GaugeMetricFamily(
+                        f"enlil_{_NAME.sub('_', metric)}",
+                        f"Declared metric {metric}",
+                        labels=["actor"],
+                    ),
+                )
+                family.add_metric([name], value)
         restarts = CounterMetricFamily(
             "enlil_restarts", "Restarts of each actor by the supervisor", labels=["actor"]
         )
@@ -86,15 +84,15 @@ class SiteCollector:
         yield from (declared[name] for name in sorted(declared))
 
 
-def _numbers(table: Any) -> list[tuple[str, float]]:
-    """The numeric entries of a map from a heartbeat (a peer's data: anything else is
-    skipped)."""
+def _numbers(table: Any, *, flags: bool = False) -> list[tuple[str, float]]:
+    """The numeric entries of a map from a heartbeat, by name (a peer's data: anything
+    else is skipped; with *flags*, booleans count as 0 and 1)."""
     if not isinstance(table, dict):
         return []
     return [
         (str(k), float(v))
         for k, v in sorted(table.items(), key=lambda kv: str(kv[0]))
-        if isinstance(v, int | float) and not isinstance(v, bool)
+        if isinstance(v, int | float) and (flags or not isinstance(v, bool))
     ]
 
 

@@ -310,3 +310,16 @@ class Blobs(Actor):
         """Adds the blob's length."""
         self.total += len(self.blob)
         self.out = self.total
+
+
+class TickCounter(Actor):
+    """Counts the ticks it receives and says how many."""
+
+    tick = Input("ticks", int, doc="A tick")
+    seen = Output("ticks.seen", int, doc="Ticks received so far")
+    count = State(0, doc="Ticks received")
+
+    def step(self) -> None:
+        """Runs in the counter's process on each tick."""
+        self.count += 1
+        self.seen = self.count

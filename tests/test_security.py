@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import stat
 import subprocess
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -260,5 +262,157 @@ def test_clients_without_a_known_key_are_refused_on_control_publish_and_subscrib
             10,
             "the broker counting the refused connections",
         )
+    finally:
+        ctx.destroy(linger=0)
+
+
+def _raw_link(ctx: zmq.Context[Any], site: Mesh, keys: ClientKeys) -> zmq.Socket[Any]:
+    """A PUB on the site's broker with *keys*, connected (proven by one allowed probe)."""
+    pub = _socket(ctx, zmq.PUB, keys)
+    pub.connect(site.site.broker.pub_connect)
+    sub = _socket(ctx, zmq.SUB, keys)
+    probe = f"$sys.probe.forger-{os.getpid()}".encode()
+    sub.setsockopt(zmq.SUBSCRIBE, probe)
+    sub.connect(site.site.broker.sub_connect)
+    deadline = time.monotonic() + 10
+    while not sub.poll(20):
+        assert time.monotonic() < deadline, "the forger never got through to the broker"
+        pub.send_multipart([probe, encode_envelope(keys.identity.name, 1, time.time_ns(), 0)])
+    sub.close()
+    return pub
+
+
+def test_an_actor_that_forges_is_dropped_counted_and_reported(mesh: MeshFactory) -> None:
+    """With the doubler's own key: another's sender, a topic it does not declare, the
+    supervisor's control topic and another's heartbeat are dropped, counted for the
+    doubler and reported as ``denied`` events; no other process sees them. What the
+    doubler declares still goes through."""
+    site = mesh.start(SECURED)
+    ctx: zmq.Context[Any] = zmq.Context()
+    try:
+        doubler = KeyFolder(site.site.security.keys).client(Identity(ACTOR, "doubler"))
+        pub = _raw_link(ctx, site, doubler)
+        now = time.time_ns()
+        forged = [
+            [b"numbers.out", encode_envelope("ticker", 1, now, 1.0)],  # another's name
+            [b"ticks", encode_envelope("doubler", 1, now, 1)],  # not its output
+            [b"$sys.control.ticker", encode_envelope("doubler", 1, now, {"op": "commit"})],
+            [b"$sys.control.ticker", encode_envelope("supervisor", 1, now, {"op": "commit"})],
+            [b"$sys.heartbeat.ticker", encode_envelope("doubler", 1, now, {"pid": 1})],
+            [b"numbers.out", b"\x96\x01\xa6doubler", b"a third frame"],
+        ]
+        cursor = site.mark()
+        for frames in forged:
+            pub.send_multipart(frames)
+        pub.send_multipart([b"numbers.out", encode_envelope("doubler", 10**6, now, 7.0)])
+        assert site.wait_for("numbers.out", after=cursor).envelope.payload == 7.0  # declared
+        reports = _events(site, cursor, "denied", len(forged))
+        assert {r["identity"] for r in reports} == {"actor:doubler"}
+        assert {r["reason"] for r in reports} == {
+            "the envelope names another sender",
+            "not allowed to publish this topic",
+            "3 frames, not 2",
+        }
+        site.wait_actor(
+            "broker",
+            lambda a: a["stats"].get("denied_by", {}).get("actor:doubler") == len(forged),
+            10,
+            "the broker counting the doubler's denials",
+        )
+        seen = [
+            m
+            for m in list(site.messages)
+            if (
+                m.topic in ("ticks", "$sys.control.ticker", "$sys.heartbeat.ticker")
+                and m.envelope.sender in ("doubler", "supervisor")
+            )
+            or (m.topic == "numbers.out" and m.envelope.sender == "ticker")
+        ]
+        assert not seen, seen  # the test subscribes to everything: nobody got them
+        assert site.actor("ticker")["stats"].get("control_rejected") is None
+    finally:
+        ctx.destroy(linger=0)
+
+
+def _events(site: Mesh, cursor: int, kind: str, count: int) -> list[dict[str, Any]]:
+    """The next *count* ``$sys.event`` payloads of *kind* after *cursor*."""
+    found: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 15
+    while len(found) < count:
+        assert time.monotonic() < deadline, f"only {len(found)} {kind} events: {found}"
+        message = site.wait_for(
+            "$sys.event", lambda p: isinstance(p, dict) and p.get("event") == kind, after=cursor
+        )
+        found.append(message.envelope.payload)
+        cursor = site._index_of(message) + 1
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_roles_hold_and_the_reported_forgeries_fail_on_a_secured_site(mesh: MeshFactory) -> None:
+    """What the attackers did to an open site, against a secured one: a tool with the read
+    role gets ``forbidden`` for shutdown (an event says so) and may not publish; the
+    operator's key cannot silence a producer with a forged sender and sequence, send
+    ``commit`` on an actor's control topic or keep an actor alive with forged heartbeats;
+    an actor's own malformed heartbeat crashes neither the supervisor nor the Prometheus
+    page."""
+    port = _free_port()
+    config = {
+        **SECURED,
+        "telemetry": {"prometheus": f"127.0.0.1:{port}"},
+        "actors": {**SECURED["actors"], "counter": {"class": "mesh_actors:TickCounter"}},
+    }
+    site = mesh.start(config)
+    assert supervisor_cli("keys", "add", "viewer", config=site.config_path).returncode == 0
+    cursor = site.mark()
+    refused = supervisor_cli("ctl", "--key", "viewer", "shutdown", config=site.config_path)
+    assert refused.returncode == 1
+    assert "forbidden: tool:viewer has role read" in refused.stderr
+    assert "'shutdown' needs admin" in refused.stderr
+    event = _events(site, cursor, "forbidden", 1)[0]
+    assert (event["identity"], event["op"]) == ("tool:viewer", "shutdown")
+    status = supervisor_cli("ctl", "--key", "viewer", "status", config=site.config_path)
+    assert status.returncode == 0, status.stderr  # read is enough for status
+    pub = supervisor_cli("pub", "--key", "viewer", "numbers.in", "1", config=site.config_path)
+    assert pub.returncode == 0, pub.stderr  # published, and dropped by the broker:
+    assert _events(site, cursor, "denied", 1)[0]["identity"] == "tool:viewer"
+
+    # The operator (admin) forging: a producer's name and a huge sequence, control, beats.
+    cursor = site.mark()
+    site.link.pub.send_multipart([b"ticks", encode_envelope("ticker", 2**62, time.time_ns(), 1)])
+    for _ in range(6):
+        site.link.pub.send_multipart(
+            [
+                b"$sys.control.doubler",
+                encode_envelope("operator", 1, time.time_ns(), {"op": "commit"}),
+            ]
+        )
+    site.link.pub.send_multipart(
+        [b"$sys.heartbeat.ticker", encode_envelope("operator", 1, time.time_ns(), {"pid": 1})]
+    )
+    assert len(_events(site, cursor, "denied", 8)) == 8
+    before = site.wait_for("ticks.seen", after=cursor).envelope.payload
+    site.wait_for("ticks.seen", lambda n: n >= before + 5, after=cursor)  # not silenced
+    counter = site.actor("counter")
+    assert counter["stats"]["duplicates"] == 0
+    assert site.actor("doubler")["state"] == "running"  # no commit reached it
+
+    # The doubler's own heartbeat topic, with its own key and pid, but nonsense inside.
+    ctx: zmq.Context[Any] = zmq.Context()
+    try:
+        doubler = KeyFolder(site.site.security.keys).client(Identity(ACTOR, "doubler"))
+        raw = _raw_link(ctx, site, doubler)
+        junk = {"pid": site.pid("doubler"), "stats": "x", "metrics": [1], "calls": 5, "state": 3}
+        junk_metrics = {"pid": site.pid("doubler"), "metrics": {1: "a", "b": {}}, "stats": {2: 1}}
+        for beat in (junk, junk_metrics):
+            raw.send_multipart([b"$sys.heartbeat.doubler", encode_envelope("doubler", 1, 0, beat)])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as page:
+            assert b"enlil_up" in page.read()
+        assert site.status()["supervisor"]["state"] == "running"
     finally:
         ctx.destroy(linger=0)

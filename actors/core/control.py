@@ -207,8 +207,20 @@ class Heartbeat:
             pid=payload["pid"],
             uptime=float(uptime) if isinstance(uptime, int | float) else 0.0,
             last_step=float(last_step) if isinstance(last_step, int | float) else None,
-            **{k: v if isinstance(v, dict) else {} for k, v in maps.items()},
+            **{k: _text_keys(v) if isinstance(v, dict) else {} for k, v in maps.items()},
         )
+
+
+def _text_keys(value: Any, depth: int = 8) -> Any:
+    """*value* with every map key as text (a peer may send any msgpack key; a control reply
+    and a JSON page take text keys only); what lies deeper than *depth* is dropped."""
+    if depth <= 0:
+        return None
+    if isinstance(value, dict):
+        return {str(k): _text_keys(v, depth - 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_text_keys(v, depth - 1) for v in value]
+    return value
 
 
 def _op(payload: Any) -> Op | None:

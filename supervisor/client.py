@@ -78,9 +78,24 @@ class ControlClient:
         return cls(endpoint or site.supervisor.control_connect, timeout, ctx, keys)
 
     def request(self, op: str, timeout: float | None = None, **args: Any) -> Any:
-        """Send one request and return its result; raise ControlError or ControlTimeout."""
+        """Send one request and return its result; raise ControlError or ControlTimeout.
+
+        A ``rate_limited`` answer is waited out (its ``retry_after``) and the request sent
+        again, within the timeout.
+        """
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
         with self._lock:
-            return self._request(op, timeout, args)
+            while True:
+                try:
+                    return self._request(op, max(0.001, deadline - time.monotonic()), args)
+                except ControlError as exc:
+                    wait = exc.retry_after
+                    if exc.kind != "rate_limited" or wait is None:
+                        raise
+                    if time.monotonic() + wait >= deadline:
+                        raise
+                    time.sleep(wait)  # a backoff the server asked for, not a synchronisation
 
     def _request(self, op: str, timeout: float | None, args: dict[str, Any]) -> Any:
         req_id = next(self._ids)

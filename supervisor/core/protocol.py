@@ -106,7 +106,11 @@ class Request:
 def decode_request(body: bytes) -> Request:
     """Decode a request body, or raise ProtocolError saying what is wrong."""
     if len(body) > MAX_REQUEST_BYTES:
-        raise ProtocolError("bad_request", f"request of {len(body)} bytes is too large")
+        raise ProtocolError(
+            "bad_request",
+            f"request of {len(body):,} bytes is too large (a request may have "
+            f"{MAX_REQUEST_BYTES:,} bytes at most)",
+        )
     try:
         obj = msgpack.unpackb(body, raw=False)
     except (ValueError, TypeError, msgpack.UnpackException) as exc:

@@ -22,6 +22,7 @@ from bench import (
     faults,
     recorder,
     roundtrip,
+    security,
     soak,
     startup,
     swap,
@@ -135,6 +136,32 @@ def main() -> int:
         f"{fi['drop'] / fi['plain']:.2f}x",
         "(reported)",
     )
+    print("security...", flush=True)
+    sec = security.measure(20_000 if quick else 50_000, 1 if quick else 5)
+    plain = sec["plain"]
+    for name, what in (("curve", "CURVE"), ("checked", "CURVE and per-message access checks")):
+        r = sec[name]
+        row(
+            f"throughput Source -> Sink, 64 B, with {what} (#17)",
+            f"{r['rate']:,.0f} msg/s",
+            f"no CURVE {plain['rate']:,.0f} msg/s",
+            f"{r['rate'] / plain['rate']:.2f}x",
+            "(reported: libsodium's CURVE costs about 2x on raw sockets)",
+        )
+        row(
+            f"round trip p50 with {what} (#17)",
+            f"{r['rtt']:.0f} us",
+            f"no CURVE {plain['rtt']:.0f} us",
+            f"{r['rtt'] / plain['rtt']:.2f}x",
+            "(reported)",
+        )
+        row(
+            f"the broker's CPU per message with {what} (#17)",
+            f"{r['cpu']:.2f} us",
+            f"no CURVE {plain['cpu']:.2f} us",
+            f"{r['cpu'] / plain['cpu']:.2f}x",
+            "(reported)",
+        )
     print("web view...", flush=True)
     pr = web.paired(50_000 if quick else 200_000, 2 if quick else 20)
     ratio = pr["ratio"]

@@ -43,7 +43,9 @@ class Recorder(Actor):
         doc="What is recorded (remap it in site.toml: topics = { data = 'sensor.*' })",
         default=None,
     )
-    folder = Param("recordings", doc="Folder of the files (relative: under the run folder)")
+    folder = Param(
+        "recordings", doc="Folder of the files (relative: under the run folder)", path=True
+    )
     rotate_mb = Param(64.0, doc="Size at which a new file starts", unit="MiB", minimum=0.01)
     rotate_seconds = Param(3600.0, doc="Age at which a new file starts", unit="s", minimum=1.0)
     keep = Param(24, doc="Files kept (the oldest are removed)", minimum=1)

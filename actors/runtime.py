@@ -56,6 +56,7 @@ from actors.process import (
 )
 from actors.reports import Reports
 from actors.settings import RuntimeConfig
+from actors.site.paths import path_param_problems
 from actors.sockets import SocketFactory
 from actors.swapping import Phase, SwapIn
 from actors.transport import Transport
@@ -133,6 +134,10 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits, InjectsFaults):
                 return Exit.ALREADY_RUNNING
         try:
             self.cls = cls = load_class(cfg.class_path, cfg.import_paths)
+            # A param given at run time is checked here too, in the actor's own process.
+            spec, where = cls._enlil_spec.params, cfg.allowed_paths
+            if problems := path_param_problems(spec, cfg.params, cfg.run_dir, where):
+                raise ParamError(f"actor {cfg.name!r}: " + "; ".join(problems))
             engine = ActorEngine(
                 cls,
                 EngineConfig(

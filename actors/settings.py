@@ -13,6 +13,7 @@ from typing import Any
 from actors.core.access import ACTOR
 from actors.keys import ClientKeys, Identity, KeyFolder
 from actors.site import SiteConfig, import_paths
+from actors.site.paths import allowed_paths
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ class RuntimeConfig:
     fault_rules: tuple[Any, ...] = ()
     #: The CURVE keys the actor connects with on a secured site (None: no CURVE).
     keys: ClientKeys | None = None
+    #: Where its path params may point (globs; see ``actors.site.paths``).
+    allowed_paths: tuple[str, ...] = ()
 
     @classmethod
     def from_site(
@@ -106,4 +109,5 @@ class RuntimeConfig:
             fault_seed=site.faults.seed,
             fault_rules=site.faults.rules,
             keys=keys,
+            allowed_paths=allowed_paths(site),
         )

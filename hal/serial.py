@@ -90,6 +90,7 @@ class SerialLink(Actor):
         "",
         doc="Device path (relative: under the site's run_dir) or pyserial URL (loop://, socket://...)",
         required=True,
+        path=True,
     )
     baudrate = Param(115200, doc="Baud rate", unit="Bd", minimum=1)
     bytesize = Param(8, doc="Data bits: 5, 6, 7 or 8", choices=(5, 6, 7, 8))

@@ -160,7 +160,9 @@ class RoomSim(Actor):
         "{name}.air", float, doc="True temperature of the simulated room", unit="degC", metric=True
     )
     relay = Output("{name}.heater", bool, doc="The simulated heater relay", metric=True)
-    link = Param("dev/room", doc="Where the device appears (a symlink), relative to run_dir")
+    link = Param(
+        "dev/room", doc="Where the device appears (a symlink), relative to run_dir", path=True
+    )
     interval = Param(0.5, doc="Seconds between streamed readings", unit="s")
     start = Param(17.0, doc="Room temperature at start", unit="degC")
     outside = Param(12.0, doc="Outside temperature", unit="degC")

@@ -16,7 +16,7 @@ from actors.core.services import resolve_calls
 from actors.loader import LoadError, load_class
 from actors.site import ConfigError, ConfigProblem, SiteConfig, import_paths
 from actors.site.load import load_site_leniently
-from actors.site.paths import folder_problems
+from actors.site.paths import allowed_paths, folder_problems, path_param_problems
 from supervisor.core.design import ActorDecl, Design, Finding
 
 
@@ -27,6 +27,7 @@ def declared_actors(site: SiteConfig) -> tuple[list[ActorDecl], list[ConfigProbl
     """
     problems: list[ConfigProblem] = []
     decls: list[ActorDecl] = []
+    allowed = allowed_paths(site)
     for name, actor in site.actors.items():
         where = f"actors.{name}"
         try:
@@ -40,6 +41,7 @@ def declared_actors(site: SiteConfig) -> tuple[list[ActorDecl], list[ConfigProbl
         by_params: dict[str, list[str]] = {}
         if not errors:
             errors += class_param_errors(cls, params)
+            errors += path_param_problems(spec.params, params, site.site.run_dir, allowed)
         if not errors:
             by_params, param_errors = resolve_param_topics(cls, params)
             topic_errors += param_errors

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -458,3 +460,59 @@ def test_a_flooding_connection_is_rate_limited_and_others_are_still_served(
         assert "65,536" in big["message"] or "65536" in big["message"], big
     finally:
         ctx.destroy(linger=0)
+
+
+def test_run_time_additions_load_code_only_in_their_own_process_and_paths_are_confined(
+    mesh: MeshFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ctl add`` imports the class in the inspector's and the new actor's processes, never
+    in the supervisor's; a HAL param naming a file outside the site (the symlink attack of
+    the report) is refused before anything runs, and the file is untouched."""
+    marker = tmp_path / "imported"
+    monkeypatch.setenv("ENLIL_IMPORT_MARKER", str(marker))
+    site = mesh.start({"actors": {"doubler": {"class": "mesh_actors:Doubler"}}})
+    added = site.control.request("add", name="marked", **{"class": "import_marker:Marked"})
+    assert added["state"] == "running"
+    pids = {int(line) for line in marker.read_text().split()}
+    supervisor = site.proc.pid
+    assert supervisor not in pids
+    assert site.pid("marked") in pids
+    victim = tmp_path / "root-only"
+    victim.write_text("precious")
+    refused = supervisor_cli(
+        "ctl", "add", "evil", "--class", "hal.sim:RoomSim", "--params",
+        json.dumps({"link": str(victim)}), config=site.config_path,
+    )  # fmt: skip
+    assert refused.returncode == 1
+    assert "params.link" in refused.stderr
+    assert "is outside the folders the site allows" in refused.stderr
+    assert victim.read_text() == "precious" and not victim.is_symlink()
+    assert "evil" not in {a["name"] for a in site.status()["actors"]}
+
+
+def test_check_and_the_actor_itself_refuse_a_path_param_outside_the_site(tmp_path: Path) -> None:
+    """A site.toml whose simulator's link points outside the site: ``check`` names the key;
+    the actor run by hand refuses to start (exit 78) and touches nothing; ``[security]
+    paths`` allows the place."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    site = tmp_path / "site"
+    site.mkdir()
+    config = site / "site.toml"
+    table = (
+        '[site]\nname = "p"\n[actors.room]\nclass = "hal.sim:RoomSim"\n'
+        f'params = {{ link = "{outside}/dev" }}\n'
+    )
+    config.write_text(table)
+    checked = supervisor_cli("check", config=config)
+    assert checked.returncode == 78
+    assert "actors.room.params.link:" in checked.stderr
+    ran = subprocess.run(
+        [sys.executable, "-m", "actors", "room", "--config", str(config)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 78
+    assert "is outside the folders the site allows" in ran.stdout + ran.stderr
+    assert not (outside / "dev").exists()
+    config.write_text(table + f'[security]\npaths = ["{outside}/*"]\n')
+    assert "actors.room.params.link" not in supervisor_cli("check", config=config).stderr

@@ -282,7 +282,11 @@ class Param(Variable):
     *choices* (the values allowed), *minimum* and *maximum* (inclusive bounds of
     a number) and *required* (the config must give it: the default is only a
     placeholder) are checked by ``check`` and at start, with the actor, the key
-    and what is allowed named.
+    and what is allowed named. *path* marks a param that names a file, folder
+    or device the actor opens or writes (relative: under the run folder): its
+    value must lie where the site allows (``[security] paths``; the site's
+    folder, its run folder and serial devices by default), so that a param
+    given at run time (``ctl add``) cannot point the actor at any file.
     """
 
     kind = "param"
@@ -298,12 +302,14 @@ class Param(Variable):
         minimum: float | None = None,
         maximum: float | None = None,
         required: bool = False,
+        path: bool = False,
     ) -> None:
         super().__init__(doc=doc, unit=unit, type_=type or _infer(default), default=default)
         self.choices = tuple(choices) if choices is not None else None
         self.minimum = minimum
         self.maximum = maximum
         self.required = required
+        self.path = path
         if not required:
             problem = self.problem(default)
             if problem:
@@ -338,6 +344,7 @@ class Param(Variable):
                 ("minimum", self.minimum),
                 ("maximum", self.maximum),
                 ("required", self.required or None),
+                ("path", self.path or None),
             )
             if v is not None
         }

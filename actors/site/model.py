@@ -197,6 +197,9 @@ class SecurityConfig:
     roles: dict[str, str] = field(default_factory=dict)
     #: ``[security.access.NAME]``: what an actor or a tool may do beyond its own rights.
     access: dict[str, Rights] = field(default_factory=dict)
+    #: Where params that name files may point (globs) besides the defaults (the site's
+    #: folder, its run folder, serial devices).
+    paths: tuple[str, ...] = ()
     #: The tool key this process's tools connect with (``--key``; not from site.toml).
     tool: str = "operator"
 

@@ -10,9 +10,12 @@ permission bit says nothing to root, nor about a read-only mount or ``/proc``.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any, Final
 
 from actors.site.model import ConfigProblem, SiteConfig
 
@@ -69,6 +72,56 @@ def tighten(folder: Path) -> str:
     except OSError as exc:
         return f"{reason}; cannot change it: {exc.strerror or exc}"
     return f"{reason}; made it 700"
+
+
+#: Devices a param may always name: serial ports (and the ptys of simulators).
+DEVICES: Final = ("/dev/tty*", "/dev/serial/*", "/dev/serial/*/*", "/dev/pts/*")
+
+
+def allowed_paths(site: SiteConfig) -> tuple[str, ...]:
+    """Where params that name files may point: the site's folder and run folder (and what
+    lies below them), serial devices, and ``[security] paths``."""
+    roots = (site.folder, site.site.run_dir, site.snapshots.dir)
+    below = tuple(f"{os.path.realpath(root)}{os.sep}*" for root in roots)
+    return (*below, *DEVICES, *site.security.paths)
+
+
+def outside(value: str, run_dir: Path | None, allowed: Iterable[str]) -> str:
+    """Why the path *value* (relative: under *run_dir*) lies where no pattern of *allowed*
+    reaches, or "" when it is allowed. Links are followed as far as they exist: a link
+    inside an allowed folder that points out of it is outside. A URL (``scheme://``) is
+    not a path."""
+    if "://" in value:
+        return ""
+    path = Path(value)
+    if not path.is_absolute():
+        path = (run_dir or Path.cwd()) / path
+    real = os.path.realpath(path)
+    for pattern in allowed:
+        if fnmatch.fnmatchcase(real, pattern) or fnmatch.fnmatchcase(
+            real, pattern.rstrip("*").rstrip(os.sep)
+        ):
+            return ""
+    return f"{value!r} ({real}) is outside the folders the site allows (add it to [security] paths)"
+
+
+def path_param_problems(
+    params_spec: Mapping[str, Any],
+    values: Mapping[str, Any],
+    run_dir: Path | None,
+    allowed: Iterable[str],
+) -> list[str]:
+    """``params.NAME: reason`` for each path param (``Param(path=True)``) whose value (its
+    default where *values* has none) lies outside *allowed*."""
+    allowed = tuple(allowed)
+    problems = []
+    for name, param in params_spec.items():
+        value = values.get(name, getattr(param, "default", None))
+        if getattr(param, "path", False) and isinstance(value, str) and value:
+            reason = outside(value, run_dir, allowed)
+            if reason:
+                problems.append(f"params.{name}: {reason}")
+    return problems
 
 
 def folder_problems(site: SiteConfig) -> list[ConfigProblem]:

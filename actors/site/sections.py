@@ -32,6 +32,7 @@ _SECURITY_KEYS: Final[dict[str, tuple[tuple[type, ...], Any]]] = {
     "default_role": ((str,), "read"),
     "roles": ((dict,), {}),
     "access": ((dict,), {}),
+    "paths": ((list,), []),
 }
 _ACCESS_KEYS: Final = ("publish", "subscribe", "deny_publish", "deny_subscribe")
 #: The shortest token accepted (characters): a short one is guessed.
@@ -158,6 +159,12 @@ def parse_security(col: Problems, data: Any, folder: Path) -> SecurityConfig:
             col.add(f"security.{key}", f"{role!r} is not a role (roles: {', '.join(ROLES)})")
     roles = {k: v for k, v in values["roles"].items() if v in ROLES}
     keys = Path(values["keys"])
+    paths = []
+    for i, glob in enumerate(values["paths"]):
+        if not isinstance(glob, str) or not glob:
+            col.add(f"security.paths[{i}]", "expected a path or glob (e.g. /dev/ttyUSB*)")
+        else:
+            paths.append(glob if Path(glob).is_absolute() else str((folder / glob).resolve()))
     return SecurityConfig(
         curve=curve,
         keys=keys if keys.is_absolute() else (folder / keys).resolve(),
@@ -165,6 +172,7 @@ def parse_security(col: Problems, data: Any, folder: Path) -> SecurityConfig:
         default_role=values["default_role"] if values["default_role"] in ROLES else "read",
         roles=roles,
         access=_access(col, values["access"]),
+        paths=tuple(paths),
     )
 
 

@@ -516,3 +516,42 @@ def test_check_and_the_actor_itself_refuse_a_path_param_outside_the_site(tmp_pat
     assert not (outside / "dev").exists()
     config.write_text(table + f'[security]\npaths = ["{outside}/*"]\n')
     assert "actors.room.params.link" not in supervisor_cli("check", config=config).stderr
+
+
+def test_tcp_endpoints_are_secured_by_default_and_site_rules_narrow_a_tool(
+    mesh: MeshFactory,
+) -> None:
+    """A site on tcp:// (loopback) uses CURVE without being told; ``[security.access]``
+    rules hold for a tool (a deny wins over its role's allow) and widen an actor's reading."""
+    ports = [_free_port() for _ in range(3)]
+    site = mesh.start(
+        {
+            "broker": {"pub": f"tcp://127.0.0.1:{ports[0]}", "sub": f"tcp://127.0.0.1:{ports[1]}"},
+            "supervisor": {"control": f"tcp://127.0.0.1:{ports[2]}"},
+            "security": {
+                "roles": {"panel": "operate"},
+                "access": {"panel": {"deny_publish": ["numbers.*"], "deny_subscribe": ["ticks"]}},
+            },
+            "actors": SECURED["actors"],
+        }
+    )
+    assert site.site.secured
+    ctx: zmq.Context[Any] = zmq.Context()
+    try:
+        _refused_everywhere(site, ctx, None)
+        assert supervisor_cli("keys", "add", "panel", config=site.config_path).returncode == 0
+        cursor = site.mark()
+        pub = supervisor_cli("pub", "--key", "panel", "numbers.in", "2", config=site.config_path)
+        assert pub.returncode == 0, pub.stderr
+        denial = _events(site, cursor, "denied", 1)[0]
+        assert (denial["identity"], denial["topic"]) == ("tool:panel", "numbers.in")
+        tap = supervisor_cli(
+            "tap", "--key", "panel", "ticks", "--timeout", "1", config=site.config_path
+        )
+        assert tap.returncode == 0 and not tap.stdout  # its subscription was never made
+        denial = _events(site, cursor, "denied", 2)[1]
+        assert (denial["what"], denial["topic"]) == ("subscribe", "ticks")
+        other = supervisor_cli("pub", "--key", "panel", "bench.x", "2", config=site.config_path)
+        assert other.returncode == 0  # what the rules do not deny, its role allows
+    finally:
+        ctx.destroy(linger=0)

@@ -13,6 +13,7 @@ the check is done.
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 from collections.abc import Callable
 from typing import Any
 
@@ -167,6 +168,27 @@ class Membership:
         sup.events.child("removed", child.name, child.kind)
         if child.on_removed is not None:
             child.on_removed()
+
+    def inspect_swap(
+        self, identity: bytes, req: Request, name: str, then: Callable[[], None]
+    ) -> None:
+        """On a checked site: the declarations of *name*'s new version (its class and params
+        as the swap will run them, read from disk in the inspector's process) become its
+        rights before the new version starts; *then* starts the swap."""
+        sup = self.supervision
+        try:
+            raw = tomllib.loads(sup.site.path.read_text(encoding="utf-8"))["actors"][name]
+        except (OSError, KeyError, TypeError, ValueError):
+            raw = {"class": sup.actors[name].class_path}  # an actor added at run time
+        table = dict(raw) if isinstance(raw, dict) else {}
+        current = self.swaps.overrides.get(name, {})
+        table["class"] = req.cls or current.get("class") or table.get("class")
+        table["params"] = {
+            **table.get("params", {}),
+            **current.get("params", {}),
+            **(req.params or {}),
+        }
+        self._load(identity, req.id, {name: table}, lambda site: then())
 
     def reload(self, identity: bytes, req: Request) -> None:
         """Apply what changed in site.toml: add, remove, swap; leave the rest untouched."""

@@ -323,3 +323,14 @@ class TickCounter(Actor):
         """Runs in the counter's process on each tick."""
         self.count += 1
         self.seen = self.count
+
+
+class DoublerPlus(Doubler):
+    """A new version of the Doubler that also publishes each number plus one."""
+
+    plus = Output("numbers.plus", float, doc="The last number plus one")
+
+    def step(self) -> None:
+        """Runs in the doubler's process on each number."""
+        super().step()
+        self.plus = self.value + 1

@@ -555,3 +555,16 @@ def test_tcp_endpoints_are_secured_by_default_and_site_rules_narrow_a_tool(
         assert other.returncode == 0  # what the rules do not deny, its role allows
     finally:
         ctx.destroy(linger=0)
+
+
+def test_a_swap_on_a_checked_site_brings_the_new_versions_rights(mesh: MeshFactory) -> None:
+    """The new version declares an Output the old one did not: it is inspected before it
+    starts, and what it publishes there is delivered, not denied."""
+    site = mesh.start(SECURED)
+    swapped = site.control.request("swap", name="doubler", **{"class": "mesh_actors:DoublerPlus"})
+    assert swapped["pid"] != swapped["old_pid"]
+    cursor = site.publish("numbers.in", 4.0)
+    assert site.wait_for("numbers.plus", after=cursor).envelope.payload == 5.0
+    assert site.wait_for("numbers.out", after=cursor).envelope.payload == 8.0
+    broker = site.actor("broker")
+    assert not broker["stats"].get("denied_by", {}).get("actor:doubler")

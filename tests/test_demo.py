@@ -8,6 +8,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -16,8 +17,7 @@ from browser import Browser
 
 from actors import RemoteError
 from actors.link import BrokerLink
-from actors.site import load_site
-from actors.sockets import SocketFactory
+from actors.site import SiteConfig, load_site
 from actors.testing import wait_gone
 from supervisor.calling import ServiceClient
 from supervisor.cli import DEMO
@@ -37,8 +37,10 @@ def test_the_default_command_runs_the_demo_site(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
     )
     children: list[psutil.Process] = []
+    early: list[bytes] = []
     try:
-        with ControlClient(site.supervisor.control_connect, timeout=30) as ctl:
+        early += wait_for_keys(site, proc)
+        with ControlClient.for_site(site, timeout=30) as ctl:
             status = ctl.status()
             names = [a["name"] for a in status["actors"]]
             assert names == [
@@ -53,13 +55,7 @@ def test_the_default_command_runs_the_demo_site(tmp_path: Path) -> None:
                 "recorder",
             ]
             ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-            link = BrokerLink(
-                SocketFactory(ctx),
-                site.broker.pub_connect,
-                site.broker.sub_connect,
-                "t",
-                patterns=["heater.command", "$sys.event"],
-            )
+            link = BrokerLink.to_site(ctx, site, "t", ["heater.command", "$sys.event"])
             try:
                 message = link.recv(timeout=30)
                 while message is not None and message.topic != "heater.command":
@@ -75,15 +71,7 @@ def test_the_default_command_runs_the_demo_site(tmp_path: Path) -> None:
                 assert services.call("thermostat.setpoint.get", timeout=10) == 22.5
                 with pytest.raises(RemoteError, match="outside"):
                     services.call("thermostat.setpoint.set", 99.0, timeout=10)
-            deadline = time.monotonic() + 30
-            while True:
-                console = next(a for a in ctl.status()["actors"] if a["name"] == "console")
-                calls = console["calls"].get("calls", {}).get("setpoint", {})
-                if calls.get("ok", 0) >= 1:
-                    break
-                assert time.monotonic() < deadline, f"the console never got an answer: {calls}"
-                time.sleep(0.2)  # a hang guard's poll interval, not a synchronisation
-            assert calls.get("breaker") == "closed"
+            assert console_calls(ctl).get("breaker") == "closed"
             status = ctl.status()
             children = [psutil.Process(a["pid"]) for a in status["actors"] if a["pid"]]
             assert len(children) == 9
@@ -97,11 +85,37 @@ def test_the_default_command_runs_the_demo_site(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
+        out = b"".join(early) + out
     assert proc.returncode == 0, out.decode(errors="replace")[-2000:]
     assert b"web view of site 'demo' on http://127.0.0.1:8080/#token=" in out
     assert b"Foxglove endpoint on ws://127.0.0.1:8765/ (foxglove.websocket.v1)" in out
     assert not wait_gone(children, timeout=10)
     assert not list((DEMO.parent / "run").glob("*.sock"))
+
+
+def console_calls(ctl: ControlClient) -> dict[str, Any]:
+    """The console's ``setpoint`` call counters, once it has had an answer."""
+    deadline = time.monotonic() + 30
+    while True:
+        console = next(a for a in ctl.status()["actors"] if a["name"] == "console")
+        calls: dict[str, Any] = console["calls"].get("calls", {}).get("setpoint", {})
+        if calls.get("ok", 0) >= 1:
+            return calls
+        assert time.monotonic() < deadline, f"the console never got an answer: {calls}"
+        time.sleep(0.2)  # a hang guard's poll interval, not a synchronisation
+
+
+def wait_for_keys(site: SiteConfig, proc: subprocess.Popen[bytes]) -> list[bytes]:
+    """The demo uses CURVE: wait until its supervisor has made the site's keys (at its first
+    start); its log lines are the wait, returned for the checks of its output."""
+    operator = site.security.keys / "tools" / "operator.key_secret"
+    lines = []
+    while not operator.exists():
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line, "the supervisor ended before it made the site's keys"
+        lines.append(line)
+    return lines
 
 
 def see_the_view(listen: str) -> None:

@@ -22,7 +22,6 @@ subscription upstream.
 from __future__ import annotations
 
 import collections
-import threading
 from typing import Any, Final, cast
 
 import msgpack
@@ -31,7 +30,8 @@ import zmq
 from actors.core.access import SUPERVISOR, SYS_ACCESS, AccessError, AccessTable
 from actors.core.wire import MESSAGE_FRAMES, WIRE_VERSION, WireError, decode_envelope
 from actors.keys import Identity
-from actors.sockets import SocketFactory
+from actors.sockets import Socket, SocketFactory
+from broker.sides import Endpoints, Worker
 
 #: Messages (and subscriptions) handled per socket per loop turn, at most.
 BATCH: Final = 1000
@@ -54,76 +54,37 @@ def sender_prefix(name: str) -> bytes:
     return bytes([_ARRAY_OF_SIX, WIRE_VERSION]) + packed
 
 
-class CheckingForwarder(threading.Thread):
-    """The worker thread of a checked broker: binds XSUB and XPUB and forwards what is
-    allowed (see the module docstring)."""
+class CheckingForwarder(Worker):
+    """The worker thread of a checked broker: forwards what is allowed (see the module
+    docstring)."""
 
-    def __init__(
-        self,
-        sockets: SocketFactory,
-        endpoints: tuple[str, str, str, str, str],
-        log: Any,
-        *,
-        events: int,
-    ) -> None:
-        """*endpoints*: the publishers' and the subscribers' sides, the broker's own inproc
-        publisher, the control pipe and the socket monitors' (``{}`` for the side), which
-        report *events* (none at bind: a monitor's pipe blocks until the main thread reads
-        it)."""
-        super().__init__(name="broker-checks", daemon=True)
-        self.sockets = sockets
-        self.endpoints = endpoints
+    manual = True
+
+    def __init__(self, sockets: SocketFactory, endpoints: Endpoints, log: Any) -> None:
+        super().__init__(sockets, endpoints, "broker-checks")
         self.log = log
-        self.bound = threading.Event()
-        self.error: Exception | None = None
         self.table = AccessTable()
         #: Denied messages and subscriptions per identity (User-Id).
         self.denied: collections.Counter[str] = collections.Counter()
         #: The latest denials (identity, what, topic, reason), taken by the heartbeat.
         self.recent: collections.deque[dict[str, str]] = collections.deque(maxlen=_RECENT)
-        self.events = events
         #: (identity, topic) allowed -> the first bytes its envelopes must have.
         self._senders: dict[tuple[str, bytes], bytes] = {}
 
-    def run(self) -> None:
-        pub, sub, inproc, control_endpoint, monitor = self.endpoints
-        xsub = self.sockets.forwarder(zmq.XSUB)
-        xpub = self.sockets.forwarder(zmq.XPUB)
-        xpub.setsockopt(zmq.XPUB_MANUAL, 1)
-        control = self.sockets.pair(control_endpoint, bind=True)
-        xsub.monitor(monitor.format("xsub"), self.events)
-        xpub.monitor(monitor.format("xpub"), self.events)
-        try:
-            xsub.bind(pub)
-            xsub.bind(inproc)
-            xpub.bind(sub)
-        except zmq.ZMQError as exc:
-            self.error = exc
-            self.bound.set()
-            for sock in (xsub, xpub, control):
-                sock.close(linger=0)
-            return
+    def forward(self, xsub: Socket, xpub: Socket, control: Socket) -> None:
         xsub.send(b"\x01")  # everything, once: subscriptions are checked on the XPUB side
         self.bound.set()
         poller = zmq.Poller()
         for sock in (xsub, xpub, control):
             poller.register(sock, zmq.POLLIN)
-        try:
-            while True:
-                events = dict(poller.poll())
-                if control in events:
-                    break
-                if xsub in events:
-                    self._forward(xsub, xpub)
-                if xpub in events:
-                    self._subscriptions(xpub)
-        except zmq.ContextTerminated:
-            pass
-        finally:
-            xsub.disable_monitor()
-            xpub.disable_monitor()
-            for sock in (xsub, xpub, control):
-                sock.close(linger=0)
+        while True:
+            events = dict(poller.poll())
+            if control in events:
+                return
+            if xsub in events:
+                self._forward(xsub, xpub)
+            if xpub in events:
+                self._subscriptions(xpub)
 
     # -- messages -------------------------------------------------------------------------
 

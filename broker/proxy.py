@@ -17,7 +17,6 @@ from __future__ import annotations
 import collections
 import os
 import signal
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,9 +37,10 @@ from actors.process import (
     set_title,
 )
 from actors.site import SiteConfig
-from actors.sockets import SocketFactory
+from actors.sockets import Socket, SocketFactory
 from actors.zap import ZapHandler
 from broker.checks import CheckingForwarder
+from broker.sides import Endpoints, Worker
 
 NAME: Final = "broker"
 HEARTBEAT_TOPIC: Final = b"$sys.heartbeat.broker"
@@ -92,44 +92,12 @@ class BrokerSettings:
         )
 
 
-class _Forwarder(threading.Thread):
-    """The worker thread: creates, binds and proxies the XSUB and XPUB sockets."""
+class _Forwarder(Worker):
+    """The worker thread of a plain broker: libzmq's proxy, in C, without the GIL."""
 
-    def __init__(self, sockets: SocketFactory, config: BrokerSettings) -> None:
-        super().__init__(name="broker-forwarder", daemon=True)
-        self.sockets = sockets
-        self.config = config
-        self.bound = threading.Event()
-        self.error: Exception | None = None
-
-    def run(self) -> None:
-        cfg = self.config
-        sockets = self.sockets
-        xsub = sockets.forwarder(zmq.XSUB)
-        xpub = sockets.forwarder(zmq.XPUB)
-        control = sockets.pair(_CONTROL, bind=True)
-        try:
-            xsub.monitor(_MONITOR.format("xsub"), sum(_EVENTS))
-            xpub.monitor(_MONITOR.format("xpub"), sum(_EVENTS))
-            xsub.bind(cfg.pub)
-            xsub.bind(_INPROC)
-            xpub.bind(cfg.sub)
-        except zmq.ZMQError as exc:
-            self.error = exc
-            self.bound.set()
-            for sock in (xsub, xpub, control):
-                sock.close(linger=0)
-            return
+    def forward(self, xsub: Socket, xpub: Socket, control: Socket) -> None:
         self.bound.set()
-        try:
-            zmq.proxy_steerable(xsub, xpub, None, control)
-        except zmq.ContextTerminated:
-            pass
-        finally:
-            xsub.disable_monitor()
-            xpub.disable_monitor()
-            for sock in (xsub, xpub, control):
-                sock.close(linger=0)
+        zmq.proxy_steerable(xsub, xpub, None, control)
 
 
 def run_broker(config: BrokerSettings) -> int:
@@ -143,13 +111,12 @@ def run_broker(config: BrokerSettings) -> int:
         log.error("broker cannot secure its sockets", error=str(exc))
         return Exit.CONFIG
     wakeup = SignalWakeup((signal.SIGTERM, signal.SIGINT))
-    forwarder: _Forwarder | CheckingForwarder
+    ends = Endpoints(config.pub, config.sub, _INPROC, _CONTROL, _MONITOR, sum(_EVENTS))
+    forwarder: Worker
     if config.checked:
-        forwarder = CheckingForwarder(
-            sockets, (config.pub, config.sub, _INPROC, _CONTROL, _MONITOR), log, events=sum(_EVENTS)
-        )
+        forwarder = CheckingForwarder(sockets, ends, log)
     else:
-        forwarder = _Forwarder(sockets, config)
+        forwarder = _Forwarder(sockets, ends, "broker-forwarder")
     forwarder.start()
     if not forwarder.bound.wait(10.0) or forwarder.error is not None:
         log.error("broker cannot bind", pub=config.pub, sub=config.sub, error=str(forwarder.error))

@@ -568,3 +568,28 @@ def test_a_swap_on_a_checked_site_brings_the_new_versions_rights(mesh: MeshFacto
     assert site.wait_for("numbers.out", after=cursor).envelope.payload == 8.0
     broker = site.actor("broker")
     assert not broker["stats"].get("denied_by", {}).get("actor:doubler")
+
+
+def test_an_actor_obeys_only_well_formed_control_from_the_supervisor(mesh: MeshFactory) -> None:
+    """On an open site (no broker to check names): a handover request whose envelope names
+    anyone but the supervisor, and malformed ones, are counted and ignored: the actor does
+    not pause (it would hold every later message), and goes on working."""
+    site = mesh.start({"actors": {"doubler": {"class": "mesh_actors:Doubler"}}})
+    pid = site.pid("doubler")
+    forged = [
+        {"op": "handover", "id": 1, "pid": pid},
+        {"op": "loglevel", "id": 2, "level": ["not", "a", "level"]},
+        "not a request",
+    ]
+    for payload in forged:
+        site.publish("$sys.control.doubler", payload)  # sender "test"
+    site.send_frames([b"$sys.control.doubler", b"\x92garbage"])
+    site.wait_actor(
+        "doubler",
+        lambda a: a["stats"].get("control_rejected", 0) == len(forged) + 1,
+        10,
+        "the doubler counting what it did not obey",
+    )
+    cursor = site.publish("numbers.in", 3.0)
+    assert site.wait_for("numbers.out", after=cursor).envelope.payload == 6.0  # not paused
+    assert site.pid("doubler") == pid

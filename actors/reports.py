@@ -114,6 +114,8 @@ class Reports:
         # Messages dropped while paused past the bound, and control messages not obeyed.
         counts["held_dropped"] = getattr(self, "held_dropped", 0)
         counts["control_rejected"] = getattr(self, "control_rejected", 0)
+        durable = getattr(self, "durable", None)  # durable State that could not be written
+        counts["durable_failed"] = durable.failed if durable is not None else 0
         return {k: v for k, v in counts.items() if v}
 
     def _hold_name(self) -> None:

@@ -41,6 +41,7 @@ from actors.core.requests import ReplyCache
 from actors.core.resilience import PolicyError
 from actors.core.topics import SYS_CONTROL, SYS_HEARTBEAT, SYS_REPLY, SYS_RETAINED
 from actors.core.wire import WireError
+from actors.durability import Durability, durable_for, start_durable
 from actors.fault_runtime import InjectsFaults
 from actors.link import BrokerLink, BrokerUnreachable
 from actors.loader import LoadError, load_class
@@ -59,7 +60,7 @@ from actors.settings import RuntimeConfig
 from actors.site.paths import path_param_problems
 from actors.sockets import SocketFactory
 from actors.swapping import Phase, SwapIn
-from actors.transport import Transport
+from actors.transport import Transport, sync_watches
 from actors.waiting import CallWaits
 
 EXIT_OK: Final = Exit.OK
@@ -72,6 +73,7 @@ _RETAINED_WAIT: Final = 2.0  # seconds a starting actor waits for its retained v
 _RETAINED_RETRY: Final = 0.25
 # An error or hang-up on a watched descriptor is for its reader to find out.
 _READABLE: Final = zmq.POLLIN | zmq.POLLERR
+_NEVER: Final = float("inf")
 
 
 class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits, InjectsFaults):
@@ -104,6 +106,7 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits, InjectsFaults):
         self.paused = False
         self.held: list[list[bytes]] = []
         self.held_dropped = 0
+        self.durable: Durability | None = None
         self.control_rejected = 0
         #: The new version took over: leave without on_stop.
         self.swapped_out = False
@@ -158,6 +161,7 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits, InjectsFaults):
                 monotonic=time.monotonic,
                 log=self.log,
             )
+            self.durable = durable_for(cfg.name, engine, cfg.state_db, cfg.state_interval, self.log)
         except (LoadError, ParamError, PolicyError) as exc:
             self.log.error("cannot load actor", error=str(exc))
             if cfg.swap:
@@ -338,6 +342,7 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits, InjectsFaults):
         control_topic = self.control_topic
         watch_version = 0
         watched: dict[int, int] = {}  # fd -> poll flags, as registered
+        durable = self.durable
         self.hook = "on_start"
         try:
             while True:
@@ -350,13 +355,13 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits, InjectsFaults):
                 if running:
                     if engine.watch_version != watch_version:
                         watch_version = engine.watch_version
-                        watched = _sync_watches(poller, watched, engine.watched)
+                        watched = sync_watches(poller, watched, engine.watched)
                     if deferred:  # came while a call waited: before what is queued now
                         self._run_deferred(engine)
                         if self.swapped_out:
                             self.log.info("swapped out: the new version runs")
                             return EXIT_OK
-                    wake = min(self._next_beat, next_parent)
+                    wake = min(self._next_beat, next_parent, durable.next_at if durable else _NEVER)
                     deadline = engine.next_deadline()
                     if deadline is not None:
                         wake = min(wake, deadline)
@@ -424,6 +429,8 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits, InjectsFaults):
                 if running and not self.paused:
                     send_all(engine.tick())
                 now = time.monotonic()
+                if running and durable is not None and not self.paused:
+                    durable.due(now)
                 if running and now >= self._next_beat:
                     self._next_beat = now + cfg.heartbeat_interval
                     if metrics is not None:
@@ -439,6 +446,8 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits, InjectsFaults):
             self.hook = "on_stop"
             self.state = "stopping"
             send_all(engine.stop())
+            if durable is not None:
+                durable.flush()  # at every stop: what changed since the last interval
             send_all([engine.publish(heartbeat_topic, self._heartbeat(engine))])
         except MemoryError:
             # Past max_rss_mb: no snapshot (there is no memory for it); the supervisor
@@ -473,6 +482,8 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits, InjectsFaults):
         # A step that sends many messages streams them out instead of holding them all.
         engine.emit = self.transport.send
         self.hook = "on_start"
+        if self.durable is not None:  # DurableError: a failed start, with the reason
+            start_durable(self.durable, engine, time.monotonic(), self.taken_over is not None)
         if self.taken_over is None:
             send_all(engine.start())
         else:  # a swapped-in version: no on_start; it publishes only from now on
@@ -489,21 +500,6 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits, InjectsFaults):
                 send_all(self._control(engine, queued))
             else:
                 send_all(engine.receive(queued))
-
-
-def _sync_watches(
-    poller: zmq.Poller, registered: dict[int, int], wanted: dict[int, Any]
-) -> dict[int, int]:
-    """Register with *poller* the descriptors the actor watches; return what is registered."""
-    now: dict[int, int] = {}
-    for fd, (on_readable, on_writable) in wanted.items():
-        now[fd] = (zmq.POLLIN if on_readable else 0) | (zmq.POLLOUT if on_writable else 0)
-    for fd in registered.keys() - now.keys():
-        poller.unregister(fd)
-    for fd, flags in now.items():
-        if registered.get(fd) != flags:
-            poller.register(fd, flags)
-    return now
 
 
 def run_actor(config: RuntimeConfig) -> int:

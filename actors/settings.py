@@ -64,6 +64,9 @@ class RuntimeConfig:
     keys: ClientKeys | None = None
     #: Where its path params may point (globs; see ``actors.site.paths``).
     allowed_paths: tuple[str, ...] = ()
+    #: The state database of durable State, and the seconds between writes.
+    state_db: Path | None = None
+    state_interval: float = 1.0
 
     @classmethod
     def from_site(
@@ -110,4 +113,6 @@ class RuntimeConfig:
             fault_rules=site.faults.rules,
             keys=keys,
             allowed_paths=allowed_paths(site),
+            state_db=site.persistence.path,
+            state_interval=site.persistence.interval,
         )

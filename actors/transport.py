@@ -94,3 +94,18 @@ class Transport:
     def unsubscribe(self, topic: bytes) -> None:
         """Stop receiving *topic*."""
         self.socket.setsockopt(zmq.UNSUBSCRIBE, topic)
+
+
+def sync_watches(
+    poller: zmq.Poller, registered: dict[int, int], wanted: dict[int, Any]
+) -> dict[int, int]:
+    """Register with *poller* the descriptors the actor watches; return what is registered."""
+    now: dict[int, int] = {}
+    for fd, (on_readable, on_writable) in wanted.items():
+        now[fd] = (zmq.POLLIN if on_readable else 0) | (zmq.POLLOUT if on_writable else 0)
+    for fd in registered.keys() - now.keys():
+        poller.unregister(fd)
+    for fd, flags in now.items():
+        if registered.get(fd) != flags:
+            poller.register(fd, flags)
+    return now

@@ -28,7 +28,7 @@ from supervisor.swap import SwapCoordinator
 #: Broker messages handled in one loop turn, at most.
 BATCH: Final = 10_000
 #: Heartbeat counters of writes that failed: the first of each is an event.
-WRITE_FAILURES: Final = ("log_lost", "snapshots_failed")
+WRITE_FAILURES: Final = ("log_lost", "snapshots_failed", "durable_failed")
 
 
 #: Denials reported per broker heartbeat, at most.

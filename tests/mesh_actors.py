@@ -334,3 +334,39 @@ class DoublerPlus(Doubler):
         """Runs in the doubler's process on each number."""
         super().step()
         self.plus = self.value + 1
+
+
+class Keeper(Actor):
+    """Adds up what it receives, and keeps the sum across restarts (durable State)."""
+
+    value = Input("keep.in", int, doc="A number to add")
+    total = Output("keep.total", int, doc="The sum so far")
+    kept = State(0, doc="The sum, kept across restarts", durable=True)
+    steps = State(0, doc="Steps of this process (not durable)")
+
+    def step(self) -> None:
+        """Runs in the keeper's process on each number."""
+        self.kept += self.value
+        self.steps += 1
+        self.total = self.kept
+
+
+class KeeperV2(Actor):
+    """Version 2 of the Keeper: the sum in hundredths, migrated from version 1."""
+
+    version = 2
+    value = Input("keep.in", int, doc="A number to add")
+    total = Output("keep.total", int, doc="The sum so far, in hundredths")
+    cents = State(0, doc="The sum in hundredths, kept across restarts", durable=True)
+
+    @classmethod
+    def migrate_state(cls, state: dict[str, Any], from_version: int) -> dict[str, Any]:
+        """Version 1 kept ``kept``, in units."""
+        if from_version == 1 and "kept" in state:
+            return {"cents": state["kept"] * 100}
+        return state
+
+    def step(self) -> None:
+        """Runs in the keeper's process on each number."""
+        self.cents += self.value * 100
+        self.total = self.cents

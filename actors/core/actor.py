@@ -34,6 +34,7 @@ _RESERVED = frozenset(
         "hal",
         "on_gap",
         "migrate_state",
+        "durable_fallback",
     }
 )
 
@@ -117,7 +118,10 @@ class Actor:
     ``step_on_input``
         whether a message on an Input runs ``step()`` (default True);
     ``version``
-        the state layout version, for hot swap;
+        the state layout version, for hot swap and durable State;
+    ``durable_fallback``
+        when stored durable State cannot be read or migrated: start from the
+        defaults (True, with the error logged) or refuse to start (False);
     ``hal``
         True for an actor that owns hardware or a link to outside the site
         (a hardware boundary in the data dictionary and the dataflow graph).
@@ -126,6 +130,7 @@ class Actor:
     period: ClassVar[float | None] = None
     step_on_input: ClassVar[bool] = True
     version: ClassVar[int] = 1
+    durable_fallback: ClassVar[bool] = False
     hal: ClassVar[bool] = False
 
     _enlil_spec: ClassVar[ActorSpec]
@@ -184,8 +189,10 @@ class Actor:
         """Turn State saved by version *from_version* of this class into this version's.
 
         Called on hot swap (``ctl swap``) when the running version declares a
-        different ``version``; the default keeps the state as it is. An
-        exception rolls the swap back.
+        different ``version``, and before ``on_start`` when the durable State
+        stored by another ``version`` is read back (with only the durable
+        values); the default keeps the state as it is. An exception rolls the
+        swap back, or fails the start (see ``durable_fallback``).
         """
         return state
 

@@ -243,7 +243,14 @@ class Output(Variable):
 
 
 class State(Variable):
-    """A value the actor keeps between steps; part of every snapshot."""
+    """A value the actor keeps between steps; part of every snapshot.
+
+    With *durable*, the value also survives a restart of the actor, of the site
+    and of the machine, and a redeploy: it is written to the site's state
+    database at most every ``[persistence] interval`` and at every stop, and
+    read back before ``on_start`` (through ``migrate_state`` when the class's
+    ``version`` changed).
+    """
 
     kind = "state"
 
@@ -255,9 +262,11 @@ class State(Variable):
         unit: str | None = None,
         metric: bool = False,
         type: Any = None,
+        durable: bool = False,
     ) -> None:
         super().__init__(doc=doc, unit=unit, type_=type or _infer(default), default=default)
         self.metric = metric
+        self.durable = durable
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if instance is None:
@@ -273,7 +282,8 @@ class State(Variable):
     # are plain attribute accesses, as fast as for any Python object.
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "default": self.default, "metric": self.metric}
+        extra = {"durable": True} if self.durable else {}
+        return {**super().describe(), "default": self.default, "metric": self.metric, **extra}
 
 
 class Param(Variable):

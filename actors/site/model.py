@@ -177,6 +177,16 @@ class WebConfig:
     foxglove: str = ""
 
 
+@dataclass(frozen=True)
+class PersistenceConfig:
+    """``[persistence]``: where durable State is kept, and how often it is written."""
+
+    #: The state database (SQLite, WAL); ``<run_dir>/state.db`` by default.
+    path: Path = Path("state.db")
+    #: Seconds between two writes of an actor's changed durable values, at most.
+    interval: float = 1.0
+
+
 #: ``[security] curve``: on when an endpoint is tcp:// ("auto"), always ("on"), never ("off").
 CURVE_MODES: Final = ("auto", "on", "off")
 
@@ -222,6 +232,7 @@ class SiteConfig:
     faults: FaultsConfig = field(default_factory=FaultsConfig)
     web: WebConfig = field(default_factory=WebConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
+    persistence: PersistenceConfig = field(default_factory=PersistenceConfig)
 
     @property
     def secured(self) -> bool:

@@ -27,6 +27,7 @@ from actors.site.model import (
     BrokerConfig,
     ConfigError,
     ConfigProblem,
+    PersistenceConfig,
     SiteConfig,
     SiteInfo,
     SnapshotConfig,
@@ -60,6 +61,7 @@ _SUPERVISOR_KEYS: Final = {
     "control_rate": ((int, float), 1000.0),
     "control_burst": (int, 2000),
 }
+_PERSISTENCE_KEYS: Final = {"path": (str, ""), "interval": ((int, float), 1.0)}
 _SNAPSHOT_KEYS: Final = {
     "dir": (str, ""),
     "keep": (int, 20),
@@ -106,6 +108,7 @@ _TABLES: Final = {
     "faults",
     "web",
     "security",
+    "persistence",
 }
 
 
@@ -130,6 +133,7 @@ _RANGES: Final[dict[str, tuple[float, float, str]]] = {
     "supervisor.control_rate": (0.01, 1_000_000, "requests/s"),
     "supervisor.control_burst": (1, 10_000_000, "requests"),
     "snapshots.keep": (1, 100_000, "files"),
+    "persistence.interval": (0.01, 3_600, "s"),
     "snapshots.inputs": (0, 1_000_000, "messages"),
     "snapshots.recorder_mb": (0.01, 65_536, "MiB"),
     "telemetry.sampling": (0, 1, ""),
@@ -443,8 +447,21 @@ def parse_site_leniently(
         faults=parse_faults_section(col, data.get("faults"), set(actors)),
         web=parse_web(col, data.get("web")),
         security=parse_security(col, data.get("security"), folder),
+        persistence=_persistence(col, data.get("persistence", {}), folder, run_dir),
     )
     return site_config, col.problems
+
+
+def _persistence(col: _Collector, data: Any, folder: Path, run_dir: Path) -> PersistenceConfig:
+    """``[persistence]``: the state database's path (relative: to site.toml's folder) and
+    the write interval."""
+    p = col.table(data, "persistence", _PERSISTENCE_KEYS)
+    col.number("persistence.interval", p["interval"])
+    path = Path(p["path"]) if p["path"] else run_dir / "state.db"
+    interval = float(p["interval"])
+    if not math.isfinite(interval) or interval <= 0:
+        interval = 1.0
+    return PersistenceConfig(path if path.is_absolute() else (folder / path).resolve(), interval)
 
 
 def _check_after(col: _Collector, actors: dict[str, ActorConfig]) -> None:

@@ -1,0 +1,103 @@
+"""Durable State: which values of an actor are kept, their stored form, and recovery (pure).
+
+An actor's durable values (``State(..., durable=True)``) are stored as one
+record: a msgpack map of name -> value, with the class's ``version`` and the
+epoch of the process that wrote it. :class:`DurableState` packs the values of
+a running actor (the packed bytes tell whether anything changed since the
+last write: no hook runs on an assignment) and :func:`recover` turns a stored
+record into values for this class, through ``migrate_state`` when the
+version differs. Reading and writing the database is the shell's
+(:mod:`actors.durability`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+from actors.core.declarations import ActorSpec, coerce
+
+
+class DurableError(ValueError):
+    """Stored state cannot be read or migrated; the message names the actor and why."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One actor's stored record."""
+
+    data: bytes
+    version: int
+    epoch: int
+    #: Wall-clock seconds of the write.
+    written: float
+
+
+def durable_names(spec: ActorSpec) -> tuple[str, ...]:
+    """The names of the spec's durable State, in declaration order."""
+    return tuple(n for n, var in spec.states.items() if getattr(var, "durable", False))
+
+
+class DurableState:
+    """The durable values of one actor instance, packed for the store."""
+
+    def __init__(self, spec: ActorSpec, values: dict[str, Any]) -> None:
+        self.names = durable_names(spec)
+        #: The actor's attribute dict (its State values live there).
+        self.values = values
+        #: What was last written (or read): a pack equal to it needs no write.
+        self.last: bytes | None = None
+
+    def pack(self) -> bytes:
+        """The current durable values as the stored msgpack map."""
+        get = self.values.get
+        packed: bytes = msgpack.packb({n: get(n) for n in self.names}, use_bin_type=True)
+        return packed
+
+    def changed(self) -> bytes | None:
+        """The packed values if they differ from what was last written, else None."""
+        packed = self.pack()
+        return None if packed == self.last else packed
+
+
+def recover(
+    stored: Stored,
+    spec: ActorSpec,
+    version: int,
+    migrate: Callable[[dict[str, Any], int], dict[str, Any]],
+    actor: str,
+) -> dict[str, Any]:
+    """The durable values of *stored* for this class (``version``), migrated when the
+    stored version differs; DurableError names *actor* and what is wrong."""
+    try:
+        values = msgpack.unpackb(stored.data, raw=False, strict_map_key=False)
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        raise DurableError(f"actor {actor!r}: its stored state is not readable: {exc}") from None
+    if not isinstance(values, dict):
+        raise DurableError(f"actor {actor!r}: its stored state is not a map")
+    if stored.version != version:
+        try:
+            values = migrate(dict(values), stored.version)
+        except Exception as exc:
+            raise DurableError(
+                f"actor {actor!r}: migrate_state from version {stored.version} to {version} "
+                f"failed: {exc!r}"
+            ) from exc
+        if not isinstance(values, Mapping):
+            raise DurableError(f"actor {actor!r}: migrate_state did not return a map")
+    names = set(durable_names(spec))
+    out = {}
+    for name, value in values.items():
+        if name not in names:
+            continue  # no longer durable (or renamed without a migration): left out
+        try:
+            out[name] = coerce(value, spec.states[name].type)
+        except TypeError as exc:
+            raise DurableError(
+                f"actor {actor!r}: stored State {name!r} does not fit its declaration ({exc}); "
+                "raise the class's version and write migrate_state"
+            ) from None
+    return out

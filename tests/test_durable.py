@@ -1,0 +1,140 @@
+"""Durable State with real processes: kill -9, a whole-site restart, a swap with a migration,
+a second writer, a database that cannot be written."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import pytest
+
+from actors.durability import StateStore
+from actors.testing import Mesh, MeshFactory
+
+pytestmark = pytest.mark.slow
+KEEPER = {"persistence": {"interval": 0.1}, "actors": {"keeper": {"class": "mesh_actors:Keeper"}}}
+
+
+def stored(site: Mesh, actor: str = "keeper") -> dict[str, Any] | None:
+    """What the state database holds for *actor* now (read as another process would)."""
+    store = StateStore(site.site.persistence.path)
+    try:
+        record = store.load(actor)
+    finally:
+        store.close()
+    if record is None or record.written == 0:
+        return None
+    return dict(msgpack.unpackb(record.data))
+
+
+def wait_stored(site: Mesh, predicate: Any, what: str) -> dict[str, Any]:
+    """Wait until the stored record satisfies *predicate*; return it."""
+    site.wait_until(lambda: (s := stored(site)) is not None and predicate(s), 20, what)
+    result = stored(site)
+    assert result is not None
+    return result
+
+
+def add(site: Mesh, *numbers: int) -> int:
+    """Send *numbers* to the keeper; return the total it published after the last."""
+    cursor = site.mark()
+    for n in numbers:
+        site.publish("keep.in", n)
+    total: int = site.collect("keep.total", len(numbers), after=cursor)[-1].envelope.payload
+    return total
+
+
+def test_a_durable_value_survives_kill_9_and_a_restart_of_the_whole_site(
+    mesh: MeshFactory, tmp_path: Path
+) -> None:
+    """Only the State marked durable comes back: after kill -9 of the actor (restarted by
+    the supervisor), and after SIGTERM of the whole site and a new start on the same run
+    folder."""
+    run_dir = tmp_path / "run"
+    site = mesh.start(KEEPER, run_dir=run_dir)
+    assert add(site, 1, 2, 3) == 6
+    wait_stored(site, lambda s: s["kept"] == 6, "the sum written")
+    assert set(stored(site) or {}) == {"kept"}  # steps is not durable
+    site.wait_restarted("keeper", site.kill("keeper", signal.SIGKILL))
+    assert add(site, 4) == 10
+    assert site.close() == []
+    again = mesh.start(KEEPER, run_dir=run_dir)
+    assert add(again, 5) == 15
+    with sqlite3.connect(again.site.persistence.path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert stat_mode(again.site.persistence.path) == 0o600
+
+
+def stat_mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_kill_9_in_a_write_burst_leaves_a_readable_database_and_a_published_sum(
+    mesh: MeshFactory,
+) -> None:
+    """A burst of numbers, the actor killed in the middle of it: the database passes its
+    integrity check and holds a sum the actor had reached (a whole write, never a torn
+    one); the restarted actor goes on from it."""
+    site = mesh.start(KEEPER)
+    for n in range(1, 20_001):
+        site.publish("keep.in", n)
+    wait_stored(site, lambda s: s["kept"] > 0, "a first write in the burst")
+    site.wait_restarted("keeper", site.kill("keeper", signal.SIGKILL))  # writing still
+    totals = {m.envelope.payload for m in list(site.messages) if m.topic == "keep.total"}
+    with sqlite3.connect(site.site.persistence.path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    kept = stored(site)
+    assert kept is not None and kept["kept"] in totals | {0}
+
+
+def test_a_swap_with_migrate_state_writes_the_migrated_value(mesh: MeshFactory) -> None:
+    """A swap to version 2 migrates the sum into hundredths and writes it; a restart of the
+    new version reads it back (no second migration)."""
+    site = mesh.start(KEEPER)
+    assert add(site, 7) == 7
+    site.control.request("swap", name="keeper", **{"class": "mesh_actors:KeeperV2"})
+    wait_stored(site, lambda s: s.get("cents") == 700, "the migrated sum written")
+    assert add(site, 1) == 800
+    wait_stored(site, lambda s: s.get("cents") == 800, "the new sum written")
+    site.wait_restarted("keeper", site.kill("keeper", signal.SIGKILL))
+    assert add(site, 1) == 900  # read back as version 2: no second migration
+
+
+def test_a_second_copy_cannot_write_and_a_read_only_database_is_reported(
+    mesh: MeshFactory,
+) -> None:
+    """A copy started by hand is refused (the actor's name is held) and writes nothing; a
+    database made read-only under the running actor is counted and reported, and the actor
+    keeps working."""
+    site = mesh.start(KEEPER)
+    assert add(site, 2) == 2
+    wait_stored(site, lambda s: s["kept"] == 2, "the sum written")
+    copy = subprocess.run(
+        [sys.executable, "-m", "actors", "keeper", "--config", str(site.config_path)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert copy.returncode == 75, copy.stderr  # ALREADY_RUNNING
+    assert (stored(site) or {})["kept"] == 2
+    store = StateStore(site.site.persistence.path)
+    try:
+        store.db.execute("BEGIN EXCLUSIVE")  # another process holding the database
+        assert add(site, 3) == 5
+        site.wait_actor(
+            "keeper",
+            lambda a: a["stats"].get("durable_failed", 0) >= 1,
+            20,
+            "the keeper counting writes that failed",
+        )
+        event = site.wait_for(
+            "$sys.event", lambda p: p.get("event") == "write_failed", after=0
+        ).envelope.payload
+        assert event["what"] == "durable_failed"
+    finally:
+        store.db.execute("ROLLBACK")
+        store.close()
+    wait_stored(site, lambda s: s["kept"] == 5, "the write retried once the lock is gone")

@@ -45,7 +45,16 @@ from actors.link import BrokerLink, BrokerUnreachable
 from actors.site import ConfigError, SiteConfig, connect_address, load_site
 from actors.site.parse import actor_keys
 from actors.site.paths import exposed, folder_problems, tighten
-from supervisor import cli_calls, cli_faults, cli_keys, cli_record, cli_snapshots, cli_web
+from supervisor import (
+    cli_calls,
+    cli_faults,
+    cli_keys,
+    cli_record,
+    cli_snapshots,
+    cli_state,
+    cli_web,
+)
+from supervisor.cli_format import format_state, format_status
 from supervisor.client import ControlClient, ControlError, ControlTimeout, listening
 from supervisor.core.protocol import OPS
 from supervisor.docs import format_live, live_graph, write_docs
@@ -114,6 +123,22 @@ def build_parser() -> argparse.ArgumentParser:
     ctl.add_argument(
         "--etag", help="swap, remove, reload: refuse unless this is still the config version"
     )
+    ctl.add_argument("--reset", action="store_true", help="state: forget the stored values")
+    keep = ctl.add_mutually_exclusive_group()
+    keep.add_argument(
+        "--keep-state",
+        dest="state",
+        action="store_const",
+        const="keep",
+        help="add, remove: keep the actor's stored durable State",
+    )
+    keep.add_argument(
+        "--drop-state",
+        dest="state",
+        action="store_const",
+        const="drop",
+        help="add, remove: forget the actor's stored durable State",
+    )
     _table_options(ctl)
     cli_faults.rule_options(ctl)
     tap = sub.add_parser(
@@ -134,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_web.add_command(sub, _config_arg)
     cli_record.add_commands(sub, _config_arg)
     cli_keys.add_command(sub, _config_arg)
+    cli_state.add_command(sub, _config_arg)
     return parser
 
 
@@ -225,6 +251,8 @@ def main(argv: list[str] | None = None, zygote: Zygote | None = None) -> int:
             return cli_record.cmd_play(site, args)
         if command == "keys":
             return cli_keys.cmd_keys(site, args)
+        if command == "state":
+            return cli_state.cmd_state(site, args)
     except ConfigError as exc:
         if zygote is not None:
             zygote.close()
@@ -321,6 +349,10 @@ def _request_args(args: argparse.Namespace) -> dict[str, Any]:
             kwargs["params"] = json.loads(args.params)
         except json.JSONDecodeError as exc:
             raise ValueError(f"--params is not JSON: {exc}") from None
+    if args.state:
+        if args.op not in ("add", "remove"):
+            raise ValueError("--keep-state and --drop-state are for ctl add and ctl remove")
+        kwargs["state"] = args.state
     table = _table_of(args)
     if table and args.op != "add":
         raise ValueError(f"{', '.join(table)}: only ctl add takes the keys of a table")
@@ -351,7 +383,8 @@ def cmd_ctl(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         with ControlClient.for_site(site, args.timeout, endpoint=endpoint) as client:
-            result = client.request(args.op, **kwargs)
+            op = "state_reset" if args.op == "state" and args.reset else args.op
+            result = client.request(op, **kwargs)
     except ControlError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -362,6 +395,8 @@ def cmd_ctl(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2, sort_keys=True))
     elif args.op == "status":
         print(format_status(result))
+    elif args.op == "state" and not args.reset:
+        print(format_state(result))
     elif args.op == "snapshots":
         for entry in result:
             print(f"{entry['actor']:16} {entry['reason']:12} {entry['file']}")
@@ -387,51 +422,6 @@ def cmd_graph(args: argparse.Namespace, site: SiteConfig, endpoint: str) -> int:
     graph = live_graph(site, status)
     print(json.dumps(graph, indent=2) if args.json else format_live(graph))
     return 1 if graph["differences"] else 0
-
-
-def format_status(status: dict[str, Any]) -> str:
-    """A table of the ``status`` reply for people."""
-    lines = []
-    if "site" in status:
-        sup = status["supervisor"]
-        lines.append(
-            f"site {status['site']}  supervisor pid {sup['pid']}  {sup['state']}  "
-            f"up {sup['uptime']:.0f}s  config {status.get('config_etag', '-')}"
-        )
-    lines.append(
-        f"{'NAME':16} {'STATE':9} {'PID':>8} {'RESTARTS':>8} {'UPTIME':>9}  {'ETAG':12}  LAST EXIT"
-    )
-    for a in status["actors"]:
-        uptime = f"{a['uptime']:.1f}s" if a["uptime"] is not None else "-"
-        lines.append(
-            f"{a['name']:16} {a['state']:9} {a['pid'] or '-':>8} {a['restarts']:>8} "
-            f"{uptime:>9}  {a.get('etag') or '-':12}  {a['last_exit'] or '-'}"
-        )
-        lines += _call_lines(a.get("calls"))
-    return "\n".join(lines)
-
-
-def _call_lines(report: Any) -> list[str]:
-    """An actor's calls and services, one indented line each (from its heartbeat)."""
-    if not isinstance(report, dict):
-        return []
-    out = []
-    for name, c in sorted((report.get("calls") or {}).items()):
-        if isinstance(c, dict):
-            breaker = f", breaker {c['breaker']}" if "breaker" in c else ""
-            out.append(
-                f"    call {name} -> {c.get('service')}: {c.get('ok', 0)} ok, "
-                f"{c.get('failed', 0)} failed, {c.get('retries', 0)} retries, "
-                f"{c.get('timeouts', 0)} timeouts, {c.get('late', 0)} late{breaker}"
-            )
-    for name, c in sorted((report.get("services") or {}).items()):
-        if isinstance(c, dict):
-            out.append(
-                f"    serves {name}: {c.get('requests', 0)} requests, "
-                f"{c.get('replied', 0)} replied, {c.get('errors', 0)} errors, "
-                f"{c.get('expired', 0)} expired, {c.get('cached', 0)} from the cache"
-            )
-    return out
 
 
 def _jsonable(value: Any) -> Any:

@@ -226,6 +226,16 @@ class ControlClient:
         result: dict[str, Any] = self.request("fault_resume")
         return result
 
+    def state(self, name: str) -> dict[str, Any]:
+        """Actor *name*'s durable State as stored (``values`` None: nothing stored)."""
+        result: dict[str, Any] = self.request("state", name=name)
+        return result
+
+    def state_reset(self, name: str) -> dict[str, Any]:
+        """Forget stopped actor *name*'s stored durable State."""
+        result: dict[str, Any] = self.request("state_reset", name=name)
+        return result
+
     def faults(self) -> dict[str, Any]:
         """The site's fault rules, the faults injected per rule and actor, the newest."""
         result: dict[str, Any] = self.request("faults")

@@ -35,6 +35,7 @@ OP_ROLES: Final = {
     "status": "read",
     "snapshots": "read",
     "faults": "read",
+    "state": "read",
     "start": "operate",
     "stop": "operate",
     "restart": "operate",
@@ -49,6 +50,7 @@ OP_ROLES: Final = {
     "fault_clear": "admin",
     "fault_pause": "admin",
     "fault_resume": "admin",
+    "state_reset": "admin",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -72,6 +73,7 @@ def test_the_default_command_runs_the_demo_site(tmp_path: Path) -> None:
                 with pytest.raises(RemoteError, match="outside"):
                     services.call("thermostat.setpoint.set", 99.0, timeout=10)
             assert console_calls(ctl).get("breaker") == "closed"
+            setpoint_survives_a_kill(ctl, site)
             status = ctl.status()
             children = [psutil.Process(a["pid"]) for a in status["actors"] if a["pid"]]
             assert len(children) == 9
@@ -103,6 +105,25 @@ def console_calls(ctl: ControlClient) -> dict[str, Any]:
             return calls
         assert time.monotonic() < deadline, f"the console never got an answer: {calls}"
         time.sleep(0.2)  # a hang guard's poll interval, not a synchronisation
+
+
+def setpoint_survives_a_kill(ctl: ControlClient, site: SiteConfig) -> None:
+    """The set point an operator chose (22.5, above) is durable: once written, a kill -9 of
+    the thermostat does not lose it."""
+    deadline = time.monotonic() + 30
+    while (ctl.state("thermostat")["values"] or {}).get("target") != 22.5:
+        assert time.monotonic() < deadline, ctl.state("thermostat")
+        time.sleep(0.2)  # a hang guard's poll interval, not a synchronisation
+    old = next(a["pid"] for a in ctl.status()["actors"] if a["name"] == "thermostat")
+    os.kill(old, signal.SIGKILL)
+    while True:
+        thermostat = next(a for a in ctl.status()["actors"] if a["name"] == "thermostat")
+        if thermostat["state"] == "running" and thermostat["pid"] != old:
+            break
+        assert time.monotonic() < deadline + 30, thermostat
+        time.sleep(0.1)  # a hang guard's poll interval, not a synchronisation
+    with ServiceClient.from_site(site) as services:
+        assert services.call("thermostat.setpoint.get", timeout=10) == 22.5
 
 
 def wait_for_keys(site: SiteConfig, proc: subprocess.Popen[bytes]) -> list[bytes]:

@@ -138,3 +138,46 @@ def test_a_second_copy_cannot_write_and_a_read_only_database_is_reported(
         store.db.execute("ROLLBACK")
         store.close()
     wait_stored(site, lambda s: s["kept"] == 5, "the write retried once the lock is gone")
+
+
+def test_operating_durable_state_show_reset_remove_add_export_import(
+    mesh: MeshFactory, tmp_path: Path
+) -> None:
+    """``ctl state`` shows what is stored; ``--reset`` needs a stopped actor and forgets it;
+    ``ctl remove`` and ``ctl add`` ask what becomes of stored State; ``state export`` and
+    ``state import`` move it between sites (round trip)."""
+    from clitools import supervisor_cli
+
+    run_dir = tmp_path / "run"
+    site = mesh.start(KEEPER, run_dir=run_dir)
+    assert add(site, 4) == 4
+    wait_stored(site, lambda s: s["kept"] == 4, "the sum written")
+    shown = supervisor_cli("ctl", "state", "keeper", config=site.config_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "kept = 4" in shown.stdout and "by version 1" in shown.stdout
+    assert site.control.state("keeper")["values"] == {"kept": 4}
+    refused = supervisor_cli("ctl", "state", "keeper", "--reset", config=site.config_path)
+    assert refused.returncode == 1 and "stop it first" in refused.stderr
+    exported = tmp_path / "state.json"
+    out = supervisor_cli("state", "export", str(exported), config=site.config_path)
+    assert out.returncode == 0, out.stderr
+    assert exported.stat().st_mode & 0o777 == 0o600
+    removing = supervisor_cli("ctl", "remove", "keeper", config=site.config_path)
+    assert removing.returncode == 1 and "--keep-state" in removing.stderr
+    kept = supervisor_cli("ctl", "remove", "keeper", "--keep-state", config=site.config_path)
+    assert kept.returncode == 0, kept.stderr
+    assert site.control.state("keeper")["values"] == {"kept": 4}
+    adding = ["ctl", "add", "keeper", "--class", "mesh_actors:Keeper"]
+    assert supervisor_cli(*adding, config=site.config_path).returncode == 1  # asks again
+    assert supervisor_cli(*adding, "--keep-state", config=site.config_path).returncode == 0
+    assert add(site, 1) == 5  # started from what was kept
+    wait_stored(site, lambda s: s["kept"] == 5, "the sum written")
+    site.control.stop("keeper")
+    assert site.control.state_reset("keeper")["reset"] is True
+    site.control.start("keeper")
+    assert add(site, 1) == 1  # from the defaults
+    site.close()
+    running = supervisor_cli("state", "import", str(exported), config=site.config_path)
+    assert running.returncode == 0, running.stderr  # the site is stopped now
+    again = mesh.start(KEEPER, run_dir=run_dir)
+    assert add(again, 10) == 14  # the exported 4, back

@@ -65,12 +65,19 @@ class Thermostat(Actor):
     setpoint = Param(21.0, doc="Target temperature at start", unit="degC")
     band = Param(0.3, doc="Hysteresis: half-width of the dead band", unit="degC")
     switches = State(0, doc="How often the heater switched", metric=True)
-    target = State(21.0, doc="Target temperature now (set through a call)", unit="degC")
+    target = State(
+        21.0,
+        doc="Target temperature now (set through a call); kept across restarts",
+        unit="degC",
+        durable=True,
+    )
+    chosen = State(False, doc="Whether an operator chose the target", durable=True)
 
     def on_start(self) -> None:
-        """Runs in the thermostat's process before it is ready: the target starts at the
-        configured set point."""
-        self.target = self.setpoint
+        """Runs in the thermostat's process before it is ready (after its durable State is
+        read back): the target is the one an operator chose, else the configured set point."""
+        if not self.chosen:
+            self.target = self.setpoint
 
     @service("thermostat.setpoint.get", object, float, doc="The target temperature now")
     def get_setpoint(self, request: object) -> float:
@@ -90,6 +97,7 @@ class Thermostat(Actor):
             raise ValueError(f"set point {value} degC is outside {LOWEST}..{HIGHEST} degC")
         self.enlil.log.info("set point changed", before=self.target, after=value)
         self.target = value
+        self.chosen = True
         return value
 
     def step(self) -> None:

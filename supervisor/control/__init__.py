@@ -23,6 +23,7 @@ from supervisor.control import (
     shutdown,
     snapshot,
     snapshots,
+    state,
     status,
     swap,
 )
@@ -52,6 +53,8 @@ COMMANDS: dict[str, Handler] = {
     "fault_clear": fault.clear,
     "fault_pause": fault.pause,
     "fault_resume": fault.resume,
+    "state": state.show,
+    "state_reset": state.reset,
 }
 #: Ops served while the site shuts down (the others are refused with ``shutting_down``).
 DURING_SHUTDOWN: frozenset[str] = frozenset(

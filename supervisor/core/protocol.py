@@ -28,7 +28,15 @@ fault_add  table        ``{"rule", "told"}``: a fault rule added (keys as in sit
 fault_clear (none)      ``{"rules": [], "told"}``: every fault rule removed
 fault_pause (none)      ``{"paused": true, "told"}``: the rules kept, nothing injected
 fault_resume (none)     ``{"paused": false, "told"}``: injecting again
+state      name         ``{"actor", "values", "version", "epoch", "written"}``: the actor's
+                        durable State as stored (``values`` null: none stored)
+state_reset name        ``{"actor", "reset"}``: its stored durable State forgotten (the
+                        actor must be stopped: it would write its values again)
 =========  ===========  ====================================================
+
+``add`` and ``remove`` of an actor that has stored durable State need
+``state``: ``"keep"`` (the next actor of that name starts from it) or
+``"drop"``; without it they are refused (``failed``), saying so.
 
 ``etag``: each actor's config version (in ``status``; ``etag`` of the site
 for ``reload``). A request that names an etag that is no longer current is
@@ -63,7 +71,11 @@ OPS: Final[dict[str, tuple[str, ...]]] = {
     "fault_clear": (),
     "fault_pause": (),
     "fault_resume": (),
+    "state": ("name",),
+    "state_reset": ("name",),
 }
+#: ``add``/``remove``'s ``state``: what becomes of the actor's stored durable State.
+STATE_CHOICES: Final = ("keep", "drop")
 MAX_REQUEST_BYTES: Final = 64 * 1024
 #: Every error kind a reply may carry (``bad_reply`` is the client's own: a reply it
 #: could not read).
@@ -101,6 +113,7 @@ class Request:
     params: dict[str, Any] | None = None
     etag: str | None = None
     table: dict[str, Any] | None = None
+    state: str | None = None
 
 
 def decode_request(body: bytes) -> Request:
@@ -150,6 +163,9 @@ def decode_request(body: bytes) -> Request:
         raise ProtocolError("bad_request", "op 'fault_add' needs the rule as 'table'")
     if op == "add" and cls is None and not (table and "class" in table):
         raise ProtocolError("bad_request", "op 'add' needs a 'class'")
+    state = obj.get("state")
+    if state is not None and state not in STATE_CHOICES:
+        raise ProtocolError("bad_request", f"'state' must be one of {', '.join(STATE_CHOICES)}")
     return Request(
         id=req_id,
         op=op,
@@ -160,6 +176,7 @@ def decode_request(body: bytes) -> Request:
         params=params,
         etag=etag,
         table=table,
+        state=state,
     )
 
 

@@ -224,3 +224,27 @@ class CallPinger(Actor):
                     "failed": run["failed"],
                 },
             )
+
+
+class DurableSink(Sink):
+    """A Sink whose step changes durable State at every message (bytes received so far)."""
+
+    received = State(0, doc="Bytes received, kept across restarts", durable=True)
+
+    def step(self) -> None:
+        """Runs in the sink's process on each payload."""
+        super().step()
+        if self.enlil.trigger == "data":
+            self.received += len(self.data)
+
+
+class CountingSink(Sink):
+    """The DurableSink's step without durability: the baseline that isolates its cost."""
+
+    received = State(0, doc="Bytes received")
+
+    def step(self) -> None:
+        """Runs in the sink's process on each payload."""
+        super().step()
+        if self.enlil.trigger == "data":
+            self.received += len(self.data)

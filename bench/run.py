@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import (
     calls,
+    durable,
     faults,
     recorder,
     roundtrip,
@@ -160,6 +161,17 @@ def main() -> int:
             f"{r['cpu']:.2f} us",
             f"no CURVE {plain['cpu']:.2f} us",
             f"{r['cpu'] / plain['cpu']:.2f}x",
+            "(reported)",
+        )
+    print("durable state...", flush=True)
+    du = durable.measure(20_000 if quick else 50_000, 1 if quick else 7)
+    for name, what in (("durable", "every 1 s"), ("durable_10ms", "every 10 ms")):
+        row(
+            f"throughput into an actor that changes durable State at every step, written {what}"
+            " (#18)",
+            f"{du[name]:,.0f} msg/s",
+            f"the same step, not durable {du['plain']:,.0f} msg/s",
+            f"{du[name] / du['plain']:.2f}x ({1e6 / du[name] - 1e6 / du['plain']:+.2f} us/step)",
             "(reported)",
         )
     print("web view...", flush=True)

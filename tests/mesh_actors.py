@@ -370,3 +370,16 @@ class KeeperV2(Actor):
         """Runs in the keeper's process on each number."""
         self.cents += self.value * 100
         self.total = self.cents
+
+
+class Hoarder(Actor):
+    """Keeps every text it receives, durably (a durable value that grows)."""
+
+    text = Input("hoard.in", str, doc="A text to keep")
+    size = Output("hoard.size", int, doc="Texts kept so far")
+    kept = State([], type=list[str], doc="Every text received", durable=True)
+
+    def step(self) -> None:
+        """Runs in the hoarder's process on each text."""
+        self.kept.append(self.text)
+        self.size = len(self.kept)

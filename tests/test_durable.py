@@ -181,3 +181,40 @@ def test_operating_durable_state_show_reset_remove_add_export_import(
     assert running.returncode == 0, running.stderr  # the site is stopped now
     again = mesh.start(KEEPER, run_dir=run_dir)
     assert add(again, 10) == 14  # the exported 4, back
+
+
+def test_a_full_disk_is_reported_the_actor_keeps_running_and_the_write_comes_later(
+    mesh: MeshFactory, tmp_path: Path
+) -> None:
+    """The state database on a small real tmpfs, filled up: the growing durable value cannot
+    be written (counted, a ``write_failed`` event), the actor goes on; once there is room
+    again, the next interval writes it."""
+    from mounts import fill, tmpfs
+
+    with tmpfs(tmp_path / "disk", "2m") as disk:
+        site = mesh.start(
+            {
+                "persistence": {"path": str(disk / "state.db"), "interval": 0.1},
+                "actors": {"hoarder": {"class": "mesh_actors:Hoarder"}},
+            }
+        )
+        cursor = site.publish("hoard.in", "first")
+        site.wait_for("hoard.size", after=cursor)
+        site.wait_until(lambda: (stored(site, "hoarder") or {}).get("kept") == ["first"], 20)
+        filler = fill(disk)
+        cursor = site.mark()
+        for i in range(50):
+            site.publish("hoard.in", f"{i}-" + "x" * 20_000)  # about 1 MiB more
+        site.wait_for("hoard.size", lambda n: n == 51, after=cursor)  # it goes on
+        site.wait_actor(
+            "hoarder", lambda a: a["stats"].get("durable_failed", 0) >= 1, 20, "failed writes"
+        )
+        event = site.wait_for(
+            "$sys.event", lambda p: p.get("event") == "write_failed", after=0
+        ).envelope.payload
+        assert (event["actor"], event["what"]) == ("hoarder", "durable_failed")
+        filler.unlink()
+        site.wait_until(
+            lambda: len((stored(site, "hoarder") or {}).get("kept", [])) == 51, 20, "written"
+        )
+        assert site.close() == []

@@ -273,6 +273,7 @@ class Supervision:
         else:
             child.then = Then.NOTHING
             self._decide(child, event)
+            self.answer(child)  # not restarted (temporary, gave up): its waiters hear it now
 
     @staticmethod
     def _exit_kind(child: Child, event: ActorExited) -> str:

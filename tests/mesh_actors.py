@@ -383,3 +383,20 @@ class Hoarder(Actor):
         """Runs in the hoarder's process on each text."""
         self.kept.append(self.text)
         self.size = len(self.kept)
+
+
+class KeeperBroken(Keeper):
+    """A version of the Keeper whose migration from version 1 fails."""
+
+    version = 3
+
+    @classmethod
+    def migrate_state(cls, state: dict[str, Any], from_version: int) -> dict[str, Any]:
+        """Cannot read what version 1 kept."""
+        raise ValueError(f"no way from version {from_version}")
+
+
+class KeeperFallback(KeeperBroken):
+    """The same, but it starts from its defaults when the stored State cannot be used."""
+
+    durable_fallback = True

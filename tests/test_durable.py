@@ -218,3 +218,29 @@ def test_a_full_disk_is_reported_the_actor_keeps_running_and_the_write_comes_lat
             lambda: len((stored(site, "hoarder") or {}).get("kept", [])) == 51, 20, "written"
         )
         assert site.close() == []
+
+
+def test_stored_state_that_cannot_be_migrated_stops_the_start_unless_the_class_falls_back(
+    mesh: MeshFactory,
+) -> None:
+    """A new class whose ``migrate_state`` fails: the actor does not start and says why; a
+    class with ``durable_fallback`` starts from its defaults, logging the reason."""
+    site = mesh.start(KEEPER)
+    assert add(site, 9) == 9
+    wait_stored(site, lambda s: s["kept"] == 9, "the sum written")
+    site.control.request("remove", name="keeper", state="keep")
+    from supervisor.client import ControlError
+
+    with pytest.raises(ControlError) as info:
+        site.control.request(
+            "add", name="keeper", state="keep", table={"class": "mesh_actors:KeeperBroken",
+                                                        "restart": "temporary"},
+        )  # fmt: skip
+    assert "keeper" in str(info.value)
+    assert "migrate_state from version 1 to 3 failed" in site.log_tail(200)
+    site.control.request("remove", name="keeper", state="keep")
+    site.control.request(
+        "add", name="keeper", state="keep", table={"class": "mesh_actors:KeeperFallback"}
+    )
+    assert add(site, 1) == 1  # from the defaults
+    assert "durable state not used: starting from the defaults" in site.log_tail(200)

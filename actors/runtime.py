@@ -26,26 +26,23 @@ from typing import Any, Final
 import zmq
 
 from actors.answers import ControlAnswers
-from actors.core.calls import SYS_SERVICES
 from actors.core.control import (
     SWAP_SUFFIX,
     Exit,
     Reply,
-    Retained,
-    decode_request,
 )
 from actors.core.engine import ActorEngine
 from actors.core.engine_types import EngineConfig
 from actors.core.params import ParamError
 from actors.core.requests import ReplyCache
 from actors.core.resilience import PolicyError
-from actors.core.topics import SYS_CONTROL, SYS_HEARTBEAT, SYS_REPLY, SYS_RETAINED
-from actors.core.wire import WireError
+from actors.core.topics import SYS_CONTROL, SYS_HEARTBEAT, SYS_REPLY
 from actors.durability import Durability, durable_for, start_durable
 from actors.fault_runtime import InjectsFaults
 from actors.link import BrokerLink, BrokerUnreachable
 from actors.loader import LoadError, load_class
 from actors.logs import setup_logging
+from actors.priming import Priming
 from actors.process import (
     AlreadyRunning,
     SignalWakeup,
@@ -69,14 +66,12 @@ EXIT_FAILURE: Final = Exit.FAILURE
 EXIT_CONFIG: Final = Exit.CONFIG
 _PARENT_CHECK: Final = 0.5
 _BATCH: Final = 1000
-_RETAINED_WAIT: Final = 2.0  # seconds a starting actor waits for its retained values
-_RETAINED_RETRY: Final = 0.25
 # An error or hang-up on a watched descriptor is for its reader to find out.
 _READABLE: Final = zmq.POLLIN | zmq.POLLERR
 _NEVER: Final = float("inf")
 
 
-class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits, InjectsFaults):
+class ActorProcess(SwapIn, Priming, Reports, ControlAnswers, CallWaits, InjectsFaults):
     """One actor, its engine and its broker link, inside the current process."""
 
     def __init__(self, config: RuntimeConfig) -> None:
@@ -247,61 +242,6 @@ class ActorProcess(SwapIn, Reports, ControlAnswers, CallWaits, InjectsFaults):
 
         self.metrics = Metrics(self._telemetry(), engine, interval=self.config.metrics_interval)
         return self.metrics
-
-    # -- priming: the last values of retained topics, before on_start -------------------
-
-    def _begin_priming(self, engine: ActorEngine) -> None:
-        """Ask the supervisor for the last value of each retained topic this actor reads.
-
-        The values go into the Inputs before ``on_start`` (no step runs for
-        them); what else arrives meanwhile is delivered after ``on_start``, in
-        order. The wait is bounded (``_RETAINED_WAIT``): a supervisor that does
-        not answer costs that much.
-        """
-        self.phase = Phase.PRIMING
-        self._retained_request = engine.subscriptions()
-        if engine.spec.calls:
-            self._retained_request.append(SYS_SERVICES)
-        self._ask_at = 0.0
-        self._phase_deadline = time.monotonic() + _RETAINED_WAIT
-
-    def _priming_due(self, now: float) -> float:
-        """Ask again, or give up waiting; the next time this is due."""
-        if now >= self._phase_deadline:
-            self.log.warning("no answer about retained values", waited=_RETAINED_WAIT)
-            self.phase = Phase.STARTING
-            return now
-        if now >= self._ask_at:  # asked again now and then: a busy supervisor may miss one
-            self.transport.publish(SYS_RETAINED + self.config.name, self._retained_request)
-            self._ask_at = now + _RETAINED_RETRY
-        return min(self._ask_at, self._phase_deadline)
-
-    def _priming_message(self, engine: ActorEngine, frames: list[bytes]) -> None:
-        if frames[0] != self.control_topic:
-            self._early.append(frames)
-            return
-        payload = self._from_supervisor(frames)
-        if payload is None:
-            return
-        try:
-            retained = decode_request(payload)
-        except WireError:
-            self.control_rejected += 1
-            return
-        if not isinstance(retained, Retained):
-            self._early.append(frames)  # a request for the running actor: answered later
-            return
-        primed = [
-            name
-            for item in retained.messages
-            if isinstance(item, list)
-            and len(item) == 2  # noqa: PLR2004 - topic, envelope
-            and not engine.call_traffic(item)  # the directory of servers
-            and (name := engine.prime(item))
-        ]
-        if primed:
-            self.log.info("retained values received", inputs=sorted(set(primed)))
-        self.phase = Phase.STARTING
 
     # -- the loop: one poll for every phase --------------------------------------------------
 

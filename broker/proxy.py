@@ -181,6 +181,10 @@ def run_broker(config: BrokerSettings) -> int:
                     log.warning("supervisor is gone; stopping")
                     break
     finally:
+        # The socket files first: whatever goes wrong below, none is left behind (unlinking
+        # a bound path only takes its name away; the broker is going anyway).
+        remove_ipc_file(config.pub)
+        remove_ipc_file(config.sub)
         control.send(b"TERMINATE")
         forwarder.join(5.0)
         for sock in (control, pub, *monitors):
@@ -189,8 +193,6 @@ def run_broker(config: BrokerSettings) -> int:
             zap.stop()
         sockets.close()
         wakeup.close()
-        remove_ipc_file(config.pub)
-        remove_ipc_file(config.sub)
     log.info("broker stopped", **counts)
     return 0
 

@@ -29,7 +29,6 @@ there is none, the demo site that ships in ``deploy/example``.
 from __future__ import annotations
 
 import argparse
-import base64
 import dataclasses
 import json
 import sys
@@ -54,7 +53,7 @@ from supervisor import (
     cli_state,
     cli_web,
 )
-from supervisor.cli_format import format_state, format_status
+from supervisor.cli_format import format_state, format_status, jsonable
 from supervisor.client import ControlClient, ControlError, ControlTimeout, listening
 from supervisor.core.protocol import OPS
 from supervisor.docs import format_live, live_graph, write_docs
@@ -424,16 +423,6 @@ def cmd_graph(args: argparse.Namespace, site: SiteConfig, endpoint: str) -> int:
     return 1 if graph["differences"] else 0
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return {"base64": base64.b64encode(value).decode()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return value
-
-
 def cmd_tap(site: SiteConfig, topics: list[str], count: int, timeout: float) -> int:
     """Print decoded messages on *topics* (exact or patterns) as JSON lines."""
     for topic in topics:
@@ -463,7 +452,7 @@ def cmd_tap(site: SiteConfig, topics: list[str], count: int, timeout: float) -> 
                         "sender": env.sender,
                         "seq": env.seq,
                         "time": env.timestamp_ns / 1e9,
-                        "payload": _jsonable(env.payload),
+                        "payload": jsonable(env.payload),
                     }
                 ),
                 flush=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import Any
@@ -61,3 +62,14 @@ def _call_lines(report: Any) -> list[str]:
                 f"{c.get('expired', 0)} expired, {c.get('cached', 0)} from the cache"
             )
     return out
+
+
+def jsonable(value: Any) -> Any:
+    """*value* as JSON can hold it (bytes as ``{"base64": ...}``, keys as text)."""
+    if isinstance(value, bytes):
+        return {"base64": base64.b64encode(value).decode()}
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    return value

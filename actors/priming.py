@@ -52,7 +52,7 @@ class Priming:
         """
         self.phase = Phase.PRIMING
         self._retained_request = engine.subscriptions()
-        if engine.spec.calls:
+        if engine.calls.lines:
             self._retained_request.append(SYS_SERVICES)
         self._ask_at = 0.0
         self._phase_deadline = time.monotonic() + _RETAINED_WAIT

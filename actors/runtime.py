@@ -151,6 +151,7 @@ class ActorProcess(SwapIn, Priming, Reports, ControlAnswers, CallWaits, InjectsF
                     run_dir=str(cfg.run_dir) if cfg.run_dir else None,
                     calls=cfg.calls,
                     rate_limits=cfg.rate_limits,
+                    control=cfg.control,
                 ),
                 wall_ns=time.time_ns,
                 monotonic=time.monotonic,
@@ -258,7 +259,7 @@ class ActorProcess(SwapIn, Priming, Reports, ControlAnswers, CallWaits, InjectsF
             return EXIT_OK
         if cfg.swap:
             self._begin_standby()
-        elif (cfg.retained or engine.spec.calls) and parent is not None:
+        elif (cfg.retained or engine.calls.lines) and parent is not None:
             self._begin_priming(engine)  # a caller wants the directory of servers too
         heartbeat_topic = (SYS_HEARTBEAT + cfg.name).encode()
         transport = self.transport

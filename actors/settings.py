@@ -57,6 +57,8 @@ class RuntimeConfig:
     calls: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Rate limits of Inputs and Outputs, from site.toml, over the code's.
     rate_limits: dict[str, Any] = field(default_factory=dict)
+    #: site.toml gives it control rights (``self.enlil.start`` and the rest).
+    control: bool = False
     #: The seed and rules of fault injection (``[faults]``; none by default).
     fault_seed: int = 0
     fault_rules: tuple[Any, ...] = ()
@@ -109,6 +111,7 @@ class RuntimeConfig:
             max_rss_mb=actor.max_rss_mb,
             calls=actor.calls,
             rate_limits=actor.rate_limits,
+            control=bool(actor.control),
             fault_seed=site.faults.seed,
             fault_rules=site.faults.rules,
             keys=keys,

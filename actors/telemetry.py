@@ -212,7 +212,7 @@ class Metrics:
             unit="%",
             description="CPU use of the actor's process since the last collection",
         )
-        if engine.spec.calls or engine.spec.services or engine.limiter is not None:
+        if engine.calls.lines or engine.spec.services or engine.limiter is not None:
             self._call_metrics(meter)
         #: The process's fault counts per rule (set by the runtime when rules apply to it).
         self.faults: Callable[[], dict[str, int]] | None = None

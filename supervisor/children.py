@@ -52,6 +52,9 @@ class Waiter:
     identity: bytes
     request_id: int
     until: ChildState
+    #: Answer ``failed`` at the first exit before *until* (an actor's control call: it
+    #: must hear of a crash at start, not wait out the restarts).
+    early: bool = False
 
 
 @dataclass(eq=False)

@@ -29,6 +29,8 @@ EVENT_KINDS: Final = (
     # or subscription the broker refused (from the broker's heartbeat).
     "forbidden",
     "denied",
+    # An actor asked the supervisor to start, stop or restart another (``by`` names it).
+    "control",
 )
 
 

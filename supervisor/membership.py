@@ -125,7 +125,10 @@ class Membership:
                 sup.events.log.info(
                     "added; waiting for its after list", actor=name, blocked=blocked
                 )
-            sup.wait_for(child, identity, req.id, ChildState.RUNNING)
+            if child.want:
+                sup.wait_for(child, identity, req.id, ChildState.RUNNING)
+            else:  # autostart = false: added, stopped until started
+                sup.reply(identity, encode_result(req.id, child.status(sup.loop.clock())))
             sup.events.child("added", child.name, child.kind, cls=child.class_path)
             sup.spawn_due()
 

@@ -29,6 +29,8 @@ import time
 from typing import Any
 
 from actors.core.access import SYS_ACCESS
+from actors.core.calls import SERVICE_PREFIX
+from actors.core.control_calls import CONTROL_SERVICE
 from actors.core.faults import delay_of
 from actors.core.requests import RequestTracker
 from actors.core.topics import SYS_HEARTBEAT, SYS_REPLY, SYS_RETAINED
@@ -240,6 +242,7 @@ class Supervisor:
                 SYS_REPLY + "*",
                 SYS_RETAINED + "*",
                 SYS_FAULT,  # the ledger of the faults injected (none without [faults])
+                SERVICE_PREFIX + CONTROL_SERVICE,  # actors' control calls
                 *(p.text for p in self.retained.patterns),
             ],
             reconnect_max_ms=0,  # the broker is starting right now: look every 10 ms

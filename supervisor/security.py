@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Final
 
 from actors.core.access import (
@@ -22,9 +23,11 @@ from actors.core.access import (
     SUPERVISOR,
     TOOL,
     AccessTable,
+    ActorAccess,
     actor_rights,
     tool_rights,
 )
+from actors.core.control_calls import CONTROL_SERVICE
 from actors.keys import ClientKeys, Identity, KeyFolder, ServerKeys
 from actors.site import SiteConfig
 from supervisor.core.protocol import ProtocolError
@@ -128,7 +131,7 @@ class SiteSecurity:
         security = self.site.security
         extra = security.access
         actors = {
-            name: actor_rights(name, facts.access(), extra.get(name))
+            name: actor_rights(name, self._access(name, facts), extra.get(name))
             for name, facts in self._facts.items()
         }
         tools = {
@@ -137,6 +140,15 @@ class SiteSecurity:
             if name not in actors
         }
         return AccessTable(actors, tools, security.default_role, self._version)
+
+    def _access(self, name: str, facts: ActorFacts) -> ActorAccess:
+        """What actor *name*'s rights come from: its declarations, and its calls to the
+        supervisor when site.toml gives it control rights."""
+        access = facts.access()
+        actor = self.site.actors.get(name)
+        if actor is not None and actor.control:
+            access = dataclasses.replace(access, calls=(*access.calls, CONTROL_SERVICE))
+        return access
 
     def encoded_table(self) -> dict[str, Any]:
         """:meth:`table` as it goes out on ``$sys.access``."""

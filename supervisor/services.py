@@ -3,8 +3,9 @@
 Every actor's heartbeat says what it serves (``topics.serves``); an actor
 that exits, is stopped or removed serves nothing any more. On each change
 (and whenever an actor becomes ready) the supervisor publishes the directory
-on ``$sys.services``, and keeps the last one for starting actors (they ask
-for it with their retained values). A caller fails a call at once when the
+on ``$sys.services`` (with the supervisor itself as the server of
+``supervisor.control``, the actors' control calls), and keeps the last one for
+starting actors (they ask for it with their retained values). A caller fails a call at once when the
 directory lists no server (``no_responders``), and fails a call in flight at
 once when its server leaves the directory (``server_gone``) instead of
 waiting for its deadline. A hot swap keeps the actor listed: its calls are
@@ -17,7 +18,9 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
+from actors.core.access import SUPERVISOR
 from actors.core.calls import SYS_SERVICES
+from actors.core.control_calls import CONTROL_SERVICE
 from actors.core.wire import encode_envelope
 
 _TOPIC: Final = SYS_SERVICES.encode()
@@ -43,7 +46,7 @@ class ServiceDirectory:
 
     def table(self) -> dict[str, list[str]]:
         """Service -> the actors serving it, sorted."""
-        out: dict[str, list[str]] = {}
+        out: dict[str, list[str]] = {CONTROL_SERVICE: [SUPERVISOR]}  # control from inside
         for actor, services in sorted(self.served.items()):
             for service in services:
                 out.setdefault(service, []).append(actor)

@@ -101,6 +101,7 @@ class Supervision:
             child = self.actors.get(name)
             if child is None:
                 child = Child(name, "actor", actor_argv(name, path))
+                child.want = site.actors[name].autostart
                 if name in self.added:
                     child.extra = ["--table", json.dumps(self.added[name])]
             child.class_path = site.actors[name].class_path
@@ -272,6 +273,7 @@ class Supervision:
             self.spawn_due()
         else:
             child.then = Then.NOTHING
+            self._fail_early(child)
             self._decide(child, event)
             self.answer(child)  # not restarted (temporary, gave up): its waiters hear it now
 
@@ -437,9 +439,29 @@ class Supervision:
 
     # -- waiters of control requests ---------------------------------------------------------
 
-    def wait_for(self, child: Child, identity: bytes, request_id: int, until: ChildState) -> None:
-        """Answer request *request_id* once *child* is *until* (or cannot get there)."""
-        child.waiters.append(Waiter(identity, request_id, until))
+    def wait_for(
+        self,
+        child: Child,
+        identity: bytes,
+        request_id: int,
+        until: ChildState,
+        *,
+        early: bool = False,
+    ) -> None:
+        """Answer request *request_id* once *child* is *until* (or cannot get there; with
+        *early*, at its first failed exit too)."""
+        child.waiters.append(Waiter(identity, request_id, until, early))
+
+    def _fail_early(self, child: Child) -> None:
+        """*child* exited on its own: the early waiters hear it now."""
+        keep = []
+        for w in child.waiters:
+            if w.early:
+                message = f"actor {child.name!r} exited before it was ready ({child.last_exit})"
+                self.reply(w.identity, encode_error(w.request_id, "failed", message))
+            else:
+                keep.append(w)
+        child.waiters = keep
 
     def answer(self, child: Child) -> None:
         """Reply to the requests waiting on *child*: done, or failed if it cannot get there."""

@@ -1,4 +1,5 @@
-"""What the supervisor reads from the broker: probes, heartbeats, replies, retained values (shell).
+"""What the supervisor reads from the broker: probes, heartbeats, replies, retained values,
+and the actors' control calls (shell).
 
 One SUB socket carries it all; each message goes to the part it is for.
 Reading is bounded per loop turn (:data:`BATCH`), so retained traffic never
@@ -11,7 +12,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from actors.core.calls import SERVICE_PREFIX
 from actors.core.control import SWAP_OPS, Heartbeat, Reply, decode_reply
+from actors.core.control_calls import CONTROL_SERVICE
 from actors.core.topics import SYS_HEARTBEAT, SYS_REPLY
 from actors.core.wire import MESSAGE_FRAMES, WireError, decode_message
 from actors.link import BrokerLink
@@ -25,6 +28,8 @@ from supervisor.services import ServiceDirectory
 from supervisor.supervision import Supervision
 from supervisor.swap import SwapCoordinator
 
+#: Actors' control calls to the supervisor.
+_CONTROL_TOPIC: Final = SERVICE_PREFIX + CONTROL_SERVICE
 #: Broker messages handled in one loop turn, at most.
 BATCH: Final = 10_000
 #: Heartbeat counters of writes that failed: the first of each is an event.
@@ -76,7 +81,9 @@ class BrokerTraffic:
                 message = decode_message(frames)
             except WireError:
                 continue
-            if message.topic.startswith(SYS_REPLY):
+            if message.topic == _CONTROL_TOPIC:
+                self.controller.inside.message(message)
+            elif message.topic.startswith(SYS_REPLY):
                 self._reply(message.topic.removeprefix(SYS_REPLY), message.envelope.payload)
             elif message.topic.startswith(SYS_HEARTBEAT):
                 self._heartbeat(message.topic.removeprefix(SYS_HEARTBEAT), message.envelope.payload)

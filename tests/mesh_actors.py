@@ -6,7 +6,7 @@ import os
 import subprocess
 from typing import Any
 
-from actors import Actor, Input, Output, Param, State
+from actors import Actor, CallError, Input, Output, Param, State
 
 
 class Doubler(Actor):
@@ -400,3 +400,21 @@ class KeeperFallback(KeeperBroken):
     """The same, but it starts from its defaults when the stored State cannot be used."""
 
     durable_fallback = True
+
+
+class Warden(Actor):
+    """Starts, stops, restarts or asks about another actor when told; publishes what came
+    back (control from inside the site)."""
+
+    order = Input("warden.do", dict, doc="{op, actor}: what to ask the supervisor")
+    result = Output("warden.done", dict, doc="The answer: ok and status, or the error")
+
+    def step(self) -> None:
+        """Runs in the warden's process on each order; an error is published, not raised."""
+        op, actor = self.order["op"], self.order["actor"]
+        try:
+            status = getattr(self.enlil, op)(actor, timeout=self.order.get("timeout"))
+        except CallError as exc:
+            self.result = {"ok": False, "kind": exc.kind, "message": str(exc), "actor": actor}
+        else:
+            self.result = {"ok": True, "status": status, "actor": actor}

@@ -24,6 +24,7 @@ from actors import (
     Unavailable,
     service,
 )
+from actors.core.control_calls import CONTROL_SERVICE
 from actors.core.resilience import ORDER, BreakerState, CircuitBreaker, PolicyError, TokenBucket
 from actors.testing import NO_REPLY, Harness
 
@@ -609,3 +610,35 @@ def test_a_time_window_breaker_forgets_old_failures() -> None:
     assert breaker.state is BreakerState.CLOSED
     breaker.record(12.0, True, 0.1)
     assert breaker.state is BreakerState.OPEN
+
+
+class Sequencer(Actor):
+    """Brings up a stage when told (control from inside the site)."""
+
+    stage = Input("stage.go", str, doc="The actor to start")
+    done = Output("stage.done", dict, doc="What the supervisor said")
+
+    def step(self) -> None:
+        try:
+            self.done = self.enlil.start(self.stage, timeout=2.0)
+        except CallError as exc:
+            self.done = {"error": exc.kind}
+
+
+def test_control_calls_go_to_the_supervisor_service_and_a_fake_can_answer_them() -> None:
+    """Under the harness, ``self.enlil.start`` is a call to ``supervisor.control`` that a
+    fake server answers; without control rights it is refused in the actor's own process;
+    without a server it fails at once (``no_responders``), and user code cannot serve it."""
+    h = Harness(Sequencer, control=True)
+    assert h.feed("stage.go", "pump")[-1].envelope.payload == {"error": "no_responders"}
+    h.serve(CONTROL_SERVICE, lambda request: {"name": request["actor"], "state": "running"})
+    assert h.feed("stage.go", "pump")[-1].envelope.payload == {"name": "pump", "state": "running"}
+    assert h.requests[-1] == (CONTROL_SERVICE, {"op": "start", "actor": "pump"})
+    plain = Harness(Sequencer)
+    assert plain.feed("stage.go", "pump")[-1].envelope.payload == {"error": "forbidden"}
+    with pytest.raises(DeclarationError, match="are the supervisor's"):
+
+        class Impostor(Actor):
+            @service(CONTROL_SERVICE, dict, dict, doc="Pretends to be the supervisor")
+            def serve(self, request: dict[str, Any]) -> dict[str, Any]:
+                return request

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from clitools import supervisor_cli
@@ -437,3 +438,42 @@ def test_check_reports_config_classes_and_design_at_once(tmp_path: Path) -> None
     ):
         assert sum(expected in line for line in lines) == 1, (expected, lines)
     assert all(line.startswith(f"{path}: ") for line in lines)
+
+
+def test_control_rights_are_parsed_and_their_names_checked() -> None:
+    """``control`` is a list of actors (every op) or a table of ops; unknown actors, ops and
+    an actor that would stop itself are named with their keys; ``autostart`` is a bool."""
+    base: dict[str, Any] = {"site": {"name": "s"}}
+    site = parse_site(
+        {
+            **base,
+            "actors": {
+                "a": {"class": "m:A", "control": ["b"]},
+                "b": {"class": "m:B", "autostart": False},
+                "c": {"class": "m:C", "control": {"restart": ["b"], "status": ["*"]}},
+            },
+        },
+        Path("/srv/site.toml"),
+    )
+    a, b, c = site.actors["a"], site.actors["b"], site.actors["c"]
+    assert all(a.control.allows(op, "b") for op in ("start", "stop", "restart", "status"))
+    assert not a.control.allows("stop", "c")
+    assert c.control.allows("restart", "b") and not c.control.allows("stop", "b")
+    assert c.control.allows("status", "anyone")
+    assert not b.control and b.autostart is False and a.autostart is True
+    found = problems(
+        {
+            **base,
+            "actors": {
+                "a": {"class": "m:A", "control": ["ghost", "a"]},
+                "b": {"class": "m:B", "control": {"kill": ["a"], "stop": "a"}},
+                "c": {"class": "m:C", "control": "a", "autostart": "no"},
+            },
+        }
+    )
+    assert any("actors.a.control: names unknown actor 'ghost'" in p for p in found), found
+    assert any("actors.a.control: an actor cannot stop itself" in p for p in found), found
+    assert any("actors.b.control.kill: unknown op" in p for p in found), found
+    assert any("actors.b.control.stop: must be a list of actor names" in p for p in found)
+    assert any("actors.c.control: expected list or dict" in p for p in found), found
+    assert any("actors.c.autostart" in p for p in found), found

@@ -53,6 +53,58 @@ SYS_FAULT: Final = "$sys.fault"
 SYS_ACCESS: Final = "$sys.access"
 
 
+#: What an actor may ask the supervisor about another actor (``[actors.NAME] control``).
+CONTROL_OPS: Final = ("start", "stop", "restart", "status")
+#: In a ``control`` list: every actor of the site.
+EVERY_ACTOR: Final = "*"
+
+
+@dataclass(frozen=True)
+class ControlRights:
+    """Which actors one actor may start, stop, restart or ask the status of, through
+    the supervisor (``[actors.NAME] control``): ``targets[op]`` names the actors, or
+    holds ``"*"`` for every actor. An actor has none unless site.toml gives them, and
+    never the admin ops (add, remove, swap, shutdown)."""
+
+    targets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, value: Any) -> tuple[ControlRights, list[str]]:
+        """Rights from site.toml's value: a list of actor names (every op on them), or a
+        table ``{op: [names]}``. Returns them and the problems, each ``"KEY: reason"``
+        (``""`` for the key itself)."""
+        problems: list[str] = []
+        if isinstance(value, list):
+            table: Mapping[str, Any] = dict.fromkeys(CONTROL_OPS, value)
+            where = dict.fromkeys(CONTROL_OPS, "")
+        elif isinstance(value, Mapping):
+            table, where = value, {op: f".{op}" for op in value}
+        else:
+            return cls(), [f": must be a list of actor names or a table of ops, got {value!r}"]
+        targets: dict[str, tuple[str, ...]] = {}
+        for op, names in table.items():
+            if op not in CONTROL_OPS:
+                problems.append(f".{op}: unknown op (an actor may ask: {', '.join(CONTROL_OPS)})")
+                continue
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                problems.append(f"{where[op]}: must be a list of actor names, got {names!r}")
+                continue
+            targets[op] = tuple(dict.fromkeys(names))
+        return cls(targets), list(dict.fromkeys(problems))
+
+    def allows(self, op: str, actor: str) -> bool:
+        """Whether these rights let the actor ask *op* on *actor*."""
+        names = self.targets.get(op, ())
+        return EVERY_ACTOR in names or actor in names
+
+    def named(self) -> set[str]:
+        """Every actor named (``"*"`` left out)."""
+        return {n for names in self.targets.values() for n in names if n != EVERY_ACTOR}
+
+    def __bool__(self) -> bool:
+        return any(self.targets.values())
+
+
 class AccessError(ValueError):
     """A rule of ``[security]`` is not well formed; the message names the pattern."""
 

@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from actors.core.calls import Forbidden
 from actors.core.declarations import ActorSpec, build_spec
 from actors.core.services import collect as collect_services
 
@@ -56,6 +57,17 @@ class ActorContext:
     actor's random source (jitter, sampling): seeded under the test harness,
     so that a test sees the same draws every run.
 
+    An actor that site.toml gives ``control`` rights starts, stops, restarts
+    and asks the status of other actors: ``start(name, timeout=None)``,
+    ``stop``, ``restart`` and ``status`` each block until the supervisor
+    answers (a start once the actor is ready, a stop once it has exited;
+    *timeout* defaults to 10 s) and return the actor's status (``name``,
+    ``state``, ``pid``, ``restarts``, ``uptime``, ``last_exit``, ``after``), or
+    raise a :class:`~actors.core.calls.CallError`: ``Forbidden`` when its rights
+    do not allow it, ``Failed`` when the actor could not get there, ``Rejected``
+    for an unknown actor, ``CallTimeout``. Each action is a ``control`` event
+    on ``$sys.event`` naming the asker.
+
     For actors that own a file descriptor (HAL actors: a serial port, a
     socket), ``watch(fd, on_readable=None, on_writable=None)`` has the runtime
     poll it together with the actor's sockets and call back when it is ready,
@@ -95,6 +107,33 @@ class ActorContext:
         #: actor that draws nothing carries no generator.
         self.seed: int | None = None
         self._random: random.Random | None = None
+        #: Asks the supervisor ``ask(op, actor, timeout)`` (set by the engine when the
+        #: site gives this actor control rights).
+        self.ask: Callable[[str, str, float | None], dict[str, Any]] | None = None
+
+    def start(self, actor: str, *, timeout: float | None = None) -> dict[str, Any]:
+        """Start *actor* (if it is not running) and wait until it is ready."""
+        return self._ask("start", actor, timeout)
+
+    def stop(self, actor: str, *, timeout: float | None = None) -> dict[str, Any]:
+        """Stop *actor* for good (until started again) and wait until it has exited."""
+        return self._ask("stop", actor, timeout)
+
+    def restart(self, actor: str, *, timeout: float | None = None) -> dict[str, Any]:
+        """Stop *actor* and start it again; wait until its new process is ready."""
+        return self._ask("restart", actor, timeout)
+
+    def status(self, actor: str, *, timeout: float | None = None) -> dict[str, Any]:
+        """*actor*'s status now, as the supervisor knows it."""
+        return self._ask("status", actor, timeout)
+
+    def _ask(self, op: str, actor: str, timeout: float | None) -> dict[str, Any]:
+        if self.ask is None:
+            raise Forbidden(
+                f"actor {self.name!r} may not {op} other actors: site.toml gives it no "
+                f"control rights (add control = [...] to [actors.{self.name}])"
+            )
+        return self.ask(op, actor, timeout)
 
     @property
     def random(self) -> random.Random:

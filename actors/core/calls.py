@@ -141,6 +141,18 @@ class Unavailable(CallError):
     retryable = True
 
 
+class Forbidden(CallError):
+    """The caller has no right to ask this (site.toml gives it none for this op and target)."""
+
+    kind = "forbidden"
+
+
+class Failed(CallError):
+    """The server tried and could not (an actor that exited before it was ready)."""
+
+    kind = "failed"
+
+
 #: Every error class by its kind.
 ERRORS: Final[dict[str, type[CallError]]] = {
     cls.kind: cls
@@ -154,6 +166,8 @@ ERRORS: Final[dict[str, type[CallError]]] = {
         BulkheadFull,
         Rejected,
         Unavailable,
+        Forbidden,
+        Failed,
     )
 }
 #: The kinds, in the order the documentation lists them.

@@ -34,6 +34,7 @@ from actors.core.calls import (
     decode_request,
     reply_payload,
 )
+from actors.core.control_calls import CONTROL_CALL, control_call, control_request
 from actors.core.declarations import NAME_FIELD, ActorSpec
 from actors.core.engine_types import CURRENT_TRACE, Tracer
 from actors.core.resilience import Fallback
@@ -106,6 +107,7 @@ class EngineCalls:
 
     name: str
     spec: ActorSpec
+    config: Any
     actor: Actor
     _counts: dict[str, int]
     _outbox: list[tuple[bytes, bytes]]
@@ -155,6 +157,10 @@ class EngineCalls:
             name: CallLine(spec.calls[name], policy, timeout)
             for name, (policy, timeout) in resolve_calls(spec, overrides).items()
         }
+        control = self.config.control
+        if control:
+            decl = control_call()
+            lines[CONTROL_CALL] = CallLine(decl, decl.policy, decl.timeout)
         self.calls = Calls(
             self.name,
             lines,
@@ -168,8 +174,10 @@ class EngineCalls:
         self.calls.end_span = self._end_span
         self.calls.on_finish = self._call_finished
         self.actor.__dict__["_enlil_calls"] = {
-            name: CallHandle(self, line) for name, line in lines.items()
+            name: CallHandle(self, line) for name, line in lines.items() if name != CONTROL_CALL
         }
+        if control:
+            self.actor.enlil.ask = _asker(CallHandle(self, lines[CONTROL_CALL]))
         if lines:
             special[self.calls.reply_topic] = self._on_reply_frames
             special[SYS_SERVICES_B] = self._on_directory_frames
@@ -178,7 +186,7 @@ class EngineCalls:
     def call_topics(self) -> list[str]:
         """The topics the services and calls need subscribed (exact topics)."""
         topics = [t.decode() for t in self.served]
-        if self.spec.calls:
+        if self.calls.lines:
             topics += [REPLY_PREFIX + self.name, SYS_SERVICES]
         return topics
 
@@ -366,7 +374,7 @@ class EngineCalls:
         if frames[0] == self.calls.reply_topic:
             self._on_reply_frames(frames)
             return True
-        if frames[0] == SYS_SERVICES_B and self.spec.calls:
+        if frames[0] == SYS_SERVICES_B and self.calls.lines:
             self._on_directory_frames(frames)
             return True
         return False
@@ -442,3 +450,13 @@ def _with(callback: Callable[[Pending], None], pending: Pending) -> Callable[[],
 
     run.__qualname__ = getattr(callback, "__qualname__", None) or repr(callback)
     return run
+
+
+def _asker(handle: CallHandle) -> Callable[[str, str, float | None], dict[str, Any]]:
+    """``self.enlil.ask``: one control call to the supervisor, waited for."""
+
+    def ask(op: str, actor: str, timeout: float | None) -> dict[str, Any]:
+        result: dict[str, Any] = handle(control_request(op, actor), timeout=timeout)
+        return result
+
+    return ask

@@ -43,6 +43,9 @@ class EngineConfig:
     calls: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: Per Input or Output, what site.toml changes of its rate limit (or false: none).
     rate_limits: Mapping[str, Any] = field(default_factory=dict)
+    #: Whether site.toml gives the actor control rights: it gets a call line to the
+    #: supervisor (``self.enlil.start`` and the rest; see :mod:`actors.core.control_calls`).
+    control: bool = False
 
 
 @dataclass(frozen=True, slots=True)

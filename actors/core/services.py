@@ -35,6 +35,8 @@ def check_service_name(name: str) -> None:
     """Raise TopicError unless *name* is a valid service name (a concrete topic)."""
     if name.startswith("$"):
         raise TopicError(f"service {name!r}: names starting with '$' belong to the framework")
+    if name == "supervisor" or name.startswith("supervisor."):
+        raise TopicError(f"service {name!r}: 'supervisor' and 'supervisor.*' are the supervisor's")
     check_topic(name.replace(NAME_FIELD, "name"))
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from actors.core.access import Rights
+from actors.core.access import ControlRights, Rights
 from actors.core.faults import FaultRule
 
 STRATEGIES: Final = ("one_for_one", "one_for_all", "rest_for_one")
@@ -155,6 +155,10 @@ class ActorConfig:
     calls: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: ``[actors.NAME.rate_limits]``: rate limits of Inputs and Outputs, over the code's.
     rate_limits: dict[str, Any] = field(default_factory=dict)
+    #: ``control``: the actors it may start, stop, restart or ask the status of.
+    control: ControlRights = field(default_factory=ControlRights)
+    #: ``autostart``: started with the site (else only by ``ctl start`` or another actor).
+    autostart: bool = True
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,9 @@ from actors.site.model import (
 )
 from actors.site.sections import (
     MAX_PORT,
+    check_after,
+    check_control,
+    control_rights,
     host_ok,
     parse_faults_section,
     parse_security,
@@ -97,6 +100,8 @@ _ACTOR_KEYS: Final[dict[str, tuple[Any, Any]]] = {
     "status": (bool, False),
     "calls": (dict, {}),
     "rate_limits": (dict, {}),
+    "control": ((list, dict), []),
+    "autostart": (bool, True),
 }
 _TABLES: Final = {
     "site",
@@ -430,8 +435,11 @@ def parse_site_leniently(
             status=a["status"],
             calls={k: v for k, v in a["calls"].items() if isinstance(v, dict)},
             rate_limits=dict(a["rate_limits"]),
+            control=control_rights(col, f"{where}.control", a["control"]),
+            autostart=a["autostart"],
         )
-    _check_after(col, actors)
+    check_after(col, actors)
+    check_control(col, actors)
     broken = {p.key.split(".")[1] for p in col.problems if p.key.startswith("actors.")}
     sound = {n: a for n, a in actors.items() if n not in broken}
     for name, actor in sound.items():  # an after list naming a left-out actor is moot
@@ -462,37 +470,3 @@ def _persistence(col: _Collector, data: Any, folder: Path, run_dir: Path) -> Per
     if not math.isfinite(interval) or interval <= 0:
         interval = 1.0
     return PersistenceConfig(path if path.is_absolute() else (folder / path).resolve(), interval)
-
-
-def _check_after(col: _Collector, actors: dict[str, ActorConfig]) -> None:
-    """Unknown names and cycles in ``after``."""
-    for name, actor in actors.items():
-        for dep in actor.after:
-            if dep == name:
-                col.add(f"actors.{name}.after", "an actor cannot start after itself")
-            elif dep not in actors:
-                col.add(f"actors.{name}.after", f"names unknown actor {dep!r}")
-    # Depth-first search for a cycle; report it once, as a path.
-    WHITE, GREY, BLACK = 0, 1, 2
-    colour = dict.fromkeys(actors, WHITE)
-    stack: list[str] = []
-
-    def visit(name: str) -> bool:
-        colour[name] = GREY
-        stack.append(name)
-        for dep in actors[name].after:
-            if dep not in actors or dep == name:
-                continue
-            if colour[dep] == GREY:
-                cycle = [*stack[stack.index(dep) :], dep]
-                col.add(f"actors.{name}.after", "cyclic start order: " + " -> ".join(cycle))
-                return True
-            if colour[dep] == WHITE and visit(dep):
-                return True
-        stack.pop()
-        colour[name] = BLACK
-        return False
-
-    for name in actors:
-        if colour[name] == WHITE and visit(name):
-            return

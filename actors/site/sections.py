@@ -1,5 +1,6 @@
-"""The ``[faults]``, ``[web]`` and ``[security]`` sections of site.toml, and the address
-checks they share with the rest of :mod:`actors.site.parse` (pure core, no IO).
+"""The ``[faults]``, ``[web]`` and ``[security]`` sections of site.toml, the checks across
+actors (``after``, ``control``), and the address checks they share with the rest of
+:mod:`actors.site.parse` (pure core, no IO).
 
 Each parser takes the collector of problems (anything with ``add(key, reason)``):
 every bad value is reported with its key, and what is sound is kept.
@@ -12,9 +13,15 @@ import re
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from actors.core.access import ROLES, AccessError, Rights
+from actors.core.access import ROLES, AccessError, ControlRights, Rights
 from actors.core.faults import FaultError, parse_faults, parse_rule
-from actors.site.model import CURVE_MODES, FaultsConfig, SecurityConfig, WebConfig
+from actors.site.model import (
+    CURVE_MODES,
+    ActorConfig,
+    FaultsConfig,
+    SecurityConfig,
+    WebConfig,
+)
 
 _HOST: Final = re.compile(r"[A-Za-z0-9]([A-Za-z0-9\-.]{0,251}[A-Za-z0-9])?")
 MAX_PORT: Final = 65535
@@ -199,3 +206,59 @@ def _access(col: Problems, data: dict[str, Any]) -> dict[str, Rights]:
                     lists[key] = value
         out[name] = Rights.of(*(lists.get(key, []) for key in _ACCESS_KEYS))
     return out
+
+
+def control_rights(col: Problems, key: str, value: Any) -> ControlRights:
+    """``[actors.NAME] control``: the actors it may start, stop, restart or ask about."""
+    rights, problems = ControlRights.parse(value)
+    for problem in problems:
+        sub, reason = problem.split(": ", 1)
+        col.add(key + sub, reason)
+    return rights
+
+
+def check_control(col: Problems, actors: dict[str, ActorConfig]) -> None:
+    """Unknown names in ``control``; an actor that would stop or restart itself."""
+    for name, actor in actors.items():
+        for unknown in sorted(actor.control.named() - set(actors)):
+            col.add(f"actors.{name}.control", f"names unknown actor {unknown!r}")
+        for op in ("stop", "restart"):
+            if name in actor.control.targets.get(op, ()):
+                col.add(
+                    f"actors.{name}.control",
+                    f"an actor cannot {op} itself (its answer would never reach it)",
+                )
+
+
+def check_after(col: Problems, actors: dict[str, ActorConfig]) -> None:
+    """Unknown names and cycles in ``after``."""
+    for name, actor in actors.items():
+        for dep in actor.after:
+            if dep == name:
+                col.add(f"actors.{name}.after", "an actor cannot start after itself")
+            elif dep not in actors:
+                col.add(f"actors.{name}.after", f"names unknown actor {dep!r}")
+    # Depth-first search for a cycle; report it once, as a path.
+    WHITE, GREY, BLACK = 0, 1, 2
+    colour = dict.fromkeys(actors, WHITE)
+    stack: list[str] = []
+
+    def visit(name: str) -> bool:
+        colour[name] = GREY
+        stack.append(name)
+        for dep in actors[name].after:
+            if dep not in actors or dep == name:
+                continue
+            if colour[dep] == GREY:
+                cycle = [*stack[stack.index(dep) :], dep]
+                col.add(f"actors.{name}.after", "cyclic start order: " + " -> ".join(cycle))
+                return True
+            if colour[dep] == WHITE and visit(dep):
+                return True
+        stack.pop()
+        colour[name] = BLACK
+        return False
+
+    for name in actors:
+        if colour[name] == WHITE and visit(name):
+            return

@@ -71,7 +71,9 @@ class Harness:
 
     Hook exceptions propagate to the caller unchanged (use ``pytest.raises``).
     The actor's random source (``self.enlil.random``) is seeded with *seed*, so
-    jitter and sampling draw the same numbers every run.
+    jitter and sampling draw the same numbers every run. With *control*, the
+    actor has control rights (``self.enlil.start`` and the rest): they are calls
+    to ``supervisor.control``, which :meth:`serve` can answer.
     """
 
     def __init__(
@@ -90,6 +92,7 @@ class Harness:
         calls: Mapping[str, Mapping[str, Any]] | None = None,
         rate_limits: Mapping[str, Any] | None = None,
         faults: Mapping[str, Any] | None = None,
+        control: bool = False,
     ) -> None:
         self.clock = clock or FakeClock()
         self.name = name or cls.__name__.lower()
@@ -106,6 +109,7 @@ class Harness:
                 seed=seed,
                 calls=dict(calls or {}),
                 rate_limits=dict(rate_limits or {}),
+                control=control,
             ),
             wall_ns=self.clock.wall_ns,
             monotonic=self.clock.monotonic,
@@ -141,7 +145,7 @@ class Harness:
             self._faults = injector
         self.engine.calls.emit = self._route
         self.engine.block = self._block
-        if self.engine.spec.calls:
+        if self.engine.calls.lines:
             self.engine.calls.directory = {}
         if start:
             self.start()

@@ -98,9 +98,11 @@ class Mesh:
     # -- start-up -----------------------------------------------------------------
 
     def wait_ready(self, timeout: float = 30.0) -> Mesh:
-        """Wait until the broker and every actor run; connect the test's own link."""
+        """Wait until the broker and every actor that starts with the site run; connect
+        the test's own link."""
+        manual = {n for n, a in self.site.actors.items() if not a.autostart}
         self.wait_status(
-            lambda s: all(a["state"] == "running" for a in s["actors"]),
+            lambda s: all(a["state"] == "running" for a in s["actors"] if a["name"] not in manual),
             timeout,
             "every actor running",
         )

@@ -49,7 +49,7 @@ def _start(ctl: Controller, identity: bytes, req: Request, *, restart: bool) -> 
             "failed", f"actor {child.name!r} starts after {blocked}, which is not running"
         )
     child.want = True
-    sup.wait_for(child, identity, req.id, ChildState.RUNNING)
+    sup.wait_for(child, identity, req.id, ChildState.RUNNING, early=ctl.inside.asked(identity))
     if restart and child.alive:
         child.then = Then.START
         sup.terminate(child)

@@ -29,6 +29,7 @@ from actors.core.wire import MESSAGE_FRAMES
 from actors.faulty import SYS_FAULT
 from supervisor.children import Child
 from supervisor.control import COMMANDS, DURING_SHUTDOWN
+from supervisor.control.inside import ActorControl
 from supervisor.core.lifecycle import ChildState
 from supervisor.core.protocol import (
     ProtocolError,
@@ -84,6 +85,8 @@ class Controller:
         self.security = security
         #: Each connection's request budget (by its routing id; the oldest forgotten first).
         self._budgets: collections.OrderedDict[bytes, TokenBucket] = collections.OrderedDict()
+        #: The actors' own control calls (``self.enlil.start`` and the rest).
+        self.inside = ActorControl(self)
 
     # -- the socket ----------------------------------------------------------------------
 
@@ -168,8 +171,9 @@ class Controller:
         self._publish(topic, payload)
 
     def reply(self, identity: bytes, body: bytes) -> None:
-        """Send a reply to the client *identity*."""
-        self.socket.send_multipart([identity, b"", body])
+        """Send a reply to the client *identity* (or to the actor whose request it is)."""
+        if not self.inside.answer(identity, body):
+            self.socket.send_multipart([identity, b"", body])
 
     def handle(self, identity: bytes, req: Request) -> None:
         """Dispatch one decoded request to its command."""

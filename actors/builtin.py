@@ -13,6 +13,9 @@ subscribing to ``$sys.*``::
     [actors.status]
     class = "actors.builtin:Status"
     period = 2.0
+
+``actors.builtin:Modes`` runs the site in one of its modes, each a set of
+actors, and changes mode on request (see :mod:`actors.modes`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from actors.core.actor import Actor
 from actors.core.declarations import Input, Output, Param, State
 from actors.core.topics import SYS_HEARTBEAT
 from actors.logs import LEVELS
+from actors.modes import Modes
+
+__all__ = ["Log", "Modes", "Status"]
 
 STATUS_PREFIX = "$sys.status."
 _EVENT_STATE = {

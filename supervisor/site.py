@@ -45,6 +45,7 @@ def declared_actors(site: SiteConfig) -> tuple[list[ActorDecl], list[ConfigProbl
         if not errors:
             by_params, param_errors = resolve_param_topics(cls, params)
             topic_errors += param_errors
+            errors += named_actor_problems(site, name, cls.actors_from_params(params))
         problems.extend(
             ConfigProblem(str(site.path), f"{where}.{e.split(':', 1)[0]}", e.split(": ", 1)[1])
             for e in errors + topic_errors
@@ -100,3 +101,23 @@ def check_all(path: str | Path) -> tuple[SiteConfig, list[ConfigProblem], list[F
     decls, class_problems = declared_actors(site)
     problems += class_problems + folder_problems(site)
     return site, problems, Design(site.site.name, decls).check()
+
+
+def named_actor_problems(site: SiteConfig, name: str, named: dict[str, list[str]]) -> list[str]:
+    """Problems of the actors that actor *name*'s params name (``Actor.actors_from_params``):
+    each must be an actor of the site that its ``control`` rights let it start, stop and
+    ask about."""
+    rights = site.actors[name].control
+    problems = []
+    for key, actors in named.items():
+        for other in actors:
+            if other not in site.actors:
+                problems.append(f"params.{key}: names unknown actor {other!r}")
+            elif other == name:
+                problems.append(f"params.{key}: names the actor itself")
+            elif not all(rights.allows(op, other) for op in ("start", "stop", "status")):
+                problems.append(
+                    f"control: does not let it start, stop and ask about {other!r} "
+                    f"(named by params.{key})"
+                )
+    return list(dict.fromkeys(problems))

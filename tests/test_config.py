@@ -166,7 +166,8 @@ def test_check_command_accepts_the_demo_site() -> None:
     demo = HERE.parent / "deploy" / "example" / "site.toml"
     proc = supervisor_cli("check", config=str(demo))
     assert proc.returncode == 0, proc.stderr
-    assert "8 actors" in proc.stdout
+    assert "9 actors" in proc.stdout
+    assert "warning" not in proc.stdout + proc.stderr
 
 
 def test_unreadable_and_invalid_toml_name_the_file(tmp_path: Path) -> None:

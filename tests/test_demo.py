@@ -51,6 +51,7 @@ def test_the_default_command_runs_the_demo_site(tmp_path: Path) -> None:
                 "device",
                 "room",
                 "sensor",
+                "modes",
                 "thermostat",
                 "console",
                 "recorder",
@@ -74,9 +75,10 @@ def test_the_default_command_runs_the_demo_site(tmp_path: Path) -> None:
                     services.call("thermostat.setpoint.set", 99.0, timeout=10)
             assert console_calls(ctl).get("breaker") == "closed"
             setpoint_survives_a_kill(ctl, site)
+            modes_switch(ctl, site)
             status = ctl.status()
             children = [psutil.Process(a["pid"]) for a in status["actors"] if a["pid"]]
-            assert len(children) == 9
+            assert len(children) == 10
             # The live web view is on in the demo, in a process of its own.
             views = [
                 p for p in psutil.Process(proc.pid).children() if "web" in " ".join(p.cmdline())
@@ -93,6 +95,35 @@ def test_the_default_command_runs_the_demo_site(tmp_path: Path) -> None:
     assert b"Foxglove endpoint on ws://127.0.0.1:8765/ (foxglove.websocket.v1)" in out
     assert not wait_gone(children, timeout=10)
     assert not list((DEMO.parent / "run").glob("*.sock"))
+
+
+def modes_switch(ctl: ControlClient, site: SiteConfig) -> None:
+    """The demo's two modes: manual stops the thermostat and the console (the heater is the
+    operator's), auto brings them back, the thermostat first."""
+
+    def wait_mode(services: ServiceClient, mode: str) -> None:
+        deadline = time.monotonic() + 30
+        while (now := services.call("mode.get", timeout=10))["mode"] != mode or now[
+            "state"
+        ] != "reached":
+            assert time.monotonic() < deadline, now
+            time.sleep(0.1)  # a hang guard's poll interval, not a synchronisation
+
+    def states() -> dict[str, str]:
+        return {
+            a["name"]: a["state"]
+            for a in ctl.status()["actors"]
+            if a["name"] in ("thermostat", "console")
+        }
+
+    with ServiceClient.from_site(site) as services:
+        wait_mode(services, "auto")
+        assert services.call("mode.set", "manual", timeout=10)["requested"] == "manual"
+        wait_mode(services, "manual")
+        assert states() == {"thermostat": "stopped", "console": "stopped"}
+        services.call("mode.set", "auto", timeout=10)
+        wait_mode(services, "auto")
+        assert states() == {"thermostat": "running", "console": "running"}
 
 
 def console_calls(ctl: ControlClient) -> dict[str, Any]:
@@ -156,7 +187,7 @@ def see_the_view(listen: str) -> None:
     with Browser(origin) as page:
         page.do("goto", url=origin + "/")
         page.do("wait", selector='#actors tr[data-name="console"]', attr=["data-state", "running"])
-        assert page.do("count", selector="#actors tbody tr") == 9
+        assert page.do("count", selector="#actors tbody tr") == 10
         page.do("wait", selector='#graph g[data-id="t:sensor.temperature"]')
         page.do("wait", selector='#graph g[data-id="s:thermostat.setpoint.get"]')
         ARTIFACTS.mkdir(exist_ok=True)

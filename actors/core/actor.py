@@ -31,6 +31,7 @@ _RESERVED = frozenset(
         "version",
         "enlil",
         "topics_from_params",
+        "actors_from_params",
         "check_params",
         "hal",
         "on_gap",
@@ -189,6 +190,17 @@ class Actor:
         instead of its declared one; an Output named here publishes with
         ``self.enlil.send(name, value, topic=...)`` on any of them. *params*
         are the resolved params. The default: none.
+        """
+        return {}
+
+    @classmethod
+    def actors_from_params(cls, params: Mapping[str, Any]) -> dict[str, list[str]]:
+        """Actors of the site that the resolved *params* name, by param key (``{"modes.run":
+        ["pump"]}``): for an actor that starts and stops others, like a mode manager.
+
+        ``check`` reports a name that is no actor of the site, and one that the
+        actor's ``control`` rights do not let it start, stop and ask about. The
+        default: none.
         """
         return {}
 

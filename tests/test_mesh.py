@@ -45,9 +45,19 @@ def supervisor_log(mesh: Mesh) -> list[dict[str, Any]]:
     return records
 
 
+def start_demo(mesh: MeshFactory) -> Mesh:
+    """The demo site, once every actor runs (the modes actor starts the thermostat and the
+    console, in mode auto, after the site is up)."""
+    site = mesh.start({"site": {"python_path": [str(DEMO)]}, "actors": _demo_actors()})
+    site.wait_status(
+        lambda s: all(a["state"] == "running" for a in s["actors"]), 30, "the auto mode up"
+    )
+    return site
+
+
 def test_demo_site_runs_and_answers_status_and_tap(mesh: MeshFactory) -> None:
     """The demo site starts; ctl status --json lists every process; tap shows heater commands."""
-    site = mesh.start({"site": {"python_path": [str(DEMO)]}, "actors": _demo_actors()})
+    site = start_demo(mesh)
     proc = cli(site, "ctl", "status", "--json")
     assert proc.returncode == 0, proc.stderr
     status = json.loads(proc.stdout)
@@ -59,6 +69,7 @@ def test_demo_site_runs_and_answers_status_and_tap(mesh: MeshFactory) -> None:
         "device",
         "room",
         "sensor",
+        "modes",
         "thermostat",
         "console",
         "recorder",
@@ -113,7 +124,7 @@ def _demo_actors() -> dict[str, Any]:
 
 def test_actors_start_after_their_dependencies_are_ready(mesh: MeshFactory) -> None:
     """Each actor is spawned only after every actor in its ``after`` list is ready."""
-    site = mesh.start({"site": {"python_path": [str(DEMO)]}, "actors": _demo_actors()})
+    site = start_demo(mesh)
     events = [
         (r["event"], r.get("actor"))
         for r in supervisor_log(site)

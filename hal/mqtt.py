@@ -26,6 +26,10 @@ the broker goes away the bridge reports ``connected = false`` and reconnects
 with exponential backoff and jitter; with ``qos = 1`` (the default) messages
 published meanwhile wait in paho's queue (at most ``queue_limit``) and go out
 after the reconnect.
+
+The bridge describes its MQTT side (:meth:`MqttBridge.boundary_from_params`):
+the site's AsyncAPI document lists the broker as a server with a channel per
+mapped topic or filter, and the dictionary and graph show it as a boundary.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from actors import Actor, Input, Output, Param, State
 from actors.core.backoff import jittered, next_delay
+from actors.core.boundary import Boundary, Route
 from actors.core.faults import UNPLUG
 from actors.core.topics import TopicError, parse_pattern
 from hal.core.links import publish_counts
@@ -131,6 +136,47 @@ class MqttBridge(Actor):
             "outgoing": list(params.get("to_mqtt") or {}),
             "incoming": list((params.get("from_mqtt") or {}).values()),
         }
+
+    @classmethod
+    def boundary_from_params(cls, params: Mapping[str, Any]) -> list[Boundary]:
+        """The MQTT broker, with a route per to_mqtt and from_mqtt entry (none while a
+        mapping is wrong: ``check_params`` says why)."""
+        to_mqtt, from_mqtt = params.get("to_mqtt") or {}, params.get("from_mqtt") or {}
+        try:
+            _to_mqtt_rules(to_mqtt)
+            _from_mqtt_rules(from_mqtt)
+        except (ValueError, TopicError):
+            return []
+        routes = []
+        for enlil, target in to_mqtt.items():
+            if parse_pattern(enlil).exact:
+                routes.append(Route(target, enlil, inbound=False))
+            else:
+                rest = f"the rest of a topic of the family {enlil!r}, its dots as slashes"
+                address = target.rstrip("/") + "/{rest}"
+                routes.append(Route(address, enlil, inbound=False, parameters=(("rest", rest),)))
+        for source, enlil in from_mqtt.items():
+            if source == "#" or source.endswith("/#"):
+                rest = (
+                    f"one or more topic levels (the '#' of the filter {source!r}): they "
+                    f"become the rest of the enlil topic in {enlil!r}, slashes as dots"
+                )
+                routes.append(Route(source[:-1] + "{rest}", enlil, True, (("rest", rest),)))
+            else:
+                routes.append(Route(source, enlil, inbound=True))
+        fmt = params.get("format", "json")
+        return [
+            Boundary(
+                name="mqtt",
+                protocol="mqtt",
+                host=str(params.get("host", "127.0.0.1")),
+                port=int(params.get("port", 1883)),
+                content_type="application/json" if fmt == "json" else "application/msgpack",
+                description=f"The MQTT broker (QoS {params.get('qos', 1)}, {fmt} payloads)",
+                routes=tuple(routes),
+                protocol_version="3.1.1",
+            )
+        ]
 
     @classmethod
     def check_params(cls, params: Mapping[str, Any]) -> list[str]:

@@ -7,7 +7,8 @@
   metric and hardware-boundary flags;
 * ``graph.dot``, ``graph.mmd`` (Mermaid) and ``graph.svg`` (through Graphviz
   ``dot`` when it is installed): actors and topics;
-* ``asyncapi.json``: an AsyncAPI 3.0 document of the site's broker;
+* ``asyncapi.json``: an AsyncAPI 3.0 document of the site's broker (and of the messaging
+  systems its bridges talk to);
 * ``findings.txt``: the design checks (the same that ``check`` prints).
 """
 

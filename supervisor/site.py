@@ -62,6 +62,12 @@ def declared_actors(site: SiteConfig) -> tuple[list[ActorDecl], list[ConfigProbl
                 problems.append(ConfigProblem(str(site.path), f"{where}.{exc.key}", exc.reason))
         if errors or topic_errors:
             continue
+        try:
+            found = tuple(cls.boundary_from_params(params))
+        except Exception as exc:  # noqa: BLE001 - the user's method failing is a finding too
+            reason = f"{spec.cls_name}.boundary_from_params failed: {exc!r}"
+            problems.append(ConfigProblem(str(site.path), f"{where}.params", reason))
+            continue
         decls.append(
             ActorDecl(
                 name=name,
@@ -71,6 +77,7 @@ def declared_actors(site: SiteConfig) -> tuple[list[ActorDecl], list[ConfigProbl
                 spec=spec,
                 topics={n: by_params.get(n, [t]) for n, t in topics.items()},
                 params=params,
+                boundaries=found,
             )
         )
     return decls, problems

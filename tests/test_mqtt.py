@@ -17,7 +17,9 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
+from clitools import supervisor_cli
 from paho.mqtt.enums import CallbackAPIVersion
+from test_docs import diagnostics, node_tool
 
 from actors.testing import Harness, MeshFactory
 from hal.mqtt import MqttBridge
@@ -235,3 +237,83 @@ def test_a_link_fault_disconnects_the_bridge_and_it_reconnects(
         lambda s: any(e["hop"] == "link" for e in site.control.faults()["entries"]),
         what="the disconnect on the ledger",
     )
+
+
+def test_asyncapi_describes_the_mqtt_side_and_what_it_says_holds(
+    mesh: MeshFactory, broker: Mosquitto, tmp_path: Path
+) -> None:
+    """The site's AsyncAPI document lists the MQTT broker as a server and a channel per
+    mapped topic or filter (validated by the official parser); publishing on the MQTT
+    topic a receive channel names lands on the enlil topic the document gives for it.
+    The dictionary and the graph show the broker as a boundary."""
+    site = mesh.start(bridge_site(broker.port))
+    site.wait_for("mqtt.connected", lambda up: up is True)
+    out = tmp_path / "docs"
+    proc = supervisor_cli("docs", "--out", str(out), config=site.config_path)
+    assert proc.returncode == 0, proc.stderr
+    check = node_tool("validate_asyncapi.mjs", str(out / "asyncapi.json"))
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert [d for d in diagnostics(check) if d["severity"] == "error"] == []
+    doc = json.loads((out / "asyncapi.json").read_text())
+    assert doc["servers"]["mqtt-mqtt"] == {
+        "host": f"127.0.0.1:{broker.port}",
+        "protocol": "mqtt",
+        "protocolVersion": "3.1.1",
+        "description": "The MQTT broker (QoS 1, json payloads) (bridge: actor mqtt)",
+    }
+    mqtt_side = [{"$ref": "#/servers/mqtt-mqtt"}]
+    channels = {c["address"]: c for c in doc["channels"].values() if c["servers"] == mqtt_side}
+    assert set(channels) == {"enlil/numbers", "enlil/stream/{rest}", "lab/in", "lab/cmd/{rest}"}
+    own = [{"$ref": "#/servers/broker-publish"}, {"$ref": "#/servers/broker-subscribe"}]
+    others = [c for c in doc["channels"].values() if c["address"] not in channels]
+    assert others and all(c["servers"] == own for c in others)  # the site's own: its broker
+    assert channels["lab/cmd/{rest}"]["parameters"]["rest"]["description"].startswith("one or more")
+    messages = doc["components"]["messages"]
+    lab_in = channels["lab/in"]
+    message = messages[next(iter(lab_in["messages"]))]
+    assert message["contentType"] == "application/json"
+    assert message["payload"]["type"] == "number"  # numbers.in, as the doubler declares it
+    actions = {
+        doc["operations"][o]["channel"]["$ref"].rsplit("/", 1)[1]: doc["operations"][o]["action"]
+        for o in doc["operations"]
+        if o.startswith("mqtt-mqtt")
+    }
+    by_address = {c["address"]: cid for cid, c in doc["channels"].items()}
+    assert actions[by_address["lab/cmd/{rest}"]] == "receive"
+    assert actions[by_address["enlil/numbers"]] == "send"
+    # What the document says, done: publish on lab/cmd/{rest} and read the enlil topic.
+    cmd = channels["lab/cmd/{rest}"]
+    topic = cmd["x-enlil-topic"].replace("*", "valve")
+    cursor = site.mark()
+    mqtt_publish(broker.port, cmd["address"].replace("{rest}", "valve"), {"open": True})
+    assert site.wait_for(topic, after=cursor).envelope.payload == {"open": True}
+    assert topic == "cmd.valve"
+    graph = (out / "graph.mmd").read_text()
+    assert f'[("mqtt://127.0.0.1:{broker.port}")]:::boundary' in graph
+    assert '== "lab/cmd/{rest}" ==>' in graph
+    dictionary = (out / "dictionary.md").read_text()
+    assert "| `lab/cmd/{rest}` | mqtt in |" in dictionary
+
+
+def test_the_bridge_describes_its_mqtt_side_from_its_params() -> None:
+    """Pure: msgpack payloads, a bare '#' filter, a family out; a bad mapping gives nothing
+    (check names it)."""
+    params = {
+        "host": "mqtt.local",
+        "port": 8883,
+        "format": "msgpack",
+        "qos": 0,
+        "to_mqtt": {"room.*": "lab/room/"},
+        "from_mqtt": {"#": "all.*"},
+    }
+    (side,) = MqttBridge.boundary_from_params(params)
+    assert (side.protocol, side.address, side.content_type) == (
+        "mqtt",
+        "mqtt.local:8883",
+        "application/msgpack",
+    )
+    assert [(r.address, r.topic, r.inbound) for r in side.routes] == [
+        ("lab/room/{rest}", "room.*", False),
+        ("{rest}", "all.*", True),
+    ]
+    assert MqttBridge.boundary_from_params({"from_mqtt": {"a/+/b": "x"}}) == []

@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from actors.core.boundary import Boundary
 from actors.core.calls import Forbidden
 from actors.core.declarations import ActorSpec, build_spec
 from actors.core.services import collect as collect_services
@@ -32,6 +33,7 @@ _RESERVED = frozenset(
         "enlil",
         "topics_from_params",
         "actors_from_params",
+        "boundary_from_params",
         "check_params",
         "hal",
         "on_gap",
@@ -203,6 +205,15 @@ class Actor:
         default: none.
         """
         return {}
+
+    @classmethod
+    def boundary_from_params(cls, params: Mapping[str, Any]) -> list[Boundary]:
+        """The messaging systems outside the site that this actor links it to, as the
+        resolved *params* configure them (a bridge to an MQTT broker, a fieldbus): each
+        with its topics mapped (see :mod:`actors.core.boundary`). The AsyncAPI document,
+        the data dictionary and the graph show them. The default: none.
+        """
+        return []
 
     @classmethod
     def check_params(cls, params: Mapping[str, Any]) -> list[str]:

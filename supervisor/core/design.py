@@ -16,8 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from actors.core.boundary import Boundary
 from actors.core.declarations import MISSING, NAME_FIELD, ActorSpec, Input, Output, type_name
 from actors.core.topics import parse_pattern
+from supervisor.core import boundaries
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class ActorDecl:
     #: Every topic (or ``prefix.*`` family) of each Input and Output, resolved.
     topics: Mapping[str, list[str]]
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: The messaging systems outside the site it talks to (a bridge's other side).
+    boundaries: tuple[Boundary, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -234,6 +238,7 @@ class Design:
                             "value": None,
                         }
                     )
+            rows += boundaries.dictionary_rows(self, actor)
         return rows
 
     # -- design checks ---------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Renderings of a :class:`~supervisor.core.design.Design` (pure core: text in, text out).
 
 Markdown, JSON and standalone HTML for the data dictionary; DOT and Mermaid
-for the dataflow graph; an AsyncAPI 3.0 document for the broker.
+for the dataflow graph; an AsyncAPI 3.0 document for the broker (and the messaging
+systems the site's bridges talk to: :mod:`supervisor.core.boundaries`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from actors.core.declarations import type_name
 from actors.core.records import json_schema
 from actors.core.topics import parse_pattern
-from supervisor.core import render_calls
+from supervisor.core import boundaries, render_calls
 from supervisor.core.design import Design, Finding
 
 COLUMNS = ("actor", "name", "kind", "type", "unit", "topic", "producers", "consumers", "doc")
@@ -223,6 +224,7 @@ def dot(design: Design, findings: list[Finding] = ()) -> str:  # type: ignore[as
     for topic, family in _family_links(design):
         lines.append(f"  {q('topic:' + topic)} -> {q('topic:' + family)} [style=dashed];")
     lines += render_calls.dot_lines(design, q, bad)
+    lines += boundaries.dot_lines(design, q)
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -250,6 +252,7 @@ def mermaid(design: Design) -> str:
     for topic, family in _family_links(design):
         lines.append(f"  {ids[topic]} -.-> {ids[family]}")
     lines += render_calls.mermaid_lines(design, actor_ids)
+    lines += boundaries.mermaid_lines(design, actor_ids)
     lines.append("  classDef hal fill:#f6e3c6,stroke:#d9822b")
     return "\n".join(lines) + "\n"
 
@@ -365,7 +368,7 @@ def asyncapi(design: Design, servers: dict[str, dict[str, str]]) -> dict[str, An
             channel["parameters"] = {name: {"description": f"The {name}'s name"}}
         channels[cid] = channel
     render_calls.add_services(design, json_schema, channels, messages, operations)
-    return {
+    doc = {
         "asyncapi": "3.0.0",
         "info": {
             "title": f"enlil site {design.site}",
@@ -380,6 +383,8 @@ def asyncapi(design: Design, servers: dict[str, dict[str, str]]) -> dict[str, An
         "operations": operations,
         "components": {"messages": messages},
     }
+    boundaries.add_to_asyncapi(design, json_schema, _slug, doc)
+    return doc
 
 
 def _doc_of(design: Design, actor: str, var: str) -> str:

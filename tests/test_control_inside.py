@@ -3,10 +3,17 @@ asks about others through its context, within the rights site.toml gives it."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
+import zmq
+from test_security import _events, _raw_link
 
+from actors.core.access import ACTOR
+from actors.core.calls import request_payload
+from actors.core.wire import encode_envelope
+from actors.keys import Identity, KeyFolder
 from actors.testing import Mesh, MeshFactory
 
 pytestmark = pytest.mark.slow
@@ -116,3 +123,39 @@ def test_a_start_that_fails_is_reported_at_the_first_crash(mesh: MeshFactory) ->
     stopped = ask(site, "stop", "starter")
     assert stopped["ok"], stopped
     assert site.actor("starter")["state"] == "stopped"
+
+
+def test_on_a_checked_site_only_the_actor_with_the_right_reaches_the_supervisor(
+    mesh: MeshFactory,
+) -> None:
+    """With CURVE and the broker's checks: the warden's control calls go through; a request
+    sent with the bystander's own key, as itself or in the warden's name, is dropped by the
+    broker (``denied``) and never reaches the supervisor: the ticker keeps running."""
+    secured = {
+        **SITE,
+        "security": {"curve": True},
+        "actors": {k: v for k, v in SITE["actors"].items() if k != "other"},
+    }
+    site = mesh.start(secured)
+    assert site.site.checked
+    ctx: zmq.Context[Any] = zmq.Context()
+    try:
+        bystander = KeyFolder(site.site.security.keys).client(Identity(ACTOR, "bystander"))
+        pub = _raw_link(ctx, site, bystander)
+        cursor = site.mark()
+        deadline = (time.time() + 30) * 1e9
+        for sender in ("bystander", "warden"):
+            request = request_payload(1, int(deadline), 1, None, {"op": "stop", "actor": "ticker"})
+            pub.send_multipart(
+                [b"$svc.supervisor.control", encode_envelope(sender, 1, time.time_ns(), request)]
+            )
+        reports = _events(site, cursor, "denied", 2)
+        assert {r["identity"] for r in reports} == {"actor:bystander"}
+        assert {r["reason"] for r in reports} == {"not allowed to publish this topic"}
+        assert {r["topic"] for r in reports} == {"$svc.supervisor.control"}
+        assert site.actor("ticker")["state"] == "running"
+        stopped = ask(site, "stop", "ticker")
+        assert stopped["ok"], stopped
+        assert site.actor("ticker")["state"] == "stopped"
+    finally:
+        ctx.destroy(linger=0)

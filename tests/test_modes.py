@@ -3,6 +3,7 @@ actors up, in dependency order, and the others down; a failed change goes back."
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +120,8 @@ def test_a_mode_change_brings_exactly_its_actors_up_in_order(mesh: MeshFactory) 
 def test_a_mode_whose_actor_fails_to_start_reports_it_and_goes_back(mesh: MeshFactory) -> None:
     """broken names an actor that raises in on_start: the change fails with that actor's
     error, the mode actor goes back to calibrate (the crashing actor stopped, c still up),
-    and an unknown mode is refused without touching anything."""
+    an unknown mode is refused without touching anything, and the mode actor restarted
+    alone keeps calibrate."""
     site = mesh.start(SITE, wait=False).wait_ready(60)
     wait_mode(site, "idle")
     cursor = site.mark()
@@ -137,6 +139,12 @@ def test_a_mode_whose_actor_fails_to_start_reports_it_and_goes_back(mesh: MeshFa
     refused = reached(site, "nowhere", cursor, state="failed")
     assert refused["mode"] == "calibrate" and "no mode 'nowhere'" in refused["error"]
     assert up(site) == {"c"}
+    # Killed and restarted alone, the mode actor keeps the mode it had (not the initial).
+    cursor = site.mark()
+    site.wait_restarted("modes", site.kill("modes", signal.SIGKILL))
+    assert reached(site, "calibrate", cursor)["actors"] == ["c"]
+    assert up(site) == {"c"}
+    assert actions(site, cursor) == []  # nothing to do: calibrate was up
 
 
 def test_check_names_every_actor_a_mode_names_that_does_not_exist_or_is_not_allowed(

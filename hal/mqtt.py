@@ -165,6 +165,13 @@ class MqttBridge(Actor):
             else:
                 routes.append(Route(source, enlil, inbound=True))
         fmt = params.get("format", "json")
+        server: dict[str, Any] = {
+            "cleanSession": True,
+            "keepAlive": int(params.get("keepalive", 30)),
+        }
+        if params.get("client_id"):  # else enlil-<actor name>, which the params do not know
+            server["clientId"] = str(params["client_id"])
+        server["bindingVersion"] = "0.2.0"
         return [
             Boundary(
                 name="mqtt",
@@ -175,6 +182,10 @@ class MqttBridge(Actor):
                 description=f"The MQTT broker (QoS {params.get('qos', 1)}, {fmt} payloads)",
                 routes=tuple(routes),
                 protocol_version="3.1.1",
+                server_bindings={"mqtt": server},
+                operation_bindings={
+                    "mqtt": {"qos": int(params.get("qos", 1)), "bindingVersion": "0.2.0"}
+                },
             )
         ]
 

@@ -260,6 +260,7 @@ def test_asyncapi_describes_the_mqtt_side_and_what_it_says_holds(
         "protocol": "mqtt",
         "protocolVersion": "3.1.1",
         "description": "The MQTT broker (QoS 1, json payloads) (bridge: actor mqtt)",
+        "bindings": {"mqtt": {"cleanSession": True, "keepAlive": 30, "bindingVersion": "0.2.0"}},
     }
     mqtt_side = [{"$ref": "#/servers/mqtt-mqtt"}]
     channels = {c["address"]: c for c in doc["channels"].values() if c["servers"] == mqtt_side}
@@ -281,6 +282,9 @@ def test_asyncapi_describes_the_mqtt_side_and_what_it_says_holds(
     by_address = {c["address"]: cid for cid, c in doc["channels"].items()}
     assert actions[by_address["lab/cmd/{rest}"]] == "receive"
     assert actions[by_address["enlil/numbers"]] == "send"
+    bridge_ops = [o for k, o in doc["operations"].items() if k.startswith("mqtt-")]
+    qos = {o["bindings"]["mqtt"]["qos"] for o in bridge_ops}
+    assert qos == {1}
     # What the document says, done: publish on lab/cmd/{rest} and read the enlil topic.
     cmd = channels["lab/cmd/{rest}"]
     topic = cmd["x-enlil-topic"].replace("*", "valve")

@@ -12,7 +12,9 @@ receive operations; the dictionary and the graph show it as a boundary.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,10 @@ class Boundary:
     description: str
     routes: tuple[Route, ...] = ()
     protocol_version: str = ""
+    #: AsyncAPI bindings of the server and of each operation, by protocol
+    #: (``{"mqtt": {"qos": 1, "bindingVersion": "0.2.0"}}``).
+    server_bindings: Mapping[str, Any] = field(default_factory=dict)
+    operation_bindings: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def address(self) -> str:

@@ -135,6 +135,8 @@ def add_to_asyncapi(
         }
         if boundary.protocol_version:
             server["protocolVersion"] = boundary.protocol_version
+        if boundary.server_bindings:
+            server["bindings"] = dict(boundary.server_bindings)
         servers[sid] = server
         for route in boundary.routes:
             cid = slug(f"{sid}_{route.address}")
@@ -165,10 +167,13 @@ def add_to_asyncapi(
                 }
             channels[cid] = channel
             action = "receive" if route.inbound else "send"
-            operations[slug(f"{sid}_{action}_{route.address}")] = {
+            operation: dict[str, Any] = {
                 "action": action,
                 "channel": {"$ref": f"#/channels/{cid}"},
                 "summary": f"{actor.name} {action}s {route.address} ({route.topic})",
                 "description": description,
                 "messages": [{"$ref": f"#/channels/{cid}/messages/{cid}"}],
             }
+            if boundary.operation_bindings:
+                operation["bindings"] = dict(boundary.operation_bindings)
+            operations[slug(f"{sid}_{action}_{route.address}")] = operation

@@ -39,13 +39,15 @@ def declared_actors(site: SiteConfig) -> tuple[list[ActorDecl], list[ConfigProbl
         params, errors = resolve_params(spec, site.actor_params(name))
         topics, topic_errors = resolve_topics(spec, actor.topics, name)
         by_params: dict[str, list[str]] = {}
+        manages: dict[str, list[str]] = {}
         if not errors:
             errors += class_param_errors(cls, params)
             errors += path_param_problems(spec.params, params, site.site.run_dir, allowed)
         if not errors:
             by_params, param_errors = resolve_param_topics(cls, params)
             topic_errors += param_errors
-            errors += named_actor_problems(site, name, cls.actors_from_params(params))
+            manages = cls.actors_from_params(params)
+            errors += named_actor_problems(site, name, manages)
         problems.extend(
             ConfigProblem(str(site.path), f"{where}.{e.split(':', 1)[0]}", e.split(": ", 1)[1])
             for e in errors + topic_errors
@@ -78,6 +80,7 @@ def declared_actors(site: SiteConfig) -> tuple[list[ActorDecl], list[ConfigProbl
                 topics={n: by_params.get(n, [t]) for n, t in topics.items()},
                 params=params,
                 boundaries=found,
+                manages=manages,
             )
         )
     return decls, problems
@@ -107,7 +110,25 @@ def check_all(path: str | Path) -> tuple[SiteConfig, list[ConfigProblem], list[F
     site, problems = load_site_leniently(path)
     decls, class_problems = declared_actors(site)
     problems += class_problems + folder_problems(site)
-    return site, problems, Design(site.site.name, decls).check()
+    return site, problems, Design(site.site.name, decls).check() + autostart_findings(site, decls)
+
+
+def autostart_findings(site: SiteConfig, decls: list[ActorDecl]) -> list[Finding]:
+    """A warning for each actor that another's params manage (a mode's actor) but that
+    starts with the site anyway: it runs before its manager decides, and may be stopped
+    at once."""
+    out = []
+    for decl in decls:
+        for key, names in decl.manages.items():
+            for name in names:
+                actor = site.actors.get(name)
+                if actor is not None and actor.autostart and name != decl.name:
+                    message = (
+                        f"managed by {decl.name} (params.{key}) but starts with the site; "
+                        f"set autostart = false in [actors.{name}] to leave it to {decl.name}"
+                    )
+                    out.append(Finding("warning", name, message, (decl.name, name), "actor"))
+    return list(dict.fromkeys(out))
 
 
 def named_actor_problems(site: SiteConfig, name: str, named: dict[str, list[str]]) -> list[str]:

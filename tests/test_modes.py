@@ -14,7 +14,7 @@ from actors.core.modes import mode_plan, start_order
 from actors.site import load_site
 from actors.testing import Mesh, MeshFactory
 from supervisor.calling import ServiceClient
-from supervisor.site import check_actors
+from supervisor.site import check_actors, check_all
 
 MANAGED = ("a", "b", "c", "bad")
 SITE: dict[str, Any] = {
@@ -169,11 +169,21 @@ def test_check_names_every_actor_a_mode_names_that_does_not_exist_or_is_not_allo
                         "control": ["a"],
                         "params": {"modes": {"run": ["a", "b", "ghost"]}},
                     },
+                    "fine": {
+                        "class": "actors.builtin:Modes",
+                        "control": ["a"],
+                        "params": {"modes": {"off": [], "run": ["a"]}},
+                    },
                 },
             }
         )
     )
     found = [str(p) for p in check_actors(load_site(tmp_path / "site.toml"))]
+    _, _, findings = check_all(tmp_path / "site.toml")
+    assert [str(f) for f in findings if f.what == "actor"] == [
+        "warning: actor 'a': managed by fine (params.modes.run) but starts with the site; "
+        "set autostart = false in [actors.a] to leave it to fine"
+    ]
     assert any("actors.modes.params.initial: 'off' is not a mode" in p for p in found), found
     assert any("actors.more.params.modes.run: names unknown actor 'ghost'" in p for p in found)
     assert any(

@@ -36,6 +36,8 @@ class ActorDecl:
     params: Mapping[str, Any] = field(default_factory=dict)
     #: The messaging systems outside the site it talks to (a bridge's other side).
     boundaries: tuple[Boundary, ...] = ()
+    #: The actors its params name, which it starts and stops (a mode manager's), by key.
+    manages: Mapping[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

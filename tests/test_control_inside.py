@@ -25,10 +25,11 @@ SITE: dict[str, Any] = {
         "doubler": {"class": "mesh_actors:Doubler", "autostart": False},
         "starter": {"class": "mesh_actors:StartCrasher", "autostart": False},
         "other": {"class": "mesh_actors:Ticker"},
+        "late": {"class": "mesh_actors:Ticker", "autostart": False, "after": ["doubler"]},
         "warden": {
             "class": "mesh_actors:Warden",
             "control": {
-                "start": ["doubler", "starter"],
+                "start": ["doubler", "starter", "late"],
                 "stop": ["ticker", "doubler", "starter"],
                 "restart": ["doubler"],
                 "status": ["*"],
@@ -159,3 +160,15 @@ def test_on_a_checked_site_only_the_actor_with_the_right_reaches_the_supervisor(
         assert site.actor("ticker")["state"] == "stopped"
     finally:
         ctx.destroy(linger=0)
+
+
+def test_refused_requests_do_not_use_up_the_askers_budget(mesh: MeshFactory) -> None:
+    """A start refused at once (the actor starts after one that is not running) is
+    answered ``failed`` each time, well past the 32 requests an asker may have in flight:
+    a refused request is not left counted as in flight."""
+    site = mesh.start(SITE)
+    for _ in range(40):
+        refused = ask(site, "start", "late")
+        assert (refused["ok"], refused["kind"]) == (False, "failed"), refused
+        assert "starts after ['doubler']" in refused["message"]
+    assert site.actor("late")["state"] == "stopped"

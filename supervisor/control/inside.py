@@ -97,11 +97,11 @@ class ActorControl:
             body = control_error("bad_request", "a control request is {op, actor}")
             self._send(asker, reply_payload(request.id, False, body))
             return
-        op, target = parsed
+        ask = _Ask(asker, request.id, request.key, *parsed)
         try:
-            self._serve(_Ask(asker, request.id, request.key, op, target))
+            self._serve(ask)
         except ProtocolError as exc:
-            self._send(asker, reply_payload(request.id, False, control_error(exc.kind, str(exc))))
+            self._answer(ask, False, control_error(exc.kind, str(exc)))
 
     def _serve(self, ask: _Ask) -> None:
         ctl = self.controller
@@ -128,7 +128,11 @@ class ActorControl:
         token = ASK_PREFIX + str(next(self._tokens)).encode()
         self._asks[token] = ask
         self._remember((ask.asker, ask.key), token)
-        ctl.handle(token, req)  # answers through reply(token, ...) now or later
+        try:
+            ctl.handle(token, req)  # answers through reply(token, ...) now or later
+        except ProtocolError:
+            self._asks.pop(token, None)  # refused at once: not in flight (the caller answers)
+            raise
 
     def _forbid(self, ask: _Ask) -> None:
         sup = self.controller.supervision

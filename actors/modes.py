@@ -59,7 +59,13 @@ class Modes(Actor):
     )
     modes = Param({}, type=dict, doc="Each mode's actors: {mode = [actor, ...]}")
     initial = Param("", doc="The mode at start (empty: the first mode)")
-    timeout = Param(30.0, doc="Seconds one start or stop of an actor may take", unit="s")
+    timeout = Param(
+        30.0,
+        doc="Seconds one start or stop of an actor may take",
+        unit="s",
+        minimum=0.01,
+        maximum=86400,
+    )
 
     @classmethod
     def check_params(cls, params: Mapping[str, Any]) -> list[str]:

@@ -169,6 +169,10 @@ def test_check_names_every_actor_a_mode_names_that_does_not_exist_or_is_not_allo
                         "control": ["a"],
                         "params": {"modes": {"run": ["a", "b", "ghost"]}},
                     },
+                    "slow": {
+                        "class": "actors.builtin:Modes",
+                        "params": {"modes": {"run": []}, "timeout": -1.0},
+                    },
                     "fine": {
                         "class": "actors.builtin:Modes",
                         "control": ["a"],
@@ -185,6 +189,7 @@ def test_check_names_every_actor_a_mode_names_that_does_not_exist_or_is_not_allo
         "set autostart = false in [actors.a] to leave it to fine"
     ]
     assert any("actors.modes.params.initial: 'off' is not a mode" in p for p in found), found
+    assert any("actors.slow.params.timeout" in p for p in found), found
     assert any("actors.more.params.modes.run: names unknown actor 'ghost'" in p for p in found)
     assert any(
         "actors.more.control: does not let it start, stop and ask about 'b'" in p for p in found

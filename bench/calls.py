@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import HERE, machine, median, percentile
+from bench.common import HERE, close_cleanly, machine, median, percentile
 from bench.roundtrip import raw_rtts
 
 
@@ -49,9 +49,7 @@ def measure(count: int, rounds: int = 3, window: int = 32) -> dict[str, float]:
             cursor = site.publish("cb.start", [count, window])
             calls.append(site.wait_for("cb.result", after=cursor, timeout=120).envelope.payload)
     finally:
-        problems = factory.close()
-        if problems:
-            raise RuntimeError("\n".join(problems))
+        close_cleanly(factory)
     return {
         "raw_p50": median([median(r) for r in raw]) / 1e3,
         "pubsub_p50": median([median(r) for r in pubsub]) / 1e3,

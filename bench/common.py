@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -79,3 +80,22 @@ def log_events(path: Path, event: str) -> list[dict[str, Any]]:
             record["at"] = datetime.fromisoformat(stamp).timestamp()
             out.append(record)
     return out
+
+
+def close_cleanly(factory: Any) -> None:
+    """Close every mesh a benchmark's MeshFactory started; RuntimeError naming what was
+    left behind (a process, a socket file)."""
+    problems = factory.close()
+    if problems:
+        raise RuntimeError("\n".join(problems))
+
+
+def paired_args(doc: str) -> argparse.Namespace:
+    """``--count`` (messages per round) and ``--rounds`` of a benchmark that alternates
+    its variants round by round; prints the machine line."""
+    parser = argparse.ArgumentParser(description=doc.split("\n", maxsplit=1)[0])
+    parser.add_argument("--count", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    print(machine())
+    return args

@@ -7,13 +7,12 @@ Run alone: ``python bench/durable.py [--count N] [--rounds R]``
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any, Final
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import HERE, HWM, machine, median
+from bench.common import HERE, HWM, close_cleanly, median, paired_args
 from bench.throughput import actors_rate
 
 #: The variants: the Sink's class and the write interval.
@@ -54,19 +53,13 @@ def measure(count: int, rounds: int) -> dict[str, float]:
             for name in names[i % len(names) :] + names[: i % len(names)]:
                 rates[name].append(actors_rate(sites[name], count, 64))
     finally:
-        problems = factory.close()
-        if problems:
-            raise RuntimeError("\n".join(problems))
+        close_cleanly(factory)
     return {name: median(r) for name, r in rates.items()}
 
 
 def main() -> int:
     """Print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--count", type=int, default=50_000)
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
-    print(machine())
+    args = paired_args(__doc__)
     r = measure(args.count, args.rounds)
     for name, rate in r.items():
         extra = 1e6 / rate - 1e6 / r["plain"]

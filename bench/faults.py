@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import HERE, HWM, machine, median
+from bench.common import HERE, HWM, close_cleanly, machine, median
 from bench.throughput import actors_rate, start_site
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,9 +97,7 @@ def measure(count: int, rounds: int, before: Path | None = None) -> dict[str, fl
             if older is not None:
                 old.append(actors_rate(older, count, 64))
     finally:
-        problems = factory.close()
-        if problems:
-            raise RuntimeError("\n".join(problems))
+        close_cleanly(factory)
     out = {"plain": median(plain), "drop": median(faulty)}
     if old:
         out["before"] = median(old)

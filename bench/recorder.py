@@ -9,12 +9,11 @@ Run: ``python bench/recorder.py [--count N] [--rounds R]``
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import HERE, HWM, machine, median
+from bench.common import HERE, HWM, close_cleanly, median, paired_args
 from bench.throughput import actors_rate
 
 
@@ -45,19 +44,13 @@ def measure(count: int, rounds: int) -> dict[str, float]:
             on.append(actors_rate(with_recorder, count, 64))
             off.append(actors_rate(without, count, 64))
     finally:
-        problems = factory.close()
-        if problems:
-            raise RuntimeError("\n".join(problems))
+        close_cleanly(factory)
     return {"on": median(on), "off": median(off)}
 
 
 def main() -> int:
     """Print both rates and their ratio."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--count", type=int, default=50_000)
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
-    print(machine())
+    args = paired_args(__doc__)
     r = measure(args.count, args.rounds)
     print(
         f"10,000-entry State: recorder on {r['on']:,.0f}/s, off {r['off']:,.0f}/s "

@@ -15,7 +15,7 @@ from pathlib import Path
 import zmq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import HERE, ipc_dir, median, percentile, proxy
+from bench.common import HERE, close_cleanly, ipc_dir, median, percentile, proxy
 
 
 def _echo(front: str, back: str) -> None:
@@ -100,9 +100,7 @@ def measure(count: int, rounds: int = 3) -> dict[str, float]:
             cursor = site.publish("rt.start", count)
             ours.append(site.wait_for("rt.result", after=cursor, timeout=120).envelope.payload)
     finally:
-        problems = factory.close()
-        if problems:
-            raise RuntimeError("\n".join(problems))
+        close_cleanly(factory)
     return {
         "raw_p50": median([median(r) for r in raw]) / 1e3,
         "raw_p99": median([percentile(r, 99) for r in raw]) / 1e3,

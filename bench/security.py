@@ -11,7 +11,6 @@ Run alone: ``python bench/security.py [--count N] [--rounds R]``
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any, Final
@@ -19,7 +18,7 @@ from typing import Any, Final
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import HERE, HWM, machine, median
+from bench.common import HERE, HWM, close_cleanly, median, paired_args
 from bench.throughput import actors_rate
 
 #: The variants, by name: what ``[security]`` each site has.
@@ -84,9 +83,7 @@ def measure(count: int, rounds: int, pings: int = 2000) -> dict[str, dict[str, f
                 cpu[name].append((_broker_cpu(site) - before) / count * 1e6)
                 rtts[name].append(_round_trip(site, pings))
     finally:
-        problems = factory.close()
-        if problems:
-            raise RuntimeError("\n".join(problems))
+        close_cleanly(factory)
     return {
         name: {"rate": median(rates[name]), "rtt": median(rtts[name]), "cpu": median(cpu[name])}
         for name in VARIANTS
@@ -95,11 +92,7 @@ def measure(count: int, rounds: int, pings: int = 2000) -> dict[str, dict[str, f
 
 def main() -> int:
     """Print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--count", type=int, default=50_000)
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
-    print(machine())
+    args = paired_args(__doc__)
     result = measure(args.count, args.rounds)
     plain = result["plain"]
     for name, r in result.items():

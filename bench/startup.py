@@ -18,7 +18,7 @@ from typing import Any
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import HERE, log_events, median
+from bench.common import HERE, close_cleanly, log_events, median
 
 
 def _idle_site(count: int, spawn: str) -> dict[str, Any]:
@@ -64,9 +64,7 @@ def startup(count: int, spawn: str, kills: int) -> dict[str, float]:
             "restart_ms": median(restarts) * 1000 if restarts else float("nan"),
         }
     finally:
-        problems = factory.close()
-        if problems:
-            raise RuntimeError("\n".join(problems))
+        close_cleanly(factory)
 
 
 if __name__ == "__main__":

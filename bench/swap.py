@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import HERE, machine, median
+from bench.common import HERE, close_cleanly, machine, median
 from bench.throughput import actors_rate, start_site
 
 
@@ -88,9 +88,7 @@ def swap_gap(swaps: int = 10) -> dict[str, Any]:
             "echoes": len(numbers),
         }
     finally:
-        problems = factory.close()
-        if problems:
-            raise RuntimeError("\n".join(problems))
+        close_cleanly(factory)
 
 
 def retained_cost(count: int = 100_000, rounds: int = 3, size: int = 1024) -> dict[str, float]:
@@ -105,9 +103,7 @@ def retained_cost(count: int = 100_000, rounds: int = 3, size: int = 1024) -> di
                 site = start_site(factory, cls)
                 result[kind].append(actors_rate(site, count, size))
             finally:
-                problems = factory.close()
-                if problems:
-                    raise RuntimeError("\n".join(problems))
+                close_cleanly(factory)
     return {k: median(v) for k, v in result.items()}
 
 

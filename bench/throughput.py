@@ -22,7 +22,7 @@ from typing import Any
 import zmq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import HERE, HWM, ipc_dir, machine, median, proxy
+from bench.common import HERE, HWM, close_cleanly, ipc_dir, machine, median, proxy
 
 
 def _enlil_broker(front: str, back: str) -> None:
@@ -136,9 +136,7 @@ def measure(count: int, sizes: list[int], rounds: int) -> list[dict[str, float]]
                 through[size].append(raw_rate(count, size, "enlil"))
                 ours[size].append(actors_rate(site, count, size))
     finally:
-        problems = factory.close()
-        if problems:
-            raise RuntimeError("\n".join(problems))
+        close_cleanly(factory)
     return [
         {"size": s, "raw": median(raw[s]), "broker": median(through[s]), "actors": median(ours[s])}
         for s in sizes

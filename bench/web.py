@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # their browser
-from bench.common import HERE, machine, median
+from bench.common import HERE, close_cleanly, machine, median
 from bench.throughput import actors_rate, start_site
 
 TOKEN = "bench-token-0123456789"
@@ -141,9 +141,7 @@ def paired(count: int, rounds: int) -> dict[str, float]:
                         _pause(pids, signal.SIGCONT)
                     settle(*pids)
     finally:
-        problems = factory.close()
-        if problems:
-            raise RuntimeError("\n".join(problems))
+        close_cleanly(factory)
     ratios = [a / b for a, b in zip(on, off, strict=True)]
     return {"on": median(on), "off": median(off), "ratio": median(ratios)}
 
@@ -164,9 +162,7 @@ def measure(count: int, rounds: int) -> dict[str, float]:
             with view_open(site, tap="bench.data"):
                 tapped.append(actors_rate(site, count, 64))
     finally:
-        problems = factory.close()
-        if problems:
-            raise RuntimeError("\n".join(problems))
+        close_cleanly(factory)
     return {"viewed": median(viewed), "tapped": median(tapped)}
 
 
@@ -251,9 +247,7 @@ def scale(count: int, seconds: float) -> dict[str, Any]:
             if proc.stdout is not None:
                 proc.stdout.close()
     finally:
-        problems = factory.close()
-        if problems:
-            raise RuntimeError("\n".join(problems))
+        close_cleanly(factory)
     return {
         "rows": rows,
         "render_ms": median(renders) if renders else float("nan"),

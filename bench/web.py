@@ -92,7 +92,7 @@ def view_open(site: Any, browser: bool = True, tap: str | None = None) -> Iterat
             yield [proc.pid]
             return
         with Browser(origin) as page:
-            page.do("goto", url=origin + "/")
+            page.do("goto", url=f"{origin}/#token={TOKEN}")
             row = '#actors tr[data-name="sink"]'
             page.do("wait", selector=row, attr=["data-state", "running"])
             if tap is not None:
@@ -226,7 +226,7 @@ def scale(count: int, seconds: float) -> dict[str, Any]:
             proc.stdout.readline()
             origin = f"http://127.0.0.1:{port}"
             with Browser(origin) as page:
-                page.do("goto", url=origin + "/")
+                page.do("goto", url=f"{origin}/#token={TOKEN}")
                 last = f'#actors tr[data-name="c{count - 1}"]'
                 page.do("wait", selector=last, attr=["data-state", "running"], timeout=60000)
                 page.do("eval", js="window.enlilRenders.length = 0")

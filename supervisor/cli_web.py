@@ -2,25 +2,28 @@
 
 The supervisor starts this command itself when ``[web] listen`` is set (its
 :class:`~supervisor.plugins.web.WebPlugin`); run by hand, it serves any
-running site (``--listen`` over site.toml's). The actions' token comes from
+running site (``--listen`` over site.toml's). The token comes from
 ``[web] token``, from standard input (``--token-stdin``: how the supervisor
 hands over the one it made, never in argv or the environment), or is made
-now; it is printed with the URL, in the fragment (``#token=``), which a
-browser never sends to a server.
+now. It is printed with the URL, in the fragment (``#token=``), which a
+browser never sends to a server, when standard output is a terminal or no
+``[web] token_file`` holds it; otherwise the banner names the file, so that a
+log or the journal never holds the token.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import os
 import secrets
 import signal
+import socket
 import sys
 from typing import Any, Final
 
 from actors.process import PARENT_ENV, parent_alive, set_title
 from actors.site import SiteConfig
+from supervisor.core.webaccess import WebAccess, is_loopback
 
 #: The address the view listens on when neither site.toml nor --listen says.
 DEFAULT_LISTEN: Final = "127.0.0.1:8080"
@@ -35,16 +38,6 @@ def add_command(sub: Any, config_arg: Any) -> None:
     p.add_argument("--listen", help=f"host:port (default: [web] listen, else {DEFAULT_LISTEN})")
     p.add_argument("--token-stdin", action="store_true", help="read the actions' token from stdin")
     p.add_argument("--foxglove", help="host:port of a Foxglove endpoint (default: [web] foxglove)")
-
-
-def is_loopback(host: str) -> bool:
-    """Whether *host* names this machine only."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _host_port(value: str) -> tuple[str, int] | None:
@@ -73,6 +66,32 @@ def cmd_web(site: SiteConfig, args: Any) -> int:
         return EXIT_UNAVAILABLE
 
 
+def access(site: SiteConfig, where: tuple[str, int], token: str) -> WebAccess:
+    """What an endpoint listening on *where* lets in: site.toml's tokens and origins."""
+    wildcard = where[0].strip("[]") in ("", "0.0.0.0", "::")
+    names = {socket.gethostname().lower()} if wildcard else set()  # no lookup: no network
+    return WebAccess(
+        token=token,
+        host=where[0],
+        port=where[1],
+        read_token=site.web.read_token,
+        origins=frozenset(site.web.origins),
+        machine_names=frozenset(names),
+    )
+
+
+def _with_token(site: SiteConfig, url: str, token: str) -> str:
+    """*url* followed by the token, or by where to find it (a log is not a terminal)."""
+    path = site.web.token_file
+    try:
+        in_file = path.read_text().strip() == token
+    except OSError:
+        in_file = False
+    if in_file and not sys.stdout.isatty():
+        return f"{url}... (the token is in {path})"
+    return f"{url}{token}"
+
+
 async def _serve(
     site: SiteConfig, where: tuple[str, int], fox: tuple[str, int] | None, token: str
 ) -> int:
@@ -82,25 +101,25 @@ async def _serve(
     from supervisor.web.server import HUB, make_app  # noqa: PLC0415
 
     host, port = where
-    app = make_app(site, token, foxglove=fox is not None)
+    app = make_app(site, access(site, where, token), foxglove=fox is not None)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     runners = [runner]
     shown = f"[{host}]" if ":" in host else host
     reach = "loopback only" if is_loopback(host) else f"every client that can reach {host}"
-    print(
-        f"web view of site {site.site.name!r} on http://{shown}:{port}/#token={token} "
-        f"({reach}; read-only without the token)",
-        flush=True,
-    )
+    url = f"http://{shown}:{port}/"
+    shown_url = _with_token(site, url + "#token=", token)
+    print(f"web view of site {site.site.name!r} on {shown_url} ({reach})", flush=True)
     foxglove = app[HUB].foxglove
     if fox is not None and foxglove is not None:
-        fox_runner = web.AppRunner(make_foxglove_app(foxglove), access_log=None)
+        fox_app = make_foxglove_app(foxglove, access(site, fox, token))
+        fox_runner = web.AppRunner(fox_app, access_log=None)
         await fox_runner.setup()
         runners.append(fox_runner)
         await web.TCPSite(fox_runner, *fox).start()
-        print(f"Foxglove endpoint on ws://{fox[0]}:{fox[1]}/ ({SUBPROTOCOL})", flush=True)
+        url = _with_token(site, f"ws://{fox[0]}:{fox[1]}/?token=", token)
+        print(f"Foxglove endpoint on {url} ({SUBPROTOCOL})", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

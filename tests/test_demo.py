@@ -85,14 +85,17 @@ def test_the_default_command_runs_the_demo_site(tmp_path: Path) -> None:
             ]
             assert len(views) == 1, [p.cmdline() for p in psutil.Process(proc.pid).children()]
             children += views
-            see_the_view(site.web.listen)
+            token = site.web.token_file.read_text().strip()
+            assert site.web.token_file.stat().st_mode & 0o777 == 0o600
+            see_the_view(site.web.listen, token)
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
         out = b"".join(early) + out
     assert proc.returncode == 0, out.decode(errors="replace")[-2000:]
     assert b"web view of site 'demo' on http://127.0.0.1:8080/#token=" in out
-    assert b"Foxglove endpoint on ws://127.0.0.1:8765/ (foxglove.websocket.v1)" in out
+    assert b"Foxglove endpoint on ws://127.0.0.1:8765/?token=... (the token is in " in out
+    assert token.encode() not in out  # the output is not a terminal: a log keeps no token
     assert not wait_gone(children, timeout=10)
     assert not list((DEMO.parent / "run").glob("*.sock"))
 
@@ -170,7 +173,7 @@ def wait_for_keys(site: SiteConfig, proc: subprocess.Popen[bytes]) -> list[bytes
     return lines
 
 
-def see_the_view(listen: str) -> None:
+def see_the_view(listen: str, token: str) -> None:
     """The demo's web view in Chromium: every actor, the graph with the sensor's topic,
     no problem; a screenshot in test-artifacts (README's is docs/demo/web-view.png)."""
     origin = f"http://{listen}"
@@ -185,7 +188,7 @@ def see_the_view(listen: str) -> None:
         assert time.monotonic() < deadline, f"nothing serves the web view at {origin}"
         time.sleep(0.1)  # a hang guard's poll interval, not a synchronisation
     with Browser(origin) as page:
-        page.do("goto", url=origin + "/")
+        page.do("goto", url=f"{origin}/#token={token}")
         page.do("wait", selector='#actors tr[data-name="console"]', attr=["data-state", "running"])
         assert page.do("count", selector="#actors tbody tr") == 10
         page.do("wait", selector='#graph g[data-id="t:sensor.temperature"]')

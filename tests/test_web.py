@@ -24,6 +24,7 @@ from supervisor.core.webfeed import FLASH, TAP_KEPT, SiteView, Tap, event_row
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 TOOLS = Path(__file__).resolve().parent.parent / "tools" / "js"
 TOKEN = "a-test-token-0123456789"
+READ_TOKEN = "a-read-only-token-0123456789"
 
 
 def free_port() -> int:
@@ -114,7 +115,7 @@ def test_check_names_a_bad_web_key(tmp_path: Path) -> None:
 def web_site(port: int, token: str = TOKEN) -> dict[str, Any]:
     return {
         "supervisor": {"heartbeat_interval": 0.2},
-        "web": {"listen": f"127.0.0.1:{port}", "token": token},
+        "web": {"listen": f"127.0.0.1:{port}", "token": token, "read_token": READ_TOKEN},
         "actors": {
             "counter": {"class": "mesh_actors:Counter"},
             "tally": {"class": "mesh_actors:Tally", "after": ["counter"]},
@@ -145,7 +146,7 @@ def get(url: str, token: str | None = None, data: Any = None) -> tuple[int, Any]
 def wait_served(site: Mesh, url: str) -> None:
     def up() -> bool:
         try:
-            return get(url)[0] == 200
+            return get(url, TOKEN)[0] == 200
         except OSError:
             return False
 
@@ -156,16 +157,17 @@ def wait_served(site: Mesh, url: str) -> None:
 def test_the_web_view_in_chromium(mesh: MeshFactory) -> None:
     """The page lists every actor; a kill -9 turns the actor red and back; a published
     message shows in the topic inspector; the exit, faults and gaps are in the events
-    feed; a snapshot is listed, viewed and downloaded; an action is refused without the
-    token and obeyed with it; nothing is asked of any other host and nothing is logged as
-    an error."""
+    feed; a snapshot is listed, viewed and downloaded; with the read token the page reads
+    but cannot act, with the action token an action is obeyed; nothing is asked of any
+    other host and nothing is logged as an error."""
     port = free_port()
     site = mesh.start(web_site(port))
     origin = f"http://127.0.0.1:{port}"
     wait_served(site, origin + "/")
     assert "loopback only" in site.log_tail(200)
     with Browser(origin) as page:
-        page.do("goto", url=origin + "/")
+        page.do("goto", url=f"{origin}/#token={READ_TOKEN}")
+        page.do("wait", selector="#access", text="read-only")
         for name in ("counter", "tally"):
             row = f'#actors tr[data-name="{name}"]'
             page.do("wait", selector=row, attr=["data-state", "running"])
@@ -223,11 +225,11 @@ def snapshots(page: Browser, site: Mesh) -> None:
 
 
 def actions(page: Browser, site: Mesh, origin: str) -> None:
-    """Refused without the token (buttons off, the API says 403); with it, a restart, a
-    log level and a swap are done."""
+    """Refused with the read token (buttons off, the API says 403); with the action token,
+    a restart, a log level and a swap are done."""
     assert page.do("count", selector="#actors button[disabled]") == 6
-    status, reply = get(origin + "/api/action", data={"op": "restart", "name": "tally"})
-    assert status == 403 and "token" in reply["error"]
+    status, reply = get(origin + "/api/action", READ_TOKEN, {"op": "restart", "name": "tally"})
+    assert status == 403 and "read token" in reply["error"]
     pid = site.pid("tally")
     page.do("goto", url=f"{origin}/#token={TOKEN}")  # the token, in the URL's fragment
     page.do("wait", selector="#access", text="actions enabled")
@@ -279,11 +281,12 @@ def test_python_m_supervisor_web_serves_a_running_site(mesh: MeshFactory) -> Non
         banner = proc.stdout.readline()
         assert f"http://127.0.0.1:{port}/#token={TOKEN}" in banner and "loopback" in banner
         origin = f"http://127.0.0.1:{port}"
-        assert get(origin + "/api/snapshots") == (200, [])
-        status, page = get(origin + "/api/actors/tally")
+        assert get(origin + "/api/snapshots", TOKEN) == (200, [])
+        assert get(origin + "/api/snapshots")[0] == 403
+        status, page = get(origin + "/api/actors/tally", TOKEN)
         assert status == 200 and page["name"] == "tally"
-        assert get(origin + "/api/actors/ghost")[0] == 404
-        assert get(origin + "/api/snapshots/..%2F..%2Fetc/passwd")[0] == 404
+        assert get(origin + "/api/actors/ghost", TOKEN)[0] == 404
+        assert get(origin + "/api/snapshots/..%2F..%2Fetc/passwd", TOKEN)[0] == 404
         bad = get(origin + "/api/action", TOKEN, {"op": "shutdown"})
         assert bad[0] == 400
         assert get(origin + "/api/action", "wrong-token-0123456789", {"op": "stop"})[0] == 403
@@ -320,7 +323,10 @@ def test_the_foxglove_endpoint_with_the_official_client(mesh: MeshFactory) -> No
     site = mesh.start(data)
     site.wait_until(lambda: "Foxglove endpoint on" in site.log_tail(200), what="the endpoint")
     client = subprocess.Popen(
-        ["node", str(TOOLS / "foxglove_client.mjs"), f"ws://127.0.0.1:{fox}", "count.n", "10"],
+        [
+            *("node", str(TOOLS / "foxglove_client.mjs")),
+            *(f"ws://127.0.0.1:{fox}/?token={READ_TOKEN}", "count.n", "10"),
+        ],
         stdout=subprocess.PIPE,
         text=True,
         cwd=TOOLS,

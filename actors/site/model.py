@@ -175,10 +175,17 @@ class WebConfig:
 
     #: host:port the view listens on ("": no view).
     listen: str = ""
-    #: The token the view's actions need ("": a new one at each start, printed with the URL).
+    #: The token that reads and acts ("": a new one at each start, printed with the URL
+    #: and written to ``token_file``).
     token: str = ""
     #: host:port of the Foxglove WebSocket endpoint the view serves too ("": none).
     foxglove: str = ""
+    #: A token that only reads (the view, the Foxglove endpoint; "": none).
+    read_token: str = ""
+    #: Where the supervisor writes the token, owner-only (``<run_dir>/web.token`` by default).
+    token_file: Path = Path("web.token")
+    #: Origins let in besides the view's own, e.g. ``https://app.foxglove.dev``.
+    origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

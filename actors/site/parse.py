@@ -453,7 +453,7 @@ def parse_site_leniently(
         snapshots=snapshots,
         actors=sound,
         faults=parse_faults_section(col, data.get("faults"), set(actors)),
-        web=parse_web(col, data.get("web")),
+        web=parse_web(col, data.get("web"), folder, run_dir),
         security=parse_security(col, data.get("security"), folder),
         persistence=_persistence(col, data.get("persistence", {}), folder, run_dir),
     )

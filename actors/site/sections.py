@@ -25,11 +25,16 @@ from actors.site.model import (
 
 _HOST: Final = re.compile(r"[A-Za-z0-9]([A-Za-z0-9\-.]{0,251}[A-Za-z0-9])?")
 MAX_PORT: Final = 65535
+_TOKEN: Final = re.compile(r"[A-Za-z0-9._~-]+")
+_ORIGIN: Final = re.compile(r"(https?|file|app|electron)://[^\s/]*")
 #: ``[web]``'s keys, their types and defaults.
 _WEB_KEYS: Final[dict[str, tuple[type, Any]]] = {
     "listen": (str, ""),
     "token": (str, ""),
     "foxglove": (str, ""),
+    "read_token": (str, ""),
+    "token_file": (str, ""),
+    "origins": (list, []),
 }
 #: ``[security]``'s keys, their types and defaults.
 _SECURITY_KEYS: Final[dict[str, tuple[tuple[type, ...], Any]]] = {
@@ -99,14 +104,15 @@ def parse_faults_section(col: Problems, data: Any, actors: set[str]) -> FaultsCo
     return FaultsConfig(seed, tuple(good))
 
 
-def parse_web(col: Problems, data: Any) -> WebConfig:
-    """``[web]``: where the web view listens (off when empty; a bare ``:port`` is loopback)
-    and the token its actions need (empty: one is made at each start)."""
+def parse_web(col: Problems, data: Any, folder: Path, run_dir: Path) -> WebConfig:
+    """``[web]``: where the web view listens (off when empty; a bare ``:port`` is loopback),
+    its tokens (empty: one is made at each start), the file the token is written to
+    (relative: to site.toml's *folder*) and the foreign origins it lets in."""
     if data is None:
-        return WebConfig()
+        return WebConfig(token_file=run_dir / "web.token")
     if not isinstance(data, dict):
         col.add("web", f"must be a table, got {type(data).__name__}")
-        return WebConfig()
+        return WebConfig(token_file=run_dir / "web.token")
     values: dict[str, Any] = {}
     for key, value in data.items():
         if key not in _WEB_KEYS:
@@ -121,11 +127,36 @@ def parse_web(col: Problems, data: Any) -> WebConfig:
     foxglove = _address(col, "web.foxglove", values.get("foxglove", ""), "127.0.0.1:8765")
     if foxglove and not listen:
         col.add("web.foxglove", "needs web.listen: the Foxglove endpoint is served by the view")
-    token = values.get("token", "")
-    if token and (len(token) < MIN_TOKEN or not token.isprintable() or " " in token):
-        col.add("web.token", f"must be at least {MIN_TOKEN} printable characters, no spaces")
-        token = ""
-    return WebConfig(listen=listen, token=token, foxglove=foxglove)
+    tokens = {}
+    for key in ("token", "read_token"):
+        token = values.get(key, "")
+        if token and not _token_ok(token):
+            col.add(f"web.{key}", f"must be at least {MIN_TOKEN} characters of A-Z a-z 0-9 - _ .")
+            token = ""
+        tokens[key] = token
+    if tokens["token"] and tokens["token"] == tokens["read_token"]:
+        col.add("web.read_token", "must differ from web.token (that one also acts)")
+        tokens["read_token"] = ""
+    origins = []
+    for i, origin in enumerate(values.get("origins", [])):
+        if not (isinstance(origin, str) and _ORIGIN.fullmatch(origin)):
+            col.add(f"web.origins[{i}]", f"{origin!r} is not an origin (scheme://host[:port])")
+            continue
+        origins.append(origin.lower())
+    token_file = Path(values.get("token_file") or run_dir / "web.token")
+    return WebConfig(
+        listen=listen,
+        token=tokens["token"],
+        foxglove=foxglove,
+        read_token=tokens["read_token"],
+        token_file=token_file if token_file.is_absolute() else folder / token_file,
+        origins=tuple(origins),
+    )
+
+
+def _token_ok(token: str) -> bool:
+    # Only characters that pass unquoted through a URL's query and fragment.
+    return len(token) >= MIN_TOKEN and bool(_TOKEN.fullmatch(token))
 
 
 def _address(col: Problems, key: str, value: str, example: str) -> str:

@@ -1,8 +1,9 @@
 """The web view as a plugin: its server runs in a process of its own (shell).
 
 :class:`WebPlugin` starts ``python -m supervisor web --config SITE
---token-stdin`` when ``[web] listen`` is set, hands it the actions' token on
-its standard input (never in argv or the environment), and starts it again
+--token-stdin`` when ``[web] listen`` is set, hands it the token on its
+standard input (never in argv or the environment), writes it to ``[web]
+token_file`` (owner-only, for tools and scripts), and starts it again
 if it ends (after 1 s, doubling to 30 s); the view sees the site only as a
 tool does. It dies with the supervisor (``ENLIL_SUPERVISOR_PID``) and is
 stopped by pid when the site stops.
@@ -10,12 +11,14 @@ stopped by pid when the site stops.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Final
 
 from actors.process import PARENT_ENV
@@ -26,12 +29,24 @@ STOP_WAIT: Final = 5.0
 _BACKOFF: Final = (1.0, 30.0)
 
 
+def write_token(path: Path, token: str) -> None:
+    """Write *token* to *path*, owner-only (0600 whatever the umask, replaced at once)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        os.fchmod(out.fileno(), 0o600)
+        out.write(token + "\n")
+    os.replace(tmp, path)
+
+
 class WebPlugin:
     """Runs and watches the web view's process."""
 
     def __init__(self, ctx: PluginContext) -> None:
         self.ctx = ctx
         self.token = ctx.site.web.token or secrets.token_urlsafe(24)
+        write_token(ctx.site.web.token_file, self.token)
         self._closing = threading.Event()
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
@@ -87,4 +102,6 @@ class WebPlugin:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        with contextlib.suppress(OSError):  # a stale token would only mislead
+            self.ctx.site.web.token_file.unlink()
         self.ctx.close()

@@ -30,6 +30,8 @@ from actors.core.records import (
     record_schema,
     schema_name,
 )
+from supervisor.core.webaccess import WebAccess
+from supervisor.web.guard import guard
 
 SUBPROTOCOL: Final = "foxglove.websocket.v1"
 #: Messages waiting for one client, at most (then the newest are dropped and counted).
@@ -183,8 +185,10 @@ class FoxgloveBridge:
                     await client.ws.send_str(json.dumps(status))
 
 
-def make_foxglove_app(bridge: FoxgloveBridge) -> web.Application:
-    """The Foxglove endpoint's application (one WebSocket route, ``/``)."""
-    app = web.Application()
+def make_foxglove_app(bridge: FoxgloveBridge, access: WebAccess) -> web.Application:
+    """The Foxglove endpoint's application (one WebSocket route, ``/``), every request let
+    in by *access* (a token in ``?token=``, as a Foxglove or Lichtblick user writes it in
+    the connection's URL; either token reads)."""
+    app = web.Application(middlewares=[guard(access, lambda _request: "read")])
     app.router.add_get("/", bridge.serve)
     return app

@@ -7,15 +7,17 @@ the site as any tool does, through the control endpoint and the broker
 supervisor's loop. aiohttp serves the page (``static/``: plain HTML, CSS and
 JavaScript, nothing from the network) and ``/ws``, where each page gets the
 site table and live graph every second, the events feed, and the messages of
-the topics it taps (a bounded sample per push). Actions (restart, stop,
-start, swap, log level) need the token: ``Authorization: Bearer TOKEN``.
+the topics it taps (a bounded sample per push). Every request is held
+against :mod:`supervisor.core.webaccess` first (its Host, its Origin, its
+token): reading the site needs a token, actions (restart, stop, start, swap,
+log level) the action token (``Authorization: Bearer TOKEN``, or ``?token=``
+on the WebSocket and a download link).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import time
 import weakref
@@ -27,10 +29,12 @@ from aiohttp import WSMsgType, web
 
 from actors.core.topics import TopicError, parse_pattern
 from actors.site import SiteConfig
+from supervisor.core.webaccess import WebAccess
 from supervisor.core.webfeed import EVENTS_KEPT, SiteView, Tap, event_row, gap_row
 from supervisor.docs import declared_types
 from supervisor.web.bridge import SiteBridge
 from supervisor.web.foxglove import FoxgloveBridge
+from supervisor.web.guard import ROLE, guard
 from supervisor.web.pages import actor_page, snapshot_file, snapshot_list, snapshot_view
 
 STATIC: Final = Path(__file__).parent / "static"
@@ -74,9 +78,8 @@ class Page:
 class Hub:
     """What every page sees; fed by the bridge (on the event loop's thread)."""
 
-    def __init__(self, site: SiteConfig, token: str, types: dict[str, Any] | None) -> None:
+    def __init__(self, site: SiteConfig, types: dict[str, Any] | None) -> None:
         self.site = site
-        self.token = token
         self.view = SiteView()
         self.latest: dict[str, Any] | None = None
         #: The last ``status`` reply itself (an actor's page reads its metrics).
@@ -165,11 +168,6 @@ class Hub:
                     with contextlib.suppress(ConnectionError, RuntimeError):
                         await page.ws.send_str(_json(message))
 
-    def authorized(self, request: web.Request) -> bool:
-        """Whether *request* carries the token."""
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        return bool(given) and hmac.compare_digest(given.encode(), self.token.encode())
-
 
 HUB: web.AppKey[Hub] = web.AppKey("hub", Hub)
 
@@ -184,7 +182,7 @@ async def socket(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     page = Page(ws)
     hub.pages.add(page)
-    first: list[dict[str, Any]] = []
+    first: list[dict[str, Any]] = [{"type": "hello", "role": request[ROLE]}]
     if hub.latest is not None:
         first.append(hub.latest)
     first.append({"type": "events", "events": list(hub.events)})
@@ -212,11 +210,6 @@ async def socket(request: web.Request) -> web.StreamResponse:
 
 async def action(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB]
-    if not hub.authorized(request):
-        return web.json_response(
-            {"ok": False, "error": "forbidden: actions need the token (read-only without it)"},
-            status=403,
-        )
     try:
         ask = await request.json()
         op = str(ask["op"])
@@ -270,16 +263,17 @@ async def actor(request: web.Request) -> web.StreamResponse:
     return web.json_response(page, dumps=_json)
 
 
-def make_app(site: SiteConfig, token: str, foxglove: bool = False) -> web.Application:
-    """The application: pages, ``/ws``, ``/api/...`` (and, with *foxglove*, the hub's side
-    of a Foxglove endpoint: :func:`~supervisor.web.foxglove.make_foxglove_app` serves it)."""
-    app = web.Application(client_max_size=64 * 1024)
+def make_app(site: SiteConfig, access: WebAccess, foxglove: bool = False) -> web.Application:
+    """The application: pages, ``/ws``, ``/api/...``, every request let in by *access* (and,
+    with *foxglove*, the hub's side of a Foxglove endpoint:
+    :func:`~supervisor.web.foxglove.make_foxglove_app` serves it)."""
+    app = web.Application(client_max_size=64 * 1024, middlewares=[guard(access)])
 
     async def start(app: web.Application) -> Any:
         types = None
         if foxglove:  # the actors' classes tell the topics' types (imported once, aside)
             types = await asyncio.get_running_loop().run_in_executor(None, declared_types, site)
-        hub = Hub(site, token, types)
+        hub = Hub(site, types)
         app[HUB] = hub
         hub.bridge.start()
         pusher = asyncio.create_task(hub.push())

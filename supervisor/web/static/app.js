@@ -1,6 +1,8 @@
 // The live view of an enlil site: one WebSocket (/ws) pushes the site table and graph every
-// second, the events feed, and the messages of tapped topics. Actions need the token,
-// given once in the URL's fragment (#token=...), kept for this tab only.
+// second, the events feed, and the messages of tapped topics. Reading needs a token, and
+// actions the action token: given once in the URL's fragment (#token=...), kept for this
+// tab only, and sent with every request (Authorization, or ?token= where a browser cannot
+// set a header: the WebSocket and a download link).
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
@@ -8,6 +10,8 @@ const DOWN_STATES = new Set(["exited", "backoff", "failed", "gave_up", "stopped"
 const EVENTS_SHOWN = 500;
 const TAP_SHOWN = 50;
 let token = sessionStorage.getItem("enlil-token") || "";
+let role = "";  // what the server says the token gives: "admin" or "read"
+let started = false;
 let events = [];
 let tapped = "";
 
@@ -31,11 +35,32 @@ function takeToken() {
     token = decodeURIComponent(match[1]);
     sessionStorage.setItem("enlil-token", token);
     history.replaceState(null, "", location.pathname + location.search);
+    role = "";
+    if (socket) socket.close();  // its close handler connects again, with this token
+    else if (started) connect();
   }
+  showAccess();
+}
+
+function canAct() { return role === "admin"; }
+
+function showAccess() {
   const access = $("#access");
-  access.textContent = token ? "actions enabled" : "read-only";
-  access.className = "badge" + (token ? " write" : "");
-  for (const b of document.querySelectorAll("button.needs-token")) b.disabled = !token;
+  access.textContent = !token ? "no token: open the URL with #token=..."
+    : role === "admin" ? "actions enabled" : role === "read" ? "read-only" : "token refused";
+  access.className = "badge" + (canAct() ? " write" : "");
+  for (const b of document.querySelectorAll("button.needs-token")) b.disabled = !canAct();
+  for (const b of document.querySelectorAll("#actors button")) b.disabled = !canAct();
+}
+
+function authorized(extra = {}) {
+  return { ...extra, Authorization: `Bearer ${token}` };
+}
+
+async function getJSON(url) {
+  const response = await fetch(url, { headers: authorized() });
+  if (!response.ok) throw new Error(`${url}: ${response.status}`);
+  return response.json();
 }
 
 // -- the site table ------------------------------------------------------------------------
@@ -73,7 +98,7 @@ function newRow(a) {
   if (a.kind === "actor") {
     for (const op of ["restart", "stop", "start"]) {
       const b = el("button", { type: "button", "data-op": op }, op);
-      b.disabled = !token;
+      b.disabled = !canAct();
       b.addEventListener("click", (e) => { e.stopPropagation(); act(op, a.name); });
       actions.append(b);
     }
@@ -110,7 +135,7 @@ function drawSite(msg) {
     setAttr(row.tr, "class", `state-${a.state}` + (a.recent_exit ? " recent-exit" : ""));
     setAttr(row.tr, "data-state", a.state);
     setAttr(row.tr, "data-recent-exit", a.recent_exit ? "yes" : "no");
-    for (const b of row.buttons) b.disabled = !token;
+    for (const b of row.buttons) b.disabled = !canAct();
     const expected = previous ? previous.nextSibling : body.firstChild;
     if (expected !== row.tr) body.insertBefore(row.tr, expected);  // new, or moved
     previous = row.tr;
@@ -125,7 +150,7 @@ async function act(op, name, extra = {}) {
   const out = $("#action-result");
   const response = await fetch("/api/action", {
     method: "POST",
-    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+    headers: authorized({ "Content-Type": "application/json" }),
     body: JSON.stringify({ op, name, ...extra }),
   });
   const reply = await response.json();
@@ -300,19 +325,21 @@ function takeTap(msg) {
 // -- snapshots and an actor's page -----------------------------------------------------------
 
 async function loadSnapshots() {
-  const list = await (await fetch("/api/snapshots")).json();
+  if (!token) return;
+  const list = await getJSON("/api/snapshots");
   $("#snapshots tbody").replaceChildren(...list.map((s) => {
     const base = `/api/snapshots/${encodeURIComponent(s.actor)}/${encodeURIComponent(s.file)}`;
     const view = el("button", { type: "button" }, "view");
     view.addEventListener("click", () => showSnapshot(base));
-    const link = el("a", { href: `${base}?download=1`, download: s.file, class: "download" }, "download");
+    const href = `${base}?download=1&token=${encodeURIComponent(token)}`;
+    const link = el("a", { href, download: s.file, class: "download" }, "download");
     return el("tr", { "data-file": s.file }, el("td", {}, s.time), el("td", {}, s.actor),
       el("td", {}, s.reason), el("td", { class: "num" }, s.size), el("td", {}, view, " ", link));
   }));
 }
 
 async function showSnapshot(url) {
-  const s = await (await fetch(url)).json();
+  const s = await getJSON(url);
   const box = $("#snapshot-view");
   box.hidden = false;
   const exc = s.exception ? s.exception.traceback || `${s.exception.type}: ${s.exception.message}` : "no exception";
@@ -329,7 +356,7 @@ let shownActor = "";
 
 async function showActor(name) {
   shownActor = name;
-  const page = await (await fetch(`/api/actors/${encodeURIComponent(name)}`)).json();
+  const page = await getJSON(`/api/actors/${encodeURIComponent(name)}`);
   $("#actor-section").hidden = false;
   $("#actor-name").textContent = `${page.name} (${page.class})`;
   $("#declarations tbody").replaceChildren(...page.declarations.map((d) => el("tr", {},
@@ -344,26 +371,30 @@ async function showActor(name) {
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  socket = new WebSocket(`${scheme}://${location.host}/ws`);
+  if (!token) return;  // nothing to read without one; takeToken connects once it has one
+  socket = new WebSocket(`${scheme}://${location.host}/ws?token=${encodeURIComponent(token)}`);
   socket.addEventListener("open", () => {
     $("#connection").textContent = "live";
     $("#connection").className = "badge up";
     if (tapped) socket.send(JSON.stringify({ op: "tap", topic: tapped }));
   });
   socket.addEventListener("close", () => {
+    socket = null;
     $("#connection").textContent = "reconnecting";
     $("#connection").className = "badge down";
     setTimeout(connect, 1000);
   });
   socket.addEventListener("message", (m) => {
     const msg = JSON.parse(m.data);
-    if (msg.type === "site") renderSite(msg);
+    if (msg.type === "hello") { role = msg.role; showAccess(); }
+    else if (msg.type === "site") renderSite(msg);
     else if (msg.type === "events") addEvents(msg.events.slice().reverse());
     else if (msg.type === "tap") takeTap(msg);
   });
 }
 
 takeToken();
+started = true;
 window.addEventListener("hashchange", takeToken);
 $("#event-filter").addEventListener("input", renderEvents);
 $("#event-category").addEventListener("change", renderEvents);

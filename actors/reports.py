@@ -164,6 +164,8 @@ class Reports:
                     ("shed", engine.shed()),
                     # Replies that matched no call in flight (answers to resends, copies).
                     ("stray", engine.calls.stray),
+                    # Replies refused for their sender (not a server of the call).
+                    ("reply_rejected", engine.calls.rejected),
                 )
                 if v
             },

@@ -26,6 +26,7 @@ from actors.core.calls import (
     REPLY_PREFIX,
     SYS_SERVICES,
     CallError,
+    Unavailable,
     decode_directory,
     decode_reply,
 )
@@ -39,7 +40,7 @@ from actors.link import BrokerLink
 from actors.site import SiteConfig
 from actors.sockets import SocketFactory
 
-#: Seconds a client waits for the supervisor's directory before calling without it.
+#: Seconds a client waits for the supervisor's directory at least (else the call's timeout).
 DIRECTORY_WAIT: Final = 1.0
 _ASK_EVERY: Final = 0.25
 
@@ -110,7 +111,12 @@ class ServiceClient:
             log=None,
         )
         if self._directory is None:
-            self._wait_directory()
+            self._wait_directory(max(DIRECTORY_WAIT, timeout))
+        if self._directory is None:  # a reply could not be bound to a server: none is taken
+            raise Unavailable(
+                f"{service}: the supervisor's directory of services did not come within "
+                f"{max(DIRECTORY_WAIT, timeout):g}s (is the site running?)"
+            )
         calls.directory = self._directory
         pending, _ = calls.start(line, request, timeout=None, key=key, callback=None)
         sub = self._link.sub
@@ -122,10 +128,10 @@ class ServiceClient:
             calls.tick(time.monotonic())
         return pending.result()
 
-    def _wait_directory(self) -> None:
-        """Ask the supervisor for its directory of servers (bounded: without one, calls
-        still work, they only cannot fail at once)."""
-        deadline = time.monotonic() + DIRECTORY_WAIT
+    def _wait_directory(self, limit: float) -> None:
+        """Ask the supervisor for its directory of servers, for *limit* seconds at most
+        (without it no reply can be bound to a server of the service called)."""
+        deadline = time.monotonic() + limit
         ask_at = 0.0
         sub = self._link.sub
         while self._directory is None:
@@ -148,7 +154,7 @@ class ServiceClient:
         if frames[0] == self._reply_topic and calls is not None:
             reply = decode_reply(payload)
             if reply is not None:
-                calls.on_reply(reply)
+                calls.on_reply(reply, message.envelope.sender)
         elif message.topic == SYS_SERVICES and message.envelope.sender == "supervisor":
             self._new_directory(payload, calls)
         elif (

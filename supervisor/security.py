@@ -130,9 +130,10 @@ class SiteSecurity:
         """What the broker checks: each actor's and tool's rights."""
         security = self.site.security
         extra = security.access
+        declared = {name: self._access(name, facts) for name, facts in self._facts.items()}
         actors = {
-            name: actor_rights(name, self._access(name, facts), extra.get(name))
-            for name, facts in self._facts.items()
+            name: actor_rights(name, access, extra.get(name), declared)
+            for name, access in declared.items()
         }
         tools = {
             name: tool_rights(name, security.role_of(name), extra.get(name))

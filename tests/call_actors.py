@@ -169,3 +169,12 @@ class PoolAsker(Actor):
 
     def step(self) -> None:
         self.results = [self.work(i) for i in range(self.count)]
+
+
+class Rogue(Actor):
+    """Serves ghost.call (which the Asker calls), so that a checked broker lets it reply to
+    the Asker: the tests forge its replies to the Asker's other calls with its key."""
+
+    @service("ghost.call", object, object, doc="Answer anything with 'ghost'")
+    def ghost(self, request: object) -> object:
+        return "ghost"

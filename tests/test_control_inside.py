@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 import zmq
-from test_security import _events, _raw_link
+from secured import events as _events
+from secured import raw_link as _raw_link
 
 from actors.core.access import ACTOR
 from actors.core.calls import request_payload
@@ -142,7 +143,7 @@ def test_on_a_checked_site_only_the_actor_with_the_right_reaches_the_supervisor(
     ctx: zmq.Context[Any] = zmq.Context()
     try:
         bystander = KeyFolder(site.site.security.keys).client(Identity(ACTOR, "bystander"))
-        pub = _raw_link(ctx, site, bystander)
+        pub = raw_link(ctx, site, bystander)
         cursor = site.mark()
         deadline = (time.time() + 30) * 1e9
         for sender in ("bystander", "warden"):
@@ -150,7 +151,7 @@ def test_on_a_checked_site_only_the_actor_with_the_right_reaches_the_supervisor(
             pub.send_multipart(
                 [b"$svc.supervisor.control", encode_envelope(sender, 1, time.time_ns(), request)]
             )
-        reports = _events(site, cursor, "denied", 2)
+        reports = events(site, cursor, "denied", 2)
         assert {r["identity"] for r in reports} == {"actor:bystander"}
         assert {r["reason"] for r in reports} == {"not allowed to publish this topic"}
         assert {r["topic"] for r in reports} == {"$svc.supervisor.control"}

@@ -20,11 +20,11 @@ import msgpack
 import pytest
 import zmq
 from clitools import supervisor_cli
+from secured import curve_socket, events, raw_link
 
 from actors.core.access import ACTOR, TOOL
 from actors.core.wire import encode_envelope
 from actors.keys import ClientKeys, Identity, KeyFolder
-from actors.sockets import SocketFactory
 from actors.testing import Mesh, MeshError, MeshFactory
 from supervisor.client import ControlClient
 
@@ -197,16 +197,6 @@ SECURED = {
 }
 
 
-def _socket(ctx: zmq.Context[Any], kind: int, keys: ClientKeys | None) -> zmq.Socket[Any]:
-    sock = SocketFactory(ctx, keys=keys).ctx.socket(kind)
-    if keys is not None:
-        sock.curve_serverkey = keys.server
-        sock.curve_publickey = keys.public
-        sock.curve_secretkey = keys.secret
-    sock.linger = 0
-    return sock
-
-
 def _stranger_keys(site: Mesh) -> ClientKeys:
     """A key pair the site never saw, which knows the site's public key."""
     public, secret = zmq.curve_keypair()
@@ -219,17 +209,17 @@ def _refused_everywhere(site: Mesh, ctx: zmq.Context[Any], keys: ClientKeys | No
     subscribe: five fresh attempts of each."""
     s = site.site
     for _ in range(5):
-        control = _socket(ctx, zmq.DEALER, keys)
+        control = curve_socket(ctx, zmq.DEALER, keys)
         control.connect(s.supervisor.control_connect)
         control.send_multipart([b"", msgpack.packb({"id": 1, "op": "status"})])
         assert not control.poll(300), "a refused client got a control reply"
         control.close()
-        sub = _socket(ctx, zmq.SUB, keys)
+        sub = curve_socket(ctx, zmq.SUB, keys)
         sub.setsockopt(zmq.SUBSCRIBE, b"ticks")
         sub.connect(s.broker.sub_connect)
         assert not sub.poll(300), "a refused client got messages"  # ticks come every 50 ms
         sub.close()
-        pub = _socket(ctx, zmq.PUB, keys)
+        pub = curve_socket(ctx, zmq.PUB, keys)
         pub.connect(s.broker.pub_connect)
         cursor = site.mark()
         for _ in range(10):  # the doubler would answer each on numbers.out
@@ -268,22 +258,6 @@ def test_clients_without_a_known_key_are_refused_on_control_publish_and_subscrib
         ctx.destroy(linger=0)
 
 
-def _raw_link(ctx: zmq.Context[Any], site: Mesh, keys: ClientKeys) -> zmq.Socket[Any]:
-    """A PUB on the site's broker with *keys*, connected (proven by one allowed probe)."""
-    pub = _socket(ctx, zmq.PUB, keys)
-    pub.connect(site.site.broker.pub_connect)
-    sub = _socket(ctx, zmq.SUB, keys)
-    probe = f"$sys.probe.forger-{os.getpid()}".encode()
-    sub.setsockopt(zmq.SUBSCRIBE, probe)
-    sub.connect(site.site.broker.sub_connect)
-    deadline = time.monotonic() + 10
-    while not sub.poll(20):
-        assert time.monotonic() < deadline, "the forger never got through to the broker"
-        pub.send_multipart([probe, encode_envelope(keys.identity.name, 1, time.time_ns(), 0)])
-    sub.close()
-    return pub
-
-
 def test_an_actor_that_forges_is_dropped_counted_and_reported(mesh: MeshFactory) -> None:
     """With the doubler's own key: another's sender, a topic it does not declare, the
     supervisor's control topic and another's heartbeat are dropped, counted for the
@@ -293,7 +267,7 @@ def test_an_actor_that_forges_is_dropped_counted_and_reported(mesh: MeshFactory)
     ctx: zmq.Context[Any] = zmq.Context()
     try:
         doubler = KeyFolder(site.site.security.keys).client(Identity(ACTOR, "doubler"))
-        pub = _raw_link(ctx, site, doubler)
+        pub = raw_link(ctx, site, doubler)
         now = time.time_ns()
         forged = [
             [b"numbers.out", encode_envelope("ticker", 1, now, 1.0)],  # another's name
@@ -308,7 +282,7 @@ def test_an_actor_that_forges_is_dropped_counted_and_reported(mesh: MeshFactory)
             pub.send_multipart(frames)
         pub.send_multipart([b"numbers.out", encode_envelope("doubler", 10**6, now, 7.0)])
         assert site.wait_for("numbers.out", after=cursor).envelope.payload == 7.0  # declared
-        reports = _events(site, cursor, "denied", len(forged))
+        reports = events(site, cursor, "denied", len(forged))
         assert {r["identity"] for r in reports} == {"actor:doubler"}
         assert {r["reason"] for r in reports} == {
             "the envelope names another sender",
@@ -334,20 +308,6 @@ def test_an_actor_that_forges_is_dropped_counted_and_reported(mesh: MeshFactory)
         assert site.actor("ticker")["stats"].get("control_rejected") is None
     finally:
         ctx.destroy(linger=0)
-
-
-def _events(site: Mesh, cursor: int, kind: str, count: int) -> list[dict[str, Any]]:
-    """The next *count* ``$sys.event`` payloads of *kind* after *cursor*."""
-    found: list[dict[str, Any]] = []
-    deadline = time.monotonic() + 15
-    while len(found) < count:
-        assert time.monotonic() < deadline, f"only {len(found)} {kind} events: {found}"
-        message = site.wait_for(
-            "$sys.event", lambda p: isinstance(p, dict) and p.get("event") == kind, after=cursor
-        )
-        found.append(message.envelope.payload)
-        cursor = site._index_of(message) + 1
-    return found
 
 
 def _free_port() -> int:
@@ -376,13 +336,13 @@ def test_roles_hold_and_the_reported_forgeries_fail_on_a_secured_site(mesh: Mesh
     assert refused.returncode == 1
     assert "forbidden: tool:viewer has role read" in refused.stderr
     assert "'shutdown' needs admin" in refused.stderr
-    event = _events(site, cursor, "forbidden", 1)[0]
+    event = events(site, cursor, "forbidden", 1)[0]
     assert (event["identity"], event["op"]) == ("tool:viewer", "shutdown")
     status = supervisor_cli("ctl", "--key", "viewer", "status", config=site.config_path)
     assert status.returncode == 0, status.stderr  # read is enough for status
     pub = supervisor_cli("pub", "--key", "viewer", "numbers.in", "1", config=site.config_path)
     assert pub.returncode == 0, pub.stderr  # published, and dropped by the broker:
-    assert _events(site, cursor, "denied", 1)[0]["identity"] == "tool:viewer"
+    assert events(site, cursor, "denied", 1)[0]["identity"] == "tool:viewer"
 
     # The operator (admin) forging: a producer's name and a huge sequence, control, beats.
     cursor = site.mark()
@@ -397,7 +357,7 @@ def test_roles_hold_and_the_reported_forgeries_fail_on_a_secured_site(mesh: Mesh
     site.link.pub.send_multipart(
         [b"$sys.heartbeat.ticker", encode_envelope("operator", 1, time.time_ns(), {"pid": 1})]
     )
-    assert len(_events(site, cursor, "denied", 8)) == 8
+    assert len(events(site, cursor, "denied", 8)) == 8
     before = site.wait_for("ticks.seen", after=cursor).envelope.payload
     site.wait_for("ticks.seen", lambda n: n >= before + 5, after=cursor)  # not silenced
     counter = site.actor("counter")
@@ -408,7 +368,7 @@ def test_roles_hold_and_the_reported_forgeries_fail_on_a_secured_site(mesh: Mesh
     ctx: zmq.Context[Any] = zmq.Context()
     try:
         doubler = KeyFolder(site.site.security.keys).client(Identity(ACTOR, "doubler"))
-        raw = _raw_link(ctx, site, doubler)
+        raw = raw_link(ctx, site, doubler)
         junk = {"pid": site.pid("doubler"), "stats": "x", "metrics": [1], "calls": 5, "state": 3}
         junk_metrics = {"pid": site.pid("doubler"), "metrics": {1: "a", "b": {}}, "stats": {2: 1}}
         for beat in (junk, junk_metrics):
@@ -435,7 +395,7 @@ def test_a_flooding_connection_is_rate_limited_and_others_are_still_served(
     )
     ctx: zmq.Context[Any] = zmq.Context()
     try:
-        flood = _socket(ctx, zmq.DEALER, None)
+        flood = curve_socket(ctx, zmq.DEALER, None)
         flood.connect(site.site.supervisor.control_connect)
         for i in range(200):
             flood.send_multipart([b"", msgpack.packb({"id": i, "op": "status"})])
@@ -451,7 +411,7 @@ def test_a_flooding_connection_is_rate_limited_and_others_are_still_served(
         assert "requests a second from this connection" in limited[0]["message"]
         with ControlClient(site.site.supervisor.control_connect, 5.0, ctx) as other:
             assert other.status()["site"] == "test"
-        fresh = _socket(ctx, zmq.DEALER, None)
+        fresh = curve_socket(ctx, zmq.DEALER, None)
         fresh.connect(site.site.supervisor.control_connect)
         fresh.send_multipart([b"", msgpack.packb({"id": 9, "op": "status", "x": "y" * 70_000})])
         assert fresh.poll(10_000)
@@ -543,13 +503,13 @@ def test_tcp_endpoints_are_secured_by_default_and_site_rules_narrow_a_tool(
         cursor = site.mark()
         pub = supervisor_cli("pub", "--key", "panel", "numbers.in", "2", config=site.config_path)
         assert pub.returncode == 0, pub.stderr
-        denial = _events(site, cursor, "denied", 1)[0]
+        denial = events(site, cursor, "denied", 1)[0]
         assert (denial["identity"], denial["topic"]) == ("tool:panel", "numbers.in")
         tap = supervisor_cli(
             "tap", "--key", "panel", "ticks", "--timeout", "1", config=site.config_path
         )
         assert tap.returncode == 0 and not tap.stdout  # its subscription was never made
-        denial = _events(site, cursor, "denied", 2)[1]
+        denial = events(site, cursor, "denied", 2)[1]
         assert (denial["what"], denial["topic"]) == ("subscribe", "ticks")
         other = supervisor_cli("pub", "--key", "panel", "bench.x", "2", config=site.config_path)
         assert other.returncode == 0  # what the rules do not deny, its role allows

@@ -243,15 +243,22 @@ class ActorAccess:
     calls: tuple[str, ...] = ()
 
 
-def actor_rights(name: str, declared: ActorAccess, extra: Rights | None = None) -> Rights:
+def actor_rights(
+    name: str,
+    declared: ActorAccess,
+    extra: Rights | None = None,
+    site: Mapping[str, ActorAccess] | None = None,
+) -> Rights:
     """An actor's rights: its declarations and its own framework topics.
 
     It publishes its Outputs, its heartbeat, log, status and replies to the
     supervisor, its fault ledger, its requests to the services it calls and,
-    when it serves, replies to any caller; it reads its Inputs, the
+    when it serves, replies to its callers; it reads its Inputs, the
     supervisor's requests to it, the replies to its own calls, the requests
     to its services and the directory of services. *extra* is what the site
-    allows more (``[security.access.NAME]``).
+    allows more (``[security.access.NAME]``). *site* is every actor's
+    declarations: a server may then reply (``$rsp.X``) to the actors that call
+    one of its services and to tools, never to another actor.
     """
     publish = [
         *declared.outputs,
@@ -270,29 +277,38 @@ def actor_rights(name: str, declared: ActorAccess, extra: Rights | None = None) 
         SYS_CONTROL + name + SWAP_SUFFIX,
         REPLY_PREFIX + name,
     ]
+    deny: list[str] = []
     if declared.serves:
         publish.append(REPLY_PREFIX + "*")
         subscribe += [SERVICE_PREFIX + s for s in declared.serves]
+        served = set(declared.serves)
+        deny += [
+            REPLY_PREFIX + other
+            for other, theirs in (site or {}).items()
+            if not served.intersection(theirs.calls)
+        ]
     if declared.calls:
         subscribe.append(SYS_SERVICES)
-    rights = _EVERYONE | Rights.of(publish, subscribe)
+    rights = _EVERYONE | Rights.of(publish, subscribe, deny)
     return rights | extra if extra is not None else rights
 
 
 def tool_rights(name: str, role: str, extra: Rights | None = None) -> Rights:
     """A tool's rights from its *role*: ``read`` subscribes to everything (``tap``,
-    ``record``, the web view's reading); ``operate`` and ``admin`` also publish on the
-    site's own topics (``pub``) and call its services (``call``). None publishes on
-    the framework's ``$sys`` topics but for its probes. *extra* adds
+    ``record``, the web view's reading) and asks the supervisor for retained values on
+    its own ``$sys.retained.NAME``; ``operate`` and ``admin`` also publish on the site's
+    own topics (``pub``) and call its services (``call``). None publishes on the
+    framework's other ``$sys`` topics but for its probes. *extra* adds
     ``[security.access.NAME]``'s rules; the supervisor's topics stay denied."""
-    rights = _EVERYONE | Rights.of(subscribe=["*"])
+    rights = _EVERYONE | Rights.of(publish=[SYS_RETAINED + name], subscribe=["*"])
     if ROLES.index(role) >= ROLES.index("operate"):
         rights = rights | Rights.of(
             publish=[SERVICE_PREFIX + "*"], subscribe=[REPLY_PREFIX + name], site_topics=True
         )
     if extra is not None:
         rights = rights | extra
-    return rights | Rights.of(deny_publish=SUPERVISOR_TOPICS)
+    denied = [t for t in SUPERVISOR_TOPICS if t != SYS_RETAINED + "*"]
+    return rights | Rights.of(deny_publish=denied)
 
 
 @dataclass(frozen=True)

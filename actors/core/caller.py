@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import random
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -65,17 +66,21 @@ class Calls:
         self.replaying: dict[str, collections.deque[tuple[bool, Any]]] | None = None
         self.fall_back = fall_back
         self.log = log
-        # Ids start at a random point, so that a restarted caller never takes a late
-        # reply to its previous incarnation for one of its own; idempotency keys too (a
-        # restarted caller's retries must not meet the replies its previous incarnation
-        # left in a server's cache). An actor that calls nothing makes no generator.
+        # Idempotency keys start at a random point: a restarted caller's retries must not
+        # meet the replies its previous incarnation left in a server's cache. An actor that
+        # calls nothing makes no generator. Correlation ids are drawn afresh for every
+        # attempt from the system's randomness (:meth:`new_id`), never from this seeded
+        # generator: a server that sees the ids of the calls to it must not be able to
+        # guess those of calls to another.
         self.rng: random.Random | None = random.Random(seed) if lines else None
-        self._next_id = self.rng.randrange(1, 2**48) if self.rng else 0
         self._next_key = self.rng.randrange(1, 2**48) if self.rng else 0
         self.by_id: dict[int, Invocation] = {}
         self.invocations: set[Invocation] = set()
-        #: Timed-out attempts whose reply may still come (then counted as late).
-        self._late: collections.OrderedDict[int, CallLine] = collections.OrderedDict()
+        #: Ended attempts whose reply may still come: their line, the server they named,
+        #: and whether they timed out (a reply then counts as late, else as stray).
+        self._ended: collections.OrderedDict[int, tuple[CallLine, str | None, bool]] = (
+            collections.OrderedDict()
+        )
         #: Live servers by service, from the supervisor; None until it has said.
         self.directory: dict[str, tuple[str, ...]] | None = None
         #: Completed calls whose callback is still to run (between steps).
@@ -86,11 +91,18 @@ class Calls:
         self.transitions: list[tuple[str, str, str, str]] = []
         #: Replies that matched no call in flight (answers to resends, or stray).
         self.stray = 0
+        #: Replies refused for their sender: not a live server of the call they answer (or,
+        #: naming no call in flight, of any service this actor calls).
+        self.rejected = 0
+        #: The sender of the latest refused reply, and why (the engine logs it once).
+        self.last_rejected: tuple[str, str] | None = None
 
     def new_id(self) -> int:
-        """A fresh correlation id."""
-        self._next_id += 1
-        return self._next_id
+        """A fresh correlation id: 63 random bits, not one in flight."""
+        while True:
+            rid = secrets.randbits(63)
+            if rid and rid not in self.by_id:
+                return rid
 
     def servers(self, service: str) -> tuple[str, ...] | None:
         """The live servers of *service*; None when the directory is not known yet."""
@@ -168,15 +180,27 @@ class Calls:
         """In a replay: the next finished call whose callback is due (None: none)."""
         return self.ready.pop(0) if self.ready else None
 
-    def on_reply(self, reply: CallReply) -> None:
-        """A reply came; the invocation waiting for it moves on."""
+    def on_reply(self, reply: CallReply, sender: str) -> None:
+        """A reply came from *sender* (its envelope's, which a checked broker makes true);
+        the invocation waiting for it moves on, if *sender* may answer it."""
         invocation = self.by_id.get(reply.id)
+        ended = None if invocation is not None else self._ended.get(reply.id)
+        if invocation is not None:
+            why = self._refusal(invocation.line, invocation.to, sender)
+        elif ended is not None:
+            why = self._refusal(ended[0], ended[1], sender)
+        else:
+            why = self._refusal(None, None, sender)
+        if why:
+            self.rejected += 1
+            self.last_rejected = (sender, why)
+            return
         if invocation is None:
-            line = self._late.pop(reply.id, None)
-            if line is not None:
-                line.counts["late"] += 1
+            if ended is not None and ended[2]:
+                ended[0].counts["late"] += 1
             else:
                 self.stray += 1
+            self._ended.pop(reply.id, None)
             return
         now = self.monotonic()
         if not reply.ok:
@@ -189,11 +213,35 @@ class Calls:
             return
         invocation.end_attempt(now, None, value)
 
-    def remember_late(self, rid: int, line: CallLine) -> None:
-        """Attempt *rid* timed out: a reply to it will be counted as late."""
-        self._late[rid] = line
-        if len(self._late) > LATE_IDS:
-            self._late.popitem(last=False)
+    def _refusal(self, line: CallLine | None, to: str | None, sender: str) -> str:
+        """Why a reply from *sender* to an attempt of *line* that named server *to* (no
+        line: an id this caller does not know) is refused ("" when it is not): a call's
+        reply comes only from a live server of its service, and from the one server its
+        attempt named, if it named one."""
+        directory = self.directory
+        if directory is None:
+            return "the directory of services is not known yet"
+        if line is None:
+            services = {each.decl.service for each in self.lines.values()}
+            if not any(sender in directory.get(s, ()) for s in services):
+                return "it serves none of the services this caller calls"
+            return ""
+        service = line.decl.service
+        if to is not None and sender != to:
+            return f"the call to {service!r} went to {to}"
+        if sender not in directory.get(service, ()) and sender != to:
+            return f"it does not serve {service!r}"
+        return ""
+
+    def ended_attempt(self, invocation: Invocation, late: bool = False) -> None:
+        """*invocation*'s waiting attempt ended (*late*: it timed out): a reply to it that
+        still comes is counted (late, or stray) or refused for its sender, not taken."""
+        rid = invocation.rid
+        self.by_id.pop(rid, None)
+        if rid and rid not in self._ended:
+            self._ended[rid] = (invocation.line, invocation.to, late)
+            if len(self._ended) > LATE_IDS:
+                self._ended.popitem(last=False)
 
     def on_directory(self, directory: dict[str, tuple[str, ...]]) -> None:
         """The supervisor's directory changed: attempts on a server gone fail now."""

@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from actors.core.access import SUPERVISOR
 from actors.core.actor import Actor
 from actors.core.caller import CallLine, Calls, Pending
 from actors.core.calls import (
@@ -47,6 +48,8 @@ REPLY_CACHE: Final = 1024
 #: The counters of a served service, in order.
 SERVICE_COUNTERS: Final = ("requests", "replied", "errors", "rejected", "expired", "cached")
 SYS_SERVICES_B: Final = SYS_SERVICES.encode()
+#: Senders of refused replies logged by name, at most (the rest are counted only).
+_REJECTED_LOGGED: Final = 64
 _RETRYABLE: Final = frozenset(kind for kind, cls in ERRORS.items() if cls.retryable)
 
 #: Waits until a condition holds or a monotonic time passes, delivering call traffic
@@ -171,6 +174,8 @@ class EngineCalls:
             seed=seed,
             log=self._log,
         )
+        #: Senders whose refused replies were logged (once each).
+        self._rejected_from: set[str] = set()
         self.calls.end_span = self._end_span
         self.calls.on_finish = self._call_finished
         self.actor.__dict__["_enlil_calls"] = {
@@ -381,7 +386,7 @@ class EngineCalls:
 
     def _on_reply_frames(self, frames: list[bytes]) -> list[tuple[bytes, bytes]]:
         try:
-            _, _, _, _, payload = decode_fields(frames[1])
+            sender, _, _, _, payload = decode_fields(frames[1])
         except WireError as exc:
             self._counts[exc.reason] += 1
             return []
@@ -389,14 +394,25 @@ class EngineCalls:
         if reply is None:
             self._counts["malformed"] += 1
             return []
-        self.calls.on_reply(reply)
+        calls = self.calls
+        before = calls.rejected
+        calls.on_reply(reply, sender)
+        if calls.rejected != before and calls.last_rejected is not None:
+            who, why = calls.last_rejected
+            if who not in self._rejected_from:  # logged once per sender, counted always
+                if len(self._rejected_from) < _REJECTED_LOGGED:
+                    self._rejected_from.add(who)
+                self._log.warning("reply rejected", sender=who, reason=why)
         return []
 
     def _on_directory_frames(self, frames: list[bytes]) -> list[tuple[bytes, bytes]]:
         try:
-            _, _, _, _, payload = decode_fields(frames[1])
+            sender, _, _, _, payload = decode_fields(frames[1])
         except WireError as exc:
             self._counts[exc.reason] += 1
+            return []
+        if sender != SUPERVISOR:  # only the supervisor's directory (a checked broker agrees)
+            self.calls.rejected += 1
             return []
         directory = decode_directory(payload)
         if directory is None:

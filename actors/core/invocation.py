@@ -130,8 +130,7 @@ class Invocation:
             return
         line.counts["attempts"] += 1
         self.to = (servers[0] if len(servers) == 1 else line.pick(servers)) if servers else None
-        calls._next_id += 1
-        self.rid = rid = calls._next_id
+        self.rid = rid = calls.new_id()
         calls.by_id[rid] = self
         self.sent_at = now
         timeout = line.policy.timeout
@@ -150,7 +149,7 @@ class Invocation:
         """Resend, time out, or retry, as due."""
         if self.rid:
             if now >= self.attempt_end:
-                self.calls.remember_late(self.rid, self.line)
+                self.calls.ended_attempt(self, late=True)
                 error = CallTimeout(
                     f"{self.line.decl.service}: no reply within "
                     f"{self.attempt_end - self.sent_at:.3g}s"
@@ -171,7 +170,7 @@ class Invocation:
     def end_attempt(self, now: float, error: CallError | None, value: Any = None) -> None:
         """The waiting attempt ended: with *value* (no *error*) or *error*."""
         line = self.line
-        self.calls.by_id.pop(self.rid, None)
+        self.calls.ended_attempt(self)
         self.rid = 0
         if line.bulkhead is not None:
             line.bulkhead.leave()
@@ -211,7 +210,7 @@ class Invocation:
         if self.calls.on_finish is not None:  # the flight recorder: what replay gives back
             self.calls.on_finish(self, error, value)
         if self.rid:
-            self.calls.by_id.pop(self.rid, None)
+            self.calls.ended_attempt(self)
             self.rid = 0
             if line.bulkhead is not None:
                 line.bulkhead.leave()

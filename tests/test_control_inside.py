@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 import zmq
-from secured import events as _events
-from secured import raw_link as _raw_link
+from secured import events, raw_link
 
 from actors.core.access import ACTOR
 from actors.core.calls import request_payload

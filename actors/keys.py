@@ -31,6 +31,7 @@ import zmq
 import zmq.auth
 
 from actors.core.access import ACTOR, RESERVED, SUPERVISOR, TOOL
+from actors.process import make_private_folder
 
 PUBLIC: Final = ".key"
 SECRET: Final = ".key_secret"
@@ -151,11 +152,11 @@ class KeyFolder:
         return (self.path / f"{SERVER}{SECRET}").is_file()
 
     def _folder(self, sub: str = "") -> Path:
+        """The folder (or its *sub* folder), made owner-only if it is made now; one that
+        exists is left as it is (:func:`actors.site.paths.untrusted` refuses an unsafe one
+        before any key is made: a folder the site did not make is not its to change)."""
         folder = self.path / sub if sub else self.path
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if sub:
-            self.path.chmod(0o700)
-        folder.chmod(0o700)
+        make_private_folder(folder)
         return folder
 
     def _make(self, folder: Path, name: str, what: str) -> Path:

@@ -48,6 +48,20 @@ def open_private(path: Path, mode: str = "w") -> IO[Any]:
     return open(path, mode, opener=_private_opener)
 
 
+def make_private_folder(path: Path) -> None:
+    """Make *path* and every missing folder above it, each owner-only (0700) whatever the
+    umask; folders that exist are left as they are."""
+    missing = []
+    while not path.is_dir():
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+        folder.chmod(0o700)
+
+
 def _private_opener(path: str, flags: int) -> int:
     return os.open(path, flags | os.O_CLOEXEC, 0o600)
 

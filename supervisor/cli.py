@@ -43,7 +43,7 @@ from actors.keys import OPERATOR, KeyProblem
 from actors.link import BrokerLink, BrokerUnreachable
 from actors.site import ConfigError, SiteConfig, connect_address, load_site
 from actors.site.parse import actor_keys
-from actors.site.paths import exposed, folder_problems, tighten
+from actors.site.paths import exposed, folder_problems
 from supervisor import (
     cli_calls,
     cli_faults,
@@ -309,8 +309,8 @@ def cmd_run(config: Path | None, zygote: Zygote | None = None) -> int:
         facts = inspect_now(str(site.path), timeout=max(60.0, site.supervisor.ready_timeout))
         problems = list(facts.problems)
         for problem in folder_problems(site):
-            if problem.key == "site.run_dir":
-                problems.append(problem)  # no lock, sockets or logs without it
+            if problem.key in ("site.run_dir", "security.keys"):
+                problems.append(problem)  # no lock, sockets, logs or keys without it
             else:  # actors run without snapshots: say so, and start
                 print(
                     f"warning: {problem} (the actors run without failure snapshots)",
@@ -322,9 +322,9 @@ def cmd_run(config: Path | None, zygote: Zygote | None = None) -> int:
             ("site.run_dir", site.site.run_dir),
             ("snapshots.dir", site.snapshots.dir),
         ):
-            changed = tighten(folder)
-            if changed:
-                print(f"warning: {site.path}: {key}: {changed}", file=sys.stderr)
+            risk = exposed(folder)  # never changed: a folder the site did not make
+            if risk:
+                print(f"warning: {site.path}: {key}: {risk}", file=sys.stderr)
         return Supervisor(site, zygote, facts=facts.actors).run()
     except SiteLocked as exc:
         print(exc, file=sys.stderr)

@@ -17,8 +17,10 @@ from typing import Any, Final
 from actors.core.access import ACTOR, TOOL
 from actors.keys import KeyFolder, KeyProblem
 from actors.site import SiteConfig
+from actors.site.paths import untrusted
 
 EXIT_USAGE: Final = 2
+EXIT_CONFIG: Final = 78
 ACTIONS: Final = ("init", "add", "list", "revoke")
 
 
@@ -39,6 +41,10 @@ def cmd_keys(site: SiteConfig, args: Any) -> int:
     if args.action in ("add", "revoke") and not args.name:
         print(f"error: keys {args.action} needs a NAME", file=sys.stderr)
         return EXIT_USAGE
+    risk = untrusted(site.security.keys, site.folder)
+    if risk:
+        print(f"error: {site.path}: security.keys: {risk}", file=sys.stderr)
+        return EXIT_CONFIG
     try:
         if args.action == "init":
             made = folder.init()

@@ -30,6 +30,7 @@ from supervisor.client import ControlClient
 
 pytestmark = pytest.mark.slow
 SYSTEM_PYTHON = "/usr/bin/python3"
+TESTS = Path(__file__).resolve().parent
 CRASHER = {"actors": {"crasher": {"class": "mesh_actors:Crasher"}}}
 
 
@@ -131,22 +132,27 @@ def test_files_are_owner_only_under_umask_000_and_another_user_gets_nothing(
     ]
 
 
-def test_check_warns_about_a_run_folder_others_can_write_and_the_site_tightens_it(
-    mesh: MeshFactory, open_folder: Path
-) -> None:
-    """``check`` warns about a run folder of mode 777; starting the site makes it 700 and
-    says so."""
+def test_a_run_folder_others_can_write_is_refused_and_left_as_it_is(open_folder: Path) -> None:
+    """``check`` and the start refuse a run folder of mode 777 (naming it and what to do)
+    and leave its mode alone; one others can only enter is a warning."""
     run_dir = open_folder / "run"
     run_dir.mkdir()
     run_dir.chmod(0o777)
-    site = mesh.start(CRASHER, run_dir=run_dir)
-    # the site made it 700 at start: check, run now, finds nothing to say
-    assert stat.S_IMODE(run_dir.stat().st_mode) == 0o700
-    assert "made it 700" in site.log_path.read_text()
-    run_dir.chmod(0o777)
-    proc = supervisor_cli("check", config=site.config_path)  # (a lone crasher: design errors)
-    assert f"site.run_dir: warning: {run_dir} can be written by other users" in proc.stderr
-    run_dir.chmod(0o700)
+    config = open_folder / "site.toml"
+    config.write_text(
+        f'[site]\nname = "open"\nrun_dir = "{run_dir}"\npython_path = ["{TESTS}"]\n'
+        '[actors.crasher]\nclass = "mesh_actors:Crasher"\n'
+    )
+    proc = supervisor_cli("check", config=config)
+    assert proc.returncode == 78
+    assert f"site.run_dir: {run_dir} can be written by group and others (mode 777)" in proc.stderr
+    assert f"chmod 700 {run_dir}" in proc.stderr
+    started = supervisor_cli(config=config)
+    assert started.returncode == 78 and "can be written by group and others" in started.stderr
+    assert stat.S_IMODE(run_dir.stat().st_mode) == 0o777  # not ours to change
+    run_dir.chmod(0o755)
+    proc = supervisor_cli("check", config=config)
+    assert f"site.run_dir: warning: {run_dir} can be entered by other users" in proc.stderr
 
 
 def test_replay_of_a_crafted_snapshot_naming_foreign_code_imports_nothing(tmp_path: Path) -> None:

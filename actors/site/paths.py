@@ -1,4 +1,5 @@
-"""Whether the folders a site writes can be written (shell: touches the filesystem).
+"""Whether the folders a site writes can be written and trusted (shell: touches the
+filesystem).
 
 ``check`` and the start of a site ask :func:`folder_problem` for the run
 folder (the supervisor cannot run without it: lock, sockets, logs) and the
@@ -6,12 +7,20 @@ snapshot folder (actors run without it, but lose their failure snapshots).
 The test is real: a folder that does not exist yet must be creatable under
 its nearest existing parent, and an existing one must take a new file; a
 permission bit says nothing to root, nor about a read-only mount or ``/proc``.
+
+:func:`untrusted` holds the key folder and the run folder to what OpenSSH
+holds a key file's folders to: each, and every folder above it up to the
+site's folder, must be the site user's own (an ancestor may be root's) and
+not writable by group or others, or another user could put a key or a socket
+of their own in it. Such a folder is refused, never changed: a folder the
+site did not make is not its to ``chmod``.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -43,37 +52,25 @@ def folder_problem(folder: Path) -> str:
 
 
 def exposed(folder: Path) -> str:
-    """Why other local users can get into *folder* (an existing run folder), or "".
+    """Why other local users can enter *folder* (an existing run or snapshot folder of
+    ours), or "" (one they can write is :func:`untrusted`, and refused).
 
-    The run folder holds the control socket, the logs and the snapshots: a
-    folder others can write lets them replace a socket or a log with a link of
-    their own; one they can enter lets them reach what lies below it.
+    The run folder holds the control socket, the logs and the snapshots, each
+    owner-only; a folder others can enter lets them see their names.
     """
     try:
         mode = folder.stat().st_mode & 0o777
     except OSError:
         return ""
-    if mode & 0o022:
-        return f"{folder} can be written by other users (mode {mode:o}); it should be 700"
-    if mode & 0o077:
-        return f"{folder} can be entered by other users (mode {mode:o}); it should be 700"
+    if mode & 0o077 and not mode & 0o022:
+        return (
+            f"{folder} can be entered by other users (mode {mode:o}); it should be 700 "
+            f"(chmod 700 {folder})"
+        )
     return ""
 
 
-def tighten(folder: Path) -> str:
-    """Make an existing run folder of ours owner-only; return what was changed, or ""."""
-    reason = exposed(folder)
-    if not reason:
-        return ""
-    try:
-        if folder.stat().st_uid != os.getuid():
-            return f"{reason}, and it is not ours to change"
-        folder.chmod(0o700)
-    except OSError as exc:
-        return f"{reason}; cannot change it: {exc.strerror or exc}"
-    return f"{reason}; made it 700"
-
-
+_WRITABLE: Final = stat.S_IWGRP | stat.S_IWOTH
 #: Devices a param may always name: serial ports (and the ptys of simulators).
 DEVICES: Final = ("/dev/tty*", "/dev/serial/*", "/dev/serial/*/*", "/dev/pts/*")
 
@@ -125,10 +122,61 @@ def path_param_problems(
 
 
 def folder_problems(site: SiteConfig) -> list[ConfigProblem]:
-    """The run folder and the snapshot folder that cannot be written, with the reason."""
+    """The run folder and the snapshot folder that cannot be written, and the run folder
+    and (on a secured site) the key folder that cannot be trusted, with the reason."""
     problems = []
     for key, folder in (("site.run_dir", site.site.run_dir), ("snapshots.dir", site.snapshots.dir)):
         reason = folder_problem(folder)
         if reason:
             problems.append(ConfigProblem(str(site.path), key, reason))
+    trusted = [("site.run_dir", site.site.run_dir)]
+    if site.secured:
+        trusted.append(("security.keys", site.security.keys))
+    for key, folder in trusted:
+        reason = untrusted(folder, site.folder)
+        if reason:
+            problems.append(ConfigProblem(str(site.path), key, reason))
     return problems
+
+
+def untrusted(folder: Path, top: Path) -> str:
+    """Why *folder* cannot be trusted with a site's keys or sockets (see the module
+    docstring), or "" when it can: it and each existing folder above it, up to *top*
+    (the site's folder) when it lies below it, else until a folder that root owns and
+    only root can write (or ``/``). A folder that does not exist yet is made owner-only."""
+    uid = os.getuid()
+    path = Path(os.path.realpath(folder))  # no link on the way: each folder is itself
+    stop = Path(os.path.realpath(top))
+    below_top = path.is_relative_to(stop)
+    itself = path
+    while True:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            st = None
+        except OSError as exc:
+            return f"cannot look at {path}: {exc.strerror or exc}"
+        if st is not None:
+            why = _unsafe(path, st.st_uid, st.st_mode, uid, own=path == itself)
+            if why:
+                return why
+            if not below_top and st.st_uid == 0 and not st.st_mode & 0o022:
+                return ""
+        if (below_top and path == stop) or path.parent == path:
+            return ""
+        path = path.parent
+
+
+def _unsafe(path: Path, owner: int, mode: int, uid: int, own: bool) -> str:
+    """Why one folder is unsafe ("" when it is not); *own*: the folder itself, not one
+    above it (which root may own, and may be sticky like ``/tmp``)."""
+    fix = f"make it yours and mode 700 (chmod 700 {path}), or choose another folder"
+    if owner != uid and (own or owner != 0):
+        return f"{path} belongs to uid {owner}, not to this site's user (uid {uid}): {fix}"
+    sticky_root = owner == 0 and mode & stat.S_ISVTX and not own
+    writers = mode & _WRITABLE
+    if writers and not sticky_root:
+        who = "group and others" if writers == _WRITABLE else "group" if mode & 0o020 else "others"
+        where = path if own else f"{path} (a folder above it)"
+        return f"{where} can be written by {who} (mode {stat.S_IMODE(mode):o}): {fix}"
+    return ""

@@ -55,6 +55,7 @@ from supervisor import (
 )
 from supervisor.cli_format import format_state, format_status, jsonable
 from supervisor.client import ControlClient, ControlError, ControlTimeout, listening
+from supervisor.core.exposure import exposure_warnings
 from supervisor.core.protocol import OPS
 from supervisor.docs import format_live, live_graph, write_docs
 from supervisor.inspect import inspect_now
@@ -278,6 +279,8 @@ def cmd_check(config: Path | None) -> int:
         risk = exposed(folder)
         if risk:
             print(f"{site.path}: {key}: warning: {risk}", file=sys.stderr)
+    for key, warning in exposure_warnings(site):
+        print(f"{site.path}: {key}: warning: {warning}", file=sys.stderr)
     if problems or any(f.severity == "error" for f in findings):
         return EXIT_CONFIG
     warned = f", {len(findings)} design warning(s)" if findings else ""

@@ -18,6 +18,7 @@ from actors.site import ConfigError, ConfigProblem, SiteConfig, import_paths
 from actors.site.load import load_site_leniently
 from actors.site.paths import allowed_paths, folder_problems, path_param_problems
 from supervisor.core.design import ActorDecl, Design, Finding
+from supervisor.core.exposure import framework_output_findings
 
 
 def declared_actors(site: SiteConfig) -> tuple[list[ActorDecl], list[ConfigProblem]]:
@@ -110,7 +111,8 @@ def check_all(path: str | Path) -> tuple[SiteConfig, list[ConfigProblem], list[F
     site, problems = load_site_leniently(path)
     decls, class_problems = declared_actors(site)
     problems += class_problems + folder_problems(site)
-    return site, problems, Design(site.site.name, decls).check() + autostart_findings(site, decls)
+    findings = Design(site.site.name, decls).check() + framework_output_findings(decls)
+    return site, problems, findings + autostart_findings(site, decls)
 
 
 def autostart_findings(site: SiteConfig, decls: list[ActorDecl]) -> list[Finding]:

@@ -12,3 +12,10 @@ class Fine(Actor):
 
 class NotAnActor:
     """Not an Actor subclass."""
+
+
+class Sneak(Actor):
+    """Declares an Output on a framework topic (check refuses it; the broker never grants
+    it)."""
+
+    forged = Output("$sys.event", dict, doc="A forged lifecycle event")

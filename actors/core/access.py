@@ -229,6 +229,12 @@ SUPERVISOR_TOPICS: Final = (
 )
 
 
+#: Framework topics an actor may declare as Outputs (the built-in log actor's records).
+ACTOR_FRAMEWORK_OUTPUTS: Final = ("$sys.log.*",)
+#: The supervisor's own service (its control calls); only the supervisor serves it.
+SUPERVISOR_SERVICE: Final = SERVICE_PREFIX + "supervisor"
+
+
 @dataclass(frozen=True)
 class ActorAccess:
     """What an actor declares that its rights come from (its resolved topics)."""
@@ -261,7 +267,7 @@ def actor_rights(
     one of its services and to tools, never to another actor.
     """
     publish = [
-        *declared.outputs,
+        *(t for t in declared.outputs if t[:1] != "$" or t in ACTOR_FRAMEWORK_OUTPUTS),
         SYS_HEARTBEAT + name,
         SYS_LOG + name,
         SYS_STATUS + name,
@@ -290,7 +296,14 @@ def actor_rights(
     if declared.calls:
         subscribe.append(SYS_SERVICES)
     rights = _EVERYONE | Rights.of(publish, subscribe, deny)
-    return rights | extra if extra is not None else rights
+    if extra is not None:
+        rights = rights | extra
+    # Whatever the site's rules add: never the supervisor's topics, nor its service unless
+    # site.toml gave the actor control rights (then its calls are in ``declared.calls``).
+    never = [t for t in SUPERVISOR_TOPICS if t != SYS_RETAINED + "*"]
+    if not any(c.startswith("supervisor") for c in declared.calls):
+        never += [SUPERVISOR_SERVICE, SUPERVISOR_SERVICE + ".*"]
+    return rights | Rights.of(deny_publish=never)
 
 
 def tool_rights(name: str, role: str, extra: Rights | None = None) -> Rights:

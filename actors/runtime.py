@@ -10,7 +10,8 @@ out through the :class:`~actors.transport.Transport`.
 
 Exit codes: 0 after a requested stop, :data:`EXIT_FAILURE` (70) after an
 unanticipated exception in a hook, :data:`EXIT_CONFIG` (78) when the actor
-cannot be loaded or configured, :data:`EXIT_BROKER` (69) when the broker does
+cannot be loaded or configured, 65 (``Exit.STATE``) when its stored durable
+State cannot be used, :data:`EXIT_BROKER` (69) when the broker does
 not answer, 75 (``Exit.ALREADY_RUNNING``) when another process already runs
 as this actor of this site.
 """
@@ -37,7 +38,7 @@ from actors.core.params import ParamError
 from actors.core.requests import ReplyCache
 from actors.core.resilience import PolicyError
 from actors.core.topics import SYS_CONTROL, SYS_HEARTBEAT, SYS_REPLY
-from actors.durability import Durability, durable_for, start_durable
+from actors.durability import Durability, DurableError, durable_for, start_durable
 from actors.fault_runtime import InjectsFaults
 from actors.link import BrokerLink, BrokerUnreachable
 from actors.loader import LoadError, load_class
@@ -390,6 +391,11 @@ class ActorProcess(SwapIn, Priming, Reports, ControlAnswers, CallWaits, InjectsF
             if durable is not None:
                 durable.flush()  # at every stop: what changed since the last interval
             send_all([engine.publish(heartbeat_topic, self._heartbeat(engine))])
+        except DurableError as exc:
+            # Not a step's failure: the stored values, which a restart would read again.
+            self.state = "failed"
+            self.log.error("stored durable State cannot be used", error=str(exc))
+            return Exit.STATE
         except MemoryError:
             # Past max_rss_mb: no snapshot (there is no memory for it); the supervisor
             # records the limit from the exit code.

@@ -18,10 +18,12 @@ from typing import Any, Final
 
 import msgpack
 
+from actors.core.durable import import_problems
 from actors.core.snapshot import from_readable, to_readable
 from actors.durability import StateStore
+from actors.loader import LoadError, load_class
 from actors.process import open_private
-from actors.site import SiteConfig
+from actors.site import SiteConfig, import_paths
 from supervisor.client import listening
 
 EXIT_USAGE: Final = 2
@@ -82,27 +84,27 @@ def _export(site: SiteConfig, file: str) -> int:
 
 
 def _import(site: SiteConfig, file: str) -> int:
+    """Check the whole file against the site's actors and their durable State (every
+    problem at once), then write it; nothing is written if anything is wrong."""
     try:
         with open(file, encoding="utf-8") as source:
             data = json.load(source)
+        data = from_readable(data)
     except (OSError, ValueError) as exc:
         print(f"error: {file}: not a state export: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    actors = data.get("actors") if isinstance(data, dict) else None
-    if not isinstance(actors, dict):
-        print(f"error: {file}: no 'actors' map", file=sys.stderr)
+    except RecursionError:
+        print(f"error: {file}: nested deeper than a state export can be", file=sys.stderr)
         return EXIT_CONFIG
-    rows = []
-    for name, entry in actors.items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("values"), dict):
-            print(f"error: {file}: actors.{name}: needs a 'values' map", file=sys.stderr)
-            return EXIT_CONFIG
-        version = entry.get("version", 1)
-        if type(version) is not int:
-            print(f"error: {file}: actors.{name}.version: not an integer", file=sys.stderr)
-            return EXIT_CONFIG
-        packed = msgpack.packb(from_readable(entry["values"]), use_bin_type=True)
-        rows.append((str(name), packed, version))
+    rows, problems = _checked_rows(site, data)
+    for key, reason in problems:
+        print(
+            f"error: {file}: {key}: {reason}" if key else f"error: {file}: {reason}",
+            file=sys.stderr,
+        )
+    if problems:
+        print(f"{file}: {len(problems)} problem(s); nothing imported", file=sys.stderr)
+        return EXIT_CONFIG
     store = StateStore(site.persistence.path)
     try:
         for name, packed, version in rows:
@@ -111,3 +113,38 @@ def _import(site: SiteConfig, file: str) -> int:
         store.close()
     print(f"imported {len(rows)} actor(s) into {site.persistence.path}")
     return 0
+
+
+def _checked_rows(
+    site: SiteConfig, data: Any
+) -> tuple[list[tuple[str, bytes, int]], list[tuple[str, str]]]:
+    """The rows to write, and every problem as ``(key, reason)``. Each actor's class is
+    imported here, as ``check`` does, to hold its values against its declarations."""
+    if not isinstance(data, dict) or not isinstance(data.get("actors"), dict):
+        return [], [("", "no 'actors' map: not a state export")]
+    problems: list[tuple[str, str]] = []
+    if data.get("site") != site.site.name:
+        problems.append(
+            ("site", f"the export is of site {data.get('site')!r}, not {site.site.name!r}")
+        )
+    rows = []
+    for name, entry in data["actors"].items():
+        where = f"actors.{name}"
+        actor = site.actors.get(name)
+        if actor is None:
+            problems.append((where, f"no actor {name!r} in {site.path}"))
+            continue
+        if not isinstance(entry, dict):
+            problems.append((where, "must be a map with 'values' and 'version'"))
+            continue
+        try:
+            cls = load_class(actor.class_path, import_paths(site))
+        except LoadError as exc:
+            problems.append((f"{where}.class", str(exc)))
+            continue
+        values, version = entry.get("values"), entry.get("version", 1)
+        found = import_problems(values, version, cls, name)
+        problems += [(f"{where}.{key}" if key else where, reason) for key, reason in found]
+        if not found:
+            rows.append((name, msgpack.packb(values, use_bin_type=True), version))
+    return rows, problems

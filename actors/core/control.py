@@ -21,6 +21,9 @@ class Exit(IntEnum):
     """An actor process's exit codes (BSD sysexits where one fits)."""
 
     OK = 0
+    #: Its stored durable State cannot be read, fitted or migrated (and the class does not
+    #: fall back to its defaults): starting again would fail the same way.
+    STATE = 65
     #: The broker did not answer in time.
     BROKER = 69
     #: An unanticipated exception escaped a hook: a failure snapshot was written.

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import msgpack
 
@@ -100,4 +100,52 @@ def recover(
                 f"actor {actor!r}: stored State {name!r} does not fit its declaration ({exc}); "
                 "raise the class's version and write migrate_state"
             ) from None
+    return out
+
+
+#: Highest class ``version`` a stored record may name (SQLite integers are 64-bit).
+MAX_VERSION: Final = 2**31 - 1
+
+
+def import_problems(values: Any, version: Any, cls: Any, actor: str) -> list[tuple[str, str]]:
+    """Every reason why *values* (stored as *version*) would not start *actor* of class
+    *cls* (its declarations, ``version`` and ``migrate_state``), as ``(field, reason)``:
+    what its start would refuse is refused before it is written. Empty when sound."""
+    spec: ActorSpec = cls._enlil_spec
+    class_version: int = cls.version
+    if not isinstance(values, dict):
+        return [("values", "must be a map of durable State names to values")]
+    names = durable_names(spec)
+    if not names:
+        return [("", f"{spec.cls_name} declares no durable State (State(..., durable=True))")]
+    if type(version) is not int or not 1 <= version <= MAX_VERSION:
+        return [("version", f"must be an integer from 1 to {MAX_VERSION}, got {version!r}")]
+    if version > class_version:
+        return [
+            (
+                "version",
+                f"{version} is newer than {spec.cls_name}.version ({class_version}): a class "
+                "cannot read State written by a later one",
+            )
+        ]
+    out: list[tuple[str, str]] = []
+    if version == class_version:
+        for name, value in values.items():
+            if name not in names:
+                known = ", ".join(names)
+                out.append((f"values.{name}", f"not a durable State of {spec.cls_name} ({known})"))
+                continue
+            try:
+                coerce(value, spec.states[name].type)
+            except TypeError as exc:
+                out.append((f"values.{name}", f"does not fit its declaration: {exc}"))
+    try:
+        packed = msgpack.packb(values, use_bin_type=True)
+    except (ValueError, TypeError, OverflowError) as exc:
+        return [*out, ("values", f"cannot be stored: {exc}")]
+    if not out:
+        try:
+            recover(Stored(packed, version, 0, 0.0), spec, class_version, cls.migrate_state, actor)
+        except DurableError as exc:
+            out.append(("values", str(exc)))
     return out

@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from actors.core.backoff import RandomSource, exponential, jittered
+from actors.core.control import Exit
 from actors.site.model import SiteConfig
 
 
@@ -139,13 +140,9 @@ class RestartPolicy:
     def exited(self, event: ActorExited, running: Sequence[str] = ()) -> Decision:
         """Decide what follows *event*; *running* lists the actors up at that moment."""
         cfg = self.config
-        if event.commanded:
-            return Ignore("stopped on command")
-        kind = cfg.restart.get(event.name, "permanent")
-        if kind == "temporary":
-            return Ignore("temporary actors are not restarted")
-        if kind == "transient" and event.normal:
-            return Ignore("transient actor exited normally")
+        settled = self._settled(event)
+        if settled is not None:
+            return settled
         history = self._restarts.setdefault(event.name, deque())
         while history and event.at - history[0] > cfg.max_seconds:
             history.popleft()
@@ -168,6 +165,25 @@ class RestartPolicy:
             base = exponential(attempt - 2, cfg.backoff_initial, cfg.backoff_max)
             delay = jittered(base, self._rng)
         return Restart(self._group(event.name, running), delay, attempt)
+
+    def _settled(self, event: ActorExited) -> Ignore | GiveUp | None:
+        """What follows *event* whatever the restart history (None: the history decides)."""
+        if event.commanded:
+            return Ignore("stopped on command")
+        kind = self.config.restart.get(event.name, "permanent")
+        if kind == "temporary":
+            return Ignore("temporary actors are not restarted")
+        if kind == "transient" and event.normal:
+            return Ignore("transient actor exited normally")
+        if event.code == Exit.STATE and event.signal is None:
+            # Starting again reads the same stored values: say why once, and leave the
+            # rest of the site running.
+            return GiveUp(
+                event.name,
+                f"actor {event.name!r}: its stored durable State cannot be used (see its log); "
+                f"fix it with `state import`, or `ctl state {event.name} --reset`",
+            )
+        return None
 
     def _group(self, name: str, running: Sequence[str]) -> tuple[str, ...]:
         order = list(self.config.order)

@@ -82,7 +82,13 @@ def recorded(path: Path, topics: Iterable[str] = ()) -> Iterator[tuple[str, int,
         chosen = list(topics) or None
         try:
             for _, channel, message in reader.iter_messages(topics=chosen, log_time_order=True):
-                payload, _, _ = decode_record(message.data)
+                try:
+                    payload, _, _ = decode_record(message.data)
+                except ValueError as exc:
+                    raise ValueError(
+                        f"message {message.sequence} on {channel.topic!r} "
+                        f"(log time {message.log_time}): {exc}"
+                    ) from None
                 yield channel.topic, message.log_time, payload
         except struct.error as exc:  # cut short
             raise ValueError(f"the recording ends in the middle of a record ({exc})") from None
@@ -121,7 +127,10 @@ def play(site: SiteConfig, path: Path, rate: float, topics: list[str]) -> int:
                 due = first[1] + (log_time - first[0]) / 1e9 / rate
                 with contextlib.suppress(ValueError):
                     time.sleep(max(0.0, due - time.monotonic()))  # the recording's pace
-            link.publish(topic, payload)
+            try:
+                link.publish(topic, payload)
+            except (ValueError, TypeError, OverflowError) as exc:  # msgpack's limits
+                raise ValueError(f"a message on {topic!r} cannot be sent: {exc}") from None
             sent += 1
         link.drain(10.0)  # everything passed the broker before we go
     finally:

@@ -94,9 +94,14 @@ def encode_record(payload: Any, sender: str, seq: int) -> bytes:
 
 
 def decode_record(data: bytes) -> tuple[Any, str, int]:
-    """(payload, sender, seq) of a record; ValueError if it is not one."""
-    record = json.loads(data)
-    if not isinstance(record, dict) or "value" not in record:
-        raise ValueError("not a record: a JSON object with a 'value'")
+    """(payload, sender, seq) of a record; ValueError if it is not one (or is nested deeper
+    than a message can be)."""
+    try:
+        record = json.loads(data)
+        if not isinstance(record, dict) or "value" not in record:
+            raise ValueError("not a record: a JSON object with a 'value'")
+        value = from_json(record["value"])
+    except RecursionError:
+        raise ValueError("the record's value is nested deeper than a message can be") from None
     seq = record.get("seq", 0)
-    return from_json(record["value"]), str(record.get("sender", "")), seq if type(seq) is int else 0
+    return value, str(record.get("sender", "")), seq if type(seq) is int else 0

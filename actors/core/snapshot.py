@@ -81,6 +81,22 @@ def _finite(data: dict[str, Any], key: str, where: str) -> float:
     return float(value)
 
 
+#: The latest time a snapshot may name (the end of year 9999 UTC, in Unix seconds): a
+#: crafted file's 1e300 must be a clear error, not a traceback from the calendar.
+LATEST: Final = 253_402_300_799.0
+
+
+def _when(data: dict[str, Any], key: str, where: str) -> float:
+    """A time in Unix seconds, from 1970 to the end of year 9999; SnapshotError otherwise."""
+    value = _finite(data, key, where)
+    if not 0.0 <= value <= LATEST:
+        raise SnapshotError(
+            f"{where} field {key!r} must be a time from 1970 to 9999 (Unix seconds), "
+            f"got {value!r:.40}"
+        )
+    return value
+
+
 def _optional_map(data: dict[str, Any], key: str) -> dict[str, Any] | None:
     value = data.get(key)
     if value is not None and not isinstance(value, dict):
@@ -196,7 +212,7 @@ class Event:
             raise SnapshotError(f"event trace must be a string, got {type(trace).__name__}")
         return cls(
             kind=kind,
-            time=_finite(data, "time", "event"),
+            time=_when(data, "time", "event"),
             topic=_field(data, "topic", str, "event", ""),
             sender=_field(data, "sender", str, "event", ""),
             seq=_field(data, "seq", int, "event", 0),
@@ -336,7 +352,7 @@ class Snapshot:
             actor=_field(data, "actor", str, where),
             class_path=_field(data, "class_path", str, where),
             reason=_field(data, "reason", str, where),
-            time=_finite(data, "time", where),
+            time=_when(data, "time", where),
             source_hash=_field(data, "source_hash", str, where, ""),
             params=_optional_map(data, "params") or {},
             topics=topics,

@@ -20,7 +20,7 @@ import zmq
 from actors.core.topics import SYS_PROBE, Pattern, parse_pattern
 from actors.core.wire import Message, WireError, decode_message, encode_envelope
 from actors.keys import tool_keys
-from actors.sockets import SocketFactory
+from actors.sockets import AuthenticationFailed, AuthWatch, SocketFactory
 
 if TYPE_CHECKING:
     from actors.site import SiteConfig
@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 
 class BrokerUnreachable(TimeoutError):
     """The broker did not echo a probe in time; the message names the endpoints."""
+
+
+class BrokerAuthFailed(BrokerUnreachable, AuthenticationFailed):
+    """The broker refused this link's key: no probe will ever come back."""
 
 
 class BrokerLink:
@@ -45,6 +49,7 @@ class BrokerLink:
     ) -> None:
         # On a secured site the broker delivers only what carries the key's own name.
         self.sender = sockets.keys.identity.name if sockets.keys is not None else sender
+        self.keys = sockets.keys
         self.pub_endpoint = pub_endpoint
         self.sub_endpoint = sub_endpoint
         self.pub = sockets.publisher(pub_endpoint, reconnect_max_ms)
@@ -110,21 +115,29 @@ class BrokerLink:
         return bool(frames) and frames[0] == self._probe
 
     def wait_connected(self, timeout: float) -> None:
-        """Publish probes until one comes back through the broker, or raise BrokerUnreachable."""
+        """Publish probes until one comes back through the broker, or raise BrokerUnreachable
+        (AuthenticationFailed at once when the site refuses this link's key)."""
         deadline = time.monotonic() + timeout
-        while True:
-            self.send_probe()
-            # A short poll is the retry interval of the probe, not a synchronisation sleep.
-            if self.sub.poll(10, zmq.POLLIN):
-                while self.sub.poll(0, zmq.POLLIN):
-                    if self.is_probe(self.sub.recv_multipart()):
-                        self.sub.setsockopt(zmq.UNSUBSCRIBE, self._probe)
-                        return
-            if time.monotonic() > deadline:
-                raise BrokerUnreachable(
-                    f"no answer from the broker at {self.pub_endpoint} / {self.sub_endpoint} "
-                    f"within {timeout:g}s (is the site running?)"
-                )
+        watch = AuthWatch(self.keys, self.pub, self.sub)
+        try:
+            while True:
+                self.send_probe()
+                # A short poll is the retry interval of the probe, not a synchronisation sleep.
+                if self.sub.poll(10, zmq.POLLIN):
+                    while self.sub.poll(0, zmq.POLLIN):
+                        if self.is_probe(self.sub.recv_multipart()):
+                            self.sub.setsockopt(zmq.UNSUBSCRIBE, self._probe)
+                            return
+                if watch.refused() is not None:
+                    where = f"{self.pub_endpoint} / {self.sub_endpoint}"
+                    raise watch.failure(where, BrokerAuthFailed)
+                if time.monotonic() > deadline:
+                    raise BrokerUnreachable(
+                        f"no answer from the broker at {self.pub_endpoint} / "
+                        f"{self.sub_endpoint} within {timeout:g}s (is the site running?)"
+                    )
+        finally:
+            watch.close()
 
     def drain(self, timeout: float) -> bool:
         """Return once everything published so far has passed the broker (a probe's round

@@ -23,6 +23,68 @@ Context = zmq.Context[zmq.Socket[bytes]]
 Socket = zmq.Socket[bytes]
 
 
+class AuthenticationFailed(Exception):
+    """The site refused this process's CURVE key at the handshake (unknown or revoked):
+    waiting longer would not help. The message names the endpoint and the key."""
+
+    #: The exit code of a command line tool that meets it (sysexits' EX_NOPERM).
+    EXIT: Final = 77
+
+
+#: The handshake events an :class:`AuthWatch` reads.
+_HANDSHAKES: Final = zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_SUCCEEDED
+#: Monitor events read per look, at most (a reconnecting socket makes one per attempt).
+_EVENTS_PER_LOOK: Final = 100
+
+
+class AuthWatch:
+    """Watches the CURVE handshakes of client sockets, so that a refused key is told as
+    "authentication failed" at once instead of a timeout (libzmq reports the ZAP
+    handler's refusal to the client as a monitor event). Made in the thread that owns the
+    sockets; :meth:`close` before they close."""
+
+    def __init__(self, keys: ClientKeys | None, *socks: Socket) -> None:
+        self.keys = keys
+        self.socks = socks if keys is not None else ()
+        self.monitors = [s.get_monitor_socket(_HANDSHAKES) for s in self.socks]
+        self.refused_with: int | None = None
+
+    def refused(self) -> int | None:
+        """The ZAP status code (400, 300, 500) of the latest handshake the site refused,
+        unless one succeeded since; None when none was refused."""
+        from zmq.utils.monitor import recv_monitor_message  # noqa: PLC0415 - only with keys
+
+        for monitor in self.monitors:
+            for _ in range(_EVENTS_PER_LOOK):
+                if not monitor.poll(0):
+                    break
+                event = recv_monitor_message(monitor, zmq.NOBLOCK)
+                if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                    self.refused_with = int(event["value"])
+                elif event["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                    self.refused_with = None
+        return self.refused_with
+
+    def failure(
+        self, endpoint: str, kind: type[AuthenticationFailed] = AuthenticationFailed
+    ) -> AuthenticationFailed:
+        """The error (of *kind*) that says the key was refused at *endpoint*."""
+        who = self.keys.identity if self.keys is not None else "?"
+        return kind(
+            f"authentication failed: the site at {endpoint} refused the key {who} "
+            f"(ZAP status {self.refused_with}: a key it does not know, or one revoked; "
+            "`keys list` on the site's host shows the keys it knows)"
+        )
+
+    def close(self) -> None:
+        """Stop watching (the sockets stay open)."""
+        for sock, monitor in zip(self.socks, self.monitors, strict=True):
+            sock.disable_monitor()
+            monitor.close(linger=0)
+        self.monitors = []
+        self.socks = ()
+
+
 class SocketFactory:
     """Makes the sockets of one process (or thread) from one context."""
 

@@ -33,6 +33,7 @@ import dataclasses
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,21 @@ from supervisor import (
     cli_state,
     cli_web,
 )
-from supervisor.cli_format import format_state, format_status, jsonable
-from supervisor.client import ControlClient, ControlError, ControlTimeout, listening
+from supervisor.cli_format import (
+    EXIT_FORBIDDEN,
+    format_state,
+    format_status,
+    jsonable,
+    unreachable_exit,
+)
+from supervisor.client import (
+    ControlClient,
+    ControlError,
+    ControlTimeout,
+    listening,
+    publish_refusal,
+    read_refusal,
+)
 from supervisor.core.exposure import exposure_warnings
 from supervisor.core.protocol import OPS
 from supervisor.docs import format_live, live_graph, write_docs
@@ -389,10 +403,10 @@ def cmd_ctl(args: argparse.Namespace) -> int:
             result = client.request(op, **kwargs)
     except ControlError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FORBIDDEN if exc.kind == "forbidden" else 1
     except ControlTimeout as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+        return unreachable_exit(exc)
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=True))
     elif args.op == "status":
@@ -420,10 +434,24 @@ def cmd_graph(args: argparse.Namespace, site: SiteConfig, endpoint: str) -> int:
             status = client.request("status")
     except (ControlError, ControlTimeout) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+        return unreachable_exit(exc)
     graph = live_graph(site, status)
     print(json.dumps(graph, indent=2) if args.json else format_live(graph))
     return 1 if graph["differences"] else 0
+
+
+def _asked_first(ask: Callable[[], str]) -> int:
+    """On a checked site a tool asks before it sends or subscribes: the exit code (the
+    reason printed) when the broker would refuse, or the site cannot say; else 0."""
+    try:
+        refusal = ask()
+    except (ControlError, ControlTimeout) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return unreachable_exit(exc)
+    if refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        return EXIT_FORBIDDEN
+    return 0
 
 
 def cmd_tap(site: SiteConfig, topics: list[str], count: int, timeout: float) -> int:
@@ -434,6 +462,9 @@ def cmd_tap(site: SiteConfig, topics: list[str], count: int, timeout: float) -> 
         except TopicError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
+    refused = _asked_first(lambda: read_refusal(site, topics))
+    if refused:
+        return refused
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     link = BrokerLink.to_site(ctx, site, "tap", topics)
     seen = 0
@@ -463,7 +494,7 @@ def cmd_tap(site: SiteConfig, topics: list[str], count: int, timeout: float) -> 
             seen += 1
     except BrokerUnreachable as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+        return unreachable_exit(exc)
     finally:
         link.close(linger_ms=0)
         ctx.term()
@@ -481,6 +512,9 @@ def cmd_pub(site: SiteConfig, topic: str, text: str, sender: str) -> int:
     except json.JSONDecodeError as exc:
         print(f"error: payload is not JSON: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    refused = _asked_first(lambda: publish_refusal(site, topic))
+    if refused:
+        return refused
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     link = BrokerLink.to_site(ctx, site, sender)
     try:
@@ -488,7 +522,7 @@ def cmd_pub(site: SiteConfig, topic: str, text: str, sender: str) -> int:
         link.publish(topic, payload)
     except BrokerUnreachable as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+        return unreachable_exit(exc)
     finally:
         link.close(linger_ms=2000)
         ctx.term()

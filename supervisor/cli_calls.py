@@ -12,12 +12,14 @@ import math
 import sys
 from typing import Any, Final
 
-from actors.core.calls import CallError
+from actors.core.calls import SERVICE_PREFIX, CallError
 from actors.core.services import check_service_name
 from actors.core.topics import TopicError
 from actors.link import BrokerUnreachable
 from actors.site import SiteConfig
 from supervisor.calling import ServiceClient
+from supervisor.cli_format import EXIT_FORBIDDEN, unreachable_exit
+from supervisor.client import ControlError, ControlTimeout, publish_refusal
 
 EXIT_USAGE: Final = 2
 EXIT_UNAVAILABLE: Final = 69
@@ -43,36 +45,66 @@ CALL_EXITS: Final = {
     "bulkhead_full": EXIT_TEMPFAIL,
     "unavailable": EXIT_TEMPFAIL,
     "rejected": EXIT_USAGE,
+    "forbidden": EXIT_FORBIDDEN,
 }
 
 
 def cmd_call(site: SiteConfig, service: str, text: str, timeout: float) -> int:
     """Call *service* with the JSON *text*; print the reply as JSON (exit 0), or the
     error's kind and message (exit :data:`CALL_EXITS`, 1 for a remote error)."""
-    try:
-        check_service_name(service)
-        request = json.loads(text)
-    except TopicError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    request = _request(service, text, timeout)
+    if request is _BAD:
         return EXIT_USAGE
-    except json.JSONDecodeError as exc:
-        print(f"error: request is not JSON: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    if not (timeout > 0 and math.isfinite(timeout)):
-        print(
-            f"error: --timeout must be a positive number of seconds, got {timeout}", file=sys.stderr
-        )
-        return EXIT_USAGE
+    refused = _refused(site, service)
+    if refused:
+        return refused
     try:
         with ServiceClient.from_site(site) as client:
             reply = client.call(service, request, timeout=timeout)
     except BrokerUnreachable as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+        return unreachable_exit(exc)
     except CallError as exc:
         where = f" (at {exc.where})" if exc.where else ""
         kind = f"{exc.kind} {exc.type}" if exc.type else exc.kind
         print(f"error: {kind}: {exc.message}{where}", file=sys.stderr)
         return CALL_EXITS.get(exc.kind, 1)
     print(json.dumps(reply, default=repr))
+    return 0
+
+
+_BAD: Final = object()
+
+
+def _request(service: str, text: str, timeout: float) -> Any:
+    """The request *text* decodes to, or :data:`_BAD` (and the reason printed) when the
+    service name, the JSON or the timeout is bad."""
+    try:
+        check_service_name(service)
+        request = json.loads(text)
+    except TopicError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return _BAD
+    except json.JSONDecodeError as exc:
+        print(f"error: request is not JSON: {exc}", file=sys.stderr)
+        return _BAD
+    if not (timeout > 0 and math.isfinite(timeout)):
+        print(
+            f"error: --timeout must be a positive number of seconds, got {timeout}", file=sys.stderr
+        )
+        return _BAD
+    return request
+
+
+def _refused(site: SiteConfig, service: str) -> int:
+    """On a checked site, ask first whether this tool may call *service*: the exit code
+    (and the message printed) when it may not, or the site cannot say; else 0."""
+    try:
+        refusal = publish_refusal(site, SERVICE_PREFIX + service)
+    except (ControlError, ControlTimeout) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return unreachable_exit(exc)
+    if refusal:
+        print(f"error: {refusal.replace('publish on', 'call', 1)}", file=sys.stderr)
+        return EXIT_FORBIDDEN
     return 0

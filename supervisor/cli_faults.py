@@ -13,6 +13,7 @@ import sys
 from typing import Any, Final
 
 from actors.site import SiteConfig
+from supervisor.cli_format import unreachable_exit
 from supervisor.client import ControlClient, ControlError, ControlTimeout
 from supervisor.core.detection import detect, format_report
 
@@ -86,7 +87,7 @@ def cmd_ctl_fault(args: Any, site: SiteConfig, endpoint: str) -> int:
         return 1
     except ControlTimeout as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+        return unreachable_exit(exc)
     print(json.dumps(result, indent=2, sort_keys=True))
     return 0
 
@@ -103,7 +104,7 @@ def cmd_faults(site: SiteConfig, as_json: bool, timeout: float) -> int:
             rows = report(client)
     except (ControlError, ControlTimeout) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+        return unreachable_exit(exc)
     if as_json:
         print(json.dumps([r.encode() for r in rows], indent=2))
     else:

@@ -7,6 +7,8 @@ import json
 import time
 from typing import Any
 
+from actors.sockets import AuthenticationFailed
+
 
 def format_state(record: dict[str, Any]) -> str:
     """An actor's stored durable State for people."""
@@ -73,3 +75,17 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     return value
+
+
+#: Exit code when the site is not there (sysexits' EX_UNAVAILABLE).
+EXIT_UNAVAILABLE = 69
+
+
+def unreachable_exit(exc: BaseException) -> int:
+    """The exit code for a site that did not answer: 77 when it refused the key
+    (``authentication failed``), else 69."""
+    return AuthenticationFailed.EXIT if isinstance(exc, AuthenticationFailed) else EXIT_UNAVAILABLE
+
+
+#: Exit code of a request the site refuses (sysexits' EX_NOPERM), as for a refused key.
+EXIT_FORBIDDEN = 77

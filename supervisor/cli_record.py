@@ -9,6 +9,7 @@ from typing import Any, Final
 from actors.core.topics import TopicError, parse_pattern
 from actors.link import BrokerUnreachable
 from actors.site import SiteConfig
+from supervisor.cli_format import unreachable_exit
 
 EXIT_USAGE: Final = 2
 EXIT_UNAVAILABLE: Final = 69
@@ -52,7 +53,7 @@ def cmd_record(site: SiteConfig, args: Any) -> int:
         )
     except BrokerUnreachable as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+        return unreachable_exit(exc)
     print(f"wrote {args.out} ({written} messages)")
     return 0
 
@@ -70,7 +71,7 @@ def cmd_play(site: SiteConfig, args: Any) -> int:
         sent = play(site, args.file, args.rate, args.topics)
     except BrokerUnreachable as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+        return unreachable_exit(exc)
     except OSError as exc:
         print(f"error: {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE

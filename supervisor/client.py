@@ -11,15 +11,17 @@ import itertools
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import zmq
 
-from actors.core.topics import SYS_EVENT
+from actors.core.access import AccessError, Rights
+from actors.core.topics import SYS_EVENT, parse_pattern
 from actors.keys import ClientKeys, tool_keys
 from actors.link import BrokerLink
 from actors.site import SiteConfig
-from actors.sockets import SocketFactory
+from actors.sockets import AuthenticationFailed, AuthWatch, SocketFactory
 from supervisor.core.protocol import (
     MAX_REQUEST_BYTES,
     ProtocolError,
@@ -43,6 +45,53 @@ class ControlTimeout(TimeoutError):
     """No reply within the timeout (is the site running?)."""
 
 
+@dataclass(frozen=True)
+class ToolRights:
+    """A connection's identity, role and broker rights (the ``rights`` op's reply)."""
+
+    identity: str
+    role: str
+    checked: bool
+    rights: Rights | None
+
+    @classmethod
+    def decode(cls, data: Any) -> ToolRights:
+        """The record from the reply; ControlError ``bad_reply`` when it is not one."""
+        try:
+            rights = Rights.decode(data["rights"]) if data.get("rights") is not None else None
+            return cls(str(data["identity"]), str(data["role"]), bool(data["checked"]), rights)
+        except (KeyError, TypeError, AttributeError, AccessError) as exc:
+            raise ControlError("bad_reply", f"a rights reply that is not one: {exc}") from None
+
+    def refusal(self, topic: str) -> str:
+        """Why the broker would drop this connection's message on *topic* ("": it would not)."""
+        if not self.checked:
+            return ""
+        if self.rights is not None and self.rights.may_publish(topic):
+            return ""
+        return (
+            f"forbidden: {self.identity} (role {self.role}) may not publish on {topic!r}: the "
+            "broker would drop it (give the key a role or [security.access] rules that allow it)"
+        )
+
+    def read_refusal(self, pattern: str) -> str:
+        """Why the broker would not let this connection subscribe to topic *pattern* ("":
+        it would)."""
+        if not self.checked:
+            return ""
+        prefix = parse_pattern(pattern).zmq_filter.decode()
+        if self.rights is not None and self.rights.may_subscribe(prefix):
+            return ""
+        return (
+            f"forbidden: {self.identity} (role {self.role}) may not read {pattern!r}: the "
+            "broker would not make the subscription"
+        )
+
+
+class ControlAuthFailed(ControlTimeout, AuthenticationFailed):
+    """The control endpoint refused this client's key: no reply will ever come."""
+
+
 class ControlClient:
     """Sends requests to one supervisor and waits for the matching replies.
 
@@ -60,6 +109,11 @@ class ControlClient:
         self.timeout = timeout
         self._sockets = SocketFactory(ctx, keys=keys)
         self._sock = self._sockets.control_client(endpoint)
+        # A key the site refuses is told at once, not as a timeout (with CURVE only).
+        self._watch = AuthWatch(keys, self._sock)
+        self._poller = zmq.Poller()
+        for sock in (self._sock, *self._watch.monitors):
+            self._poller.register(sock, zmq.POLLIN)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -111,7 +165,12 @@ class ControlClient:
         deadline = time.monotonic() + limit
         while True:
             left = deadline - time.monotonic()
-            if left <= 0 or not self._sock.poll(int(left * 1000) + 1, zmq.POLLIN):
+            ready = dict(self._poller.poll(int(left * 1000) + 1)) if left > 0 else {}
+            if self._watch.monitors and self._watch.refused() is not None:
+                raise self._watch.failure(self.endpoint, ControlAuthFailed)
+            if self._sock not in ready:
+                if time.monotonic() < deadline:
+                    continue  # a handshake event, not a reply
                 why = "is the site running?"
                 if listening(self.endpoint) is False:
                     why = "nothing listens there: the site is not running"
@@ -231,6 +290,10 @@ class ControlClient:
         result: dict[str, Any] = self.request("state", name=name)
         return result
 
+    def rights(self) -> ToolRights:
+        """What this client's connection is on the site (identity, role, broker rights)."""
+        return ToolRights.decode(self.request("rights"))
+
     def state_reset(self, name: str) -> dict[str, Any]:
         """Forget stopped actor *name*'s stored durable State."""
         result: dict[str, Any] = self.request("state_reset", name=name)
@@ -244,6 +307,7 @@ class ControlClient:
     def close(self) -> None:
         """Close the socket (and the context, if this client made it)."""
         with self._lock:
+            self._watch.close()
             self._sock.close()
             self._sockets.close()
 
@@ -332,3 +396,23 @@ class EventStream:
 def _given(**args: Any) -> dict[str, Any]:
     """The arguments that were given (None means not given)."""
     return {k: v for k, v in args.items() if v is not None}
+
+
+def publish_refusal(site: SiteConfig, topic: str, timeout: float = 10.0) -> str:
+    """Why the broker of *site* would drop this tool's message on *topic* ("": it would
+    not, or the site does not check). Asks the supervisor (the ``rights`` op) only on a
+    checked site; ControlError or ControlTimeout when it cannot."""
+    if not site.checked:
+        return ""
+    with ControlClient.for_site(site, timeout) as client:
+        return client.rights().refusal(topic)
+
+
+def read_refusal(site: SiteConfig, patterns: list[str], timeout: float = 10.0) -> str:
+    """Why the broker of *site* would not let this tool read one of *patterns* ("": it
+    would, or the site does not check); as :func:`publish_refusal`."""
+    if not site.checked:
+        return ""
+    with ControlClient.for_site(site, timeout) as client:
+        rights = client.rights()
+    return next((why for p in patterns if (why := rights.read_refusal(p))), "")

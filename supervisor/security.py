@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from actors.core.access import (
     ACTOR,
+    BUILTIN_PREFIX,
     ROLES,
     SUPERVISOR,
     TOOL,
@@ -39,6 +40,7 @@ OP_ROLES: Final = {
     "snapshots": "read",
     "faults": "read",
     "state": "read",
+    "rights": "read",
     "start": "operate",
     "stop": "operate",
     "restart": "operate",
@@ -147,6 +149,8 @@ class SiteSecurity:
         supervisor when site.toml gives it control rights."""
         access = facts.access()
         actor = self.site.actors.get(name)
+        if actor is not None and actor.class_path.startswith(BUILTIN_PREFIX):
+            access = dataclasses.replace(access, builtin=True)
         if actor is not None and actor.control:
             access = dataclasses.replace(access, calls=(*access.calls, CONTROL_SERVICE))
         return access

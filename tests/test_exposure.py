@@ -59,7 +59,10 @@ def test_an_actor_never_gets_the_supervisors_topics_whatever_the_rules() -> None
     assert not rights.may_publish("$svc.supervisor.control")
     plain = actor_rights("sneak", declared)
     assert not plain.may_publish("$sys.heartbeat.other") and plain.may_publish("ticks")
-    assert actor_rights("log", ActorAccess(outputs=("$sys.log.*",))).may_publish("$sys.log.a")
+    log = ActorAccess(outputs=("$sys.log.*",), builtin=True)
+    assert actor_rights("log", log).may_publish("$sys.log.a")
+    user = ActorAccess(outputs=("$sys.log.*", "$sys.status.*"))
+    assert not actor_rights("mine", user).may_publish("$sys.status.a")
     controller = actor_rights("warden", ActorAccess(calls=("supervisor.control",)))
     assert controller.may_publish("$svc.supervisor.control") and CONTROL_OPS
 

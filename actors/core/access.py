@@ -229,8 +229,11 @@ SUPERVISOR_TOPICS: Final = (
 )
 
 
-#: Framework topics an actor may declare as Outputs (the built-in log actor's records).
-ACTOR_FRAMEWORK_OUTPUTS: Final = ("$sys.log.*",)
+#: Framework topics a built-in actor may declare as Outputs (the log and status actors
+#: republish every process's records and status); no other actor's ``$`` Output is granted.
+ACTOR_FRAMEWORK_OUTPUTS: Final = ("$sys.log.*", "$sys.status.*")
+#: Where the built-in actors' classes live.
+BUILTIN_PREFIX: Final = "actors.builtin:"
 #: The supervisor's own service (its control calls); only the supervisor serves it.
 SUPERVISOR_SERVICE: Final = SERVICE_PREFIX + "supervisor"
 
@@ -247,6 +250,8 @@ class ActorAccess:
     serves: tuple[str, ...] = ()
     #: Services it calls.
     calls: tuple[str, ...] = ()
+    #: A built-in actor (:data:`BUILTIN_PREFIX`): its framework Outputs are granted.
+    builtin: bool = False
 
 
 def actor_rights(
@@ -267,7 +272,11 @@ def actor_rights(
     one of its services and to tools, never to another actor.
     """
     publish = [
-        *(t for t in declared.outputs if t[:1] != "$" or t in ACTOR_FRAMEWORK_OUTPUTS),
+        *(
+            t
+            for t in declared.outputs
+            if t[:1] != "$" or (declared.builtin and t in ACTOR_FRAMEWORK_OUTPUTS)
+        ),
         SYS_HEARTBEAT + name,
         SYS_LOG + name,
         SYS_STATUS + name,

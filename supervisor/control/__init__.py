@@ -20,6 +20,7 @@ from supervisor.control import (
     loglevel,
     reload,
     remove,
+    rights,
     shutdown,
     snapshot,
     snapshots,
@@ -55,8 +56,9 @@ COMMANDS: dict[str, Handler] = {
     "fault_resume": fault.resume,
     "state": state.show,
     "state_reset": state.reset,
+    "rights": rights.handle,
 }
 #: Ops served while the site shuts down (the others are refused with ``shutting_down``).
 DURING_SHUTDOWN: frozenset[str] = frozenset(
-    {"status", "shutdown", "snapshots", "loglevel", "faults"}
+    {"status", "shutdown", "snapshots", "loglevel", "faults", "rights"}
 )

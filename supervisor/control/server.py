@@ -83,6 +83,8 @@ class Controller:
         self.ledger = ledger
         #: Roles of the connections on a secured site (None: every request is served).
         self.security = security
+        #: The identity of the connection whose request is being served ("": none).
+        self.user = ""
         #: Each connection's request budget (by its routing id; the oldest forgotten first).
         self._budgets: collections.OrderedDict[bytes, TokenBucket] = collections.OrderedDict()
         #: The actors' own control calls (``self.enlil.start`` and the rest).
@@ -110,7 +112,8 @@ class Controller:
                 if len(parts) < MESSAGE_FRAMES:
                     raise ProtocolError("bad_request", "request has no body frame")
                 req = decode_request(body)
-                self._authorize(parts[-1], req)
+                self.user = self._user(parts[-1])
+                self._authorize(req)
                 if not self._faulted(identity, req):
                     self.handle(identity, req)
             except ProtocolError as exc:
@@ -129,15 +132,21 @@ class Controller:
             self._budgets.move_to_end(identity)
         return bucket.take(self.loop.clock())
 
-    def _authorize(self, frame: zmq.Frame, req: Request) -> None:
+    def _user(self, frame: zmq.Frame) -> str:
+        """The identity of the connection that sent *frame* (its ZAP User-Id; "": none)."""
+        if self.security is None:
+            return ""
+        try:
+            return str(frame.get("User-Id"))
+        except zmq.ZMQError:
+            return ""
+
+    def _authorize(self, req: Request) -> None:
         """On a secured site: ``forbidden`` (logged, and an event) unless the connection's
         role allows the op."""
         if self.security is None:
             return
-        try:
-            user = str(frame.get("User-Id"))
-        except zmq.ZMQError:
-            user = ""
+        user = self.user
         try:
             self.security.authorize(user, req.op)
         except ProtocolError as exc:

@@ -14,9 +14,9 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Final
 
-from actors.core.access import ACTOR_FRAMEWORK_OUTPUTS
+from actors.core.access import ACTOR_FRAMEWORK_OUTPUTS, BUILTIN_PREFIX
 from actors.core.calls import SERVICE_PREFIX
-from actors.site import SiteConfig
+from actors.site.model import SiteConfig
 from supervisor.core.design import ActorDecl, Finding
 
 #: Topics whose grant to an actor or a tool is worth a warning: the framework's, and the
@@ -97,12 +97,14 @@ def exposure_warnings(site: SiteConfig) -> list[tuple[str, str]]:
 
 def framework_output_findings(decls: Iterable[ActorDecl]) -> list[Finding]:
     """An error for each Output declared on a framework topic (``$...``) that an actor may
-    not publish: the broker of a checked site never grants it."""
+    not publish (all, but the built-in log and status actors' own): the broker of a
+    checked site never grants it."""
     out = []
     for decl in decls:
+        builtin = decl.class_path.startswith(BUILTIN_PREFIX)
         for output in decl.spec.outputs.values():
             for topic in decl.topics.get(output.name, [output.topic]):
-                if not topic.startswith("$") or topic in ACTOR_FRAMEWORK_OUTPUTS:
+                if not topic.startswith("$") or (builtin and topic in ACTOR_FRAMEWORK_OUTPUTS):
                     continue
                 message = (
                     f"{decl.name}.{output.name} publishes a framework topic: actors may not "

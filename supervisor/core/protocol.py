@@ -32,6 +32,9 @@ state      name         ``{"actor", "values", "version", "epoch", "written"}``: 
                         durable State as stored (``values`` null: none stored)
 state_reset name        ``{"actor", "reset"}``: its stored durable State forgotten (the
                         actor must be stopped: it would write its values again)
+rights     (none)       ``{"identity", "role", "checked", "rights"}``: the asking
+                        connection's identity, role and broker rights (a tool asks
+                        before it publishes what the broker would drop)
 =========  ===========  ====================================================
 
 ``add`` and ``remove`` of an actor that has stored durable State need
@@ -73,6 +76,7 @@ OPS: Final[dict[str, tuple[str, ...]]] = {
     "fault_resume": (),
     "state": ("name",),
     "state_reset": ("name",),
+    "rights": (),
 }
 #: ``add``/``remove``'s ``state``: what becomes of the actor's stored durable State.
 STATE_CHOICES: Final = ("keep", "drop")

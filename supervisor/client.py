@@ -59,7 +59,8 @@ class ToolRights:
         """The record from the reply; ControlError ``bad_reply`` when it is not one."""
         try:
             rights = Rights.decode(data["rights"]) if data.get("rights") is not None else None
-            return cls(str(data["identity"]), str(data["role"]), bool(data["checked"]), rights)
+            role = data["role"]
+            return cls(str(data["identity"]), str(role or ""), bool(data["checked"]), rights)
         except (KeyError, TypeError, AttributeError, AccessError) as exc:
             raise ControlError("bad_reply", f"a rights reply that is not one: {exc}") from None
 
@@ -290,9 +291,10 @@ class ControlClient:
         result: dict[str, Any] = self.request("state", name=name)
         return result
 
-    def rights(self) -> ToolRights:
-        """What this client's connection is on the site (identity, role, broker rights)."""
-        return ToolRights.decode(self.request("rights"))
+    def rights(self, name: str | None = None) -> ToolRights:
+        """What this client's connection (or the identity *name*, ``actor:NAME``) is on the
+        site: identity, role and broker rights."""
+        return ToolRights.decode(self.request("rights", **_given(name=name)))
 
     def state_reset(self, name: str) -> dict[str, Any]:
         """Forget stopped actor *name*'s stored durable State."""

@@ -49,6 +49,16 @@ class ActorFacts:
         """What its rights on a checked site come from."""
         return ActorAccess(self.outputs, self.inputs, self.serves, self.calls)
 
+    def union(self, other: ActorFacts) -> ActorFacts:
+        """Both declarations at once (two versions of one actor, during a hot swap)."""
+
+        def both(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(dict.fromkeys(a + b))
+
+        return ActorFacts(
+            *(both(getattr(self, key), getattr(other, key)) for key in _FACTS),
+        )
+
 
 @dataclass(frozen=True)
 class SiteFacts:

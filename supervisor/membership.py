@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from actors.site import ConfigError, SiteConfig, file_etag, load_site
@@ -38,20 +38,64 @@ class Membership:
         self.swaps = swaps
         self.retained = retained
         self.config_etag = file_etag(supervision.site.path)
-        #: Told of the actors' declarations each time they are (re)read.
-        self.on_facts: Callable[[dict[str, ActorFacts]], None] = lambda facts: None
+        #: Told of the whole site and its actors' declarations each time they change.
+        self.on_facts: Callable[[SiteConfig, dict[str, ActorFacts]], None] = lambda s, f: None
+        #: Every actor's declarations now (what its rights come from).
+        self.facts: dict[str, ActorFacts] = {}
+        #: The declarations an actor in a hot swap had before it: both versions run until
+        #: the swap ends, so both have their rights; a rollback gives back these.
+        self.swapping: dict[str, ActorFacts] = {}
+        #: The site the facts were read for (its control rights, its classes).
+        self.facts_site = supervision.site
         supervision.on_removed = self.forget
+        supervision.events.listeners.append(self._swap_ended)
 
     def apply(self, site: SiteConfig) -> None:
         """Make *site* the site: its settings, order and actors (new ones get a Child)."""
         self.supervision.apply(site, self.retained.readers)
         self.swaps.overrides = {n: self.swaps.overrides.get(n, {}) for n in site.actors}
 
-    def take_facts(self, actors: dict[str, ActorFacts]) -> None:
-        """The site's declarations: which topics are retained, and who reads them (and, on a
-        checked site, what each actor may publish and read: :attr:`on_facts`)."""
-        self.retained.take(actors)
-        self.on_facts(actors)
+    def take_facts(
+        self, site: SiteConfig, actors: dict[str, ActorFacts], swapping: Iterable[str] = ()
+    ) -> None:
+        """The whole *site*'s declarations: which topics are retained, and who reads them
+        (and, on a checked site, what each actor may publish and read: :attr:`on_facts`).
+        The actors in *swapping* are about to be hot-swapped: until the swap ends they keep
+        their old declarations' rights beside the new ones."""
+        for name in swapping:
+            old = self.swapping.get(name, self.facts.get(name))
+            if old is not None and name in actors:
+                self.swapping[name] = old
+        # An actor the new site drops keeps its rights until it has exited (forget).
+        leaving = {
+            n: f for n, f in self.facts.items() if n not in actors and n in self.supervision.actors
+        }
+        self.facts = {**actors, **leaving}
+        self.facts_site = site
+        self._tell()
+
+    def _tell(self) -> None:
+        """Hand the facts in force on (each swapping actor's old and new together)."""
+        swapping = self.swapping
+        facts = {
+            name: each.union(swapping[name]) if name in swapping else each
+            for name, each in self.facts.items()
+        }
+        self.retained.take(facts)
+        self.on_facts(self.facts_site, facts)
+
+    def _swap_ended(self, event: dict[str, Any]) -> None:
+        """A swap ended: the new version's declarations alone (``swapped``), or the old
+        one's back (``swap_failed``: the running version was kept)."""
+        kind, name = event.get("event"), event.get("actor")
+        if kind not in ("swapped", "swap_failed") or not isinstance(name, str):
+            return
+        old = self.swapping.pop(name, None)
+        if old is None:
+            return
+        if kind == "swap_failed" and name in self.facts:
+            self.facts[name] = old
+        self._tell()
 
     def _load(
         self,
@@ -59,10 +103,12 @@ class Membership:
         req_id: int,
         added: dict[str, dict[str, Any]],
         then: Callable[[SiteConfig], None],
+        swapping: Iterable[str] | None = None,
     ) -> None:
         """site.toml as it is now plus *added* tables, its classes checked in a process of
         their own; *then* gets it, or the client the problems (file or ``ctl add``, key,
-        reason)."""
+        reason). Its declarations become the site's facts first (*swapping*: the actors
+        about to be hot-swapped; by default the running ones whose table changed)."""
         sup = self.supervision
         path = sup.site.path
         try:
@@ -75,7 +121,16 @@ class Membership:
                 text = self._problems(facts.problems, added)
                 sup.reply(identity, encode_error(req_id, "bad_request", text))
                 return
-            self.take_facts(facts.actors)  # before applying: who reads a retained topic
+            running = sup.site.actors
+            swaps = swapping
+            if swaps is None:
+                swaps = [
+                    n
+                    for n, table in site.actors.items()
+                    if n in running and running[n] != table and sup.actors[n].alive
+                ]
+            # Before applying: who reads a retained topic, and every actor's rights.
+            self.take_facts(site, facts.actors, swaps)
             try:
                 then(site)
             except ProtocolError as exc:
@@ -168,6 +223,11 @@ class Membership:
         sup.actors.pop(child.name, None)
         actors = {n: a for n, a in sup.site.actors.items() if n != child.name}
         self.apply(dataclasses.replace(sup.site, actors=actors))
+        if child.name in self.facts:  # gone: no rights left behind for its name
+            self.facts.pop(child.name)
+            self.swapping.pop(child.name, None)
+            self.facts_site = sup.site
+            self._tell()
         sup.events.child("removed", child.name, child.kind)
         if child.on_removed is not None:
             child.on_removed()
@@ -179,10 +239,12 @@ class Membership:
         as the swap will run them, read from disk in the inspector's process) become its
         rights before the new version starts; *then* starts the swap."""
         sup = self.supervision
-        try:
-            raw = tomllib.loads(sup.site.path.read_text(encoding="utf-8"))["actors"][name]
-        except (OSError, KeyError, TypeError, ValueError):
-            raw = {"class": sup.actors[name].class_path}  # an actor added at run time
+        raw: Any = sup.added.get(name)  # an actor added at run time: as it was added
+        if raw is None:
+            try:
+                raw = tomllib.loads(sup.site.path.read_text(encoding="utf-8"))["actors"][name]
+            except (OSError, KeyError, TypeError, ValueError):
+                raw = {"class": sup.actors[name].class_path}
         table = dict(raw) if isinstance(raw, dict) else {}
         current = self.swaps.overrides.get(name, {})
         table["class"] = req.cls or current.get("class") or table.get("class")
@@ -191,7 +253,9 @@ class Membership:
             **current.get("params", {}),
             **(req.params or {}),
         }
-        self._load(identity, req.id, {name: table}, lambda site: then())
+        # The whole site: the file's actors, those added at run time, this one's new version.
+        added = {**sup.added, name: table}
+        self._load(identity, req.id, added, lambda site: then(), swapping=[name])
 
     def reload(self, identity: bytes, req: Request) -> None:
         """Apply what changed in site.toml: add, remove, swap; leave the rest untouched."""

@@ -122,7 +122,7 @@ class Supervisor:
         self.swaps = SwapCoordinator(self.supervision, self._publish, self.requests.next_id)
         self.membership = Membership(self.supervision, self.swaps, self.retained)
         self.membership.on_facts = self._facts_changed
-        self.membership.take_facts(facts or {})
+        self.membership.take_facts(site, facts or {})
         self.membership.apply(site)
         self.liveness = Liveness(self.supervision, self.spawner)
         self.controller: Controller | None = None
@@ -141,12 +141,13 @@ class Supervisor:
             return None
         return self.security.actor_keys(child.name)
 
-    def _facts_changed(self, facts: dict[str, ActorFacts]) -> None:
-        """The actors' declarations changed: a checked broker gets their new rights now,
-        before any new actor's process starts."""
+    def _facts_changed(self, site: SiteConfig, facts: dict[str, ActorFacts]) -> None:
+        """The actors' declarations changed (*site* is the whole site they belong to, which
+        may not be applied yet): a checked broker gets everyone's new rights now, before any
+        new actor's process starts."""
         if self.security is None:
             return
-        self.security.take_facts(self.supervision.site, facts)
+        self.security.take_facts(site, facts)
         self._send_access()
 
     def _send_access(self) -> None:

@@ -132,6 +132,12 @@ class SwapCoordinator:
     def _timeout(self) -> float:
         return self.supervision.site.supervisor.ready_timeout
 
+    def _table(self, name: str) -> list[str]:
+        """The arguments that give an actor added at run time its table (none for one of
+        site.toml): a new version of it runs from that table too."""
+        table = self.supervision.added.get(name)
+        return ["--table", json.dumps(table)] if table is not None else []
+
     def start(
         self,
         identity: bytes | None,
@@ -160,7 +166,7 @@ class SwapCoordinator:
             child.argv,
             class_path=cls or child.class_path,
             after=child.after,
-            extra=swap_arguments(token, cls, params),
+            extra=[*self._table(child.name), *swap_arguments(token, cls, params)],
             retained=child.retained,
         )
         swap = Swap(child.name, token, identity, req_id, new, child.pid, cls, params, done=done)
@@ -243,7 +249,8 @@ class SwapCoordinator:
         overrides = {k: v for k, v in (("class", swap.cls), ("params", swap.params)) if v}
         self.overrides[swap.name] = overrides
         child.class_path = swap.cls or child.class_path
-        child.extra = swap_arguments("", swap.cls, swap.params)  # restarts run this version
+        # Restarts run this version (an actor added at run time: from the table it was added with).
+        child.extra = [*self._table(child.name), *swap_arguments("", swap.cls, swap.params)]
         swap.phase = Phase.DONE
         del self.swaps[swap.name]
         result = {

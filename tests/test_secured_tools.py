@@ -44,6 +44,8 @@ def test_forbidden_and_authentication_failed_with_their_exit_codes(mesh: MeshFac
     assert call.returncode == FORBIDDEN and "may not call '$svc.sp.set'" in call.stderr
     ctl = supervisor_cli("ctl", "--key", "viewer", "shutdown", config=config)
     assert ctl.returncode == FORBIDDEN and "forbidden: tool:viewer has role read" in ctl.stderr
+    shown = supervisor_cli("ctl", "--key", "viewer", "rights", "actor:server", config=config)
+    assert shown.returncode == 0 and '"sp.handled"' in shown.stdout, shown.stderr
     allowed = supervisor_cli("call", "sp.set", '{"value": 2}', config=config)  # the operator
     assert allowed.returncode == 0 and allowed.stdout.strip() == "2.0", allowed.stderr
     _no_denied_since(site, cursor)

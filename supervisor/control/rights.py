@@ -1,11 +1,13 @@
-"""``rights``: what the asking connection is on this site, so that a tool can say
-``forbidden`` before it sends what the broker would drop.
+"""``rights [name]``: what the asking connection (or the identity *name*, such as
+``actor:tally`` or ``tool:panel``) is on this site, so that a tool can say
+``forbidden`` before it sends what the broker would drop, and an operator can see
+what an actor may do.
 
-Result: ``{"identity", "role", "checked", "rights"}``: the connection's identity
-(``tool:NAME``; "" on a site without CURVE), its control role, whether the broker
-checks each message, and its rights from the access table (a map of patterns as
-:meth:`~actors.core.access.Rights.encode` writes it; None when the site does not
-check, or the identity has none).
+Result: ``{"identity", "role", "checked", "rights"}``: the identity (``tool:NAME``;
+"" on a site without CURVE), its control role (None for an actor), whether the
+broker checks each message, and its rights from the access table as the broker
+has it now (a map of patterns as :meth:`~actors.core.access.Rights.encode` writes
+it; None when the site does not check, or the identity has none).
 """
 
 from __future__ import annotations
@@ -13,21 +15,24 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from actors.keys import Identity
-from supervisor.core.protocol import Request, encode_result
+from supervisor.core.protocol import ProtocolError, Request, encode_result
 
 if TYPE_CHECKING:
     from supervisor.control.server import Controller
 
 
 def handle(ctl: Controller, identity: bytes, req: Request) -> None:
-    """Answer with the asking connection's identity, role and rights."""
+    """Answer with the identity's role and rights (the asking connection's by default)."""
     security, site = ctl.security, ctl.supervision.site
     if security is None:
         result = {"identity": "", "role": "admin", "checked": False, "rights": None}
     else:
-        user = ctl.user
+        user = req.name if req.name is not None else ctl.user
         who = Identity.parse(user)
-        rights = security.table().rights(who.kind, who.name) if who is not None else None
+        if who is None:
+            text = f"{user!r} is not an identity (actor:NAME, tool:NAME)"
+            raise ProtocolError("bad_request", text)
+        rights = security.table().rights(who.kind, who.name)
         result = {
             "identity": user,
             "role": security.role(user),

@@ -32,9 +32,10 @@ state      name         ``{"actor", "values", "version", "epoch", "written"}``: 
                         durable State as stored (``values`` null: none stored)
 state_reset name        ``{"actor", "reset"}``: its stored durable State forgotten (the
                         actor must be stopped: it would write its values again)
-rights     (none)       ``{"identity", "role", "checked", "rights"}``: the asking
-                        connection's identity, role and broker rights (a tool asks
-                        before it publishes what the broker would drop)
+rights     [name]       ``{"identity", "role", "checked", "rights"}``: the asking
+                        connection's (or identity *name*'s: ``actor:NAME``) role and
+                        broker rights (a tool asks before it publishes what the broker
+                        would drop)
 =========  ===========  ====================================================
 
 ``add`` and ``remove`` of an actor that has stored durable State need

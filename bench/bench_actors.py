@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 from actors import Actor, Breaker, Call, Input, Output, Pending, Policy, Retry, State, service
@@ -248,3 +249,20 @@ class CountingSink(Sink):
         super().step()
         if self.enlil.trigger == "data":
             self.received += len(self.data)
+
+
+class UnboundCallPinger(CallPinger):
+    """The same calls as they were before replies were bound to their server (#27): ids
+    counted up by one, a reply taken from any sender. Patches its own process only, for
+    the benchmark's baseline in the same run."""
+
+    start = Input("cb0.start", list[int], doc="How many calls, and how many in flight")
+    result = Output("cb0.result", dict, doc="Lock-step call times (ns) and pipelined calls/s")
+
+    def on_start(self) -> None:
+        """Runs in this actor's process before any call: today's caller, unbound."""
+        from actors.core import caller
+
+        counter = itertools.count(1)
+        caller.Calls.new_id = lambda calls: next(counter)  # type: ignore[method-assign]
+        caller.Calls._refusal = lambda calls, line, to, sender: ""  # type: ignore[method-assign]

@@ -95,11 +95,70 @@ def core_cost(count: int = 50_000) -> dict[str, float]:
             began = time.perf_counter_ns()
             for i in range(count):
                 pending, _ = calls.start(line, i, timeout=None, key=None, callback=None)
-                calls.on_reply(CallReply(sent[-1], True, i))
+                calls.on_reply(CallReply(sent[-1], True, i), "server")
                 assert pending.done
             best = min(best, (time.perf_counter_ns() - began) / count / 1e3)
         out[label] = best
     return out
+
+
+def binding(count: int, rounds: int = 5, window: int = 32) -> dict[str, float]:
+    """Reply binding (#27) against the calls as they were, in the same mesh and run: two
+    callers of one echo server, one bound (random ids, a reply only from the server of the
+    service) and one patched back to counted ids and any sender, in alternating rounds;
+    and the pure caller core's cost per call both ways."""
+    from actors.testing import MeshFactory
+
+    factory = MeshFactory(python_path=[HERE])
+    runs: dict[str, list[dict[str, Any]]] = {"bound": [], "unbound": []}
+    try:
+        site = factory.start(
+            {
+                "supervisor": {"heartbeat_interval": 1.0},
+                "actors": {
+                    "server": {"class": "bench_actors:EchoServer"},
+                    "caller": {"class": "bench_actors:CallPinger"},
+                    "caller0": {"class": "bench_actors:UnboundCallPinger"},
+                },
+            },
+            subscribe=["cb.result", "cb0.result"],
+        )
+        for prefix in ("cb", "cb0"):  # warm-up
+            cursor = site.publish(f"{prefix}.start", [200, window])
+            site.wait_for(f"{prefix}.result", after=cursor, timeout=60)
+        for n in range(rounds):
+            order = (("bound", "cb"), ("unbound", "cb0"))
+            for label, prefix in order if n % 2 == 0 else reversed(order):
+                cursor = site.publish(f"{prefix}.start", [count, window])
+                message = site.wait_for(f"{prefix}.result", after=cursor, timeout=120)
+                runs[label].append(message.envelope.payload)
+    finally:
+        close_cleanly(factory)
+    out = {}
+    for label, got in runs.items():
+        out[f"{label}_p50"] = median([median(r["times"]) for r in got]) / 1e3
+        out[f"{label}_per_s"] = median([r["pipelined_per_s"] for r in got])
+        out[f"{label}_failed"] = sum(r["failed"] for r in got)
+    core = core_cost(20_000)
+    out["core_bound"] = core["bare"]
+    out["core_unbound"] = _unbound_core(20_000)
+    return out
+
+
+def _unbound_core(count: int) -> float:
+    """:func:`core_cost`'s bare policy, with the caller patched back to unbound replies."""
+    import itertools
+
+    from actors.core import caller
+
+    saved = caller.Calls.new_id, caller.Calls._refusal
+    counter = itertools.count(1)
+    caller.Calls.new_id = lambda calls: next(counter)  # type: ignore[method-assign]
+    caller.Calls._refusal = lambda calls, line, to, sender: ""  # type: ignore[method-assign]
+    try:
+        return core_cost(count)["bare"]
+    finally:
+        caller.Calls.new_id, caller.Calls._refusal = saved  # type: ignore[method-assign]
 
 
 def main() -> int:
@@ -114,6 +173,15 @@ def main() -> int:
     )
     c = core_cost()
     print(f"core per call: pipeline {c['pipeline']:.2f} us, bare {c['bare']:.2f} us")
+    b = binding(2000)
+    print(
+        f"reply binding: call p50 {b['bound_p50']:.0f} us against {b['unbound_p50']:.0f} us "
+        f"unbound ({b['bound_p50'] / b['unbound_p50']:.3f}x); pipelined "
+        f"{b['bound_per_s']:,.0f}/s against {b['unbound_per_s']:,.0f}/s "
+        f"({b['unbound_per_s'] / b['bound_per_s']:.3f}x the time); core per call "
+        f"{b['core_bound']:.2f} us against {b['core_unbound']:.2f} us "
+        f"({b['core_bound'] / b['core_unbound']:.3f}x)"
+    )
     return 0
 
 

@@ -114,6 +114,17 @@ def main() -> int:
         f"+{cost['pipeline'] - cost['bare']:.2f} us",
         f"< 5 us {'ok' if cost['pipeline'] < 5 else 'MISSED'}",
     )
+    bd = calls.binding(1000 if quick else 2000, rounds=2 if quick else 6)
+    ratio = bd["bound_p50"] / bd["unbound_p50"]
+    row(
+        "call round trip with replies bound to the call's server (#27), p50: random ids, "
+        "a reply only from a live server of the service",
+        f"{bd['bound_p50']:.0f} us",
+        f"the same calls unbound (counted ids, any sender), same mesh {bd['unbound_p50']:.0f} us",
+        f"{ratio:.3f}x (pipelined {bd['bound_per_s']:,.0f}/s vs {bd['unbound_per_s']:,.0f}/s; "
+        f"core {bd['core_bound']:.2f} vs {bd['core_unbound']:.2f} us)",
+        f"<= 1.05x {'ok' if ratio <= 1.05 else 'MISSED'}",
+    )
     print("fault injection...", flush=True)
     with contextlib.ExitStack() as stack:
         try:  # the code before #15, in a work tree of this repository's history
@@ -175,6 +186,14 @@ def main() -> int:
             "(reported)",
         )
     print("web view...", flush=True)
+    gc = web.guard_cost(500 if quick else 2000, 2 if quick else 6)
+    row(
+        "a request to the web view with Host, Origin and token checked (#27)",
+        f"{gc['guarded']:.0f} us",
+        f"the same app without the checks {gc['open']:.0f} us",
+        f"{gc['guarded'] / gc['open']:.2f}x",
+        "(reported: requests are page loads and a poll every 5 s)",
+    )
     pr = web.paired(50_000 if quick else 200_000, 2 if quick else 20)
     ratio = pr["ratio"]
     row(

@@ -166,6 +166,51 @@ def measure(count: int, rounds: int) -> dict[str, float]:
     return {"viewed": median(viewed), "tapped": median(tapped)}
 
 
+def guard_cost(count: int, rounds: int = 5) -> dict[str, float]:
+    """Microseconds per HTTP request to the view (#27): an aiohttp app with the view's
+    door (Host, Origin and token checked on every request) against the same app without
+    it, served on loopback and asked over one kept-alive connection, alternating rounds."""
+    import asyncio
+
+    from aiohttp import ClientSession, web
+
+    from supervisor.core.webaccess import WebAccess
+    from supervisor.web.guard import guard
+
+    async def hello(request: web.Request) -> web.StreamResponse:
+        return web.json_response([])
+
+    async def per_request(guarded: bool) -> float:
+        port = _port()
+        access = WebAccess(token=TOKEN, host="127.0.0.1", port=port)
+        app = web.Application(middlewares=[guard(access)] if guarded else [])
+        app.router.add_get("/api/snapshots", hello)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        url = f"http://127.0.0.1:{port}/api/snapshots"
+        headers = {"Authorization": f"Bearer {TOKEN}", "Origin": f"http://127.0.0.1:{port}"}
+        try:
+            async with ClientSession() as session:
+                for _ in range(200):  # warm-up
+                    async with session.get(url, headers=headers) as response:
+                        assert response.status == 200
+                began = time.perf_counter_ns()
+                for _ in range(count):
+                    async with session.get(url, headers=headers) as response:
+                        await response.read()
+                return (time.perf_counter_ns() - began) / count / 1e3
+        finally:
+            await runner.cleanup()
+
+    with_guard: list[float] = []
+    without: list[float] = []
+    for n in range(rounds):
+        for guarded in (True, False) if n % 2 == 0 else (False, True):
+            (with_guard if guarded else without).append(asyncio.run(per_request(guarded)))
+    return {"guarded": median(with_guard), "open": median(without)}
+
+
 def main() -> int:
     """Print the rates and their ratios."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -182,6 +227,11 @@ def main() -> int:
             f"took {s['rate']:,.0f} msg/s meanwhile"
         )
         return 0
+    g = guard_cost(2000)
+    print(
+        f"a request to the view: {g['guarded']:.0f} us with Host, Origin and token checked, "
+        f"{g['open']:.0f} us without ({g['guarded'] / g['open']:.3f}x)"
+    )
     pr = paired(args.count, 3 * args.rounds)
     print(f"view open {pr['on']:,.0f}/s; stopped {pr['off']:,.0f}/s; pairs {pr['ratio']:.2f}x")
     r = measure(args.count, args.rounds)

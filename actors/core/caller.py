@@ -15,10 +15,10 @@ delivers replies and the supervisor's directory of live servers.
 from __future__ import annotations
 
 import collections
+import os
 import random
-import secrets
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from actors.core.call_parts import LATE_IDS, CallLine, Pending
 from actors.core.calls import (
@@ -33,6 +33,9 @@ from actors.core.invocation import Invocation
 from actors.core.resilience import BreakerState
 
 __all__ = ["CallLine", "Calls", "Invocation", "Pending"]
+
+#: Random bytes drawn at once for correlation ids (eight an id).
+_POOL: Final = 4096
 
 
 class Calls:
@@ -73,14 +76,14 @@ class Calls:
         # generator: a server that sees the ids of the calls to it must not be able to
         # guess those of calls to another.
         self.rng: random.Random | None = random.Random(seed) if lines else None
+        self._pool = b""
+        self._pool_at = 0
         self._next_key = self.rng.randrange(1, 2**48) if self.rng else 0
         self.by_id: dict[int, Invocation] = {}
         self.invocations: set[Invocation] = set()
         #: Ended attempts whose reply may still come: their line, the server they named,
         #: and whether they timed out (a reply then counts as late, else as stray).
-        self._ended: collections.OrderedDict[int, tuple[CallLine, str | None, bool]] = (
-            collections.OrderedDict()
-        )
+        self._ended: dict[int, tuple[CallLine, str | None, bool]] = {}
         #: Live servers by service, from the supervisor; None until it has said.
         self.directory: dict[str, tuple[str, ...]] | None = None
         #: Completed calls whose callback is still to run (between steps).
@@ -98,9 +101,14 @@ class Calls:
         self.last_rejected: tuple[str, str] | None = None
 
     def new_id(self) -> int:
-        """A fresh correlation id: 63 random bits, not one in flight."""
+        """A fresh correlation id: 63 bits from the system's randomness, not one in flight
+        (drawn :data:`_POOL` bytes at a time: one system call per 512 ids)."""
         while True:
-            rid = secrets.randbits(63)
+            at = self._pool_at
+            if at >= len(self._pool):
+                self._pool, at = os.urandom(_POOL), 0
+            self._pool_at = at + 8
+            rid = int.from_bytes(self._pool[at : at + 8], "little") >> 1
             if rid and rid not in self.by_id:
                 return rid
 
@@ -186,7 +194,10 @@ class Calls:
         invocation = self.by_id.get(reply.id)
         ended = None if invocation is not None else self._ended.get(reply.id)
         if invocation is not None:
-            why = self._refusal(invocation.line, invocation.to, sender)
+            # The server its attempt named (a live one: a server that leaves the directory
+            # ends the attempts it was asked) needs no more checking: the common case.
+            to = invocation.to
+            why = "" if sender == to else self._refusal(invocation.line, to, sender)
         elif ended is not None:
             why = self._refusal(ended[0], ended[1], sender)
         else:
@@ -238,10 +249,11 @@ class Calls:
         still comes is counted (late, or stray) or refused for its sender, not taken."""
         rid = invocation.rid
         self.by_id.pop(rid, None)
-        if rid and rid not in self._ended:
-            self._ended[rid] = (invocation.line, invocation.to, late)
-            if len(self._ended) > LATE_IDS:
-                self._ended.popitem(last=False)
+        ended = self._ended
+        if rid and rid not in ended:
+            ended[rid] = (invocation.line, invocation.to, late)
+            if len(ended) > LATE_IDS:
+                del ended[next(iter(ended))]  # the oldest (a dict keeps insertion order)
 
     def on_directory(self, directory: dict[str, tuple[str, ...]]) -> None:
         """The supervisor's directory changed: attempts on a server gone fail now."""

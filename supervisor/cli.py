@@ -32,16 +32,10 @@ import argparse
 import dataclasses
 import json
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import zmq
-
-from actors.core.topics import TopicError, check_topic, parse_pattern
 from actors.keys import OPERATOR, KeyProblem
-from actors.link import BrokerLink, BrokerUnreachable
 from actors.site import ConfigError, SiteConfig, connect_address, load_site
 from actors.site.parse import actor_keys
 from actors.site.paths import exposed, folder_problems
@@ -52,13 +46,13 @@ from supervisor import (
     cli_record,
     cli_snapshots,
     cli_state,
+    cli_topics,
     cli_web,
 )
 from supervisor.cli_format import (
     EXIT_FORBIDDEN,
     format_state,
     format_status,
-    jsonable,
     unreachable_exit,
 )
 from supervisor.client import (
@@ -66,8 +60,6 @@ from supervisor.client import (
     ControlError,
     ControlTimeout,
     listening,
-    publish_refusal,
-    read_refusal,
 )
 from supervisor.core.exposure import exposure_warnings
 from supervisor.core.protocol import OPS
@@ -155,18 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _table_options(ctl)
     cli_faults.rule_options(ctl)
-    tap = sub.add_parser(
-        "tap", help="print live messages on topics or patterns ('a.*', '*'), one or more"
-    )
-    _config_arg(tap)
-    tap.add_argument("topic", nargs="+")
-    tap.add_argument("--count", type=int, default=0, help="stop after N messages")
-    tap.add_argument("--timeout", type=float, default=0.0, help="stop after N seconds")
-    pub = sub.add_parser("pub", help="publish one message: TOPIC and a JSON payload")
-    _config_arg(pub)
-    pub.add_argument("topic")
-    pub.add_argument("payload", help="JSON text, e.g. 21.5 or '{\"on\": true}'")
-    pub.add_argument("--sender", default="cli", help="sender name in the envelope")
+    cli_topics.add_commands(sub, _config_arg)
     cli_calls.add_command(sub, _config_arg)
     cli_faults.add_command(sub, _config_arg)
     cli_snapshots.add_commands(sub, _config_arg)
@@ -250,9 +231,9 @@ def main(argv: list[str] | None = None, zygote: Zygote | None = None) -> int:
                 print(f"{site.path}: {finding}", file=sys.stderr)
             return 0
         if command == "tap":
-            return cmd_tap(site, args.topic, args.count, args.timeout)
+            return cli_topics.cmd_tap(site, args.topic, args.count, args.timeout)
         if command == "pub":
-            return cmd_pub(site, args.topic, args.payload, args.sender)
+            return cli_topics.cmd_pub(site, args.topic, args.payload, args.sender)
         if command == "call":
             return cli_calls.cmd_call(site, args.service, args.request, args.timeout)
         if command == "faults":
@@ -438,92 +419,3 @@ def cmd_graph(args: argparse.Namespace, site: SiteConfig, endpoint: str) -> int:
     graph = live_graph(site, status)
     print(json.dumps(graph, indent=2) if args.json else format_live(graph))
     return 1 if graph["differences"] else 0
-
-
-def _asked_first(ask: Callable[[], str]) -> int:
-    """On a checked site a tool asks before it sends or subscribes: the exit code (the
-    reason printed) when the broker would refuse, or the site cannot say; else 0."""
-    try:
-        refusal = ask()
-    except (ControlError, ControlTimeout) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return unreachable_exit(exc)
-    if refusal:
-        print(f"error: {refusal}", file=sys.stderr)
-        return EXIT_FORBIDDEN
-    return 0
-
-
-def cmd_tap(site: SiteConfig, topics: list[str], count: int, timeout: float) -> int:
-    """Print decoded messages on *topics* (exact or patterns) as JSON lines."""
-    for topic in topics:
-        try:
-            parse_pattern(topic)
-        except TopicError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-    refused = _asked_first(lambda: read_refusal(site, topics))
-    if refused:
-        return refused
-    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    link = BrokerLink.to_site(ctx, site, "tap", topics)
-    seen = 0
-    deadline = time.monotonic() + timeout if timeout else None
-    try:
-        link.wait_connected(5.0)
-        while not count or seen < count:
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                break
-            message = link.recv(left)
-            if message is None:
-                break
-            env = message.envelope
-            print(
-                json.dumps(
-                    {
-                        "topic": message.topic,
-                        "sender": env.sender,
-                        "seq": env.seq,
-                        "time": env.timestamp_ns / 1e9,
-                        "payload": jsonable(env.payload),
-                    }
-                ),
-                flush=True,
-            )
-            seen += 1
-    except BrokerUnreachable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return unreachable_exit(exc)
-    finally:
-        link.close(linger_ms=0)
-        ctx.term()
-    return 0
-
-
-def cmd_pub(site: SiteConfig, topic: str, text: str, sender: str) -> int:
-    """Publish one message whose payload is the JSON *text*."""
-    try:
-        check_topic(topic)
-        payload = json.loads(text)
-    except TopicError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except json.JSONDecodeError as exc:
-        print(f"error: payload is not JSON: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    refused = _asked_first(lambda: publish_refusal(site, topic))
-    if refused:
-        return refused
-    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    link = BrokerLink.to_site(ctx, site, sender)
-    try:
-        link.wait_connected(5.0)
-        link.publish(topic, payload)
-    except BrokerUnreachable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return unreachable_exit(exc)
-    finally:
-        link.close(linger_ms=2000)
-        ctx.term()
-    return 0

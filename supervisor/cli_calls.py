@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Callable
 from typing import Any, Final
 
 from actors.core.calls import SERVICE_PREFIX, CallError
@@ -55,7 +56,9 @@ def cmd_call(site: SiteConfig, service: str, text: str, timeout: float) -> int:
     request = _request(service, text, timeout)
     if request is _BAD:
         return EXIT_USAGE
-    refused = _refused(site, service)
+    refused = asked_first(
+        lambda: publish_refusal(site, SERVICE_PREFIX + service).replace("publish on", "call", 1)
+    )
     if refused:
         return refused
     try:
@@ -96,15 +99,16 @@ def _request(service: str, text: str, timeout: float) -> Any:
     return request
 
 
-def _refused(site: SiteConfig, service: str) -> int:
-    """On a checked site, ask first whether this tool may call *service*: the exit code
-    (and the message printed) when it may not, or the site cannot say; else 0."""
+def asked_first(ask: Callable[[], str]) -> int:
+    """On a checked site a tool asks before it sends or subscribes (*ask* returns why the
+    broker would refuse, or ""): the exit code, the reason printed, when it would, or the
+    site cannot say; else 0. ``pub``, ``tap`` and ``call`` share it."""
     try:
-        refusal = publish_refusal(site, SERVICE_PREFIX + service)
+        refusal = ask()
     except (ControlError, ControlTimeout) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return unreachable_exit(exc)
     if refusal:
-        print(f"error: {refusal.replace('publish on', 'call', 1)}", file=sys.stderr)
+        print(f"error: {refusal}", file=sys.stderr)
         return EXIT_FORBIDDEN
     return 0

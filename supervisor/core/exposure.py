@@ -10,7 +10,6 @@ declares an Output on a framework topic (the broker never grants it).
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from typing import Final
 
@@ -18,6 +17,7 @@ from actors.core.access import ACTOR_FRAMEWORK_OUTPUTS, BUILTIN_PREFIX
 from actors.core.calls import SERVICE_PREFIX
 from actors.site.model import SiteConfig
 from supervisor.core.design import ActorDecl, Finding
+from supervisor.core.webaccess import is_loopback
 
 #: Topics whose grant to an actor or a tool is worth a warning: the framework's, and the
 #: supervisor's own service.
@@ -32,16 +32,6 @@ def _host(endpoint: str) -> str:
     return host.strip("[]")
 
 
-def is_loopback_host(host: str) -> bool:
-    """Whether *host* reaches this machine only (``*`` and ``0.0.0.0`` reach everyone)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def exposure_warnings(site: SiteConfig) -> list[tuple[str, str]]:
     """``(key, warning)`` for each way *site* is open beyond what its owner may mean."""
     out: list[tuple[str, str]] = []
@@ -53,7 +43,7 @@ def exposure_warnings(site: SiteConfig) -> list[tuple[str, str]]:
     if not site.secured:
         for key, endpoint in endpoints:
             host = _host(endpoint)
-            if host and not is_loopback_host(host):
+            if host and not is_loopback(host):
                 out.append(
                     (
                         key,
@@ -65,7 +55,7 @@ def exposure_warnings(site: SiteConfig) -> list[tuple[str, str]]:
     listen = site.web.listen
     if listen:
         host = listen.rpartition(":")[0].strip("[]")
-        if not is_loopback_host(host):
+        if not is_loopback(host):
             out.append(
                 (
                     "web.listen",

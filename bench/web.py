@@ -66,6 +66,24 @@ def _port() -> int:
         return port
 
 
+def start_view(site: Any, port: int) -> subprocess.Popen[str]:
+    """``python -m supervisor web`` on *site* at *port*, with :data:`TOKEN` (reading the
+    site needs it), handed on its standard input."""
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "supervisor", "web", "--config", str(site.config_path)),
+            *("--listen", f"127.0.0.1:{port}", "--token-stdin"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(TOKEN + "\n")
+    proc.stdin.close()
+    return proc
+
+
 @contextlib.contextmanager
 def view_open(site: Any, browser: bool = True, tap: str | None = None) -> Iterator[list[int]]:
     """``python -m supervisor web`` on *site*, and (*browser*) a Chromium page on it,
@@ -73,14 +91,7 @@ def view_open(site: Any, browser: bool = True, tap: str | None = None) -> Iterat
     from browser import Browser
 
     port = _port()
-    proc = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "supervisor", "web", "--config", str(site.config_path)),
-            *("--listen", f"127.0.0.1:{port}"),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_view(site, port)
     try:
         assert proc.stdout is not None
         proc.stdout.readline()  # listening
@@ -263,14 +274,7 @@ def scale(count: int, seconds: float) -> dict[str, Any]:
         port = _port()
         with view_open(site, browser=False):
             pass  # the first start imports every class once (warm caches), then:
-        proc = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "supervisor", "web", "--config", str(site.config_path)),
-                *("--listen", f"127.0.0.1:{port}"),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        proc = start_view(site, port)
         try:
             assert proc.stdout is not None
             proc.stdout.readline()

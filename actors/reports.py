@@ -164,10 +164,17 @@ class Reports:
                     ("shed", engine.shed()),
                     # Replies that matched no call in flight (answers to resends, copies).
                     ("stray", engine.calls.stray),
-                    # Replies refused for their sender (not a server of the call).
+                    # Replies refused for their sender (not a server of the call), and the
+                    # latest one's sender and why (the supervisor reports it as denied).
                     ("reply_rejected", engine.calls.rejected),
+                    ("reply_rejected_last", _last_rejected(engine.calls.last_rejected)),
                 )
                 if v
             },
             faults=faults.statistics() if (faults := getattr(self, "faults", None)) else {},
         ).encode()
+
+
+def _last_rejected(last: tuple[str, str] | None) -> dict[str, str] | None:
+    """The latest refused reply's sender and reason, as a heartbeat carries it."""
+    return None if last is None else {"sender": last[0][:255], "reason": last[1][:255]}

@@ -108,6 +108,28 @@ class BrokerTraffic:
                     "write_failed", child.name, child.kind, what=what, count=new[what]
                 )
 
+    def _rejected_replies(self, child: Child, before: dict[str, Any], now: dict[str, Any]) -> None:
+        """An actor refused replies since its last heartbeat (a sender that does not serve
+        the call): one ``denied`` event naming the sender, the count and why."""
+        old, new = before.get("calls"), now.get("calls")
+        if not isinstance(new, dict):
+            return
+        count, last = new.get("reply_rejected"), new.get("reply_rejected_last")
+        was = old.get("reply_rejected", 0) if isinstance(old, dict) else 0
+        if type(count) is not int or type(was) is not int or count <= was:
+            return
+        sender = reason = ""
+        if isinstance(last, dict):
+            sender, reason = str(last.get("sender", ""))[:255], str(last.get("reason", ""))[:255]
+        fields = {
+            "identity": sender,  # the name its envelope gave (a checked broker made it true)
+            "what": "reply",
+            "topic": f"$rsp.{child.name}",
+            "reason": f"{child.name} refused {count - was} reply(ies) from {sender!r}: {reason}",
+        }
+        self.supervision.events.log.warning("denied", **fields)
+        self.supervision.events.site({"event": "denied", **fields})
+
     def _denials(self, denials: object) -> None:
         """What a checked broker refused since its last heartbeat: one event each."""
         if not isinstance(denials, list):
@@ -134,6 +156,7 @@ class BrokerTraffic:
         # A peer's map: its well-known fields as the decoder checked them (a map is a map).
         payload = {**payload, **beat.encode()}
         self._write_failures(child, child.heartbeat, payload)
+        self._rejected_replies(child, child.heartbeat, payload)
         child.heartbeat = payload
         child.heartbeat_at = sup.loop.clock()
         if child.kind != "actor":

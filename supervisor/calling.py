@@ -24,8 +24,10 @@ import zmq
 from actors.core.caller import CallLine, Calls
 from actors.core.calls import (
     REPLY_PREFIX,
+    SERVICE_PREFIX,
     SYS_SERVICES,
     CallError,
+    Forbidden,
     Unavailable,
     decode_directory,
     decode_reply,
@@ -39,6 +41,7 @@ from actors.keys import ClientKeys, tool_keys
 from actors.link import BrokerLink
 from actors.site import SiteConfig
 from actors.sockets import SocketFactory
+from supervisor.client import ControlClient, ControlError, ControlTimeout, ToolRights
 
 #: Seconds a client waits for the supervisor's directory at least (else the call's timeout).
 DIRECTORY_WAIT: Final = 1.0
@@ -79,13 +82,35 @@ class ServiceClient:
         self._control_topic = (SYS_CONTROL + self.name).encode()
         self._directory: dict[str, tuple[str, ...]] | None = None
         self._asked = False
+        #: The site (when made by :meth:`from_site`) and this client's rights on it.
+        self._site: SiteConfig | None = None
+        self._rights: ToolRights | None = None
 
     @classmethod
     def from_site(cls, site: SiteConfig, **kwargs: Any) -> ServiceClient:
         """A client of *site*'s broker (on a secured site with the tool key
         ``site.security.tool``)."""
         keys = tool_keys(site.security.keys, site.secured, site.security.tool)
-        return cls(site.broker.pub_connect, site.broker.sub_connect, keys=keys, **kwargs)
+        client = cls(site.broker.pub_connect, site.broker.sub_connect, keys=keys, **kwargs)
+        client._site = site
+        return client
+
+    def _refusal(self, service: str) -> str:
+        """On a checked site (known from :meth:`from_site`): why the broker would drop this
+        client's request to *service* ("": it would not). The supervisor is asked once (the
+        ``rights`` op); Unavailable when it cannot answer."""
+        site = self._site
+        if site is None or not site.checked:
+            return ""
+        if self._rights is None:
+            try:
+                with ControlClient.for_site(site, DIRECTORY_WAIT * 10) as control:
+                    self._rights = control.rights()
+            except (ControlError, ControlTimeout) as exc:
+                raise Unavailable(
+                    f"{service}: cannot ask the supervisor for rights: {exc}"
+                ) from None
+        return self._rights.refusal(SERVICE_PREFIX + service).replace("publish on", "call", 1)
 
     def call(
         self,
@@ -96,7 +121,11 @@ class ServiceClient:
         policy: Policy | None = None,
         key: int | str | None = None,
     ) -> Any:
-        """Call *service* with *request*; the reply, or the call's CallError raised."""
+        """Call *service* with *request*; the reply, or the call's CallError raised (on a
+        checked site ``forbidden`` at once when the broker would drop the request)."""
+        refusal = self._refusal(service)
+        if refusal:
+            raise Forbidden(refusal.removeprefix("forbidden: "))
         decl = Call(service, doc="a call from outside the site", timeout=timeout, policy=policy)
         decl.name = "call"
         line = CallLine(decl, decl.policy, timeout)

@@ -13,14 +13,14 @@ import sys
 from collections.abc import Callable
 from typing import Any, Final
 
-from actors.core.calls import SERVICE_PREFIX, CallError
+from actors.core.calls import CallError
 from actors.core.services import check_service_name
 from actors.core.topics import TopicError
 from actors.link import BrokerUnreachable
 from actors.site import SiteConfig
 from supervisor.calling import ServiceClient
 from supervisor.cli_format import EXIT_FORBIDDEN, unreachable_exit
-from supervisor.client import ControlError, ControlTimeout, publish_refusal
+from supervisor.client import ControlError, ControlTimeout
 
 EXIT_USAGE: Final = 2
 EXIT_UNAVAILABLE: Final = 69
@@ -56,11 +56,6 @@ def cmd_call(site: SiteConfig, service: str, text: str, timeout: float) -> int:
     request = _request(service, text, timeout)
     if request is _BAD:
         return EXIT_USAGE
-    refused = asked_first(
-        lambda: publish_refusal(site, SERVICE_PREFIX + service).replace("publish on", "call", 1)
-    )
-    if refused:
-        return refused
     try:
         with ServiceClient.from_site(site) as client:
             reply = client.call(service, request, timeout=timeout)

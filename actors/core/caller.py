@@ -14,6 +14,7 @@ delivers replies and the supervisor's directory of live servers.
 
 from __future__ import annotations
 
+import array
 import collections
 import os
 import random
@@ -34,8 +35,10 @@ from actors.core.resilience import BreakerState
 
 __all__ = ["CallLine", "Calls", "Invocation", "Pending"]
 
-#: Random bytes drawn at once for correlation ids (eight an id).
-_POOL: Final = 4096
+#: An ended attempt: its line, the server it named, whether it timed out.
+Ended = tuple[CallLine, str | None, bool]
+#: Correlation ids drawn from the system's randomness at once.
+_POOL: Final = 512
 
 
 class Calls:
@@ -76,14 +79,16 @@ class Calls:
         # generator: a server that sees the ids of the calls to it must not be able to
         # guess those of calls to another.
         self.rng: random.Random | None = random.Random(seed) if lines else None
-        self._pool = b""
+        self._pool = array.array("Q")
         self._pool_at = 0
         self._next_key = self.rng.randrange(1, 2**48) if self.rng else 0
         self.by_id: dict[int, Invocation] = {}
         self.invocations: set[Invocation] = set()
         #: Ended attempts whose reply may still come: their line, the server they named,
-        #: and whether they timed out (a reply then counts as late, else as stray).
-        self._ended: dict[int, tuple[CallLine, str | None, bool]] = {}
+        #: and whether they timed out (a reply then counts as late, else as stray). Two
+        #: generations of at most LATE_IDS each: the older is dropped whole (cheap per call).
+        self._ended: dict[int, Ended] = {}
+        self._ended_old: dict[int, Ended] = {}
         #: Live servers by service, from the supervisor; None until it has said.
         self.directory: dict[str, tuple[str, ...]] | None = None
         #: Completed calls whose callback is still to run (between steps).
@@ -102,13 +107,13 @@ class Calls:
 
     def new_id(self) -> int:
         """A fresh correlation id: 63 bits from the system's randomness, not one in flight
-        (drawn :data:`_POOL` bytes at a time: one system call per 512 ids)."""
+        (drawn :data:`_POOL` ids at a time: one system call per 512 ids)."""
         while True:
             at = self._pool_at
             if at >= len(self._pool):
-                self._pool, at = os.urandom(_POOL), 0
-            self._pool_at = at + 8
-            rid = int.from_bytes(self._pool[at : at + 8], "little") >> 1
+                self._pool, at = array.array("Q", os.urandom(8 * _POOL)), 0
+            self._pool_at = at + 1
+            rid = self._pool[at] >> 1
             if rid and rid not in self.by_id:
                 return rid
 
@@ -192,7 +197,9 @@ class Calls:
         """A reply came from *sender* (its envelope's, which a checked broker makes true);
         the invocation waiting for it moves on, if *sender* may answer it."""
         invocation = self.by_id.get(reply.id)
-        ended = None if invocation is not None else self._ended.get(reply.id)
+        ended = None
+        if invocation is None:
+            ended = self._ended.get(reply.id) or self._ended_old.get(reply.id)
         if invocation is not None:
             # The server its attempt named (a live one: a server that leaves the directory
             # ends the attempts it was asked) needs no more checking: the common case.
@@ -212,6 +219,7 @@ class Calls:
             else:
                 self.stray += 1
             self._ended.pop(reply.id, None)
+            self._ended_old.pop(reply.id, None)
             return
         now = self.monotonic()
         if not reply.ok:
@@ -250,10 +258,10 @@ class Calls:
         rid = invocation.rid
         self.by_id.pop(rid, None)
         ended = self._ended
-        if rid and rid not in ended:
+        if rid and rid not in ended and rid not in self._ended_old:
             ended[rid] = (invocation.line, invocation.to, late)
-            if len(ended) > LATE_IDS:
-                del ended[next(iter(ended))]  # the oldest (a dict keeps insertion order)
+            if len(ended) >= LATE_IDS:
+                self._ended_old, self._ended = ended, {}
 
     def on_directory(self, directory: dict[str, tuple[str, ...]]) -> None:
         """The supervisor's directory changed: attempts on a server gone fail now."""

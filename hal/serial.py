@@ -50,10 +50,13 @@ FRAMINGS = ("line", "cobs", "length", "raw")
 OVERFLOW = ("drop_oldest", "drop_newest")
 
 
-def make_framer(framing: str, terminator: bytes, max_length: int) -> Framer:
-    """The framer called *framing* (one of :data:`FRAMINGS`)."""
+def make_framer(
+    framing: str, terminator: bytes, max_length: int, strip_cr: bool = True
+) -> Framer:
+    """The framer called *framing* (one of :data:`FRAMINGS`); *strip_cr*: line framing
+    drops a ``\r`` before a ``\n`` terminator."""
     if framing == "line":
-        return LineFramer(terminator, max_length=max_length)
+        return LineFramer(terminator, max_length=max_length, strip_cr=strip_cr)
     if framing == "cobs":
         return CobsFramer(max_length=max_length)
     if framing == "length":
@@ -102,6 +105,11 @@ class SerialLink(Actor):
         choices=FRAMINGS,
     )
     terminator = Param("\n", doc="End of a frame, for line framing")
+    strip_cr = Param(
+        True,
+        doc="Line framing with a \\n terminator: drop a \\r before it (CRLF lines: NMEA, "
+        "most instruments)",
+    )
     encoding = Param("utf-8", doc="Text encoding of lines; empty: lines are bytes")
     max_frame = Param(
         4096, doc="Longest frame; longer ones are framing errors", unit="By", minimum=1
@@ -166,7 +174,9 @@ class SerialLink(Actor):
     # -- the port --------------------------------------------------------------
 
     def _new_framer(self) -> Framer:
-        return make_framer(self.framing, self.terminator.encode(), self.max_frame)
+        return make_framer(
+            self.framing, self.terminator.encode(), self.max_frame, strip_cr=self.strip_cr
+        )
 
     def _path(self) -> str:
         url = str(self.url)

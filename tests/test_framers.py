@@ -110,3 +110,16 @@ def test_raw_framer_passes_chunks_through() -> None:
     """Raw chunks are frames."""
     assert RawFramer().feed(b"abc") == [b"abc"]
     assert RawFramer().feed(b"") == []
+
+
+def test_line_framing_drops_the_cr_of_crlf_lines_unless_told_not_to() -> None:
+    """NMEA and most instruments end lines with CRLF: the \\r goes with the \\n (one only,
+    and only before the terminator); strip_cr=False keeps it; another terminator is left
+    alone."""
+    from hal.core.framers import LineFramer
+
+    framer = LineFramer()
+    assert framer.feed(b"$GPGGA,1*4F\r\n$GPRMC\r") == [b"$GPGGA,1*4F"]
+    assert framer.feed(b"\nplain\nx\r\r\n") == [b"$GPRMC", b"plain", b"x\r"]
+    assert LineFramer(strip_cr=False).feed(b"a\r\n") == [b"a\r"]
+    assert LineFramer(b";").feed(b"a\r;") == [b"a\r"]

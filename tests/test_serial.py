@@ -244,3 +244,18 @@ def test_reconnect_jitter_is_seeded_under_the_harness() -> None:
 
     assert waits(1) == waits(1)
     assert waits(1) != waits(2)
+
+
+@pytest.mark.slow
+def test_nmea_lines_over_a_real_pty_arrive_without_their_cr(mesh: MeshFactory) -> None:
+    """An NMEA feed (CRLF lines) on a real pty: dev.rx carries each sentence without its
+    ``\r``, as text; with ``strip_cr = false`` the \r stays."""
+    sentences = ["$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47", "$GPVTG"]
+    for strip, expect in ((True, sentences), (False, [f"{s}\r" for s in sentences])):
+        with pty_pair() as (master, path):
+            site = mesh.start(link_site(path, strip_cr=strip))
+            cursor = site.mark()
+            os.write(master, "".join(f"{s}\r\n" for s in sentences).encode())
+            got = [m.envelope.payload for m in site.collect("dev.rx", 2, after=cursor)]
+            assert got == expect
+            site.close()

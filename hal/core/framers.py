@@ -54,13 +54,18 @@ class RawFramer:
 
 
 class LineFramer:
-    """Lines ended by *terminator*; a line longer than *max_length* is an error."""
+    """Lines ended by *terminator*; a line longer than *max_length* is an error. With
+    *strip_cr* (the default) a line ended by ``\n`` loses one ``\r`` before it: NMEA and
+    most instruments end their lines with CRLF."""
 
-    def __init__(self, terminator: bytes = b"\n", max_length: int = DEFAULT_MAX) -> None:
+    def __init__(
+        self, terminator: bytes = b"\n", max_length: int = DEFAULT_MAX, strip_cr: bool = True
+    ) -> None:
         if not terminator:
             raise ValueError("the line terminator must not be empty")
         self.terminator = terminator
         self.max_length = max_length
+        self.strip_cr = strip_cr and terminator == b"\n"
         self._buffer = b""
         self._discarding = 0
 
@@ -80,6 +85,8 @@ class LineFramer:
             if index < 0:
                 break
             line, self._buffer = self._buffer[:index], self._buffer[index + len(term) :]
+            if self.strip_cr and line.endswith(b"\r"):
+                line = line[:-1]
             if self._discarding:
                 out.append(FramingError("line too long", self._discarding + len(line)))
                 self._discarding = 0

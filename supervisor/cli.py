@@ -212,7 +212,8 @@ def main(argv: list[str] | None = None, zygote: Zygote | None = None) -> int:
     try:
         if command == "ctl":
             return cmd_ctl(args)
-        if command == "replay":
+        if command == "replay":  # the site found as ctl and tap find it
+            args.config = args.config or default_config()
             return cli_snapshots.cmd_replay(args)
         if command == "snapshot":
             return cli_snapshots.cmd_snapshot(args)

@@ -201,3 +201,39 @@ def test_every_process_shows_its_site_and_name(mesh: MeshFactory, spawn: str) ->
     if spawn == "zygote":
         zygotes = [p for p in supervisor.children() if "zygote" in " ".join(p.cmdline())]
         assert [" ".join(p.cmdline()).strip() for p in zygotes] == ["enlil bench7/zygote"]
+
+
+def test_replay_from_the_repository_root_finds_the_demo_site(tmp_path: Path) -> None:
+    """README's crash-to-test loop as written: ``replay SNAPSHOT`` from the repository
+    root, with no site.toml there and no --config, finds the demo site as ``ctl`` and
+    ``tap`` do, and imports the demo's actor from its folder (not refused as foreign)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    demo = root / "deploy" / "example"
+    sys.path.insert(0, str(demo))
+    try:
+        from demo_actors import Thermostat  # type: ignore[import-not-found]
+
+        from actors.snapshots import write_snapshot
+        from actors.testing import Harness
+
+        harness = Harness(Thermostat, name="thermostat")
+        harness.feed("temperature", 19.0)
+        snap = harness.engine.snapshot("manual", None)
+    finally:
+        sys.path.remove(str(demo))
+    path = write_snapshot(tmp_path / "snaps", snap, keep=5)
+    assert not (root / "site.toml").exists()
+    proc = subprocess.run(
+        [sys.executable, "-m", "supervisor", "replay", str(path)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"imports 'demo_actors' from {demo / 'demo_actors.py'}" in proc.stdout, proc.stdout
+    assert "replayed 2 event(s) without an exception" in proc.stdout, proc.stdout

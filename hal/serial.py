@@ -50,9 +50,7 @@ FRAMINGS = ("line", "cobs", "length", "raw")
 OVERFLOW = ("drop_oldest", "drop_newest")
 
 
-def make_framer(
-    framing: str, terminator: bytes, max_length: int, strip_cr: bool = True
-) -> Framer:
+def make_framer(framing: str, terminator: bytes, max_length: int, strip_cr: bool = True) -> Framer:
     """The framer called *framing* (one of :data:`FRAMINGS`); *strip_cr*: line framing
     drops a ``\r`` before a ``\n`` terminator."""
     if framing == "line":

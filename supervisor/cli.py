@@ -65,6 +65,7 @@ from supervisor.core.exposure import exposure_warnings
 from supervisor.core.protocol import OPS
 from supervisor.docs import format_live, live_graph, write_docs
 from supervisor.inspect import inspect_now
+from supervisor.plugins import CannotListen
 from supervisor.runner import SiteLocked, Supervisor
 from supervisor.site import check_all
 from supervisor.zygote import Zygote
@@ -72,6 +73,8 @@ from supervisor.zygote import Zygote
 EXIT_USAGE = 2
 EXIT_CONFIG = 78
 EXIT_UNAVAILABLE = 69
+#: An address the site listens on is taken (sysexits' EX_OSERR, as the broker's own).
+EXIT_CANNOT_LISTEN = 71
 DEMO = Path(__file__).resolve().parent.parent / "deploy" / "example" / "site.toml"
 
 
@@ -328,6 +331,9 @@ def cmd_run(config: Path | None, zygote: Zygote | None = None) -> int:
     except SiteLocked as exc:
         print(exc, file=sys.stderr)
         return EXIT_UNAVAILABLE
+    except CannotListen as exc:  # one line, as for [web] listen: the key and the address
+        print(f"error: {site.path}: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_LISTEN
     finally:
         if zygote is not None:
             zygote.close()

@@ -28,6 +28,8 @@ import signal
 import time
 from typing import Any
 
+import zmq
+
 from actors.core.access import SYS_ACCESS
 from actors.core.calls import SERVICE_PREFIX
 from actors.core.control_calls import CONTROL_SERVICE
@@ -58,7 +60,7 @@ from supervisor.inspect import ActorFacts
 from supervisor.liveness import Liveness
 from supervisor.loop import EventLoop, Priority
 from supervisor.membership import Membership
-from supervisor.plugins import Plugin, start_plugins
+from supervisor.plugins import CannotListen, Plugin, start_plugins
 from supervisor.records import FailureRecords
 from supervisor.retained import RetainedCache
 from supervisor.security import SiteSecurity
@@ -265,7 +267,11 @@ class Supervisor:
             link, sup, self.retained, self.swaps, self.controller, self.directory, self.ledger
         )
         try:
-            control.bind(self.site.supervisor.control)
+            try:
+                control.bind(self.site.supervisor.control)
+            except zmq.ZMQError as exc:
+                where = self.site.supervisor.control
+                raise CannotListen("supervisor.control", where, str(exc)) from None
             self.loop.watch(wakeup.fileno(), lambda: self._signalled(wakeup), Priority.SIGNAL)
             self.loop.watch(link.sub, traffic.read, Priority.BROKER)
             self.loop.watch(control, self.controller.read, Priority.CONTROL)

@@ -237,3 +237,66 @@ def test_replay_from_the_repository_root_finds_the_demo_site(tmp_path: Path) -> 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"imports 'demo_actors' from {demo / 'demo_actors.py'}" in proc.stdout, proc.stdout
     assert "replayed 2 event(s) without an exception" in proc.stdout, proc.stdout
+
+
+def _taken_port() -> tuple[socket.socket, int]:
+    """A loopback port something else listens on (the caller closes the socket)."""
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    return holder, holder.getsockname()[1]
+
+
+@pytest.mark.parametrize("key", ["telemetry.prometheus", "supervisor.control"])
+def test_a_taken_address_is_one_line_naming_the_key_exit_71(tmp_path: Path, key: str) -> None:
+    """A port in use for the Prometheus page or the control endpoint: one line naming the
+    key and the address, exit 71, no traceback, nothing left running."""
+    import psutil
+
+    holder, port = _taken_port()
+    folder = Path(tempfile.mkdtemp(prefix="enlil-l-"))
+    try:
+        section, name = key.split(".")
+        value = f"127.0.0.1:{port}" if section == "telemetry" else f"tcp://127.0.0.1:{port}"
+        config = folder / "site.toml"
+        config.write_text(
+            f'[site]\nname = "l"\npython_path = ["{Path(__file__).parent}"]\n'
+            f'[{section}]\n{name} = "{value}"\n'
+            '[actors.t]\nclass = "mesh_actors:Ticker"\n'
+        )
+        before = {p.pid for p in psutil.process_iter()}
+        proc = supervisor_cli(config=config)
+        assert proc.returncode == 71, proc.stdout + proc.stderr
+        lines = [line for line in proc.stderr.splitlines() if line.startswith("error")]
+        address = value.removeprefix("tcp://")
+        assert len(lines) == 1 and key in lines[0] and address in lines[0], proc.stderr
+        assert "Traceback" not in proc.stderr
+        left = {p.pid for p in psutil.process_iter()} - before
+        assert not [p for p in left if psutil.pid_exists(p)]
+    finally:
+        holder.close()
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_commands_piped_into_head_end_quietly(mesh: MeshFactory) -> None:
+    """``tap '*' | head -1`` and ``ctl status | head -1``: head's line, no BrokenPipeError,
+    nothing on stderr; tap ends (141, as a shell reports a command its pipe ended)."""
+    import subprocess
+    import sys
+
+    site = mesh.start({"actors": {"t": {"class": "mesh_actors:Ticker"}}})
+    for args in (("tap", "*"), ("ctl", "status")):
+        command = [sys.executable, "-m", "supervisor", *args, "--config", str(site.config_path)]
+        tool = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        head = subprocess.run(
+            ["head", "-1"], stdin=tool.stdout, capture_output=True, timeout=60, check=False
+        )
+        assert tool.stdout is not None
+        tool.stdout.close()  # the pipe is head's alone: when head ends, it is closed
+        _, err = tool.communicate(timeout=60)
+        assert head.stdout.strip(), args
+        assert b"BrokenPipe" not in err and b"Traceback" not in err, err
+        assert tool.returncode in (0, 141), (args, tool.returncode, err)

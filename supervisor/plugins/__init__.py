@@ -65,10 +65,29 @@ def counts_of(status: dict[str, Any]) -> dict[tuple[str, str], int]:
     return counts
 
 
+class CannotListen(Exception):
+    """An address of the site is taken (or not ours to bind): the key, the address, why."""
+
+    def __init__(self, key: str, address: str, reason: str) -> None:
+        super().__init__(f"{key}: cannot listen on {address}: {reason}")
+        self.key, self.address = key, address
+
+
 def start_plugins(site: SiteConfig, log: Any, keys: ClientKeys | None = None) -> list[Plugin]:
     """The built-in plugins *site* asks for, started (the control endpoint is bound); on a
-    secured site they connect with *keys*."""
+    secured site they connect with *keys*. CannotListen (the plugins started so far
+    closed) when one cannot listen where site.toml says."""
     plugins: list[Plugin] = []
+    try:
+        _start(site, log, keys, plugins)
+    except BaseException:
+        for plugin in plugins:
+            plugin.close()
+        raise
+    return plugins
+
+
+def _start(site: SiteConfig, log: Any, keys: ClientKeys | None, plugins: list[Plugin]) -> None:
     telemetry = site.telemetry
     if telemetry.otlp_endpoint:
         from supervisor.plugins.otel import SiteMetricsPlugin  # noqa: PLC0415 - only when used
@@ -82,4 +101,3 @@ def start_plugins(site: SiteConfig, log: Any, keys: ClientKeys | None = None) ->
         from supervisor.plugins.web import WebPlugin  # noqa: PLC0415
 
         plugins.append(WebPlugin(PluginContext(site, log, keys)))
-    return plugins

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from supervisor.client import ControlError, ControlTimeout
-from supervisor.plugins import PluginContext, counts_of
+from supervisor.plugins import CannotListen, PluginContext, counts_of
 
 _NAME = re.compile(r"[^a-zA-Z0-9_]")
 
@@ -173,7 +173,12 @@ class PrometheusPlugin:
 
     def __init__(self, context: PluginContext) -> None:
         self.context = context
-        self.endpoint = PrometheusEndpoint(context.site.telemetry.prometheus, self._status)
+        address = context.site.telemetry.prometheus
+        try:
+            self.endpoint = PrometheusEndpoint(address, self._status)
+        except OSError as exc:
+            context.close()
+            raise CannotListen("telemetry.prometheus", address, exc.strerror or str(exc)) from None
         context.log.info("prometheus endpoint", address=self.endpoint.address)
 
     def _status(self) -> dict[str, Any] | None:

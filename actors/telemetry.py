@@ -47,6 +47,8 @@ from opentelemetry.trace import (
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from actors.export_health import install, watched
+
 #: The breaker states as gauge levels.
 _BREAKER_LEVELS: Final = {"closed": 0, "half_open": 1, "open": 2}
 
@@ -101,13 +103,15 @@ class TracingConfig:
                 "metrics": grpc_metrics.OTLPMetricExporter,
                 "logs": grpc_logs.OTLPLogExporter,
             }
-            return kinds[signal](endpoint=base, insecure=insecure, timeout=5)
+            kind = watched(kinds[signal], install(self.endpoint), signal)
+            return kind(endpoint=base, insecure=insecure, timeout=5)
         http_kinds = {
             "traces": OTLPSpanExporter,
             "metrics": OTLPMetricExporter,
             "logs": OTLPLogExporter,
         }
-        return http_kinds[signal](endpoint=f"{base}/v1/{signal}", timeout=5)
+        kind = watched(http_kinds[signal], install(self.endpoint), signal)
+        return kind(endpoint=f"{base}/v1/{signal}", timeout=5)
 
 
 class Tracing:

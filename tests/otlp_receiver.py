@@ -42,9 +42,10 @@ def _value(v: Any) -> Any:
 
 
 class OtlpReceiver:
-    """Listens on 127.0.0.1 (an ephemeral port); collects spans; waits on a condition."""
+    """Listens on 127.0.0.1 (*port*, else an ephemeral one); collects spans; waits on a
+    condition."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.spans: list[ReceivedSpan] = []
         #: (metric name, description, unit, point attributes, value, resource attributes)
         #: (severity text, body, attributes, trace id hex, resource attributes)
@@ -74,7 +75,7 @@ class OtlpReceiver:
             def log_message(self, *args: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()

@@ -167,3 +167,47 @@ def test_a_traced_call_is_a_span_on_the_caller_and_a_child_span_on_the_server(
     assert served.parent_span_id == call.span_id
     assert served.attributes["enlil.caller"] == "asker"
     assert call.attributes["rpc.service"] == "sp.set"
+
+
+def test_a_collector_that_goes_away_is_one_warning_and_one_recovery_line(
+    mesh: MeshFactory,
+) -> None:
+    """The OTLP receiver stops while a traced site runs, then comes back on its port: each
+    process says "OTLP export failing" once in its JSON log (none of the SDK's plain-text
+    retry lines reach the supervisor's output) and "OTLP export recovered" once spans flow
+    again."""
+    import json
+
+    first = OtlpReceiver()
+    port = int(first.endpoint.rsplit(":", 1)[1])
+    site = mesh.start(chain(first.endpoint))
+    cursor = site.publish("t1", 1)
+    site.wait_for("t4", after=cursor)
+    first.wait_for(lambda spans: len(spans) >= 3)
+    first.close()  # the collector goes away
+    log = site.site.site.run_dir / "logs" / "a.log"
+
+    def said(event: str) -> int:
+        lines = [json.loads(x) for x in log.read_text().splitlines() if x.startswith("{")]
+        return sum(1 for x in lines if x.get("event", "").startswith(event))
+
+    def traffic() -> bool:
+        site.publish("t1", 2)
+        return said("OTLP export failing") >= 1
+
+    site.wait_until(traffic, 30, "the failing warning")
+    again = OtlpReceiver(port)
+    try:
+
+        def recovered() -> bool:
+            site.publish("t1", 3)
+            return said("OTLP export recovered") >= 1
+
+        site.wait_until(recovered, 30, "the recovery line")
+        again.wait_for(lambda spans: len(spans) >= 1)
+        assert said("OTLP export failing") == 1
+        plain = [x for x in site.log_tail(2000).splitlines() if not x.startswith("{")]
+        assert not [x for x in plain if "Transient error" in x or "Failed to export" in x]
+    finally:
+        site.close()
+        again.close()

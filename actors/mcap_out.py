@@ -2,7 +2,10 @@
 
 Used by ``python -m supervisor record`` (with the topics' declared types) and
 the built-in :class:`~actors.recorder.Recorder` actor. Files are created
-owner-only, whatever the umask.
+owner-only, whatever the umask. The chunk in progress is written out at least
+every :data:`FLUSH_EVERY` seconds (on the next message, or :meth:`McapOut.tick`),
+so that a kill loses at most that much: what reached the file is whole chunks,
+which a reader recovers without the footer a kill never wrote (``record repair``).
 """
 
 from __future__ import annotations
@@ -26,12 +29,20 @@ from actors.core.records import (
 #: The library name written in a recording's header.
 LIBRARY: Final = "enlil"
 _UNSIGNED32: Final = 0xFFFFFFFF
+#: Seconds a message may wait in the chunk in progress before the chunk is written out.
+FLUSH_EVERY: Final = 1.0
 
 
 class McapOut:
     """An MCAP file being written: a channel per topic, made when its first message comes."""
 
-    def __init__(self, path: Path, types: dict[str, Any], chunk_size: int = 1024 * 1024) -> None:
+    def __init__(
+        self,
+        path: Path,
+        types: dict[str, Any],
+        chunk_size: int = 1024 * 1024,
+        flush_every: float = FLUSH_EVERY,
+    ) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         os.fchmod(fd, 0o600)  # an existing file too
         self.path = path
@@ -41,9 +52,20 @@ class McapOut:
         self._types = types
         self._channels: dict[str, int] = {}
         self.written = 0
+        self._flush_every = flush_every
+        #: When the oldest message not yet written out must be (monotonic; 0: none waits).
+        self._flush_at = 0.0
 
-    def write(self, topic: str, sender: str, seq: int, sent_ns: int, payload: Any) -> None:
-        """One message."""
+    def write(  # noqa: PLR0913, PLR0917 - a message's own fields, then its log time
+        self,
+        topic: str,
+        sender: str,
+        seq: int,
+        sent_ns: int,
+        payload: Any,
+        log_ns: int | None = None,
+    ) -> None:
+        """One message, logged at *log_ns* (default: now) and published at *sent_ns*."""
         channel = self._channels.get(topic)
         if channel is None:
             tp = self._types.get(topic, object)
@@ -58,12 +80,23 @@ class McapOut:
             self._channels[topic] = channel
         self._writer.add_message(
             channel,
-            log_time=time.time_ns(),
+            log_time=time.time_ns() if log_ns is None else log_ns,
             data=encode_record(payload, sender, seq),
             publish_time=sent_ns,
             sequence=seq & _UNSIGNED32,
         )
         self.written += 1
+        if not self._flush_at:
+            self._flush_at = time.monotonic() + self._flush_every
+        else:
+            self.tick()
+
+    def tick(self) -> None:
+        """Write the chunk in progress out if its oldest message has waited long enough
+        (call it now and then when messages may stop coming)."""
+        if self._flush_at and time.monotonic() >= self._flush_at:
+            self._writer.flush()  # type: ignore[no-untyped-call]  # mcap's own annotations
+            self._flush_at = 0.0
 
     @property
     def size(self) -> int:

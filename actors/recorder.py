@@ -50,6 +50,7 @@ class Recorder(Actor):
     rotate_seconds = Param(3600.0, doc="Age at which a new file starts", unit="s", minimum=1.0)
     keep = Param(24, doc="Files kept (the oldest are removed)", minimum=1)
     written = State(0, doc="Messages recorded", metric=True)
+    period = 1.0  # what waited a second in the chunk in progress is written out
     files = State(0, doc="Files started", metric=True)
     errors = State(0, doc="Messages that could not be written (a full disk)", metric=True)
 
@@ -99,8 +100,12 @@ class Recorder(Actor):
             old.unlink(missing_ok=True)
 
     def step(self) -> None:
-        """Runs in the recorder's process on each message: one record."""
+        """Runs in the recorder's process on each message (one record) and every second
+        (what waited a second in the chunk in progress is written out: a kill loses no
+        more)."""
         if self.enlil.trigger is None:
+            if self._out is not None:
+                self._tick(self._out)
             return
         out = self._out
         if out is None or out.size >= self.rotate_mb * _MIB or self._aged():
@@ -120,6 +125,14 @@ class Recorder(Actor):
             self._close()  # a new file at the next message
             return
         self.written += 1
+
+    def _tick(self, out: McapOut) -> None:
+        try:
+            out.tick()
+        except OSError as exc:
+            self.errors += 1
+            self.enlil.log.error("cannot write a recording", file=str(out.path), error=str(exc))
+            self._close()
 
     def _aged(self) -> bool:
         return bool(time.monotonic() - self._began >= self.rotate_seconds)

@@ -17,10 +17,14 @@ EXIT_UNAVAILABLE: Final = 69
 
 def add_commands(sub: Any, config_arg: Any) -> None:
     """Add ``record`` and ``play`` to the command line's subcommands."""
-    rec = sub.add_parser("record", help="record topics of a running site into an MCAP file")
+    rec = sub.add_parser(
+        "record",
+        help="record topics of a running site into an MCAP file (-o); 'record repair FILE...' "
+        "completes recordings a kill left unfinished",
+    )
     config_arg(rec)
     rec.add_argument("topics", nargs="*", help="topics or prefix.* patterns (default: all)")
-    rec.add_argument("-o", "--out", type=Path, required=True, help="the .mcap file to write")
+    rec.add_argument("-o", "--out", type=Path, help="the .mcap file to write")
     rec.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
     rec.add_argument("--count", type=int, default=0, help="stop after this many messages")
     play = sub.add_parser("play", help="publish an MCAP recording into a running site")
@@ -31,9 +35,14 @@ def add_commands(sub: Any, config_arg: Any) -> None:
 
 
 def cmd_record(site: SiteConfig, args: Any) -> int:
-    """Record; print how many messages were written."""
+    """Record; print how many messages were written (or ``repair`` files)."""
     from supervisor.recording import record  # noqa: PLC0415 - only these commands need MCAP
 
+    if args.out is None and args.topics[:1] == ["repair"]:
+        return cmd_repair([Path(f) for f in args.topics[1:]])
+    if args.out is None:
+        print("error: record needs -o FILE.mcap (or: record repair FILE...)", file=sys.stderr)
+        return EXIT_USAGE
     for topic in args.topics:
         try:
             parse_pattern(topic)
@@ -56,6 +65,35 @@ def cmd_record(site: SiteConfig, args: Any) -> int:
         return unreachable_exit(exc)
     print(f"wrote {args.out} ({written} messages)")
     return 0
+
+
+def cmd_repair(files: list[Path]) -> int:
+    """Complete each recording a kill left without its footer; 0 when all were read."""
+    from mcap.exceptions import McapError  # noqa: PLC0415
+
+    from supervisor.mcap_repair import is_complete, repair  # noqa: PLC0415
+
+    if not files:
+        print("error: record repair needs one or more .mcap files", file=sys.stderr)
+        return EXIT_USAGE
+    code = 0
+    for path in files:
+        try:
+            if is_complete(path):
+                print(f"{path}: complete, nothing to repair")
+                continue
+            found = repair(path)
+        except OSError as exc:
+            print(f"error: {path}: {exc.strerror or exc}", file=sys.stderr)
+            code = EXIT_USAGE
+            continue
+        except McapError as exc:
+            print(f"error: {path} is not an MCAP recording: {exc}", file=sys.stderr)
+            code = EXIT_USAGE
+            continue
+        why = f" (the rest was cut: {found.stopped})" if found.stopped else ""
+        print(f"{path}: repaired, {len(found.messages)} messages recovered{why}")
+    return code
 
 
 def cmd_play(site: SiteConfig, args: Any) -> int:

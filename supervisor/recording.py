@@ -31,6 +31,7 @@ from actors.link import BrokerLink
 from actors.mcap_out import McapOut
 from actors.site import SiteConfig
 from supervisor.docs import declared_types
+from supervisor.mcap_repair import is_complete, salvage
 
 
 def record(
@@ -62,6 +63,7 @@ def record(
             if left <= 0:
                 break
             message = link.recv(left)
+            mcap.tick()  # a kill loses at most the last second
             if message is None or (every and message.topic.startswith("$")):
                 continue
             env = message.envelope
@@ -76,7 +78,11 @@ def record(
 
 
 def recorded(path: Path, topics: Iterable[str] = ()) -> Iterator[tuple[str, int, Any]]:
-    """(topic, log_time ns, payload) of each message of a recording, in log-time order."""
+    """(topic, log_time ns, payload) of each message of a recording, in log-time order; of
+    an unfinished one (no footer: a killed recorder), what its whole chunks hold."""
+    if not is_complete(path):
+        yield from _salvaged(path, topics)
+        return
     with path.open("rb") as f:
         reader = make_reader(f)
         chosen = list(topics) or None
@@ -92,6 +98,20 @@ def recorded(path: Path, topics: Iterable[str] = ()) -> Iterator[tuple[str, int,
                 yield channel.topic, message.log_time, payload
         except struct.error as exc:  # cut short
             raise ValueError(f"the recording ends in the middle of a record ({exc})") from None
+
+
+def _salvaged(path: Path, topics: Iterable[str]) -> Iterator[tuple[str, int, Any]]:
+    found = salvage(path)
+    chosen = set(topics)
+    for m in sorted(found.messages, key=lambda m: m.log_time):
+        channel = found.channels.get(m.channel_id)
+        if channel is None or (chosen and channel.topic not in chosen):
+            continue
+        try:
+            payload, _, _ = decode_record(m.data)
+        except ValueError as exc:
+            raise ValueError(f"message {m.sequence} on {channel.topic!r}: {exc}") from None
+        yield channel.topic, m.log_time, payload
 
 
 def check_recording(path: Path) -> None:
@@ -148,7 +168,12 @@ def snapshot_to_mcap(snapshot: Snapshot, out: Path, types: dict[str, Any]) -> in
         for event in snapshot.events:
             if event.kind == "message" and event.topic:
                 mcap.write(
-                    event.topic, event.sender or "", event.seq, event.timestamp_ns, event.payload
+                    event.topic,
+                    event.sender or "",
+                    event.seq,
+                    event.timestamp_ns,
+                    event.payload,
+                    log_ns=int(event.time * 1e9),  # when the actor handled it, as recorded
                 )
     finally:
         mcap.close()

@@ -152,3 +152,123 @@ def test_the_recorder_actor_rotates_and_keeps_everything_in_order(mesh: MeshFact
                 numbers.append(record["value"])
     assert numbers == list(range(numbers[0], 3001))  # the newest, each once, in order
     assert numbers[0] > 1  # older files were removed
+
+
+def _streamed(path: Path) -> list[int]:
+    """The count.n values in *path* as mcap's own stream reader reads a file with no footer
+    (front to back, up to where it is cut)."""
+    from mcap.stream_reader import StreamReader
+
+    from supervisor.mcap_repair import salvage
+
+    values = []
+    with path.open("rb") as f:
+        channels: dict[int, str] = {}
+        try:
+            for record in StreamReader(f, skip_magic=False).records:
+                if type(record).__name__ == "Channel":
+                    channels[record.id] = record.topic  # type: ignore[attr-defined]
+                elif (
+                    type(record).__name__ == "Message"
+                    and channels.get(
+                        record.channel_id  # type: ignore[attr-defined]
+                    )
+                    == "count.n"
+                ):
+                    values.append(json.loads(record.data)["value"])  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - a killed file ends mid-record: read up to it
+            pass
+    found = salvage(path)  # the same, as play and record repair read it
+    topic = {i: c.topic for i, c in found.channels.items()}
+    ours = [json.loads(m.data)["value"] for m in found.messages if topic[m.channel_id] == "count.n"]
+    assert values == ours
+    return values
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("who", ["record", "recorder"])
+def test_a_recording_killed_mid_stream_keeps_what_was_flushed_and_is_repaired(
+    mesh: MeshFactory, tmp_path: Path, who: str
+) -> None:
+    """``record`` (or the Recorder actor) is killed with SIGKILL after 200 numbers: within a
+    second they are in the file already (a chunk is written out every second, even when
+    nothing more comes), so mcap's stream reader reads them all from the killed file; play
+    takes the file as it is, and ``record repair`` makes it complete (a seeking reader
+    opens it)."""
+    import signal
+
+    from mcap.reader import make_reader
+
+    data = site_of("counter")
+    if who == "recorder":
+        data["actors"]["recorder"] = {
+            "class": "actors.recorder:Recorder",
+            "topics": {"data": "count.*"},
+            "after": ["counter"],
+        }
+    site = mesh.start(data)
+    if who == "record":
+        out = tmp_path / "killed.mcap"
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "supervisor", "record", "count.n", "-o", str(out)),
+                *("--config", str(site.config_path)),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None and "recording into" in proc.stdout.readline()
+        pid = proc.pid
+    else:
+        pid = site.pid("recorder")
+        out = next((site.site.site.run_dir / "recordings").glob("recorder-*.mcap"))
+    cursor = site.publish("count.go", [200, 20])
+    site.collect("count.n", 200, after=cursor)
+    site.wait_until(lambda: _streamed(out)[-1:] == [200], 20, "the numbers in the file")
+    os.kill(pid, signal.SIGKILL)
+    if who == "record":
+        proc.wait(timeout=30)
+        assert proc.stdout is not None
+        proc.stdout.close()
+    else:
+        site.wait_restarted("recorder", pid)
+    assert _streamed(out) == list(range(1, 201))
+    fresh = mesh.start(site_of("counter"))  # play takes the unfinished file as it is
+    played = supervisor_cli("play", str(out), "--rate", "0", config=fresh.config_path)
+    total = 200 if who == "record" else 201  # the recorder reads count.* (count.go too)
+    assert played.returncode == 0, played.stderr
+    assert f"published {total} messages" in played.stdout, played.stdout
+    fixed = supervisor_cli("record", "repair", str(out))
+    assert fixed.returncode == 0 and f"{total} messages recovered" in fixed.stdout, fixed.stdout
+    assert [r["value"] for t, r, _ in read_back(out)["messages"] if t == "count.n"] == list(
+        range(1, 201)
+    )
+    with out.open("rb") as f:
+        assert make_reader(f).get_summary() is not None
+    again = supervisor_cli("record", "repair", str(out))
+    assert "complete, nothing to repair" in again.stdout
+
+
+def test_a_snapshot_exported_as_mcap_keeps_each_messages_own_time(tmp_path: Path) -> None:
+    """A window of three messages handled a few seconds apart: each is logged at the time
+    its actor handled it (not at the export), so it plays back at its own pace."""
+    from mcap.reader import make_reader
+    from mesh_actors import Tally
+
+    from actors.snapshots import write_snapshot
+    from actors.testing import Harness
+
+    harness = Harness(Tally, name="tally")
+    handled = []
+    for n in (1, 2, 3):
+        harness.feed("n", n)
+        handled.append(harness.clock.wall_ns())
+        harness.advance(7.5)
+    path = write_snapshot(tmp_path / "snaps", harness.engine.snapshot("manual", None), keep=5)
+    out = tmp_path / "window.mcap"
+    proc = supervisor_cli("snapshot", "export", str(path), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    with out.open("rb") as f:
+        times = [m.log_time for _, _, m in make_reader(f).iter_messages(log_time_order=True)]
+    assert [round(t / 1e9, 3) for t in times] == [round(t / 1e9, 3) for t in handled]
+    assert times[2] - times[0] == 15_000_000_000

@@ -109,6 +109,9 @@ class FaultLedger:
                     "actor": "supervisor",
                     "time": time.time(),
                 }
+                # On the ledger now, not when it comes back through the broker: a ``faults``
+                # read right after sees it, and the rule's limit counts it at once.
+                self._keep(entry)
                 return rule, entry
         return None
 
@@ -133,6 +136,8 @@ class FaultLedger:
             self.malformed += 1
             return True
         entry = message.envelope.payload
+        if message.envelope.sender == "supervisor":
+            return True  # its own: kept when it was injected (supervisor_fault)
         if (
             not isinstance(entry, dict)
             or not all(type(entry.get(k)) is t for k, t in _FIELDS.items())
@@ -141,6 +146,11 @@ class FaultLedger:
         ):
             self.malformed += 1
             return True
+        self._keep(entry)
+        return True
+
+    def _keep(self, entry: dict[str, Any]) -> None:
+        """An entry on the ledger: kept (bounded) and counted."""
         kept = {k: entry[k] for k in (*_FIELDS, "actor")}
         kept["time"] = entry.get("time") if isinstance(entry.get("time"), float) else None
         edge = entry.get("edge")
@@ -149,7 +159,6 @@ class FaultLedger:
         self.entries.append(kept)
         if edge != "lost":  # a note about an entry before it, not a fault of its own
             self.counts[(kept["rule"], kept["hop"], kept["kind"], kept["actor"])] += 1
-        return True
 
     def result(self, newest: int = KEEP) -> dict[str, Any]:
         """What the ``faults`` op answers: the rules, the counts, the newest entries."""

@@ -168,3 +168,52 @@ def test_a_made_token_is_in_its_owner_only_file_and_in_no_log(mesh: MeshFactory)
     site.proc.send_signal(signal.SIGTERM)
     assert site.proc.wait(timeout=60) == 0
     assert not path.exists()
+
+
+async def _advertised(url: str, want: str, publish: Any) -> tuple[dict[str, Any], set[str]]:
+    """serverInfo and the topics advertised until *want* is among them (*publish* is
+    called every half second meanwhile: traffic on the site)."""
+    topics: set[str] = set()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(url, protocols=("foxglove.websocket.v1",)) as ws,
+    ):
+        info = json.loads((await ws.receive(timeout=30)).data)
+        while want not in topics:
+            try:
+                msg = await ws.receive(timeout=0.5)
+            except TimeoutError:
+                publish()
+                continue
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                data = json.loads(msg.data)
+                if data["op"] == "advertise":
+                    topics |= {c["topic"] for c in data["channels"]}
+            publish()
+    return info, topics
+
+
+@pytest.mark.slow
+def test_the_foxglove_endpoint_keeps_to_the_published_spec(mesh: MeshFactory) -> None:
+    """A connection without the foxglove.websocket.v1 subprotocol is refused (400); the
+    serverInfo has no supportedEncodings without a capability that needs it; a topic
+    family (count.*) and a service (sp.set) are never channels, and the family's concrete
+    topics are advertised once they flow."""
+    port, fox = free_port(), free_port()
+    data = web_site(port)
+    data["web"]["foxglove"] = f"127.0.0.1:{fox}"
+    data["actors"]["server"] = {"class": "call_actors:SetPoint"}
+    data["actors"]["recorder"] = {
+        "class": "actors.recorder:Recorder",
+        "topics": {"data": "count.*"},
+    }
+    site = mesh.start(data)
+    site.wait_until(lambda: "Foxglove endpoint on" in site.log_tail(200), what="the endpoint")
+    url = f"ws://127.0.0.1:{fox}/?token={TOKEN}"
+    assert asyncio.run(_ws(url, {})) == 400  # no subprotocol offered
+    info, topics = asyncio.run(
+        _advertised(url, "count.n", lambda: site.publish("count.go", [5, 5]))
+    )
+    assert info["op"] == "serverInfo" and "supportedEncodings" not in info
+    assert "count.n" in topics and "tally.seen" in topics
+    assert not [t for t in topics if "*" in t or t.startswith("$") or t in ("sp.set", "sp.runs")]

@@ -66,7 +66,8 @@ class FoxgloveBridge:
         self.clients: set[FoxgloveClient] = set()
         self.session = uuid.uuid4().hex
         for topic in sorted(types):
-            self._channel(topic)
+            if topic[:1] != "$":  # the framework's topics are not the site's channels
+                self._channel(topic)
 
     def _channel(self, topic: str) -> dict[str, Any]:
         ident = self.by_topic.get(topic)
@@ -86,8 +87,13 @@ class FoxgloveBridge:
         return channel
 
     async def seen(self, topics: list[str]) -> None:
-        """Topics on the live graph: advertise those that are new."""
-        new = [self._channel(t) for t in topics if t not in self.by_topic and t[:1] != "$"]
+        """Concrete topics that flow (on the live graph): advertise those that are new. A
+        family (``room.*``) is never a channel: each of its topics is, once it flows."""
+        new = [
+            self._channel(t)
+            for t in topics
+            if t not in self.by_topic and t[:1] != "$" and "*" not in t
+        ]
         if new:
             text = json.dumps({"op": "advertise", "channels": new})
             for client in list(self.clients):
@@ -116,7 +122,18 @@ class FoxgloveBridge:
         return {c for client in self.clients for c in client.subscriptions.values()}
 
     async def serve(self, request: web.Request) -> web.StreamResponse:
-        """One client, from its handshake to its close."""
+        """One client, from its handshake to its close; refused (400) unless it offers the
+        ``foxglove.websocket.v1`` subprotocol, as the spec asks."""
+        offered = {
+            p.strip()
+            for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
+            if p.strip()
+        }
+        if SUBPROTOCOL not in offered:
+            return web.json_response(
+                {"ok": False, "error": f"the WebSocket must offer the {SUBPROTOCOL} subprotocol"},
+                status=400,
+            )
         ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), max_msg_size=MAX_INBOUND)
         await ws.prepare(request)
         client = FoxgloveClient(ws)
@@ -128,8 +145,8 @@ class FoxgloveBridge:
                     {
                         "op": "serverInfo",
                         "name": f"enlil site {self.site_name}",
+                        # No capability (clientPublish...) needs supportedEncodings: not sent.
                         "capabilities": [],
-                        "supportedEncodings": [MESSAGE_ENCODING],
                         "metadata": {},
                         "sessionId": self.session,
                     }

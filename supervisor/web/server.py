@@ -107,8 +107,12 @@ class Hub:
                 gaps, self.view.new_gaps = self.view.new_gaps, []
                 for actor, missed, total in gaps:
                     self._event(gap_row(actor, missed, total, time.time()))
-                if self.foxglove is not None:
-                    topics = [e["topic"] for e in self.latest["graph"]["edges"]]
+                if self.foxglove is not None:  # the topics (not the services) on the graph
+                    topics = [
+                        e["topic"]
+                        for e in self.latest["graph"]["edges"]
+                        if e["from"].startswith("t:") or e["to"].startswith("t:")
+                    ]
                     self.loop.create_task(self.foxglove.seen(topics))
             self.status = data
             return

@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None, zygote: Zygote | None = None) -> int:
         if command == "call":
             return cli_calls.cmd_call(site, args.service, args.request, args.timeout)
         if command == "faults":
-            return cli_faults.cmd_faults(site, args.json, args.timeout)
+            return cli_faults.cmd_faults(site, args.json, args.timeout, args.settle)
         if command == "web":
             return cli_web.cmd_web(site, args)
         if command == "record":

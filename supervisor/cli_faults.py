@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import Any, Final
 
 from actors.site import SiteConfig
@@ -18,6 +19,10 @@ from supervisor.client import ControlClient, ControlError, ControlTimeout
 from supervisor.core.detection import detect, format_report
 
 EXIT_UNAVAILABLE: Final = 69
+#: ``faults report`` when faults are still on their way to their counters (try again).
+EXIT_PENDING: Final = 75
+#: Seconds a fault may take to show on its counter before it counts as missed.
+SETTLE: Final = 5.0
 
 
 def add_command(sub: Any, config_arg: Any) -> None:
@@ -27,6 +32,12 @@ def add_command(sub: Any, config_arg: Any) -> None:
     faults.add_argument("action", choices=["report"])
     faults.add_argument("--json", action="store_true", help="the rows as JSON")
     faults.add_argument("--timeout", type=float, default=15.0)
+    faults.add_argument(
+        "--settle",
+        type=float,
+        default=SETTLE,
+        help=f"seconds a fault may take to show before it counts as missed (default {SETTLE:g})",
+    )
 
 
 #: ``ctl fault add``'s options: the keys of a rule (``--after`` is shared with ``ctl add``,
@@ -92,16 +103,33 @@ def cmd_ctl_fault(args: Any, site: SiteConfig, endpoint: str) -> int:
     return 0
 
 
-def report(client: ControlClient) -> list[Any]:
-    """The detection rows of the site behind *client*."""
-    return detect(client.faults(), client.status())
+def report(client: ControlClient, settle: float = SETTLE, timeout: float = 15.0) -> list[Any]:
+    """The detection rows of the site behind *client*: its ledger now, held against
+    counters from heartbeats newer than the newest fault counted (waited for, at most
+    *timeout*); a fault younger than *settle* seconds that is not shown yet is pending."""
+    faults = client.faults()
+    times = [e["time"] for e in faults.get("entries", []) if isinstance(e.get("time"), float)]
+    newest = max(times, default=0.0)
+    deadline = time.monotonic() + timeout
+    while True:
+        status = client.status()
+        beats = [
+            time.time() - a["heartbeat_age"]
+            for a in status.get("actors", [])
+            if a.get("kind") == "actor" and isinstance(a.get("heartbeat_age"), int | float)
+        ]
+        if min(beats, default=newest) >= newest or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)  # a poll of the supervisor's status, bounded by the deadline
+    return detect(faults, status, recent_since=time.time() - settle)
 
 
-def cmd_faults(site: SiteConfig, as_json: bool, timeout: float) -> int:
-    """Print the report; 1 when a fault went undetected."""
+def cmd_faults(site: SiteConfig, as_json: bool, timeout: float, settle: float = SETTLE) -> int:
+    """Print the report; 1 when a fault went undetected, 75 (try again) when some are
+    still pending and none was missed."""
     try:
         with ControlClient.for_site(site, timeout) as client:
-            rows = report(client)
+            rows = report(client, settle, timeout)
     except (ControlError, ControlTimeout) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return unreachable_exit(exc)
@@ -109,4 +137,6 @@ def cmd_faults(site: SiteConfig, as_json: bool, timeout: float) -> int:
         print(json.dumps([r.encode() for r in rows], indent=2))
     else:
         print(format_report(rows))
-    return 1 if any(r.verdict == "missed" for r in rows) else 0
+    if any(r.verdict == "missed" for r in rows):
+        return 1
+    return EXIT_PENDING if any(r.verdict == "pending" for r in rows) else 0

@@ -856,3 +856,52 @@ def test_faults_are_counted_in_otel_metrics_and_on_the_prometheus_page(
         lambda s: 'enlil_faults_injected_total{actor="tally",rule="0"} 20.0' in page(),
         what="the faults on the scrape page",
     )
+
+
+def test_a_recent_fault_not_shown_yet_is_pending_not_missed() -> None:
+    """Pure: a group short of its count whose newest fault came after *recent_since* is
+    ``pending``; the same group with only old faults is ``missed``."""
+    from supervisor.core.detection import detect, format_report
+
+    def entry(hop: str, kind: str, actor: str, seq: int) -> dict[str, Any]:
+        return {"hop": hop, "kind": kind, "actor": actor, "topic": "t", "sender": "s", "seq": seq}
+
+    old = {**entry("deliver", "drop", "a", seq=1), "time": 100.0}
+    new = {**entry("deliver", "drop", "a", seq=2), "time": 200.0}
+    status = {
+        "actors": [
+            {"name": "a", "kind": "actor", "stats": {"gaps": 1}, "topics": {"subscribed": ["t"]}}
+        ]
+    }
+    rows = detect({"entries": [old, new]}, status, recent_since=150.0)
+    assert [r.verdict for r in rows] == ["pending"]
+    assert [r.verdict for r in detect({"entries": [old, new]}, status, 250.0)] == ["missed"]
+    assert "pending" in format_report(rows)
+
+
+@pytest.mark.slow
+def test_faults_report_on_a_live_site_never_says_missed_while_faults_flow(
+    mesh: MeshFactory,
+) -> None:
+    """Every third tick to the counter is dropped while ticks flow: ``faults report``, run
+    ten times meanwhile, waits for heartbeats newer than the faults it counts and calls a
+    fault still on its way pending (exit 75) or everything detected (exit 0), never
+    missed (exit 1)."""
+    from clitools import supervisor_cli
+
+    site = mesh.start(
+        {
+            "faults": {"rules": [{"hop": "deliver", "to": "counter", "kind": "drop", "every": 3}]},
+            "actors": {
+                "ticker": {"class": "mesh_actors:Ticker"},
+                "counter": {"class": "mesh_actors:TickCounter", "after": ["ticker"]},
+            },
+        }
+    )
+    site.wait_for("ticks.seen", lambda n: n >= 10)
+    codes = []
+    for _ in range(10):
+        proc = supervisor_cli("faults", "report", config=site.config_path)
+        assert "missed" not in proc.stdout, proc.stdout
+        codes.append(proc.returncode)
+    assert set(codes) <= {0, 75}, codes

@@ -111,13 +111,20 @@ class Detection:
     #: Of *injected*, those no counter can show (at a stream's start, or held by a
     #: process that an injected crash ended).
     unseeable: int = 0
+    #: Whether the group's newest fault is too recent to be held against its counter yet
+    #: (a dropped message shows as a gap only when the next one comes).
+    recent: bool = False
 
     @property
     def verdict(self) -> str:
-        """``detected``, ``missed`` or ``not counted`` (no counter shows such a fault)."""
+        """``detected``, ``missed``, ``pending`` (short, but its newest fault is recent:
+        its detection may still be on its way) or ``not counted`` (no counter shows such
+        a fault)."""
         if self.detected is None:
             return "not counted"
-        return "detected" if self.detected >= self.injected - self.unseeable else "missed"
+        if self.detected >= self.injected - self.unseeable:
+            return "detected"
+        return "pending" if self.recent else "missed"
 
     def encode(self) -> dict[str, Any]:
         """A plain record (``--json``)."""
@@ -193,9 +200,13 @@ def _identity(entry: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(entry.get(k) for k in ("rule", "hop", "kind", "topic", "sender", "seq", "actor"))
 
 
-def detect(faults: dict[str, Any], status: dict[str, Any]) -> list[Detection]:
+def detect(
+    faults: dict[str, Any], status: dict[str, Any], recent_since: float | None = None
+) -> list[Detection]:
     """Group the faults injected (the ``faults`` op's ``entries``) by the actor and
-    counter that should show them, against the ``status`` reply."""
+    counter that should show them, against the ``status`` reply. A group with a fault
+    injected after *recent_since* (wall seconds) that its counter does not show yet is
+    ``pending``, not ``missed``."""
     records = [a for a in status.get("actors", []) if a.get("kind") == "actor"]
     by_name = {a["name"]: a for a in records}
     counts = status.get("counts") or {}
@@ -219,16 +230,19 @@ def detect(faults: dict[str, Any], status: dict[str, Any]) -> list[Detection]:
             group[1].add(kind)
             continue
         actors, counter = found
+        when = entry.get("time")
+        is_recent = recent_since is not None and isinstance(when, float) and when >= recent_since
         for actor in actors:
-            group = groups.setdefault((actor, counter), [0, set(), 0])
+            group = groups.setdefault((actor, counter), [0, set(), 0, False])
             group[0] += 1
             group[1].add(kind)
             group[2] += int(unseeable)
+            group[3] = group[3] or is_recent
     out = []
-    for (actor, counter), (n, kinds, unseen) in sorted(groups.items()):
+    for (actor, counter), (n, kinds, unseen, recent) in sorted(groups.items()):
         record = by_name.get(actor)
         seen = _counter(record, counter, counts) if record is not None else 0
-        out.append(Detection(actor, counter, n, seen, tuple(sorted(kinds)), unseen))
+        out.append(Detection(actor, counter, n, seen, tuple(sorted(kinds)), unseen, recent))
     for (actor, _), (n, kinds, _) in sorted(quiet.items()):
         out.append(Detection(actor, "-", n, None, tuple(sorted(kinds))))
     return out

@@ -49,10 +49,10 @@ class Recorder(Actor):
     rotate_mb = Param(64.0, doc="Size at which a new file starts", unit="MiB", minimum=0.01)
     rotate_seconds = Param(3600.0, doc="Age at which a new file starts", unit="s", minimum=1.0)
     keep = Param(24, doc="Files kept (the oldest are removed)", minimum=1)
-    written = State(0, doc="Messages recorded", metric=True)
+    written = State(0, doc="Messages recorded", metric="counter")
     period = 1.0  # what waited a second in the chunk in progress is written out
-    files = State(0, doc="Files started", metric=True)
-    errors = State(0, doc="Messages that could not be written (a full disk)", metric=True)
+    files = State(0, doc="Files started", metric="counter")
+    errors = State(0, doc="Messages that could not be written (a full disk)", metric="counter")
 
     def __init__(self) -> None:
         self._out: McapOut | None = None

@@ -47,6 +47,7 @@ from opentelemetry.trace import (
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from actors.core.declarations import metric_kind
 from actors.export_health import install, watched
 
 #: The breaker states as gauge levels.
@@ -230,8 +231,14 @@ class Metrics:
             "enlil.step.duration", unit="s", description="Duration of step()"
         )
         for var in [*engine.spec.states.values(), *engine.spec.outputs.values()]:
-            if getattr(var, "metric", False):
-                meter.create_observable_gauge(
+            kind = metric_kind(getattr(var, "metric", False))
+            if kind is not None:
+                make = (
+                    meter.create_observable_counter
+                    if kind == "counter"
+                    else meter.create_observable_gauge
+                )
+                make(
                     f"enlil.{var.name}",
                     callbacks=[self._declared(var.name)],
                     unit=var.unit or "1",

@@ -93,15 +93,15 @@ class MqttBridge(Actor):
     )
     incoming = Output("{name}.in", object, doc="Messages from MQTT (topics: from_mqtt's values)")
     connected = Output("{name}.connected", bool, doc="Whether the MQTT session is up", metric=True)
-    forwarded_out = Output("{name}.forwarded_out", int, doc="Sent to MQTT", metric=True)
-    forwarded_in = Output("{name}.forwarded_in", int, doc="Received from MQTT", metric=True)
+    forwarded_out = Output("{name}.forwarded_out", int, doc="Sent to MQTT", metric="counter")
+    forwarded_in = Output("{name}.forwarded_in", int, doc="Received from MQTT", metric="counter")
     dropped = Output(
-        "{name}.dropped", int, doc="Not sent: not encodable, or the queue full", metric=True
+        "{name}.dropped", int, doc="Not sent: not encodable, or the queue full", metric="counter"
     )
     decode_errors = Output(
-        "{name}.decode_errors", int, doc="MQTT payloads that did not decode", metric=True
+        "{name}.decode_errors", int, doc="MQTT payloads that did not decode", metric="counter"
     )
-    reconnects = Output("{name}.reconnects", int, doc="Sessions after the first", metric=True)
+    reconnects = Output("{name}.reconnects", int, doc="Sessions after the first", metric="counter")
 
     host = Param("127.0.0.1", doc="MQTT broker host")
     port = Param(1883, doc="MQTT broker port", minimum=1, maximum=65535)

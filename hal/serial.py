@@ -72,19 +72,19 @@ class SerialLink(Actor):
     )
     rx = Output("{name}.rx", object, doc="A frame from the device: text (line framing) or bytes")
     connected = Output("{name}.connected", bool, doc="Whether the port is open", metric=True)
-    bytes_in = Output("{name}.bytes_in", int, doc="Bytes read", unit="By", metric=True)
-    bytes_out = Output("{name}.bytes_out", int, doc="Bytes written", unit="By", metric=True)
-    frames_in = Output("{name}.frames_in", int, doc="Frames received", metric=True)
-    frames_out = Output("{name}.frames_out", int, doc="Frames written", metric=True)
+    bytes_in = Output("{name}.bytes_in", int, doc="Bytes read", unit="By", metric="counter")
+    bytes_out = Output("{name}.bytes_out", int, doc="Bytes written", unit="By", metric="counter")
+    frames_in = Output("{name}.frames_in", int, doc="Frames received", metric="counter")
+    frames_out = Output("{name}.frames_out", int, doc="Frames written", metric="counter")
     framing_errors = Output(
-        "{name}.framing_errors", int, doc="Frames that failed to decode", metric=True
+        "{name}.framing_errors", int, doc="Frames that failed to decode", metric="counter"
     )
-    reconnects = Output("{name}.reconnects", int, doc="Reopens after the first", metric=True)
+    reconnects = Output("{name}.reconnects", int, doc="Reopens after the first", metric="counter")
     tx_dropped = Output(
         "{name}.tx_dropped",
         int,
         doc="Frames dropped: queue full, not bytes, or cut off",
-        metric=True,
+        metric="counter",
     )
 
     url = Param(

@@ -44,6 +44,8 @@ class ActorFacts:
     #: Services it serves, and services it calls.
     serves: tuple[str, ...] = ()
     calls: tuple[str, ...] = ()
+    #: Its declared metrics: (variable, kind, doc, unit, class name) each.
+    metrics: tuple[tuple[str, str, str, str, str], ...] = ()
 
     def access(self) -> ActorAccess:
         """What its rights on a checked site come from."""
@@ -56,7 +58,12 @@ class ActorFacts:
             return tuple(dict.fromkeys(a + b))
 
         return ActorFacts(
-            *(both(getattr(self, key), getattr(other, key)) for key in _FACTS),
+            inputs=both(self.inputs, other.inputs),
+            retained=both(self.retained, other.retained),
+            outputs=both(self.outputs, other.outputs),
+            serves=both(self.serves, other.serves),
+            calls=both(self.calls, other.calls),
+            metrics=tuple(dict.fromkeys(self.metrics + other.metrics)),
         )
 
 
@@ -71,19 +78,38 @@ class SiteFacts:
     def decode(cls, text: str) -> SiteFacts:
         """Read the inspector's JSON line (ValueError when it is not one)."""
         data = json.loads(text)
-        actors = {
-            str(name): ActorFacts(
-                *(tuple(map(str, a.get(key, []))) for key in _FACTS),
-            )
-            for name, a in data["actors"].items()
-        }
+        actors = {str(name): _facts(a) for name, a in data["actors"].items()}
         problems = [ConfigProblem(str(f), str(k), str(r)) for f, k, r in data["problems"]]
         return cls(actors, problems)
 
 
+def _facts(data: dict[str, Any]) -> ActorFacts:
+    """One actor's facts from the inspector's answer."""
+
+    def texts(key: str) -> tuple[str, ...]:
+        return tuple(map(str, data.get(key, [])))
+
+    return ActorFacts(
+        inputs=texts("inputs"),
+        retained=texts("retained"),
+        outputs=texts("outputs"),
+        serves=texts("serves"),
+        calls=texts("calls"),
+        metrics=tuple(_metric(m) for m in data.get("metrics", [])),
+    )
+
+
+def _metric(item: Any) -> tuple[str, str, str, str, str]:
+    """One declared metric from the inspector's answer (ValueError when it is not one)."""
+    if not isinstance(item, list) or len(item) != 5:  # noqa: PLR2004 - its five fields
+        raise ValueError(f"a declared metric must be five strings, got {item!r}")
+    name, kind, doc, unit, cls = (str(x) for x in item)
+    return name, kind, doc, unit, cls
+
+
 def _inspect(config: str, extra: dict[str, Any] | None) -> dict[str, Any]:
     """In the inspector's process: import the classes and resolve them."""
-    from actors.core.declarations import NAME_FIELD  # noqa: PLC0415
+    from actors.core.declarations import NAME_FIELD, metric_kind  # noqa: PLC0415
     from actors.site import ConfigError, load_site  # noqa: PLC0415 - the child's own imports
     from supervisor.site import declared_actors  # noqa: PLC0415
 
@@ -108,6 +134,11 @@ def _inspect(config: str, extra: dict[str, Any] | None) -> dict[str, Any]:
                 {s.service.replace(NAME_FIELD, d.name) for s in d.spec.services.values()}
             ),
             "calls": sorted({c.service for c in d.spec.calls.values()}),
+            "metrics": [
+                [name, kind, var.doc, var.unit or "", d.spec.cls_name]
+                for name, var in (*d.spec.states.items(), *d.spec.outputs.items())
+                if (kind := metric_kind(getattr(var, "metric", False)))
+            ],
         }
         for d in decls
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,16 +99,64 @@ def test_prometheus_endpoint_serves_the_whole_site(mesh: MeshFactory) -> None:
             return str(r.read().decode())
 
     site.wait_status(
-        lambda s: 'enlil_total{actor="m"} 5.0' in page(),
+        lambda s: 'enlil_metered_total_value{actor="m"} 5.0' in page(),
         what="the declared metric on the scrape page",
     )
     text = page()
+    assert "# HELP enlil_metered_total_value Sum of the numbers so far ({item})" in text
     assert 'enlil_up{actor="broker",kind="broker"} 1' in text
     assert 'enlil_restarts_total{actor="m"} 1' in text
     assert 'enlil_exits_total{actor="m",reason="killed"} 1' in text
     assert 'enlil_messages_total{actor="m",outcome="accepted"}' in text
     assert "# TYPE enlil_messages_total counter" in text
     assert "enlil_control_up 1.0" in text
+
+
+@pytest.mark.slow
+def test_the_prometheus_page_passes_promtool(mesh: MeshFactory, tmp_path: Path) -> None:
+    """A site with the serial link, its simulated device, the recorder and a durable
+    counter: ``promtool check metrics`` finds nothing to say; cumulative counts are
+    counters (``_total``), a declared metric's HELP is its doc, its unit in its name, and
+    two declarations named alike (``errors``) are two families."""
+    import shutil
+    import socket
+    import subprocess
+    import urllib.request
+
+    from test_serial import sim_site
+
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: ./scripts/test installs it (Debian prometheus)"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = sim_site()
+    data["telemetry"] = {"prometheus": f"127.0.0.1:{port}"}
+    data["actors"]["recorder"] = {"class": "actors.recorder:Recorder"}
+    data["actors"]["m"] = {"class": "mesh_actors:Metered"}
+    site = mesh.start(data)
+    site.publish("metered.in", 3)
+
+    def page() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            return str(r.read().decode())
+
+    site.wait_status(
+        lambda s: all(
+            f in page() for f in ("enlil_serial_link_bytes_in_bytes_total", "enlil_room_sim_air")
+        ),
+        what="the link's and the simulator's metrics",
+    )
+    text = page()
+    checked = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "# TYPE enlil_serial_link_reconnects_total counter" in text
+    assert "# HELP enlil_serial_link_bytes_in_bytes_total Bytes read" in text
+    assert "# TYPE enlil_recorder_errors_total counter" in text
+    assert "# TYPE enlil_room_sim_air_celsius gauge" in text
+    assert "enlil_bytes_in" not in text.replace("enlil_serial_link_bytes_in", "")
 
 
 def test_a_plugin_sees_the_site_through_its_control_client_and_event_stream(

@@ -197,6 +197,23 @@ class Input(Variable):
         }
 
 
+#: What ``metric=`` may say: ``True`` or ``"gauge"`` (a level), ``"counter"`` (a count that
+#: only grows while the process lives: Prometheus ``_total``, OTel a counter).
+METRIC_KINDS: Final = ("gauge", "counter")
+
+
+def metric_kind(value: Any) -> str | None:
+    """The kind of metric a declaration's ``metric=`` makes (None: not a metric);
+    TypeError names what it may be."""
+    if value is False or value is None:
+        return None
+    if value is True:
+        return "gauge"
+    if value in METRIC_KINDS:
+        return str(value)
+    raise TypeError(f"metric= must be True, False, 'gauge' or 'counter', got {value!r}")
+
+
 class Output(Variable):
     """A value the actor produces on *topic*. Assigning it publishes it after ``step()``."""
 
@@ -209,7 +226,7 @@ class Output(Variable):
         *,
         doc: str | None = None,
         unit: str | None = None,
-        metric: bool = False,
+        metric: bool | str = False,
         default: Any = None,
         shared: bool = False,
         retained: bool = False,
@@ -217,6 +234,7 @@ class Output(Variable):
     ) -> None:
         super().__init__(doc=doc, unit=unit, type_=type, default=default)
         self.topic = topic
+        metric_kind(metric)
         self.metric = metric
         self.shared = shared
         self.retained = retained
@@ -260,11 +278,12 @@ class State(Variable):
         *,
         doc: str | None = None,
         unit: str | None = None,
-        metric: bool = False,
+        metric: bool | str = False,
         type: Any = None,
         durable: bool = False,
     ) -> None:
         super().__init__(doc=doc, unit=unit, type_=type or _infer(default), default=default)
+        metric_kind(metric)
         self.metric = metric
         self.durable = durable
 

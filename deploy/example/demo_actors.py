@@ -28,9 +28,11 @@ class RoomProtocol(Actor):
     heater = Input("heater.command", bool, doc="Whether the heater should be on", default=False)
     temperature = Output("sensor.temperature", float, doc="Measured room temperature", unit="degC")
     command = Output("room.tx", str, doc="A command line for the device")
-    readings = State(0, doc="Readings received", metric=True)
+    readings = State(0, doc="Readings received", metric="counter")
     relay = State(False, doc="The relay as the device last confirmed it")
-    errors = State(0, doc="Lines the device could not take, or we could not parse", metric=True)
+    errors = State(
+        0, doc="Lines the device could not take, or we could not parse", metric="counter"
+    )
 
     def step(self) -> None:
         """Runs in the sensor's process on every line and every heater command."""
@@ -64,7 +66,7 @@ class Thermostat(Actor):
     heater = Output("heater.command", bool, doc="True turns the heater on")
     setpoint = Param(21.0, doc="Target temperature at start", unit="degC")
     band = Param(0.3, doc="Hysteresis: half-width of the dead band", unit="degC")
-    switches = State(0, doc="How often the heater switched", metric=True)
+    switches = State(0, doc="How often the heater switched", metric="counter")
     target = State(
         21.0,
         doc="Target temperature now (set through a call); kept across restarts",

@@ -236,8 +236,25 @@ class Controller:
                 "records_failed": sup.records_failed,
             },
             "actors": [sup.broker.status(now)]
-            + [{**c.status(now), "etag": self.swaps.etag_of(c.name)} for c in sup.actors.values()],
+            + [
+                {
+                    **c.status(now),
+                    "etag": self.swaps.etag_of(c.name),
+                    "declared_metrics": self._declared_metrics(c.name),
+                }
+                for c in sup.actors.values()
+            ],
             "counts": counts,
+        }
+
+    def _declared_metrics(self, name: str) -> dict[str, dict[str, str]]:
+        """Actor *name*'s declared metrics: kind, doc, unit and class, by variable (what a
+        Prometheus page needs to name and describe them)."""
+        facts = self.membership.facts.get(name)
+        if facts is None:
+            return {}
+        return {
+            m[0]: {"kind": m[1], "doc": m[2], "unit": m[3], "class": m[4]} for m in facts.metrics
         }
 
     # -- requests forwarded to actors ---------------------------------------------------------

@@ -134,7 +134,9 @@ class Design:
         for actor in actors:
             for name, var in actor.spec.outputs.items():
                 for topic in actor.topics.get(name, [var.topic]):
-                    end = End(actor.name, name, var.type, shared=var.shared, metric=var.metric)
+                    end = End(
+                        actor.name, name, var.type, shared=var.shared, metric=bool(var.metric)
+                    )
                     self.producers.setdefault(topic, []).append(end)
             for name, ivar in actor.spec.inputs.items():
                 for topic in actor.topics.get(name, [ivar.topic]):

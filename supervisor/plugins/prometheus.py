@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -52,21 +52,20 @@ class SiteCollector:
             "Messages and events counted by each process",
             labels=["actor", "outcome"],
         )
-        declared: dict[str, GaugeMetricFamily] = {}
+        declared: dict[str, GaugeMetricFamily | CounterMetricFamily] = {}
         for a in actors:
             name = str(a["name"])
             up.add_metric([name, str(a["kind"])], int(a["state"] == "running"))
             for outcome, value in _numbers(a.get("stats")):
                 messages.add_metric([name, outcome], value)
+            meta = a.get("declared_metrics")
+            meta = meta if isinstance(meta, dict) else {}
             for metric, value in _numbers(a.get("metrics"), flags=True):
-                family = declared.setdefault(
-                    metric,
-                    GaugeMetricFamily(
-                        f"enlil_{_NAME.sub('_', metric)}",
-                        f"Declared metric {metric}",
-                        labels=["actor"],
-                    ),
-                )
+                family_name, kind, text = declared_family(metric, meta.get(metric))
+                family = declared.get(family_name)
+                if family is None:
+                    cls = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+                    family = declared[family_name] = cls(family_name, text, labels=["actor"])
                 family.add_metric([name], value)
         restarts = CounterMetricFamily(
             "enlil_restarts", "Restarts of each actor by the supervisor", labels=["actor"]
@@ -82,6 +81,52 @@ class SiteCollector:
         yield from (up, messages, restarts, exits)
         yield from _call_families(actors)
         yield from (declared[name] for name in sorted(declared))
+
+
+#: Units (UCUM, as declarations write them) in Prometheus's base-unit words.
+UNIT_WORDS: Final = {
+    "s": "seconds",
+    "ms": "milliseconds",
+    "By": "bytes",
+    "degC": "celsius",
+    "%": "percent",
+    "1": "ratio",
+    "Hz": "hertz",
+    "V": "volts",
+    "A": "amperes",
+    "W": "watts",
+    "m": "meters",
+}
+
+
+def _snake(name: str) -> str:
+    """``SerialLink`` -> ``serial_link``."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def declared_family(metric: str, meta: Any) -> tuple[str, str, str]:
+    """The family name (without a counter's ``_total``, which the exposition adds), kind
+    and HELP of declared metric *metric*, from its declaration (*meta*: kind, doc, unit,
+    class): ``enlil_<class>_<variable>[_<unit>]``, so that one family is one
+    declaration's meaning; its doc is the HELP. Without a declaration (an actor whose
+    class did not load): ``enlil_<variable>``, a gauge."""
+    if not isinstance(meta, dict):
+        return f"enlil_{_NAME.sub('_', metric)}", "gauge", f"Declared metric {metric}"
+    unit = str(meta.get("unit") or "")
+    word = UNIT_WORDS.get(unit, _NAME.sub("_", unit).lower().strip("_"))
+    if unit.startswith("{"):  # a UCUM annotation ({item}): a count, no unit in the name
+        word = ""
+    parts = ["enlil", _snake(str(meta.get("class", ""))), _NAME.sub("_", metric)]
+    if word and not parts[-1].endswith(word):
+        parts.append(word)
+    kind = "counter" if meta.get("kind") == "counter" else "gauge"
+    if kind == "counter" and parts[-1] == "total":
+        parts.pop()  # the exposition adds it
+    elif parts[-1] == "total":
+        parts.append("value")  # _total is for counters only
+    doc = str(meta.get("doc") or f"Declared metric {metric}")
+    text = f"{doc} ({unit})" if unit and not word else doc
+    return "_".join(p for p in parts if p), kind, text
 
 
 def _numbers(table: Any, *, flags: bool = False) -> list[tuple[str, float]]:

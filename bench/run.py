@@ -212,13 +212,16 @@ def main() -> int:
         "(reported: the broker feeds a third subscriber)",
     )
     sc = web.scale(200, 5.0 if quick else 10.0)
+    # Its own preconditions first: every actor's row on the page, updates and traffic.
+    met = sc["rows"] >= 200 and sc["updates_per_s"] > 0 and sc["rate"] > 0
     row(
         "the web view in Chromium with 200 actors and a Source -> Sink flat out: time per "
         "update of the table and graph (#16)",
         f"{sc['render_ms']:.1f} ms (worst {sc['worst_ms']:.1f} ms), {sc['rows']} rows",
         f"{sc['updates_per_s']:.1f} updates/s; the Sink took {sc['rate']:,.0f} msg/s",
         "-",
-        f"< 100 ms median {'ok' if sc['render_ms'] < 100 else 'MISSED'}",
+        f"< 100 ms median {'ok' if met and sc['render_ms'] < 100 else 'MISSED'}"
+        + ("" if met else " (preconditions not met: rows, updates or traffic missing)"),
     )
     print("flight recorder...", flush=True)
     # 21 alternating rounds: the two rates are close, and bursts of a shared machine's load
@@ -235,12 +238,13 @@ def main() -> int:
     print("start-up, memory, restart...", flush=True)
     kills = 5 if quick else 20
     zyg, plain = startup.startup(50, "zygote", kills), startup.startup(50, "plain", kills)
-    ok = zyg["ready_s"] <= 1.0 and zyg["ready_s"] <= plain["ready_s"] / 3
+    ok = zyg["user_s"] <= 1.0 and zyg["user_s"] <= plain["user_s"] / 3
     row(
-        "50 actors, python -m supervisor to all ready (zygote)",
-        f"{zyg['ready_s']:.2f} s",
-        f"plain spawn {plain['ready_s']:.2f} s",
-        f"{zyg['ready_s'] / plain['ready_s']:.2f}x",
+        "50 actors, python -m supervisor to all ready as a tool sees it (zygote; last ready "
+        "in the log)",
+        f"{zyg['user_s']:.2f} s ({zyg['ready_s']:.2f} s)",
+        f"plain spawn {plain['user_s']:.2f} s",
+        f"{zyg['user_s'] / plain['user_s']:.2f}x",
         f"<= 1.0 s and <= 1/3 {'ok' if ok else 'MISSED'}",
     )
     row(
@@ -300,7 +304,9 @@ def main() -> int:
         f"stopped in {s['shutdown_s']:.1f} s",
         "-",
         "-",
-        f"no orphan, no error: {'ok' if not s['problems'] else s['problems']}",
+        f"no orphan, no error: {'ok' if not s['problems'] else s['problems']}"
+        if s["messages"] > 0
+        else "MISSED (no message counted: the run measured nothing)",
     )
     row(
         "200 actors, total memory of every process",

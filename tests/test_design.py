@@ -164,7 +164,11 @@ def test_asyncapi_has_channels_operations_and_sys_topics() -> None:
     assert {("source.reading (send)", "send"), ("all.anything (receive)", "receive")} <= actions
     message = doc["components"]["messages"]["plant_reading"]
     assert message["contentType"] == "application/msgpack"
-    assert message["payload"]["items"][5] == {"type": "number"}
+    assert message["payload"]["type"] == "number"
+    assert message["payload"]["title"] == "PlantReading"  # a named model, not an anonymous one
+    headers = message["headers"]
+    assert headers["title"] == "PlantReadingEnvelope" and headers["type"] == "object"
+    assert headers["x-enlil-wire"][-1] == "payload"
 
 
 def test_live_graph_differences() -> None:

@@ -183,3 +183,35 @@ def test_the_committed_demo_docs_are_current(tmp_path: Path) -> None:
         )
     readme = (ROOT / "README.md").read_text()
     assert "```mermaid\n" + (out / "graph.mmd").read_text() + "```" in readme
+
+
+@pytest.mark.slow
+def test_models_generated_from_the_demos_asyncapi_are_named_after_their_topics(
+    tmp_path: Path,
+) -> None:
+    """@asyncapi/modelina on the demo's document: TypeScript models named after each topic
+    and service (the envelope is the message's named headers, the value its payload), and
+    the Python models (those with code: a bare number makes none) named too; none is an
+    AnonymousSchema."""
+    from actors.site import load_site
+    from supervisor.docs import write_docs
+
+    write_docs(load_site(ROOT / "deploy" / "example" / "site.toml"), tmp_path)
+    made = node_tool("generate_models.mjs", str(tmp_path / "asyncapi.json"))
+    assert made.returncode == 0, made.stdout + made.stderr
+    models = json.loads(made.stdout.splitlines()[-1])
+    for language in ("python", "typescript"):
+        names = models[language]
+        assert names and all(n and "Anonymous" not in n for n in names), (language, names)
+    expected = {
+        "SensorTemperature",
+        "HeaterCommand",
+        "ModeCurrent",
+        "RoomRx",
+        "ThermostatSetpointSetRequest",
+        "ThermostatSetpointSetReply",
+        "ModeSetRequest",
+        "CallError",
+    }
+    assert expected <= set(models["typescript"]), models["typescript"]
+    assert "CallError" in models["python"]

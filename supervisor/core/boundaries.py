@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from actors.core.boundary import Boundary, Route
 from actors.core.declarations import type_name
+from supervisor.core.message_schema import model_name, titled
 
 if TYPE_CHECKING:
     from supervisor.core.design import ActorDecl, Design
@@ -151,7 +152,11 @@ def add_to_asyncapi(
                 "title": route.address,
                 "summary": description[:200],
                 "contentType": boundary.content_type,
-                "payload": {**schema_of(tp), "description": f"The value ({type_name(tp)})"},
+                "payload": titled(
+                    schema_of(tp),
+                    model_name(f"{sid} {route.address}"),
+                    f"The value ({type_name(tp)})",
+                ),
             }
             channel: dict[str, Any] = {
                 "address": route.address,

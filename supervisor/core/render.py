@@ -17,6 +17,7 @@ from actors.core.records import json_schema
 from actors.core.topics import parse_pattern
 from supervisor.core import boundaries, render_calls
 from supervisor.core.design import Design, Finding
+from supervisor.core.message_schema import envelope_headers, model_name, titled
 
 COLUMNS = ("actor", "name", "kind", "type", "unit", "topic", "producers", "consumers", "doc")
 
@@ -260,24 +261,6 @@ def mermaid(design: Design) -> str:
 # -- AsyncAPI 3.0 ----------------------------------------------------------------------
 
 
-def _envelope(value: dict[str, Any], description: str) -> dict[str, Any]:
-    return {
-        "type": "array",
-        "description": "The envelope: [version, sender, seq, timestamp_ns, traceparent, payload]. "
-        + description,
-        "minItems": 6,
-        "maxItems": 6,
-        "items": [
-            {"const": 1, "description": "wire version"},
-            {"type": "string", "description": "sending actor"},
-            {"type": "integer", "minimum": 1, "description": "per-sender, per-topic sequence"},
-            {"type": "integer", "description": "send time, ns since the epoch"},
-            {"type": ["string", "null"], "description": "W3C traceparent when sampled"},
-            value,
-        ],
-    }
-
-
 #: The framework's own topics: (address, description, payload schema).
 SYS_CHANNELS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("$sys.heartbeat.{process}", "Heartbeat of a process with its counters", {"type": "object"}),
@@ -324,7 +307,12 @@ def asyncapi(design: Design, servers: dict[str, dict[str, str]]) -> dict[str, An
             "title": topic,
             "summary": description[:200],
             "contentType": "application/msgpack",
-            "payload": _envelope(json_schema(tp), f"Payload type: {' | '.join(sorted(types))}."),
+            "headers": envelope_headers(model_name(topic)),
+            "payload": titled(
+                json_schema(tp),
+                model_name(topic),
+                f"The value on {topic}: {' | '.join(sorted(types))}",
+            ),
         }
         channel: dict[str, Any] = {
             "address": address,
@@ -356,7 +344,8 @@ def asyncapi(design: Design, servers: dict[str, dict[str, str]]) -> dict[str, An
             "title": address,
             "summary": description,
             "contentType": "application/msgpack",
-            "payload": _envelope(schema, description),
+            "headers": envelope_headers(model_name(address.split("{")[0])),
+            "payload": titled(schema, model_name(address.split("{")[0]), description),
         }
         name = address[address.index("{") + 1 : -1] if "{" in address else ""
         channel = {

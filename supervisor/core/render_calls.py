@@ -17,6 +17,7 @@ from typing import Any
 from actors.core.calls import REPLY_PREFIX, SERVICE_PREFIX
 from actors.core.declarations import type_name
 from supervisor.core.design import Design
+from supervisor.core.message_schema import envelope_headers, model_name, titled
 
 
 def _slug(text: str) -> str:
@@ -63,27 +64,26 @@ def mermaid_lines(design: Design, actor_ids: dict[str, str]) -> list[str]:
     return lines
 
 
-def _call_envelope(items: list[dict[str, Any]], description: str) -> dict[str, Any]:
+def _call_headers(name: str, fields: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """The envelope's fields and the call's own (its correlation id...) as one named
+    headers schema: on the wire the call's fields and its body are the envelope's payload,
+    a msgpack array in the order of ``x-enlil-call``."""
+    headers = envelope_headers(name, "sending actor (a reply goes to $rsp.<sender>)")
     return {
-        "type": "array",
-        "description": "The envelope: [version, sender, seq, timestamp_ns, traceparent, "
-        "payload]; the payload is the call's own envelope. " + description,
-        "minItems": 6,
-        "maxItems": 6,
-        "items": [
-            {"const": 1, "description": "wire version"},
-            {"type": "string", "description": "sending actor (a reply goes to $rsp.<sender>)"},
-            {"type": "integer", "minimum": 1, "description": "per-sender, per-topic sequence"},
-            {"type": "integer", "description": "send time, ns since the epoch"},
-            {"type": ["string", "null"], "description": "W3C traceparent when sampled"},
-            {"type": "array", "minItems": len(items), "maxItems": len(items), "items": items},
-        ],
+        **headers,
+        "description": headers["description"]
+        + " For a call, the payload is itself an array: the call's fields below, in the "
+        "order of x-enlil-call, then the body.",
+        "properties": {**headers["properties"], **fields},
+        "required": [*headers["required"], *required],
+        "x-enlil-call": [*fields, "body"],
     }
 
 
 def _error_schema() -> dict[str, Any]:
     return {
         "type": "object",
+        "title": "CallError",
         "description": "A call's error: its kind says whether to retry",
         "properties": {
             "kind": {"type": "string"},
@@ -112,20 +112,29 @@ def add_services(
         docs = "; ".join(sorted({e.doc for e in ends if e.doc})) or service
         request_tp, reply_tp = ends[0].request, ends[0].reply
         rid, pid = "svc_" + _slug(service), "rsp_" + _slug(service)
+        name = model_name(service)
         messages[rid] = {
             "name": rid,
             "title": f"{service} request",
             "summary": docs[:200],
             "contentType": "application/msgpack",
-            "payload": _call_envelope(
-                [
-                    {"type": "integer", "description": "correlation id of the attempt"},
-                    {"type": "integer", "description": "absolute deadline, ns since the epoch"},
-                    {"type": ["integer", "string"], "description": "idempotency key"},
-                    {"type": ["string", "null"], "description": "the server meant, or any"},
-                    {**schema(request_tp), "description": f"request: {type_name(request_tp)}"},
-                ],
-                "A request of the service " + service + ".",
+            "headers": _call_headers(
+                f"{name}Request",
+                {
+                    "id": {"type": "integer", "description": "correlation id of the attempt"},
+                    "deadline_ns": {
+                        "type": "integer",
+                        "description": "absolute deadline, ns since the epoch",
+                    },
+                    "key": {"type": ["integer", "string"], "description": "idempotency key"},
+                    "to": {"type": ["string", "null"], "description": "the server meant, or any"},
+                },
+                ["id", "deadline_ns", "key"],
+            ),
+            "payload": titled(
+                schema(request_tp),
+                f"{name}Request",
+                f"A request of the service {service}: {type_name(request_tp)}",
             ),
         }
         messages[pid] = {
@@ -133,14 +142,22 @@ def add_services(
             "title": f"{service} reply",
             "summary": f"The reply to {service}: {type_name(reply_tp)}, or an error",
             "contentType": "application/msgpack",
-            "payload": _call_envelope(
-                [
-                    {"type": "integer", "description": "the request's correlation id"},
-                    {"type": "boolean", "description": "true: a reply; false: an error"},
-                    {"oneOf": [schema(reply_tp), _error_schema()]},
-                ],
-                "A reply of the service " + service + ".",
+            "headers": _call_headers(
+                f"{name}Reply",
+                {
+                    "id": {"type": "integer", "description": "the request's correlation id"},
+                    "ok": {"type": "boolean", "description": "true: a reply; false: an error"},
+                },
+                ["id", "ok"],
             ),
+            "payload": {
+                "title": f"{name}Reply",
+                "description": f"The reply to {service} (ok) or its error (not ok)",
+                "oneOf": [
+                    titled(schema(reply_tp), f"{name}ReplyValue", type_name(reply_tp)),
+                    _error_schema(),
+                ],
+            },
         }
         channels[rid] = {
             "address": SERVICE_PREFIX + service,

@@ -327,7 +327,11 @@ def cmd_run(config: Path | None, zygote: Zygote | None = None) -> int:
             risk = exposed(folder)  # never changed: a folder the site did not make
             if risk:
                 print(f"warning: {site.path}: {key}: {risk}", file=sys.stderr)
-        return Supervisor(site, zygote, facts=facts.actors).run()
+        supervisor = Supervisor(site, zygote, facts=facts.actors)
+        code = supervisor.run()
+        if code == EXIT_CANNOT_LISTEN:  # the broker's address taken: one line, as for others
+            print(f"error: {site.path}: {supervisor.supervision.shutting_down}", file=sys.stderr)
+        return code
     except SiteLocked as exc:
         print(exc, file=sys.stderr)
         return EXIT_UNAVAILABLE

@@ -347,6 +347,14 @@ class Supervision:
         """The broker under the same backoff and intensity as an actor; past it, the site
         stops (it cannot run without its broker)."""
         broker = self.broker
+        if event.code == Exit.CANNOT_BIND and broker.restarts == 0 and not event.commanded:
+            # Its first start: another process holds the address; trying again is noise.
+            where = f"{self.site.broker.pub} and {self.site.broker.sub}"
+            reason = f"broker.pub, broker.sub: cannot listen on {where} (address in use?)"
+            self.events.child("escalated", broker.name, broker.kind, reason=reason)
+            self.exit_code = Exit.CANNOT_BIND
+            self.shutdown(reason)
+            return
         decision = self.policy.exited(event)
         if not isinstance(decision, Restart):
             reason = decision.why if isinstance(decision, Ignore) else decision.reason

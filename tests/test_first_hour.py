@@ -247,28 +247,33 @@ def _taken_port() -> tuple[socket.socket, int]:
     return holder, holder.getsockname()[1]
 
 
-@pytest.mark.parametrize("key", ["telemetry.prometheus", "supervisor.control"])
+@pytest.mark.parametrize("key", ["telemetry.prometheus", "supervisor.control", "broker.pub"])
 def test_a_taken_address_is_one_line_naming_the_key_exit_71(tmp_path: Path, key: str) -> None:
-    """A port in use for the Prometheus page or the control endpoint: one line naming the
-    key and the address, exit 71, no traceback, nothing left running."""
+    """A port in use for the Prometheus page, the control endpoint or the broker: one line
+    naming the key and the address, exit 71, no traceback, nothing left running."""
     import psutil
 
     holder, port = _taken_port()
+    with socket.socket() as spare:  # a free port for the broker's other side
+        spare.bind(("127.0.0.1", 0))
+        free = spare.getsockname()[1]
     folder = Path(tempfile.mkdtemp(prefix="enlil-l-"))
     try:
-        section, name = key.split(".")
-        value = f"127.0.0.1:{port}" if section == "telemetry" else f"tcp://127.0.0.1:{port}"
+        address = f"127.0.0.1:{port}"
+        table = {
+            "telemetry.prometheus": f'[telemetry]\nprometheus = "{address}"\n',
+            "supervisor.control": f'[supervisor]\ncontrol = "tcp://{address}"\n',
+            "broker.pub": f'[broker]\npub = "tcp://{address}"\nsub = "tcp://127.0.0.1:{free}"\n',
+        }[key]
         config = folder / "site.toml"
         config.write_text(
-            f'[site]\nname = "l"\npython_path = ["{Path(__file__).parent}"]\n'
-            f'[{section}]\n{name} = "{value}"\n'
+            f'[site]\nname = "l"\npython_path = ["{Path(__file__).parent}"]\n{table}'
             '[actors.t]\nclass = "mesh_actors:Ticker"\n'
         )
         before = {p.pid for p in psutil.process_iter()}
         proc = supervisor_cli(config=config)
         assert proc.returncode == 71, proc.stdout + proc.stderr
         lines = [line for line in proc.stderr.splitlines() if line.startswith("error")]
-        address = value.removeprefix("tcp://")
         assert len(lines) == 1 and key in lines[0] and address in lines[0], proc.stderr
         assert "Traceback" not in proc.stderr
         left = {p.pid for p in psutil.process_iter()} - before

@@ -286,11 +286,12 @@ def test_crash_looping_actor_keeps_the_supervisor_responsive(mesh: MeshFactory) 
     assert site.actor("d")["state"] == "running"
 
 
-def test_a_broker_that_cannot_bind_backs_off_and_escalates_with_the_reason(
+def test_a_broker_that_cannot_bind_at_its_first_start_stops_the_site_at_once(
     mesh: MeshFactory,
 ) -> None:
-    """Its address taken: restarts with backoff, within the intensity, then the site stops
-    with the reason (it was restarted 719 times in 13 s, and no actor ever started)."""
+    """Its address taken when the site starts: no restart loop (it was restarted 719 times
+    in 13 s once, then within the intensity); the site stops at once, exit 71, with the
+    reason naming the broker's addresses (a taken address is one clear line, #28)."""
     import socket
 
     with socket.socket() as taken:
@@ -306,16 +307,14 @@ def test_a_broker_that_cannot_bind_backs_off_and_escalates_with_the_reason(
                 },
                 timeout=120,
             )
-    assert "the supervisor exited with 1" in str(info.value)
+    assert "the supervisor exited with 71" in str(info.value)
     text = mesh.meshes[-1].log_path.read_text()
     log = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     spawned = [r for r in log if r.get("event") == "spawned" and r.get("actor") == "broker"]
-    assert len(spawned) == 4  # the first start and max_restarts restarts
-    delays = [r["delay"] for r in log if r.get("event") == "restarting"]
-    assert delays[0] == 0.0 and all(d > 0 for d in delays[1:])
+    assert len(spawned) == 1  # no restart: another process holds the address
     escalated = [r for r in log if r.get("event") == "escalated"]
     assert escalated and escalated[0]["actor"] == "broker"
-    assert f"could not bind tcp://127.0.0.1:{port}" in escalated[0]["reason"]
+    assert f"cannot listen on tcp://127.0.0.1:{port}" in escalated[0]["reason"]
     assert any("Address already in use" in str(r.get("error")) for r in log)
 
 

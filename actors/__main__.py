@@ -14,6 +14,7 @@ import sys
 from dataclasses import replace
 from typing import Any, Final
 
+from actors.faulty import used_of
 from actors.keys import KEYS_STDIN, ClientKeys, KeyProblem, read_handed_keys
 from actors.process import private_files
 from actors.runtime import EXIT_CONFIG, run_actor
@@ -21,7 +22,15 @@ from actors.settings import RuntimeConfig
 from actors.site import ConfigError, load_site
 
 #: The options a supervisor passes to an actor it starts (the hidden ones of the CLI).
-_VALUED: Final = ("--config", "--log-level", "--swap", "--class", "--params", "--table")
+_VALUED: Final = (
+    "--config",
+    "--log-level",
+    "--swap",
+    "--class",
+    "--params",
+    "--table",
+    "--faults-used",
+)
 _FLAGS: Final = ("--retained",)
 
 
@@ -36,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--table", default=None, help=argparse.SUPPRESS)  # ctl add's actor
     parser.add_argument("--retained", action="store_true", help=argparse.SUPPRESS)
+    # The site's counts of the fault rules limited per site, when it has such rules.
+    parser.add_argument("--faults-used", default=None, help=argparse.SUPPRESS)
     # A supervisor's plain spawn: the actor's keys come on standard input.
     parser.add_argument(KEYS_STDIN, action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -84,6 +95,7 @@ def run_named(  # noqa: PLR0913 - one keyword per command-line option
     params: str | None = None,
     table: str | None = None,
     retained: bool = False,
+    faults_used: str | None = None,
     keys: ClientKeys | None = None,
 ) -> int:
     """Run actor *name* of the site in *config* in this process; return the exit code."""
@@ -113,6 +125,12 @@ def run_named(  # noqa: PLR0913 - one keyword per command-line option
         changes["class_path"] = class_path
     if params is not None:
         changes["params"] = {**settings.params, **json.loads(params)}
+    if faults_used is not None:
+        try:
+            changes["fault_used"] = used_of({"used": json.loads(faults_used)})
+        except ValueError as exc:
+            print(f"actor {name}: --faults-used: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
     if changes:
         settings = replace(settings, **changes)
     return run_actor(settings)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from actors.core.topics import SYS_HEARTBEAT
-from actors.faulty import FaultInjector, rules_of
+from actors.faulty import FaultInjector, rules_of, used_of
 from actors.transport import Transport
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ class InjectsFaults:
     logging: LogSetup
     faults: FaultInjector | None
     _fault_seed: int
+    _fault_rules: tuple[Any, ...]
     _link: BrokerLink | None
     rewired: bool
     _heartbeat: Callable[[ActorEngine], dict[str, Any]]
@@ -40,6 +41,8 @@ class InjectsFaults:
         #: The site's fault rules for this actor, when it has any (None: the plain transport).
         self.faults = None
         self._fault_seed = config.fault_seed
+        #: The rules in force (site.toml's until ``ctl fault`` changes them), paused or not.
+        self._fault_rules = (config.fault_seed, tuple(config.fault_rules), False)
         self._link = None
         #: The transport was rewrapped (``ctl fault``): the loop takes its receive again.
         self.rewired = False
@@ -50,9 +53,11 @@ class InjectsFaults:
         engine: ActorEngine,
         link: BrokerLink,
         rules: list[Any] | None = None,
+        used: dict[int, int] | None = None,
     ) -> None:
         """Wrap the transport (and the step) with the fault rules for this actor, if any
-        (*rules*: those of ``ctl fault``, in place of site.toml's)."""
+        (*rules*: those of ``ctl fault``, in place of site.toml's; *used*: the site's
+        counts of the rules limited per site, in place of those it was started with)."""
         log_file = self.logging.file
         if self.faults is not None:  # the rules changed: the plain transport and step first
             # What the old rules injected goes on the ledger; what they still held is lost.
@@ -68,7 +73,13 @@ class InjectsFaults:
             with contextlib.suppress(OSError):
                 started = (cfg.run_dir / "supervisor.pid").stat().st_mtime
         chosen = list(cfg.fault_rules) if rules is None else rules
-        injector = FaultInjector(cfg.name, self._fault_seed, chosen, started=started)
+        injector = FaultInjector(
+            cfg.name,
+            self._fault_seed,
+            chosen,
+            started=started,
+            used=cfg.fault_used if used is None else used,
+        )
         if injector.active:
             injector.wrap(self.transport)
             injector.passed(engine.streams_in())
@@ -101,11 +112,20 @@ class InjectsFaults:
         force now; return how many rules apply to this actor. The loop picks the new
         transport up after this message."""
         seed, rules = rules_of(faults)
-        if faults.get("paused"):
+        used = used_of(faults)
+        paused = bool(faults.get("paused"))
+        if (seed, tuple(rules), paused) == self._fault_rules:
+            # The same rules: only the site's counts changed (a rule limited per site
+            # fired elsewhere). What this process holds and counts stays.
+            if self.faults is not None:
+                self.faults.learn(used)
+            return len(self.faults.counts) if self.faults else 0
+        self._fault_rules = (seed, tuple(rules), paused)
+        if paused:
             rules = []
         self._fault_seed = seed
         assert self._link is not None
-        self._inject_faults(self.config, engine, self._link, rules)
+        self._inject_faults(self.config, engine, self._link, rules, used)
         self.rewired = True
         count = len(self.faults.counts) if self.faults else 0
         self.log.warning("fault rules changed", rules=count, paused=bool(faults.get("paused")))

@@ -34,6 +34,7 @@ from actors.core.faults import (
     fires,
     parse_faults,
     parse_rule,
+    used_up,
 )
 from actors.core.wire import MESSAGE_FRAMES, WireError, decode_fields
 from actors.transport import Transport
@@ -61,6 +62,20 @@ def rules_of(faults: Mapping[str, Any]) -> tuple[int, list[FaultRule]]:
     return seed, rules
 
 
+def used_of(faults: Mapping[str, Any]) -> dict[int, int]:
+    """The site's counts of its rules limited per site in *faults* (``"used"``: rule
+    index, as text, to faults injected); ValueError if they are not that."""
+    used = faults.get("used") or {}
+    if not isinstance(used, Mapping):
+        raise ValueError(f"faults.used must be a table, got {type(used).__name__}")
+    out = {}
+    for index, n in used.items():
+        if not isinstance(index, str) or not index.isdigit() or type(n) is not int or n < 0:
+            raise ValueError(f"faults.used: {index!r} = {n!r} is not a rule's count")
+        out[int(index)] = n
+    return out
+
+
 class FaultInjected(RuntimeError):
     """The exception a ``crash`` rule raises in a step (a failure like any other)."""
 
@@ -79,6 +94,7 @@ class FaultInjector:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         in_process: bool = False,
+        used: Mapping[int, int] | None = None,
     ) -> None:
         self.actor = actor
         self.seed = seed
@@ -115,6 +131,10 @@ class FaultInjector:
                 + self.write_rules
             )
         }
+        #: Rules limited per site: what the site had injected when this process started
+        #: (*used*, from the supervisor), and the most it is known to have now (it tells).
+        self._base: dict[int, int] = dict(used or {})
+        self._known: dict[int, int] = dict(self._base)
         self._order = itertools.count()
         #: Held deliveries and publishes: (due on the monotonic clock, order, frames).
         self._held_in: list[tuple[float, int, list[bytes]]] = []
@@ -189,7 +209,7 @@ class FaultInjector:
                 continue
             if not rule.matches(topic, sender, receiver) or not rule.active(since):
                 continue
-            if rule.limit is not None and self.counts[rule.index] >= rule.limit:
+            if rule.limit is not None and self._used_up(rule):
                 continue
             if fires(rule, self.seed, sender, topic, seq):
                 self.counts[rule.index] += 1
@@ -207,6 +227,16 @@ class FaultInjector:
                 )
                 return rule, sender, seq
         return None
+
+    def _used_up(self, rule: FaultRule) -> bool:
+        own = self.counts[rule.index]
+        site = max(self._base.get(rule.index, 0) + own, self._known.get(rule.index, 0))
+        return used_up(rule, own, site)
+
+    def learn(self, used: Mapping[int, int]) -> None:
+        """The site's counts of its rules limited per site, as the supervisor knows them."""
+        for index, n in used.items():
+            self._known[index] = max(self._known.get(index, 0), n)
 
     # -- deliver --------------------------------------------------------------------------
 

@@ -62,6 +62,9 @@ class RuntimeConfig:
     #: The seed and rules of fault injection (``[faults]``; none by default).
     fault_seed: int = 0
     fault_rules: tuple[Any, ...] = ()
+    #: Faults the site had injected under each rule limited per site when this process
+    #: was started (rule index -> count; the supervisor's ``--faults-used``).
+    fault_used: dict[int, int] = field(default_factory=dict)
     #: The CURVE keys the actor connects with on a secured site (None: no CURVE).
     keys: ClientKeys | None = None
     #: Where its path params may point (globs; see ``actors.site.paths``).

@@ -9,6 +9,7 @@ supervisor), which watches each exit through a pidfd.
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 from collections.abc import Callable
@@ -70,6 +71,9 @@ class Child:
     extra: list[str] = field(default_factory=list)
     #: Whether some Input reads a retained topic: the process then asks for their values.
     retained: bool = False
+    #: The site's counts of its fault rules limited per site, at this spawn (rule index
+    #: as text -> count; empty: none such, or none injected yet).
+    faults_used: dict[str, int] = field(default_factory=dict)
     state: ChildState = ChildState.STOPPED
     #: Whether supervision should keep it running (false: stopped by command, or given up).
     want: bool = True
@@ -103,7 +107,8 @@ class Child:
     @property
     def arguments(self) -> list[str]:
         """What follows ``NAME --config PATH`` on the process's command line."""
-        return [*self.extra, *(["--retained"] if self.retained else [])]
+        used = ["--faults-used", json.dumps(self.faults_used)] if self.faults_used else []
+        return [*self.extra, *(["--retained"] if self.retained else []), *used]
 
     @property
     def pid(self) -> int | None:

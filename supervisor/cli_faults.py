@@ -52,6 +52,7 @@ _RULE_OPTIONS: Final = {
     "every": int,
     "for": float,
     "limit": int,
+    "per": str,
     "delay": float,
     "jitter": float,
     "how": str,

@@ -48,10 +48,24 @@ class FaultLedger:
         self.counts: collections.Counter[tuple[int, str, str, str]] = collections.Counter()
         #: Messages on $sys.fault that were not a fault report (counted, not kept).
         self.malformed = 0
+        #: A rule limited per site fired in some actor: the running ones are to be told.
+        self.spread = False
 
     def state(self) -> dict[str, Any]:
-        """What every actor is sent when the rules change: seed, rules, paused."""
-        return {"seed": self.seed, "rules": self.rules, "paused": self.paused}
+        """What every actor is sent when the rules change: seed, rules, paused, and the
+        site's counts of the rules limited per site."""
+        return {"seed": self.seed, "rules": self.rules, "paused": self.paused, "used": self.used()}
+
+    def used(self) -> dict[str, int]:
+        """Faults the site injected under each rule limited per site (its index as text;
+        only rules that injected some): every actor's processes and the supervisor's own."""
+        per_site = {t["index"] for t in self.rules if t.get("per") == "site"}
+        used: collections.Counter[str] = collections.Counter()
+        if per_site:
+            for (rule, _, _, _), n in self.counts.items():
+                if rule in per_site:
+                    used[str(rule)] += n
+        return dict(used)
 
     def add(self, table: dict[str, Any], actors: set[str]) -> dict[str, Any]:
         """Check and add a rule (FaultError names the bad key); return it with its index."""
@@ -159,6 +173,10 @@ class FaultLedger:
         self.entries.append(kept)
         if edge != "lost":  # a note about an entry before it, not a fault of its own
             self.counts[(kept["rule"], kept["hop"], kept["kind"], kept["actor"])] += 1
+            if kept["actor"] != "supervisor" and any(
+                t["index"] == kept["rule"] and t.get("per") == "site" for t in self.rules
+            ):
+                self.spread = True
 
     def result(self, newest: int = KEEP) -> dict[str, Any]:
         """What the ``faults`` op answers: the rules, the counts, the newest entries."""

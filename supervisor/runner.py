@@ -120,6 +120,7 @@ class Supervisor:
         self.events.listeners.append(self.directory.event)
         self.events.listeners.append(self._faults_to_ready)
         self.supervision.spawn_fault = self._spawn_fault
+        self.supervision.faults_used = self.ledger.used
         self.requests: RequestTracker[tuple[bytes, int, Child]] = RequestTracker(RETRY)
         self.swaps = SwapCoordinator(self.supervision, self._publish, self.requests.next_id)
         self.membership = Membership(self.supervision, self.swaps, self.retained)
@@ -165,8 +166,12 @@ class Supervisor:
         self.link.send_probe()
 
     def _faults_to_ready(self, event: dict[str, Any]) -> None:
-        """An actor (re)started after ``ctl fault`` changed the rules: tell it too."""
-        if event.get("event") == "ready" and self.ledger.changed and self.controller:
+        """An actor (re)started after ``ctl fault`` changed the rules, or after a rule
+        limited per site fired since its spawn: tell it too."""
+        if event.get("event") != "ready" or self.controller is None:
+            return
+        child = self.supervision.actors.get(str(event.get("actor")))
+        if self.ledger.changed or (child and child.faults_used != self.ledger.used()):
             fault.tell(self.controller, event.get("actor"))
 
     def _spawn_fault(self, child: Child) -> tuple[str, float] | None:

@@ -87,6 +87,8 @@ class Supervision:
         #: Fault injection's spawn hop: what happens to this spawn of *child*: None (no
         #: fault), ("crash", 0) it fails, ("delay", seconds) it is slow.
         self.spawn_fault: Callable[[Child], tuple[str, float] | None] | None = None
+        #: The site's counts of the fault rules limited per site (each spawn is given them).
+        self.faults_used: Callable[[], dict[str, int]] | None = None
 
     # -- the site's children ---------------------------------------------------------
 
@@ -130,6 +132,10 @@ class Supervision:
 
     def spawn(self, *children: Child) -> None:
         """Start *children* now."""
+        if self.faults_used is not None:
+            used = self.faults_used()
+            for child in children:
+                child.faults_used = used if child.kind == "actor" else {}
         self.spawner.spawn(children, self.exited)
         for child in children:
             self._started(child)

@@ -169,6 +169,8 @@ class SwapCoordinator:
             extra=[*self._table(child.name), *swap_arguments(token, cls, params)],
             retained=child.retained,
         )
+        if self.supervision.faults_used is not None:
+            new.faults_used = self.supervision.faults_used()
         swap = Swap(child.name, token, identity, req_id, new, child.pid, cls, params, done=done)
         self.swaps[child.name] = swap
         self.supervision.spawner.spawn([new], lambda _: self._new_exited(swap))

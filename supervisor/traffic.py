@@ -20,6 +20,7 @@ from actors.core.wire import MESSAGE_FRAMES, WireError, decode_message
 from actors.link import BrokerLink
 from actors.transport import recv_message
 from supervisor.children import Child
+from supervisor.control import fault
 from supervisor.control.server import Controller
 from supervisor.core.lifecycle import ChildState
 from supervisor.faults import FaultLedger
@@ -72,6 +73,10 @@ class BrokerTraffic:
             if len(frames) == MESSAGE_FRAMES and self.retained.message(frames[0], frames[1]):
                 continue
             if len(frames) == MESSAGE_FRAMES and self.ledger.message(frames):
+                if self.ledger.spread:
+                    # A rule limited per site fired: the others count it from now on.
+                    self.ledger.spread = False
+                    fault.tell(self.controller)
                 continue
             if self.link.is_probe(frames):
                 if sup.broker.state is ChildState.STARTING:

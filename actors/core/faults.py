@@ -4,7 +4,9 @@ A rule names a *hop* (where a message or an action can fail), a *kind* (what
 happens to it), which messages it matches (a topic or service pattern, the
 receiving actor ``to`` or the sending actor ``from``), how often it fires
 (``probability`` or ``every``), an optional window (``after`` seconds after
-the site started, ``for`` seconds long) and an optional ``limit``.
+the site started, ``for`` seconds long) and an optional ``limit``: how many
+faults the rule injects in each process (``per = "process"``, the default) or in
+the whole site, restarts included (``per = "site"``).
 
 Whether a rule fires on a message is a pure function of the seed, the rule's
 index and the message's identity (sender, topic, sequence number):
@@ -78,6 +80,10 @@ UNPLUG: Final = "unplug"
 #: How a ``crash`` at the step happens: an exception in the step, the process exiting
 #: (status 70), or the process killed by SIGKILL.
 CRASHES: Final = ("raise", "exit", "kill")
+#: What a rule's ``limit`` counts: the faults of each process of an actor (a restarted
+#: process starts again from 0), or those of the whole site (every actor the rule matches,
+#: every process of each, the supervisor's own).
+LIMIT_PER: Final = ("process", "site")
 #: The topic a periodic step is matched and counted under.
 TICK: Final = "tick"
 #: The keys of a rule, with their types (``for`` and ``from`` are Python keywords: the
@@ -93,6 +99,7 @@ RULE_KEYS: Final[dict[str, tuple[type, ...]]] = {
     "after": (int, float),
     "for": (int, float),
     "limit": (int,),
+    "per": (str,),
     "delay": (int, float),
     "jitter": (int, float),
     "how": (str,),
@@ -133,6 +140,8 @@ class FaultRule:
     after: float = 0.0
     window: float | None = None
     limit: int | None = None
+    #: What the limit counts (see :data:`LIMIT_PER`).
+    per: str = "process"
     delay: float = 0.0
     jitter: float = 0.0
     how: str = "raise"
@@ -163,6 +172,7 @@ class FaultRule:
             ("after", self.after or None),
             ("for", self.window),
             ("limit", self.limit),
+            ("per", self.per if self.per != "process" else None),
             ("delay", self.delay or None),
             ("jitter", self.jitter or None),
             ("how", self.how if self.kind == "crash" else None),
@@ -262,6 +272,10 @@ def parse_rule(index: int, table: Mapping[str, Any], where: str) -> FaultRule:
         raise FaultError(f"{where}.for", f"must be positive, got {table['for']}")
     if "limit" in table and table["limit"] < 1:
         raise FaultError(f"{where}.limit", f"must be at least 1, got {table['limit']}")
+    if "per" in table and table["per"] not in LIMIT_PER:
+        raise FaultError(f"{where}.per", f"is one of {', '.join(LIMIT_PER)}, got {table['per']!r}")
+    if "per" in table and "limit" not in table:
+        raise FaultError(f"{where}.per", "says what limit counts: give limit = N too")
     if kind in ("delay", "slow") and not table.get("delay"):
         raise FaultError(f"{where}.delay", f"kind {kind!r} needs delay = seconds (> 0)")
     if "how" in table and (kind != "crash" or table["how"] not in CRASHES):
@@ -282,6 +296,7 @@ def parse_rule(index: int, table: Mapping[str, Any], where: str) -> FaultRule:
         after=float(table.get("after", 0.0)),
         window=None if "for" not in table else float(table["for"]),
         limit=table.get("limit"),
+        per=table.get("per", "process"),
         delay=float(table.get("delay", 0.0)),
         jitter=float(table.get("jitter", 0.0)),
         how=table.get("how", "raise"),
@@ -324,6 +339,14 @@ def draw(seed: int, rule: int, sender: str, topic: str, seq: int, salt: int = 0)
     x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
     x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
     return (x ^ (x >> 31)) / _UNIT
+
+
+def used_up(rule: FaultRule, own: int, site: int) -> bool:
+    """Whether *rule* may inject no more: *own* faults this process injected under it,
+    *site* those the whole site is known to have injected (for ``per = "site"``)."""
+    if rule.limit is None:
+        return False
+    return (own if rule.per == "process" else site) >= rule.limit
 
 
 def fires(rule: FaultRule, seed: int, sender: str, topic: str, seq: int) -> bool:

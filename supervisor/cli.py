@@ -33,14 +33,13 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from actors.keys import OPERATOR, KeyProblem
-from actors.site import ConfigError, SiteConfig, connect_address, load_site
-from actors.site.parse import actor_keys
+from actors.site import ConfigError, SiteConfig, load_site
 from actors.site.paths import exposed, folder_problems
 from supervisor import (
     cli_calls,
+    cli_ctl,
     cli_faults,
     cli_keys,
     cli_record,
@@ -50,19 +49,14 @@ from supervisor import (
     cli_web,
 )
 from supervisor.cli_format import (
-    EXIT_FORBIDDEN,
-    format_state,
-    format_status,
     unreachable_exit,
 )
 from supervisor.client import (
     ControlClient,
     ControlError,
     ControlTimeout,
-    listening,
 )
 from supervisor.core.exposure import exposure_warnings
-from supervisor.core.protocol import OPS
 from supervisor.docs import format_live, live_graph, write_docs
 from supervisor.inspect import inspect_now
 from supervisor.plugins import CannotListen
@@ -113,43 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("docs", help="write the data dictionary, dataflow graph and AsyncAPI")
     _config_arg(p)
     p.add_argument("--out", type=Path, default=Path("docs"), help="folder to write into")
-    ctl = sub.add_parser("ctl", help="talk to a running site's supervisor")
-    _config_arg(ctl)
-    ctl.add_argument("--endpoint", help="control endpoint (default: from the config)")
-    ctl.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for a reply")
-    ctl.add_argument("--json", action="store_true", help="print the reply as JSON")
-    # Every op of the control protocol, and graph (status drawn against the declarations).
-    ctl.add_argument("op", choices=[*OPS, "graph", "fault"])
-    ctl.add_argument(
-        "name",
-        nargs="?",
-        help="actor name (start, stop, restart, snapshot[s], loglevel: also 'supervisor')",
-    )
-    ctl.add_argument("level", nargs="?", help="loglevel: the local log level")
-    ctl.add_argument("--otel", help="loglevel: the level of logs exported over OpenTelemetry")
-    ctl.add_argument("--class", dest="cls", help="swap, add: the actor class (module:Class)")
-    ctl.add_argument("--params", help="swap, add: params as a JSON object")
-    ctl.add_argument(
-        "--etag", help="swap, remove, reload: refuse unless this is still the config version"
-    )
-    ctl.add_argument("--reset", action="store_true", help="state: forget the stored values")
-    keep = ctl.add_mutually_exclusive_group()
-    keep.add_argument(
-        "--keep-state",
-        dest="state",
-        action="store_const",
-        const="keep",
-        help="add, remove: keep the actor's stored durable State",
-    )
-    keep.add_argument(
-        "--drop-state",
-        dest="state",
-        action="store_const",
-        const="drop",
-        help="add, remove: forget the actor's stored durable State",
-    )
-    _table_options(ctl)
-    cli_faults.rule_options(ctl)
+    cli_ctl.add_command(sub, _config_arg)
     cli_topics.add_commands(sub, _config_arg)
     cli_calls.add_command(sub, _config_arg)
     cli_faults.add_command(sub, _config_arg)
@@ -161,51 +119,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _table_options(ctl: argparse.ArgumentParser) -> None:
-    """``ctl add`` takes every key of an ``[actors.NAME]`` table: ``--after a,b``,
-    ``--period 0.5``, ``--restart transient``, ``--topics '{"x": "y"}'``..."""
-    for key, (types, _) in actor_keys().items():
-        if key in ("class", "params"):
-            continue  # --class and --params, shared with swap
-        flag = "--" + key.replace("_", "-")
-        what = f"add: the table's {key!r}"
-        if bool in types:
-            ctl.add_argument(
-                flag, dest=f"table_{key}", action="store_true", default=None, help=what
-            )
-        elif list in types:
-            ctl.add_argument(flag, dest=f"table_{key}", help=what + " (comma-separated)")
-        elif dict in types:
-            ctl.add_argument(flag, dest=f"table_{key}", help=what + " (a JSON object)")
-        else:
-            ctl.add_argument(flag, dest=f"table_{key}", help=what)
-
-
-def _table_of(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``[actors.NAME]`` keys given on the command line, typed as site.toml types them
-    (the supervisor checks the table as it checks site.toml). ValueError names a bad one."""
-    table: dict[str, Any] = {}
-    for key, (types, _) in actor_keys().items():
-        value = getattr(args, f"table_{key}", None)
-        if value is None:
-            continue
-        if isinstance(value, bool) or str in types:
-            table[key] = value
-        elif list in types:
-            table[key] = [v for v in value.split(",") if v]
-        elif dict in types:
-            try:
-                table[key] = json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"--{key.replace('_', '-')} is not JSON: {exc}") from None
-        else:  # numbers: int where the key takes ints only
-            try:
-                table[key] = float(value) if float in types else int(value)
-            except ValueError:
-                raise ValueError(f"--{key.replace('_', '-')}: {value!r} is not a number") from None
-    return table
-
-
 def main(argv: list[str] | None = None, zygote: Zygote | None = None) -> int:
     """Run the command line; return the exit code. *zygote*: one launched early."""
     args = build_parser().parse_args(argv)
@@ -214,7 +127,7 @@ def main(argv: list[str] | None = None, zygote: Zygote | None = None) -> int:
         zygote.close()
     try:
         if command == "ctl":
-            return cmd_ctl(args)
+            return cli_ctl.cmd_ctl(args, _load(args.config, args.key), cmd_graph)
         if command == "replay":  # the site found as ctl and tap find it
             args.config = args.config or default_config()
             return cli_snapshots.cmd_replay(args)
@@ -341,82 +254,6 @@ def cmd_run(config: Path | None, zygote: Zygote | None = None) -> int:
     finally:
         if zygote is not None:
             zygote.close()
-
-
-def _request_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The arguments of the request *args* make; ValueError names a bad one."""
-    kwargs: dict[str, Any] = {"name": args.name} if args.name else {}
-    if args.op == "loglevel":
-        kwargs.update({k: v for k, v in (("level", args.level), ("otel", args.otel)) if v})
-    if args.cls:
-        kwargs["class"] = args.cls
-    if args.etag:
-        kwargs["etag"] = args.etag
-    if args.params is not None:
-        try:
-            kwargs["params"] = json.loads(args.params)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"--params is not JSON: {exc}") from None
-    if args.state:
-        if args.op not in ("add", "remove"):
-            raise ValueError("--keep-state and --drop-state are for ctl add and ctl remove")
-        kwargs["state"] = args.state
-    table = _table_of(args)
-    if table and args.op != "add":
-        raise ValueError(f"{', '.join(table)}: only ctl add takes the keys of a table")
-    if table:
-        kwargs["table"] = table
-    return kwargs
-
-
-def cmd_ctl(args: argparse.Namespace) -> int:
-    """Send one control request and print the reply."""
-    if "name" in OPS.get(args.op, ()) and not args.name:
-        print(f"ctl {args.op} needs an actor name", file=sys.stderr)
-        return EXIT_USAGE
-    site = _load(args.config, args.key)
-    endpoint = args.endpoint
-    endpoint = site.supervisor.control_connect if endpoint is None else connect_address(endpoint)
-    if listening(endpoint) is False:
-        print(f"error: the site is not running (nothing listens at {endpoint})", file=sys.stderr)
-        return EXIT_UNAVAILABLE
-    if args.op == "graph":
-        return cmd_graph(args, site, endpoint)
-    if args.op == "fault":
-        return cli_faults.cmd_ctl_fault(args, site, endpoint)
-    try:
-        kwargs = _request_args(args)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        with ControlClient.for_site(site, args.timeout, endpoint=endpoint) as client:
-            op = "state_reset" if args.op == "state" and args.reset else args.op
-            result = client.request(op, **kwargs)
-    except ControlError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FORBIDDEN if exc.kind == "forbidden" else 1
-    except ControlTimeout as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return unreachable_exit(exc)
-    if args.json:
-        print(json.dumps(result, indent=2, sort_keys=True))
-    elif args.op == "status":
-        print(format_status(result))
-    elif args.op == "state" and not args.reset:
-        print(format_state(result))
-    elif args.op == "snapshots":
-        for entry in result:
-            print(f"{entry['actor']:16} {entry['reason']:12} {entry['file']}")
-    elif args.op == "snapshot":
-        print(result["path"])
-    elif args.op == "loglevel":
-        print(f"{args.name}: local {result.get('local')}, otel {result.get('otel')}")
-    elif isinstance(result, dict) and "name" in result:
-        print(format_status({"actors": [result]}))
-    else:
-        print(json.dumps(result))
-    return 0
 
 
 def cmd_graph(args: argparse.Namespace, site: SiteConfig, endpoint: str) -> int:

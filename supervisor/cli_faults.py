@@ -40,8 +40,7 @@ def add_command(sub: Any, config_arg: Any) -> None:
     )
 
 
-#: ``ctl fault add``'s options: the keys of a rule (``--after`` is shared with ``ctl add``,
-#: where it names actors; here it is seconds).
+#: ``ctl fault add``'s options: the keys of a rule.
 _RULE_OPTIONS: Final = {
     "hop": str,
     "kind": str,
@@ -50,6 +49,7 @@ _RULE_OPTIONS: Final = {
     "from": str,
     "probability": float,
     "every": int,
+    "after": float,
     "for": float,
     "limit": int,
     "per": str,
@@ -70,26 +70,20 @@ def rule_options(ctl: Any) -> None:
     """The options of ``ctl fault add`` (a rule's keys)."""
     for key, kind in _RULE_OPTIONS.items():
         ctl.add_argument(
-            f"--{key}", dest=f"rule_{key}", type=kind, help=f"fault add: the rule's {key}"
+            f"--{key}",
+            dest=f"rule_{key}",
+            metavar=key.upper(),
+            type=kind,
+            help=f"add: the rule's {key!r}",
         )
 
 
 def cmd_ctl_fault(args: Any, site: SiteConfig, endpoint: str) -> int:
     """``ctl fault add|list|clear|pause|resume``."""
-    op = ACTIONS.get(args.name or "")
-    if op is None:
-        print(f"ctl fault needs one of {', '.join(ACTIONS)}", file=sys.stderr)
-        return 2
+    op = ACTIONS[args.name]
     kwargs: dict[str, Any] = {}
     if op == "fault_add":
         rule = {k: v for k in _RULE_OPTIONS if (v := getattr(args, f"rule_{k}", None)) is not None}
-        after = getattr(args, "table_after", None)
-        if after is not None:
-            try:
-                rule["after"] = float(after)
-            except ValueError:
-                print(f"error: --after is seconds here, got {after!r}", file=sys.stderr)
-                return 2
         kwargs["table"] = rule
     try:
         with ControlClient.for_site(site, args.timeout, endpoint=endpoint) as client:

@@ -40,6 +40,12 @@ def add_commands(sub: Any, config_arg: Any) -> None:
         "--last", action="store_true", help="only the failing event, from the state just before it"
     )
     p.add_argument(
+        "--faults",
+        action="store_true",
+        help="apply the step's fault rules in force when the snapshot was taken (default: "
+        "the actor's own code only)",
+    )
+    p.add_argument(
         "--trust",
         action="store_true",
         help="import the actor's module from a folder the snapshot names when it is not in "
@@ -98,7 +104,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 0
     try:
         _check_import(snap, paths, trust=args.trust)
-        result = replay(snap, import_paths=paths, last_only=args.last, trust=args.trust)
+        result = replay(
+            snap, import_paths=paths, last_only=args.last, trust=args.trust, faults=args.faults
+        )
     except LoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -117,7 +125,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return EXIT_DIFFERENT
     if result.code_changed:
         print("note: the actor's source changed since the capture")
-    if recorded:
+    if recorded and recorded.get("type") == "FaultInjected" and not args.faults:
+        print(
+            f"did not reproduce: {result.ran} event(s) ran without an exception; the recorded "
+            "crash was injected (FaultInjected): --faults injects it again"
+        )
+    elif recorded:
         print(f"did not reproduce: {result.ran} event(s) ran without an exception")
     else:
         print(f"replayed {result.ran} event(s) without an exception")

@@ -10,13 +10,22 @@ what the broker would refuse.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from typing import Any
 
 import zmq
 
-from actors.core.topics import TopicError, check_topic, parse_pattern
+from actors.core.control import Op
+from actors.core.topics import (
+    SYS_CONTROL,
+    SYS_RETAINED,
+    TopicError,
+    check_topic,
+    parse_pattern,
+)
+from actors.core.wire import Message, WireError, decode_message
 from actors.link import BrokerLink, BrokerUnreachable
 from actors.site import SiteConfig
 from supervisor.cli_calls import asked_first
@@ -43,7 +52,9 @@ def add_commands(sub: Any, config_arg: Any) -> None:
 
 
 def cmd_tap(site: SiteConfig, topics: list[str], count: int, timeout: float) -> int:
-    """Print decoded messages on *topics* (exact or patterns) as JSON lines."""
+    """Print decoded messages on *topics* (exact or patterns) as JSON lines: first the
+    retained values of those topics the site keeps (``"retained": true``), then what
+    flows."""
     for topic in topics:
         try:
             parse_pattern(topic)
@@ -54,32 +65,22 @@ def cmd_tap(site: SiteConfig, topics: list[str], count: int, timeout: float) -> 
     if refused:
         return refused
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    link = BrokerLink.to_site(ctx, site, "tap", topics)
-    seen = 0
+    link = BrokerLink.to_site(ctx, site, f"tap-{os.getpid()}", topics)
     deadline = time.monotonic() + timeout if timeout else None
     try:
         link.wait_connected(5.0)
-        while not count or seen < count:
+        tap = _Tap(link, topics, count)
+        while not tap.done:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 break
-            message = link.recv(left)
+            message = link.recv(left if tap.answered else min(left or RETAINED_WAIT, tap.wait()))
             if message is None:
-                break
-            env = message.envelope
-            print(
-                json.dumps(
-                    {
-                        "topic": message.topic,
-                        "sender": env.sender,
-                        "seq": env.seq,
-                        "time": env.timestamp_ns / 1e9,
-                        "payload": jsonable(env.payload),
-                    }
-                ),
-                flush=True,
-            )
-            seen += 1
+                if tap.answered:
+                    break
+                tap.give_up_asking()
+                continue
+            tap.take(message)
     except BrokerUnreachable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return unreachable_exit(exc)
@@ -87,6 +88,91 @@ def cmd_tap(site: SiteConfig, topics: list[str], count: int, timeout: float) -> 
         link.close(linger_ms=0)
         ctx.term()
     return 0
+
+
+#: Seconds ``tap`` waits for the supervisor's retained values before it prints what flows.
+RETAINED_WAIT = 1.0
+
+
+class _Tap:
+    """What ``tap`` prints: the retained values the supervisor sends when asked, before
+    the messages that flowed meanwhile (held until then), and then every message."""
+
+    def __init__(self, link: BrokerLink, topics: list[str], count: int) -> None:
+        self.link = link
+        self.count = count
+        self.printed = 0
+        self._answer = SYS_CONTROL + link.sender
+        link.subscribe(self._answer)
+        link.publish(SYS_RETAINED + link.sender, topics)
+        self._asked_until = time.monotonic() + RETAINED_WAIT
+        self.answered = False
+        self._held: list[Message] = []
+        self._seen: set[tuple[str, str, int]] = set()
+
+    @property
+    def done(self) -> bool:
+        return bool(self.count) and self.printed >= self.count
+
+    def wait(self) -> float:
+        """Seconds left to wait for the retained values."""
+        return max(0.0, self._asked_until - time.monotonic())
+
+    def give_up_asking(self) -> None:
+        """No answer (no supervisor): what flowed meanwhile is printed."""
+        self.answered = True
+        held, self._held = self._held, []
+        for message in held:
+            self._print(message, retained=False)
+
+    def take(self, message: Message) -> None:
+        payload = message.envelope.payload
+        if message.topic == self._answer:
+            if not self.answered and message.envelope.sender == "supervisor":
+                if isinstance(payload, dict) and payload.get("op") == Op.RETAINED:
+                    for item in payload.get("messages") or []:
+                        self._retained(item)
+                self.give_up_asking()
+            return
+        if not self.link.wants(message.topic):
+            return
+        if self.answered:
+            self._print(message, retained=False)
+        else:
+            self._held.append(message)
+
+    def _retained(self, item: Any) -> None:
+        if not isinstance(item, list) or len(item) != 2:  # noqa: PLR2004 - topic, envelope
+            return
+        try:
+            message = decode_message([bytes(item[0]), bytes(item[1])])
+        except (WireError, TypeError):
+            return
+        if self.link.wants(message.topic):
+            self._print(message, retained=True)
+
+    def _print(self, message: Message, *, retained: bool) -> None:
+        env = message.envelope
+        key = (message.topic, env.sender, env.seq)
+        if key in self._seen or self.done:
+            return  # the retained copy of a message that also flowed
+        if len(self._seen) < _SEEN:
+            self._seen.add(key)
+        line = {
+            "topic": message.topic,
+            "sender": env.sender,
+            "seq": env.seq,
+            "time": env.timestamp_ns / 1e9,
+            "payload": jsonable(env.payload),
+        }
+        if retained:
+            line["retained"] = True
+        print(json.dumps(line), flush=True)
+        self.printed += 1
+
+
+#: Messages remembered to skip a retained copy of one that also flowed (the first ones).
+_SEEN = 1000
 
 
 def cmd_pub(site: SiteConfig, topic: str, text: str, sender: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 from actors.core.limits import resolve_limits
@@ -110,9 +111,40 @@ def check_all(path: str | Path) -> tuple[SiteConfig, list[ConfigProblem], list[F
     """
     site, problems = load_site_leniently(path)
     decls, class_problems = declared_actors(site)
-    problems += class_problems + folder_problems(site)
+    problems += class_problems + folder_problems(site) + _set_aside_classes(site, problems)
+    # Each actor's problems together, in the order its first one came.
+    first: dict[str, int] = {}
+    for problem in problems:
+        first.setdefault(".".join(problem.key.split(".")[:2]), len(first))
+    problems.sort(key=lambda p: first[".".join(p.key.split(".")[:2])])
     findings = Design(site.site.name, decls).check() + framework_output_findings(decls)
     return site, problems, findings + autostart_findings(site, decls)
+
+
+def _set_aside_classes(site: SiteConfig, problems: list[ConfigProblem]) -> list[ConfigProblem]:
+    """The class of each actor that its table's other problems kept out of *site*: still
+    checked, so that ``check`` names every problem of an actor at once."""
+    try:
+        data = tomllib.loads(site.path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []
+    tables = data.get("actors")
+    if not isinstance(tables, dict):
+        return []
+    named = {p.key for p in problems}
+    out = []
+    for name, table in tables.items():
+        if name in site.actors or not isinstance(table, dict):
+            continue
+        class_path = table.get("class")
+        key = f"actors.{name}.class"
+        if not isinstance(class_path, str) or key in named:
+            continue
+        try:
+            load_class(class_path, import_paths(site))
+        except LoadError as exc:
+            out.append(ConfigProblem(str(site.path), key, str(exc)))
+    return out
 
 
 def autostart_findings(site: SiteConfig, decls: list[ActorDecl]) -> list[Finding]:

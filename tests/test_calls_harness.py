@@ -642,3 +642,40 @@ def test_control_calls_go_to_the_supervisor_service_and_a_fake_can_answer_them()
             @service(CONTROL_SERVICE, dict, dict, doc="Pretends to be the supervisor")
             def serve(self, request: dict[str, Any]) -> dict[str, Any]:
                 return request
+
+
+class Forwarder(Actor):
+    """Serves fwd.set by calling thermo.set (a handler that calls)."""
+
+    inner = Call("thermo.set", float, float, doc="The thermostat's set point", timeout=10.0)
+
+    @service("fwd.set", float, float, doc="Set the thermostat's target through this actor")
+    def forward(self, value: float) -> float:
+        result: float = self.inner(value)
+        return result
+
+
+def test_the_harness_calls_the_actors_own_service() -> None:
+    """``h.call`` sends a request to the actor under test's own service and returns the
+    reply's value; errors come back as a caller sees them on the wire."""
+    h = Harness(Thermostat)
+    assert h.call("thermo.set", 22.5) == 22.5
+    assert h.state["setpoint"] == 22.5
+    with pytest.raises(CallError, match="too hot") as info:
+        h.call("thermo.set", 45.0)
+    assert info.value.kind == "remote" and info.value.type == "ValueError"
+    with pytest.raises(CallError) as wrong:
+        h.call("thermo.set", "warm")
+    assert wrong.value.kind == "rejected"
+    with pytest.raises(LookupError, match=r"serves no 'thermo.get' \(it serves: thermo.set\)"):
+        h.call("thermo.get")
+
+
+def test_a_handler_that_calls_waits_on_the_fake_clock() -> None:
+    """The handler's own call is answered by a fake server 2 s later on the fake clock."""
+    h = Harness(Forwarder)
+    h.serve("thermo.set", lambda value: value, delay=2.0)
+    began = h.clock.now
+    assert h.call("fwd.set", 19.0) == 19.0
+    assert h.clock.now - began == pytest.approx(2.0)
+    assert set(h.requests) == {("thermo.set", 19.0)}  # sent again while it waited

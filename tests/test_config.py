@@ -161,6 +161,21 @@ def test_check_command_prints_every_problem(tmp_path: Path) -> None:
     assert f"{path}: actors.b.after: names unknown actor 'zz'" in proc.stderr
 
 
+def test_check_names_every_problem_of_one_actor_at_once(tmp_path: Path) -> None:
+    """An actor with an unknown key and a bad period is still checked for its class: all
+    three of its problems, together, before the next actor's."""
+    path = write_site(
+        tmp_path,
+        '[actors.a]\nclass = "no_such_module:Nothing"\ncolour = "red"\nperiod = -1\n'
+        '[actors.b]\nclass = "bad_actors:Nope"\n',
+    )
+    proc = supervisor_cli("check", config=str(path))
+    assert proc.returncode == 78
+    keys = [line.split(": ")[1] for line in proc.stderr.splitlines()]
+    assert keys == ["actors.a.colour", "actors.a.period", "actors.a.class", "actors.b.class"]
+    assert "no module named 'no_such_module'" in proc.stderr
+
+
 def test_check_command_accepts_the_demo_site() -> None:
     """The shipped demo site is valid."""
     demo = HERE.parent / "deploy" / "example" / "site.toml"
@@ -392,8 +407,9 @@ def test_check_names_file_key_and_reason_of_each_broken_site(
     assert any(p.startswith(f"{path}: {key}: ") and reason in p for p in found), found
 
 
-def test_a_file_with_five_problems_gets_five(tmp_path: Path) -> None:
-    """One run of ``check`` names all five, each with file and key."""
+def test_a_file_with_six_problems_gets_six(tmp_path: Path) -> None:
+    """One run of ``check`` names all six, each with file and key (the class of an actor
+    whose table has problems too)."""
     path = tmp_path / "site.toml"
     path.write_text(
         '[site]\nname = "t"\n'
@@ -404,13 +420,14 @@ def test_a_file_with_five_problems_gets_five(tmp_path: Path) -> None:
     proc = supervisor_cli("check", config=path)
     assert proc.returncode == 78
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 5, proc.stderr
+    assert len(lines) == 6, proc.stderr
     for key in (
         "supervisor.hang_timeout",
         "supervisor.stop_timeout",
         "telemetry.prometheus",
         "actors.a.period",
         "actors.a.perod",
+        "actors.a.class",
     ):
         assert sum(line.startswith(f"{path}: {key}: ") for line in lines) == 1, lines
 

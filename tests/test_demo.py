@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -74,8 +75,7 @@ def test_the_default_command_runs_the_demo_site(tmp_path: Path) -> None:
                 with pytest.raises(RemoteError, match="outside"):
                     services.call("thermostat.setpoint.set", 99.0, timeout=10)
             assert console_calls(ctl).get("breaker") == "closed"
-            setpoint_survives_a_kill(ctl, site)
-            modes_switch(ctl, site)
+            operators_day(ctl, site, tmp_path)
             status = ctl.status()
             children = [psutil.Process(a["pid"]) for a in status["actors"] if a["pid"]]
             assert len(children) == 10
@@ -98,6 +98,14 @@ def test_the_default_command_runs_the_demo_site(tmp_path: Path) -> None:
     assert token.encode() not in out  # the output is not a terminal: a log keeps no token
     assert not wait_gone(children, timeout=10)
     assert not list((DEMO.parent / "run").glob("*.sock"))
+
+
+def operators_day(ctl: ControlClient, site: SiteConfig, tmp_path: Path) -> None:
+    """A set point that survives a kill, README's first hour (a crash turned into a test),
+    and the two modes."""
+    setpoint_survives_a_kill(ctl, site)
+    crash_to_test(ctl, site, tmp_path)
+    modes_switch(ctl, site)
 
 
 def modes_switch(ctl: ControlClient, site: SiteConfig) -> None:
@@ -127,6 +135,18 @@ def modes_switch(ctl: ControlClient, site: SiteConfig) -> None:
         services.call("mode.set", "auto", timeout=10)
         wait_mode(services, "auto")
         assert states() == {"thermostat": "running", "console": "running"}
+    # The mode is a retained topic: tap prints it at once.
+    tapped = subprocess.run(
+        [sys.executable, "-m", "supervisor", "tap", "mode.current", "--count", "1"],
+        cwd=site.path.parent,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert tapped.returncode == 0, tapped.stderr
+    current = json.loads(tapped.stdout)
+    assert current["retained"] and current["payload"]["mode"] == "auto", current
 
 
 def console_calls(ctl: ControlClient) -> dict[str, Any]:
@@ -158,6 +178,71 @@ def setpoint_survives_a_kill(ctl: ControlClient, site: SiteConfig) -> None:
         time.sleep(0.1)  # a hang guard's poll interval, not a synchronisation
     with ServiceClient.from_site(site) as services:
         assert services.call("thermostat.setpoint.get", timeout=10) == 22.5
+
+
+#: README's exported test, as a user writes it next to the export.
+CRASH_TEST = """
+from actors.testing import replay
+
+
+def test_a_boost_of_zero_minutes_does_not_crash_the_thermostat():
+    result = replay("thermostat_crash.json", import_paths=[{folder!r}])
+    assert result.state["boost_until"] == 0.0
+"""
+#: The bug on purpose in the demo's thermostat, and its one-line fix.
+BUG = "        rate = (self.target - self.temperature) / self.boost\n"
+FIX = "        if self.boost <= 0:\n            return\n" + BUG
+
+
+def crash_to_test(ctl: ControlClient, site: SiteConfig, tmp_path: Path) -> None:
+    """README's first hour: a boost of 0 minutes crashes the thermostat (an ordinary
+    ZeroDivisionError); the snapshot it leaves replays to the same exception, exports to a
+    test that fails, and the one-line fix makes that test pass."""
+    from clitools import supervisor_cli
+
+    old = next(a["pid"] for a in ctl.status()["actors"] if a["name"] == "thermostat")
+    sent = subprocess.run(
+        [sys.executable, "-m", "supervisor", "pub", "thermostat.boost", "0"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert sent.returncode == 0, sent.stderr
+    deadline = time.monotonic() + 30
+    while True:
+        thermostat = next(a for a in ctl.status()["actors"] if a["name"] == "thermostat")
+        if thermostat["state"] == "running" and thermostat["pid"] != old:
+            break
+        assert time.monotonic() < deadline, thermostat
+        time.sleep(0.1)  # a hang guard's poll interval, not a synchronisation
+    assert "exit code 70" in thermostat["last_exit"], thermostat
+    snap = max((site.snapshots.dir / "thermostat").glob("*-exception.snap"))
+    replayed = supervisor_cli("replay", str(snap))
+    assert replayed.returncode == 1, replayed.stdout + replayed.stderr
+    assert "reproduced: ZeroDivisionError" in replayed.stdout
+    assert "in start_boost" in replayed.stdout
+    exported = tmp_path / "thermostat_crash.json"
+    assert supervisor_cli("snapshot", "export", str(snap), "-o", str(exported)).returncode == 0
+    fixed = tmp_path / "fixed"
+    fixed.mkdir()
+    source = (DEMO.parent / "demo_actors.py").read_text()
+    assert source.count(BUG) == 1
+    (fixed / "demo_actors.py").write_text(source.replace(BUG, FIX))
+    for folder, passes in ((DEMO.parent, False), (fixed, True)):
+        (tmp_path / "test_thermostat_crash.py").write_text(CRASH_TEST.format(folder=str(folder)))
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "."],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert (run.returncode == 0) is passes, run.stdout[-2000:]
+        if not passes:
+            assert "ZeroDivisionError" in run.stdout
 
 
 def wait_for_keys(site: SiteConfig, proc: subprocess.Popen[bytes]) -> list[bytes]:

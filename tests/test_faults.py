@@ -580,9 +580,12 @@ def test_the_harness_applies_fault_rules_on_its_fake_clock() -> None:
 
 
 @pytest.mark.slow
-def test_a_snapshot_taken_under_faults_replays_with_them(mesh: MeshFactory) -> None:
+def test_a_snapshot_taken_under_faults_replays_without_them_unless_asked(mesh: MeshFactory) -> None:
     """A crash injected in a step leaves a snapshot that names the rules in force; its
-    replay applies the step's rules again and fails the same way."""
+    replay runs the actor's own code (an exported test passes), and asked to, applies the
+    step's rules again and fails the same way (the CLI says so)."""
+    from clitools import supervisor_cli
+
     from actors.faulty import FaultInjected
     from actors.snapshots import read_snapshot
     from actors.testing import replay
@@ -595,10 +598,19 @@ def test_a_snapshot_taken_under_faults_replays_with_them(mesh: MeshFactory) -> N
     path = next((site.site.snapshots.dir / "tally").glob("*-exception.snap"))
     snap = read_snapshot(path)
     assert snap.detail["faults"]["rules"][0]["kind"] == "crash"
+    assert replay(snap).ran == len(snap.events)  # no fault: the tally's own steps pass
     with pytest.raises(FaultInjected, match="crash in the step"):
-        replay(snap)
+        replay(snap, faults=True)
     with pytest.raises(FaultInjected):
-        replay(snap, last_only=True)
+        replay(snap, last_only=True, faults=True)
+    exported = site.site.path.parent / "crash.json"
+    config = site.site.path
+    assert supervisor_cli("snapshot", "export", str(path), "-o", str(exported)).returncode == 0
+    plain = supervisor_cli("replay", str(exported), config=config)
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    assert "injected (FaultInjected): --faults injects it again" in plain.stdout
+    again = supervisor_cli("replay", "--faults", str(exported), config=config)
+    assert again.returncode == 1 and "reproduced: FaultInjected" in again.stdout, again.stdout
 
 
 @pytest.mark.slow

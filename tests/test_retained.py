@@ -41,3 +41,23 @@ def test_without_a_value_the_default_stands(mesh: MeshFactory) -> None:
     old = site.kill("joiner")
     site.wait_restarted("joiner", old)
     assert site.wait_for("joiner.started", after=cursor).envelope.payload == -1
+
+
+def test_tap_prints_the_retained_value_at_once(mesh: MeshFactory) -> None:
+    """``tap`` of a retained topic prints its last value first, marked retained, with no
+    new publish; a topic with nothing retained prints nothing and ends at its timeout."""
+    import json
+
+    from clitools import supervisor_cli
+
+    site = mesh.start(SITE)
+    cursor = site.publish("setting.set", 42)
+    site.wait_for("setting.value", lambda v: v == 42, after=cursor)
+    config = site.site.path
+    tapped = supervisor_cli("tap", "setting.*", "--count", "1", config=config, timeout=30)
+    assert tapped.returncode == 0, tapped.stderr
+    line = json.loads(tapped.stdout)
+    assert line["topic"] == "setting.value" and line["payload"] == 42 and line["retained"]
+    assert line["sender"] == "setting"
+    quiet = supervisor_cli("tap", "joiner.started", "--timeout", "1.5", config=config)
+    assert quiet.returncode == 0 and quiet.stdout == "", quiet.stdout + quiet.stderr

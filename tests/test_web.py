@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -71,6 +72,9 @@ def test_the_view_has_rates_edges_faults_and_marks_an_exit() -> None:
     more["stats"]["gaps"] = 7
     view.update({"actors": [more]}, now=12.2)
     assert view.new_gaps == [("a", 5, 7)]
+    for _ in range(4):  # step crashes: each ended a process, whose counts went with it
+        view.take_fault({"hop": "step", "topic": "tick", "actor": "a", "kind": "crash"})
+    assert view.update({"actors": [more]}, now=12.3)["actors"][0]["faults"] == 5
     later = view.update({"actors": [record("a", 10, {"count.m": 5})]}, now=12.5 + FLASH / 2)
     assert later["actors"][0]["recent_exit"] and later["actors"][0]["in_rate"] > 0  # a reset
     assert not view.update(first, now=13 + FLASH)["actors"][0]["recent_exit"]
@@ -257,6 +261,22 @@ def feed(page: Browser, site: Mesh) -> None:
     page.do("wait", selector='#events li[data-category="gap"]', text="missed")
     page.do("select", selector="#event-category", value="gap")
     assert page.do("count", selector='#events li:not([data-category="gap"])') == 0
+    # An injected step crash ends the counter's process: its fault stays in the column.
+    old = site.pid("counter")
+    crash = {"hop": "step", "to": "counter", "topic": "tick", "kind": "crash", "every": 1}
+    site.control.fault_add({**crash, "limit": 1, "per": "site"})
+    new = site.wait_restarted("counter", old)["pid"]
+    site.wait_actor(
+        "counter",
+        lambda a: a["pid"] == new and (a["heartbeat_age"] or 99) < (a["uptime"] or 0) - 0.5,
+        what="a heartbeat of the new counter",
+    )
+    renders = page.do("eval", js="window.enlilRenders.length")
+    deadline = time.monotonic() + 30
+    while page.do("eval", js="window.enlilRenders.length") < renders + 2:
+        assert time.monotonic() < deadline, "the page stopped updating"
+    faults = page.do("text", selector='#actors tr[data-name="counter"] td:nth-child(12)')
+    assert faults == "1", faults
 
 
 @pytest.mark.slow

@@ -22,9 +22,12 @@ from actors.core.calls import (
     REPLY_PREFIX,
     SERVICE_PREFIX,
     CallError,
+    CallTimeout,
     RemoteError,
+    decode_reply,
     decode_request,
     reply_payload,
+    request_payload,
 )
 from actors.core.engine import ActorEngine, Outgoing
 from actors.core.engine_types import EngineConfig, Statistics
@@ -250,6 +253,47 @@ class Harness:
         return out
 
     # -- calls: fake servers on the fake clock ------------------------------------------
+
+    def call(
+        self, service: str, request: Any = None, *, timeout: float = 5.0, caller: str = "test"
+    ) -> Any:
+        """Call the actor's own *service* with *request*, as the caller *caller*; return the
+        reply's value. What the handler raises comes back as on the wire: a CallError as
+        itself, another exception as a RemoteError, a request of the wrong type as
+        Rejected. A handler's own calls wait on the fake clock, as in any step. When no
+        reply comes (the request held or dropped by a fault rule), the clock moves on
+        to *timeout*: CallTimeout. LookupError when the actor does not serve *service*."""
+        served = self.engine.serves()
+        if service not in served:
+            raise LookupError(
+                f"actor {self.name!r} serves no {service!r} "
+                f"(it serves: {', '.join(served) or 'nothing'})"
+            )
+        topic = SERVICE_PREFIX + service
+        rid = next(self._order) + 1
+        deadline = self.clock.now + timeout
+        payload = request_payload(
+            rid, self.clock.wall_ns() + int(timeout * 1e9), f"{caller}:{rid}", None, request
+        )
+        key = (caller, topic)
+        self._seq[key] = self._seq.get(key, 0) + 1
+        envelope = encode_envelope(caller, self._seq[key], self.clock.wall_ns(), payload)
+        seen = len(self.published)
+        self.feed_frames([topic.encode(), envelope])
+        reply_topic = REPLY_PREFIX + caller
+        while True:
+            for message in self.published[seen:]:
+                reply = decode_reply(message.envelope.payload)
+                if message.topic == reply_topic and reply is not None and reply.id == rid:
+                    if reply.ok:
+                        return reply.body
+                    raise reply.error
+            seen = len(self.published)
+            if self.clock.now >= deadline:
+                raise CallTimeout(f"{service}: no reply within {timeout:g} s of the fake clock")
+            due = self.engine.next_deadline()
+            until = deadline if due is None or due > deadline else due
+            self.advance(max(0.0, until - self.clock.now))
 
     def serve(self, service: str, handler: Any, *, delay: float = 0.0) -> None:
         """Answer *service* in the calls of the actor: *handler* is a function of the request

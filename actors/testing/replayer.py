@@ -9,8 +9,8 @@ a folder the snapshot names is imported from there only when trusted, see
 its memory is restored as it was before the oldest recorded event, and the
 recorded events (messages, periodic ticks, start) are fed again in order on
 a fake clock set to their recorded times. A snapshot taken under fault
-injection applies the step's fault rules again (the same seed and rules: the
-same step fails). Calls are not made: each gets the
+injection replays without the faults unless asked (``faults=True`` applies the
+step's rules again: the same seed and rules, the same step fails). Calls are not made: each gets the
 outcome recorded for it (so a breaker's refusals, a retry's final result and
 a fallback replay as they happened), and the callbacks of calls started
 without waiting run where they ran. An exception raised by a hook
@@ -65,7 +65,7 @@ class ImportPlan:
         return f"imports {self.module!r} from {self.origin} ({where})"
 
 
-def plan_import(snapshot: Snapshot, import_paths: Iterable[Path] = ()) -> ImportPlan:
+def plan_import(snapshot: Snapshot, import_paths: Iterable[str | Path] = ()) -> ImportPlan:
     """Where the snapshot's class would come from, found without importing anything.
 
     The project (*import_paths*, then this process's ``sys.path`` with the installed
@@ -74,7 +74,7 @@ def plan_import(snapshot: Snapshot, import_paths: Iterable[Path] = ()) -> Import
     a snapshot file is data, and may have been crafted to run code.
     """
     module = snapshot.class_path.partition(":")[0]
-    paths = tuple(import_paths)
+    paths = tuple(Path(p) for p in import_paths)
     origin = module_origin(module, paths)
     if origin:
         return ImportPlan(module, origin, True, paths)
@@ -84,7 +84,7 @@ def plan_import(snapshot: Snapshot, import_paths: Iterable[Path] = ()) -> Import
 
 
 def load_actor_class(
-    snapshot: Snapshot, import_paths: Iterable[Path] = (), *, trust: bool = False
+    snapshot: Snapshot, import_paths: Iterable[str | Path] = (), *, trust: bool = False
 ) -> type[Actor]:
     """The snapshot's class from *import_paths* and this process's own ``sys.path`` (the
     code beside the test wins). A module found only in the folders the snapshot was
@@ -102,9 +102,14 @@ def load_actor_class(
 
 
 def build(
-    snapshot: Snapshot, import_paths: Iterable[Path] = (), *, trust: bool = False
+    snapshot: Snapshot,
+    import_paths: Iterable[str | Path] = (),
+    *,
+    trust: bool = False,
+    faults: bool = False,
 ) -> tuple[Harness, bool]:
-    """A harness holding the snapshot's actor, not started; and whether its code changed."""
+    """A harness holding the snapshot's actor, not started; and whether its code changed
+    (*faults*: with the step's fault rules in force when it was taken)."""
     cls = load_actor_class(snapshot, import_paths, trust=trust)
     start = snapshot.events[0].time if snapshot.events else snapshot.time
     harness = Harness(
@@ -115,7 +120,7 @@ def build(
         period=snapshot.period,
         clock=FakeClock(start),
         start=False,
-        faults=_step_faults(snapshot),
+        faults=_step_faults(snapshot) if faults else None,
     )
     changed = bool(snapshot.source_hash) and snapshot.source_hash != source_hash(cls)
     return harness, changed
@@ -136,11 +141,17 @@ def _step_faults(snapshot: Snapshot) -> dict[str, Any] | None:
 def replay(
     snapshot: Snapshot | str | Path,
     *,
-    import_paths: Iterable[Path] = (),
+    import_paths: Iterable[str | Path] = (),
     last_only: bool = False,
     trust: bool = False,
+    faults: bool = False,
 ) -> ReplayResult:
     """Re-run a snapshot's events; see the module docstring.
+
+    A snapshot taken under fault injection replays without the faults: the actor's
+    own code, as a test wants it. With *faults*, the step's rules in force then are
+    applied again (the recorded messages are as they were delivered), so an injected
+    crash happens again where it did.
 
     The class comes from the project (see :func:`load_actor_class`); *trust* lets a
     module found only in the folders the snapshot names be imported from there.
@@ -153,7 +164,7 @@ def replay(
     first, which rebuilds that memory exactly.
     """
     snap = snapshot if isinstance(snapshot, Snapshot) else read_snapshot(snapshot)
-    harness, changed = build(snap, import_paths, trust=trust)
+    harness, changed = build(snap, import_paths, trust=trust, faults=faults)
     events, memory = snap.events, snap.initial
     if last_only and snap.failed_event is not None and snap.state is not None:
         events, memory = [snap.events[snap.failed_event]], snap.state

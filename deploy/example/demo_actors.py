@@ -74,6 +74,15 @@ class Thermostat(Actor):
         durable=True,
     )
     chosen = State(False, doc="Whether an operator chose the target", durable=True)
+    boost = Input(
+        "thermostat.boost",
+        float,
+        doc="Heat flat out for this many minutes (an operator's request)",
+        unit="min",
+        default=0.0,
+        external=True,
+    )
+    boost_until = State(0.0, doc="When the running boost ends (0: none)", unit="s")
 
     def on_start(self) -> None:
         """Runs in the thermostat's process before it is ready (after its durable State is
@@ -103,8 +112,10 @@ class Thermostat(Actor):
         return value
 
     def step(self) -> None:
-        """Runs in the thermostat's process on every temperature reading."""
-        if self.temperature < self.target - self.band:
+        """Runs in the thermostat's process on every temperature reading and boost."""
+        if self.enlil.trigger == "boost":
+            self.start_boost()
+        if self.enlil.now() < self.boost_until or self.temperature < self.target - self.band:
             on = True
         elif self.temperature > self.target + self.band:
             on = False
@@ -113,6 +124,17 @@ class Thermostat(Actor):
         if on != self.heater:
             self.switches += 1
         self.heater = on
+
+    def start_boost(self) -> None:
+        """A boost: the heater runs flat out for ``boost`` minutes.
+
+        This has a bug on purpose, for the README's first hour: a boost of 0 minutes
+        divides by zero, the thermostat crashes and leaves a failure snapshot. The fix
+        is one line: treat a boost of 0 minutes or less as "no boost" before dividing.
+        """
+        rate = (self.target - self.temperature) / self.boost
+        self.enlil.log.info("boost", minutes=self.boost, degc_per_minute=round(rate, 2))
+        self.boost_until = self.enlil.now() + 60.0 * self.boost
 
 
 class Console(Actor):

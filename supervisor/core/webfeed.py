@@ -49,6 +49,8 @@ class SiteView:
     _last_at: float | None = None
     #: Faults injected, per (hop, topic, actor), from the ledger's messages.
     faults: collections.Counter[tuple[str, str, str]] = field(default_factory=collections.Counter)
+    #: Faults injected in each actor, every process of it (a crashed one's included).
+    actor_faults: collections.Counter[str] = field(default_factory=collections.Counter)
     #: When each actor's process last ended (monotonic), from ``exited`` events.
     exits: dict[str, float] = field(default_factory=dict)
     #: (actor, messages missed since the last reply, its total): for the events feed.
@@ -79,6 +81,7 @@ class SiteView:
             return
         key = (str(entry.get("hop")), str(entry.get("topic")), str(entry.get("actor")))
         self.faults[key] += 1
+        self.actor_faults[key[2]] += 1
 
     def update(self, status: dict[str, Any], now: float) -> dict[str, Any]:
         """The page's ``site`` message for *status*, taken at *now* (monotonic seconds)."""
@@ -106,7 +109,12 @@ class SiteView:
                 "duplicates": _int(stats.get("duplicates")),
                 "late": _int(stats.get("late")),
                 "rejected": sum(_int(stats.get(k)) for k in REJECTED),
-                "faults": sum(_int(n) for n in (record.get("faults") or {}).values()),
+                # The ledger's count covers the processes a crash ended; the heartbeat's,
+                # the faults of a process from before the view began.
+                "faults": max(
+                    sum(_int(n) for n in (record.get("faults") or {}).values()),
+                    self.actor_faults[name],
+                ),
             }
             gaps = row["gaps"]
             before = last.get((name, "gaps"))

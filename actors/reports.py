@@ -160,7 +160,7 @@ class Reports:
                 k: v
                 for k, v in (
                     ("calls", engine.calls.statistics()),
-                    ("services", engine.service_counts),
+                    ("services", engine.service_report()),
                     ("shed", engine.shed()),
                     # Replies that matched no call in flight (answers to resends, copies).
                     ("stray", engine.calls.stray),

@@ -46,6 +46,8 @@ class ActorFacts:
     calls: tuple[str, ...] = ()
     #: Its declared metrics: (variable, kind, doc, unit, class name) each.
     metrics: tuple[tuple[str, str, str, str, str], ...] = ()
+    #: Its class owns hardware (``hal = True``): the live graph may fold its status topics.
+    hal: bool = False
 
     def access(self) -> ActorAccess:
         """What its rights on a checked site come from."""
@@ -64,6 +66,7 @@ class ActorFacts:
             serves=both(self.serves, other.serves),
             calls=both(self.calls, other.calls),
             metrics=tuple(dict.fromkeys(self.metrics + other.metrics)),
+            hal=self.hal or other.hal,
         )
 
 
@@ -96,6 +99,7 @@ def _facts(data: dict[str, Any]) -> ActorFacts:
         serves=texts("serves"),
         calls=texts("calls"),
         metrics=tuple(_metric(m) for m in data.get("metrics", [])),
+        hal=data.get("hal") is True,
     )
 
 
@@ -139,6 +143,7 @@ def _inspect(config: str, extra: dict[str, Any] | None) -> dict[str, Any]:
                 for name, var in (*d.spec.states.items(), *d.spec.outputs.items())
                 if (kind := metric_kind(getattr(var, "metric", False)))
             ],
+            "hal": d.hal,
         }
         for d in decls
     }

@@ -178,3 +178,14 @@ class Rogue(Actor):
     @service("ghost.call", object, object, doc="Answer anything with 'ghost'")
     def ghost(self, request: object) -> object:
         return "ghost"
+
+
+class PoolPoller(Actor):
+    """Calls pool.work every period (a steady stream of calls for the live graph)."""
+
+    work = Call("pool.work", int, int, doc="Ask the pool", timeout=5.0)
+    asked = State(0, doc="Calls made")
+
+    def step(self) -> None:
+        self.asked += 1
+        self.work(self.asked)

@@ -16,6 +16,7 @@ import psutil
 import pytest
 import zmq
 from browser import Browser
+from graph_checks import overlaps, wait_call_rates
 
 from actors import RemoteError
 from actors.link import BrokerLink
@@ -278,6 +279,11 @@ def see_the_view(listen: str, token: str) -> None:
         assert page.do("count", selector="#actors tbody tr") == 10
         page.do("wait", selector='#graph g[data-id="t:sensor.temperature"]')
         page.do("wait", selector='#graph g[data-id="s:thermostat.setpoint.get"]')
+        # The console's calls, drawn with their rate; the room's status topics folded.
+        wait_call_rates(page, {"a:console>s:thermostat.setpoint.get"})
+        page.do("wait", selector='#graph g[data-id="f:room.*"]')
+        found = overlaps(page)
+        assert found["texts"] > 20 and found["bad"] == [], found
         ARTIFACTS.mkdir(exist_ok=True)
         page.do("screenshot", path=str(ARTIFACTS / "demo-web-view.png"))
         assert page.do("problems") == []

@@ -379,3 +379,115 @@ def test_the_foxglove_endpoint_with_the_official_client(mesh: MeshFactory) -> No
     assert [r["value"] for r in records] == list(range(first, first + 10))  # live, in order
     assert [r["seq"] for r in records] == [r["value"] for r in records]
     assert {r["sender"] for r in records} == {"counter"}
+
+
+def fifty_actors(port: int) -> dict[str, Any]:
+    """15 counter -> tally pairs on topics of their own, and 10 pollers calling a service
+    that 10 members serve: 50 actors, the graph's calls among them."""
+    actors: dict[str, Any] = {}
+    for i in range(15):
+        actors[f"counter{i}"] = {
+            "class": "mesh_actors:Counter",
+            "topics": {"go": f"go.c{i}", "n": f"count.c{i}"},
+        }
+        actors[f"tally{i}"] = {
+            "class": "mesh_actors:Tally",
+            "topics": {"n": f"count.c{i}", "seen": f"tally.c{i}"},
+        }
+    for i in range(10):
+        actors[f"member{i}"] = {"class": "call_actors:GroupMember"}
+        actors[f"poller{i}"] = {"class": "call_actors:PoolPoller", "period": 0.5}
+    return {
+        "supervisor": {"heartbeat_interval": 0.5},
+        "web": {"listen": f"127.0.0.1:{port}", "token": TOKEN},
+        "actors": actors,
+    }
+
+
+@pytest.mark.slow
+def test_the_live_graph_of_fifty_actors_shows_calls_and_no_label_overlaps(
+    mesh: MeshFactory,
+) -> None:
+    """50 actors with calls, in Chromium: every caller's call edge is drawn with its
+    arrowhead and a rate above 0, the service's serve edges too, and no two labels (nor a
+    label and a node) overlap; a screenshot in test-artifacts."""
+    from graph_checks import overlaps, wait_call_rates, wait_serve_rates
+
+    port = free_port()
+    site = mesh.start(fifty_actors(port), timeout=120)
+    origin = f"http://127.0.0.1:{port}"
+    wait_served(site, origin + "/")
+    for i in range(15):  # each pair's numbers flow: go -> counter -> count -> tally -> seen
+        site.publish(f"go.c{i}", [100_000, 1])
+    with Browser(origin) as page:
+        page.do("goto", url=f"{origin}/#token={TOKEN}")
+        page.do("wait", selector='#graph g[data-id="t:tally.c14"]', timeout=60000)
+        calls = wait_call_rates(page, {f"a:poller{i}>s:pool.work" for i in range(10)})
+        assert len(calls) == 10
+        serving = wait_serve_rates(page, {f"s:pool.work>a:member{i}" for i in range(10)})
+        assert len(serving) == 10
+        assert page.do("count", selector="#graph g.actor") == 50
+        found = overlaps(page)
+        assert found["texts"] > 100 and found["bad"] == [], found
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.do("screenshot", path=str(ARTIFACTS / "web-graph-50-actors.png"))
+        assert page.do("problems") == []
+
+
+def test_the_graph_has_call_and_serve_edges_smooth_rates_and_folds_hardware_status() -> None:
+    """Pure: a caller's call edge to the service and the service's edge to its server, at
+    the rates of calls and requests over the last seconds (a call every 2 s is 0.5/s at
+    every update, not 1 and 0 in turn); a HAL actor's unread status topics marked with
+    their family, its read topic not."""
+
+    def status(n: int) -> dict[str, Any]:
+        service = "thermostat.setpoint.get"
+        return {
+            "actors": [
+                {
+                    "name": "console",
+                    "kind": "actor",
+                    "calls": {"calls": {"setpoint": {"service": service, "calls": n}}},
+                },
+                {
+                    "name": "thermostat",
+                    "kind": "actor",
+                    "topics": {"serves": [service]},
+                    "calls": {"services": {"get_setpoint": {"service": service, "requests": n}}},
+                },
+                {
+                    "name": "room",
+                    "kind": "actor",
+                    "hal": True,
+                    "topics": {"out": {"room.rx": n, "room.connected": 1, "room.bytes_in": n}},
+                },
+                {"name": "sensor", "kind": "actor", "topics": {"in": {"room.rx": n}}},
+            ]
+        }
+
+    view = SiteView()
+    rates = []
+    for second in range(12):
+        msg = view.update(status(second // 2), now=100.0 + second)
+        edges = {(e["from"], e["to"]): e for e in msg["graph"]["edges"]}
+        call = edges[("a:console", "s:thermostat.setpoint.get")]
+        serve = edges[("s:thermostat.setpoint.get", "a:thermostat")]
+        assert (call["kind"], serve["kind"]) == ("call", "serve")
+        rates.append((call["rate"], serve["rate"]))
+    assert all(call == serve for call, serve in rates)
+    assert [call for call, _ in rates[6:]] == [0.5] * 6
+    nodes = {n["id"]: n for n in msg["graph"]["nodes"]}
+    assert nodes["t:room.connected"]["fold"] == nodes["t:room.bytes_in"]["fold"] == "room.*"
+    assert "fold" not in nodes["t:room.rx"]  # the sensor reads it
+
+
+def test_the_vendored_layout_library_is_the_pinned_package() -> None:
+    """The page lays its graph out with dagre served from static/ (no CDN): the very file
+    of the version tools/js pins, with its licence beside it, and the page loads it."""
+    static = Path(__file__).resolve().parent.parent / "supervisor" / "web" / "static"
+    pinned = json.loads((TOOLS / "package.json").read_text())["dependencies"]["@dagrejs/dagre"]
+    vendored = static / f"dagre-{pinned}.min.js"
+    installed = TOOLS / "node_modules" / "@dagrejs" / "dagre" / "dist" / "dagre.min.js"
+    assert vendored.read_bytes() == installed.read_bytes()
+    assert "Chris Pettitt" in (static / "dagre-LICENSE.txt").read_text()
+    assert f'src="/static/dagre-{pinned}.min.js"' in (static / "index.html").read_text()

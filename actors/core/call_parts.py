@@ -7,6 +7,7 @@ declared Call of one actor with the state machines every call of it shares
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -83,7 +84,7 @@ class Pending:
 class CallLine:
     """One declared Call of one actor: its policy and what every call of it shares."""
 
-    def __init__(self, decl: Call, policy: Policy, timeout: float) -> None:
+    def __init__(self, decl: Call, policy: Policy, timeout: float, caller: str = "") -> None:
         self.decl = decl
         self.policy = policy
         self.timeout = timeout
@@ -96,7 +97,9 @@ class CallLine:
         k = policy.bulkhead
         self.bulkhead = BulkheadState(k.max_in_flight) if k is not None else None
         self.counts = dict.fromkeys(CALL_COUNTERS, 0)
-        self._next_server = 0
+        #: Where the round robin over a group's servers starts: a number of the caller's
+        #: own, so that callers started together do not all pick the same server at once.
+        self._next_server = zlib.crc32(f"{caller}/{decl.name}".encode())
 
     def pick(self, servers: tuple[str, ...]) -> str:
         """The server of the next attempt: round robin over the live ones."""

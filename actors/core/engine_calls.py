@@ -157,7 +157,7 @@ class EngineCalls:
             self.served, self._on_request
         )
         lines = {
-            name: CallLine(spec.calls[name], policy, timeout)
+            name: CallLine(spec.calls[name], policy, timeout, self.name)
             for name, (policy, timeout) in resolve_calls(spec, overrides).items()
         }
         control = self.config.control
@@ -194,6 +194,17 @@ class EngineCalls:
         if self.calls.lines:
             topics += [REPLY_PREFIX + self.name, SYS_SERVICES]
         return topics
+
+    def service_report(self) -> dict[str, dict[str, Any]]:
+        """Per service handler: the service it serves (as named on the wire) and its
+        counters."""
+        names = {
+            s.name: topic.decode().removeprefix(SERVICE_PREFIX) for topic, s in self.served.items()
+        }
+        return {
+            handler: {"service": names.get(handler, handler), **counts}
+            for handler, counts in self.service_counts.items()
+        }
 
     def serves(self) -> list[str]:
         """The services this actor serves (for the supervisor's directory)."""

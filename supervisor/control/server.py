@@ -241,11 +241,17 @@ class Controller:
                     **c.status(now),
                     "etag": self.swaps.etag_of(c.name),
                     "declared_metrics": self._declared_metrics(c.name),
+                    "hal": self._hal(c.name),
                 }
                 for c in sup.actors.values()
             ],
             "counts": counts,
         }
+
+    def _hal(self, name: str) -> bool:
+        """Whether actor *name*'s class owns hardware (a HAL actor)."""
+        facts = self.membership.facts.get(name)
+        return facts is not None and facts.hal
 
     def _declared_metrics(self, name: str) -> dict[str, dict[str, str]]:
         """Actor *name*'s declared metrics: kind, doc, unit and class, by variable (what a

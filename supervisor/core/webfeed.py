@@ -26,6 +26,10 @@ FEED_LEVELS: Final = frozenset({"warning", "error", "critical"})
 FLASH: Final = 2.0
 #: Counters of rejected messages (a row's "rejected").
 REJECTED: Final = ("malformed", "unsupported_version", "type_rejected")
+#: Seconds of status replies a rate is taken over.
+RATE_WINDOW: Final = 5.0
+#: Calls and services drawn per actor, at most (a bound on what a heartbeat can cost).
+_EDGES: Final = 1000
 
 
 def _int(value: Any) -> int:
@@ -53,6 +57,13 @@ class SiteView:
     actor_faults: collections.Counter[str] = field(default_factory=collections.Counter)
     #: When each actor's process last ended (monotonic), from ``exited`` events.
     exits: dict[str, float] = field(default_factory=dict)
+    #: The counters of the replies of the last :data:`RATE_WINDOW` seconds (rates).
+    _history: collections.deque[tuple[float, dict[tuple[str, str], int]]] = field(
+        default_factory=collections.deque
+    )
+    _now: float = 0.0
+    #: The services each actor serves, as its last status said.
+    _serves: dict[str, list[Any]] = field(default_factory=dict)
     #: (actor, messages missed since the last reply, its total): for the events feed.
     new_gaps: list[tuple[str, int, int]] = field(default_factory=list)
 
@@ -83,13 +94,25 @@ class SiteView:
         self.faults[key] += 1
         self.actor_faults[key[2]] += 1
 
+    def _rate(self, key: tuple[str, str], value: int, seconds: float) -> float:
+        """Per second, over the last :data:`RATE_WINDOW` seconds of replies (a call every
+        2 s is 0.5/s, not 1 and 0 in turn); since the last reply when the counter reset."""
+        if self._history:
+            at, counts = self._history[0]
+            before = counts.get(key)
+            if before is not None and value >= before and self._now > at:
+                return round((value - before) / (self._now - at), 2)
+        return _rate(value, self._last.get(key), seconds)
+
     def update(self, status: dict[str, Any], now: float) -> dict[str, Any]:
         """The page's ``site`` message for *status*, taken at *now* (monotonic seconds)."""
         seconds = now - self._last_at if self._last_at is not None else 0.0
+        self._now = now
         last, current = self._last, {}
         rows: list[dict[str, Any]] = []
         nodes: dict[str, dict[str, Any]] = {}
         edges: list[dict[str, Any]] = []
+        hal: set[str] = set()
         for record in status.get("actors", []):
             name = str(record.get("name"))
             stats = record.get("stats") or {}
@@ -124,7 +147,7 @@ class SiteView:
             for counter, key in (("received", "in_rate"), ("published", "out_rate")):
                 value = _int(stats.get(counter))
                 current[(name, counter)] = value
-                row[key] = _rate(value, last.get((name, counter)), seconds)
+                row[key] = self._rate((name, counter), value, seconds)
             rows.append(row)
             if record.get("kind") != "actor":
                 continue
@@ -136,7 +159,14 @@ class SiteView:
                 "recent_exit": recent,
             }
             edges += self._edges(name, topics, (current, seconds), nodes)
+            edges += self._calls(name, record.get("calls"), (current, seconds), nodes)
+            if record.get("hal") is True:
+                hal.add(name)
         self._last, self._last_at = current, now
+        self._history.append((now, current))
+        while len(self._history) > 1 and self._history[0][0] < now - RATE_WINDOW:
+            self._history.popleft()
+        _fold_hardware_status(nodes, edges, hal)
         return {
             "type": "site",
             "site": status.get("site"),
@@ -156,6 +186,8 @@ class SiteView:
         the last reply."""
         current, seconds = now
         counts_in, counts_out, gaps = (_map(topics.get(k)) for k in ("in", "out", "gaps"))
+        serves = topics.get("serves")
+        self._serves[name] = serves[:_EDGES] if isinstance(serves, list) else []
         actor = f"a:{name}"
         edges = []
         for direction, counts in (("in", counts_in), ("out", counts_out)):
@@ -165,7 +197,7 @@ class SiteView:
                 key = (name, f"{direction}:{topic}")
                 current[key] = _int(n)
                 node = _node(nodes, "t", "topic", topic)
-                rate = _rate(_int(n), self._last.get(key), seconds)
+                rate = self._rate(key, _int(n), seconds)
                 if direction == "in":
                     faults = self.faults[("deliver", topic, name)]
                     edge = _edge((node, actor), topic, faults, rate, _int(n))
@@ -178,10 +210,44 @@ class SiteView:
             if isinstance(pattern, str) and pattern[:1] != "$" and pattern not in counts_in:
                 node = _node(nodes, "t", "topic", pattern)
                 edges.append(_edge((node, actor), pattern, self.faults[("deliver", pattern, name)]))
-        for service in topics.get("serves") or []:
-            if isinstance(service, str):
-                node = _node(nodes, "s", "service", service)
-                edges.append(_edge((node, actor), service, self.faults[("request", service, name)]))
+        return edges
+
+    def _calls(
+        self,
+        name: str,
+        calls: Any,
+        now: tuple[dict[tuple[str, str], int], float],
+        nodes: dict[str, dict[str, Any]],
+    ) -> list[dict[str, Any]]:
+        """Actor *name*'s call edges (to each service it calls, at its rate of calls) and
+        serve edges (from each service it serves, at its rate of requests)."""
+        current, seconds = now
+        actor = f"a:{name}"
+        edges = []
+        table = calls if isinstance(calls, dict) else {}
+        lines = _map(table.get("calls"))
+        for line in list(lines.values())[:_EDGES]:
+            service = line.get("service") if isinstance(line, dict) else None
+            if not isinstance(service, str):
+                continue
+            key = (name, f"call:{service}")
+            n = current[key] = current.get(key, 0) + _int(line.get("calls"))
+            node = _node(nodes, "s", "service", service)
+            edges.append(_edge((actor, node), service, 0, 0.0, n, kind="call"))
+        requests: dict[str, int] = {}
+        for counts in list(_map(table.get("services")).values())[:_EDGES]:
+            if isinstance(counts, dict) and isinstance(counts.get("service"), str):
+                service = counts["service"]
+                requests[service] = requests.get(service, 0) + _int(counts.get("requests"))
+        for service in [s for s in (self._serves.get(name) or []) if isinstance(s, str)]:
+            n = requests.get(service, 0)
+            current[(name, f"serve:{service}")] = n
+            node = _node(nodes, "s", "service", service)
+            faults = self.faults[("request", service, name)]
+            edges.append(_edge((node, actor), service, faults, 0.0, n, kind="serve"))
+        for edge in edges:  # the rates, now that each key's count is whole
+            key = (name, f"{edge['kind']}:{edge['topic']}")
+            edge["rate"] = self._rate(key, current[key], seconds)
         return edges
 
 
@@ -192,18 +258,48 @@ def _node(nodes: dict[str, dict[str, Any]], prefix: str, kind: str, label: str) 
     return ident
 
 
-def _edge(
-    ends: tuple[str, str], topic: str, faults: int, rate: float = 0.0, count: int = 0
+def _edge(  # noqa: PLR0913 - an edge's fields
+    ends: tuple[str, str],
+    topic: str,
+    faults: int,
+    rate: float = 0.0,
+    count: int = 0,
+    *,
+    kind: str = "topic",
 ) -> dict[str, Any]:
     return {
         "from": ends[0],
         "to": ends[1],
+        "kind": kind,
         "topic": topic,
         "rate": rate,
         "count": count,
         "gaps": 0,
         "faults": faults,
     }
+
+
+def _fold_hardware_status(
+    nodes: dict[str, dict[str, Any]], edges: list[dict[str, Any]], hal: set[str]
+) -> None:
+    """Mark the status topics of HAL actors (published by one HAL actor, read by no actor)
+    with the family they fold into (``fold``: ``room.*``), for the page to draw as one
+    node when asked."""
+    writers: dict[str, set[str]] = {}
+    read: set[str] = set()
+    for edge in edges:
+        if edge["to"].startswith("t:"):
+            writers.setdefault(edge["to"], set()).add(edge["from"])
+        if edge["from"].startswith("t:"):
+            read.add(edge["from"])
+    for ident, by in writers.items():
+        node = nodes.get(ident)
+        (writer,) = by if len(by) == 1 else ("",)
+        if node is None or ident in read or writer.removeprefix("a:") not in hal:
+            continue
+        label = str(node["label"])
+        if "." in label:
+            node["fold"] = label.rsplit(".", 1)[0] + ".*"
 
 
 def _map(value: Any) -> dict[Any, Any]:

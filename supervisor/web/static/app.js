@@ -159,47 +159,20 @@ async function act(op, name, extra = {}) {
 }
 
 // -- the live graph ------------------------------------------------------------------------
+//
+// Laid out by dagre (vendored: static/dagre-3.1.4.min.js), left to right: every edge label
+// is a box of its own in the layout, so no two labels overlap and no label covers a node.
+// The layout runs again only when the graph's shape changes (nodes, edges, or a label
+// gaining its gaps or faults); otherwise only the numbers and colours change.
 
-function layers(nodes, edges) {
-  // Breadth first from the sources (no edge in); a cycle with no source starts at its
-  // node with the fewest edges in. Each node is placed once: cycles cannot stretch it.
-  const out = new Map(nodes.map((n) => [n.id, []]));
-  const indegree = new Map(nodes.map((n) => [n.id, 0]));
-  for (const e of edges) {
-    if (!out.has(e.from) || !out.has(e.to)) continue;
-    out.get(e.from).push(e.to);
-    indegree.set(e.to, indegree.get(e.to) + 1);
-  }
-  const depth = new Map();
-  const visit = (starts) => {
-    let level = starts;
-    let d = 0;
-    for (const id of level) depth.set(id, d);
-    while (level.length) {
-      const next = [];
-      for (const id of level) {
-        for (const to of out.get(id)) {
-          if (!depth.has(to)) { depth.set(to, depth.get(id) + 1); next.push(to); }
-        }
-      }
-      level = next;
-      d += 1;
-    }
-  };
-  visit(nodes.filter((n) => indegree.get(n.id) === 0).map((n) => n.id));
-  for (;;) {
-    const left = nodes.filter((n) => !depth.has(n.id));
-    if (!left.length) break;
-    left.sort((a, b) => indegree.get(a.id) - indegree.get(b.id));
-    visit([left[0].id]);
-  }
-  return depth;
-}
-
+const FONT = 11;          // px, the nodes' text (app.css)
+const CHAR = 6.6;         // px per character at that size, a little over the real width
+const LABEL_CHAR = 6.0;   // px per character of an edge label (10 px)
 let graphShape = "";
 let edgeLabels = new Map();
 let edgeLines = new Map();
 let nodeGroups = new Map();
+let foldHardware = true;  // fold each HAL actor's status topics into one node (a checkbox)
 
 function edgeLabel(e) {
   let label = `${fmt(e.rate)}/s`;
@@ -215,17 +188,53 @@ function nodeClass(n) {
   return `node ${n.kind}${down}`;
 }
 
-function renderGraph(graph) {
+function folded(graph) {
+  // The graph as drawn: with folding on, the status topics of a HAL actor (the server marks
+  // them with their family, "room.*") become one node, and their edges one edge each way.
   const nodes = graph.nodes || [];
   const edges = graph.edges || [];
-  const shape = nodes.map((n) => n.id).join("|") + "#" + edges.map((e) => `${e.from}>${e.to}`).join("|");
+  if (!foldHardware) return { nodes, edges };
+  const into = new Map();
+  const out = [];
+  for (const n of nodes) {
+    if (!n.fold) { out.push(n); continue; }
+    const id = `f:${n.fold}`;
+    into.set(n.id, id);
+    if (!out.some((m) => m.id === id)) {
+      out.push({ id, kind: "topic", label: n.fold, folded: [] });
+    }
+    out.find((m) => m.id === id).folded.push(n.label);
+  }
+  const merged = new Map();
+  for (const e of edges) {
+    const from = into.get(e.from) || e.from, to = into.get(e.to) || e.to;
+    const key = `${from}>${to}`;
+    const m = merged.get(key);
+    if (!m) { merged.set(key, { ...e, from, to }); continue; }
+    for (const k of ["rate", "count", "gaps", "faults"]) m[k] = (m[k] || 0) + (e[k] || 0);
+  }
+  for (const n of out) if (n.folded) n.label = `${n.label} (${n.folded.length} topics)`;
+  return { nodes: out, edges: [...merged.values()] };
+}
+
+function shapeOf(nodes, edges) {
+  return nodes.map((n) => n.id).join("|") + "#" +
+    edges.map((e) => `${e.from}>${e.to}:${e.kind}:${e.gaps ? 1 : 0}${e.faults ? 1 : 0}`).join("|");
+}
+
+let lastGraph = { nodes: [], edges: [] };
+
+function renderGraph(graph) {
+  lastGraph = graph;
+  const { nodes, edges } = folded(graph);
+  const shape = shapeOf(nodes, edges);
   if (shape === graphShape) {  // the same graph: only its numbers and colours change
     for (const e of edges) {
       const key = `${e.from}>${e.to}`;
       const text = edgeLabels.get(key);
       if (text && text.textContent !== edgeLabel(e)) text.textContent = edgeLabel(e);
       const line = edgeLines.get(key);
-      if (line) setAttr(line, "class", e.faults ? "faulted" : "");
+      if (line) styleEdge(line, e);
     }
     for (const n of nodes) {
       const g = nodeGroups.get(n.id);
@@ -237,45 +246,80 @@ function renderGraph(graph) {
   edgeLabels = new Map();
   edgeLines = new Map();
   nodeGroups = new Map();
-  const root = $("#graph");
-  const depth = layers(nodes, edges);
-  const columns = new Map();
-  const place = new Map();
+  const layout = new dagre.graphlib.Graph({ multigraph: false });
+  layout.setGraph({ rankdir: "LR", nodesep: 14, ranksep: 46, edgesep: 10, marginx: 8,
+    marginy: 8, acyclicer: "greedy", ranker: "network-simplex" });
+  layout.setDefaultEdgeLabel(() => ({}));
   for (const n of nodes) {
-    const d = depth.get(n.id);
-    const row = columns.get(d) || 0;
-    columns.set(d, row + 1);
-    place.set(n.id, { x: 10 + d * 190, y: 10 + row * 42 });
+    const text = n.label || n.id;
+    layout.setNode(n.id, { width: Math.ceil(text.length * CHAR) + 16, height: 26 });
   }
-  const height = 20 + 42 * Math.max(1, ...columns.values());
-  const width = 20 + 190 * (Math.max(0, ...columns.keys()) + 1);
-  root.setAttribute("viewBox", `0 0 ${width} ${height}`);
-  root.style.height = `${height}px`;
-  root.style.width = `${width}px`;
-  const parts = [];
   for (const e of edges) {
-    const a = place.get(e.from), b = place.get(e.to);
-    if (!a || !b) continue;
-    const cls = e.faults ? "faulted" : "";
-    const line = svg("line", { x1: a.x + 150, y1: a.y + 14, x2: b.x, y2: b.y + 14, class: cls });
-    edgeLines.set(`${e.from}>${e.to}`, line);
+    if (!layout.hasNode(e.from) || !layout.hasNode(e.to)) continue;
+    // Room for the widest text this label takes without a new layout: "999.9/s" and the
+    // gaps and faults it shows now.
+    const chars = Math.max(edgeLabel(e).length, 7) + 3;
+    layout.setEdge(e.from, e.to, { width: Math.ceil(chars * LABEL_CHAR), height: 14, labelpos: "c" });
+  }
+  dagre.layout(layout);
+  const size = layout.graph();
+  const root = $("#graph");
+  const width = Math.ceil(size.width || 20), height = Math.ceil(size.height || 20);
+  // As wide as the section, and no wider than the layout: a wider graph is scaled down
+  // to fit (its proportions kept), never cut off.
+  root.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  root.setAttribute("preserveAspectRatio", "xMinYMin meet");
+  root.style.width = "100%";
+  root.style.maxWidth = `${width}px`;
+  root.style.height = "auto";
+  const parts = [svg("defs", {})];
+  parts[0].append(arrowhead("arrow", "#8c96a8"), arrowhead("arrow-call", "#7a3fa0"),
+    arrowhead("arrow-faulted", "#b3261e"));
+  for (const e of edges) {
+    const laid = layout.edge(e.from, e.to);
+    if (!laid) continue;
+    const key = `${e.from}>${e.to}`;
+    const d = laid.points.map((p, i) => `${i ? "L" : "M"}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(" ");
+    const line = svg("path", { d, "data-edge": key, "data-kind": e.kind || "topic" });
+    styleEdge(line, e);
+    edgeLines.set(key, line);
     parts.push(line);
-    const text = svg("text", { x: (a.x + 150 + b.x) / 2 - 20, y: (a.y + b.y) / 2 + 10,
-      class: "edge-label", "data-edge": `${e.from}>${e.to}` }, edgeLabel(e));
-    edgeLabels.set(`${e.from}>${e.to}`, text);
+    const text = svg("text", { x: laid.x.toFixed(1), y: (laid.y + 3.5).toFixed(1),
+      class: `edge-label ${e.kind || "topic"}`, "text-anchor": "middle", "data-edge": key,
+      "data-kind": e.kind || "topic" }, edgeLabel(e));
+    edgeLabels.set(key, text);
     parts.push(text);
   }
   for (const n of nodes) {
-    const p = place.get(n.id);
+    const laid = layout.node(n.id);
     const g = svg("g", { class: nodeClass(n), "data-id": n.id, "data-state": n.state || "",
-      transform: `translate(${p.x},${p.y})` });
-    g.append(svg("rect", { width: 150, height: 28 }));
-    g.append(svg("text", { x: 6, y: 18 }, (n.label || n.id).slice(0, 24)));
-    if (n.kind === "topic") g.addEventListener("click", () => startTap(n.label));
+      transform: `translate(${(laid.x - laid.width / 2).toFixed(1)},${(laid.y - laid.height / 2).toFixed(1)})` });
+    g.append(svg("rect", { width: laid.width, height: laid.height }));
+    g.append(svg("text", { x: 8, y: laid.height / 2 + FONT / 2 - 1.5, class: "node-label" },
+      n.label || n.id));
+    if (n.folded) g.append(svg("title", {}, n.folded.join("\n")));
+    if (n.kind === "topic") {
+      const topic = n.folded ? n.id.slice(2) : n.label;
+      g.addEventListener("click", () => startTap(topic));
+    }
     nodeGroups.set(n.id, g);
     parts.push(g);
   }
   root.replaceChildren(...parts);
+}
+
+function styleEdge(line, e) {
+  const kind = e.kind || "topic";
+  setAttr(line, "class", `edge ${kind}${e.faults ? " faulted" : ""}`);
+  const marker = e.faults ? "arrow-faulted" : kind === "call" ? "arrow-call" : "arrow";
+  setAttr(line, "marker-end", `url(#${marker})`);
+}
+
+function arrowhead(id, colour) {
+  const marker = svg("marker", { id, viewBox: "0 0 10 10", refX: 9, refY: 5,
+    markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" });
+  marker.append(svg("path", { d: "M0,0 L10,5 L0,10 z", fill: colour }));
+  return marker;
 }
 
 // -- the events feed -----------------------------------------------------------------------
@@ -399,6 +443,11 @@ window.addEventListener("hashchange", takeToken);
 $("#event-filter").addEventListener("input", renderEvents);
 $("#event-category").addEventListener("change", renderEvents);
 $("#tap-button").addEventListener("click", () => startTap());
+$("#fold-hardware").addEventListener("change", (e) => {
+  foldHardware = e.target.checked;
+  graphShape = "";  // a new layout
+  renderGraph(lastGraph);
+});
 $("#log-level-button").addEventListener("click", () =>
   act("loglevel", shownActor, { level: $("#log-level").value }));
 $("#swap-button").addEventListener("click", () =>

@@ -34,8 +34,8 @@ _VALUED: Final = (
 _FLAGS: Final = ("--retained",)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse arguments and run the actor; return the exit code."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser (the options a supervisor passes hidden)."""
     parser = argparse.ArgumentParser(prog="python -m actors", description=__doc__.split("\n")[0])
     parser.add_argument("name", help="the actor's name in site.toml ([actors.NAME])")
     parser.add_argument("--config", default="site.toml", help="the site's site.toml")
@@ -46,9 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", default=None, help=argparse.SUPPRESS)  # ctl add's actor
     parser.add_argument("--retained", action="store_true", help=argparse.SUPPRESS)
     # The site's counts of the fault rules limited per site, when it has such rules.
-    parser.add_argument("--faults-used", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--faults-used", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     # A supervisor's plain spawn: the actor's keys come on standard input.
     parser.add_argument(KEYS_STDIN, action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run the actor; return the exit code."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     options: dict[str, Any] = {
         k: v for k, v in vars(args).items() if k not in ("name", "keys_stdin")

@@ -11,12 +11,17 @@ from actors.site import ConfigError, load_site
 from broker.proxy import BrokerSettings, run_broker
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse arguments and run the broker; return the exit code."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser."""
     parser = argparse.ArgumentParser(prog="python -m broker", description=__doc__)
     parser.add_argument("--config", default="site.toml", help="the site's site.toml")
     parser.add_argument("--log-level", default=None, help="override the log level")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run the broker; return the exit code."""
+    args = build_parser().parse_args(argv)
     try:
         site = load_site(args.config)
     except ConfigError as exc:

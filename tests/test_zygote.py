@@ -85,7 +85,7 @@ def test_the_zygote_reads_an_actors_options_as_the_command_line_does(
     seen: list[tuple[str, dict[str, object]]] = []
     monkeypatch.setattr(cli, "run_named", lambda name, **kw: seen.append((name, kw)) or 0)
     options = ["--log-level", "debug", "--swap", "t1", "--class", "m:C", "--params", "{}"]
-    options += ["--table", '{"class": "m:C"}', "--retained"]
+    options += ["--table", '{"class": "m:C"}', "--retained", "--faults-used", '{"0": 1}']
     assert cli.main(["a", "--config", "s.toml", *options]) == 0
     assert cli.run_supervised("a", "s.toml", options) == 0
     assert seen[0] == seen[1]

@@ -171,7 +171,8 @@ def test_live_graph_shows_an_actor_that_was_killed(mesh: MeshFactory) -> None:
 
 
 def test_the_committed_demo_docs_are_current(tmp_path: Path) -> None:
-    """docs/demo and README's Mermaid graph are what `docs` writes for the demo today."""
+    """docs/demo and the reference's Mermaid graph (docs/reference/documents.md) are what
+    `docs` writes for the demo today."""
     out = tmp_path / "docs"
     proc = supervisor_cli("docs", "--out", str(out), config=DEMO)
     assert proc.returncode == 0, proc.stderr
@@ -181,8 +182,8 @@ def test_the_committed_demo_docs_are_current(tmp_path: Path) -> None:
             f"docs/demo/{name} is stale: python -m supervisor docs --config "
             "deploy/example/site.toml --out docs/demo"
         )
-    readme = (ROOT / "README.md").read_text()
-    assert "```mermaid\n" + (out / "graph.mmd").read_text() + "```" in readme
+    page = (ROOT / "docs" / "reference" / "documents.md").read_text()
+    assert "```mermaid\n" + (out / "graph.mmd").read_text() + "```" in page
 
 
 @pytest.mark.slow

@@ -36,6 +36,8 @@ from actors.site.model import (
 )
 from actors.site.sections import (
     MAX_PORT,
+    SECURITY_KEYS,
+    WEB_KEYS,
     check_after,
     check_control,
     control_rights,
@@ -115,6 +117,26 @@ _TABLES: Final = {
     "security",
     "persistence",
 }
+
+
+def site_keys() -> dict[str, tuple[str, ...]]:
+    """Every key a site.toml may have, by table (``actors.NAME`` for each actor's, and
+    ``faults.rules`` for each rule's): what the reference documents."""
+    from actors.core.faults import RULE_KEYS  # noqa: PLC0415 - the core's, not the parser's
+
+    return {
+        "site": tuple(_SITE_KEYS),
+        "broker": tuple(_BROKER_KEYS),
+        "supervisor": tuple(_SUPERVISOR_KEYS),
+        "telemetry": tuple(_TELEMETRY_KEYS),
+        "snapshots": tuple(_SNAPSHOT_KEYS),
+        "persistence": tuple(_PERSISTENCE_KEYS),
+        "web": tuple(WEB_KEYS),
+        "security": tuple(SECURITY_KEYS),
+        "faults": ("seed", "rules"),
+        "faults.rules": tuple(RULE_KEYS),
+        "actors.NAME": tuple(_ACTOR_KEYS),
+    }
 
 
 def actor_keys() -> dict[str, tuple[tuple[type, ...], Any]]:

@@ -28,7 +28,7 @@ MAX_PORT: Final = 65535
 _TOKEN: Final = re.compile(r"[A-Za-z0-9._~-]+")
 _ORIGIN: Final = re.compile(r"(https?|file|app|electron)://[^\s/]*")
 #: ``[web]``'s keys, their types and defaults.
-_WEB_KEYS: Final[dict[str, tuple[type, Any]]] = {
+WEB_KEYS: Final[dict[str, tuple[type, Any]]] = {
     "listen": (str, ""),
     "token": (str, ""),
     "foxglove": (str, ""),
@@ -37,7 +37,7 @@ _WEB_KEYS: Final[dict[str, tuple[type, Any]]] = {
     "origins": (list, []),
 }
 #: ``[security]``'s keys, their types and defaults.
-_SECURITY_KEYS: Final[dict[str, tuple[tuple[type, ...], Any]]] = {
+SECURITY_KEYS: Final[dict[str, tuple[tuple[type, ...], Any]]] = {
     "curve": ((bool, str), "auto"),
     "keys": ((str,), "keys"),
     "checks": ((bool,), True),
@@ -115,10 +115,10 @@ def parse_web(col: Problems, data: Any, folder: Path, run_dir: Path) -> WebConfi
         return WebConfig(token_file=run_dir / "web.token")
     values: dict[str, Any] = {}
     for key, value in data.items():
-        if key not in _WEB_KEYS:
-            col.add(f"web.{key}", f"unknown key (known: {', '.join(_WEB_KEYS)})")
+        if key not in WEB_KEYS:
+            col.add(f"web.{key}", f"unknown key (known: {', '.join(WEB_KEYS)})")
             continue
-        kind = _WEB_KEYS[key][0]
+        kind = WEB_KEYS[key][0]
         if not isinstance(value, kind):
             col.add(f"web.{key}", f"expected {kind.__name__}, got {type(value).__name__}")
             continue
@@ -176,12 +176,12 @@ def parse_security(col: Problems, data: Any, folder: Path) -> SecurityConfig:
     if not isinstance(data, dict):
         col.add("security", f"must be a table, got {type(data).__name__}")
         return SecurityConfig(keys=folder / "keys")
-    values: dict[str, Any] = {k: default for k, (_, default) in _SECURITY_KEYS.items()}
+    values: dict[str, Any] = {k: default for k, (_, default) in SECURITY_KEYS.items()}
     for key, value in data.items():
-        if key not in _SECURITY_KEYS:
-            col.add(f"security.{key}", f"unknown key (known: {', '.join(_SECURITY_KEYS)})")
-        elif not isinstance(value, _SECURITY_KEYS[key][0]):
-            names = " or ".join(t.__name__ for t in _SECURITY_KEYS[key][0])
+        if key not in SECURITY_KEYS:
+            col.add(f"security.{key}", f"unknown key (known: {', '.join(SECURITY_KEYS)})")
+        elif not isinstance(value, SECURITY_KEYS[key][0]):
+            names = " or ".join(t.__name__ for t in SECURITY_KEYS[key][0])
             col.add(f"security.{key}", f"expected {names}, got {type(value).__name__}")
         else:
             values[key] = value

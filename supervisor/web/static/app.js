@@ -174,11 +174,29 @@ let edgeLines = new Map();
 let nodeGroups = new Map();
 let foldHardware = true;  // fold each HAL actor's status topics into one node (a checkbox)
 
+function short(n) {
+  // At most 5 characters: 999.9, 12.3k, 150k, 1.5M.
+  if (n >= 1e6) return `${(Math.round(n / 1e5) / 10)}M`;
+  if (n >= 1e4) return `${Math.round(n / 1e3)}k`;
+  if (n >= 1e3) return `${(Math.round(n / 1e2) / 10)}k`;
+  return fmt(n);
+}
+
+function capped(n) { return n > 999 ? "999+" : String(n); }
+
 function edgeLabel(e) {
-  let label = `${fmt(e.rate)}/s`;
-  if (e.gaps) label += ` gaps ${e.gaps}`;
-  if (e.faults) label += ` faults ${e.faults}`;
+  let label = `${short(e.rate || 0)}/s`;
+  if (e.gaps) label += ` gaps ${capped(e.gaps)}`;
+  if (e.faults) label += ` faults ${capped(e.faults)}`;
   return label;
+}
+
+function labelChars(edges) {
+  // The room every label gets in the layout: the widest rate ("999.9/s"), and the widest
+  // gaps and faults parts once any edge shows them. So a label never outgrows its box, and
+  // the layout changes when the first gap or fault of the site shows, not at each edge's.
+  const gaps = edges.some((e) => e.gaps), faults = edges.some((e) => e.faults);
+  return 7 + (gaps ? 10 : 0) + (faults ? 12 : 0);
 }
 
 function nodeClass(n) {
@@ -219,7 +237,7 @@ function folded(graph) {
 
 function shapeOf(nodes, edges) {
   return nodes.map((n) => n.id).join("|") + "#" +
-    edges.map((e) => `${e.from}>${e.to}:${e.kind}:${e.gaps ? 1 : 0}${e.faults ? 1 : 0}`).join("|");
+    edges.map((e) => `${e.from}>${e.to}:${e.kind}`).join("|") + "#" + labelChars(edges);
 }
 
 let lastGraph = { nodes: [], edges: [] };
@@ -254,12 +272,10 @@ function renderGraph(graph) {
     const text = n.label || n.id;
     layout.setNode(n.id, { width: Math.ceil(text.length * CHAR) + 16, height: 26 });
   }
+  const labelWidth = Math.ceil((labelChars(edges) + 2) * LABEL_CHAR);
   for (const e of edges) {
     if (!layout.hasNode(e.from) || !layout.hasNode(e.to)) continue;
-    // Room for the widest text this label takes without a new layout: "999.9/s" and the
-    // gaps and faults it shows now.
-    const chars = Math.max(edgeLabel(e).length, 7) + 3;
-    layout.setEdge(e.from, e.to, { width: Math.ceil(chars * LABEL_CHAR), height: 14, labelpos: "c" });
+    layout.setEdge(e.from, e.to, { width: labelWidth, height: 14, labelpos: "c" });
   }
   dagre.layout(layout);
   const size = layout.graph();

@@ -12,7 +12,6 @@ the runtime (real sockets) or the harness (fake clock) provides.
 
 from __future__ import annotations
 
-import collections
 import traceback
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -38,6 +37,7 @@ from actors.core.calls import (
 from actors.core.control_calls import CONTROL_CALL, control_call, control_request
 from actors.core.declarations import NAME_FIELD, ActorSpec
 from actors.core.engine_types import CURRENT_TRACE, Tracer
+from actors.core.requests import ReplyCache
 from actors.core.resilience import Fallback
 from actors.core.services import Service, resolve_calls
 from actors.core.topics import SYS_EVENT
@@ -150,9 +150,7 @@ class EngineCalls:
         self.service_counts = {
             s.name: dict.fromkeys(SERVICE_COUNTERS, 0) for s in spec.services.values()
         }
-        self._replies: collections.OrderedDict[tuple[str, Any], tuple[bool, Any]] = (
-            collections.OrderedDict()
-        )
+        self._replies: ReplyCache[tuple[bool, Any]] = ReplyCache(REPLY_CACHE)
         special: dict[bytes, Callable[[list[bytes]], list[tuple[bytes, bytes]]]] = dict.fromkeys(
             self.served, self._on_request
         )
@@ -254,9 +252,7 @@ class EngineCalls:
         # A retryable error (unavailable, a nested call that timed out) is not kept: the
         # retry must run the handler again. Replies and final errors are kept.
         if ok or body.get("kind") not in _RETRYABLE:
-            self._replies[(sender, request.key)] = (ok, body)
-            if len(self._replies) > REPLY_CACHE:
-                self._replies.popitem(last=False)
+            self._replies.put((sender, request.key), (ok, body))
         out = self._flush()
         out.append(self.publish(reply_topic, reply_payload(request.id, ok, body), trace))
         return out
@@ -340,7 +336,7 @@ class EngineCalls:
         for item in replies if isinstance(replies, list) else []:
             if isinstance(item, list) and len(item) == 4:  # noqa: PLR2004 - [sender, key, ok, body]
                 sender, key, ok, body = item
-                self._replies[(sender, key)] = (bool(ok), body)
+                self._replies.put((sender, key), (bool(ok), body))
 
     # -- calling ------------------------------------------------------------------------
 

@@ -5,7 +5,10 @@ Both ends of a request over pub/sub use these. The asking side keeps a
 again every ``retry`` seconds until answered (a subscription may still be on
 its way) and expires at its deadline (the asker schedules both). The answering side keeps a
 :class:`ReplyCache`: a repeated id is answered with the first reply, never
-served twice. The clock is the caller's: nothing here reads time.
+served twice (the one reply cache of the project: a service's replies in the engine, an
+actor's and the zygote's answers to the supervisor, the supervisor's answers to actors'
+control calls). The clock is the
+caller's: nothing here reads time.
 """
 
 from __future__ import annotations
@@ -72,7 +75,15 @@ class ReplyCache(Generic[T]):
         return self._replies.get(rid)
 
     def put(self, rid: Any, reply: T) -> None:
-        """Remember *reply* to *rid* (the oldest is forgotten past *size*)."""
+        """Remember *reply* to *rid*, as the newest (the oldest is forgotten past *size*)."""
         self._replies[rid] = reply
+        self._replies.move_to_end(rid)
         while len(self._replies) > self.size:
             self._replies.popitem(last=False)
+
+    def items(self) -> list[tuple[Any, T]]:
+        """Every reply kept, oldest first (a hot swap hands them to the new version)."""
+        return list(self._replies.items())
+
+    def __len__(self) -> int:
+        return len(self._replies)

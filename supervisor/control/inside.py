@@ -20,7 +20,6 @@ or ignored while the first is in flight. An asker has at most
 
 from __future__ import annotations
 
-import collections
 import itertools
 import time
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ import msgpack
 
 from actors.core.calls import REPLY_PREFIX, decode_request, reply_payload
 from actors.core.control_calls import brief, control_error, decode_control
+from actors.core.requests import ReplyCache
 from actors.core.wire import Message
 from supervisor.core.protocol import ProtocolError, Request
 
@@ -64,9 +64,7 @@ class ActorControl:
         self._tokens = itertools.count(1)
         self._asks: dict[bytes, _Ask] = {}
         #: (asker, key) -> the token in flight, or the reply payload once answered.
-        self._seen: collections.OrderedDict[tuple[str, int | str], bytes | list[Any]] = (
-            collections.OrderedDict()
-        )
+        self._seen: ReplyCache[bytes | list[Any]] = ReplyCache(MAX_KEPT)
         self.counts = dict.fromkeys(("asked", "forbidden", "malformed", "expired"), 0)
 
     def asked(self, identity: bytes) -> bool:
@@ -183,10 +181,7 @@ class ActorControl:
         self._send(ask.asker, payload)
 
     def _remember(self, key: tuple[str, int | str], value: bytes | list[Any]) -> None:
-        self._seen[key] = value
-        self._seen.move_to_end(key)
-        while len(self._seen) > MAX_KEPT:
-            self._seen.popitem(last=False)
+        self._seen.put(key, value)
 
     def _send(self, asker: str, payload: list[Any]) -> None:
         self.controller.publish(REPLY_PREFIX + asker, payload)

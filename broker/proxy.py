@@ -96,6 +96,11 @@ class _Forwarder(Worker):
     """The worker thread of a plain broker: libzmq's proxy, in C, without the GIL."""
 
     def forward(self, xsub: Socket, xpub: Socket, control: Socket) -> None:
+        # Everything, from each publisher's first connection: a publisher never drops a
+        # message because a new subscriber's subscription has not reached it yet (ZeroMQ's
+        # slow joiner: a tool publishing right after an actor became ready lost it under
+        # load). The subscribers' side still filters; what nobody reads ends here.
+        xsub.send(b"\x01")
         self.bound.set()
         zmq.proxy_steerable(xsub, xpub, None, control)
 

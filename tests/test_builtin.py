@@ -78,8 +78,9 @@ def test_status_actor_in_a_site_is_visible_on_sys_topics(mesh: MeshFactory) -> N
     assert message.envelope.sender == "status"
     site_status = site.wait_for("$sys.status.site", lambda p: p["all_running"])
     assert "doubler" in site_status.envelope.payload["processes"]
+    cursor = site.mark()  # the status after the kill may come before the wait begins
     old = site.kill("doubler")
-    site.wait_for("$sys.status.doubler", lambda p: p.get("last_event") == "exited")
+    site.wait_for("$sys.status.doubler", lambda p: p.get("last_event") == "exited", after=cursor)
     site.wait_restarted("doubler", old)
 
 
@@ -94,7 +95,11 @@ def test_log_actor_pushes_records_onto_sys_log(mesh: MeshFactory) -> None:
             }
         }
     )
-    site.publish("chatty.in", 5)
-    message = site.wait_for("$sys.log.chatty", lambda r: r.get("event") == "got a number")
+    # The record may come before the wait begins (a test descheduled for 100 ms under
+    # load): wait from the cursor taken before the publish.
+    cursor = site.publish("chatty.in", 5)
+    message = site.wait_for(
+        "$sys.log.chatty", lambda r: r.get("event") == "got a number", after=cursor
+    )
     assert message.envelope.payload["value"] == 5
     assert message.envelope.sender == "log"

@@ -393,3 +393,28 @@ def test_gaps_per_input_show_in_status(mesh: MeshFactory) -> None:
     )
     assert record["inputs"]["value"] == {"gaps": 3, "duplicates": 0}
     assert record["stats"]["gaps"] == 3
+
+
+@pytest.mark.slow
+def test_a_publisher_is_asked_for_everything_from_its_first_connection(
+    mesh: MeshFactory,
+) -> None:
+    """The broker subscribes its publishers to everything as they connect: a message sent
+    right after a new subscriber became ready is never dropped at a publisher that has not
+    heard of that subscription yet (ZeroMQ's slow joiner; a test under load lost one).
+    An XPUB in a publisher's place sees what the broker asks of it: everything, first."""
+    # The test's own link reads one topic only (with "*" it would ask for everything).
+    site = mesh.start(
+        {"actors": {"chatty": {"class": "mesh_actors:Chatty"}}}, subscribe=["chatty.out"]
+    )
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    publisher = ctx.socket(zmq.XPUB)
+    try:
+        publisher.connect(site.site.broker.pub_connect)
+        asked = []
+        while b"\x01" not in asked:  # subscribe: every topic
+            assert publisher.poll(10_000, zmq.POLLIN), f"the broker asked only {asked}"
+            asked.append(publisher.recv())
+    finally:
+        publisher.close(linger=0)
+        ctx.term()

@@ -19,7 +19,8 @@ from typing import Any, Protocol
 
 import psutil
 
-from supervisor.core.detection import counters
+from actors.core.control import Heartbeat
+from supervisor.core.detection import counters_of
 from supervisor.core.lifecycle import ChildState, Transition, next_state
 from supervisor.core.liveness import LivenessWatch
 
@@ -83,7 +84,8 @@ class Child:
     restarts: int = 0
     then: Then = Then.NOTHING
     last_exit: str = ""
-    heartbeat: dict[str, Any] = field(default_factory=dict)
+    #: The last heartbeat of the present process (None: none yet).
+    heartbeat: Heartbeat | None = None
     heartbeat_at: float = 0.0
     waiters: list[Waiter] = field(default_factory=list)
     kill_kind: str = ""
@@ -130,7 +132,7 @@ class Child:
         self.move(Transition.SPAWN)
         self.started_at = now
         self.ready_at = 0.0
-        self.heartbeat = {}
+        self.heartbeat = None
         self.heartbeat_at = 0.0
         self.kill_kind = self.kill_reason = ""
         self.held = False
@@ -148,7 +150,7 @@ class Child:
         """Collect the exited process; return its returncode (negative: killed by signal)."""
         assert self.proc is not None
         self.last_pid = self.proc.pid
-        self.last_added = counters(self.heartbeat)
+        self.last_added = _counters(self.heartbeat)
         for key, n in self.last_added.items():
             self.carried[key] = self.carried.get(key, 0) + n
         code = self.proc.wait()
@@ -157,12 +159,12 @@ class Child:
         self.proc = None
         return code
 
-    def late_heartbeat(self, heartbeat: dict[str, Any]) -> None:
+    def late_heartbeat(self, heartbeat: Heartbeat) -> None:
         """*heartbeat* came from the last process after it was reaped: its counters stand
         for that process in ``carried``."""
         for key, n in self.last_added.items():
             self.carried[key] -= n
-        self.last_added = counters(heartbeat)
+        self.last_added = _counters(heartbeat)
         for key, n in self.last_added.items():
             self.carried[key] = self.carried.get(key, 0) + n
 
@@ -170,13 +172,15 @@ class Child:
         """The summable counters over every process of this child since the site started
         (the current one's included): what fault detection holds the ledger against."""
         out = dict(self.carried)
-        if self.proc is not None and self.heartbeat.get("pid") == self.proc.pid:
-            for key, n in counters(self.heartbeat).items():
+        beat = self.heartbeat
+        if self.proc is not None and beat is not None and beat.pid == self.proc.pid:
+            for key, n in _counters(beat).items():
                 out[key] = out.get(key, 0) + n
         return out
 
     def status(self, now: float) -> dict[str, Any]:
         """The record ``ctl status`` shows for this child."""
+        beat = self.heartbeat
         return {
             "name": self.name,
             "kind": self.kind,
@@ -186,13 +190,13 @@ class Child:
             "restarts": self.restarts,
             "uptime": round(now - self.started_at, 3) if self.alive else None,
             "last_exit": self.last_exit or None,
-            "stats": self.heartbeat.get("stats", {}),
+            "stats": beat.stats if beat else {},
             "heartbeat_age": round(now - self.heartbeat_at, 3) if self.heartbeat_at else None,
-            "metrics": self.heartbeat.get("metrics", {}),
-            "topics": self.heartbeat.get("topics", {}),
-            "inputs": self.heartbeat.get("inputs", {}),
-            "calls": self.heartbeat.get("calls", {}),
-            "faults": self.heartbeat.get("faults", {}),
+            "metrics": beat.metrics if beat else {},
+            "topics": beat.topics if beat else {},
+            "inputs": beat.inputs if beat else {},
+            "calls": beat.calls if beat else {},
+            "faults": beat.faults if beat else {},
             "totals": self.totals(),
         }
 
@@ -205,3 +209,8 @@ def actor_argv(name: str, config_path: str) -> list[str]:
 def broker_argv(config_path: str) -> list[str]:
     """Command line of the broker."""
     return [sys.executable, "-m", "broker", "--config", config_path]
+
+
+def _counters(beat: Heartbeat | None) -> dict[str, int]:
+    """The summable counters of heartbeat *beat* (none without one)."""
+    return counters_of(beat.stats, beat.calls) if beat is not None else {}

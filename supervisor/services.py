@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from actors.core.access import SUPERVISOR
 from actors.core.calls import SYS_SERVICES
+from actors.core.control import Heartbeat
 from actors.core.control_calls import CONTROL_SERVICE
 from actors.core.wire import encode_envelope
 
@@ -52,10 +53,9 @@ class ServiceDirectory:
                 out.setdefault(service, []).append(actor)
         return out
 
-    def heartbeat(self, name: str, payload: dict[str, Any]) -> None:
+    def heartbeat(self, name: str, beat: Heartbeat) -> None:
         """A running actor's heartbeat: what it serves now."""
-        topics = payload.get("topics")
-        serves = topics.get("serves") if isinstance(topics, dict) else None
+        serves = beat.topics.get("serves")
         if not isinstance(serves, list):
             serves = []
         services = tuple(sorted({s for s in serves[:_MAX_SERVED] if isinstance(s, str)}))

@@ -328,8 +328,8 @@ class Supervision:
             "last_heartbeat_age": round(now - child.heartbeat_at, 3)
             if child.heartbeat_at
             else None,
-            "last_step": child.heartbeat.get("last_step"),
-            "stats": child.heartbeat.get("stats", {}),
+            "last_step": child.heartbeat.last_step if child.heartbeat else None,
+            "stats": child.heartbeat.stats if child.heartbeat else {},
             "stack": stack or None,
             "peak_rss_mb": child.peak_rss_mb,
         }

@@ -246,7 +246,7 @@ class SwapCoordinator:
         child.started_at = new.started_at
         child.ready_at = self.loop.clock()
         child.move(Transition.SWAP_IN)
-        child.heartbeat, child.heartbeat_at = {}, 0.0
+        child.heartbeat, child.heartbeat_at = None, 0.0
         child.watch = LivenessWatch(sup.limits[child.name])
         overrides = {k: v for k, v in (("class", swap.cls), ("params", swap.params)) if v}
         self.overrides[swap.name] = overrides

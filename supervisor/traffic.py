@@ -10,7 +10,7 @@ or an old incarnation is ignored.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
 from actors.core.calls import SERVICE_PREFIX
 from actors.core.control import SWAP_OPS, Heartbeat, Reply, decode_reply
@@ -102,23 +102,19 @@ class BrokerTraffic:
         else:
             self.controller.forwarded_reply(reply)
 
-    def _write_failures(self, child: Child, before: dict[str, Any], now: dict[str, Any]) -> None:
+    def _write_failures(self, child: Child, before: Heartbeat | None, now: Heartbeat) -> None:
         """One event when a process starts losing log lines or snapshots (a full disk)."""
-        old, new = before.get("stats", {}), now.get("stats", {})
-        if not isinstance(old, dict) or not isinstance(new, dict):
-            return
+        old, new = before.stats if before else {}, now.stats
         for what in WRITE_FAILURES:
             if new.get(what) and not old.get(what):
                 self.supervision.events.child(
                     "write_failed", child.name, child.kind, what=what, count=new[what]
                 )
 
-    def _rejected_replies(self, child: Child, before: dict[str, Any], now: dict[str, Any]) -> None:
+    def _rejected_replies(self, child: Child, before: Heartbeat | None, now: Heartbeat) -> None:
         """An actor refused replies since its last heartbeat (a sender that does not serve
         the call): one ``denied`` event naming the sender, the count and why."""
-        old, new = before.get("calls"), now.get("calls")
-        if not isinstance(new, dict):
-            return
+        old, new = before.calls if before else {}, now.calls
         count, last = new.get("reply_rejected"), new.get("reply_rejected_last")
         was = old.get("reply_rejected", 0) if isinstance(old, dict) else 0
         if type(count) is not int or type(was) is not int or count <= was:
@@ -152,21 +148,17 @@ class BrokerTraffic:
         beat = Heartbeat.decode(payload)
         if child is None or beat is None or beat.pid != child.pid:
             if child is not None and beat is not None and beat.pid == child.last_pid:
-                assert isinstance(payload, dict)
-                child.late_heartbeat(payload)  # its last words, after its exit
+                child.late_heartbeat(beat)  # its last words, after its exit
             return  # a standalone copy, a tool, or an old incarnation
-        assert isinstance(payload, dict)
-        if child is sup.broker:
+        if child is sup.broker and isinstance(payload, dict):
             self._denials(payload.get("denials"))
-        # A peer's map: its well-known fields as the decoder checked them (a map is a map).
-        payload = {**payload, **beat.encode()}
-        self._write_failures(child, child.heartbeat, payload)
-        self._rejected_replies(child, child.heartbeat, payload)
-        child.heartbeat = payload
+        self._write_failures(child, child.heartbeat, beat)
+        self._rejected_replies(child, child.heartbeat, beat)
+        child.heartbeat = beat  # the record, as the decoder checked it
         child.heartbeat_at = sup.loop.clock()
         if child.kind != "actor":
             return
         if child.state in (ChildState.STARTING, ChildState.RUNNING):
-            self.directory.heartbeat(name, payload)  # before "ready": callers see it listed
+            self.directory.heartbeat(name, beat)  # before "ready": callers see it listed
         if child.state is ChildState.STARTING:
             sup.ready(child)

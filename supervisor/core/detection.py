@@ -22,6 +22,7 @@ both (``edge``), and they count as unseeable rather than missed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -77,13 +78,17 @@ SHOWN_BY: Final[dict[tuple[str, str], tuple[str, str] | None]] = {
 }
 
 
-def counters(heartbeat: dict[str, Any]) -> dict[str, int]:
-    """The summable counters of one heartbeat (or status record): its engine and write
+def counters(heartbeat: Mapping[str, Any]) -> dict[str, int]:
+    """The summable counters of one heartbeat map (or status record): see
+    :func:`counters_of`."""
+    return counters_of(heartbeat.get("stats"), heartbeat.get("calls"))
+
+
+def counters_of(stats: Any, calls: Any) -> dict[str, int]:
+    """The summable counters of one heartbeat's *stats* and *calls*: its engine and write
     counters and the resends of its calls (non-zero ones; anything odd is left out)."""
-    stats = heartbeat.get("stats")
     stats = stats if isinstance(stats, dict) else {}
     out = {k: v for k in CARRIED if type(v := stats.get(k)) is int and v > 0}
-    calls = heartbeat.get("calls")
     table = calls.get("calls") if isinstance(calls, dict) else None
     if isinstance(table, dict):
         resent = sum(

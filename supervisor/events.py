@@ -1,37 +1,18 @@
-"""Lifecycle events: logged, and published on ``$sys.event`` while the broker runs (shell)."""
+"""Lifecycle events: logged, and published on ``$sys.event`` while the broker runs (shell).
+
+The events are records (:mod:`supervisor.core.site_events`, one type per kind); their
+maps are made here, at the edge.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any
 
 from actors.core.topics import SYS_EVENT
+from supervisor.core.site_events import EVENT_KINDS, ChildEvent, SiteEvent
 
-#: Every event published on ``$sys.event`` (its ``event`` field).
-EVENT_KINDS: Final = (
-    "spawned",
-    "ready",
-    "exited",
-    "restarting",
-    "restarted",
-    "stopped",
-    "gave_up",
-    "escalated",
-    "added",
-    "removed",
-    "swapped",
-    "swap_failed",
-    "write_failed",
-    "shutting_down",
-    # Published by an actor, not the supervisor: a call's circuit breaker moved.
-    "breaker",
-    # A secured site: a control request its sender's role does not allow, and a message
-    # or subscription the broker refused (from the broker's heartbeat).
-    "forbidden",
-    "denied",
-    # An actor asked the supervisor to start, stop or restart another (``by`` names it).
-    "control",
-)
+__all__ = ["EVENT_KINDS", "Events"]
 
 
 class Events:
@@ -49,19 +30,14 @@ class Events:
         self._publish = publish
         self._can_publish = can_publish
         #: Parts told of every event, whether or not the broker is there (the directory).
-        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.listeners: list[Callable[[SiteEvent], None]] = []
 
-    def child(self, kind: str, name: str, child_kind: str, **fields: Any) -> None:
-        """An event about one child (``spawned``, ``exited``, ``swapped``...)."""
-        # The logger's own "pid" is the supervisor's; the child's goes in as actor_pid.
-        self.log.info(
-            kind, actor=name, **{("actor_pid" if k == "pid" else k): v for k, v in fields.items()}
-        )
-        self.site({"event": kind, "actor": name, "kind": child_kind, **fields})
-
-    def site(self, payload: dict[str, Any]) -> None:
-        """An event as it goes out on ``$sys.event`` (already logged by the caller)."""
+    def emit(self, event: SiteEvent, *, logged: bool = False) -> None:
+        """Report *event*: a child's is logged at info (unless the caller *logged* it its
+        own way), every one goes to the listeners and out on ``$sys.event``."""
+        if isinstance(event, ChildEvent) and not logged:
+            self.log.info(event.KIND, **event.log_fields())
         for listener in self.listeners:
-            listener(payload)
+            listener(event)
         if self._can_publish():
-            self._publish(SYS_EVENT, payload)
+            self._publish(SYS_EVENT, event.payload())

@@ -21,6 +21,7 @@ from actors.site import ConfigError, SiteConfig, file_etag, load_site
 from supervisor.children import Child
 from supervisor.core.lifecycle import ChildState, Transition
 from supervisor.core.protocol import ProtocolError, Request, encode_error, encode_result
+from supervisor.core.site_events import Added, Removed, SiteEvent, SwapFailed, Swapped
 from supervisor.inspect import ActorFacts, Inspection, SiteFacts
 from supervisor.loop import Priority
 from supervisor.retained import RetainedCache
@@ -84,16 +85,16 @@ class Membership:
         self.retained.take(facts)
         self.on_facts(self.facts_site, facts)
 
-    def _swap_ended(self, event: dict[str, Any]) -> None:
+    def _swap_ended(self, event: SiteEvent) -> None:
         """A swap ended: the new version's declarations alone (``swapped``), or the old
         one's back (``swap_failed``: the running version was kept)."""
-        kind, name = event.get("event"), event.get("actor")
-        if kind not in ("swapped", "swap_failed") or not isinstance(name, str):
+        if not isinstance(event, Swapped | SwapFailed):
             return
+        name = event.actor
         old = self.swapping.pop(name, None)
         if old is None:
             return
-        if kind == "swap_failed" and name in self.facts:
+        if isinstance(event, SwapFailed) and name in self.facts:
             self.facts[name] = old
         self._tell()
 
@@ -184,7 +185,7 @@ class Membership:
                 sup.wait_for(child, identity, req.id, ChildState.RUNNING)
             else:  # autostart = false: added, stopped until started
                 sup.reply(identity, encode_result(req.id, child.status(sup.loop.clock())))
-            sup.events.child("added", child.name, child.kind, cls=child.class_path)
+            sup.events.emit(Added(actor=child.name, kind=child.kind, cls=child.class_path))
             sup.spawn_due()
 
         self._load(identity, req.id, {**sup.added, name: table}, checked)
@@ -228,7 +229,7 @@ class Membership:
             self.swapping.pop(child.name, None)
             self.facts_site = sup.site
             self._tell()
-        sup.events.child("removed", child.name, child.kind)
+        sup.events.emit(Removed(actor=child.name, kind=child.kind))
         if child.on_removed is not None:
             child.on_removed()
 

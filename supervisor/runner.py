@@ -54,6 +54,7 @@ from actors.zap import ZapHandler
 from supervisor.children import Child
 from supervisor.control import fault
 from supervisor.control.server import RETRY, Controller
+from supervisor.core.site_events import Ready, SiteEvent
 from supervisor.events import Events
 from supervisor.faults import FaultLedger
 from supervisor.inspect import ActorFacts
@@ -165,14 +166,14 @@ class Supervisor:
             self._publish(SYS_ACCESS, self.security.encoded_table())
         self.link.send_probe()
 
-    def _faults_to_ready(self, event: dict[str, Any]) -> None:
+    def _faults_to_ready(self, event: SiteEvent) -> None:
         """An actor (re)started after ``ctl fault`` changed the rules, or after a rule
         limited per site fired since its spawn: tell it too."""
-        if event.get("event") != "ready" or self.controller is None:
+        if not isinstance(event, Ready) or self.controller is None:
             return
-        child = self.supervision.actors.get(str(event.get("actor")))
+        child = self.supervision.actors.get(event.actor)
         if self.ledger.changed or (child and child.faults_used != self.ledger.used()):
-            fault.tell(self.controller, event.get("actor"))
+            fault.tell(self.controller, event.actor)
 
     def _spawn_fault(self, child: Child) -> tuple[str, float] | None:
         """The spawn hop: what happens to this spawn of *child* (its ledger entry sent):

@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Final
 
 from actors.core.access import SUPERVISOR
 from actors.core.calls import SYS_SERVICES
 from actors.core.control import Heartbeat
 from actors.core.control_calls import CONTROL_SERVICE
 from actors.core.wire import encode_envelope
+from supervisor.core.site_events import GONE, Ready, SiteEvent
 
 _TOPIC: Final = SYS_SERVICES.encode()
 #: Events after which an actor serves nothing.
-_GONE: Final = frozenset({"exited", "stopped", "removed", "gave_up"})
 #: Services one actor may list, at most (a heartbeat is a peer's frame: bounded).
 _MAX_SERVED: Final = 256
 
@@ -66,14 +66,13 @@ class ServiceDirectory:
                 self.served.pop(name, None)
             self.publish()
 
-    def event(self, payload: dict[str, Any]) -> None:
+    def event(self, event: SiteEvent) -> None:
         """A lifecycle event: an actor that is gone serves nothing; one that is ready may
         be a caller that wants the directory now."""
-        kind, name = payload.get("event"), payload.get("actor")
-        if kind in _GONE and payload.get("kind") == "actor" and name in self.served:
-            del self.served[name]
+        if isinstance(event, GONE) and event.kind == "actor" and event.actor in self.served:
+            del self.served[event.actor]
             self.publish()
-        elif kind == "ready":
+        elif isinstance(event, Ready):
             self.publish()
 
     def publish(self, *, send: bool = True) -> None:

@@ -33,6 +33,18 @@ from supervisor.core.policy import (
     RestartPolicy,
 )
 from supervisor.core.protocol import encode_error, encode_result
+from supervisor.core.site_events import (
+    Escalated,
+    Exited,
+    GaveUp,
+    Ready,
+    Restarted,
+    Restarting,
+    ShuttingDown,
+    Spawned,
+    Stopped,
+    WriteFailed,
+)
 from supervisor.events import Events
 from supervisor.loop import EventLoop
 from supervisor.records import FailureRecords
@@ -165,7 +177,7 @@ class Supervision:
     def _started(self, child: Child) -> None:
         if child.kind == "actor":
             child.watch = LivenessWatch(self.limits[child.name])
-        self.events.child("spawned", child.name, child.kind, pid=child.pid)
+        self.events.emit(Spawned(actor=child.name, kind=child.kind, pid=child.pid))
         pid = child.pid
         self.loop.after(self.site.supervisor.ready_timeout, lambda: self._ready_timeout(child, pid))
         if child is self.broker:
@@ -187,17 +199,18 @@ class Supervision:
         child.move(Transition.READY)
         child.ready_at = self.loop.clock()
         self.policy.ready(child.name, child.ready_at)
-        self.events.child(
-            "ready",
-            child.name,
-            child.kind,
-            pid=child.pid,
-            startup_ms=round((child.ready_at - child.started_at) * 1000, 1),
+        self.events.emit(
+            Ready(
+                actor=child.name,
+                kind=child.kind,
+                pid=child.pid,
+                startup_ms=round((child.ready_at - child.started_at) * 1000, 1),
+            )
         )
         if child.restarting:
             child.restarting = False
-            self.events.child(
-                "restarted", child.name, child.kind, pid=child.pid, restarts=child.restarts
+            self.events.emit(
+                Restarted(actor=child.name, kind=child.kind, pid=child.pid, restarts=child.restarts)
             )
         self.answer(child)
         self.spawn_due()
@@ -251,17 +264,20 @@ class Supervision:
         self.count(child.name, self._exit_kind(child, event))
         child.move(Transition.EXIT)
         if event.commanded:
-            self.events.child("stopped", child.name, child.kind, pid=pid, exit=child.last_exit)
+            self.events.emit(
+                Stopped(actor=child.name, kind=child.kind, pid=pid, exit=child.last_exit)
+            )
         else:
-            self.events.child(
-                "exited",
-                child.name,
-                child.kind,
-                pid=pid,
-                exit=child.last_exit,
-                code=event.code,
-                signal=event.signal,
-                record=record,
+            self.events.emit(
+                Exited(
+                    actor=child.name,
+                    kind=child.kind,
+                    pid=pid,
+                    exit=child.last_exit,
+                    code=event.code,
+                    signal=event.signal,
+                    record=record,
+                )
             )
         if child.removing and not self.shutting_down:
             self.on_removed(child)
@@ -302,9 +318,9 @@ class Supervision:
         elif isinstance(decision, GiveUp):
             child.move(Transition.GIVE_UP)
             child.want = False
-            self.events.child("gave_up", child.name, child.kind, reason=decision.reason)
+            self.events.emit(GaveUp(actor=child.name, kind=child.kind, reason=decision.reason))
         elif isinstance(decision, Escalate):
-            self.events.child("escalated", child.name, child.kind, reason=decision.reason)
+            self.events.emit(Escalated(actor=child.name, kind=child.kind, reason=decision.reason))
             self.exit_code = 1
             self.shutdown(decision.reason)
 
@@ -344,7 +360,7 @@ class Supervision:
             self.events.log.error("cannot write failure record", actor=child.name, error=str(exc))
             if not self._records_failing:  # once per run of failures (a full disk)
                 self._records_failing = True
-                self.events.site({"event": "write_failed", "what": "records", "error": str(exc)})
+                self.events.emit(WriteFailed(what="records", error=str(exc)))
             return None
         self._records_failing = False
         return str(path)
@@ -357,7 +373,7 @@ class Supervision:
             # Its first start: another process holds the address; trying again is noise.
             where = f"{self.site.broker.pub} and {self.site.broker.sub}"
             reason = f"broker.pub, broker.sub: cannot listen on {where} (address in use?)"
-            self.events.child("escalated", broker.name, broker.kind, reason=reason)
+            self.events.emit(Escalated(actor=broker.name, kind=broker.kind, reason=reason))
             self.exit_code = Exit.CANNOT_BIND
             self.shutdown(reason)
             return
@@ -369,7 +385,7 @@ class Supervision:
                     f"; it could not bind {self.site.broker.pub} and {self.site.broker.sub} "
                     "(another process on the address? see the broker's log)"
                 )
-            self.events.child("escalated", broker.name, broker.kind, reason=reason)
+            self.events.emit(Escalated(actor=broker.name, kind=broker.kind, reason=reason))
             self.exit_code = 1
             self.shutdown(reason)
             return
@@ -385,13 +401,14 @@ class Supervision:
                 other.then = Then.START  # restarted with the group, not counted as a failure
                 self.terminate(other)
         failed.move(Transition.BACK_OFF)
-        self.events.child(
-            "restarting",
-            failed.name,
-            failed.kind,
-            attempt=decision.attempt,
-            delay=round(decision.delay, 3),
-            group=list(decision.names),
+        self.events.emit(
+            Restarting(
+                actor=failed.name,
+                kind=failed.kind,
+                attempt=decision.attempt,
+                delay=round(decision.delay, 3),
+                group=list(decision.names),
+            )
         )
 
         def resume() -> None:
@@ -428,7 +445,7 @@ class Supervision:
             return
         self.shutting_down = reason
         self.events.log.info("site shutting down", reason=reason)
-        self.events.site({"event": "shutting_down", "reason": reason})
+        self.events.emit(ShuttingDown(reason=reason))
         for child in self.actors.values():
             child.want = False
             if child.state is ChildState.BACKOFF:

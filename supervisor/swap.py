@@ -51,6 +51,7 @@ from supervisor.children import Child
 from supervisor.core.lifecycle import ChildState, Transition
 from supervisor.core.liveness import LivenessWatch
 from supervisor.core.protocol import ProtocolError, encode_error, encode_result
+from supervisor.core.site_events import SwapFailed, Swapped
 from supervisor.supervision import Supervision
 
 #: Seconds a failed new version's report may trail its exit.
@@ -262,13 +263,14 @@ class SwapCoordinator:
             "processed": message.processed,
             "dropped": list(message.dropped),
         }
-        self.events.child(
-            "swapped",
-            child.name,
-            child.kind,
-            pid=child.pid,
-            old_pid=swap.old_pid,
-            cls=child.class_path,
+        self.events.emit(
+            Swapped(
+                actor=child.name,
+                kind=child.kind,
+                pid=child.pid,
+                old_pid=swap.old_pid,
+                cls=child.class_path,
+            )
         )
         if swap.done is not None:
             swap.done(True, "")
@@ -285,7 +287,7 @@ class SwapCoordinator:
             self._send(swap, swap.name, Request(Op.RESUME, self._next_id(), pid=swap.old_pid))
         swap.phase = Phase.DONE
         self.events.log.warning("swap rolled back", actor=swap.name, error=error)
-        self.events.site({"event": "swap_failed", "actor": swap.name, "error": error})
+        self.events.emit(SwapFailed(actor=swap.name, error=error))
         message = f"swap of {swap.name!r} rolled back, the running version kept: {error}"
         if swap.done is not None:
             swap.done(False, message)

@@ -23,6 +23,7 @@ from supervisor.children import Child
 from supervisor.control import fault
 from supervisor.control.server import Controller
 from supervisor.core.lifecycle import ChildState
+from supervisor.core.site_events import ChildWriteFailed, Denied
 from supervisor.faults import FaultLedger
 from supervisor.retained import RetainedCache
 from supervisor.services import ServiceDirectory
@@ -107,8 +108,8 @@ class BrokerTraffic:
         old, new = before.stats if before else {}, now.stats
         for what in WRITE_FAILURES:
             if new.get(what) and not old.get(what):
-                self.supervision.events.child(
-                    "write_failed", child.name, child.kind, what=what, count=new[what]
+                self.supervision.events.emit(
+                    ChildWriteFailed(actor=child.name, kind=child.kind, what=what, count=new[what])
                 )
 
     def _rejected_replies(self, child: Child, before: Heartbeat | None, now: Heartbeat) -> None:
@@ -129,7 +130,7 @@ class BrokerTraffic:
             "reason": f"{child.name} refused {count - was} reply(ies) from {sender!r}: {reason}",
         }
         self.supervision.events.log.warning("denied", **fields)
-        self.supervision.events.site({"event": "denied", **fields})
+        self.supervision.events.emit(Denied(**fields))
 
     def _denials(self, denials: object) -> None:
         """What a checked broker refused since its last heartbeat: one event each."""
@@ -140,7 +141,7 @@ class BrokerTraffic:
             if isinstance(entry, dict) and all(isinstance(v, str) for v in entry.values()):
                 fields = {k: entry.get(k, "") for k in ("identity", "what", "topic", "reason")}
                 events.log.warning("denied", **fields)
-                events.site({"event": "denied", **fields})
+                events.emit(Denied(**fields))
 
     def _heartbeat(self, name: str, payload: object) -> None:
         sup = self.supervision

@@ -87,14 +87,15 @@ def test_the_client_has_a_method_for_every_op() -> None:
 
 
 def test_readme_lists_every_op_error_kind_and_event() -> None:
-    """The control section of README names every op, error kind and lifecycle event, and
-    the code raises no error kind that is not listed."""
+    """The control section of README names every op, error kind and event kind (the kinds
+    read from the event records' types), the code raises no error kind that is not
+    listed, and no part of the supervisor makes an event's map by hand."""
     import ast
     import re
     from pathlib import Path
 
     from supervisor.core.protocol import ERROR_KINDS, OPS
-    from supervisor.events import EVENT_KINDS
+    from supervisor.core.site_events import EVENT_KINDS, EVENT_TYPES
 
     root = Path(__file__).resolve().parent.parent
     readme = (root / "README.md").read_text()
@@ -104,23 +105,17 @@ def test_readme_lists_every_op_error_kind_and_event() -> None:
     assert set(OPS) <= named, set(OPS) - named
     assert set(ERROR_KINDS) <= named, set(ERROR_KINDS) - named
     assert set(EVENT_KINDS) <= named, set(EVENT_KINDS) - named
-    raised, events = set(), set()
+    assert {t.KIND for t in EVENT_TYPES} == set(EVENT_KINDS)
+    raised, by_hand = set(), []
     for path in (root / "supervisor").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Dict):
-                events |= {
-                    v.value
+                by_hand += [
+                    f"{path.name}:{node.lineno}"
                     for k, v in zip(node.keys, node.values, strict=True)
                     if isinstance(k, ast.Constant) and k.value == "event"
-                    if isinstance(v, ast.Constant)
-                }
-            if (
-                isinstance(node, ast.Call)
-                and getattr(node.func, "attr", "") == "child"
-                and node.args
-                and isinstance(node.args[0], ast.Constant)
-            ):
-                events.add(node.args[0].value)
+                    if isinstance(v, ast.Constant) and v.value in EVENT_KINDS
+                ]
             if (
                 isinstance(node, ast.Call)
                 and getattr(node.func, "id", getattr(node.func, "attr", "")) == "ProtocolError"
@@ -129,4 +124,37 @@ def test_readme_lists_every_op_error_kind_and_event() -> None:
             ):
                 raised.add(node.args[0].value)
     assert raised - {"bad_reply"} <= set(ERROR_KINDS)
-    assert events and events <= set(EVENT_KINDS), events - set(EVENT_KINDS)
+    assert by_hand == []
+
+
+def test_event_records_make_the_maps_tools_read() -> None:
+    """Pure: each record's map as it goes out on $sys.event, the child's pid in the log line
+    as actor_pid, an optional field left out when None, and the breaker record holding
+    the keys of the map an actor publishes."""
+    import ast
+    import inspect
+
+    from actors.core import engine_calls
+    from supervisor.core.site_events import Breaker, Exited, Forbidden, Ready
+
+    ready = Ready(actor="a", kind="actor", pid=7, startup_ms=12.5)
+    assert ready.payload() == {
+        "event": "ready",
+        "actor": "a",
+        "kind": "actor",
+        "pid": 7,
+        "startup_ms": 12.5,
+    }
+    assert ready.log_fields() == {"actor": "a", "actor_pid": 7, "startup_ms": 12.5}
+    exited = Exited(actor="a", kind="actor", pid=7, exit="x", code=1, signal=None, record=None)
+    assert exited.payload()["signal"] is None  # always there
+    assert "actor" not in Forbidden(identity="t", op="stop", reason="r").payload()
+    made = next(
+        node
+        for node in ast.walk(ast.parse(inspect.getsource(engine_calls)))
+        if isinstance(node, ast.Dict)
+        and any(isinstance(k, ast.Constant) and k.value == "event" for k in node.keys)
+    )
+    keys = {k.value for k in made.keys if isinstance(k, ast.Constant)}
+    breaker = Breaker(actor="a", kind="actor", call="c", from_="closed", to="open", why="w")
+    assert keys == set(breaker.payload())

@@ -32,6 +32,7 @@ from actors.core.control_calls import brief, control_error, decode_control
 from actors.core.requests import ReplyCache
 from actors.core.wire import Message
 from supervisor.core.protocol import ProtocolError, Request
+from supervisor.core.site_events import Control, Forbidden
 
 if TYPE_CHECKING:
     from supervisor.control.server import Controller
@@ -122,7 +123,7 @@ class ActorControl:
         if ask.op == "status":
             self._answer(ask, True, self._brief(child.status(sup.loop.clock())))
             return
-        sup.events.child("control", child.name, child.kind, op=ask.op, by=ask.asker)
+        sup.events.emit(Control(actor=child.name, kind=child.kind, op=ask.op, by=ask.asker))
         token = ASK_PREFIX + str(next(self._tokens)).encode()
         self._asks[token] = ask
         self._remember((ask.asker, ask.key), token)
@@ -141,15 +142,7 @@ class ActorControl:
             f"give it that (actors.{ask.asker}.control)"
         )
         sup.events.log.warning("forbidden", identity=identity, op=ask.op, target=ask.actor)
-        sup.events.site(
-            {
-                "event": "forbidden",
-                "identity": identity,
-                "op": ask.op,
-                "actor": ask.actor,
-                "reason": reason,
-            }
-        )
+        sup.events.emit(Forbidden(identity=identity, op=ask.op, actor=ask.actor, reason=reason))
         raise ProtocolError("forbidden", reason)
 
     # -- answers ----------------------------------------------------------------------------

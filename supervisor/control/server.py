@@ -39,6 +39,7 @@ from supervisor.core.protocol import (
     encode_result,
     request_id,
 )
+from supervisor.core.site_events import Forbidden
 from supervisor.faults import FaultLedger
 from supervisor.membership import Membership
 from supervisor.security import SiteSecurity
@@ -151,9 +152,7 @@ class Controller:
             self.security.authorize(user, req.op)
         except ProtocolError as exc:
             self.supervision.events.log.warning("forbidden", identity=user, op=req.op)
-            self.supervision.events.site(
-                {"event": "forbidden", "identity": user, "op": req.op, "reason": str(exc)}
-            )
+            self.supervision.events.emit(Forbidden(identity=user, op=req.op, reason=str(exc)))
             raise
 
     def _faulted(self, identity: bytes, req: Request) -> bool:

@@ -21,7 +21,8 @@ The steps, each answered over the broker (``$sys.control.*`` / ``$sys.reply.*``)
 
 So every message is processed exactly once across the versions (the cut is
 per sender and topic, by sequence number), and only one version publishes at
-any time.
+any time. Which answer is taken in which phase, and where it leads, is the table
+of :mod:`supervisor.core.swap_phases`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ import json
 import signal
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 from typing import Any, Final
 
 from actors.core.control import (
@@ -52,19 +52,11 @@ from supervisor.core.lifecycle import ChildState, Transition
 from supervisor.core.liveness import LivenessWatch
 from supervisor.core.protocol import ProtocolError, encode_error, encode_result
 from supervisor.core.site_events import SwapFailed, Swapped
+from supervisor.core.swap_phases import HOLDING, Phase, SwapStep, next_phase, takes
 from supervisor.supervision import Supervision
 
 #: Seconds a failed new version's report may trail its exit.
 EXIT_GRACE: Final = 0.5
-
-
-class Phase(StrEnum):
-    """Where a swap is, in order."""
-
-    STARTING = "starting"
-    HANDING_OVER = "handing_over"
-    TAKING_OVER = "taking_over"
-    DONE = "done"
 
 
 @dataclass(eq=False)
@@ -181,7 +173,9 @@ class SwapCoordinator:
     def _timed_out(self, swap: Swap, phase: Phase) -> None:
         if self.swaps.get(swap.name) is swap and swap.phase is phase:
             swap.new.signal(signal.SIGKILL)
-            self._failed(swap, f"timed out while {phase.replace('_', ' ')}")
+            self._failed(
+                swap, f"timed out while {phase.replace('_', ' ')}", step=SwapStep.TIMED_OUT
+            )
 
     def _send(self, swap: Swap, target: str, request: Request) -> None:
         swap.request_ids[request.op] = request.id
@@ -195,18 +189,18 @@ class SwapCoordinator:
             return
         from_new = sender.endswith(SWAP_SUFFIX)
         if isinstance(message, Standby):
-            if from_new and swap.phase is Phase.STARTING:
+            if takes(swap.phase, SwapStep.STANDBY, from_new):
                 self._standby(swap, message)
         elif isinstance(message, TookOver):
-            if from_new and swap.phase in (Phase.STARTING, Phase.TAKING_OVER):
+            if takes(swap.phase, SwapStep.TOOK_OVER, from_new):
                 self._took_over(swap, message)
-        elif message.op == Op.HANDOVER and not from_new and swap.phase is Phase.HANDING_OVER:
+        elif message.op == Op.HANDOVER and takes(swap.phase, SwapStep.HANDED_OVER, from_new):
             self._handed_over(swap, message)
 
     def _standby(self, swap: Swap, message: Standby) -> None:
         if message.token != swap.token or message.pid != swap.new.pid:
             return
-        swap.phase = Phase.HANDING_OVER
+        swap.phase = next_phase(swap.phase, SwapStep.STANDBY)
         self._send(swap, swap.name, Request(Op.HANDOVER, self._next_id(), pid=swap.old_pid))
         self.loop.after(self._timeout, lambda: self._timed_out(swap, Phase.HANDING_OVER))
 
@@ -217,7 +211,7 @@ class SwapCoordinator:
             swap.new.signal(signal.SIGKILL)
             self._failed(swap, f"the running version refused: {reply.error or None}")
             return
-        swap.phase = Phase.TAKING_OVER
+        swap.phase = next_phase(swap.phase, SwapStep.HANDED_OVER)
         takeover = Request(
             Op.TAKEOVER,
             self._next_id(),
@@ -254,7 +248,7 @@ class SwapCoordinator:
         child.class_path = swap.cls or child.class_path
         # Restarts run this version (an actor added at run time: from the table it was added with).
         child.extra = [*self._table(child.name), *swap_arguments("", swap.cls, swap.params)]
-        swap.phase = Phase.DONE
+        swap.phase = next_phase(swap.phase, SwapStep.TOOK_OVER)
         del self.swaps[swap.name]
         result = {
             **child.status(self.loop.clock()),
@@ -277,15 +271,17 @@ class SwapCoordinator:
         elif swap.identity is not None:
             sup.reply(swap.identity, encode_result(swap.request_id, result))
 
-    def _failed(self, swap: Swap, error: str, resume: bool = True) -> None:
+    def _failed(
+        self, swap: Swap, error: str, resume: bool = True, step: SwapStep = SwapStep.FAILED
+    ) -> None:
         """Roll back: the old version resumes with its state; the caller hears why."""
         if self.swaps.get(swap.name) is not swap:
             return
         del self.swaps[swap.name]
         self._failure_said(swap)  # its file, if the message came first: read or not, gone
-        if resume and swap.phase in (Phase.HANDING_OVER, Phase.TAKING_OVER):
+        if resume and swap.phase in HOLDING:
             self._send(swap, swap.name, Request(Op.RESUME, self._next_id(), pid=swap.old_pid))
-        swap.phase = Phase.DONE
+        swap.phase = next_phase(swap.phase, step)
         self.events.log.warning("swap rolled back", actor=swap.name, error=error)
         self.events.emit(SwapFailed(actor=swap.name, error=error))
         message = f"swap of {swap.name!r} rolled back, the running version kept: {error}"

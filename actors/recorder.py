@@ -34,6 +34,17 @@ _MIB = 1024 * 1024
 _CHUNK = 256 * 1024
 
 
+def file_name(actor: str, now: float, count: int) -> str:
+    """The name of the recording started at *now* (epoch seconds), the *count*-th of this
+    process: ``NAME-<UTC time to the millisecond>Z-<count>.mcap``. Names sort in the
+    order the files were started (``keep`` removes the first ones): the time is read
+    once (its seconds and milliseconds from one reading), and the count tells apart two
+    files started within one millisecond."""
+    millis = int(now * 1000)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(millis // 1000)) + f".{millis % 1000:03d}"
+    return f"{actor}-{stamp}Z-{count:06d}.mcap"
+
+
 class Recorder(Actor):
     """Records what it reads into MCAP files under the run folder, rotated by size and age."""
 
@@ -85,8 +96,7 @@ class Recorder(Actor):
     def _rotate(self) -> None:
         self._close()
         folder = self._where()
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"{time.time() % 1:.3f}"[1:]
-        path = folder / f"{self.enlil.name}-{stamp}Z.mcap"
+        path = folder / file_name(self.enlil.name, time.time(), self.files + 1)
         try:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             chunk = max(4096, min(_CHUNK, int(self.rotate_mb * _MIB / 4)))

@@ -272,3 +272,17 @@ def test_a_snapshot_exported_as_mcap_keeps_each_messages_own_time(tmp_path: Path
         times = [m.log_time for _, _, m in make_reader(f).iter_messages(log_time_order=True)]
     assert [round(t / 1e9, 3) for t in times] == [round(t / 1e9, 3) for t in handled]
     assert times[2] - times[0] == 15_000_000_000
+
+
+def test_recording_names_sort_in_the_order_the_files_were_started() -> None:
+    """Pure: the seconds and milliseconds come from one reading of the clock (a file
+    started at x.9996 s was named as if started a second earlier, and sorted before the
+    file started just before it: keep removed the newer ones), and two files started in
+    one millisecond keep their order by their count."""
+    from actors.recorder import file_name
+
+    times = [1_800_000_000.998, 1_800_000_000.9996, 1_800_000_001.0004, 1_800_000_001.0004]
+    names = [file_name("recorder", t, n) for n, t in enumerate(times, start=1)]
+    assert names == sorted(names)
+    assert names[1] == "recorder-20270115T080000.999Z-000002.mcap"
+    assert names[2] == "recorder-20270115T080001.000Z-000003.mcap"

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from actors.site import SiteConfig, connect_address
 from actors.site.parse import actor_keys
+from actors.site.schema import ACTOR_KEYS
 from supervisor import cli_faults
 from supervisor.cli_format import EXIT_FORBIDDEN, format_state, format_status, unreachable_exit
 from supervisor.client import ControlClient, ControlError, ControlTimeout, listening
@@ -133,14 +134,22 @@ def _op_options(op: str, p: argparse.ArgumentParser) -> None:
         cli_faults.rule_options(p)
 
 
+#: Characters of a key's doc that its option's help shows, at most.
+_HELP: Final = 90
+
+
 def _table_options(p: argparse.ArgumentParser) -> None:
     """``ctl add`` takes every key of an ``[actors.NAME]`` table: ``--after a,b``,
     ``--period 0.5``, ``--restart transient``, ``--topics '{"x": "y"}'``..."""
-    for key, (types, _) in actor_keys().items():
+    for spec in ACTOR_KEYS:
+        key, types = spec.name, spec.types
         if key in ("class", "params"):
             continue  # --class and --params, shared with swap
         flag = "--" + key.replace("_", "-")
-        what = f"the table's {key!r}"
+        doc = (
+            spec.doc if len(spec.doc) <= _HELP else spec.doc[: _HELP - 3].rsplit(" ", 1)[0] + " ..."
+        )
+        what = doc.replace("%", "%%").replace("`", "")
         dest, metavar = f"table_{key}", key.upper()
         if bool in types:
             p.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, help=what)

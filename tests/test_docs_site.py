@@ -112,3 +112,16 @@ def test_readmes_first_screen_is_a_newcomers_path() -> None:
     at = [first.find(step) for step in steps]
     assert -1 not in at, dict(zip(steps, at, strict=True))
     assert at == sorted(at)
+
+
+def test_the_actor_keys_rows_are_made_from_their_definitions() -> None:
+    """The reference's ``[actors.NAME]`` rows are the schema's (``actors/site/schema.py``):
+    a key's doc, default or range changed there and not here fails."""
+    from actors.site.schema import ACTOR_KEYS, reference_rows
+
+    page = (REFERENCE / "site-toml.md").read_text()
+    begin = "<!-- the [actors.NAME] keys, from actors/site/schema.py -->\n"
+    block = page[page.index(begin) + len(begin) : page.index("\n<!-- end of the [actors.NAME]")]
+    header = "| key | default | meaning |\n|---|---|---|\n"
+    assert block == header + reference_rows(), "regenerate: actors.site.schema.reference_rows()"
+    assert [k.name for k in ACTOR_KEYS] == list(site_keys()["actors.NAME"])

@@ -17,10 +17,8 @@ from typing import Any, Final
 
 from actors.core.topics import TopicError, check_topic
 from actors.site.model import (
-    ESCALATIONS,
     LOG_LEVELS,
     MAX_IPC_PATH,
-    RESTART_TYPES,
     SPAWN_MODES,
     STRATEGIES,
     ActorConfig,
@@ -34,6 +32,7 @@ from actors.site.model import (
     SupervisorConfig,
     TelemetryConfig,
 )
+from actors.site.schema import ACTOR_KEYS, Key
 from actors.site.sections import (
     MAX_PORT,
     SECURITY_KEYS,
@@ -83,28 +82,8 @@ _TELEMETRY_KEYS: Final = {
     "metrics_interval": ((int, float), 5.0),
     "prometheus": (str, ""),
 }
-_ACTOR_KEYS: Final[dict[str, tuple[Any, Any]]] = {
-    "class": (str, ...),
-    "period": ((int, float), None),
-    "restart": (str, "permanent"),
-    "escalate": (str, "shutdown"),
-    "after": (list, []),
-    "params": (dict, {}),
-    "topics": (dict, {}),
-    "log_level": (str, None),
-    "otel_log_level": (str, None),
-    "recorder": (int, None),
-    "hang_timeout": ((int, float), None),
-    "max_rss_mb": ((int, float), None),
-    "max_cpu_percent": ((int, float), None),
-    "cpu_window": ((int, float), 10.0),
-    "late_after": ((int, float), 0.025),
-    "status": (bool, False),
-    "calls": (dict, {}),
-    "rate_limits": (dict, {}),
-    "control": ((list, dict), []),
-    "autostart": (bool, True),
-}
+#: ``[actors.NAME]``'s keys (each defined once in :mod:`actors.site.schema`).
+_ACTOR_KEYS: Final[dict[str, tuple[Any, Any]]] = {k.name: (k.types, k.default) for k in ACTOR_KEYS}
 _TABLES: Final = {
     "site",
     "broker",
@@ -165,14 +144,25 @@ _RANGES: Final[dict[str, tuple[float, float, str]]] = {
     "snapshots.recorder_mb": (0.01, 65_536, "MiB"),
     "telemetry.sampling": (0, 1, ""),
     "telemetry.metrics_interval": (0.05, 86_400, "s"),
-    "actors.period": (0.0001, 86_400, "s"),
-    "actors.hang_timeout": (0.05, 86_400, "s"),
-    "actors.max_rss_mb": (1, 16_777_216, "MiB"),
-    "actors.max_cpu_percent": (0.1, 100_000, "%"),
-    "actors.cpu_window": (0.1, 3_600, "s"),
-    "actors.late_after": (0.0001, 86_400, "s"),
-    "actors.recorder": (0, 10_000_000, "events"),
+    **{f"actors.{k.name}": k.bounds for k in ACTOR_KEYS if k.ranged},
 }
+
+
+#: ``[actors.NAME]`` keys whose ActorConfig field the parser makes itself (the others go
+#: in as :func:`_typed` gives them, under their own name).
+_MADE: Final = frozenset({"class", "after", "calls", "control"})
+
+
+def _typed(key: Key, value: Any) -> Any:
+    """A checked value of *key* as its ActorConfig field holds it: a number taken as a
+    float where the key takes floats, a table copied."""
+    if value is None or isinstance(value, bool):
+        return value
+    if float in key.types and isinstance(value, int):
+        return float(value)
+    if isinstance(value, dict):
+        return dict(value)
+    return value
 
 
 class _Collector:
@@ -410,21 +400,11 @@ def parse_site_leniently(
         class_path = a["class"] or ""
         if class_path and (class_path.count(":") != 1 or not all(class_path.split(":"))):
             col.add(f"{where}.class", f"{class_path!r} is not of the form 'module:Class'")
-        col.choice(f"{where}.restart", a["restart"], RESTART_TYPES)
-        col.choice(f"{where}.escalate", a["escalate"], ESCALATIONS)
-        col.number(f"{where}.period", a["period"], "actors.period")
-        for key in ("log_level", "otel_log_level"):
-            if a[key] is not None:
-                col.choice(f"{where}.{key}", a[key], LOG_LEVELS)
-        for key in (
-            "hang_timeout",
-            "max_rss_mb",
-            "max_cpu_percent",
-            "cpu_window",
-            "recorder",
-            "late_after",
-        ):
-            col.number(f"{where}.{key}", a[key], f"actors.{key}")
+        for spec in ACTOR_KEYS:  # each key's choices and sane range, as it defines them
+            if spec.choices and a[spec.name] is not None:
+                col.choice(f"{where}.{spec.name}", a[spec.name], spec.choices)
+            if spec.ranged:
+                col.number(f"{where}.{spec.name}", a[spec.name], f"actors.{spec.name}")
         hang = a["hang_timeout"]
         if hang is not None and hang <= supervisor.heartbeat_interval:
             col.add(f"{where}.hang_timeout", "must be longer than supervisor.heartbeat_interval")
@@ -437,28 +417,14 @@ def parse_site_leniently(
                 col.add(f"{where}.after", f"entries must be actor names, got {dep!r}")
             else:
                 after.append(dep)
+        plain = {k.name: _typed(k, a[k.name]) for k in ACTOR_KEYS if k.name not in _MADE}
         actors[name] = ActorConfig(
             name=name,
             class_path=class_path,
-            period=float(a["period"]) if a["period"] is not None else None,
-            restart=a["restart"],
-            escalate=a["escalate"],
             after=tuple(after),
-            params=dict(a["params"]),
-            topics=dict(a["topics"]),
-            log_level=a["log_level"],
-            otel_log_level=a["otel_log_level"],
-            recorder=a["recorder"],
-            hang_timeout=None if a["hang_timeout"] is None else float(a["hang_timeout"]),
-            max_rss_mb=a["max_rss_mb"],
-            max_cpu_percent=a["max_cpu_percent"],
-            cpu_window=float(a["cpu_window"]),
-            late_after=float(a["late_after"]),
-            status=a["status"],
             calls={k: v for k, v in a["calls"].items() if isinstance(v, dict)},
-            rate_limits=dict(a["rate_limits"]),
             control=control_rights(col, f"{where}.control", a["control"]),
-            autostart=a["autostart"],
+            **plain,
         )
     check_after(col, actors)
     check_control(col, actors)

@@ -134,7 +134,7 @@ def run_named(  # noqa: PLR0913 - one keyword per command-line option
         try:
             # Imported here, only when given: at the top it cost every idle actor
             # 0.1 MiB of private memory (measured with bench/startup.py).
-            from actors.faulty import used_of  # noqa: PLC0415
+            from actors.core.faults import used_of  # noqa: PLC0415
 
             changes["fault_used"] = used_of({"used": json.loads(faults_used)})
         except ValueError as exc:

@@ -11,8 +11,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from actors.core.faults import used_of
 from actors.core.topics import SYS_HEARTBEAT
-from actors.faulty import FaultInjector, rules_of, used_of
+from actors.faulty import FaultInjector, rules_of
 from actors.transport import Transport
 
 if TYPE_CHECKING:

@@ -62,20 +62,6 @@ def rules_of(faults: Mapping[str, Any]) -> tuple[int, list[FaultRule]]:
     return seed, rules
 
 
-def used_of(faults: Mapping[str, Any]) -> dict[int, int]:
-    """The site's counts of its rules limited per site in *faults* (``"used"``: rule
-    index, as text, to faults injected); ValueError if they are not that."""
-    used = faults.get("used") or {}
-    if not isinstance(used, Mapping):
-        raise ValueError(f"faults.used must be a table, got {type(used).__name__}")
-    out = {}
-    for index, n in used.items():
-        if not isinstance(index, str) or not index.isdigit() or type(n) is not int or n < 0:
-            raise ValueError(f"faults.used: {index!r} = {n!r} is not a rule's count")
-        out[int(index)] = n
-    return out
-
-
 class FaultInjected(RuntimeError):
     """The exception a ``crash`` rule raises in a step (a failure like any other)."""
 

@@ -14,9 +14,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from actors.core.control import STACK_PREFIX
+from actors.core.control import STACK_PREFIX, Exit
 from actors.core.snapshot import Snapshot
 from actors.snapshots import SUFFIX, stamp, write_snapshot
+from supervisor.children import Child
+from supervisor.core.policy import ActorExited
+from supervisor.core.site_events import WriteFailed
+from supervisor.events import Events
 
 
 class FailureRecords:
@@ -25,6 +29,60 @@ class FailureRecords:
     def __init__(self, folder: Path, keep: int) -> None:
         self.folder = folder
         self.keep = keep
+        #: Records that could not be written (a full disk, an unwritable folder).
+        self.failed = 0
+        self._failing = False
+
+    def death(
+        self,
+        child: Child,
+        event: ActorExited,
+        pid: int | None,
+        now: float,
+        *,
+        params: dict[str, Any],
+        events: Events,
+    ) -> str | None:
+        """Write the record of an actor death it could not record itself; its path, or None
+        (not an actor's, commanded, recorded by the actor, or the write failed: counted,
+        logged, and one ``write_failed`` event per run of failures)."""
+        stack = self.take_stack(child.name, pid or 0)
+        if child.kind != "actor" or event.commanded or pid is None:
+            return None
+        if (
+            not child.kill_kind
+            and event.code == Exit.FAILURE
+            and self.has_snapshot(child.name, pid)
+        ):
+            return None  # the actor wrote its own failure snapshot
+        beat = child.heartbeat
+        detail = {
+            "exit": event.describe(),
+            "code": event.code,
+            "signal": event.signal,
+            "uptime": round(now - child.started_at, 3),
+            "last_heartbeat_age": round(now - child.heartbeat_at, 3)
+            if child.heartbeat_at
+            else None,
+            "last_step": beat.last_step if beat else None,
+            "stats": beat.stats if beat else {},
+            "stack": stack or None,
+            "peak_rss_mb": child.peak_rss_mb,
+        }
+        reason = child.kill_kind or ("killed" if event.signal is not None else "exit")
+        try:
+            path = self.write(
+                child.name, child.class_path, pid, reason, detail=detail, params=params
+            )
+        except OSError as exc:
+            self.failed += 1
+            events.log.error("cannot write failure record", actor=child.name, error=str(exc))
+            if not self._failing:  # once per run of failures (a full disk)
+                self._failing = True
+                events.emit(WriteFailed(what="records", error=str(exc)))
+            return None
+        self._failing = False
+        return str(path)
 
     def take_stack(self, actor: str, pid: int) -> str:
         """Read and remove the stack dump of *pid*; '' if there is none."""

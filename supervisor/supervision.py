@@ -43,7 +43,6 @@ from supervisor.core.site_events import (
     ShuttingDown,
     Spawned,
     Stopped,
-    WriteFailed,
 )
 from supervisor.events import Events
 from supervisor.loop import EventLoop
@@ -91,9 +90,6 @@ class Supervision:
         self.probe: Callable[[], None] = lambda: None
         #: Called with a child that exits while something else depends on it (a swap).
         self.exit_listeners: list[Callable[[Child], None]] = []
-        #: Failure records that could not be written (a full disk, an unwritable folder).
-        self.records_failed = 0
-        self._records_failing = False
         #: Called with a removed child once it has exited (membership forgets it).
         self.on_removed: Callable[[Child], None] = lambda child: None
         #: Fault injection's spawn hop: what happens to this spawn of *child*: None (no
@@ -260,7 +256,10 @@ class Supervision:
             ),
         )
         child.last_exit = event.describe()
-        record = self._record(child, event, pid)
+        params = self.site.actor_params(child.name) if child.name in self.site.actors else {}
+        record = self.records.death(
+            child, event, pid, self.loop.clock(), params=params, events=self.events
+        )
         self.count(child.name, self._exit_kind(child, event))
         child.move(Transition.EXIT)
         if event.commanded:
@@ -323,47 +322,6 @@ class Supervision:
             self.events.emit(Escalated(actor=child.name, kind=child.kind, reason=decision.reason))
             self.exit_code = 1
             self.shutdown(decision.reason)
-
-    def _record(self, child: Child, event: ActorExited, pid: int | None) -> str | None:
-        """Write the supervisor-side record of an actor death it could not record itself."""
-        stack = self.records.take_stack(child.name, pid or 0)
-        if child.kind != "actor" or event.commanded or pid is None:
-            return None
-        if (
-            not child.kill_kind
-            and event.code == Exit.FAILURE
-            and self.records.has_snapshot(child.name, pid)
-        ):
-            return None  # the actor wrote its own failure snapshot
-        now = self.loop.clock()
-        detail = {
-            "exit": event.describe(),
-            "code": event.code,
-            "signal": event.signal,
-            "uptime": round(now - child.started_at, 3),
-            "last_heartbeat_age": round(now - child.heartbeat_at, 3)
-            if child.heartbeat_at
-            else None,
-            "last_step": child.heartbeat.last_step if child.heartbeat else None,
-            "stats": child.heartbeat.stats if child.heartbeat else {},
-            "stack": stack or None,
-            "peak_rss_mb": child.peak_rss_mb,
-        }
-        reason = child.kill_kind or ("killed" if event.signal is not None else "exit")
-        try:
-            params = self.site.actor_params(child.name) if child.name in self.site.actors else {}
-            path = self.records.write(
-                child.name, child.class_path, pid, reason, detail=detail, params=params
-            )
-        except OSError as exc:
-            self.records_failed += 1
-            self.events.log.error("cannot write failure record", actor=child.name, error=str(exc))
-            if not self._records_failing:  # once per run of failures (a full disk)
-                self._records_failing = True
-                self.events.emit(WriteFailed(what="records", error=str(exc)))
-            return None
-        self._records_failing = False
-        return str(path)
 
     def _restart_broker(self, event: ActorExited) -> None:
         """The broker under the same backoff and intensity as an actor; past it, the site

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from actors.core.faults import FaultError, Injected, fires, parse_rule
+from actors.core.faults import FaultError, Injected, fires, parse_rule, used_of
 from actors.core.wire import encode_envelope
-from actors.faulty import FaultInjector, rules_of, used_of
+from actors.faulty import FaultInjector, rules_of
 from actors.site.parse import parse_site
 from actors.testing import MeshFactory
 from supervisor.children import Child

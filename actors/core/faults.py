@@ -364,3 +364,17 @@ def delay_of(rule: FaultRule, seed: int, sender: str, topic: str, seq: int) -> f
     """Seconds a ``delay`` or ``slow`` fault holds message *seq*: delay plus a jitter that
     is a pure function of the message too."""
     return rule.delay + rule.jitter * draw(seed, rule.index, sender, topic, seq, salt=1)
+
+
+def used_of(faults: Mapping[str, Any]) -> dict[int, int]:
+    """The site's counts of its rules limited per site in *faults* (``"used"``: rule
+    index, as text, to faults injected); ValueError if they are not that."""
+    used = faults.get("used") or {}
+    if not isinstance(used, Mapping):
+        raise ValueError(f"faults.used must be a table, got {type(used).__name__}")
+    out = {}
+    for index, n in used.items():
+        if not isinstance(index, str) or not index.isdigit() or type(n) is not int or n < 0:
+            raise ValueError(f"faults.used: {index!r} = {n!r} is not a rule's count")
+        out[int(index)] = n
+    return out

@@ -232,7 +232,7 @@ class Controller:
                 "uptime": round(now - self.started, 3),
                 "state": "shutting_down" if sup.shutting_down else "running",
                 "log_lost": self.logging.file.lost if self.logging.file is not None else 0,
-                "records_failed": sup.records_failed,
+                "records_failed": sup.records.failed,
             },
             "actors": [sup.broker.status(now)]
             + [

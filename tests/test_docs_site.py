@@ -114,14 +114,17 @@ def test_readmes_first_screen_is_a_newcomers_path() -> None:
     assert at == sorted(at)
 
 
-def test_the_actor_keys_rows_are_made_from_their_definitions() -> None:
-    """The reference's ``[actors.NAME]`` rows are the schema's (``actors/site/schema.py``):
-    a key's doc, default or range changed there and not here fails."""
-    from actors.site.schema import ACTOR_KEYS, reference_rows
+@pytest.mark.parametrize("table", ["actors.NAME", "supervisor"])
+def test_the_keys_rows_are_made_from_their_definitions(table: str) -> None:
+    """The reference's ``[actors.NAME]`` and ``[supervisor]`` rows are the schema's
+    (``actors/site/schema.py``): a key's doc, default or range changed there and not here
+    fails, and the schema holds every key the parser takes."""
+    from actors.site.schema import ACTOR_KEYS, SUPERVISOR_KEYS, reference_rows
 
+    keys = ACTOR_KEYS if table == "actors.NAME" else SUPERVISOR_KEYS
     page = (REFERENCE / "site-toml.md").read_text()
-    begin = "<!-- the [actors.NAME] keys, from actors/site/schema.py -->\n"
-    block = page[page.index(begin) + len(begin) : page.index("\n<!-- end of the [actors.NAME]")]
+    begin = f"<!-- the [{table}] keys, from actors/site/schema.py -->\n"
+    block = page[page.index(begin) + len(begin) : page.index(f"\n<!-- end of the [{table}]")]
     header = "| key | default | meaning |\n|---|---|---|\n"
-    assert block == header + reference_rows(), "regenerate: actors.site.schema.reference_rows()"
-    assert [k.name for k in ACTOR_KEYS] == list(site_keys()["actors.NAME"])
+    assert block == header + reference_rows(keys, table), "regenerate: schema.reference_rows()"
+    assert [k.name for k in keys] == list(site_keys()[table])

@@ -19,8 +19,6 @@ from actors.core.topics import TopicError, check_topic
 from actors.site.model import (
     LOG_LEVELS,
     MAX_IPC_PATH,
-    SPAWN_MODES,
-    STRATEGIES,
     ActorConfig,
     BrokerConfig,
     ConfigError,
@@ -32,7 +30,7 @@ from actors.site.model import (
     SupervisorConfig,
     TelemetryConfig,
 )
-from actors.site.schema import ACTOR_KEYS, Key
+from actors.site.schema import ACTOR_KEYS, SUPERVISOR_KEYS, Key
 from actors.site.sections import (
     MAX_PORT,
     SECURITY_KEYS,
@@ -50,21 +48,7 @@ from actors.site.sections import (
 # key -> (expected python types, default); a default of ... means required.
 _SITE_KEYS: Final = {"name": (str, ...), "run_dir": (str, "run"), "python_path": (list, [])}
 _BROKER_KEYS: Final = {"pub": (str, ""), "sub": (str, ""), "hwm": (int, 10000)}
-_SUPERVISOR_KEYS: Final = {
-    "strategy": (str, "one_for_one"),
-    "max_restarts": (int, 5),
-    "max_seconds": ((int, float), 30.0),
-    "control": (str, ""),
-    "backoff_initial": ((int, float), 0.1),
-    "backoff_max": ((int, float), 5.0),
-    "stop_timeout": ((int, float), 5.0),
-    "ready_timeout": ((int, float), 10.0),
-    "heartbeat_interval": ((int, float), 1.0),
-    "hang_timeout": ((int, float), 5.0),
-    "spawn": (str, "zygote"),
-    "control_rate": ((int, float), 1000.0),
-    "control_burst": (int, 2000),
-}
+_SUPERVISOR_KEYS: Final = {k.name: (k.types, k.default) for k in SUPERVISOR_KEYS}
 _PERSISTENCE_KEYS: Final = {"path": (str, ""), "interval": ((int, float), 1.0)}
 _SNAPSHOT_KEYS: Final = {
     "dir": (str, ""),
@@ -128,22 +112,13 @@ def actor_keys() -> dict[str, tuple[tuple[type, ...], Any]]:
 #: 1e-9 s spins the supervisor, a HWM past 2**31 overflows ZeroMQ).
 _RANGES: Final[dict[str, tuple[float, float, str]]] = {
     "broker.hwm": (1, 100_000_000, "messages"),
-    "supervisor.max_restarts": (0, 1_000_000, "restarts"),
-    "supervisor.max_seconds": (0.001, 86_400, "s"),
-    "supervisor.backoff_initial": (0.001, 3_600, "s"),
-    "supervisor.backoff_max": (0.001, 3_600, "s"),
-    "supervisor.stop_timeout": (0.01, 3_600, "s"),
-    "supervisor.ready_timeout": (0.01, 3_600, "s"),
-    "supervisor.heartbeat_interval": (0.01, 60, "s"),
-    "supervisor.hang_timeout": (0.05, 86_400, "s"),
-    "supervisor.control_rate": (0.01, 1_000_000, "requests/s"),
-    "supervisor.control_burst": (1, 10_000_000, "requests"),
     "snapshots.keep": (1, 100_000, "files"),
     "persistence.interval": (0.01, 3_600, "s"),
     "snapshots.inputs": (0, 1_000_000, "messages"),
     "snapshots.recorder_mb": (0.01, 65_536, "MiB"),
     "telemetry.sampling": (0, 1, ""),
     "telemetry.metrics_interval": (0.05, 86_400, "s"),
+    **{f"supervisor.{k.name}": k.bounds for k in SUPERVISOR_KEYS if k.ranged},
     **{f"actors.{k.name}": k.bounds for k in ACTOR_KEYS if k.ranged},
 }
 
@@ -300,37 +275,16 @@ def parse_site_leniently(
         col.add("broker.sub", "must differ from broker.pub")
 
     s = col.table(data.get("supervisor", {}), "supervisor", _SUPERVISOR_KEYS)
-    col.choice("supervisor.strategy", s["strategy"], STRATEGIES)
-    col.choice("supervisor.spawn", s["spawn"], SPAWN_MODES)
-    for key in (
-        "max_restarts",
-        "max_seconds",
-        "backoff_initial",
-        "backoff_max",
-        "stop_timeout",
-        "ready_timeout",
-        "heartbeat_interval",
-        "hang_timeout",
-        "control_rate",
-        "control_burst",
-    ):
-        col.number(f"supervisor.{key}", s[key])
+    for spec in SUPERVISOR_KEYS:  # each key's choices and sane range, as it defines them
+        if spec.choices:
+            col.choice(f"supervisor.{spec.name}", s[spec.name], spec.choices)
+        if spec.ranged:
+            col.number(f"supervisor.{spec.name}", s[spec.name])
     if s["backoff_max"] < s["backoff_initial"]:
         col.add("supervisor.backoff_max", "must not be shorter than supervisor.backoff_initial")
     supervisor = SupervisorConfig(
-        strategy=s["strategy"],
-        max_restarts=s["max_restarts"],
-        max_seconds=float(s["max_seconds"]),
         control=_endpoint(col, "supervisor.control", s["control"], run_dir / "control.sock"),
-        backoff_initial=float(s["backoff_initial"]),
-        backoff_max=float(s["backoff_max"]),
-        stop_timeout=float(s["stop_timeout"]),
-        ready_timeout=float(s["ready_timeout"]),
-        heartbeat_interval=float(s["heartbeat_interval"]),
-        hang_timeout=float(s["hang_timeout"]),
-        spawn=s["spawn"],
-        control_rate=float(s["control_rate"]),
-        control_burst=int(s["control_burst"]),
+        **{k.name: _typed(k, s[k.name]) for k in SUPERVISOR_KEYS if k.name != "control"},
     )
     if supervisor.hang_timeout <= supervisor.heartbeat_interval:
         col.add("supervisor.hang_timeout", "must be longer than supervisor.heartbeat_interval")

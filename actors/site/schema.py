@@ -1,5 +1,5 @@
-"""The keys of an ``[actors.NAME]`` table, each defined once: its type, default, sane
-range and unit, choices and doc (pure: no IO).
+"""The keys of the ``[actors.NAME]`` and ``[supervisor]`` tables, each defined once: its
+type, default, sane range and unit, choices and doc (pure: no IO).
 
 The parser (:mod:`actors.site.parse`) checks a table against these definitions
 (types, defaults, ranges, choices), ``ctl add`` makes an option of each, and the
@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from actors.site.model import ESCALATIONS, LOG_LEVELS, RESTART_TYPES
+from actors.site.model import ESCALATIONS, LOG_LEVELS, RESTART_TYPES, SPAWN_MODES, STRATEGIES
 
 #: A key with no default: it must be given.
 REQUIRED: Final = ...
@@ -225,6 +225,131 @@ ACTOR_KEYS: Final[tuple[Key, ...]] = (
 )
 
 
+#: ``[supervisor]``'s keys, in the reference's order.
+SUPERVISOR_KEYS: Final[tuple[Key, ...]] = (
+    Key(
+        "strategy",
+        (str,),
+        "one_for_one",
+        "`one_for_all`, `rest_for_one`: which actors restart together",
+        choices=STRATEGIES,
+    ),
+    Key(
+        "max_restarts",
+        (int,),
+        5,
+        "restarts of one actor allowed within `max_seconds`...",
+        low=0,
+        high=1_000_000,
+        unit="restarts",
+    ),
+    Key(
+        "max_seconds",
+        _NUM,
+        30.0,
+        "...before escalating (see `escalate`)",
+        low=0.001,
+        high=86_400,
+        unit="s",
+    ),
+    Key(
+        "backoff_initial",
+        _NUM,
+        0.1,
+        "delay before the 2nd restart in a row; doubles after",
+        low=0.001,
+        high=3_600,
+        unit="s",
+    ),
+    Key(
+        "backoff_max",
+        _NUM,
+        5.0,
+        "cap of that delay (jitter takes up to half off)",
+        low=0.001,
+        high=3_600,
+        unit="s",
+    ),
+    Key(
+        "stop_timeout",
+        _NUM,
+        5.0,
+        "seconds between SIGTERM and SIGKILL",
+        low=0.01,
+        high=3_600,
+        unit="s",
+    ),
+    Key(
+        "ready_timeout",
+        _NUM,
+        10.0,
+        "an actor not ready by then is killed and counts as failed",
+        low=0.01,
+        high=3_600,
+        unit="s",
+    ),
+    Key(
+        "heartbeat_interval",
+        _NUM,
+        1.0,
+        "seconds between heartbeats of every process",
+        low=0.01,
+        high=60,
+        unit="s",
+    ),
+    Key(
+        "hang_timeout",
+        _NUM,
+        5.0,
+        "no heartbeat for this long: the actor is hung (stack dump, kill, restart)",
+        low=0.05,
+        high=86_400,
+        unit="s",
+    ),
+    Key(
+        "control",
+        (str,),
+        "",
+        "the control endpoint (ROUTER)",
+        shown="`ipc://<run_dir>/control.sock`",
+    ),
+    Key(
+        "spawn",
+        (str,),
+        "zygote",
+        "`zygote`: forked from a pre-imported process (fast, small); `plain`: a fresh "
+        "`python -m actors NAME` each",
+        choices=SPAWN_MODES,
+    ),
+    Key(
+        "control_rate",
+        _NUM,
+        1000.0,
+        "requests a second one control connection may send; past it: `rate_limited` with "
+        "`retry_after` (clients wait it out)",
+        low=0.01,
+        high=1_000_000,
+        unit="requests/s",
+    ),
+    Key(
+        "control_burst",
+        (int,),
+        2000,
+        "requests one control connection may send at once",
+        low=1,
+        high=10_000_000,
+        unit="requests",
+    ),
+)
+
+
+def _number(value: float | None) -> str:
+    """*value* as the reference writes it: ``86,400``, ``0.0001``."""
+    if value is None:
+        return ""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
+
+
 def reference_rows(keys: tuple[Key, ...] = ACTOR_KEYS, table: str = "actors.NAME") -> str:
     """The site.toml reference's rows of *keys* (a markdown table's body)."""
     rows = []
@@ -232,7 +357,7 @@ def reference_rows(keys: tuple[Key, ...] = ACTOR_KEYS, table: str = "actors.NAME
         doc = key.doc
         if key.ranged:
             unit = f" {key.unit}" if key.unit else ""
-            doc += f" (from {key.low:g} to {key.high:g}{unit})"
+            doc += f" (from {_number(key.low)} to {_number(key.high)}{unit})"
         if key.choices and not key.doc.startswith("`"):
             doc += f" (one of {', '.join(f'`{c}`' for c in key.choices)})"
         rows.append(f"| `[{table}] {key.name}` | {key.default_text()} | {doc} |")

@@ -31,7 +31,7 @@ import tomli_w
 from actors.core.snapshot import Snapshot, SnapshotError, from_readable, to_readable
 
 SUFFIX = ".snap"
-TMP_SUFFIX = ".snap.tmp"
+TMP_SUFFIX = ".tmp"  # after SUFFIX: ".<name>.snap.tmp"
 _CHUNK = 1024 * 1024
 #: Seconds after which a temporary snapshot file is a dead writer's, and removed.
 STALE_TMP = 60.0

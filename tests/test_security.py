@@ -82,11 +82,17 @@ def open_folder() -> Iterator[Path]:
 
 
 def _modes(root: Path) -> dict[str, int]:
-    return {
-        str(p.relative_to(root)): stat.S_IMODE(p.lstat().st_mode)
-        for p in [root, *root.rglob("*")]
-        if not p.is_symlink()
-    }
+    """The mode of every file and folder under ``root``; one that goes while the walk runs
+    (a snapshot's temporary file renamed into place) is left out, it has no mode to check."""
+    modes = {}
+    for p in [root, *root.rglob("*")]:
+        try:
+            info = p.lstat()
+        except FileNotFoundError:
+            continue
+        if not stat.S_ISLNK(info.st_mode):
+            modes[str(p.relative_to(root))] = stat.S_IMODE(info.st_mode)
+    return modes
 
 
 def test_files_are_owner_only_under_umask_000_and_another_user_gets_nothing(
@@ -103,13 +109,14 @@ def test_files_are_owner_only_under_umask_000_and_another_user_gets_nothing(
         os.umask(old)
     site.publish("crash.in", "crash")  # a failure snapshot
     snapshots = run_dir / "snapshots" / "crasher"
-    site.wait_until(lambda: any(snapshots.glob("*-exception.*")), 20, "a failure snapshot")
+    finished = "[!.]*-exception.*"  # not the temporary file a snapshot is written to first
+    site.wait_until(lambda: any(snapshots.glob(finished)), 20, "a failure snapshot")
     site.wait_actor("crasher", lambda a: a["state"] == "running", 20, "crasher restarted")
     modes = _modes(run_dir)
     loose = {path: f"{mode:o}" for path, mode in modes.items() if mode & 0o077}
     assert not loose, f"files others may use: {loose}"
     control = site.site.supervisor.control.removeprefix("ipc://")
-    snapshot = next(snapshots.glob("*-exception.*"))
+    snapshot = next(snapshots.glob(finished))
     log = next((run_dir / "logs").glob("*.log"))
     probe = as_user(
         stranger,

@@ -108,8 +108,8 @@ class ControlAnswers:
             self.paused = True
             self.log.info("handing over to a new version")
             memory = {
-                "memory": engine.memory(),
-                "sequences": engine.sequences(),
+                "memory": engine.keeper.memory(),
+                "sequences": engine.keeper.sequences(),
                 "version": getattr(self.cls, "version", 1),
             }
             return Reply(op, rid, True, result=memory)

@@ -83,7 +83,7 @@ class InjectsFaults:
         )
         if injector.active:
             injector.wrap(self.transport)
-            injector.passed(engine.streams_in())
+            injector.passed(engine.keeper.streams_in())
             self.faults = injector
 
             def flush(hard: bool) -> None:

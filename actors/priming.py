@@ -88,8 +88,8 @@ class Priming:
             for item in retained.messages
             if isinstance(item, list)
             and len(item) == 2  # noqa: PLR2004 - topic, envelope
-            and not engine.call_traffic(item)  # the directory of servers
-            and (name := engine.prime(item))
+            and not engine.rpc.call_traffic(item)  # the directory of servers
+            and (name := engine.keeper.prime(item))
         ]
         if primed:
             self.log.info("retained values received", inputs=sorted(set(primed)))

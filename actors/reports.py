@@ -75,7 +75,7 @@ class Reports:
         """Write a snapshot file; log and return None if that is impossible."""
         if self.snapshot_folder is None:
             return None
-        snap = engine.snapshot(reason, exc)
+        snap = engine.keeper.snapshot(reason, exc)
         detail: dict[str, Any] = {"import_paths": [str(p) for p in self.config.import_paths]}
         faults = getattr(self, "faults", None)
         if faults is not None:  # taken under fault injection: a replay applies the same
@@ -146,7 +146,7 @@ class Reports:
             topics={
                 "subscribed": engine.subscriptions(),
                 "published": sorted(t.decode() for t in list(engine.topic_out)[:_MAX_REPORTED]),
-                "serves": engine.serves(),
+                "serves": engine.rpc.serves(),
                 # Messages per topic (and gaps per topic read): the live graph's edges.
                 "in": dict(list(engine.topic_in.items())[:_MAX_REPORTED]),
                 "out": {
@@ -160,8 +160,8 @@ class Reports:
                 k: v
                 for k, v in (
                     ("calls", engine.calls.statistics()),
-                    ("services", engine.service_report()),
-                    ("shed", engine.shed()),
+                    ("services", engine.rpc.service_report()),
+                    ("shed", engine.limits.shed()),
                     # Replies that matched no call in flight (answers to resends, copies).
                     ("stray", engine.calls.stray),
                     # Replies refused for their sender (not a server of the call), and the

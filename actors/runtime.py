@@ -192,7 +192,7 @@ class ActorProcess(SwapIn, Priming, Reports, ControlAnswers, CallWaits, InjectsF
             self._link = link
             if cfg.fault_rules:
                 self._inject_faults(cfg, engine, link)
-            engine.block = self._wait_call
+            engine.rpc.block = self._wait_call
             self._engine = engine
             return self._serve(engine, link, wakeup, parent)
         finally:

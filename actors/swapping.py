@@ -216,12 +216,12 @@ class SwapIn:
         )
         if self.dropped:
             self.log.warning("state not kept by the new version", dropped=list(self.dropped))
-        engine.restore(memory)
-        engine.adopt_sequences(request.sequences or {})
+        engine.keeper.restore(memory)
+        engine.keeper.adopt_sequences(request.sequences or {})
         out: list[Outgoing] = []
         processed = 0
         for frames in held:
-            if engine.handed_over(frames):
+            if engine.keeper.handed_over(frames):
                 continue  # the old version processed it before the handover
             out += engine.receive(frames)  # the first step: an exception rolls the swap back
             processed += 1

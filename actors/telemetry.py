@@ -217,7 +217,7 @@ class Metrics:
             unit="%",
             description="CPU use of the actor's process since the last collection",
         )
-        if engine.calls.lines or engine.spec.services or engine.limiter is not None:
+        if engine.calls.lines or engine.spec.services or engine.limits.limiter is not None:
             self._call_metrics(meter)
         #: The process's fault counts per rule (set by the runtime when rules apply to it).
         self.faults: Callable[[], dict[str, int]] | None = None
@@ -289,12 +289,12 @@ class Metrics:
                 yield Observation(state, {**self._actor, "call": call})
 
     def _served(self, options: CallbackOptions) -> Iterable[Observation]:
-        for handler, counts in self.engine.service_counts.items():
+        for handler, counts in self.engine.rpc.service_counts.items():
             for outcome, n in counts.items():
                 yield Observation(n, {**self._actor, "handler": handler, "outcome": outcome})
 
     def _shed(self, options: CallbackOptions) -> Iterable[Observation]:
-        for name, n in self.engine.shed().items():
+        for name, n in self.engine.limits.shed().items():
             yield Observation(n, {**self._actor, "variable": name})
 
     def _faults(self, options: CallbackOptions) -> Iterable[Observation]:

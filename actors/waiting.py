@@ -75,7 +75,7 @@ class CallWaits:
                 frames = receive()
                 if frames is None:
                     break
-                if len(frames) == 2 and engine.call_traffic(frames):  # noqa: PLR2004
+                if len(frames) == 2 and engine.rpc.call_traffic(frames):  # noqa: PLR2004
                     if done():
                         return
                 elif len(deferred) < _DEFER_MAX:

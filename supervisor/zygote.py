@@ -232,7 +232,7 @@ def _warm_up() -> None:
     for seq in range(1, 200):
         engine.receive([b"warm.in", encode_envelope("z", seq, 0, seq)])
     engine.statistics()
-    engine.memory()
+    engine.keeper.memory()
     # What every actor process says to the supervisor, encoded and decoded once here.
     from actors.core.control import (  # noqa: PLC0415
         Heartbeat,

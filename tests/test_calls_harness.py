@@ -76,7 +76,7 @@ def test_a_call_crosses_to_a_served_harness_and_back() -> None:
     assert caller.state["got"] == 22.5
     assert server.state["setpoint"] == 22.5
     assert caller.actor.sp.statistics()["ok"] == 1
-    assert server.engine.service_counts["set_setpoint"]["replied"] == 1
+    assert server.engine.rpc.service_counts["set_setpoint"]["replied"] == 1
 
 
 def test_a_handler_that_raises_answers_a_remote_error_and_keeps_running() -> None:
@@ -88,7 +88,7 @@ def test_a_handler_that_raises_answers_a_remote_error_and_keeps_running() -> Non
     assert caller.state["errors"] == ["remote"]
     caller.feed("target", 20.0)
     assert caller.state["got"] == 20.0
-    assert server.engine.service_counts["set_setpoint"]["errors"] == 1
+    assert server.engine.rpc.service_counts["set_setpoint"]["errors"] == 1
 
 
 def test_no_responders_fails_at_once_without_waiting() -> None:
@@ -397,7 +397,7 @@ def test_an_input_rate_limit_drops_past_the_bucket_and_counts() -> None:
     for value in (1.0, 2.0, 3.0, 4.0):
         h.feed("reading", value)
     assert h.state["steps"] == [1.0]
-    assert h.engine.shed()["reading"] == 3
+    assert h.engine.limits.shed()["reading"] == 3
     h.advance(0.5)
     h.feed("reading", 5.0)
     assert h.state["steps"] == [1.0, 5.0]
@@ -411,7 +411,7 @@ def test_an_input_rate_limit_keeping_the_latest_steps_once_when_the_token_comes(
     assert h.state["steps"] == [1.0]
     h.advance(0.5)
     assert h.state["steps"] == [1.0, 3.0]
-    assert h.engine.shed()["reading"] == 1  # 2.0 was replaced by 3.0 before its step
+    assert h.engine.limits.shed()["reading"] == 1  # 2.0 was replaced by 3.0 before its step
 
 
 def test_an_output_rate_limit_publishes_the_latest_when_the_token_comes() -> None:
@@ -423,7 +423,7 @@ def test_an_output_rate_limit_publishes_the_latest_when_the_token_comes() -> Non
     assert published == [1.0]
     published += [m.envelope.payload for m in h.advance(0.5)]
     assert published == [1.0, 3.0]
-    assert h.engine.shed()["shown"] == 1
+    assert h.engine.limits.shed()["shown"] == 1
 
 
 def test_a_rate_limit_override_is_checked() -> None:
@@ -485,7 +485,7 @@ def test_a_replay_gives_the_calls_their_recorded_outcomes_and_the_breaker_its_de
     assert again.state["seen"] == [1.0, "remote", "remote"]
     with pytest.raises(RuntimeError, match="gone") as info:
         h.feed("target", 2.0)
-    snap = h.engine.snapshot("exception", info.value)
+    snap = h.engine.keeper.snapshot("exception", info.value)
     assert snap.events[snap.failed_event].payload == 2.0  # the message, not the call after it
     assert [e.kind for e in snap.events].count("call") == 4
     with pytest.raises(RuntimeError, match="gone"):
@@ -553,7 +553,7 @@ def test_a_server_drops_a_request_past_its_deadline_and_answers_a_retry_from_its
     again = request(3, 12, now_ns + 10**9, 2, 25.0)
     replies = [decode_reply(p) for p in first + again]
     assert [(r.id, r.ok, r.body) for r in replies if r] == [(11, True, 25.0), (12, True, 25.0)]
-    counts = server.engine.service_counts["set_setpoint"]
+    counts = server.engine.rpc.service_counts["set_setpoint"]
     assert (counts["expired"], counts["replied"], counts["cached"]) == (1, 1, 1)
 
 

@@ -22,7 +22,7 @@ def _snapshot(tmp_path: Path, name: str, time: float, event_time: float | None =
     harness = Harness(Crasher, name="crasher")
     with pytest.raises(RuntimeError) as info:
         harness.feed("command", "crash")
-    data = harness.engine.snapshot("exception", info.value).to_dict()
+    data = harness.engine.keeper.snapshot("exception", info.value).to_dict()
     data["time"] = time
     if event_time is not None:
         data["events"][0]["time"] = event_time

@@ -221,7 +221,7 @@ def test_replay_from_the_repository_root_finds_the_demo_site(tmp_path: Path) -> 
 
         harness = Harness(Thermostat, name="thermostat")
         harness.feed("temperature", 19.0)
-        snap = harness.engine.snapshot("manual", None)
+        snap = harness.engine.keeper.snapshot("manual", None)
     finally:
         sys.path.remove(str(demo))
     path = write_snapshot(tmp_path / "snaps", snap, keep=5)

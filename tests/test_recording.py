@@ -264,7 +264,9 @@ def test_a_snapshot_exported_as_mcap_keeps_each_messages_own_time(tmp_path: Path
         harness.feed("n", n)
         handled.append(harness.clock.wall_ns())
         harness.advance(7.5)
-    path = write_snapshot(tmp_path / "snaps", harness.engine.snapshot("manual", None), keep=5)
+    path = write_snapshot(
+        tmp_path / "snaps", harness.engine.keeper.snapshot("manual", None), keep=5
+    )
     out = tmp_path / "window.mcap"
     proc = supervisor_cli("snapshot", "export", str(path), "-o", str(out))
     assert proc.returncode == 0, proc.stderr

@@ -181,7 +181,7 @@ def test_replay_of_a_crafted_snapshot_naming_foreign_code_imports_nothing(tmp_pa
     harness = Harness(Crasher, name="crasher")
     with pytest.raises(RuntimeError) as info:
         harness.feed("command", "crash")
-    snap = harness.engine.snapshot("exception", info.value)
+    snap = harness.engine.keeper.snapshot("exception", info.value)
     crafted = replace(
         snap,
         class_path="enlil_payload:Payload",

@@ -26,7 +26,7 @@ def crash_on_37(tmp_path: Path, recorder: int = 100) -> tuple[Harness, Path]:
         h.feed("number", n)
     with pytest.raises(ZeroDivisionError) as info:
         h.feed("number", 37)
-    snap = h.engine.snapshot("exception", info.value)
+    snap = h.engine.keeper.snapshot("exception", info.value)
     return h, write_snapshot(tmp_path, snap, keep=5)
 
 
@@ -197,7 +197,7 @@ def test_replay_of_a_checkpointed_memory_is_exact(tmp_path: Path) -> None:
     before = {k: v for k, v in h.state["table"].items()}
     with pytest.raises(KeyError) as info:
         h.feed("number", 5_000)
-    path = write_snapshot(tmp_path, h.engine.snapshot("exception", info.value), keep=5)
+    path = write_snapshot(tmp_path, h.engine.keeper.snapshot("exception", info.value), keep=5)
     snap = read_snapshot(path)
     assert snap.failed_event == len(snap.events) - 1
     assert snap.events[-1].payload == 5_000
@@ -290,7 +290,7 @@ class Divider(Actor):
     h.feed("n", 4)
     with pytest.raises(ZeroDivisionError) as info:
         h.feed("n", 0)
-    snap = replaced_detail(h.engine.snapshot("exception", info.value), captured)
+    snap = replaced_detail(h.engine.keeper.snapshot("exception", info.value), captured)
     # In the test's project the bug is fixed: its module must be the one replayed.
     monkeypatch.setattr(sys, "path", [str(project), *sys.path[1:]])
     monkeypatch.delitem(sys.modules, "replay_divider")

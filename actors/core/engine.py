@@ -2,7 +2,17 @@
 
 The engine decodes received frames, checks payload types, updates Inputs,
 decides when ``step()`` runs, numbers and encodes what the actor publishes,
-and counts everything that goes wrong. It never touches a socket or the real
+and counts everything that goes wrong. Three collaborators, each owning its
+state and handed what it needs, do the rest: :class:`~actors.core.engine_calls.Rpc`
+(services and calls, ``engine.rpc``), :class:`~actors.core.engine_limits.RateLimits`
+(rate-limited Inputs and Outputs, ``engine.limits``) and
+:class:`~actors.core.engine_state.StateKeeper` (memory, sequences, the flight
+recorder and snapshots, ``engine.keeper``).
+
+A message's way through: :meth:`ActorEngine.receive` takes the frames the
+runtime read, checks them and runs ``step()``; what the step assigned or sent
+comes back from it as ``(topic, envelope)`` frames (or, in the runtime, goes
+out at once through :attr:`ActorEngine.emit`). It never touches a socket or the real
 clock: the runtime (real sockets, real time) and the test harness (no
 sockets, fake clock) both drive this same engine, so an actor behaves the same
 under both.
@@ -19,13 +29,13 @@ import structlog
 
 from actors.core.actor import Actor, ActorContext
 from actors.core.declarations import MISSING, ActorSpec, type_name
-from actors.core.engine_calls import EngineCalls
-from actors.core.engine_limits import EngineLimits
-from actors.core.engine_state import EngineState
-from actors.core.engine_types import COUNTERS, CURRENT_TRACE, EngineConfig, Tracer
+from actors.core.engine_calls import Outgoing, Rpc, served_topics
+from actors.core.engine_limits import RateLimits
+from actors.core.engine_state import StateKeeper
+from actors.core.engine_types import COUNTERS, CURRENT_TRACE, EngineConfig, Statistics, Tracer
 from actors.core.memory import Memory
 from actors.core.params import resolve_instance
-from actors.core.recorder import FlightRecorder
+from actors.core.requests import ReplyCache
 from actors.core.schedule import Schedule, Watch
 from actors.core.sequences import Sequences
 from actors.core.topics import check_topic
@@ -39,15 +49,15 @@ from actors.core.wire import (
     sender_of,
 )
 
-#: An encoded message ready for the socket: ``(topic frame, envelope frame)``.
-Outgoing = tuple[bytes, bytes]
+__all__ = ["ActorEngine", "Outgoing"]
 
-
+#: Replies kept per actor for retried requests (by caller and idempotency key).
+REPLY_CACHE: Final = 1024
 #: Distinct (reason, sender, topic) drops logged, at most: the counters go on.
 _MAX_LOGGED: Final = 1000
 
 
-class ActorEngine(EngineState, EngineCalls, EngineLimits):
+class ActorEngine:
     """Drives one actor instance: deliver frames, run steps, collect outgoing frames.
 
     Methods that run a hook (``start``, ``receive``, ``tick``, ``stop``) let the
@@ -68,13 +78,9 @@ class ActorEngine(EngineState, EngineCalls, EngineLimits):
         self.spec: ActorSpec = cls._enlil_spec
         self.name = config.name
         self.config = config
-        self._memory = memory = Memory(self.spec)
-        self.recorder = FlightRecorder(
-            config.recorder, memory, self._expand, max_bytes=config.recorder_bytes
-        )
+        memory = Memory(self.spec)
         self._encode = envelope_encoder()
         self._recording = config.recorder > 0
-        self._record_message = self.recorder.record_message
         self.period = config.period if config.period is not None else cls.period
         self._wall_ns = wall_ns
         self._monotonic = monotonic
@@ -117,15 +123,62 @@ class ActorEngine(EngineState, EngineCalls, EngineLimits):
         self.step_times: list[float] | None = None
         #: Spans for sampled steps (:class:`actors.telemetry.Tracing`); None: no tracing.
         self.tracing: Tracer | None = None
-        self._trace: str | None = None
+        #: The traceparent of the hook running now, when it is traced.
+        self.trace: str | None = None
         self._next_period: float | None = None
         self.last_step_ns = 0
         self.params = params
-        self.actor = self._instantiate(params)
-        memory.values = self.actor.__dict__
+        self.actor = actor = self._instantiate(params)
+        memory.values = actor.__dict__
+        replies: ReplyCache[tuple[bool, Any]] = ReplyCache(REPLY_CACHE)
+        served = served_topics(self.spec, self.name)
+        self.keeper = StateKeeper(
+            config,
+            self.spec,
+            actor=actor,
+            params=params,
+            period=self.period,
+            memory=memory,
+            sequences=self._sequences,
+            counts=self._counts,
+            replies=replies,
+            served=served,
+            input_of=self._input_of,
+            wall_ns=wall_ns,
+        )
+        self.recorder = recorder = self.keeper.recorder
+        self._record_message = recorder.record_message
+        self.rpc = Rpc(
+            self,
+            self.spec,
+            config,
+            actor=actor,
+            counts=self._counts,
+            sequences=self._sequences,
+            replies=replies,
+            served=served,
+            recorder=recorder if self._recording else None,
+            monotonic=monotonic,
+            wall_ns=wall_ns,
+            log=self._log,
+        )
+        #: The call lines (``self.<call>``) and their counters, breakers and directory.
+        self.calls = self.rpc.calls
         #: Topics that are neither Inputs nor patterns: requests, replies, the directory.
-        self._special = self._setup_calls(config.calls, config.seed)
-        self._setup_limits(config.rate_limits)
+        self._special = self.rpc.special
+        self.limits = RateLimits(
+            self.spec,
+            config.rate_limits,
+            schedule=self.schedule,
+            monotonic=monotonic,
+            values=actor.__dict__,
+            dirty=self._dirty,
+            step=self._step,
+            ready=self.ready_to_step,
+            send=self.send,
+        )
+        self._input_limits = self.limits.inputs
+        self._output_limits = self.limits.outputs
         if type(self.actor).on_gap is not Actor.on_gap:
             self._on_gap = self.actor.on_gap
 
@@ -152,7 +205,11 @@ class ActorEngine(EngineState, EngineCalls, EngineLimits):
     def subscriptions(self) -> list[str]:
         """The exact topics this actor subscribes to."""
         exact = [topic for _, topic, _ in self._inputs_b.values()]
-        return exact + [pattern.text for pattern, _, _ in self._input_patterns] + self.call_topics()
+        return (
+            exact
+            + [pattern.text for pattern, _, _ in self._input_patterns]
+            + self.rpc.call_topics()
+        )
 
     # -- publishing ------------------------------------------------------------
 
@@ -196,7 +253,7 @@ class ActorEngine(EngineState, EngineCalls, EngineLimits):
         if (
             limited is not None
             and output in limited
-            and not self._limited_send(output, value, topic)
+            and not self.limits.admit_send(output, value, topic)
         ):
             return
         topic_b = topic.encode() if family is not None and topic else self._output_topics[output]
@@ -204,11 +261,22 @@ class ActorEngine(EngineState, EngineCalls, EngineLimits):
         self._seq_out[topic_b] = seq
         self._counts["published"] += 1
         self.topic_out[topic_b] = self.topic_out.get(topic_b, 0) + 1
-        envelope = self._encode(self.name, seq, self._wall_ns(), value, self._trace)
+        envelope = self._encode(self.name, seq, self._wall_ns(), value, self.trace)
         if self.emit is not None:
             self.emit(topic_b, envelope)
         else:
             self._outbox.append((topic_b, envelope))
+
+    def put_out(self, frames: Outgoing) -> None:
+        """Send *frames* now (:attr:`emit`) or keep them with the running hook's outputs."""
+        if self.emit is not None:
+            self.emit(*frames)
+        else:
+            self._outbox.append(frames)
+
+    def flush(self) -> list[Outgoing]:
+        """What the hook that ran published: the Outputs it assigned, after what it sent."""
+        return self._flush() if self._outbox or self._dirty else []
 
     def _flush(self) -> list[Outgoing]:
         dirty = self._dirty
@@ -221,10 +289,10 @@ class ActorEngine(EngineState, EngineCalls, EngineLimits):
                     "value, topic=...)"
                 )
             limited = self._output_limits
-            if limited is not None and name in limited and not self._admit_output(name):
+            if limited is not None and name in limited and not self.limits.admit_output(name):
                 continue
             self._outbox.append(
-                self.publish(self._output_topics[name], self.actor.__dict__[name], self._trace)
+                self.publish(self._output_topics[name], self.actor.__dict__[name], self.trace)
             )
         dirty.clear()
         out, self._outbox = self._outbox, []
@@ -280,7 +348,7 @@ class ActorEngine(EngineState, EngineCalls, EngineLimits):
         if entry is None and len(frames) == MESSAGE_FRAMES:
             special = self._special.get(frames[0])
             if special is not None:
-                return special(frames) + self.calls_due()
+                return special(frames) + self.rpc.calls_due()
             if self._input_patterns:
                 entry = self._match_pattern(frames[0])
         if entry is None:
@@ -322,7 +390,7 @@ class ActorEngine(EngineState, EngineCalls, EngineLimits):
             # stops tracking a tuple of atomic values, so a long window costs it nothing.
             self._record_message(now_ns, frames[0], frames[1])
         limited = self._input_limits
-        if limited is not None and name in limited and not self._admit_input(name, value):
+        if limited is not None and name in limited and not self.limits.admit_input(name, value):
             return []  # shed, or kept for the step the limit allows next
         actor.__dict__[name] = value
         if not (self._step_on_input and (not self._required or self.ready_to_step())):
@@ -352,8 +420,8 @@ class ActorEngine(EngineState, EngineCalls, EngineLimits):
     ) -> list[Outgoing]:
         """Run the step in a span; what it publishes carries the span as trace context."""
         span = tracing.start(span_name, parent, attributes)
-        self._trace = tracing.traceparent(span)
-        token = CURRENT_TRACE.set(self._trace)
+        self.trace = tracing.traceparent(span)
+        token = CURRENT_TRACE.set(self.trace)
         try:
             self._step()
             out = self._flush()
@@ -361,7 +429,7 @@ class ActorEngine(EngineState, EngineCalls, EngineLimits):
             tracing.end(span, exc)
             raise
         finally:
-            self._trace = None
+            self.trace = None
             CURRENT_TRACE.reset(token)
         tracing.end(span)
         return out
@@ -416,7 +484,7 @@ class ActorEngine(EngineState, EngineCalls, EngineLimits):
         """Run due timers, then the periodic step if it is due; return what they published."""
         out = self._run_timers() if self.schedule.timers else []
         if self.calls.invocations or self.calls.ready:
-            out += self.calls_due()
+            out += self.rpc.calls_due()
         if self._next_period is None or self.period is None:
             return out
         now = self._monotonic()
@@ -437,6 +505,13 @@ class ActorEngine(EngineState, EngineCalls, EngineLimits):
                 return self._traced(tracing, f"{self.name} tick", None, {"enlil.actor": self.name})
             self._step()
         return self._flush()
+
+    def statistics(self) -> Statistics:
+        """A frozen copy of the counters."""
+        return Statistics(**self._counts)
+
+    def _now(self) -> float:
+        return self._wall_ns() / 1e9
 
     # -- file descriptors and timers (HAL actors) -------------------------------
 

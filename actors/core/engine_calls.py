@@ -1,6 +1,8 @@
 """Request/reply in the engine: serving requests and making calls (pure core, no IO).
 
-The part of :class:`~actors.core.engine.ActorEngine` for services and calls.
+:class:`Rpc` is the engine's collaborator for services and calls: it owns the
+service table, the call lines and their counters, and reaches its engine only
+through :class:`RpcHost` (publish, the outgoing messages, the hook's trace).
 A request on ``$svc.<service>`` runs the service's handler between steps
 (recorded like any message, so a replay runs it again) and its reply goes to
 ``$rsp.<caller>``; a retried request (same caller and idempotency key) is
@@ -13,8 +15,8 @@ the runtime (real sockets) or the harness (fake clock) provides.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Mapping
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any, Final, Protocol
 
 from actors.core.access import SUPERVISOR
 from actors.core.actor import Actor
@@ -37,8 +39,10 @@ from actors.core.calls import (
 from actors.core.control_calls import CONTROL_CALL, control_call, control_request
 from actors.core.declarations import NAME_FIELD, ActorSpec
 from actors.core.engine_types import CURRENT_TRACE, Tracer
+from actors.core.recorder import FlightRecorder
 from actors.core.requests import ReplyCache
 from actors.core.resilience import Fallback
+from actors.core.sequences import Sequences
 from actors.core.services import Service, resolve_calls
 from actors.core.topics import SYS_EVENT
 from actors.core.wire import WireError, decode_fields
@@ -52,23 +56,59 @@ SYS_SERVICES_B: Final = SYS_SERVICES.encode()
 _REJECTED_LOGGED: Final = 64
 _RETRYABLE: Final = frozenset(kind for kind, cls in ERRORS.items() if cls.retryable)
 
+#: An encoded message ready for the socket: ``(topic frame, envelope frame)``.
+Outgoing = tuple[bytes, bytes]
+
 #: Waits until a condition holds or a monotonic time passes, delivering call traffic
 #: meanwhile: ``block(condition, until)``.
 Block = Callable[[Callable[[], bool], float], None]
+
+
+class RpcHost(Protocol):
+    """What :class:`Rpc` needs of its engine."""
+
+    #: The OpenTelemetry side, or None (no tracing).
+    tracing: Tracer | None
+    #: The traceparent of the hook running now, when it is traced (what it publishes carries).
+    trace: str | None
+
+    def publish(self, topic: bytes, payload: Any, trace: str | None = None) -> Outgoing:
+        """Encode *payload* for *topic* with its next sequence number."""
+        ...
+
+    def put_out(self, frames: Outgoing) -> None:
+        """Send *frames* now, or keep them with the running hook's outputs."""
+        ...
+
+    def flush(self) -> list[Outgoing]:
+        """What the hook that ran published, in order."""
+        ...
+
+    def run_callback(self, kind: str, callback: Callable[[], None]) -> list[Outgoing]:
+        """Run *callback* like a step: recorded, its outputs published."""
+        ...
+
+
+def served_topics(spec: ActorSpec, name: str) -> dict[bytes, Service]:
+    """The request topics of the services of *spec* as actor *name* serves them."""
+    return {
+        (SERVICE_PREFIX + s.service.replace(NAME_FIELD, name)).encode(): s
+        for s in spec.services.values()
+    }
 
 
 class CallHandle:
     """What ``self.<call>`` is in a running actor: call it to block for the reply,
     ``start`` it not to."""
 
-    def __init__(self, engine: EngineCalls, line: CallLine) -> None:
-        self._engine = engine
+    def __init__(self, rpc: Rpc, line: CallLine) -> None:
+        self._rpc = rpc
         self._line = line
 
     def __call__(self, request: Any, *, timeout: float | None = None, key: Any = None) -> Any:
         """Call and wait: the reply, or the call's :class:`CallError` raised."""
         pending = self.start(request, timeout=timeout, key=key)
-        self._engine.wait_for(pending)
+        self._rpc.wait_for(pending)
         return pending.result()
 
     def start(
@@ -81,21 +121,22 @@ class CallHandle:
     ) -> Pending:
         """Call without waiting: the :class:`Pending` result; *callback* gets it between
         steps, once done (like a step: what it assigns to Outputs is published)."""
-        engine, line = self._engine, self._line
+        rpc, line = self._rpc, self._line
         span = trace = None
-        tracing = engine.tracing
-        if tracing is not None and engine._trace is not None:  # a traced step: a child span
+        host = rpc.host
+        tracing = host.tracing
+        if tracing is not None and host.trace is not None:  # a traced step: a child span
             span = tracing.start(
-                f"{engine.name} call {line.service}",
-                engine._trace,
+                f"{rpc.name} call {line.service}",
+                host.trace,
                 {
-                    "enlil.actor": engine.name,
+                    "enlil.actor": rpc.name,
                     "enlil.call": line.decl.name,
                     "rpc.service": line.service,
                 },
             )
             trace = tracing.traceparent(span)
-        pending, _ = engine.calls.start(
+        pending, _ = rpc.calls.start(
             line, request, timeout=timeout, key=key, callback=callback, span=span, trace=trace
         )
         return pending
@@ -105,86 +146,78 @@ class CallHandle:
         return self._line.statistics()
 
 
-class EngineCalls:
-    """Services and calls of one actor instance (a mixin of the engine)."""
+class Rpc:
+    """The services and calls of one actor instance."""
 
-    name: str
-    spec: ActorSpec
-    config: Any
-    actor: Actor
-    _counts: dict[str, int]
-    _outbox: list[tuple[bytes, bytes]]
-    emit: Callable[[bytes, bytes], None] | None
-    _monotonic: Callable[[], float]
-    _wall_ns: Callable[[], int]
-    _log: Any
-    _recording: bool
-    recorder: Any
-    _trace: str | None
-    tracing: Tracer | None
-    _record_message: Callable[[int, bytes, bytes], None]
-    _sequences: Any
-
-    def publish(self, topic: bytes, payload: Any, trace: str | None = None) -> tuple[bytes, bytes]:
-        raise NotImplementedError
-
-    def _flush(self) -> list[tuple[bytes, bytes]]:
-        raise NotImplementedError
-
-    def run_callback(self, kind: str, callback: Callable[[], None]) -> list[tuple[bytes, bytes]]:
-        raise NotImplementedError
-
-    def _setup_calls(
+    def __init__(
         self,
-        overrides: Mapping[str, Mapping[str, Any]],
-        seed: int | None,
-    ) -> dict[bytes, Callable[[list[bytes]], list[tuple[bytes, bytes]]]]:
-        """Make the call lines and service table; the special topics and their handlers."""
-        spec = self.spec
+        host: RpcHost,
+        spec: ActorSpec,
+        config: Any,
+        *,
+        actor: Actor,
+        counts: dict[str, int],
+        sequences: Sequences,
+        replies: ReplyCache[tuple[bool, Any]],
+        served: dict[bytes, Service],
+        recorder: FlightRecorder[Any] | None,
+        monotonic: Callable[[], float],
+        wall_ns: Callable[[], int],
+        log: Any,
+    ) -> None:
+        self.host = host
+        self.name: str = config.name
+        self.spec = spec
+        self.actor = actor
+        self._counts = counts
+        self._sequences = sequences
+        self._replies = replies
+        #: The recorder when it records (None: recording is off).
+        self._recorder = recorder
+        self._monotonic = monotonic
+        self._wall_ns = wall_ns
+        self._log = log
         #: Waits for a blocking call (set by the runtime or the harness).
         self.block: Block | None = None
-        self.served: dict[bytes, Service] = {
-            (SERVICE_PREFIX + s.service.replace(NAME_FIELD, self.name)).encode(): s
-            for s in spec.services.values()
-        }
+        self.served = served
         self.service_counts = {
             s.name: dict.fromkeys(SERVICE_COUNTERS, 0) for s in spec.services.values()
         }
-        self._replies: ReplyCache[tuple[bool, Any]] = ReplyCache(REPLY_CACHE)
-        special: dict[bytes, Callable[[list[bytes]], list[tuple[bytes, bytes]]]] = dict.fromkeys(
-            self.served, self._on_request
+        #: The topics this collaborator takes (requests, replies, the directory) and their
+        #: handlers: the engine hands it every message on them.
+        self.special: dict[bytes, Callable[[list[bytes]], list[Outgoing]]] = dict.fromkeys(
+            served, self._on_request
         )
         lines = {
             name: CallLine(spec.calls[name], policy, timeout, self.name)
-            for name, (policy, timeout) in resolve_calls(spec, overrides).items()
+            for name, (policy, timeout) in resolve_calls(spec, config.calls).items()
         }
-        control = self.config.control
+        control = config.control
         if control:
             decl = control_call()
             lines[CONTROL_CALL] = CallLine(decl, decl.policy, decl.timeout)
         self.calls = Calls(
             self.name,
             lines,
-            monotonic=self._monotonic,
-            wall_ns=self._wall_ns,
+            monotonic=monotonic,
+            wall_ns=wall_ns,
             emit=self._emit_request,
             fall_back=self._fall_back,
-            seed=seed,
-            log=self._log,
+            seed=config.seed,
+            log=log,
         )
         #: Senders whose refused replies were logged (once each).
         self._rejected_from: set[str] = set()
         self.calls.end_span = self._end_span
         self.calls.on_finish = self._call_finished
-        self.actor.__dict__["_enlil_calls"] = {
+        actor.__dict__["_enlil_calls"] = {
             name: CallHandle(self, line) for name, line in lines.items() if name != CONTROL_CALL
         }
         if control:
-            self.actor.enlil.ask = _asker(CallHandle(self, lines[CONTROL_CALL]))
+            actor.enlil.ask = _asker(CallHandle(self, lines[CONTROL_CALL]))
         if lines:
-            special[self.calls.reply_topic] = self._on_reply_frames
-            special[SYS_SERVICES_B] = self._on_directory_frames
-        return special
+            self.special[self.calls.reply_topic] = self._on_reply_frames
+            self.special[SYS_SERVICES_B] = self._on_directory_frames
 
     def call_topics(self) -> list[str]:
         """The topics the services and calls need subscribed (exact topics)."""
@@ -210,7 +243,7 @@ class EngineCalls:
 
     # -- serving ----------------------------------------------------------------------
 
-    def _on_request(self, frames: list[bytes]) -> list[tuple[bytes, bytes]]:
+    def _on_request(self, frames: list[bytes]) -> list[Outgoing]:
         service = self.served[frames[0]]
         counts = self.service_counts[service.name]
         try:
@@ -237,13 +270,13 @@ class EngineCalls:
         cached = self._replies.get((sender, request.key))
         if cached is not None:
             counts["cached"] += 1
-            return [self.publish(reply_topic, reply_payload(request.id, *cached))]
+            return [self.host.publish(reply_topic, reply_payload(request.id, *cached))]
         if request.deadline_ns <= now_ns:
             counts["expired"] += 1  # the caller has given up: nobody wants the answer
             return []
-        if self._recording:
-            self._record_message(now_ns, frames[0], frames[1])
-        tracing = self.tracing
+        if self._recorder is not None:
+            self._recorder.record_message(now_ns, frames[0], frames[1])
+        tracing = self.host.tracing
         if tracing is None or (trace is None and not tracing.sample_root()):
             ok, body = self._handle(service, sender, topic, request.body, request.deadline_ns)
         else:  # the server's span: a child of the caller's call span
@@ -253,8 +286,8 @@ class EngineCalls:
         # retry must run the handler again. Replies and final errors are kept.
         if ok or body.get("kind") not in _RETRYABLE:
             self._replies.put((sender, request.key), (ok, body))
-        out = self._flush()
-        out.append(self.publish(reply_topic, reply_payload(request.id, ok, body), trace))
+        out = self.host.flush()
+        out.append(self.host.publish(reply_topic, reply_payload(request.id, ok, body), trace))
         return out
 
     def _handle(
@@ -314,54 +347,40 @@ class EngineCalls:
             trace,
             {"enlil.actor": self.name, "rpc.service": service.service, "enlil.caller": sender},
         )
-        self._trace = tracing.traceparent(span)
-        token = CURRENT_TRACE.set(self._trace)
+        host = self.host
+        host.trace = tracing.traceparent(span)
+        token = CURRENT_TRACE.set(host.trace)
         try:
             ok, body = self._handle(service, sender, topic, request.body, request.deadline_ns)
         except BaseException as exc:
             tracing.end(span, exc)
             raise
         finally:
-            self._trace = None
+            host.trace = None
             CURRENT_TRACE.reset(token)
         tracing.end(span, None if ok else decode_error(body))
         return ok, body
-
-    def replies(self) -> list[list[Any]]:
-        """The reply cache as plain lists (a hot swap hands it to the new version)."""
-        return [[s, k, ok, body] for (s, k), (ok, body) in self._replies.items()]
-
-    def adopt_replies(self, replies: Any) -> None:
-        """Continue answering retried requests with another version's replies."""
-        for item in replies if isinstance(replies, list) else []:
-            if isinstance(item, list) and len(item) == 4:  # noqa: PLR2004 - [sender, key, ok, body]
-                sender, key, ok, body = item
-                self._replies.put((sender, key), (bool(ok), body))
 
     # -- calling ------------------------------------------------------------------------
 
     def _call_finished(self, invocation: Any, error: CallError | None, value: Any) -> None:
         """Record a call's outcome (before its fallback): a replay gives it back."""
-        if not self._recording:
+        if self._recorder is None:
             return
         body = value if error is None else error.encode()
         name = invocation.line.decl.name
         began = invocation.began_ns / 1e9
         # Aside: it may come in the middle of a step, where no checkpoint may be taken.
-        self.recorder.record_aside(
+        self._recorder.record_aside(
             ("call", self._wall_ns() / 1e9, name, "", 0, 0, [began, error is None, body])
         )
 
     def _end_span(self, span: Any, error: CallError | None) -> None:
-        if self.tracing is not None:
-            self.tracing.end(span, error)
+        if self.host.tracing is not None:
+            self.host.tracing.end(span, error)
 
     def _emit_request(self, topic: bytes, payload: Any, trace: str | None) -> None:
-        frames = self.publish(topic, payload, trace)
-        if self.emit is not None:
-            self.emit(*frames)
-        else:
-            self._outbox.append(frames)
+        self.host.put_out(self.host.publish(topic, payload, trace))
 
     def _fall_back(self, line: CallLine, fallback: Fallback, body: Any, error: CallError) -> Any:
         if fallback.method is None:
@@ -391,7 +410,7 @@ class EngineCalls:
             return True
         return False
 
-    def _on_reply_frames(self, frames: list[bytes]) -> list[tuple[bytes, bytes]]:
+    def _on_reply_frames(self, frames: list[bytes]) -> list[Outgoing]:
         try:
             sender, _, _, _, payload = decode_fields(frames[1])
         except WireError as exc:
@@ -412,7 +431,7 @@ class EngineCalls:
                 self._log.warning("reply rejected", sender=who, reason=why)
         return []
 
-    def _on_directory_frames(self, frames: list[bytes]) -> list[tuple[bytes, bytes]]:
+    def _on_directory_frames(self, frames: list[bytes]) -> list[Outgoing]:
         try:
             sender, _, _, _, payload = decode_fields(frames[1])
         except WireError as exc:
@@ -428,7 +447,7 @@ class EngineCalls:
         self.calls.on_directory(directory)
         return []
 
-    def calls_due(self) -> list[tuple[bytes, bytes]]:
+    def calls_due(self) -> list[Outgoing]:
         """Run the calls' timers that are due and the callbacks of finished calls."""
         calls = self.calls
         if calls.invocations:
@@ -440,11 +459,11 @@ class EngineCalls:
             pending = calls.ready.pop(0)
             callback = pending.callback
             assert callback is not None
-            out += self.run_callback("reply", _with(callback, pending))
-        return out + self._flush() if self._outbox else out
+            out += self.host.run_callback("reply", _with(callback, pending))
+        return out + self.host.flush()
 
-    def _report_transitions(self) -> list[tuple[bytes, bytes]]:
-        out: list[tuple[bytes, bytes]] = []
+    def _report_transitions(self) -> list[Outgoing]:
+        out: list[Outgoing] = []
         for call, before, after, why in self.calls.transitions:
             self._log.warning("circuit breaker", call=call, before=before, after=after, why=why)
             event = {
@@ -456,11 +475,8 @@ class EngineCalls:
                 "to": after,
                 "why": why,
             }
-            frames = self.publish(SYS_EVENT.encode(), event)
-            if self.emit is not None:
-                self.emit(*frames)
-            else:
-                self._outbox.append(frames)  # goes out with the hook's outputs
+            # Sent now, or with the hook's outputs.
+            self.host.put_out(self.host.publish(SYS_EVENT.encode(), event))
         self.calls.transitions.clear()
         return out
 

@@ -1,8 +1,10 @@
-"""What an engine hands over, snapshots and reports: its memory, sequences and counters (pure core).
+"""What an engine hands over, snapshots and reports: its memory, sequences and recorder (pure core).
 
-The part of :class:`~actors.core.engine.ActorEngine` that a hot swap, a
-retained value, a snapshot and the introspection of tests and heartbeats use;
-the engine's hot path (receive, step, publish) stays in :mod:`actors.core.engine`.
+:class:`StateKeeper` is the engine's collaborator that a hot swap, a retained
+value, a snapshot and the introspection of tests and heartbeats use: it owns
+the flight recorder and is handed the actor, its memory, the sequence numbers,
+the counters and the reply cache; the engine's hot path (receive, step,
+publish) stays in :mod:`actors.core.engine`.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from typing import Any, Final
 
 from actors.core.actor import Actor
 from actors.core.declarations import ActorSpec
-from actors.core.engine_types import EngineConfig, Statistics
+from actors.core.engine_types import EngineConfig
 from actors.core.memory import Memory
 from actors.core.recorder import FlightRecorder
+from actors.core.requests import ReplyCache
 from actors.core.sequences import Sequences
 from actors.core.snapshot import Event, Snapshot, describe_exception
 from actors.core.wire import WireError, decode_fields
@@ -22,35 +25,54 @@ from actors.core.wire import WireError, decode_fields
 #: A W3C traceparent is version-traceid-parentid-flags: the trace id sits between the
 #: first two dashes.
 _TRACE_ID_DASHES: Final = 2
+_MESSAGE_FRAMES: Final = 2  # topic, envelope
+
+#: Where an engine finds the Input of a message: ``(name, topic, type check)`` or None.
+InputOf = Callable[[list[bytes]], "tuple[str, str, Callable[[Any], Any]] | None"]
+#: A served request's cached reply, by ``(caller, idempotency key)``: ``(ok, body)``.
+Replies = ReplyCache[tuple[bool, Any]]
 
 
 def _as_is(value: Any) -> Any:
     return value
 
 
-class EngineState:
-    """Memory, sequences, snapshots and counters of one actor instance (a mixin of the engine)."""
+class StateKeeper:
+    """Memory, sequences, recorder and snapshots of one actor instance."""
 
-    name: str
-    config: EngineConfig
-    spec: ActorSpec
-    actor: Actor
-    params: dict[str, Any]
-    period: float | None
-    recorder: FlightRecorder[Any]
-    _memory: Memory
-    _sequences: Sequences
-    _counts: dict[str, int]
-    _next_period: float | None
-    _monotonic: Callable[[], float]
-    _wall_ns: Callable[[], int]
-    served: dict[bytes, Any]
-    # Given by the engine's calls part (:mod:`actors.core.engine_calls`).
-    replies: Callable[[], list[list[Any]]]
-    adopt_replies: Callable[[Any], None]
-
-    def _input_of(self, frames: list[bytes]) -> tuple[str, str, Callable[[Any], Any]] | None:
-        raise NotImplementedError
+    def __init__(  # noqa: PLR0913 - the parts it is handed, each by name
+        self,
+        config: EngineConfig,
+        spec: ActorSpec,
+        *,
+        actor: Actor,
+        params: dict[str, Any],
+        period: float | None,
+        memory: Memory,
+        sequences: Sequences,
+        counts: dict[str, int],
+        replies: Replies,
+        served: Mapping[bytes, Any],
+        input_of: InputOf,
+        wall_ns: Callable[[], int],
+    ) -> None:
+        self.name = config.name
+        self.config = config
+        self.spec = spec
+        self.actor = actor
+        self.params = params
+        self.period = period
+        self._memory = memory
+        self._sequences = sequences
+        self._counts = counts
+        self._replies = replies
+        self._served = served
+        self._input_of = input_of
+        self._wall_ns = wall_ns
+        #: The flight recorder: the last events and the memory before each (snapshots).
+        self.recorder: FlightRecorder[Any] = FlightRecorder(
+            config.recorder, memory, self.expand, max_bytes=config.recorder_bytes
+        )
 
     def _now(self) -> float:
         return self._wall_ns() / 1e9
@@ -60,7 +82,8 @@ class EngineState:
     def sequences(self) -> dict[str, list[list[Any]]]:
         """The last sequence number seen per (sender, topic) and sent per topic, and the
         replies kept for retried requests."""
-        return {**self._sequences.export(), "replies": self.replies()}
+        replies = [[s, k, ok, body] for (s, k), (ok, body) in self._replies.items()]
+        return {**self._sequences.export(), "replies": replies}
 
     def streams_in(self) -> list[tuple[str, str]]:
         """The (topic, sender) streams this engine has received from."""
@@ -70,14 +93,18 @@ class EngineState:
         """Continue from another version's :meth:`sequences`: receivers see no gap, and a
         request the old version answered is answered again, not run again."""
         self._sequences.adopt(seqs)
-        self.adopt_replies(seqs.get("replies"))
+        replies = seqs.get("replies")
+        for item in replies if isinstance(replies, list) else []:
+            if isinstance(item, list) and len(item) == 4:  # noqa: PLR2004 - [sender, key, ok, body]
+                sender, key, ok, body = item
+                self._replies.put((sender, key), (bool(ok), body))
 
     def handed_over(self, frames: list[bytes]) -> bool:
         """Whether the previous version already processed this message (by its sequence)."""
         entry = self._input_of(frames)
         if entry is not None:
             topic = entry[1]
-        elif len(frames) == 2 and frames[0] in self.served:  # noqa: PLR2004 - topic, envelope
+        elif len(frames) == _MESSAGE_FRAMES and frames[0] in self._served:
             topic = frames[0].decode()
         else:
             return False
@@ -112,7 +139,7 @@ class EngineState:
         self.actor.__dict__[name] = value
         return name
 
-    def _expand(self, event: tuple[Any, ...]) -> Event:
+    def expand(self, event: tuple[Any, ...]) -> Event:
         """A recorded event as an :class:`Event`: a message ``(arrival ns, topic, envelope)``
         decoded."""
         if type(event[0]) is not int:
@@ -166,10 +193,6 @@ class EngineState:
         )
 
     # -- introspection ---------------------------------------------------------
-
-    def statistics(self) -> Statistics:
-        """A frozen copy of the counters."""
-        return Statistics(**self._counts)
 
     def state(self) -> dict[str, Any]:
         """Current values of the declared State variables."""

@@ -147,7 +147,7 @@ class Harness:
             injector.wrap_step(self.engine.actor, lambda hard: None)
             self._faults = injector
         self.engine.calls.emit = self._route
-        self.engine.block = self._block
+        self.engine.rpc.block = self._block
         if self.engine.calls.lines:
             self.engine.calls.directory = {}
         if start:
@@ -161,17 +161,17 @@ class Harness:
     @property
     def state(self) -> dict[str, Any]:
         """Current State values."""
-        return self.engine.state()
+        return self.engine.keeper.state()
 
     @property
     def outputs(self) -> dict[str, Any]:
         """Last assigned value of each Output."""
-        return self.engine.outputs()
+        return self.engine.keeper.outputs()
 
     @property
     def inputs(self) -> dict[str, Any]:
         """Latest value of each Input."""
-        return self.engine.inputs()
+        return self.engine.keeper.inputs()
 
     def statistics(self) -> Statistics:
         """The engine's counters."""
@@ -263,7 +263,7 @@ class Harness:
         Rejected. A handler's own calls wait on the fake clock, as in any step. When no
         reply comes (the request held or dropped by a fault rule), the clock moves on
         to *timeout*: CallTimeout. LookupError when the actor does not serve *service*."""
-        served = self.engine.serves()
+        served = self.engine.rpc.serves()
         if service not in served:
             raise LookupError(
                 f"actor {self.name!r} serves no {service!r} "
@@ -360,7 +360,7 @@ class Harness:
                 return
             self.clock.now = max(self.clock.now, arrival)
             _, _, frames = heapq.heappop(self._replies)
-            self.engine.call_traffic(frames)
+            self.engine.rpc.call_traffic(frames)
 
     def run_reply_callback(self) -> list[Message]:
         """In a replay: run the callback of the next finished call (as it ran when recorded)."""
@@ -384,7 +384,7 @@ class Harness:
 
     def snapshot(self, reason: str = "on_demand") -> Snapshot:
         """A snapshot of the actor as it is now (its flight recorder included)."""
-        return self.engine.snapshot(reason)
+        return self.engine.keeper.snapshot(reason)
 
     def last(self, name_or_topic: str) -> Any:
         """Payload of the last message published on an Output (by name or topic)."""

@@ -169,7 +169,7 @@ def replay(
     if last_only and snap.failed_event is not None and snap.state is not None:
         events, memory = [snap.events[snap.failed_event]], snap.state
     if memory:
-        harness.engine.restore(memory)
+        harness.engine.keeper.restore(memory)
     # Calls get their recorded outcomes back: those recorded from the first event fed on,
     # of calls begun inside the window (a call begun before it has no start to replay).
     first = snap.failed_event if events is not snap.events else 0

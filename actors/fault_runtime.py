@@ -1,5 +1,5 @@
 """Fault injection in an actor process: the rules in force, at start and when ``ctl fault``
-changes them (shell). :class:`InjectsFaults` is the part of
+changes them (shell). :class:`FaultWiring` is the collaborator of
 :class:`~actors.runtime.ActorProcess` that wraps its transport, its step and its links
 with a :class:`~actors.faulty.FaultInjector`.
 """
@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from actors.core.faults import used_of
-from actors.core.topics import SYS_HEARTBEAT
 from actors.faulty import FaultInjector, rules_of
 from actors.transport import Transport
 
@@ -23,42 +22,52 @@ if TYPE_CHECKING:
     from actors.settings import RuntimeConfig
 
 
-class InjectsFaults:
-    """The fault rules of an actor process, at start and when ``ctl fault`` changes them
-    (a mixin of the runtime)."""
+class FaultWiring:
+    """The fault rules of an actor process, at start and when ``ctl fault`` changes them.
 
-    config: RuntimeConfig
-    transport: Transport
-    log: Any
-    logging: LogSetup
-    faults: FaultInjector | None
-    _fault_seed: int
-    _fault_rules: tuple[Any, ...]
-    _link: BrokerLink | None
-    rewired: bool
-    _heartbeat: Callable[[ActorEngine], dict[str, Any]]
+    Handed the transport to wrap, the engine whose step and links it wraps, the
+    broker link to drain before an injected crash, and *last_beat* (a heartbeat
+    now: the counters an injected crash goes with).
+    """
 
-    def _init_faults(self, config: RuntimeConfig) -> None:
-        #: The site's fault rules for this actor, when it has any (None: the plain transport).
-        self.faults = None
+    def __init__(  # noqa: PLR0913 - the parts it is handed, each by name
+        self,
+        config: RuntimeConfig,
+        logging: LogSetup,
+        log: Any,
+        *,
+        transport: Transport,
+        engine: ActorEngine,
+        link: BrokerLink,
+        last_beat: Callable[[], None],
+    ) -> None:
+        self.config = config
+        self.logging = logging
+        self.log = log
+        self.transport = transport
+        self.engine = engine
+        self.link = link
+        self._last_beat = last_beat
+        #: The injector in force, when the rules give this actor any (None: the plain transport).
+        self.faults: FaultInjector | None = None
         self._fault_seed = config.fault_seed
         #: The rules in force (site.toml's until ``ctl fault`` changes them), paused or not.
         self._fault_rules = (config.fault_seed, tuple(config.fault_rules), False)
-        self._link = None
         #: The transport was rewrapped (``ctl fault``): the loop takes its receive again.
         self.rewired = False
 
+    def start(self) -> None:
+        """Put site.toml's rules for this actor in force, if it has any."""
+        if self.config.fault_rules:
+            self._inject_faults()
+
     def _inject_faults(
-        self,
-        cfg: RuntimeConfig,
-        engine: ActorEngine,
-        link: BrokerLink,
-        rules: list[Any] | None = None,
-        used: dict[int, int] | None = None,
+        self, rules: list[Any] | None = None, used: dict[int, int] | None = None
     ) -> None:
         """Wrap the transport (and the step) with the fault rules for this actor, if any
         (*rules*: those of ``ctl fault``, in place of site.toml's; *used*: the site's
         counts of the rules limited per site, in place of those it was started with)."""
+        cfg, engine, link = self.config, self.engine, self.link
         log_file = self.logging.file
         if self.faults is not None:  # the rules changed: the plain transport and step first
             # What the old rules injected goes on the ledger; what they still held is lost.
@@ -89,7 +98,7 @@ class InjectsFaults:
             def flush(hard: bool) -> None:
                 if hard:  # the process goes next: what it held and counted goes first
                     injector.lost_with_process()
-                    self._last_heartbeat(engine)
+                    self._last_beat()
                 injector.flush(self.transport.publish)
                 if hard:  # ... and passes the broker before the process goes
                     link.drain(1.0)
@@ -101,14 +110,7 @@ class InjectsFaults:
                 log_file.fault = lambda: injector.write_fault("log")
             self.log.warning("fault injection on", rules=len(injector.counts))
 
-    def _last_heartbeat(self, engine: ActorEngine) -> None:
-        """A heartbeat now, before an injected crash: the counters this process goes with
-        (the supervisor adds them to the actor's totals, even after the exit)."""
-        beat = self._heartbeat(engine)
-        topic = (SYS_HEARTBEAT + self.config.name).encode()
-        self.transport.send_all([engine.publish(topic, beat)])
-
-    def set_faults(self, engine: ActorEngine, faults: dict[str, Any]) -> int:
+    def set_faults(self, faults: dict[str, Any]) -> int:
         """Put *faults* (``{"seed", "rules": [tables with their index], "paused"}``) in
         force now; return how many rules apply to this actor. The loop picks the new
         transport up after this message."""
@@ -125,8 +127,7 @@ class InjectsFaults:
         if paused:
             rules = []
         self._fault_seed = seed
-        assert self._link is not None
-        self._inject_faults(self.config, engine, self._link, rules, used)
+        self._inject_faults(rules, used)
         self.rewired = True
         count = len(self.faults.counts) if self.faults else 0
         self.log.warning("fault rules changed", rules=count, paused=bool(faults.get("paused")))

@@ -1,7 +1,7 @@
 """What an actor process tells its supervisor: heartbeats, snapshots, stack dumps (shell).
 
-:class:`Reports` is that part of :class:`~actors.runtime.ActorProcess`: the
-heartbeat (state, counters, the topics it reads and writes, what it could not
+:class:`Reporter` is the collaborator of :class:`~actors.runtime.ActorProcess`
+that owns the heartbeat (state, counters, the topics it reads and writes, what it could not
 write), the failure and on-demand snapshots with the folders its class came
 from, the stack dump file a hung step is read from, and the lock that makes
 this process the one actor of its name.
@@ -15,9 +15,10 @@ import faulthandler
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
 from actors.core.control import STACK_PREFIX, Heartbeat
 from actors.core.engine import ActorEngine
@@ -25,27 +26,77 @@ from actors.core.topics import SYS_HEARTBEAT
 from actors.process import AlreadyRunning, claim_name, open_private
 from actors.settings import RuntimeConfig
 from actors.snapshots import stamp, write_snapshot
-from actors.swapping import Phase
+from actors.transport import Transport
+
+if TYPE_CHECKING:
+    from actors.faulty import FaultInjector
 
 _MAX_REPORTED: Final = 200  # published topics named in a heartbeat, at most
 
 
-class Reports:
-    """Heartbeats, snapshots and stack dumps (a mixin of the runtime)."""
+class Reporter:
+    """Heartbeats, snapshots and stack dumps of one actor process.
 
-    config: RuntimeConfig
-    cls: type | None
-    log: Any
-    logging: Any
-    state: str
-    started: float
-    phase: Phase
-    snapshot_folder: Path | None
-    snapshots_failed: int
-    _name_lock: int | None
-    _metric_names: list[str]
+    Handed the engine and the transport once they exist (:meth:`attach`); what the
+    process is doing (``"starting"``, ``"running"``, ...) comes from *state*, what the
+    other collaborators count for the heartbeat from *counts*, the injector in force
+    from *faults*.
+    """
 
-    def _arm_stack_dump(self) -> IO[str] | None:
+    def __init__(  # noqa: PLR0913 - the parts it is handed, each by name
+        self,
+        config: RuntimeConfig,
+        logging: Any,
+        log: Any,
+        *,
+        state: Callable[[], str],
+        counts: Callable[[], dict[str, int]],
+        faults: Callable[[], FaultInjector | None],
+    ) -> None:
+        self.config = config
+        self.logging = logging
+        self.log = log
+        self._state = state
+        self._counts = counts
+        self._faults = faults
+        self.started = time.monotonic()
+        self.snapshot_folder = config.snapshot_dir / config.name if config.snapshot_dir else None
+        #: Snapshots that could not be written (a full disk, an unwritable folder).
+        self.snapshots_failed = 0
+        #: The lock that makes this process the one actor of its name (see claim_name).
+        self.name_lock: int | None = None
+        self.topic = (SYS_HEARTBEAT + config.name).encode()
+        self.next_beat = 0.0
+        self._engine: ActorEngine | None = None
+        self._transport: Transport | None = None
+        self._metric_names: list[str] = []
+
+    def attach(self, engine: ActorEngine, transport: Transport) -> None:
+        """The engine reported on and the transport heartbeats go out on."""
+        self._engine, self._transport = engine, transport
+        spec = engine.spec
+        self._metric_names = [
+            v.name
+            for v in [*spec.states.values(), *spec.outputs.values()]
+            if getattr(v, "metric", False)
+        ]
+
+    def beat(self, state: str | None = None) -> None:
+        """Send a heartbeat now (*state*: what the process says it is doing, if not what
+        it is)."""
+        engine, transport = self._engine, self._transport
+        assert engine is not None and transport is not None
+        self.next_beat = time.monotonic() + self.config.heartbeat_interval
+        transport.send(*engine.publish(self.topic, self.heartbeat(engine, state)))
+
+    def beat_if_due(self, now: float) -> bool:
+        """Send a heartbeat if one is due at *now*; whether one went."""
+        if now < self.next_beat:
+            return False
+        self.beat()
+        return True
+
+    def arm_stack_dump(self) -> IO[str] | None:
         """On SIGUSR1, dump every thread's stack to a file the supervisor reads (hung steps).
 
         faulthandler writes from the C signal handler, so this works while the
@@ -77,19 +128,18 @@ class Reports:
             return None
         snap = engine.keeper.snapshot(reason, exc)
         detail: dict[str, Any] = {"import_paths": [str(p) for p in self.config.import_paths]}
-        faults = getattr(self, "faults", None)
+        faults = self._faults()
         if faults is not None:  # taken under fault injection: a replay applies the same
             detail["faults"] = faults.describe()
-        snap = stamp(replace(snap, detail=detail), self.cls)
-        beat_at = [time.monotonic() + self.config.heartbeat_interval]
+        snap = stamp(replace(snap, detail=detail), engine.cls)
+
+        beat_at = time.monotonic() + self.config.heartbeat_interval
 
         def beat() -> None:  # heartbeats go on while a large snapshot is written
-            transport = getattr(self, "transport", None)
-            if transport is None or time.monotonic() < beat_at[0]:
-                return
-            beat_at[0] = time.monotonic() + self.config.heartbeat_interval
-            topic = (SYS_HEARTBEAT + self.config.name).encode()
-            transport.send_all([engine.publish(topic, self._heartbeat(engine))])
+            nonlocal beat_at
+            if self._transport is not None and time.monotonic() >= beat_at:
+                beat_at = time.monotonic() + self.config.heartbeat_interval
+                self.beat()
 
         try:
             if faults is not None and faults.write_rules and faults.write_fault("snapshot"):
@@ -105,31 +155,28 @@ class Reports:
         return path
 
     def _write_failures(self) -> dict[str, int]:
-        """Log lines and snapshots this process could not write (only those that happened)."""
+        """What this process could not write or do (only what happened): log lines, snapshots,
+        durable State, and what the other collaborators count."""
         log = self.logging.file
         counts = {"log_lost": log.lost if log is not None else 0}
         counts["snapshots_failed"] = self.snapshots_failed
-        # Messages shed while a blocking call waited (more than its bound came meanwhile).
-        counts["deferred_dropped"] = getattr(self, "deferred_dropped", 0)
-        # Messages dropped while paused past the bound, and control messages not obeyed.
-        counts["held_dropped"] = getattr(self, "held_dropped", 0)
-        counts["control_rejected"] = getattr(self, "control_rejected", 0)
-        durable = getattr(self, "durable", None)  # durable State that could not be written
-        counts["durable_failed"] = durable.failed if durable is not None else 0
+        counts.update(self._counts())
         return {k: v for k, v in counts.items() if v}
 
-    def _hold_name(self) -> None:
+    def _hold_name(self, state: str) -> None:
         """A swap's new version, running: take the name's lock once the old one let go."""
         cfg = self.config
-        if self._name_lock is None and cfg.swap and cfg.run_dir and self.phase is Phase.RUNNING:
+        if self.name_lock is None and cfg.swap and cfg.run_dir and state in ("ready", "running"):
             with contextlib.suppress(AlreadyRunning):
-                self._name_lock = claim_name(cfg.run_dir, cfg.name)
+                self.name_lock = claim_name(cfg.run_dir, cfg.name)
 
-    def _heartbeat(self, engine: ActorEngine, state: str | None = None) -> dict[str, Any]:
-        self._hold_name()  # at every heartbeat: one flock call until it holds
+    def heartbeat(self, engine: ActorEngine, state: str | None = None) -> dict[str, Any]:
+        """The heartbeat's payload now."""
+        state = state or self._state()
+        self._hold_name(state)  # at every heartbeat: one flock call until it holds
         stats = engine.statistics()
         return Heartbeat(
-            state=state or self.state,
+            state=state,
             pid=os.getpid(),
             uptime=round(time.monotonic() - self.started, 3),
             last_step=engine.last_step_ns / 1e9 if engine.last_step_ns else None,
@@ -171,7 +218,7 @@ class Reports:
                 )
                 if v
             },
-            faults=faults.statistics() if (faults := getattr(self, "faults", None)) else {},
+            faults=faults.statistics() if (faults := self._faults()) else {},
         ).encode()
 
 

@@ -2,11 +2,20 @@
 
 One loop polls the actor's transport, the signal wakeup fd, the descriptors
 the actor watches and the timers (periodic step, heartbeat, parent watch)
-together; it never sleeps. Before the actor runs, the same loop serves the
-phases that come first (:class:`~actors.swapping.Phase`): priming the inputs
-of retained topics, or a swap's standby and probation. What it receives goes
-to the :class:`~actors.core.engine.ActorEngine`; what the engine returns goes
-out through the :class:`~actors.transport.Transport`.
+together; it never sleeps. Where the process is (priming, a swap's standby,
+running, paused, stopping) and what each thing that happens does there is
+the phase table's (:mod:`actors.core.phases`, pure): this shell hands it
+what it polled and carries out the actions it returns, through its
+collaborators (:class:`~actors.priming.Priming`, :class:`~actors.swapping.SwapIn`,
+:class:`~actors.answers.ControlDesk`, :class:`~actors.waiting.CallWaits`,
+:class:`~actors.fault_runtime.FaultWiring`, :class:`~actors.reports.Reporter`),
+each owning its state.
+
+One message's way, in three modules: this loop reads its frames from the
+:class:`~actors.transport.Transport` and, while the actor runs, hands them to
+:meth:`ActorEngine.receive <actors.core.engine.ActorEngine.receive>`
+(:mod:`actors.core.engine`), which checks them and runs ``step()``; what the
+step publishes goes out through the transport's ``send`` (:mod:`actors.transport`).
 
 Exit codes: 0 after a requested stop, :data:`EXIT_FAILURE` (70) after an
 unanticipated exception in a hook, :data:`EXIT_CONFIG` (78) when the actor
@@ -26,20 +35,16 @@ from typing import Any, Final
 
 import zmq
 
-from actors.answers import ControlAnswers
-from actors.core.control import (
-    SWAP_SUFFIX,
-    Exit,
-    Reply,
-)
+from actors.answers import ControlDesk
+from actors.core import phase_events as events
+from actors.core import phases
+from actors.core.control import Exit, TookOver
 from actors.core.engine import ActorEngine
-from actors.core.engine_types import EngineConfig
 from actors.core.params import ParamError
-from actors.core.requests import ReplyCache
+from actors.core.phases import Lifecycle, Phase
 from actors.core.resilience import PolicyError
-from actors.core.topics import SYS_CONTROL, SYS_HEARTBEAT, SYS_REPLY
 from actors.durability import Durability, DurableError, durable_for, start_durable
-from actors.fault_runtime import InjectsFaults
+from actors.fault_runtime import FaultWiring
 from actors.link import BrokerLink, BrokerUnreachable
 from actors.loader import LoadError, load_class
 from actors.logs import setup_logging
@@ -53,11 +58,11 @@ from actors.process import (
     parent_alive,
     set_title,
 )
-from actors.reports import Reports
+from actors.reports import Reporter
 from actors.settings import RuntimeConfig
 from actors.site.paths import path_param_problems
 from actors.sockets import SocketFactory
-from actors.swapping import Phase, SwapIn
+from actors.swapping import ControlTopics, SwapIn, report_swap_failure
 from actors.transport import Transport, sync_watches
 from actors.waiting import CallWaits
 
@@ -72,7 +77,7 @@ _READABLE: Final = zmq.POLLIN | zmq.POLLERR
 _NEVER: Final = float("inf")
 
 
-class ActorProcess(SwapIn, Priming, Reports, ControlAnswers, CallWaits, InjectsFaults):
+class ActorProcess:
     """One actor, its engine and its broker link, inside the current process."""
 
     def __init__(self, config: RuntimeConfig) -> None:
@@ -81,44 +86,61 @@ class ActorProcess(SwapIn, Priming, Reports, ControlAnswers, CallWaits, InjectsF
             config.name, config.log_level, otel_level=config.otel_log_level, log_dir=config.log_dir
         )
         self.log = self.logging.logger.bind(actor=config.name)
-        self.started = time.monotonic()
-        self.state = "starting"
-        self.cls: type | None = None
-        self._replies: ReplyCache[Reply] = ReplyCache(16)
-        #: Snapshots that could not be written (a full disk, an unwritable folder).
-        self.snapshots_failed = 0
-        #: The lock that makes this process the one actor of its name (see claim_name).
-        self._name_lock: int | None = None
-        self.metrics: Any = None
-        self._metric_names: list[str] = []
-        self.log_export: Any = None
-        folder = config.snapshot_dir / config.name if config.snapshot_dir else None
-        self.snapshot_folder = folder
-        # A swap's new version has topics of its own until it takes over.
-        suffix = SWAP_SUFFIX if config.swap else ""
-        self.control_topic = (SYS_CONTROL + config.name + suffix).encode()
-        self.reply_topic = (SYS_REPLY + config.name + suffix).encode()
-        #: After a handover (the old version of a swap): messages held back, not processed.
-        self.paused = False
-        self.held: list[list[bytes]] = []
-        self.held_dropped = 0
+        # The retained values are asked for only under a supervisor (set in run()).
+        self.core = Lifecycle(swap=bool(config.swap), prime=False)
+        self.topics = ControlTopics.of(config.name, bool(config.swap))
+        self.reporter = Reporter(
+            config,
+            self.logging,
+            self.log,
+            state=self._state,
+            counts=self._counts,
+            faults=self._faults,
+        )
         self.durable: Durability | None = None
-        self.control_rejected = 0
-        #: The new version took over: leave without on_stop.
-        self.swapped_out = False
-        #: Where the process is: priming or in standby before running (see Phase).
-        self.phase = Phase.STARTING
+        self.metrics: Any = None
+        self.log_export: Any = None
+        # Made once the engine and the transport exist (run()).
+        self.engine: ActorEngine
+        self.transport: Transport
+        self.desk: ControlDesk
+        self.swap: SwapIn
+        self.priming: Priming
+        self.waits: CallWaits
+        self.faults: FaultWiring | None = None
+        #: The hook running now (what a failure's log line names).
         self.hook = "on_start"
-        #: Messages that arrived before running, delivered once it runs.
-        self._early: list[list[bytes]] = []
-        self._phase_deadline = 0.0
-        self._retained_request: list[str] = []
-        self._ask_at = 0.0
-        self.deferred: list[list[bytes]] = []
-        self.deferred_dropped = 0
-        self._engine: ActorEngine | None = None
-        self._next_beat = 0.0
-        self._init_faults(config)
+        self._do: dict[type, Any] = {
+            events.AskRetained: lambda a: self.priming.ask(),
+            events.Prime: lambda a: self.priming.prime(a.messages),
+            events.Announce: lambda a: self.swap.announce(),
+            events.TakeOver: self._take_over,
+            events.TryFirstStep: self._first_step,
+            events.TookOver: lambda a: self.swap.took_over(a.processed),
+            events.ReportFailure: self._report_failure,
+            events.Start: self._start,
+            events.Deliver: lambda a: self.transport.send_all(self.engine.receive(a.frames)),
+            events.Redo: self._redo,
+            events.Answer: self._answer,
+            events.RunStop: self._run_stop,
+            events.Note: lambda a: getattr(self.log, a.level)(a.event, **a.fields),
+        }
+
+    def _counts(self) -> dict[str, int]:
+        """What the collaborators count for the heartbeat (see Reporter)."""
+        return {
+            # Messages shed while a blocking call waited (more than its bound came meanwhile).
+            "deferred_dropped": self.waits.dropped,
+            # Messages dropped while held (before running, paused) past the bound.
+            "held_dropped": self.core.held_dropped,
+            "control_rejected": self.desk.rejected,
+            # Durable State that could not be written.
+            "durable_failed": self.durable.failed if self.durable is not None else 0,
+        }
+
+    def _faults(self) -> Any:
+        """The fault injector in force, if any."""
+        return self.faults.faults if self.faults is not None else None
 
     def run(self) -> int:
         """Run until stopped or failed; return the process exit code."""
@@ -127,54 +149,24 @@ class ActorProcess(SwapIn, Priming, Reports, ControlAnswers, CallWaits, InjectsF
         set_title(cfg.site, cfg.name + (" (new version)" if cfg.swap else ""))
         if not cfg.swap:  # a swap's new version takes the name over once the old is gone
             try:
-                self._name_lock = claim_name(cfg.run_dir, cfg.name) if cfg.run_dir else None
+                self.reporter.name_lock = claim_name(cfg.run_dir, cfg.name) if cfg.run_dir else None
             except AlreadyRunning as exc:
                 self.log.error("refused to start", error=str(exc))
                 return Exit.ALREADY_RUNNING
         try:
-            self.cls = cls = load_class(cfg.class_path, cfg.import_paths)
-            # A param given at run time is checked here too, in the actor's own process.
-            spec, where = cls._enlil_spec.params, cfg.allowed_paths
-            if problems := path_param_problems(spec, cfg.params, cfg.run_dir, where):
-                raise ParamError(f"actor {cfg.name!r}: " + "; ".join(problems))
-            engine = ActorEngine(
-                cls,
-                EngineConfig(
-                    name=cfg.name,
-                    params=cfg.params,
-                    topics=cfg.topics,
-                    period=cfg.period,
-                    class_path=cfg.class_path,
-                    recorder=cfg.recorder,
-                    recorder_bytes=cfg.recorder_bytes,
-                    late_after=cfg.late_after,
-                    log_dir=str(cfg.log_dir) if cfg.log_dir else None,
-                    run_dir=str(cfg.run_dir) if cfg.run_dir else None,
-                    calls=cfg.calls,
-                    rate_limits=cfg.rate_limits,
-                    control=cfg.control,
-                ),
-                wall_ns=time.time_ns,
-                monotonic=time.monotonic,
-                log=self.log,
-            )
+            engine = self._make_engine()
             self.durable = durable_for(cfg.name, engine, cfg.state_db, cfg.state_interval, self.log)
         except (LoadError, ParamError, PolicyError) as exc:
             self.log.error("cannot load actor", error=str(exc))
             if cfg.swap:
-                self._report_swap_failure(f"cannot load {cfg.class_path}: {exc}")
+                report_swap_failure(cfg, f"cannot load {cfg.class_path}: {exc}")
             return EXIT_CONFIG
         except Exception as exc:
             self.log.exception("actor constructor failed", hook="__init__")
             if cfg.swap:
-                self._report_swap_failure(f"{cfg.class_path}.__init__ failed: {exc!r}")
+                report_swap_failure(cfg, f"{cfg.class_path}.__init__ failed: {exc!r}")
             return EXIT_FAILURE
-        self._metric_names = [
-            v.name
-            for v in [*cls._enlil_spec.states.values(), *cls._enlil_spec.outputs.values()]
-            if getattr(v, "metric", False)
-        ]
-        stack_file = self._arm_stack_dump()
+        stack_file = self.reporter.arm_stack_dump()
         wakeup = SignalWakeup((signal.SIGTERM, signal.SIGINT))
         sockets = SocketFactory(hwm=cfg.hwm, keys=cfg.keys)
         link = BrokerLink(
@@ -182,19 +174,15 @@ class ActorProcess(SwapIn, Priming, Reports, ControlAnswers, CallWaits, InjectsF
             cfg.pub_endpoint,
             cfg.sub_endpoint,
             cfg.name,
-            patterns=[*engine.subscriptions(), self.control_topic.decode()],
+            patterns=[*engine.subscriptions(), self.topics.control.decode()],
         )
         if cfg.max_rss_mb is not None:  # ZeroMQ's thread and sockets exist: what is left
             limit = hold_memory(cfg.max_rss_mb)
             self.log.debug("memory held", max_rss_mb=cfg.max_rss_mb, rlimit_data=limit)
         try:
-            self.transport = Transport(link)
-            self._link = link
-            if cfg.fault_rules:
-                self._inject_faults(cfg, engine, link)
-            engine.rpc.block = self._wait_call
-            self._engine = engine
-            return self._serve(engine, link, wakeup, parent)
+            self._collaborators(engine, Transport(link), link)
+            self.core.prime = bool(cfg.retained or engine.calls.lines) and parent is not None
+            return self._serve(link, wakeup, parent)
         finally:
             if engine.tracing is not None:
                 engine.tracing.shutdown()  # type: ignore[attr-defined]
@@ -211,6 +199,64 @@ class ActorProcess(SwapIn, Priming, Reports, ControlAnswers, CallWaits, InjectsF
                 stack_file.close()
                 Path(stack_file.name).unlink(missing_ok=True)
 
+    def _make_engine(self) -> ActorEngine:
+        """Load the actor's class and make its engine (and so the actor)."""
+        cfg = self.config
+        cls = load_class(cfg.class_path, cfg.import_paths)
+        # A param given at run time is checked here too, in the actor's own process.
+        spec, where = cls._enlil_spec.params, cfg.allowed_paths
+        if problems := path_param_problems(spec, cfg.params, cfg.run_dir, where):
+            raise ParamError(f"actor {cfg.name!r}: " + "; ".join(problems))
+        return ActorEngine(
+            cls, cfg.engine_config(), wall_ns=time.time_ns, monotonic=time.monotonic, log=self.log
+        )
+
+    def _collaborators(self, engine: ActorEngine, transport: Transport, link: BrokerLink) -> None:
+        """Make the parts of the process, each handed what it needs."""
+        cfg, log = self.config, self.log
+        self.engine, self.transport = engine, transport
+        self.reporter.attach(engine, transport)
+        self.faults = FaultWiring(
+            cfg,
+            self.logging,
+            log,
+            transport=transport,
+            engine=engine,
+            link=link,
+            last_beat=self.reporter.beat,
+        )
+        self.faults.start()
+        self.desk = ControlDesk(
+            engine,
+            self.topics,
+            logging=self.logging,
+            log=log,
+            snapshot=lambda reason: self.reporter.write_snapshot(engine, reason),
+            set_faults=self.faults.set_faults,
+        )
+        self.swap = SwapIn(cfg, engine, transport, self.topics, log)
+        self.priming = Priming(cfg.name, engine, transport, log)
+        self.waits = CallWaits(engine, transport, self._beat_in_wait)
+        engine.rpc.block = self.waits.wait
+
+    def _state(self) -> str:
+        """What the heartbeat says the process is doing."""
+        phase = self.core.phase
+        if phase in phases.SERVING:
+            return "running"
+        if phase is Phase.STOPPING:
+            return "stopping"
+        if phase is Phase.DONE:
+            return "stopped" if self.core.exit_code is Exit.OK else "failed"
+        return "starting"
+
+    def _beat_in_wait(self, now: float) -> float:
+        """While a blocking call waits: a heartbeat if due (once running); when next due."""
+        if not self.core.serving:
+            return float("inf")
+        self.reporter.beat_if_due(now)
+        return self.reporter.next_beat
+
     def _telemetry(self) -> Any:
         """The OpenTelemetry settings of this actor (importing the SDK only when used)."""
         from actors.telemetry import TracingConfig  # noqa: PLC0415 - only when used
@@ -225,32 +271,97 @@ class ActorProcess(SwapIn, Priming, Reports, ControlAnswers, CallWaits, InjectsF
             protocol=cfg.protocol,
         )
 
-    def _start_tracing(self) -> Any:
-        """The OpenTelemetry side, made now, in this process (never before a fork)."""
-        from actors.telemetry import Tracing  # noqa: PLC0415 - only when used
+    def _start_telemetry(self) -> None:
+        """Traces, metrics and exported logs, made now, in this process (never before a
+        fork), importing the SDK only when used."""
+        from actors.telemetry import LogExport, Metrics, Tracing  # noqa: PLC0415
 
-        return Tracing(self._telemetry())
-
-    def _start_log_export(self) -> None:
-        """Records at or above the OpenTelemetry level go out over OTLP too."""
-        from actors.telemetry import LogExport  # noqa: PLC0415 - only when used
-
+        engine = self.engine
+        engine.tracing = Tracing(self._telemetry())
+        self.metrics = Metrics(self._telemetry(), engine, interval=self.config.metrics_interval)
+        # The counts of whichever injector is in force (ctl fault may change it).
+        self.metrics.faults = lambda: f.statistics() if (f := self._faults()) else {}
         self.log_export = LogExport(self._telemetry())
         self.logging.export_to(self.log_export)
 
-    def _start_metrics(self, engine: ActorEngine) -> Any:
-        """The actor's metrics, made now, in this process."""
-        from actors.telemetry import Metrics  # noqa: PLC0415 - only when used
+    # -- the phase table's actions -----------------------------------------------------------
 
-        self.metrics = Metrics(self._telemetry(), engine, interval=self.config.metrics_interval)
-        return self.metrics
+    def _handle(self, event: events.Input) -> None:
+        """Hand *event* to the phase table; carry out what it says, in order."""
+        do = self._do
+        for action in self.core.handle(event, time.monotonic()):
+            do[type(action)](action)
+
+    def _frames(self, frames: list[bytes]) -> None:
+        """A received message, through the phase table."""
+        if frames[0] == self.topics.control:
+            event, now = self.desk.read(frames)
+            self.transport.send_all(now)
+            if event is not None:
+                self._handle(event)
+        else:
+            self._handle(events.Message(frames))
+
+    def _redo(self, action: events.Redo) -> None:
+        for event in action.inputs:
+            self._handle(event)
+
+    def _take_over(self, action: events.TakeOver) -> None:
+        try:
+            processed = self.swap.take_over(action.request, action.held)
+        except Exception as exc:
+            self.log.exception("the new version failed to take over")
+            self._handle(events.SwapFailed(f"{type(exc).__name__}: {exc}"))
+            return
+        self._handle(events.TakeoverDone(processed))
+
+    def _first_step(self, action: events.TryFirstStep) -> None:
+        try:
+            stepped = self.swap.first_step(action.frames)
+        except Exception as exc:
+            self.log.exception("the new version failed in its first step")
+            self._handle(events.SwapFailed(f"{type(exc).__name__}: {exc}"))
+            return
+        self._handle(events.FirstStep(stepped))
+
+    def _report_failure(self, action: events.ReportFailure) -> None:
+        self.swap.report(TookOver(ok=False, error=action.error))
+
+    def _start(self, action: events.Start) -> None:
+        """Start (``on_start``, or a swapped-in version's held outputs) and say so."""
+        engine, send_all = self.engine, self.transport.send_all
+        # A step that sends many messages streams them out instead of holding them all.
+        engine.emit = self.transport.send
+        self.hook = "on_start"
+        taken_over = self.swap.taken_over
+        if self.durable is not None:  # DurableError: a failed start, with the reason
+            start_durable(self.durable, engine, time.monotonic(), taken_over is not None)
+        if taken_over is None:
+            send_all(engine.start())
+        else:  # a swapped-in version: no on_start; it publishes only from now on
+            send_all(taken_over)
+            engine.resume()
+        self.reporter.beat("ready")
+        self.log.info("actor ready", cls=self.config.class_path, inputs=engine.subscriptions())
+        self.hook = "step"
+        self._handle(events.Started())  # running: what came meanwhile is handled now
+
+    def _answer(self, action: events.Answer) -> None:
+        self.transport.send_all(self.desk.answer(action.request, action.held))
+
+    def _run_stop(self, action: events.RunStop) -> None:
+        self.hook = "on_stop"
+        self.transport.send_all(self.engine.stop())
+        if self.durable is not None:
+            self.durable.flush()  # at every stop: what changed since the last interval
+        self.reporter.beat("stopping")
+        self.log.info("actor stopped")
+        self._handle(events.Stopped())
 
     # -- the loop: one poll for every phase --------------------------------------------------
 
-    def _serve(
-        self, engine: ActorEngine, link: BrokerLink, wakeup: SignalWakeup, parent: int | None
-    ) -> int:
-        cfg = self.config
+    def _serve(self, link: BrokerLink, wakeup: SignalWakeup, parent: int | None) -> int:
+        cfg, core = self.config, self.core
         try:
             link.wait_connected(cfg.connect_timeout)
         except BrokerUnreachable as exc:
@@ -258,195 +369,131 @@ class ActorProcess(SwapIn, Priming, Reports, ControlAnswers, CallWaits, InjectsF
             return EXIT_BROKER
         if wakeup.drain():
             return EXIT_OK
-        if cfg.swap:
-            self._begin_standby()
-        elif (cfg.retained or engine.calls.lines) and parent is not None:
-            self._begin_priming(engine)  # a caller wants the directory of servers too
-        heartbeat_topic = (SYS_HEARTBEAT + cfg.name).encode()
-        transport = self.transport
-        send_all = transport.send_all
-        metrics = None
         if cfg.otlp_endpoint:
-            engine.tracing = self._start_tracing()
-            metrics = self._start_metrics(engine)
-            # The counts of whichever injector is in force (ctl fault may change it).
-            metrics.faults = lambda: self.faults.statistics() if self.faults else {}
-            self._start_log_export()
+            self._start_telemetry()
+        try:
+            self._handle(events.Connected())
+            self._loop(wakeup, parent)
+        except DurableError as exc:
+            # Not a step's failure: the stored values, which a restart would read again.
+            self._handle(events.Failed(Exit.STATE))
+            self.log.error("stored durable State cannot be used", error=str(exc))
+        except MemoryError:
+            # Past max_rss_mb: no snapshot (there is no memory for it); the supervisor
+            # records the limit from the exit code.
+            self._handle(events.Failed(Exit.MEMORY_LIMIT))
+            self.log.error("memory limit reached", hook=self.hook, max_rss_mb=cfg.max_rss_mb)
+        except Exception as exc:
+            self._handle(events.Failed(EXIT_FAILURE))
+            self.log.exception("unanticipated failure", hook=self.hook, error=repr(exc))
+            self.reporter.write_snapshot(self.engine, "exception", exc)
+        return core.exit_code
+
+    def _loop(self, wakeup: SignalWakeup, parent: int | None) -> None:
+        """Poll and hand what comes to the engine or the phase table until the phase is DONE.
+
+        While the actor runs, a message on a data topic goes straight to the engine:
+        that is the phase table's rule for RUNNING (``Message -> Deliver``), taken
+        inline on the hot path.
+        """
+        core, engine, transport = self.core, self.engine, self.transport
+        reporter, durable, waits = self.reporter, self.durable, self.waits
+        send_all, receive = transport.send_all, engine.receive
+        wiring = self.faults
+        assert wiring is not None
+        faults = wiring.faults
         poller = zmq.Poller()
         poller.register(transport.socket, zmq.POLLIN)
         poller.register(wakeup.fileno(), zmq.POLLIN)
         poll = poller.poll
-        faults = self.faults
-        receive = engine.receive
         recv_next = transport.receive
         next_parent = time.monotonic() + _PARENT_CHECK
-        deferred = self.deferred
-        control_topic = self.control_topic
+        deferred = waits.deferred
         watch_version = 0
         watched: dict[int, int] = {}  # fd -> poll flags, as registered
-        durable = self.durable
-        self.hook = "on_start"
-        try:
-            while True:
-                now = time.monotonic()
-                if self.phase is Phase.STARTING:
-                    self._enter_running(engine, heartbeat_topic)
-                    control_topic = self.control_topic  # final once running (a local: hot path)
-                    self._next_beat = now + cfg.heartbeat_interval
-                running = self.phase is Phase.RUNNING
-                if running:
-                    if engine.watch_version != watch_version:
-                        watch_version = engine.watch_version
-                        watched = sync_watches(poller, watched, engine.watched)
-                    if deferred:  # came while a call waited: before what is queued now
-                        self._run_deferred(engine)
-                        if self.swapped_out:
-                            self.log.info("swapped out: the new version runs")
-                            return EXIT_OK
-                    wake = min(self._next_beat, next_parent, durable.next_at if durable else _NEVER)
-                    deadline = engine.next_deadline()
-                    if deadline is not None:
-                        wake = min(wake, deadline)
-                    if faults is not None and (held := faults.next_due()) is not None:
-                        wake = min(wake, held)
-                else:
-                    due = self._phase_due(now)
-                    if isinstance(due, Exit):
-                        return due
-                    if self.phase is Phase.STARTING:
-                        continue
-                    wake = min(due, next_parent)
-                events = poll(max(0, int((wake - now) * 1000) + 1))
-                if faults is not None and running:
-                    faults.flush(transport.publish)  # held publishes due, the ledger
-                    if not events and faults.due_in():
-                        events = [(None, 0)]  # a held delivery is due: read as if polled
-                if events:
-                    # The signal handler has run by now (before this bytecode): a flag
-                    # check is enough, cheaper than sorting out the poll's results.
-                    if wakeup.received and wakeup.drain():
-                        if not running:
-                            return EXIT_OK  # not started: nothing to stop
+        running = Phase.RUNNING
+        while not core.done():
+            now = time.monotonic()
+            serving = core.serving
+            if serving:
+                if engine.watch_version != watch_version:
+                    watch_version = engine.watch_version
+                    watched = sync_watches(poller, watched, engine.watched)
+                if deferred:  # came while a call waited: before what is queued now
+                    for kept in waits.take():
+                        self._frames(kept)
+                    deferred = waits.deferred
+                    if core.done():
                         break
-                    if watched:
-                        self.hook = "io"
-                        for fd, flags in events:
-                            if fd in watched:  # sockets are objects, never equal to an int
-                                out = engine.io_ready(
-                                    fd, bool(flags & _READABLE), bool(flags & zmq.POLLOUT)
-                                )
-                                send_all(out)
-                        self.hook = "step"
-                    for _ in range(_BATCH):
-                        frames = recv_next()
-                        if frames is None:
-                            break
-                        if not running:
-                            code = self._phase_message(engine, frames)
-                            if code is not None:
-                                return code
-                            if self.phase is Phase.STARTING:
-                                break  # on_start first, then the rest of the queue
-                            continue
-                        if frames[0] == control_topic:
-                            send_all(self._control(engine, frames))
-                            if self.swapped_out:
-                                break
-                            if self.rewired:  # ctl fault: the new transport from now on
-                                self.rewired = False
-                                recv_next, faults = transport.receive, self.faults
-                                break
-                            continue
-                        if self.paused:
-                            self.hold(frames)
-                            continue
-                        out = receive(frames)
+                wake = min(reporter.next_beat, next_parent, durable.next_at if durable else _NEVER)
+                deadline = engine.next_deadline()
+                if deadline is not None:
+                    wake = min(wake, deadline)
+                if faults is not None and (held := faults.next_due()) is not None:
+                    wake = min(wake, held)
+            else:
+                self._handle(events.Tick())
+                if core.done():
+                    break
+                due = core.next_due()
+                wake = next_parent if due is None else min(due, next_parent)
+            polled = poll(max(0, int((wake - now) * 1000) + 1))
+            if faults is not None and serving:
+                faults.flush(transport.publish)  # held publishes due, the ledger
+                if not polled and faults.due_in():
+                    polled = [(None, 0)]  # a held delivery is due: read as if polled
+            if polled:
+                # The signal handler has run by now (before this bytecode): a flag
+                # check is enough, cheaper than sorting out the poll's results.
+                if wakeup.received and wakeup.drain():
+                    self._handle(events.Stop())
+                    break
+                if watched and serving:
+                    self.hook = "io"
+                    for fd, flags in polled:
+                        if fd in watched:  # sockets are objects, never equal to an int
+                            out = engine.io_ready(
+                                fd, bool(flags & _READABLE), bool(flags & zmq.POLLOUT)
+                            )
+                            send_all(out)
+                    self.hook = "step"
+                control = self.topics.control
+                phase = core.phase
+                for _ in range(_BATCH):
+                    frames = recv_next()
+                    if frames is None:
+                        break
+                    if phase is running and frames[0] != control:
+                        out = receive(frames)  # the table's RUNNING rule, inline
                         if out:
                             send_all(out)
                         if deferred:
                             break  # a call waited in that step: what came meanwhile first
-                if self.swapped_out:
-                    self.log.info("swapped out: the new version runs")
-                    return EXIT_OK
-                if running and not self.paused:
-                    send_all(engine.tick())
+                        continue
+                    self._frames(frames)
+                    if core.phase is not phase or wiring.rewired or deferred:
+                        break  # a new phase (or transport) from here on, or what a call deferred
+                if wiring.rewired:  # ctl fault: the new transport from now on
+                    wiring.rewired = False
+                    recv_next, faults = transport.receive, wiring.faults
+                if core.done():
+                    break
+            if core.phase is running:
+                send_all(engine.tick())
                 now = time.monotonic()
-                if running and durable is not None and not self.paused:
+                if durable is not None:
                     durable.due(now)
-                if running and now >= self._next_beat:
-                    self._next_beat = now + cfg.heartbeat_interval
-                    if metrics is not None:
-                        metrics.take_steps()
-                    send_all([engine.publish(heartbeat_topic, self._heartbeat(engine))])
-                if now >= next_parent:
-                    next_parent = now + _PARENT_CHECK
-                    if not parent_alive(parent):
-                        self.log.warning("supervisor is gone; stopping")
-                        if not running:
-                            return EXIT_OK
-                        break
-            self.hook = "on_stop"
-            self.state = "stopping"
-            send_all(engine.stop())
-            if durable is not None:
-                durable.flush()  # at every stop: what changed since the last interval
-            send_all([engine.publish(heartbeat_topic, self._heartbeat(engine))])
-        except DurableError as exc:
-            # Not a step's failure: the stored values, which a restart would read again.
-            self.state = "failed"
-            self.log.error("stored durable State cannot be used", error=str(exc))
-            return Exit.STATE
-        except MemoryError:
-            # Past max_rss_mb: no snapshot (there is no memory for it); the supervisor
-            # records the limit from the exit code.
-            self.state = "failed"
-            self.log.error("memory limit reached", hook=self.hook, max_rss_mb=cfg.max_rss_mb)
-            return Exit.MEMORY_LIMIT
-        except Exception as exc:
-            self.state = "failed"
-            self.log.exception("unanticipated failure", hook=self.hook, error=repr(exc))
-            self.write_snapshot(engine, "exception", exc)
-            return EXIT_FAILURE
-        self.log.info("actor stopped")
-        return EXIT_OK
-
-    def _phase_due(self, now: float) -> float | Exit:
-        """Run the timers of the phase before running; when next due, or an exit code."""
-        if self.phase is Phase.PRIMING:
-            return self._priming_due(now)
-        return self._standby_due(now)
-
-    def _phase_message(self, engine: ActorEngine, frames: list[bytes]) -> Exit | None:
-        """A message that arrived before running; an exit code ends the process."""
-        if self.phase is Phase.PRIMING:
-            self._priming_message(engine, frames)
-            return None
-        return self._standby_message(engine, frames)
-
-    def _enter_running(self, engine: ActorEngine, heartbeat_topic: bytes) -> None:
-        """Start (``on_start``, or a swapped-in version's held outputs) and say so."""
-        send_all = self.transport.send_all
-        # A step that sends many messages streams them out instead of holding them all.
-        engine.emit = self.transport.send
-        self.hook = "on_start"
-        if self.durable is not None:  # DurableError: a failed start, with the reason
-            start_durable(self.durable, engine, time.monotonic(), self.taken_over is not None)
-        if self.taken_over is None:
-            send_all(engine.start())
-        else:  # a swapped-in version: no on_start; it publishes only from now on
-            send_all(self.taken_over)
-            engine.resume()
-        self.phase = Phase.RUNNING
-        self.state = "running"
-        send_all([engine.publish(heartbeat_topic, self._heartbeat(engine, "ready"))])
-        self.log.info("actor ready", cls=self.config.class_path, inputs=engine.subscriptions())
-        self.hook = "step"
-        early, self._early = self._early, []
-        for queued in early:  # what arrived while waiting for the retained values
-            if queued[0] == self.control_topic:
-                send_all(self._control(engine, queued))
             else:
-                send_all(engine.receive(queued))
+                now = time.monotonic()
+            if core.serving and now >= reporter.next_beat:
+                if self.metrics is not None:
+                    self.metrics.take_steps()
+                reporter.beat()
+            if now >= next_parent:
+                next_parent = now + _PARENT_CHECK
+                if not parent_alive(parent):
+                    self.log.warning("supervisor is gone; stopping")
+                    self._handle(events.Stop())
 
 
 def run_actor(config: RuntimeConfig) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.core.access import ACTOR
+from actors.core.engine_types import EngineConfig
 from actors.keys import ClientKeys, Identity, KeyFolder
 from actors.site import SiteConfig, import_paths
 from actors.site.paths import allowed_paths
@@ -121,4 +122,22 @@ class RuntimeConfig:
             allowed_paths=allowed_paths(site),
             state_db=site.persistence.path,
             state_interval=site.persistence.interval,
+        )
+
+    def engine_config(self) -> EngineConfig:
+        """The part of these settings the actor's engine runs by."""
+        return EngineConfig(
+            name=self.name,
+            params=self.params,
+            topics=self.topics,
+            period=self.period,
+            class_path=self.class_path,
+            recorder=self.recorder,
+            recorder_bytes=self.recorder_bytes,
+            late_after=self.late_after,
+            log_dir=str(self.log_dir) if self.log_dir else None,
+            run_dir=str(self.run_dir) if self.run_dir else None,
+            calls=self.calls,
+            rate_limits=self.rate_limits,
+            control=self.control,
         )

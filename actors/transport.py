@@ -2,7 +2,10 @@
 
 Every send and receive of the actor runtime and of the supervisor's broker
 traffic goes through these functions, so that what is added to a hop (fault
-injection, access checks, recording) attaches here, in one place.
+injection, access checks, recording) attaches here, in one place. A message's
+way through an actor process is three modules: :mod:`actors.runtime` reads it
+here, :mod:`actors.core.engine` runs the step, and what the step publishes
+leaves here again (``send``, ``send_all``).
 """
 
 from __future__ import annotations

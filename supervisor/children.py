@@ -14,14 +14,21 @@ import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Protocol
 
 import psutil
 
 from actors.core.control import Heartbeat
 from supervisor.core.detection import counters_of
-from supervisor.core.lifecycle import ChildState, Transition, next_state
+from supervisor.core.lifecycle import (
+    WANTED,
+    ChildState,
+    Goal,
+    Order,
+    Transition,
+    next_goal,
+    next_state,
+)
 from supervisor.core.liveness import LivenessWatch
 
 
@@ -37,14 +44,6 @@ class ChildProcess(Protocol):
 
     def wait(self) -> int:
         """Reap the exited process: its exit code (negative: the signal that killed it)."""
-
-
-class Then(StrEnum):
-    """What to do once a commanded stop has completed."""
-
-    NOTHING = ""
-    #: Start again (``ctl restart``, or restarted with its group without counting as a failure).
-    START = "start"
 
 
 @dataclass(eq=False)
@@ -76,13 +75,12 @@ class Child:
     #: as text -> count; empty: none such, or none injected yet).
     faults_used: dict[str, int] = field(default_factory=dict)
     state: ChildState = ChildState.STOPPED
-    #: Whether supervision should keep it running (false: stopped by command, or given up).
-    want: bool = True
+    #: What supervision wants of it (run it, leave it stopped, ...; see :class:`Goal`).
+    goal: Goal = Goal.RUN
     proc: ChildProcess | None = None
     started_at: float = 0.0
     ready_at: float = 0.0
     restarts: int = 0
-    then: Then = Then.NOTHING
     last_exit: str = ""
     #: The last heartbeat of the present process (None: none yet).
     heartbeat: Heartbeat | None = None
@@ -92,12 +90,11 @@ class Child:
     kill_reason: str = ""
     #: Peak resident memory of the last process, once reaped (MiB; None: unknown).
     peak_rss_mb: float | None = None
-    restarting: bool = False
     watch: LivenessWatch | None = None
-    #: Being removed from the site (``ctl remove``, ``ctl reload``); run once it is gone.
-    removing: bool = False
+    #: Run once it is gone, when it is being removed from the site (``ctl remove``, reload).
     on_removed: Callable[[], None] | None = None
-    #: Held stopped (SIGSTOP) by fault injection's slow spawn until it is continued.
+    #: Its process is held stopped (SIGSTOP) by fault injection's slow spawn until it is
+    #: continued: a condition of the process (reset at each spawn), not of the child's life.
     held: bool = False
     #: The counters of this actor's earlier processes, summed (see :meth:`totals`).
     carried: dict[str, int] = field(default_factory=dict)
@@ -122,9 +119,24 @@ class Child:
         """Whether a process of this child exists (starting, running or stopping)."""
         return self.proc is not None
 
+    @property
+    def wanted(self) -> bool:
+        """Whether supervision starts it when it is stopped (its goal is to run)."""
+        return self.goal in WANTED
+
+    @property
+    def removing(self) -> bool:
+        """Whether it is leaving the site."""
+        return self.goal is Goal.REMOVE
+
     def move(self, transition: Transition) -> None:
         """Take *transition* (see :mod:`supervisor.core.lifecycle`)."""
         self.state = next_state(self.name, self.state, transition)
+
+    def order(self, order: Order) -> Goal:
+        """Change the goal by *order* (see :mod:`supervisor.core.lifecycle`); the goal it had."""
+        before, self.goal = self.goal, next_goal(self.goal, order)
+        return before
 
     def started(self, proc: ChildProcess, now: float) -> None:
         """*proc* is this child's new process, started at *now*."""

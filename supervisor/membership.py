@@ -19,7 +19,7 @@ from typing import Any
 
 from actors.site import ConfigError, SiteConfig, file_etag, load_site
 from supervisor.children import Child
-from supervisor.core.lifecycle import ChildState, Transition
+from supervisor.core.lifecycle import ChildState, Order, Transition
 from supervisor.core.protocol import ProtocolError, Request, encode_error, encode_result
 from supervisor.core.site_events import Added, Removed, SiteEvent, SwapFailed, Swapped
 from supervisor.inspect import ActorFacts, Inspection, SiteFacts
@@ -181,7 +181,7 @@ class Membership:
                 sup.events.log.info(
                     "added; waiting for its after list", actor=name, blocked=blocked
                 )
-            if child.want:
+            if child.wanted:
                 sup.wait_for(child, identity, req.id, ChildState.RUNNING)
             else:  # autostart = false: added, stopped until started
                 sup.reply(identity, encode_result(req.id, child.status(sup.loop.clock())))
@@ -206,8 +206,7 @@ class Membership:
                     "failed", f"actor {child.name!r} is in the after list of {', '.join(users)}"
                 )
             sup.wait_for(child, identity, req_id, ChildState.STOPPED)
-        child.want = False
-        child.removing = True
+        child.order(Order.REMOVE)
         child.on_removed = then
         if child.alive:
             sup.terminate(child)

@@ -20,8 +20,8 @@ from typing import Any, Final
 
 from actors.core.control import Exit
 from actors.site import SiteConfig
-from supervisor.children import Child, Then, Waiter, actor_argv, broker_argv
-from supervisor.core.lifecycle import ChildState, Transition
+from supervisor.children import Child, Waiter, actor_argv, broker_argv
+from supervisor.core.lifecycle import AfterExit, ChildState, Goal, Order, Transition, after_exit
 from supervisor.core.liveness import Limits, LivenessWatch
 from supervisor.core.policy import (
     ActorExited,
@@ -111,7 +111,8 @@ class Supervision:
             child = self.actors.get(name)
             if child is None:
                 child = Child(name, "actor", actor_argv(name, path))
-                child.want = site.actors[name].autostart
+                if not site.actors[name].autostart:
+                    child.order(Order.STOP)
                 if name in self.added:
                     child.extra = ["--table", json.dumps(self.added[name])]
             child.class_path = site.actors[name].class_path
@@ -203,8 +204,7 @@ class Supervision:
                 startup_ms=round((child.ready_at - child.started_at) * 1000, 1),
             )
         )
-        if child.restarting:
-            child.restarting = False
+        if child.order(Order.READY) is Goal.RECOVER:
             self.events.emit(
                 Restarted(actor=child.name, kind=child.kind, pid=child.pid, restarts=child.restarts)
             )
@@ -222,7 +222,7 @@ class Supervision:
         due = [
             child
             for child in self.actors.values()
-            if child.want and child.state is ChildState.STOPPED and not self.blocked(child)
+            if child.wanted and child.state is ChildState.STOPPED and not self.blocked(child)
         ]
         if due:
             self.spawn(*due)
@@ -278,7 +278,9 @@ class Supervision:
                     record=record,
                 )
             )
-        if child.removing and not self.shutting_down:
+        after = after_exit(child.goal, event.commanded)
+        child.order(Order.EXIT)
+        if after is AfterExit.FORGET and not self.shutting_down:
             self.on_removed(child)
             return
         self.answer(child)
@@ -287,13 +289,9 @@ class Supervision:
         elif child is self.broker:
             if not event.commanded:
                 self._restart_broker(event)
-        elif event.commanded:
-            then, child.then = child.then, Then.NOTHING
-            if then is Then.START:
-                child.want = True
+        elif after is AfterExit.START_DUE:
             self.spawn_due()
         else:
-            child.then = Then.NOTHING
             self._fail_early(child)
             self._decide(child, event)
             self.answer(child)  # not restarted (temporary, gave up): its waiters hear it now
@@ -310,13 +308,13 @@ class Supervision:
         running = [n for n, c in self.actors.items() if c.alive]
         decision = self.policy.exited(event, running)
         if isinstance(decision, Ignore):
-            child.want = False
+            child.order(Order.STOP)
             self.events.log.info("not restarting", actor=child.name, why=decision.why)
         elif isinstance(decision, Restart):
             self._restart(child, decision)
         elif isinstance(decision, GiveUp):
             child.move(Transition.GIVE_UP)
-            child.want = False
+            child.order(Order.STOP)
             self.events.emit(GaveUp(actor=child.name, kind=child.kind, reason=decision.reason))
         elif isinstance(decision, Escalate):
             self.events.emit(Escalated(actor=child.name, kind=child.kind, reason=decision.reason))
@@ -352,11 +350,11 @@ class Supervision:
     def _restart(self, failed: Child, decision: Restart) -> None:
         failed.restarts += 1
         self.count(failed.name, "restart")
-        failed.restarting = True
+        failed.order(Order.RECOVER)
         for name in decision.names:
             other = self.actors[name]
             if other is not failed and other.alive:
-                other.then = Then.START  # restarted with the group, not counted as a failure
+                other.order(Order.RESTART)  # restarted with the group, not counted as a failure
                 self.terminate(other)
         failed.move(Transition.BACK_OFF)
         self.events.emit(
@@ -405,7 +403,7 @@ class Supervision:
         self.events.log.info("site shutting down", reason=reason)
         self.events.emit(ShuttingDown(reason=reason))
         for child in self.actors.values():
-            child.want = False
+            child.order(Order.STOP)
             if child.state is ChildState.BACKOFF:
                 child.move(Transition.RESET)
         self.shutdown_step()
@@ -458,7 +456,7 @@ class Supervision:
         for w in child.waiters:
             if child.state is w.until:
                 self.reply(w.identity, encode_result(w.request_id, child.status(self.loop.clock())))
-            elif child.state in (ChildState.STOPPED, ChildState.FAILED) and not child.want:
+            elif child.state in (ChildState.STOPPED, ChildState.FAILED) and not child.wanted:
                 self.reply(
                     w.identity,
                     encode_error(

@@ -253,7 +253,7 @@ def test_restart_types(tmp_path: Path, restart: str, code: int, restarted: bool)
     w.exit("c", code)
     w.advance(0)
     assert (w.child("c").state is ChildState.STARTING) is restarted
-    assert w.child("c").want is restarted
+    assert w.child("c").wanted is restarted
 
 
 def test_stop_timeout_kills_with_sigkill(tmp_path: Path) -> None:

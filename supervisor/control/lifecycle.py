@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from supervisor.children import Then
-from supervisor.core.lifecycle import ChildState, Transition
+from supervisor.core.lifecycle import ChildState, Order, Transition
 from supervisor.core.protocol import ProtocolError, Request, encode_result
 
 if TYPE_CHECKING:
@@ -20,7 +19,7 @@ def stop(ctl: Controller, identity: bytes, req: Request) -> None:
     """Stop the actor for good (until started again)."""
     sup = ctl.supervision
     child = ctl.actor(req)
-    child.want = False
+    child.order(Order.STOP)
     if not child.alive:
         if child.state is ChildState.BACKOFF:
             child.move(Transition.RESET)
@@ -48,10 +47,10 @@ def _start(ctl: Controller, identity: bytes, req: Request, *, restart: bool) -> 
         raise ProtocolError(
             "failed", f"actor {child.name!r} starts after {blocked}, which is not running"
         )
-    child.want = True
+    child.order(Order.START)
     sup.wait_for(child, identity, req.id, ChildState.RUNNING, early=ctl.inside.asked(identity))
     if restart and child.alive:
-        child.then = Then.START
+        child.order(Order.RESTART)
         sup.terminate(child)
     elif child.state is ChildState.RUNNING:
         sup.answer(child)

@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import psutil
 
@@ -30,6 +30,7 @@ from supervisor.core.lifecycle import (
     next_state,
 )
 from supervisor.core.liveness import LivenessWatch
+from supervisor.core.status import ChildStatus
 
 
 class ChildProcess(Protocol):
@@ -190,27 +191,27 @@ class Child:
                 out[key] = out.get(key, 0) + n
         return out
 
-    def status(self, now: float) -> dict[str, Any]:
-        """The record ``ctl status`` shows for this child."""
+    def status(self, now: float) -> ChildStatus:
+        """What ``ctl status`` shows for this child."""
         beat = self.heartbeat
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "class": self.class_path,
-            "state": str(self.state),
-            "pid": self.pid,
-            "restarts": self.restarts,
-            "uptime": round(now - self.started_at, 3) if self.alive else None,
-            "last_exit": self.last_exit or None,
-            "stats": beat.stats if beat else {},
-            "heartbeat_age": round(now - self.heartbeat_at, 3) if self.heartbeat_at else None,
-            "metrics": beat.metrics if beat else {},
-            "topics": beat.topics if beat else {},
-            "inputs": beat.inputs if beat else {},
-            "calls": beat.calls if beat else {},
-            "faults": beat.faults if beat else {},
-            "totals": self.totals(),
-        }
+        return ChildStatus(
+            name=self.name,
+            kind=self.kind,
+            cls=self.class_path,
+            state=str(self.state),
+            pid=self.pid,
+            restarts=self.restarts,
+            uptime=round(now - self.started_at, 3) if self.alive else None,
+            last_exit=self.last_exit or None,
+            heartbeat_age=round(now - self.heartbeat_at, 3) if self.heartbeat_at else None,
+            stats=beat.stats if beat else {},
+            metrics=beat.metrics if beat else {},
+            topics=beat.topics if beat else {},
+            inputs=beat.inputs if beat else {},
+            calls=beat.calls if beat else {},
+            faults=beat.faults if beat else {},
+            totals=self.totals(),
+        )
 
 
 def actor_argv(name: str, config_path: str) -> list[str]:

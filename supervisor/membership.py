@@ -184,7 +184,7 @@ class Membership:
             if child.wanted:
                 sup.wait_for(child, identity, req.id, ChildState.RUNNING)
             else:  # autostart = false: added, stopped until started
-                sup.reply(identity, encode_result(req.id, child.status(sup.loop.clock())))
+                sup.reply(identity, encode_result(req.id, child.status(sup.loop.clock()).encode()))
             sup.events.emit(Added(actor=child.name, kind=child.kind, cls=child.class_path))
             sup.spawn_due()
 

@@ -455,7 +455,10 @@ class Supervision:
         keep = []
         for w in child.waiters:
             if child.state is w.until:
-                self.reply(w.identity, encode_result(w.request_id, child.status(self.loop.clock())))
+                self.reply(
+                    w.identity,
+                    encode_result(w.request_id, child.status(self.loop.clock()).encode()),
+                )
             elif child.state in (ChildState.STOPPED, ChildState.FAILED) and not child.wanted:
                 self.reply(
                     w.identity,

@@ -251,7 +251,7 @@ class SwapCoordinator:
         swap.phase = next_phase(swap.phase, SwapStep.TOOK_OVER)
         del self.swaps[swap.name]
         result = {
-            **child.status(self.loop.clock()),
+            **child.status(self.loop.clock()).encode(),
             "etag": self.etag_of(swap.name),
             "old_pid": swap.old_pid,
             "processed": message.processed,

@@ -15,23 +15,23 @@ from supervisor.core.lifecycle import (
     next_goal,
 )
 
-G, O = Goal, Order
+G, Do = Goal, Order
 #: Every (goal, order) that changes the goal, and the goal after it; every other pair
 #: leaves the goal as it is.
 EXPECTED: dict[tuple[Goal, Order], Goal] = {
-    (G.RUN, O.STOP): G.STOP,
-    (G.RUN, O.RESTART): G.RESTART,
-    (G.RUN, O.RECOVER): G.RECOVER,
-    (G.RUN, O.REMOVE): G.REMOVE,
-    (G.RECOVER, O.STOP): G.STOP,
-    (G.RECOVER, O.RESTART): G.RESTART,
-    (G.RECOVER, O.READY): G.RUN,  # ready after a failure: "restarted" is said now
-    (G.RECOVER, O.REMOVE): G.REMOVE,
-    (G.RESTART, O.STOP): G.STOP,
-    (G.RESTART, O.EXIT): G.RUN,  # stopped on purpose: it starts again
-    (G.RESTART, O.REMOVE): G.REMOVE,
-    (G.STOP, O.START): G.RUN,
-    (G.STOP, O.REMOVE): G.REMOVE,
+    (G.RUN, Do.STOP): G.STOP,
+    (G.RUN, Do.RESTART): G.RESTART,
+    (G.RUN, Do.RECOVER): G.RECOVER,
+    (G.RUN, Do.REMOVE): G.REMOVE,
+    (G.RECOVER, Do.STOP): G.STOP,
+    (G.RECOVER, Do.RESTART): G.RESTART,
+    (G.RECOVER, Do.READY): G.RUN,  # ready after a failure: "restarted" is said now
+    (G.RECOVER, Do.REMOVE): G.REMOVE,
+    (G.RESTART, Do.STOP): G.STOP,
+    (G.RESTART, Do.EXIT): G.RUN,  # stopped on purpose: it starts again
+    (G.RESTART, Do.REMOVE): G.REMOVE,
+    (G.STOP, Do.START): G.RUN,
+    (G.STOP, Do.REMOVE): G.REMOVE,
 }
 
 
@@ -51,8 +51,8 @@ def test_a_child_leaving_the_site_never_comes_back() -> None:
 def test_a_group_restart_does_not_start_what_an_operator_stopped() -> None:
     """ctl stop, then the group's restart before the stop completed: it stays stopped (ctl
     restart itself orders START first)."""
-    assert next_goal(G.STOP, O.RESTART) is G.STOP
-    assert next_goal(next_goal(G.STOP, O.START), O.RESTART) is G.RESTART
+    assert next_goal(G.STOP, Do.RESTART) is G.STOP
+    assert next_goal(next_goal(G.STOP, Do.START), Do.RESTART) is G.RESTART
 
 
 def test_only_running_goals_are_started() -> None:

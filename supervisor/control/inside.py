@@ -121,7 +121,7 @@ class ActorControl:
         child = ctl.actor(req)  # unknown_actor before anything is done
         self.counts["asked"] += 1
         if ask.op == "status":
-            self._answer(ask, True, self._brief(child.status(sup.loop.clock())))
+            self._answer(ask, True, self._brief(child.status(sup.loop.clock()).encode()))
             return
         sup.events.emit(Control(actor=child.name, kind=child.kind, op=ask.op, by=ask.asker))
         token = ASK_PREFIX + str(next(self._tokens)).encode()

@@ -23,7 +23,7 @@ def stop(ctl: Controller, identity: bytes, req: Request) -> None:
     if not child.alive:
         if child.state is ChildState.BACKOFF:
             child.move(Transition.RESET)
-        ctl.reply(identity, encode_result(req.id, child.status(sup.loop.clock())))
+        ctl.reply(identity, encode_result(req.id, child.status(sup.loop.clock()).encode()))
         return
     sup.wait_for(child, identity, req.id, ChildState.STOPPED)
     sup.terminate(child)

@@ -40,6 +40,7 @@ from supervisor.core.protocol import (
     request_id,
 )
 from supervisor.core.site_events import Forbidden
+from supervisor.core.status import ActorStatus, SiteStatus, SupervisorStatus
 from supervisor.faults import FaultLedger
 from supervisor.membership import Membership
 from supervisor.security import SiteSecurity
@@ -218,34 +219,38 @@ class Controller:
 
     def status(self) -> dict[str, Any]:
         """The reply to ``status``: the supervisor, the broker and every actor."""
+        return self.site_status().encode()
+
+    def site_status(self) -> SiteStatus:
+        """The supervisor, the broker and every actor, as records."""
         sup = self.supervision
         now = self.loop.clock()
         counts: dict[str, dict[str, int]] = {}
         for (name, kind), n in sup.counts.items():
             counts.setdefault(name, {})[kind] = n
-        return {
-            "site": sup.site.site.name,
-            "config": str(sup.site.path),
-            "config_etag": self.membership.config_etag,
-            "supervisor": {
-                "pid": os.getpid(),
-                "uptime": round(now - self.started, 3),
-                "state": "shutting_down" if sup.shutting_down else "running",
-                "log_lost": self.logging.file.lost if self.logging.file is not None else 0,
-                "records_failed": sup.records.failed,
-            },
-            "actors": [sup.broker.status(now)]
-            + [
-                {
-                    **c.status(now),
-                    "etag": self.swaps.etag_of(c.name),
-                    "declared_metrics": self._declared_metrics(c.name),
-                    "hal": self._hal(c.name),
-                }
+        return SiteStatus(
+            site=sup.site.site.name,
+            config=str(sup.site.path),
+            config_etag=self.membership.config_etag,
+            supervisor=SupervisorStatus(
+                pid=os.getpid(),
+                uptime=round(now - self.started, 3),
+                state="shutting_down" if sup.shutting_down else "running",
+                log_lost=self.logging.file.lost if self.logging.file is not None else 0,
+                records_failed=sup.records.failed,
+            ),
+            broker=sup.broker.status(now),
+            actors=[
+                ActorStatus(
+                    c.status(now),
+                    etag=self.swaps.etag_of(c.name),
+                    declared_metrics=self._declared_metrics(c.name),
+                    hal=self._hal(c.name),
+                )
                 for c in sup.actors.values()
             ],
-            "counts": counts,
-        }
+            counts=counts,
+        )
 
     def _hal(self, name: str) -> bool:
         """Whether actor *name*'s class owns hardware (a HAL actor)."""

@@ -121,15 +121,15 @@ def run_named(  # noqa: PLR0913 - one keyword per command-line option
         return EXIT_CONFIG
     changes: dict[str, Any] = {}
     if log_level:
-        changes["log_level"] = log_level
+        changes["log_level_override"] = log_level
     if swap:
         changes["swap"] = swap
     if retained:
         changes["retained"] = True
     if class_path:
-        changes["class_path"] = class_path
+        changes["class_override"] = class_path
     if params is not None:
-        changes["params"] = {**settings.params, **json.loads(params)}
+        changes["params_override"] = json.loads(params)
     if faults_used is not None:
         try:
             # Imported here, only when given: at the top it cost every idle actor

@@ -50,15 +50,15 @@ class FaultWiring:
         self._last_beat = last_beat
         #: The injector in force, when the rules give this actor any (None: the plain transport).
         self.faults: FaultInjector | None = None
-        self._fault_seed = config.fault_seed
+        self._fault_seed = config.site.faults.seed
         #: The rules in force (site.toml's until ``ctl fault`` changes them), paused or not.
-        self._fault_rules = (config.fault_seed, tuple(config.fault_rules), False)
+        self._fault_rules = (config.site.faults.seed, tuple(config.site.faults.rules), False)
         #: The transport was rewrapped (``ctl fault``): the loop takes its receive again.
         self.rewired = False
 
     def start(self) -> None:
         """Put site.toml's rules for this actor in force, if it has any."""
-        if self.config.fault_rules:
+        if self.config.site.faults.rules:
             self._inject_faults()
 
     def _inject_faults(
@@ -82,7 +82,7 @@ class FaultWiring:
             # The site started when its supervisor took the pid file: windows count from there.
             with contextlib.suppress(OSError):
                 started = (cfg.run_dir / "supervisor.pid").stat().st_mtime
-        chosen = list(cfg.fault_rules) if rules is None else rules
+        chosen = list(cfg.site.faults.rules) if rules is None else rules
         injector = FaultInjector(
             cfg.name,
             self._fault_seed,

@@ -60,7 +60,9 @@ class Reporter:
         self._counts = counts
         self._faults = faults
         self.started = time.monotonic()
-        self.snapshot_folder = config.snapshot_dir / config.name if config.snapshot_dir else None
+        self.snapshot_folder = (
+            config.site.snapshots.dir / config.name if config.site.snapshots.dir else None
+        )
         #: Snapshots that could not be written (a full disk, an unwritable folder).
         self.snapshots_failed = 0
         #: The lock that makes this process the one actor of its name (see claim_name).
@@ -86,7 +88,7 @@ class Reporter:
         it is)."""
         engine, transport = self._engine, self._transport
         assert engine is not None and transport is not None
-        self.next_beat = time.monotonic() + self.config.heartbeat_interval
+        self.next_beat = time.monotonic() + self.config.site.supervisor.heartbeat_interval
         transport.send(*engine.publish(self.topic, self.heartbeat(engine, state)))
 
     def beat_if_due(self, now: float) -> bool:
@@ -133,19 +135,19 @@ class Reporter:
             detail["faults"] = faults.describe()
         snap = stamp(replace(snap, detail=detail), engine.cls)
 
-        beat_at = time.monotonic() + self.config.heartbeat_interval
+        beat_at = time.monotonic() + self.config.site.supervisor.heartbeat_interval
 
         def beat() -> None:  # heartbeats go on while a large snapshot is written
             nonlocal beat_at
             if self._transport is not None and time.monotonic() >= beat_at:
-                beat_at = time.monotonic() + self.config.heartbeat_interval
+                beat_at = time.monotonic() + self.config.site.supervisor.heartbeat_interval
                 self.beat()
 
         try:
             if faults is not None and faults.write_rules and faults.write_fault("snapshot"):
                 raise OSError(errno.ENOSPC, "fault injection: no space left on device")
             path = write_snapshot(
-                self.snapshot_folder.parent, snap, self.config.snapshot_keep, progress=beat
+                self.snapshot_folder.parent, snap, self.config.site.snapshots.keep, progress=beat
             )
         except OSError as err:
             self.snapshots_failed += 1

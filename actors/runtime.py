@@ -146,7 +146,7 @@ class ActorProcess:
         """Run until stopped or failed; return the process exit code."""
         parent = die_with_parent(signal.SIGTERM)
         cfg = self.config
-        set_title(cfg.site, cfg.name + (" (new version)" if cfg.swap else ""))
+        set_title(cfg.site.site.name, cfg.name + (" (new version)" if cfg.swap else ""))
         if not cfg.swap:  # a swap's new version takes the name over once the old is gone
             try:
                 self.reporter.name_lock = claim_name(cfg.run_dir, cfg.name) if cfg.run_dir else None
@@ -155,7 +155,9 @@ class ActorProcess:
                 return Exit.ALREADY_RUNNING
         try:
             engine = self._make_engine()
-            self.durable = durable_for(cfg.name, engine, cfg.state_db, cfg.state_interval, self.log)
+            self.durable = durable_for(
+                cfg.name, engine, cfg.site.persistence.path, cfg.site.persistence.interval, self.log
+            )
         except (LoadError, ParamError, PolicyError) as exc:
             self.log.error("cannot load actor", error=str(exc))
             if cfg.swap:
@@ -168,17 +170,17 @@ class ActorProcess:
             return EXIT_FAILURE
         stack_file = self.reporter.arm_stack_dump()
         wakeup = SignalWakeup((signal.SIGTERM, signal.SIGINT))
-        sockets = SocketFactory(hwm=cfg.hwm, keys=cfg.keys)
+        sockets = SocketFactory(hwm=cfg.site.broker.hwm, keys=cfg.keys)
         link = BrokerLink(
             sockets,
-            cfg.pub_endpoint,
-            cfg.sub_endpoint,
+            cfg.site.broker.pub_connect,
+            cfg.site.broker.sub_connect,
             cfg.name,
             patterns=[*engine.subscriptions(), self.topics.control.decode()],
         )
-        if cfg.max_rss_mb is not None:  # ZeroMQ's thread and sockets exist: what is left
-            limit = hold_memory(cfg.max_rss_mb)
-            self.log.debug("memory held", max_rss_mb=cfg.max_rss_mb, rlimit_data=limit)
+        if cfg.actor.max_rss_mb is not None:  # ZeroMQ's thread and sockets exist: what is left
+            limit = hold_memory(cfg.actor.max_rss_mb)
+            self.log.debug("memory held", max_rss_mb=cfg.actor.max_rss_mb, rlimit_data=limit)
         try:
             self._collaborators(engine, Transport(link), link)
             self.core.prime = bool(cfg.retained or engine.calls.lines) and parent is not None
@@ -263,12 +265,12 @@ class ActorProcess:
 
         cfg = self.config
         return TracingConfig(
-            endpoint=cfg.otlp_endpoint,
-            site=cfg.site,
+            endpoint=cfg.site.telemetry.otlp_endpoint,
+            site=cfg.site.site.name,
             actor=cfg.name,
-            ratio=cfg.sampling,
-            resource=cfg.resource,
-            protocol=cfg.protocol,
+            ratio=cfg.site.telemetry.sampling,
+            resource=cfg.site.telemetry.resource,
+            protocol=cfg.site.telemetry.protocol,
         )
 
     def _start_telemetry(self) -> None:
@@ -278,7 +280,9 @@ class ActorProcess:
 
         engine = self.engine
         engine.tracing = Tracing(self._telemetry())
-        self.metrics = Metrics(self._telemetry(), engine, interval=self.config.metrics_interval)
+        self.metrics = Metrics(
+            self._telemetry(), engine, interval=self.config.site.telemetry.metrics_interval
+        )
         # The counts of whichever injector is in force (ctl fault may change it).
         self.metrics.faults = lambda: f.statistics() if (f := self._faults()) else {}
         self.log_export = LogExport(self._telemetry())
@@ -363,13 +367,13 @@ class ActorProcess:
     def _serve(self, link: BrokerLink, wakeup: SignalWakeup, parent: int | None) -> int:
         cfg, core = self.config, self.core
         try:
-            link.wait_connected(cfg.connect_timeout)
+            link.wait_connected(cfg.site.supervisor.ready_timeout)
         except BrokerUnreachable as exc:
             self.log.error("broker unreachable", error=str(exc))
             return EXIT_BROKER
         if wakeup.drain():
             return EXIT_OK
-        if cfg.otlp_endpoint:
+        if cfg.site.telemetry.otlp_endpoint:
             self._start_telemetry()
         try:
             self._handle(events.Connected())
@@ -382,7 +386,7 @@ class ActorProcess:
             # Past max_rss_mb: no snapshot (there is no memory for it); the supervisor
             # records the limit from the exit code.
             self._handle(events.Failed(Exit.MEMORY_LIMIT))
-            self.log.error("memory limit reached", hook=self.hook, max_rss_mb=cfg.max_rss_mb)
+            self.log.error("memory limit reached", hook=self.hook, max_rss_mb=cfg.actor.max_rss_mb)
         except Exception as exc:
             self._handle(events.Failed(EXIT_FAILURE))
             self.log.exception("unanticipated failure", hook=self.hook, error=repr(exc))

@@ -1,78 +1,52 @@
-"""What one actor process needs to know, derived from the site (shell-side record).
+"""What one actor process needs to know: the site's records of it, held, not copied (shell-side
+record).
 
-The only IO: on a secured site, an actor not handed its keys by its supervisor
-(one run by hand) reads them from the site's key folder.
+:class:`RuntimeConfig` holds the parsed :class:`~actors.site.SiteConfig` and the
+actor's name, and adds only what its command line says (a swap's new version,
+its class and params, the retained values to ask for, the keys it was handed):
+every site key is read where the site's record keeps it (``cfg.actor.late_after``,
+``cfg.site.supervisor.heartbeat_interval``), defined once with its default in
+:mod:`actors.site.schema`. The only IO: on a secured site, an actor not handed
+its keys by its supervisor (one run by hand) reads them from the site's key folder.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from actors.core.access import ACTOR
 from actors.core.engine_types import EngineConfig
 from actors.keys import ClientKeys, Identity, KeyFolder
-from actors.site import SiteConfig, import_paths
+from actors.site import ActorConfig, SiteConfig, import_paths
 from actors.site.paths import allowed_paths
+
+_MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
 class RuntimeConfig:
     """Everything one actor process needs to know."""
 
+    #: The site, as site.toml and the supervisor's additions describe it.
+    site: SiteConfig
     name: str
-    class_path: str
-    pub_endpoint: str
-    sub_endpoint: str
-    import_paths: tuple[Path, ...] = ()
-    params: dict[str, Any] = field(default_factory=dict)
-    topics: dict[str, str] = field(default_factory=dict)
-    period: float | None = None
-    heartbeat_interval: float = 1.0
-    connect_timeout: float = 10.0
-    log_level: str = "info"
-    hwm: int = 10000
-    log_dir: Path | None = None
-    run_dir: Path | None = None
-    site: str = "site"
-    otlp_endpoint: str = ""
-    sampling: float = 1.0
-    resource: dict[str, str] = field(default_factory=dict)
-    metrics_interval: float = 5.0
-    protocol: str = "http"
-    otel_log_level: str = "warning"
-    snapshot_dir: Path | None = None
-    snapshot_keep: int = 20
-    recorder: int = 100
-    recorder_bytes: int = 64 * 1024 * 1024
-    #: Seconds from publish to delivery past which a message counts as late.
-    late_after: float = 0.025
-    #: Resident memory the process may grow to (MiB; None: no limit), held by the kernel.
-    max_rss_mb: float | None = None
+    #: The CURVE keys the actor connects with on a secured site (None: no CURVE).
+    keys: ClientKeys | None = None
     #: Non-empty: this process is the new version of a hot swap (``ctl swap``).
     swap: str = ""
     #: Some Input reads a retained topic: ask the supervisor for the values at start.
     retained: bool = False
-    #: Timeout and policy of each Call, from site.toml, over the code's.
-    calls: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: Rate limits of Inputs and Outputs, from site.toml, over the code's.
-    rate_limits: dict[str, Any] = field(default_factory=dict)
-    #: site.toml gives it control rights (``self.enlil.start`` and the rest).
-    control: bool = False
-    #: The seed and rules of fault injection (``[faults]``; none by default).
-    fault_seed: int = 0
-    fault_rules: tuple[Any, ...] = ()
+    #: The command line's class, params and log level over site.toml's (a swap's new
+    #: version runs another class or params; empty: site.toml's).
+    class_override: str = ""
+    params_override: dict[str, Any] = field(default_factory=dict)
+    log_level_override: str = ""
     #: Faults the site had injected under each rule limited per site when this process
     #: was started (rule index -> count; the supervisor's ``--faults-used``).
     fault_used: dict[int, int] = field(default_factory=dict)
-    #: The CURVE keys the actor connects with on a secured site (None: no CURVE).
-    keys: ClientKeys | None = None
-    #: Where its path params may point (globs; see ``actors.site.paths``).
-    allowed_paths: tuple[str, ...] = ()
-    #: The state database of durable State, and the seconds between writes.
-    state_db: Path | None = None
-    state_interval: float = 1.0
 
     @classmethod
     def from_site(
@@ -81,63 +55,77 @@ class RuntimeConfig:
         """The runtime settings of actor *name* of *site* (KeyError if there is none); *keys*
         are those its supervisor handed it on a secured site (None: from the key folder).
         KeyProblem when the site is secured and the actor has no key."""
+        site.actors[name]
         if keys is None and site.secured:
             keys = KeyFolder(site.security.keys).client(Identity(ACTOR, name))
-        actor = site.actors[name]
-        telemetry = site.telemetry
-        return cls(
-            name=name,
-            class_path=actor.class_path,
-            pub_endpoint=site.broker.pub_connect,
-            sub_endpoint=site.broker.sub_connect,
-            import_paths=tuple(import_paths(site)),
-            params=site.actor_params(name),
-            topics=actor.topics,
-            period=actor.period,
-            heartbeat_interval=site.supervisor.heartbeat_interval,
-            connect_timeout=site.supervisor.ready_timeout,
-            log_level=actor.log_level or telemetry.log_level,
-            otel_log_level=actor.otel_log_level or telemetry.otel_log_level,
-            log_dir=site.site.run_dir / "logs",
-            run_dir=site.site.run_dir,
-            hwm=site.broker.hwm,
-            site=site.site.name,
-            otlp_endpoint=telemetry.otlp_endpoint,
-            sampling=telemetry.sampling,
-            resource=telemetry.resource,
-            metrics_interval=telemetry.metrics_interval,
-            protocol=telemetry.protocol,
-            snapshot_dir=site.snapshots.dir,
-            snapshot_keep=site.snapshots.keep,
-            recorder=actor.recorder if actor.recorder is not None else site.snapshots.inputs,
-            recorder_bytes=int(site.snapshots.recorder_mb * 1024 * 1024),
-            late_after=actor.late_after,
-            max_rss_mb=actor.max_rss_mb,
-            calls=actor.calls,
-            rate_limits=actor.rate_limits,
-            control=bool(actor.control),
-            fault_seed=site.faults.seed,
-            fault_rules=site.faults.rules,
-            keys=keys,
-            allowed_paths=allowed_paths(site),
-            state_db=site.persistence.path,
-            state_interval=site.persistence.interval,
-        )
+        return cls(site=site, name=name, keys=keys)
+
+    @property
+    def actor(self) -> ActorConfig:
+        """The actor's own table."""
+        return self.site.actors[self.name]
+
+    @property
+    def class_path(self) -> str:
+        """``module:Class`` of the actor (the command line's, else site.toml's)."""
+        return self.class_override or self.actor.class_path
+
+    @cached_property
+    def params(self) -> dict[str, Any]:
+        """The params it runs with: site.toml's, then the command line's over them."""
+        return {**self.site.actor_params(self.name), **self.params_override}
+
+    @property
+    def log_level(self) -> str:
+        """Its local log level: the command line's, its own, else the site's."""
+        return self.log_level_override or self.actor.log_level or self.site.telemetry.log_level
+
+    @property
+    def otel_log_level(self) -> str:
+        """Its OpenTelemetry log level: its own, else the site's."""
+        return self.actor.otel_log_level or self.site.telemetry.otel_log_level
+
+    @property
+    def run_dir(self) -> Path:
+        """The site's run folder."""
+        return self.site.site.run_dir
+
+    @property
+    def log_dir(self) -> Path:
+        """Where its log file goes."""
+        return self.run_dir / "logs"
+
+    @cached_property
+    def import_paths(self) -> tuple[Path, ...]:
+        """The folders its class is imported from."""
+        return tuple(import_paths(self.site))
+
+    @cached_property
+    def allowed_paths(self) -> tuple[str, ...]:
+        """Where its path params may point (globs; see ``actors.site.paths``)."""
+        return allowed_paths(self.site)
+
+    @property
+    def recorder(self) -> int:
+        """Its flight recorder's size: its own, else ``[snapshots] inputs``."""
+        own = self.actor.recorder
+        return own if own is not None else self.site.snapshots.inputs
 
     def engine_config(self) -> EngineConfig:
         """The part of these settings the actor's engine runs by."""
+        actor = self.actor
         return EngineConfig(
             name=self.name,
             params=self.params,
-            topics=self.topics,
-            period=self.period,
+            topics=actor.topics,
+            period=actor.period,
             class_path=self.class_path,
             recorder=self.recorder,
-            recorder_bytes=self.recorder_bytes,
-            late_after=self.late_after,
-            log_dir=str(self.log_dir) if self.log_dir else None,
-            run_dir=str(self.run_dir) if self.run_dir else None,
-            calls=self.calls,
-            rate_limits=self.rate_limits,
-            control=self.control,
+            recorder_bytes=int(self.site.snapshots.recorder_mb * _MIB),
+            late_after=actor.late_after,
+            log_dir=str(self.log_dir),
+            run_dir=str(self.run_dir),
+            calls=actor.calls,
+            rate_limits=actor.rate_limits,
+            control=bool(actor.control),
         )

@@ -149,11 +149,13 @@ def report_swap_failure(config: RuntimeConfig, error: str) -> None:
                 os.write(fd, error.encode())
             finally:
                 os.close(fd)
-    sockets = SocketFactory(hwm=config.hwm, keys=config.keys)
-    link = BrokerLink(sockets, config.pub_endpoint, config.sub_endpoint, config.name)
+    sockets = SocketFactory(hwm=config.site.broker.hwm, keys=config.keys)
+    link = BrokerLink(
+        sockets, config.site.broker.pub_connect, config.site.broker.sub_connect, config.name
+    )
     try:
         # Short: the file above already says it, the message only says it sooner.
-        link.wait_connected(min(config.connect_timeout, _REPORT_WAIT))
+        link.wait_connected(min(config.site.supervisor.ready_timeout, _REPORT_WAIT))
         reply = ControlTopics.of(config.name, swap=True).reply.decode()
         link.publish(reply, TookOver(ok=False, error=error).encode())
     except BrokerUnreachable:

@@ -260,7 +260,7 @@ def _warm_up_config(config_path: str) -> None:
         for _ in range(3):
             site = load_site(config_path)
             for name in list(site.actors)[:20]:
-                RuntimeConfig.from_site(site, name)
+                RuntimeConfig.from_site(site, name).engine_config()
     except Exception:  # noqa: BLE001 - only a warm-up: the child reports config errors itself
         return
     set_title(site.site.name, "zygote")

@@ -113,19 +113,12 @@ class RuntimeConfig:
 
     def engine_config(self) -> EngineConfig:
         """The part of these settings the actor's engine runs by."""
-        actor = self.actor
         return EngineConfig(
-            name=self.name,
+            actor=self.actor,
             params=self.params,
-            topics=actor.topics,
-            period=actor.period,
             class_path=self.class_path,
             recorder=self.recorder,
             recorder_bytes=int(self.site.snapshots.recorder_mb * _MIB),
-            late_after=actor.late_after,
             log_dir=str(self.log_dir),
             run_dir=str(self.run_dir),
-            calls=actor.calls,
-            rate_limits=actor.rate_limits,
-            control=bool(actor.control),
         )

@@ -25,11 +25,12 @@ def per_message(mode: str, count: int, endpoint: str) -> float:
     from actors.core.engine import ActorEngine
     from actors.core.engine_types import EngineConfig
     from actors.core.wire import encode_envelope
+    from actors.site.parse import actor_record
     from actors.telemetry import Tracing, TracingConfig
 
     engine = ActorEngine(
         Relay,
-        EngineConfig("relay", {}, {}, None, recorder=0),
+        EngineConfig(actor_record("relay"), {}, "", recorder=0, recorder_bytes=0),
         wall_ns=time.time_ns,
         monotonic=time.monotonic,
     )

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from actors.site import SiteConfig, connect_address
+from actors.site.actor_keys import ACTOR_KEYS
 from actors.site.parse import actor_keys
-from actors.site.schema import ACTOR_KEYS
 from supervisor import cli_faults
 from supervisor.cli_format import EXIT_FORBIDDEN, format_state, format_status, unreachable_exit
 from supervisor.client import ControlClient, ControlError, ControlTimeout, listening

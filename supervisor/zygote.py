@@ -220,10 +220,13 @@ def _warm_up() -> None:
     from actors.core.engine import ActorEngine  # noqa: PLC0415
     from actors.core.engine_types import EngineConfig  # noqa: PLC0415
     from actors.core.wire import encode_envelope  # noqa: PLC0415
+    from actors.site.parse import actor_record  # noqa: PLC0415
 
     engine = ActorEngine(
         _WarmUp,
-        EngineConfig(name="warm", params={}, topics={}, period=None),
+        EngineConfig(
+            actor_record("warm"), params={}, class_path="", recorder=100, recorder_bytes=1 << 20
+        ),
         wall_ns=time.time_ns,
         monotonic=time.monotonic,
         log=structlog.get_logger(),

@@ -114,17 +114,38 @@ def test_readmes_first_screen_is_a_newcomers_path() -> None:
     assert at == sorted(at)
 
 
-@pytest.mark.parametrize("table", ["actors.NAME", "supervisor"])
-def test_the_keys_rows_are_made_from_their_definitions(table: str) -> None:
-    """The reference's ``[actors.NAME]`` and ``[supervisor]`` rows are the schema's
-    (``actors/site/schema.py``): a key's doc, default or range changed there and not here
-    fails, and the schema holds every key the parser takes."""
-    from actors.site.schema import ACTOR_KEYS, SUPERVISOR_KEYS, reference_rows
+#: The reference's blocks of rows made from the key definitions, and their tables.
+BLOCKS = {
+    "the site's shared tables'": (
+        "site",
+        "broker",
+        "telemetry",
+        "snapshots",
+        "web",
+        "faults",
+        "security",
+        "persistence",
+    ),
+    "the [supervisor]": ("supervisor",),
+    "the [actors.NAME]": ("actors.NAME",),
+}
 
-    keys = ACTOR_KEYS if table == "actors.NAME" else SUPERVISOR_KEYS
+
+@pytest.mark.parametrize("block", list(BLOCKS))
+def test_the_keys_rows_are_made_from_their_definitions(block: str) -> None:
+    """The site.toml reference's rows are the key definitions' (``actors/site/actor_keys.py``
+    and ``site_keys.py``): a key's doc, default or range changed there and not here fails,
+    and the definitions hold every key the parser takes, of every table."""
+    from actors.site.schema import reference_rows
+    from actors.site.site_keys import TABLES
+
     page = (REFERENCE / "site-toml.md").read_text()
-    begin = f"<!-- the [{table}] keys, from actors/site/schema.py -->\n"
-    block = page[page.index(begin) + len(begin) : page.index(f"\n<!-- end of the [{table}]")]
+    begin = page.index(f"<!-- {block} keys, from actors/site/")
+    begin = page.index("\n", begin) + 1
+    text = page[begin : page.index(f"\n<!-- end of {block} keys")]
     header = "| key | default | meaning |\n|---|---|---|\n"
-    assert block == header + reference_rows(keys, table), "regenerate: schema.reference_rows()"
-    assert [k.name for k in keys] == list(site_keys()[table])
+    rows = "\n".join(reference_rows(TABLES[table], table) for table in BLOCKS[block])
+    assert text == header + rows, "regenerate: actors.site.schema.reference_rows()"
+    assert set(TABLES) == {t for tables in BLOCKS.values() for t in tables}
+    for table in BLOCKS[block]:
+        assert [k.name for k in TABLES[table]] == list(site_keys()[table])

@@ -35,6 +35,7 @@ PURE = {
         "actors.core.topics",
         "actors.core.faults",
         "actors.core.access",
+        "actors.core.actor_config",
     ),
     "actors.core": ("actors.core",),
     "supervisor.core": ("supervisor.core", "actors.core", "actors.site.model"),

@@ -81,11 +81,12 @@ class ActorEngine:
         memory = Memory(self.spec)
         self._encode = envelope_encoder()
         self._recording = config.recorder > 0
-        self.period = config.period if config.period is not None else cls.period
+        site = config.actor  # the site's record of this actor
+        self.period = site.period if site.period is not None else cls.period
         self._wall_ns = wall_ns
         self._monotonic = monotonic
         self._log = log if log is not None else structlog.get_logger().bind(actor=config.name)
-        params, routes = resolve_instance(cls, config.name, config.params, config.topics)
+        params, routes = resolve_instance(cls, config.name, config.params, site.topics)
         self.topics = routes.topics
         #: Every topic (or family) each Input reads and each Output may publish on.
         self.all_topics = routes.all_topics
@@ -96,7 +97,7 @@ class ActorEngine:
         self._output_topics = {name: self.topics[name].encode() for name in self.spec.outputs}
         self._required = {name for name, var in self.spec.inputs.items() if var.default is MISSING}
         self._counts = dict.fromkeys(COUNTERS, 0)
-        self._late_ns = int(config.late_after * 1e9)
+        self._late_ns = int(site.late_after * 1e9)
         self._sequences = Sequences()
         self._seq_out = self._sequences.outgoing
         self._seq_in = self._sequences.incoming
@@ -168,7 +169,7 @@ class ActorEngine:
         self._special = self.rpc.special
         self.limits = RateLimits(
             self.spec,
-            config.rate_limits,
+            site.rate_limits,
             schedule=self.schedule,
             monotonic=monotonic,
             values=actor.__dict__,

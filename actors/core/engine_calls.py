@@ -38,7 +38,7 @@ from actors.core.calls import (
 )
 from actors.core.control_calls import CONTROL_CALL, control_call, control_request
 from actors.core.declarations import NAME_FIELD, ActorSpec
-from actors.core.engine_types import CURRENT_TRACE, Tracer
+from actors.core.engine_types import CURRENT_TRACE, EngineConfig, Tracer
 from actors.core.recorder import FlightRecorder
 from actors.core.requests import ReplyCache
 from actors.core.resilience import Fallback
@@ -153,7 +153,7 @@ class Rpc:
         self,
         host: RpcHost,
         spec: ActorSpec,
-        config: Any,
+        config: EngineConfig,
         *,
         actor: Actor,
         counts: dict[str, int],
@@ -190,9 +190,9 @@ class Rpc:
         )
         lines = {
             name: CallLine(spec.calls[name], policy, timeout, self.name)
-            for name, (policy, timeout) in resolve_calls(spec, config.calls).items()
+            for name, (policy, timeout) in resolve_calls(spec, config.actor.calls).items()
         }
-        control = config.control
+        control = bool(config.actor.control)
         if control:
             decl = control_call()
             lines[CONTROL_CALL] = CallLine(decl, decl.policy, decl.timeout)

@@ -180,7 +180,7 @@ class StateKeeper:
             reason=reason,
             time=self._now(),
             params=dict(self.params),
-            topics=dict(self.config.topics),
+            topics=dict(self.config.actor.topics),
             period=self.period,
             initial=self.recorder.initial(),
             events=events,

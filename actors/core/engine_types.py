@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final, Protocol
+
+from actors.core.actor_config import ActorConfig
 
 #: The W3C traceparent of the step running now in this thread, if it is traced: log
 #: records pick it up (actors.logs), so a step's logs carry its trace and span ids.
@@ -23,29 +25,29 @@ class Tracer(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
-    """How one actor instance is set up: its name, params, topic remaps and period."""
+    """How one actor instance runs: the site's record of it (held, not copied: each of its
+    keys is defined once, with its default, in :mod:`actors.site.actor_keys`) and what
+    the process resolved from the rest of the site."""
 
-    name: str
+    #: The site's ``[actors.NAME]`` record.
+    actor: ActorConfig
+    #: The params it runs with (the site's, the status actor's ``watch``, a swap's).
     params: Mapping[str, Any]
-    topics: Mapping[str, str]
-    period: float | None
-    class_path: str = ""
-    recorder: int = 100
-    #: Bytes of recorded messages kept at most (the recorder's second bound).
-    recorder_bytes: int = 64 * 1024 * 1024
-    #: Seconds from publish to delivery past which a message counts as ``late``.
-    late_after: float = 0.025
+    #: ``module:Class`` it runs (a swap's new version may run another).
+    class_path: str
+    #: Events in its flight recorder (its own ``recorder``, else ``[snapshots] inputs``)
+    #: and bytes of recorded messages at most (``[snapshots] recorder_mb``).
+    recorder: int
+    recorder_bytes: int
     log_dir: str | None = None
     run_dir: str | None = None
     #: Seed of the actor's random source (``self.enlil.random``); None: from the OS.
     seed: int | None = None
-    #: Per declared Call, what site.toml changes of its timeout and policy.
-    calls: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    #: Per Input or Output, what site.toml changes of its rate limit (or false: none).
-    rate_limits: Mapping[str, Any] = field(default_factory=dict)
-    #: Whether site.toml gives the actor control rights: it gets a call line to the
-    #: supervisor (``self.enlil.start`` and the rest; see :mod:`actors.core.control_calls`).
-    control: bool = False
+
+    @property
+    def name(self) -> str:
+        """The actor's name."""
+        return self.actor.name
 
 
 @dataclass(frozen=True, slots=True)

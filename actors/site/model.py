@@ -13,14 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from actors.core.access import ControlRights, Rights
+from actors.core.access import Rights
+from actors.core.actor_config import ActorConfig
 from actors.core.faults import FaultRule
+from actors.site.schema import CURVE_MODES, LOG_LEVELS, default
+from actors.site.site_keys import FAULTS_KEYS, PERSISTENCE_KEYS, SECURITY_KEYS, WEB_KEYS
 
-STRATEGIES: Final = ("one_for_one", "one_for_all", "rest_for_one")
-RESTART_TYPES: Final = ("permanent", "transient", "temporary")
-ESCALATIONS: Final = ("shutdown", "give_up")
-LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
-SPAWN_MODES: Final = ("zygote", "plain")
+# Read from here too: the site layer's constants and its record of one actor.
+__all__ = ["CURVE_MODES", "LOG_LEVELS", "ActorConfig"]
+
 #: The built-in status actor, whose ``watch`` param defaults to the actors marked ``status``.
 STATUS_CLASS: Final = "actors.builtin:Status"
 #: Longest path a Unix domain socket may have on Linux (sun_path less the NUL).
@@ -94,8 +95,8 @@ class SupervisorConfig:
     spawn: str
     #: Requests a second one control connection may send (``rate_limited`` beyond), and
     #: how many at once.
-    control_rate: float = 1000.0
-    control_burst: int = 2000
+    control_rate: float
+    control_burst: int
 
     @property
     def control_connect(self) -> str:
@@ -110,11 +111,11 @@ class TelemetryConfig:
     log_level: str
     otel_log_level: str
     otlp_endpoint: str
-    protocol: str = "http"
-    sampling: float = 1.0
-    resource: dict[str, str] = field(default_factory=dict)
-    metrics_interval: float = 5.0
-    prometheus: str = ""
+    protocol: str
+    sampling: float
+    resource: dict[str, str]
+    metrics_interval: float
+    prometheus: str
 
 
 @dataclass(frozen=True)
@@ -125,47 +126,14 @@ class SnapshotConfig:
     keep: int
     inputs: int
     #: MiB of recorded messages an actor's flight recorder keeps at most.
-    recorder_mb: float = 64.0
-
-
-@dataclass(frozen=True)
-class ActorConfig:
-    """``[actors.NAME]``: one actor instance of the site."""
-
-    name: str
-    class_path: str
-    period: float | None
-    restart: str
-    escalate: str
-    after: tuple[str, ...]
-    params: dict[str, Any] = field(default_factory=dict)
-    topics: dict[str, str] = field(default_factory=dict)
-    log_level: str | None = None
-    otel_log_level: str | None = None
-    recorder: int | None = None
-    hang_timeout: float | None = None
-    max_rss_mb: float | None = None
-    max_cpu_percent: float | None = None
-    cpu_window: float = 10.0
-    #: Seconds a message may take from its publish to its delivery before it counts as
-    #: ``late`` (in the actor's statistics).
-    late_after: float = 0.025
-    status: bool = False
-    #: ``[actors.NAME.calls.CALL]``: timeout and policy of each Call, over the code's.
-    calls: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: ``[actors.NAME.rate_limits]``: rate limits of Inputs and Outputs, over the code's.
-    rate_limits: dict[str, Any] = field(default_factory=dict)
-    #: ``control``: the actors it may start, stop, restart or ask the status of.
-    control: ControlRights = field(default_factory=ControlRights)
-    #: ``autostart``: started with the site (else only by ``ctl start`` or another actor).
-    autostart: bool = True
+    recorder_mb: float
 
 
 @dataclass(frozen=True)
 class FaultsConfig:
     """``[faults]``: the seed and the rules of fault injection (none by default)."""
 
-    seed: int = 0
+    seed: int = default(FAULTS_KEYS, "seed")
     rules: tuple[FaultRule, ...] = ()
 
 
@@ -174,14 +142,14 @@ class WebConfig:
     """``[web]``: the live web view (off unless ``listen`` is set)."""
 
     #: host:port the view listens on ("": no view).
-    listen: str = ""
+    listen: str = default(WEB_KEYS, "listen")
     #: The token that reads and acts ("": a new one at each start, printed with the URL
     #: and written to ``token_file``).
-    token: str = ""
+    token: str = default(WEB_KEYS, "token")
     #: host:port of the Foxglove WebSocket endpoint the view serves too ("": none).
-    foxglove: str = ""
+    foxglove: str = default(WEB_KEYS, "foxglove")
     #: A token that only reads (the view, the Foxglove endpoint; "": none).
-    read_token: str = ""
+    read_token: str = default(WEB_KEYS, "read_token")
     #: Where the supervisor writes the token, owner-only (``<run_dir>/web.token`` by default).
     token_file: Path = Path("web.token")
     #: Origins let in besides the view's own, e.g. ``https://app.foxglove.dev``.
@@ -195,24 +163,20 @@ class PersistenceConfig:
     #: The state database (SQLite, WAL); ``<run_dir>/state.db`` by default.
     path: Path = Path("state.db")
     #: Seconds between two writes of an actor's changed durable values, at most.
-    interval: float = 1.0
-
-
-#: ``[security] curve``: on when an endpoint is tcp:// ("auto"), always ("on"), never ("off").
-CURVE_MODES: Final = ("auto", "on", "off")
+    interval: float = default(PERSISTENCE_KEYS, "interval")
 
 
 @dataclass(frozen=True)
 class SecurityConfig:
     """``[security]``: CURVE keys, roles of tools and access rules (see README)."""
 
-    curve: str = "auto"
+    curve: str = default(SECURITY_KEYS, "curve")
     #: The key folder (absolute; ``keys`` beside site.toml by default).
     keys: Path = Path("keys")
     #: Per-message access checks in the broker (on a secured site).
-    checks: bool = True
+    checks: bool = default(SECURITY_KEYS, "checks")
     #: Role of a tool key that ``roles`` does not name.
-    default_role: str = "read"
+    default_role: str = default(SECURITY_KEYS, "default_role")
     #: ``[security.roles]``: tool name -> role (``operator`` and ``web``, the web view's,
     #: are ``admin`` unless named).
     roles: dict[str, str] = field(default_factory=dict)

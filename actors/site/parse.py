@@ -15,9 +15,10 @@ import math
 from pathlib import Path
 from typing import Any, Final
 
+from actors.core.access import ControlRights
 from actors.core.topics import TopicError, check_topic
+from actors.site.actor_keys import ACTOR_KEYS, SUPERVISOR_KEYS
 from actors.site.model import (
-    LOG_LEVELS,
     MAX_IPC_PATH,
     ActorConfig,
     BrokerConfig,
@@ -30,11 +31,9 @@ from actors.site.model import (
     SupervisorConfig,
     TelemetryConfig,
 )
-from actors.site.schema import ACTOR_KEYS, SUPERVISOR_KEYS, Key
+from actors.site.schema import REQUIRED, Key
 from actors.site.sections import (
     MAX_PORT,
-    SECURITY_KEYS,
-    WEB_KEYS,
     check_after,
     check_control,
     control_rights,
@@ -44,42 +43,24 @@ from actors.site.sections import (
     parse_web,
     port_ok,
 )
+from actors.site.site_keys import (
+    BROKER_KEYS,
+    PERSISTENCE_KEYS,
+    SITE_KEYS,
+    SNAPSHOT_KEYS,
+    TABLES,
+    TELEMETRY_KEYS,
+)
 
-# key -> (expected python types, default); a default of ... means required.
-_SITE_KEYS: Final = {"name": (str, ...), "run_dir": (str, "run"), "python_path": (list, [])}
-_BROKER_KEYS: Final = {"pub": (str, ""), "sub": (str, ""), "hwm": (int, 10000)}
-_SUPERVISOR_KEYS: Final = {k.name: (k.types, k.default) for k in SUPERVISOR_KEYS}
-_PERSISTENCE_KEYS: Final = {"path": (str, ""), "interval": ((int, float), 1.0)}
-_SNAPSHOT_KEYS: Final = {
-    "dir": (str, ""),
-    "keep": (int, 20),
-    "inputs": (int, 100),
-    "recorder_mb": ((int, float), 64),
-}
-_TELEMETRY_KEYS: Final = {
-    "log_level": (str, "info"),
-    "otel_log_level": (str, "warning"),
-    "otlp_endpoint": (str, ""),
-    "protocol": (str, "http"),
-    "sampling": ((int, float), 1.0),
-    "resource": (dict, {}),
-    "metrics_interval": ((int, float), 5.0),
-    "prometheus": (str, ""),
-}
-#: ``[actors.NAME]``'s keys (each defined once in :mod:`actors.site.schema`).
-_ACTOR_KEYS: Final[dict[str, tuple[Any, Any]]] = {k.name: (k.types, k.default) for k in ACTOR_KEYS}
-_TABLES: Final = {
-    "site",
-    "broker",
-    "supervisor",
-    "telemetry",
-    "snapshots",
-    "actors",
-    "faults",
-    "web",
-    "security",
-    "persistence",
-}
+
+def _schema(keys: tuple[Key, ...]) -> dict[str, tuple[Any, Any]]:
+    """key -> (expected python types, default), as :meth:`_Collector.table` checks them."""
+    return {k.name: (k.types, k.default) for k in keys}
+
+
+#: ``[actors.NAME]``'s keys (each defined once in :mod:`actors.site.actor_keys`).
+_ACTOR_KEYS: Final[dict[str, tuple[Any, Any]]] = _schema(ACTOR_KEYS)
+_TABLES: Final = {*(t for t in TABLES if "." not in t), "actors"}
 
 
 def site_keys() -> dict[str, tuple[str, ...]]:
@@ -87,19 +68,8 @@ def site_keys() -> dict[str, tuple[str, ...]]:
     ``faults.rules`` for each rule's): what the reference documents."""
     from actors.core.faults import RULE_KEYS  # noqa: PLC0415 - the core's, not the parser's
 
-    return {
-        "site": tuple(_SITE_KEYS),
-        "broker": tuple(_BROKER_KEYS),
-        "supervisor": tuple(_SUPERVISOR_KEYS),
-        "telemetry": tuple(_TELEMETRY_KEYS),
-        "snapshots": tuple(_SNAPSHOT_KEYS),
-        "persistence": tuple(_PERSISTENCE_KEYS),
-        "web": tuple(WEB_KEYS),
-        "security": tuple(SECURITY_KEYS),
-        "faults": ("seed", "rules"),
-        "faults.rules": tuple(RULE_KEYS),
-        "actors.NAME": tuple(_ACTOR_KEYS),
-    }
+    keys = {table: tuple(k.name for k in defined) for table, defined in TABLES.items()}
+    return {**keys, "faults.rules": tuple(RULE_KEYS)}
 
 
 def actor_keys() -> dict[str, tuple[tuple[type, ...], Any]]:
@@ -107,25 +77,39 @@ def actor_keys() -> dict[str, tuple[tuple[type, ...], Any]]:
     return {key: (_tuple(types), default) for key, (types, default) in _ACTOR_KEYS.items()}
 
 
-#: The sane range of every number (``actors.*`` for each actor's), with its unit: a
-#: value outside disarms or breaks the site (nan turns checks off, inf never returns,
-#: 1e-9 s spins the supervisor, a HWM past 2**31 overflows ZeroMQ).
+#: The sane range of every number (``actors.*`` for each actor's), with its unit, as
+#: its key defines it: a value outside disarms or breaks the site (nan turns checks off,
+#: inf never returns, 1e-9 s spins the supervisor, a HWM past 2**31 overflows ZeroMQ).
 _RANGES: Final[dict[str, tuple[float, float, str]]] = {
-    "broker.hwm": (1, 100_000_000, "messages"),
-    "snapshots.keep": (1, 100_000, "files"),
-    "persistence.interval": (0.01, 3_600, "s"),
-    "snapshots.inputs": (0, 1_000_000, "messages"),
-    "snapshots.recorder_mb": (0.01, 65_536, "MiB"),
-    "telemetry.sampling": (0, 1, ""),
-    "telemetry.metrics_interval": (0.05, 86_400, "s"),
-    **{f"supervisor.{k.name}": k.bounds for k in SUPERVISOR_KEYS if k.ranged},
-    **{f"actors.{k.name}": k.bounds for k in ACTOR_KEYS if k.ranged},
+    f"{table.removesuffix('.NAME')}.{k.name}": k.bounds
+    for table, keys in TABLES.items()
+    for k in keys
+    if k.ranged
 }
 
 
 #: ``[actors.NAME]`` keys whose ActorConfig field the parser makes itself (the others go
 #: in as :func:`_typed` gives them, under their own name).
 _MADE: Final = frozenset({"class", "after", "calls", "control"})
+
+
+def actor_record(name: str, **values: Any) -> ActorConfig:
+    """The record of actor *name* from *values* (``[actors.NAME]`` keys as site.toml gives
+    them, ``class`` as ``class_path``); a key left out takes its default. The parser makes
+    every actor's record with it, after checking the values; a test's Harness makes one
+    without a site."""
+    fields = {}
+    for key in ACTOR_KEYS:
+        field = "class_path" if key.name == "class" else key.name
+        value = values.pop(field, None if key.default is REQUIRED else key.default)
+        fields[field] = _typed(key, value)
+    if values:
+        raise TypeError(f"no [actors.NAME] key {', '.join(map(repr, values))}")
+    control = fields["control"]
+    if not isinstance(control, ControlRights):
+        fields["control"], _ = ControlRights.parse(control)
+    fields["after"] = tuple(fields["after"])
+    return ActorConfig(name=name, **fields)
 
 
 def _typed(key: Key, value: Any) -> Any:
@@ -138,6 +122,19 @@ def _typed(key: Key, value: Any) -> Any:
     if isinstance(value, dict):
         return dict(value)
     return value
+
+
+def _checked(col: _Collector, data: Any, table: str, keys: tuple[Key, ...]) -> dict[str, Any]:
+    """One table checked against its keys' types, choices and ranges; its values, with
+    defaults filled in (a bad value: its default, and the problem noted)."""
+    values = col.table(data, table, _schema(keys))
+    for key in keys:
+        value = values[key.name]
+        if key.choices and value is not None:
+            col.choice(f"{table}.{key.name}", value, key.choices)
+        if key.ranged:
+            col.number(f"{table}.{key.name}", value)
+    return values
 
 
 class _Collector:
@@ -251,7 +248,7 @@ def parse_site_leniently(
             hint = difflib.get_close_matches(key, list(_TABLES), n=1)
             col.add(key, "unknown table" + (f" (did you mean [{hint[0]}]?)" if hint else ""))
     folder = path.parent
-    site = col.table(data.get("site", {}), "site", _SITE_KEYS)
+    site = _checked(col, data.get("site", {}), "site", SITE_KEYS)
     run_dir = Path(site["run_dir"]) if site["run_dir"] else Path("run")
     run_dir = (folder / run_dir).resolve() if not run_dir.is_absolute() else run_dir
     python_path = []
@@ -264,22 +261,16 @@ def parse_site_leniently(
         name=site["name"] or "site", run_dir=run_dir, python_path=tuple(python_path)
     )
 
-    b = col.table(data.get("broker", {}), "broker", _BROKER_KEYS)
+    b = _checked(col, data.get("broker", {}), "broker", BROKER_KEYS)
     broker = BrokerConfig(
         pub=_endpoint(col, "broker.pub", b["pub"], run_dir / "pub.sock"),
         sub=_endpoint(col, "broker.sub", b["sub"], run_dir / "sub.sock"),
         hwm=b["hwm"],
     )
-    col.number("broker.hwm", b["hwm"])
     if broker.pub == broker.sub:
         col.add("broker.sub", "must differ from broker.pub")
 
-    s = col.table(data.get("supervisor", {}), "supervisor", _SUPERVISOR_KEYS)
-    for spec in SUPERVISOR_KEYS:  # each key's choices and sane range, as it defines them
-        if spec.choices:
-            col.choice(f"supervisor.{spec.name}", s[spec.name], spec.choices)
-        if spec.ranged:
-            col.number(f"supervisor.{spec.name}", s[spec.name])
+    s = _checked(col, data.get("supervisor", {}), "supervisor", SUPERVISOR_KEYS)
     if s["backoff_max"] < s["backoff_initial"]:
         col.add("supervisor.backoff_max", "must not be shorter than supervisor.backoff_initial")
     supervisor = SupervisorConfig(
@@ -289,7 +280,7 @@ def parse_site_leniently(
     if supervisor.hang_timeout <= supervisor.heartbeat_interval:
         col.add("supervisor.hang_timeout", "must be longer than supervisor.heartbeat_interval")
 
-    sn = col.table(data.get("snapshots", {}), "snapshots", _SNAPSHOT_KEYS)
+    sn = _checked(col, data.get("snapshots", {}), "snapshots", SNAPSHOT_KEYS)
     snap_dir = Path(sn["dir"]) if sn["dir"] else run_dir / "snapshots"
     snapshots = SnapshotConfig(
         dir=snap_dir if snap_dir.is_absolute() else (folder / snap_dir).resolve(),
@@ -297,15 +288,8 @@ def parse_site_leniently(
         inputs=sn["inputs"],
         recorder_mb=float(sn["recorder_mb"]),
     )
-    col.number("snapshots.keep", sn["keep"])
-    col.number("snapshots.inputs", sn["inputs"])
-    col.number("snapshots.recorder_mb", sn["recorder_mb"])
 
-    t = col.table(data.get("telemetry", {}), "telemetry", _TELEMETRY_KEYS)
-    col.choice("telemetry.log_level", t["log_level"], LOG_LEVELS)
-    col.choice("telemetry.otel_log_level", t["otel_log_level"], LOG_LEVELS)
-    col.choice("telemetry.protocol", t["protocol"], ("http", "grpc"))
-    col.number("telemetry.sampling", t["sampling"])
+    t = _checked(col, data.get("telemetry", {}), "telemetry", TELEMETRY_KEYS)
     endpoint = t["otlp_endpoint"]
     if endpoint and not endpoint.startswith(("http://", "https://")):
         col.add("telemetry.otlp_endpoint", f"{endpoint!r} is not an http:// or https:// URL")
@@ -329,7 +313,6 @@ def parse_site_leniently(
             "telemetry.prometheus",
             f"{prom!r} is not host:port with a port from 1 to {MAX_PORT} (e.g. 127.0.0.1:9464)",
         )
-    col.number("telemetry.metrics_interval", t["metrics_interval"])
 
     actors_data = data.get("actors", {})
     if not isinstance(actors_data, dict):
@@ -371,11 +354,11 @@ def parse_site_leniently(
                 col.add(f"{where}.after", f"entries must be actor names, got {dep!r}")
             else:
                 after.append(dep)
-        plain = {k.name: _typed(k, a[k.name]) for k in ACTOR_KEYS if k.name not in _MADE}
-        actors[name] = ActorConfig(
-            name=name,
+        plain = {k.name: a[k.name] for k in ACTOR_KEYS if k.name not in _MADE}
+        actors[name] = actor_record(
+            name,
             class_path=class_path,
-            after=tuple(after),
+            after=after,
             calls={k: v for k, v in a["calls"].items() if isinstance(v, dict)},
             control=control_rights(col, f"{where}.control", a["control"]),
             **plain,
@@ -405,8 +388,7 @@ def parse_site_leniently(
 def _persistence(col: _Collector, data: Any, folder: Path, run_dir: Path) -> PersistenceConfig:
     """``[persistence]``: the state database's path (relative: to site.toml's folder) and
     the write interval."""
-    p = col.table(data, "persistence", _PERSISTENCE_KEYS)
-    col.number("persistence.interval", p["interval"])
+    p = _checked(col, data, "persistence", PERSISTENCE_KEYS)
     path = Path(p["path"]) if p["path"] else run_dir / "state.db"
     interval = float(p["interval"])
     if not math.isfinite(interval) or interval <= 0:

@@ -15,6 +15,7 @@ from typing import Any, Final, Protocol
 
 from actors.core.access import ROLES, AccessError, ControlRights, Rights
 from actors.core.faults import FaultError, parse_faults, parse_rule
+from actors.site import site_keys
 from actors.site.model import (
     CURVE_MODES,
     ActorConfig,
@@ -28,23 +29,12 @@ MAX_PORT: Final = 65535
 _TOKEN: Final = re.compile(r"[A-Za-z0-9._~-]+")
 _ORIGIN: Final = re.compile(r"(https?|file|app|electron)://[^\s/]*")
 #: ``[web]``'s keys, their types and defaults.
-WEB_KEYS: Final[dict[str, tuple[type, Any]]] = {
-    "listen": (str, ""),
-    "token": (str, ""),
-    "foxglove": (str, ""),
-    "read_token": (str, ""),
-    "token_file": (str, ""),
-    "origins": (list, []),
+WEB_KEYS: Final[dict[str, tuple[tuple[type, ...], Any]]] = {
+    k.name: (k.types, k.default) for k in site_keys.WEB_KEYS
 }
 #: ``[security]``'s keys, their types and defaults.
 SECURITY_KEYS: Final[dict[str, tuple[tuple[type, ...], Any]]] = {
-    "curve": ((bool, str), "auto"),
-    "keys": ((str,), "keys"),
-    "checks": ((bool,), True),
-    "default_role": ((str,), "read"),
-    "roles": ((dict,), {}),
-    "access": ((dict,), {}),
-    "paths": ((list,), []),
+    k.name: (k.types, k.default) for k in site_keys.SECURITY_KEYS
 }
 _ACCESS_KEYS: Final = ("publish", "subscribe", "deny_publish", "deny_subscribe")
 #: The shortest token accepted (characters): a short one is guessed.
@@ -118,9 +108,10 @@ def parse_web(col: Problems, data: Any, folder: Path, run_dir: Path) -> WebConfi
         if key not in WEB_KEYS:
             col.add(f"web.{key}", f"unknown key (known: {', '.join(WEB_KEYS)})")
             continue
-        kind = WEB_KEYS[key][0]
-        if not isinstance(value, kind):
-            col.add(f"web.{key}", f"expected {kind.__name__}, got {type(value).__name__}")
+        kinds = WEB_KEYS[key][0]
+        if not isinstance(value, kinds):
+            names = " or ".join(t.__name__ for t in kinds)
+            col.add(f"web.{key}", f"expected {names}, got {type(value).__name__}")
             continue
         values[key] = value
     listen = _address(col, "web.listen", values.get("listen", ""), "127.0.0.1:8080")

@@ -35,6 +35,9 @@ from actors.core.faults import Injected
 from actors.core.snapshot import Snapshot
 from actors.core.wire import Message, decode_message, encode_envelope
 from actors.faulty import FaultInjector, rules_of
+from actors.site.parse import actor_record
+from actors.site.schema import default
+from actors.site.site_keys import SNAPSHOT_KEYS
 
 #: What a fake server's handler returns to answer nothing (the call times out).
 NO_REPLY: Final = object()
@@ -89,8 +92,8 @@ class Harness:
         period: float | None = None,
         clock: FakeClock | None = None,
         start: bool = True,
-        recorder: int = 100,
-        recorder_bytes: int = 64 * 1024 * 1024,
+        recorder: int = default(SNAPSHOT_KEYS, "inputs"),
+        recorder_bytes: int = int(default(SNAPSHOT_KEYS, "recorder_mb") * 1024 * 1024),
         seed: int = 0,
         calls: Mapping[str, Mapping[str, Any]] | None = None,
         rate_limits: Mapping[str, Any] | None = None,
@@ -99,20 +102,25 @@ class Harness:
     ) -> None:
         self.clock = clock or FakeClock()
         self.name = name or cls.__name__.lower()
+        class_path = f"{cls.__module__}:{cls.__qualname__}"
         self.engine = ActorEngine(
             cls,
             EngineConfig(
-                name=self.name,
+                # The record site.toml would give it: every key not given at its default.
+                actor=actor_record(
+                    self.name,
+                    class_path=class_path,
+                    period=period,
+                    topics=dict(topics or {}),
+                    calls=dict(calls or {}),
+                    rate_limits=dict(rate_limits or {}),
+                    control=["*"] if control else [],
+                ),
                 params=dict(params or {}),
-                topics=dict(topics or {}),
-                period=period,
+                class_path=class_path,
                 recorder=recorder,
                 recorder_bytes=recorder_bytes,
-                class_path=f"{cls.__module__}:{cls.__qualname__}",
                 seed=seed,
-                calls=dict(calls or {}),
-                rate_limits=dict(rate_limits or {}),
-                control=control,
             ),
             wall_ns=self.clock.wall_ns,
             monotonic=self.clock.monotonic,

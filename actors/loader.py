@@ -1,15 +1,24 @@
-"""Finding and importing actor classes named ``module:Class`` (shell: imports files)."""
+"""Finding and importing actor classes named ``module:Class``, and making an actor process's
+engine from its settings (shell: imports files)."""
 
 from __future__ import annotations
 
 import importlib
 import sys
+import time
 import traceback
 from collections.abc import Iterable
 from importlib.machinery import PathFinder
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from actors.core.actor import Actor
+from actors.core.engine import ActorEngine
+from actors.core.params import ParamError
+from actors.site.paths import path_param_problems
+
+if TYPE_CHECKING:
+    from actors.settings import RuntimeConfig
 
 
 class LoadError(ImportError):
@@ -83,3 +92,16 @@ def load_class(class_path: str, paths: Iterable[Path] = ()) -> type[Actor]:
     if not (isinstance(cls, type) and issubclass(cls, Actor)) or cls is Actor:
         raise LoadError(f"class {class_path!r}: {attr!r} is not a subclass of actors.Actor")
     return cls
+
+
+def make_engine(cfg: RuntimeConfig, log: Any) -> ActorEngine:
+    """Load the actor's class and make its engine (and so the actor): LoadError, ParamError
+    (a path param pointing where it may not), PolicyError, or what its ``__init__`` raises."""
+    cls = load_class(cfg.class_path, cfg.import_paths)
+    # A param given at run time is checked here too, in the actor's own process.
+    spec, where = cls._enlil_spec.params, cfg.allowed_paths
+    if problems := path_param_problems(spec, cfg.params, cfg.run_dir, where):
+        raise ParamError(f"actor {cfg.name!r}: " + "; ".join(problems))
+    return ActorEngine(
+        cls, cfg.engine_config(), wall_ns=time.time_ns, monotonic=time.monotonic, log=log
+    )

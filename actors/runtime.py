@@ -46,7 +46,7 @@ from actors.core.resilience import PolicyError
 from actors.durability import Durability, DurableError, durable_for, start_durable
 from actors.fault_runtime import FaultWiring
 from actors.link import BrokerLink, BrokerUnreachable
-from actors.loader import LoadError, load_class
+from actors.loader import LoadError, make_engine
 from actors.logs import setup_logging
 from actors.priming import Priming
 from actors.process import (
@@ -60,7 +60,6 @@ from actors.process import (
 )
 from actors.reports import Reporter
 from actors.settings import RuntimeConfig
-from actors.site.paths import path_param_problems
 from actors.sockets import SocketFactory
 from actors.swapping import ControlTopics, SwapIn, report_swap_failure
 from actors.transport import Transport, sync_watches
@@ -154,7 +153,7 @@ class ActorProcess:
                 self.log.error("refused to start", error=str(exc))
                 return Exit.ALREADY_RUNNING
         try:
-            engine = self._make_engine()
+            engine = make_engine(cfg, self.log)
             self.durable = durable_for(
                 cfg.name, engine, cfg.site.persistence.path, cfg.site.persistence.interval, self.log
             )
@@ -200,18 +199,6 @@ class ActorProcess:
                 faulthandler.unregister(signal.SIGUSR1)
                 stack_file.close()
                 Path(stack_file.name).unlink(missing_ok=True)
-
-    def _make_engine(self) -> ActorEngine:
-        """Load the actor's class and make its engine (and so the actor)."""
-        cfg = self.config
-        cls = load_class(cfg.class_path, cfg.import_paths)
-        # A param given at run time is checked here too, in the actor's own process.
-        spec, where = cls._enlil_spec.params, cfg.allowed_paths
-        if problems := path_param_problems(spec, cfg.params, cfg.run_dir, where):
-            raise ParamError(f"actor {cfg.name!r}: " + "; ".join(problems))
-        return ActorEngine(
-            cls, cfg.engine_config(), wall_ns=time.time_ns, monotonic=time.monotonic, log=self.log
-        )
 
     def _collaborators(self, engine: ActorEngine, transport: Transport, link: BrokerLink) -> None:
         """Make the parts of the process, each handed what it needs."""

@@ -22,6 +22,7 @@ subscription upstream.
 from __future__ import annotations
 
 import collections
+import threading
 from typing import Any, Final, cast
 
 import msgpack
@@ -30,8 +31,7 @@ import zmq
 from actors.core.access import SUPERVISOR, SYS_ACCESS, AccessError, AccessTable
 from actors.core.wire import MESSAGE_FRAMES, WIRE_VERSION, WireError, decode_envelope
 from actors.keys import Identity
-from actors.sockets import Socket, SocketFactory
-from broker.sides import Endpoints, Worker
+from actors.sockets import Socket
 
 #: Messages (and subscriptions) handled per socket per loop turn, at most.
 BATCH: Final = 1000
@@ -54,14 +54,13 @@ def sender_prefix(name: str) -> bytes:
     return bytes([_ARRAY_OF_SIX, WIRE_VERSION]) + packed
 
 
-class CheckingForwarder(Worker):
-    """The worker thread of a checked broker: forwards what is allowed (see the module
-    docstring)."""
+class CheckingForwarder:
+    """The forwarding of a checked broker (its worker thread runs it): forwards what is
+    allowed (see the module docstring)."""
 
     manual = True
 
-    def __init__(self, sockets: SocketFactory, endpoints: Endpoints, log: Any) -> None:
-        super().__init__(sockets, endpoints, "broker-checks")
+    def __init__(self, log: Any) -> None:
         self.log = log
         self.table = AccessTable()
         #: Denied messages and subscriptions per identity (User-Id).
@@ -71,9 +70,10 @@ class CheckingForwarder(Worker):
         #: (identity, topic) allowed -> the first bytes its envelopes must have.
         self._senders: dict[tuple[str, bytes], bytes] = {}
 
-    def forward(self, xsub: Socket, xpub: Socket, control: Socket) -> None:
+    def forward(self, xsub: Socket, xpub: Socket, control: Socket, bound: threading.Event) -> None:
+        """Set *bound*, then forward what is allowed until *control* says stop."""
         xsub.send(b"\x01")  # everything, once: subscriptions are checked on the XPUB side
-        self.bound.set()
+        bound.set()
         poller = zmq.Poller()
         for sock in (xsub, xpub, control):
             poller.register(sock, zmq.POLLIN)

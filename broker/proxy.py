@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import os
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,7 @@ from actors.site import SiteConfig
 from actors.sockets import Socket, SocketFactory
 from actors.zap import ZapHandler
 from broker.checks import CheckingForwarder
-from broker.sides import Endpoints, Worker
+from broker.sides import Endpoints, Forwarding, Worker
 
 NAME: Final = "broker"
 HEARTBEAT_TOPIC: Final = b"$sys.heartbeat.broker"
@@ -92,16 +93,19 @@ class BrokerSettings:
         )
 
 
-class _Forwarder(Worker):
-    """The worker thread of a plain broker: libzmq's proxy, in C, without the GIL."""
+class _Proxying:
+    """The forwarding of a plain broker: libzmq's proxy, in C, without the GIL."""
 
-    def forward(self, xsub: Socket, xpub: Socket, control: Socket) -> None:
+    manual = False
+
+    def forward(self, xsub: Socket, xpub: Socket, control: Socket, bound: threading.Event) -> None:
+        """Set *bound*, then forward everything until *control* says stop."""
         # Everything, from each publisher's first connection: a publisher never drops a
         # message because a new subscriber's subscription has not reached it yet (ZeroMQ's
         # slow joiner: a tool publishing right after an actor became ready lost it under
         # load). The subscribers' side still filters; what nobody reads ends here.
         xsub.send(b"\x01")
-        self.bound.set()
+        bound.set()
         zmq.proxy_steerable(xsub, xpub, None, control)
 
 
@@ -117,11 +121,11 @@ def run_broker(config: BrokerSettings) -> int:
         return Exit.CONFIG
     wakeup = SignalWakeup((signal.SIGTERM, signal.SIGINT))
     ends = Endpoints(config.pub, config.sub, _INPROC, _CONTROL, _MONITOR, sum(_EVENTS))
-    forwarder: Worker
-    if config.checked:
-        forwarder = CheckingForwarder(sockets, ends, log)
-    else:
-        forwarder = _Forwarder(sockets, ends, "broker-forwarder")
+    checking = CheckingForwarder(log) if config.checked else None
+    forwarding: Forwarding = checking if checking is not None else _Proxying()
+    forwarder = Worker(
+        sockets, ends, "broker-checks" if checking else "broker-forwarder", forwarding
+    )
     forwarder.start()
     if not forwarder.bound.wait(10.0) or forwarder.error is not None:
         log.error("broker cannot bind", pub=config.pub, sub=config.sub, error=str(forwarder.error))
@@ -173,10 +177,10 @@ def run_broker(config: BrokerSettings) -> int:
                     "state": "running",
                     "pid": os.getpid(),
                     "uptime": round(now - started, 3),
-                    "stats": {**counts, "rejected": rejected, **_security_stats(forwarder, zap)},
+                    "stats": {**counts, "rejected": rejected, **_security_stats(checking, zap)},
                 }
-                if isinstance(forwarder, CheckingForwarder) and forwarder.recent:
-                    payload["denials"] = _drain(forwarder.recent)
+                if checking is not None and checking.recent:
+                    payload["denials"] = _drain(checking.recent)
                 pub.send_multipart(
                     [HEARTBEAT_TOPIC, encode_envelope(NAME, seq, time.time_ns(), payload)]
                 )
@@ -214,14 +218,14 @@ def _secured_sockets(config: BrokerSettings, log: Any) -> tuple[SocketFactory, Z
     return sockets, zap
 
 
-def _security_stats(forwarder: object, zap: ZapHandler | None) -> dict[str, Any]:
+def _security_stats(checking: CheckingForwarder | None, zap: ZapHandler | None) -> dict[str, Any]:
     """What the heartbeat says of authentication and access checks (nothing when off)."""
     out: dict[str, Any] = {}
     if zap is not None:
         out["refused"] = zap.refused
-    if isinstance(forwarder, CheckingForwarder):
-        out["denied"] = sum(forwarder.denied.values())
-        out["denied_by"] = dict(forwarder.denied)
+    if checking is not None:
+        out["denied"] = sum(checking.denied.values())
+        out["denied_by"] = dict(checking.denied)
     return out
 
 

@@ -2,16 +2,17 @@
 
 :class:`Worker` is the thread that owns the XSUB (publishers') and XPUB
 (subscribers') sockets and the control pipe: it creates and binds them, with
-their monitors, signals ``bound`` (or ``error``), runs :meth:`Worker.forward`
-until told to stop, and closes them. The plain broker forwards with libzmq's
-proxy (:mod:`broker.proxy`), a checked one with a Python loop
-(:mod:`broker.checks`).
+their monitors, signals ``bound`` (or ``error``), hands them to its
+:class:`Forwarding` until told to stop, and closes them. The plain broker
+forwards with libzmq's proxy (:mod:`broker.proxy`), a checked one with a Python
+loop (:mod:`broker.checks`).
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Protocol
 
 import zmq
 
@@ -34,16 +35,28 @@ class Endpoints:
     events: int
 
 
-class Worker(threading.Thread):
-    """Creates, binds, forwards between and closes the broker's two sides."""
+class Forwarding(Protocol):
+    """How a broker forwards between its two sides (the worker owns the sockets)."""
 
     #: Whether the XPUB side leaves subscriptions to :meth:`forward` (``XPUB_MANUAL``).
-    manual = False
+    manual: bool
 
-    def __init__(self, sockets: SocketFactory, endpoints: Endpoints, name: str) -> None:
+    def forward(self, xsub: Socket, xpub: Socket, control: Socket, bound: threading.Event) -> None:
+        """Set *bound*, then forward until *control* says stop."""
+        ...
+
+
+class Worker(threading.Thread):
+    """Creates, binds and closes the broker's two sides; its *forwarding* forwards between
+    them."""
+
+    def __init__(
+        self, sockets: SocketFactory, endpoints: Endpoints, name: str, forwarding: Forwarding
+    ) -> None:
         super().__init__(name=name, daemon=True)
         self.sockets = sockets
         self.endpoints = endpoints
+        self.forwarding = forwarding
         self.bound = threading.Event()
         self.error: Exception | None = None
 
@@ -51,7 +64,7 @@ class Worker(threading.Thread):
         ends = self.endpoints
         xsub = self.sockets.forwarder(zmq.XSUB)
         xpub = self.sockets.forwarder(zmq.XPUB)
-        if self.manual:
+        if self.forwarding.manual:
             xpub.setsockopt(zmq.XPUB_MANUAL, 1)
         control = self.sockets.pair(ends.control, bind=True)
         try:
@@ -67,7 +80,7 @@ class Worker(threading.Thread):
                 sock.close(linger=0)
             return
         try:
-            self.forward(xsub, xpub, control)
+            self.forwarding.forward(xsub, xpub, control, self.bound)
         except zmq.ContextTerminated:
             pass
         finally:
@@ -75,7 +88,3 @@ class Worker(threading.Thread):
             xpub.disable_monitor()
             for sock in (xsub, xpub, control):
                 sock.close(linger=0)
-
-    def forward(self, xsub: Socket, xpub: Socket, control: Socket) -> None:
-        """Set ``bound``, then forward until *control* says stop."""
-        raise NotImplementedError

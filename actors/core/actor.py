@@ -9,6 +9,7 @@ drives the engine.
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -269,3 +270,19 @@ class Actor:
 def spec_of(cls: type[Actor]) -> ActorSpec:
     """The declarations of an actor class."""
     return cls._enlil_spec
+
+
+def instantiate(
+    cls: type[Actor], params: dict[str, Any], context: ActorContext, dirty: set[str]
+) -> Actor:
+    """A new *cls* as its engine makes it: State at its defaults (copies), *params* bound,
+    *context* as ``self.enlil`` and *dirty* collecting the Outputs assigned, then the
+    class's own ``__init__`` run (with all of that in place)."""
+    actor = cls.__new__(cls)
+    actor.__dict__["_enlil_dirty"] = dirty
+    for name, var in cls._enlil_spec.states.items():
+        actor.__dict__[name] = copy.deepcopy(var.default)
+    actor.__dict__.update(params)
+    actor.enlil = context
+    actor.__init__()  # type: ignore[misc]  # user __init__ runs with params already bound
+    return actor

@@ -2,12 +2,13 @@
 
 The engine decodes received frames, checks payload types, updates Inputs,
 decides when ``step()`` runs, numbers and encodes what the actor publishes,
-and counts everything that goes wrong. Three collaborators, each owning its
+and counts everything that goes wrong. Its collaborators, each owning its
 state and handed what it needs, do the rest: :class:`~actors.core.engine_calls.Rpc`
 (services and calls, ``engine.rpc``), :class:`~actors.core.engine_limits.RateLimits`
-(rate-limited Inputs and Outputs, ``engine.limits``) and
+(rate-limited Inputs and Outputs, ``engine.limits``),
 :class:`~actors.core.engine_state.StateKeeper` (memory, sequences, the flight
-recorder and snapshots, ``engine.keeper``).
+recorder and snapshots, ``engine.keeper``) and :class:`~actors.core.engine_drops.Drops`
+(what it does not take, and the gaps it sees, ``engine.drops``).
 
 A message's way through: :meth:`ActorEngine.receive` takes the frames the
 runtime read, checks them and runs ``step()``; what the step assigned or sent
@@ -20,16 +21,16 @@ under both.
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable
 from typing import Any, Final
 
 import structlog
 
-from actors.core.actor import Actor, ActorContext
+from actors.core.actor import Actor, ActorContext, instantiate
 from actors.core.declarations import MISSING, ActorSpec, type_name
 from actors.core.engine_calls import Outgoing, Rpc, served_topics
+from actors.core.engine_drops import Drops
 from actors.core.engine_limits import RateLimits
 from actors.core.engine_state import StateKeeper
 from actors.core.engine_types import COUNTERS, CURRENT_TRACE, EngineConfig, Statistics, Tracer
@@ -43,8 +44,6 @@ from actors.core.wire import (
     MESSAGE_FRAMES,
     WireError,
     decode_fields,
-    decode_message,
-    decode_topic,
     envelope_encoder,
     sender_of,
 )
@@ -53,8 +52,6 @@ __all__ = ["ActorEngine", "Outgoing"]
 
 #: Replies kept per actor for retried requests (by caller and idempotency key).
 REPLY_CACHE: Final = 1024
-#: Distinct (reason, sender, topic) drops logged, at most: the counters go on.
-_MAX_LOGGED: Final = 1000
 
 
 class ActorEngine:
@@ -87,6 +84,7 @@ class ActorEngine:
         self._monotonic = monotonic
         self._log = log if log is not None else structlog.get_logger().bind(actor=config.name)
         params, routes = resolve_instance(cls, config.name, config.params, site.topics)
+        self.routes = routes
         self.topics = routes.topics
         #: Every topic (or family) each Input reads and each Output may publish on.
         self.all_topics = routes.all_topics
@@ -101,11 +99,13 @@ class ActorEngine:
         self._sequences = Sequences()
         self._seq_out = self._sequences.outgoing
         self._seq_in = self._sequences.incoming
-        self._logged: set[tuple[str, str, str]] = set()
         self._outbox: list[Outgoing] = []
+        #: What it does not take (malformed, not its topic, a wrong type) and the gaps it sees.
+        self.drops = Drops(self._counts, list(self.spec.inputs), self._log)
         #: Per Input: [gaps, duplicates] counted from sequence numbers.
-        self.input_stats: dict[str, list[int]] = {name: [0, 0] for name in self.spec.inputs}
-        self._on_gap: Callable[[str, str, str, int], None] | None = None
+        self.input_stats = self.drops.input_stats
+        #: Messages missed per topic read (from sequence numbers).
+        self.topic_gaps = self.drops.topic_gaps
         #: Timers and watched descriptors; the runtime polls the descriptors with its sockets.
         self.schedule = Schedule(monotonic)
         #: ``self.enlil.watch`` and ``self.enlil.call_later`` (see :class:`Schedule`).
@@ -118,8 +118,6 @@ class ActorEngine:
         #: Accepted messages per input topic and published per output topic (metrics).
         self.topic_in: dict[str, int] = {}
         self.topic_out: dict[bytes, int] = {}
-        #: Messages missed per topic read (from sequence numbers).
-        self.topic_gaps: dict[str, int] = {}
         #: When a list, each step's duration (seconds) is appended for the metrics to take.
         self.step_times: list[float] | None = None
         #: Spans for sampled steps (:class:`actors.telemetry.Tracing`); None: no tracing.
@@ -129,7 +127,13 @@ class ActorEngine:
         self._next_period: float | None = None
         self.last_step_ns = 0
         self.params = params
-        self.actor = actor = self._instantiate(params)
+        self._dirty: set[str] = set()
+        context = ActorContext(
+            name=self.name, log=self._log, now=lambda: self._wall_ns() / 1e9, send=self.send
+        )
+        context.log_dir, context.run_dir = config.log_dir, config.run_dir
+        context.watch, context.call_later, context.seed = self.watch, self.call_later, config.seed
+        self.actor = actor = instantiate(cls, params, context, self._dirty)
         memory.values = actor.__dict__
         replies: ReplyCache[tuple[bool, Any]] = ReplyCache(REPLY_CACHE)
         served = served_topics(self.spec, self.name)
@@ -144,7 +148,7 @@ class ActorEngine:
             counts=self._counts,
             replies=replies,
             served=served,
-            input_of=self._input_of,
+            input_of=routes.input_of,
             wall_ns=wall_ns,
         )
         self.recorder = recorder = self.keeper.recorder
@@ -181,36 +185,13 @@ class ActorEngine:
         self._input_limits = self.limits.inputs
         self._output_limits = self.limits.outputs
         if type(self.actor).on_gap is not Actor.on_gap:
-            self._on_gap = self.actor.on_gap
+            self.drops.on_gap = self.actor.on_gap
 
     # -- set-up --------------------------------------------------------------
 
-    def _instantiate(self, params: dict[str, Any]) -> Actor:
-        actor = self.cls.__new__(self.cls)
-        self._dirty: set[str] = set()
-        actor.__dict__["_enlil_dirty"] = self._dirty
-        for name, var in self.spec.states.items():
-            actor.__dict__[name] = copy.deepcopy(var.default)
-        actor.__dict__.update(params)
-        actor.enlil = ActorContext(
-            name=self.name, log=self._log, now=lambda: self._wall_ns() / 1e9, send=self.send
-        )
-        actor.enlil.log_dir = self.config.log_dir
-        actor.enlil.run_dir = self.config.run_dir
-        actor.enlil.watch = self.watch
-        actor.enlil.call_later = self.call_later
-        actor.enlil.seed = self.config.seed
-        actor.__init__()  # type: ignore[misc]  # user __init__ runs with params already bound
-        return actor
-
     def subscriptions(self) -> list[str]:
         """The exact topics this actor subscribes to."""
-        exact = [topic for _, topic, _ in self._inputs_b.values()]
-        return (
-            exact
-            + [pattern.text for pattern, _, _ in self._input_patterns]
-            + self.rpc.call_topics()
-        )
+        return self.routes.subscribed() + self.rpc.call_topics()
 
     # -- publishing ------------------------------------------------------------
 
@@ -351,15 +332,16 @@ class ActorEngine:
             if special is not None:
                 return special(frames) + self.rpc.calls_due()
             if self._input_patterns:
-                entry = self._match_pattern(frames[0])
+                entry = self.routes.match_pattern(frames[0])
         if entry is None:
-            return self._not_ours(frames)
+            self.drops.not_ours(frames)
+            return []
         name, topic, check = entry
         try:
             sender, seq, sent_ns, trace, payload = decode_fields(frames[1])
         except WireError as exc:
             counts[exc.reason] += 1
-            self._warn_once(exc.reason, sender_of(frames[1]) or "?", topic, str(exc))
+            self.drops.warn_once(exc.reason, sender_of(frames[1]) or "?", topic, str(exc))
             return []
         now_ns = self._wall_ns()
         if now_ns - sent_ns > self._late_ns:
@@ -373,14 +355,15 @@ class ActorEngine:
                 self.input_stats[name][1] += 1
                 return []
             if seq > last + 1:
-                self._gap(name, sender, topic, seq - last - 1)
+                self.drops.gap(name, sender, topic, seq - last - 1)
         self._seq_in[key] = seq
         try:
             value = check(payload)
         except TypeError as exc:
             counts["type_rejected"] += 1
             tp = type_name(self.spec.inputs[name].type)
-            self._warn_once("type_rejected", sender, topic, f"input {name!r} wants {tp}: {exc}")
+            detail = f"input {name!r} wants {tp}: {exc}"
+            self.drops.warn_once("type_rejected", sender, topic, detail)
             return []
         counts["accepted"] += 1
         self.topic_in[topic] = self.topic_in.get(topic, 0) + 1
@@ -434,42 +417,6 @@ class ActorEngine:
             CURRENT_TRACE.reset(token)
         tracing.end(span)
         return out
-
-    def _input_of(self, frames: list[bytes]) -> tuple[str, str, Callable[[Any], Any]] | None:
-        """(Input name, topic, type check) of a two-frame message for this actor, or None."""
-        if len(frames) != MESSAGE_FRAMES:
-            return None
-        return self._inputs_b.get(frames[0]) or self._match_pattern(frames[0])
-
-    def _match_pattern(self, frame: bytes) -> tuple[str, str, Callable[[Any], Any]] | None:
-        try:
-            topic = decode_topic(frame)
-        except WireError:
-            return None
-        for pattern, name, check in self._input_patterns:
-            if pattern.matches(topic):
-                return name, topic, check
-        return None
-
-    def _gap(self, name: str, sender: str, topic: str, missed: int) -> None:
-        self._counts["gaps"] += missed
-        self.input_stats[name][0] += missed
-        self.topic_gaps[topic] = self.topic_gaps.get(topic, 0) + missed
-        if self._on_gap is not None:
-            self._on_gap(name, sender, topic, missed)
-
-    def _not_ours(self, frames: list[bytes]) -> list[Outgoing]:
-        """Count a multipart that is malformed or on a topic this actor does not read."""
-        try:
-            decode_message(frames)
-        except WireError as exc:
-            self._counts[exc.reason] += 1
-            sender = sender_of(frames[1]) if len(frames) == MESSAGE_FRAMES else None
-            topic = frames[0][:64].decode("utf-8", "replace") if frames else ""
-            self._warn_once(exc.reason, sender or "?", topic, str(exc))
-            return []
-        self._counts["filtered"] += 1  # a ZeroMQ prefix match that is not ours
-        return []
 
     def next_deadline(self) -> float | None:
         """Monotonic time of the next periodic step, timer or call timer, or None."""
@@ -553,17 +500,3 @@ class ActorEngine:
         context.trigger = context.topic = None
         callback()
         return self._flush()
-
-    def _warn_once(self, reason: str, sender: str, topic: str, detail: str) -> None:
-        key = (reason, sender, topic)
-        if key in self._logged or len(self._logged) > _MAX_LOGGED:
-            return
-        self._logged.add(key)
-        self._log.warning(
-            "message dropped",
-            reason=reason,
-            sender=sender,
-            topic=topic,
-            detail=detail,
-            note="logged once per sender and topic; see counters",
-        )

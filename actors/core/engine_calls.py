@@ -20,6 +20,7 @@ from typing import Any, Final, Protocol
 
 from actors.core.access import SUPERVISOR
 from actors.core.actor import Actor
+from actors.core.call_handle import CallHandle, asker
 from actors.core.caller import CallLine, Calls, Pending
 from actors.core.calls import (
     ERRORS,
@@ -36,7 +37,7 @@ from actors.core.calls import (
     decode_request,
     reply_payload,
 )
-from actors.core.control_calls import CONTROL_CALL, control_call, control_request
+from actors.core.control_calls import CONTROL_CALL, control_call
 from actors.core.declarations import NAME_FIELD, ActorSpec
 from actors.core.engine_types import CURRENT_TRACE, EngineConfig, Tracer
 from actors.core.recorder import FlightRecorder
@@ -95,55 +96,6 @@ def served_topics(spec: ActorSpec, name: str) -> dict[bytes, Service]:
         (SERVICE_PREFIX + s.service.replace(NAME_FIELD, name)).encode(): s
         for s in spec.services.values()
     }
-
-
-class CallHandle:
-    """What ``self.<call>`` is in a running actor: call it to block for the reply,
-    ``start`` it not to."""
-
-    def __init__(self, rpc: Rpc, line: CallLine) -> None:
-        self._rpc = rpc
-        self._line = line
-
-    def __call__(self, request: Any, *, timeout: float | None = None, key: Any = None) -> Any:
-        """Call and wait: the reply, or the call's :class:`CallError` raised."""
-        pending = self.start(request, timeout=timeout, key=key)
-        self._rpc.wait_for(pending)
-        return pending.result()
-
-    def start(
-        self,
-        request: Any,
-        *,
-        timeout: float | None = None,
-        key: Any = None,
-        callback: Callable[[Pending], None] | None = None,
-    ) -> Pending:
-        """Call without waiting: the :class:`Pending` result; *callback* gets it between
-        steps, once done (like a step: what it assigns to Outputs is published)."""
-        rpc, line = self._rpc, self._line
-        span = trace = None
-        host = rpc.host
-        tracing = host.tracing
-        if tracing is not None and host.trace is not None:  # a traced step: a child span
-            span = tracing.start(
-                f"{rpc.name} call {line.service}",
-                host.trace,
-                {
-                    "enlil.actor": rpc.name,
-                    "enlil.call": line.decl.name,
-                    "rpc.service": line.service,
-                },
-            )
-            trace = tracing.traceparent(span)
-        pending, _ = rpc.calls.start(
-            line, request, timeout=timeout, key=key, callback=callback, span=span, trace=trace
-        )
-        return pending
-
-    def statistics(self) -> dict[str, Any]:
-        """This call's counters and breaker state."""
-        return self._line.statistics()
 
 
 class Rpc:
@@ -214,7 +166,7 @@ class Rpc:
             name: CallHandle(self, line) for name, line in lines.items() if name != CONTROL_CALL
         }
         if control:
-            actor.enlil.ask = _asker(CallHandle(self, lines[CONTROL_CALL]))
+            actor.enlil.ask = asker(CallHandle(self, lines[CONTROL_CALL]))
         if lines:
             self.special[self.calls.reply_topic] = self._on_reply_frames
             self.special[SYS_SERVICES_B] = self._on_directory_frames
@@ -489,13 +441,3 @@ def _with(callback: Callable[[Pending], None], pending: Pending) -> Callable[[],
 
     run.__qualname__ = getattr(callback, "__qualname__", None) or repr(callback)
     return run
-
-
-def _asker(handle: CallHandle) -> Callable[[str, str, float | None], dict[str, Any]]:
-    """``self.enlil.ask``: one control call to the supervisor, waited for."""
-
-    def ask(op: str, actor: str, timeout: float | None) -> dict[str, Any]:
-        result: dict[str, Any] = handle(control_request(op, actor), timeout=timeout)
-        return result
-
-    return ask

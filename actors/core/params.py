@@ -13,6 +13,7 @@ from typing import Any
 from actors.core.actor import Actor
 from actors.core.declarations import NAME_FIELD, ActorSpec, checker, coerce
 from actors.core.topics import Pattern, TopicError, parse_pattern
+from actors.core.wire import MESSAGE_FRAMES, WireError, decode_topic
 
 #: What an Input's message is routed to: (input name, topic, type checker).
 Route = tuple[str, str, Callable[[Any], Any]]
@@ -123,6 +124,28 @@ class Routes:
     input_patterns: list[tuple[Pattern, str, Callable[[Any], Any]]]
     #: Outputs that publish with ``send(..., topic=...)``: on a family, or on topics from params.
     output_patterns: dict[str, list[Pattern]]
+
+    def input_of(self, frames: list[bytes]) -> Route | None:
+        """The Input a two-frame message is for, as ``(name, topic, type check)``, or None."""
+        if len(frames) != MESSAGE_FRAMES:
+            return None
+        return self.inputs.get(frames[0]) or self.match_pattern(frames[0])
+
+    def match_pattern(self, frame: bytes) -> Route | None:
+        """The Input on a topic family that the topic *frame* belongs to, or None."""
+        try:
+            topic = decode_topic(frame)
+        except WireError:
+            return None
+        for pattern, name, check in self.input_patterns:
+            if pattern.matches(topic):
+                return name, topic, check
+        return None
+
+    def subscribed(self) -> list[str]:
+        """The exact topics and the topic families the Inputs read."""
+        exact = [topic for _, topic, _ in self.inputs.values()]
+        return exact + [pattern.text for pattern, _, _ in self.input_patterns]
 
 
 def resolve_instance(

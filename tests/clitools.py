@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 
 def supervisor_cli(
-    *args: str, config: Path | None = None, timeout: float = 60
+    *args: str,
+    config: Path | None = None,
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m supervisor ARGS [--config CONFIG]``; the timeout is a hang guard."""
+    """Run ``python -m supervisor ARGS [--config CONFIG]`` (with *env* added to the
+    environment); the timeout is a hang guard."""
     extra = ["--config", str(config)] if config is not None else []
     return subprocess.run(
         [sys.executable, "-m", "supervisor", *args, *extra],
@@ -18,4 +23,5 @@ def supervisor_cli(
         text=True,
         timeout=timeout,
         check=False,
+        env={**os.environ, **env} if env else None,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import tempfile
 from pathlib import Path
@@ -247,6 +248,18 @@ def _taken_port() -> tuple[socket.socket, int]:
     return holder, holder.getsockname()[1]
 
 
+def _marked(pid: int, mark: str) -> bool:
+    """Whether process *pid* still runs with *mark* in its environment (every process a
+    site started inherits its supervisor's): another test's processes are not this site's."""
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        return proc.status() != psutil.STATUS_ZOMBIE and mark in proc.environ()
+    except psutil.Error:
+        return False
+
+
 @pytest.mark.parametrize("key", ["telemetry.prometheus", "supervisor.control", "broker.pub"])
 def test_a_taken_address_is_one_line_naming_the_key_exit_71(tmp_path: Path, key: str) -> None:
     """A port in use for the Prometheus page, the control endpoint or the broker: one line
@@ -271,13 +284,14 @@ def test_a_taken_address_is_one_line_naming_the_key_exit_71(tmp_path: Path, key:
             '[actors.t]\nclass = "mesh_actors:Ticker"\n'
         )
         before = {p.pid for p in psutil.process_iter()}
-        proc = supervisor_cli(config=config)
+        mark = f"ENLIL_TEST_{os.getpid()}_{port}"
+        proc = supervisor_cli(config=config, env={mark: "1"})
         assert proc.returncode == 71, proc.stdout + proc.stderr
         lines = [line for line in proc.stderr.splitlines() if line.startswith("error")]
         assert len(lines) == 1 and key in lines[0] and address in lines[0], proc.stderr
         assert "Traceback" not in proc.stderr
         left = {p.pid for p in psutil.process_iter()} - before
-        assert not [p for p in left if psutil.pid_exists(p)]
+        assert not [p for p in left if _marked(p, mark)]
     finally:
         holder.close()
         import shutil

@@ -269,6 +269,22 @@ def _warm_up_config(config_path: str) -> None:
     set_title(site.site.name, "zygote")
 
 
+def _parse_for_children(config_path: str) -> None:
+    """Have the site parsed here, as it is now, before the children fork: each reads it
+    from the memory it shares with this process (see ``actors.site.load``) instead of
+    parsing it again into pages of its own. Re-parsed only when the file changed."""
+    from actors.site import load, load_site  # noqa: PLC0415
+
+    before = load._last
+    try:
+        load_site(config_path)
+    except Exception:  # noqa: BLE001 - the child reports config errors itself
+        return
+    if load._last is not before:
+        gc.collect()
+        gc.freeze()  # the parsed site as well: the children's collector never walks it
+
+
 def serve(req_fd: int, resp_fd: int) -> int:
     """The zygote's loop: per request line, a go-between forks each process of the line."""
     supervisor = die_with_parent()
@@ -298,6 +314,7 @@ def serve(req_fd: int, resp_fd: int) -> int:
             if request["config"] not in warmed:
                 warmed.add(request["config"])
                 _warm_up_config(request["config"])
+            _parse_for_children(request["config"])
             for module in request.get("preload", []):
                 if module not in sys.modules:
                     importlib.import_module(module)  # shared by every later fork

@@ -495,3 +495,24 @@ def test_control_rights_are_parsed_and_their_names_checked() -> None:
     assert any("actors.b.control.stop: must be a list of actor names" in p for p in found)
     assert any("actors.c.control: expected list or dict" in p for p in found), found
     assert any("actors.c.autostart" in p for p in found), found
+
+
+def test_a_site_read_again_unchanged_is_the_same_record(tmp_path: Path) -> None:
+    """load_site remembers its last parse by the file's bytes and the added tables: read
+    again unchanged, the same record comes back (a zygote's children share it instead of
+    parsing it into pages of their own); any change of either is parsed anew."""
+    path = tmp_path / "site.toml"
+    path.write_text('[site]\nname = "a"\n[actors.t]\nclass = "m:T"\n')
+    first = load_site(path)
+    assert load_site(path) is first
+    assert load_site(str(path)) is first  # the same file, however it is named
+    added = load_site(path, extra_actors={"u": {"class": "m:U"}})
+    assert added is not first and set(added.actors) == {"t", "u"}
+    assert load_site(path, extra_actors={"u": {"class": "m:U"}}) is added
+    assert load_site(path) is not added
+    path.write_text('[site]\nname = "b"\n[actors.t]\nclass = "m:T"\n')
+    changed = load_site(path)
+    assert changed.site.name == "b"
+    path.write_text('[site]\nname = "b"\n[actors.t]\nclass = "m:T"\nperiod = -1\n')
+    with pytest.raises(ConfigError, match="period"):
+        load_site(path)  # a broken file is never served from memory

@@ -1,22 +1,14 @@
 """The actor engine: one actor instance and the rules that drive it (pure core, no IO).
 
-The engine decodes received frames, checks payload types, updates Inputs,
-decides when ``step()`` runs, numbers and encodes what the actor publishes,
-and counts everything that goes wrong. Its collaborators, each owning its
-state and handed what it needs, do the rest: :class:`~actors.core.engine_calls.Rpc`
-(services and calls, ``engine.rpc``), :class:`~actors.core.engine_limits.RateLimits`
-(rate-limited Inputs and Outputs, ``engine.limits``),
-:class:`~actors.core.engine_state.StateKeeper` (memory, sequences, the flight
-recorder and snapshots, ``engine.keeper``) and :class:`~actors.core.engine_drops.Drops`
-(what it does not take, and the gaps it sees, ``engine.drops``).
-
-A message's way through: :meth:`ActorEngine.receive` takes the frames the
-runtime read, checks them and runs ``step()``; what the step assigned or sent
-comes back from it as ``(topic, envelope)`` frames (or, in the runtime, goes
-out at once through :attr:`ActorEngine.emit`). It never touches a socket or the real
-clock: the runtime (real sockets, real time) and the test harness (no
-sockets, fake clock) both drive this same engine, so an actor behaves the same
-under both.
+:meth:`ActorEngine.receive` takes the frames the runtime read, decodes and
+checks them, updates the Input and runs ``step()``; what the step assigns or
+sends comes back as ``(topic, envelope)`` frames, numbered and encoded (in the
+runtime they go out at once through :attr:`ActorEngine.emit`). Collaborators,
+each owning its state, do the rest: ``engine.rpc`` (services and calls,
+:mod:`~actors.core.engine_calls`), ``engine.limits`` (rate limits),
+``engine.keeper`` (memory, sequences, flight recorder, snapshots) and
+``engine.drops`` (what it does not take, gaps). No socket, no real clock: the
+runtime and the test harness (fake clock) drive this same engine.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from actors.site import ConfigError, SiteConfig, file_etag, load_site
 from supervisor.children import Child
 from supervisor.core.lifecycle import ChildState, Order, Transition
 from supervisor.core.protocol import ProtocolError, Request, encode_error, encode_result
+from supervisor.core.replies import Reloaded
 from supervisor.core.site_events import Added, Removed, SiteEvent, SwapFailed, Swapped
 from supervisor.inspect import ActorFacts, Inspection, SiteFacts
 from supervisor.loop import Priority
@@ -287,7 +288,15 @@ class Membership:
             pending[0] -= 1
             if pending[0] == 0:
                 self.config_etag = file_etag(sup.site.path)
-                sup.reply(identity, encode_result(req.id, {**report, "etag": self.config_etag}))
+                reloaded = Reloaded(
+                    added=report["added"],
+                    removed=report["removed"],
+                    unchanged=report["unchanged"],
+                    swapped=report["swapped"],
+                    failed=report["failed"],
+                    etag=self.config_etag,
+                )
+                sup.reply(identity, encode_result(req.id, reloaded))
 
         # The new tables take effect (settings, order, restart types); the removed
         # actors stay until they have exited.

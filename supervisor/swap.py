@@ -48,6 +48,7 @@ from actors.core.control import (
 from actors.core.topics import SYS_CONTROL
 from actors.site import ActorConfig
 from supervisor.children import Child
+from supervisor.core import replies
 from supervisor.core.lifecycle import ChildState, Transition
 from supervisor.core.liveness import LivenessWatch
 from supervisor.core.protocol import ProtocolError, encode_error, encode_result
@@ -250,13 +251,13 @@ class SwapCoordinator:
         child.extra = [*self._table(child.name), *swap_arguments("", swap.cls, swap.params)]
         swap.phase = next_phase(swap.phase, SwapStep.TOOK_OVER)
         del self.swaps[swap.name]
-        result = {
-            **child.status(self.loop.clock()).encode(),
-            "etag": self.etag_of(swap.name),
-            "old_pid": swap.old_pid,
-            "processed": message.processed,
-            "dropped": list(message.dropped),
-        }
+        result = replies.Swapped(
+            child.status(self.loop.clock()),
+            etag=self.etag_of(swap.name),
+            old_pid=swap.old_pid,
+            processed=message.processed,
+            dropped=list(message.dropped),
+        )
         self.events.emit(
             Swapped(
                 actor=child.name,

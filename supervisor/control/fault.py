@@ -12,6 +12,7 @@ from actors.core.faults import FaultError
 from actors.core.topics import SYS_CONTROL
 from supervisor.core.lifecycle import ChildState
 from supervisor.core.protocol import ProtocolError, Request, encode_result
+from supervisor.core.replies import FaultRulesChanged
 
 if TYPE_CHECKING:
     from supervisor.control.server import Controller
@@ -34,22 +35,22 @@ def add(ctl: Controller, identity: bytes, req: Request) -> None:
         rule = ctl.ledger.add(req.table or {}, set(ctl.supervision.actors))
     except FaultError as exc:
         raise ProtocolError("bad_request", str(exc)) from None
-    ctl.reply(identity, encode_result(req.id, {"rule": rule, "told": tell(ctl)}))
+    ctl.reply(identity, encode_result(req.id, FaultRulesChanged(tell(ctl), rule=rule)))
 
 
 def clear(ctl: Controller, identity: bytes, req: Request) -> None:
     """Remove every rule."""
     ctl.ledger.clear()
-    ctl.reply(identity, encode_result(req.id, {"rules": [], "told": tell(ctl)}))
+    ctl.reply(identity, encode_result(req.id, FaultRulesChanged(tell(ctl), cleared=True)))
 
 
 def pause(ctl: Controller, identity: bytes, req: Request) -> None:
     """Inject nothing until ``fault_resume`` (the rules are kept)."""
     ctl.ledger.pause(True)
-    ctl.reply(identity, encode_result(req.id, {"paused": True, "told": tell(ctl)}))
+    ctl.reply(identity, encode_result(req.id, FaultRulesChanged(tell(ctl), paused=True)))
 
 
 def resume(ctl: Controller, identity: bytes, req: Request) -> None:
     """Inject again."""
     ctl.ledger.pause(False)
-    ctl.reply(identity, encode_result(req.id, {"paused": False, "told": tell(ctl)}))
+    ctl.reply(identity, encode_result(req.id, FaultRulesChanged(tell(ctl), paused=False)))

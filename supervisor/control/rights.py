@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from actors.keys import Identity
 from supervisor.core.protocol import ProtocolError, Request, encode_result
+from supervisor.core.replies import Rights
 
 if TYPE_CHECKING:
     from supervisor.control.server import Controller
@@ -25,7 +26,7 @@ def handle(ctl: Controller, identity: bytes, req: Request) -> None:
     """Answer with the identity's role and rights (the asking connection's by default)."""
     security, site = ctl.security, ctl.supervision.site
     if security is None:
-        result = {"identity": "", "role": "admin", "checked": False, "rights": None}
+        result = Rights(identity="", role="admin", checked=False, rights=None)
     else:
         user = req.name if req.name is not None else ctl.user
         who = Identity.parse(user)
@@ -33,10 +34,10 @@ def handle(ctl: Controller, identity: bytes, req: Request) -> None:
             text = f"{user!r} is not an identity (actor:NAME, tool:NAME)"
             raise ProtocolError("bad_request", text)
         rights = security.table().rights(who.kind, who.name)
-        result = {
-            "identity": user,
-            "role": security.role(user),
-            "checked": site.checked,
-            "rights": rights.encode() if rights is not None and site.checked else None,
-        }
+        result = Rights(
+            identity=user,
+            role=security.role(user),
+            checked=site.checked,
+            rights=rights.encode() if rights is not None and site.checked else None,
+        )
     ctl.reply(identity, encode_result(req.id, result))

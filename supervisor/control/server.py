@@ -39,6 +39,7 @@ from supervisor.core.protocol import (
     encode_result,
     request_id,
 )
+from supervisor.core.replies import ActorAnswered
 from supervisor.core.site_events import Forbidden
 from supervisor.core.status import ActorStatus, SiteStatus, SupervisorStatus
 from supervisor.faults import FaultLedger
@@ -326,7 +327,7 @@ class Controller:
             return
         identity, req_id, child = context
         if reply.ok:
-            self.reply(identity, encode_result(req_id, {"actor": child.name, **reply.result}))
+            self.reply(identity, encode_result(req_id, ActorAnswered(child.name, reply.result)))
         else:
             message = f"actor {child.name!r}: {reply.error or 'failed'}"
             self.reply(identity, encode_error(req_id, "failed", message))

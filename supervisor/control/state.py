@@ -17,6 +17,7 @@ from actors.core.snapshot import to_readable
 from actors.durability import StateStore
 from supervisor.core.lifecycle import ChildState
 from supervisor.core.protocol import ProtocolError, Request, encode_result
+from supervisor.core.replies import StateReset
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -109,4 +110,4 @@ def reset(ctl: Controller, identity: bytes, req: Request) -> None:
             "or it writes its values again",
         )
     done = _reset(ctl.supervision.site.persistence.path, name)
-    ctl.reply(identity, encode_result(req.id, {"actor": name, "reset": done}))
+    ctl.reply(identity, encode_result(req.id, StateReset(name, done)))

@@ -203,7 +203,10 @@ def encode_request(req_id: int, op: str, **args: Any) -> bytes:
 
 
 def encode_result(req_id: int, result: Any) -> bytes:
-    """Encode a successful reply."""
+    """Encode a successful reply; a typed *result* (a record of :mod:`supervisor.core.replies`
+    or :mod:`supervisor.core.status`) becomes its map here, at the edge."""
+    if hasattr(result, "encode") and not isinstance(result, str | bytes):
+        result = result.encode()
     packed: bytes = msgpack.packb({"id": req_id, "ok": True, "result": result}, use_bin_type=True)
     return packed
 

@@ -273,14 +273,15 @@ def _parse_for_children(config_path: str) -> None:
     """Have the site parsed here, as it is now, before the children fork: each reads it
     from the memory it shares with this process (see ``actors.site.load``) instead of
     parsing it again into pages of its own. Re-parsed only when the file changed."""
-    from actors.site import load, load_site  # noqa: PLC0415
+    from actors.site import load_site  # noqa: PLC0415
+    from actors.site.load import last_parse  # noqa: PLC0415
 
-    before = load._last
+    before = last_parse()
     try:
-        load_site(config_path)
+        site = load_site(config_path)
     except Exception:  # noqa: BLE001 - the child reports config errors itself
         return
-    if load._last is not before:
+    if site is not before:
         gc.collect()
         gc.freeze()  # the parsed site as well: the children's collector never walks it
 

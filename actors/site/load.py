@@ -19,6 +19,11 @@ from actors.site.parse import parse_site, parse_site_leniently
 _last: tuple[Path, bytes, str, SiteConfig] | None = None
 
 
+def last_parse() -> SiteConfig | None:
+    """The site this process parsed last (what :func:`load_site` returns again unchanged)."""
+    return _last[3] if _last is not None else None
+
+
 def load_site(
     path: str | Path, extra_actors: dict[str, dict[str, Any]] | None = None
 ) -> SiteConfig:

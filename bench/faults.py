@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,14 +43,18 @@ def _rate(site: Any, count: int, expected: int, size: int) -> float:
 @contextlib.contextmanager
 def checkout(rev: str) -> Iterator[Path]:
     """A work tree of *rev* (removed after)."""
-    folder = Path(tempfile.mkdtemp(prefix="enlil-before-")) / "tree"
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", str(folder), rev], check=True)
+    parent = Path(tempfile.mkdtemp(prefix="enlil-before-"))
+    folder = parent / "tree"
     try:
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "-q", str(folder), rev], check=True
+        )
         yield folder
     finally:
         subprocess.run(
             ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(folder)], check=False
         )
+        shutil.rmtree(parent, ignore_errors=True)  # the folder the work tree was made in
 
 
 def measure(count: int, rounds: int, before: Path | None = None) -> dict[str, float]:

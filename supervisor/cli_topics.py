@@ -68,8 +68,11 @@ def cmd_tap(site: SiteConfig, topics: list[str], count: int, timeout: float) -> 
     link = BrokerLink.to_site(ctx, site, f"tap-{os.getpid()}", topics)
     deadline = time.monotonic() + timeout if timeout else None
     try:
-        link.wait_connected(5.0)
         tap = _Tap(link, topics, count)
+        # The probe's echo also proves the answer's subscription reached the broker, so the
+        # supervisor's answer to the question asked next cannot pass it by.
+        link.wait_connected(5.0)
+        tap.ask()
         while not tap.done:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
@@ -90,8 +93,9 @@ def cmd_tap(site: SiteConfig, topics: list[str], count: int, timeout: float) -> 
     return 0
 
 
-#: Seconds ``tap`` waits for the supervisor's retained values before it prints what flows.
-RETAINED_WAIT = 1.0
+#: Seconds ``tap`` waits for the supervisor's retained values before it prints what flows
+#: (a supervisor answers in milliseconds; a busy machine's may take a second or two).
+RETAINED_WAIT = 3.0
 
 
 class _Tap:
@@ -102,17 +106,25 @@ class _Tap:
         self.link = link
         self.count = count
         self.printed = 0
+        self.topics = topics
         self._answer = SYS_CONTROL + link.sender
         link.subscribe(self._answer)
-        link.publish(SYS_RETAINED + link.sender, topics)
         self._asked_until = time.monotonic() + RETAINED_WAIT
         self.answered = False
+        self._had_answer = False
+        #: Topics on which a message that flowed was printed (a late retained one is older).
+        self._flowed: set[str] = set()
         self._held: list[Message] = []
         self._seen: set[tuple[str, str, int]] = set()
 
     @property
     def done(self) -> bool:
         return bool(self.count) and self.printed >= self.count
+
+    def ask(self) -> None:
+        """Ask the supervisor for the retained values (once the link is connected)."""
+        self.link.publish(SYS_RETAINED + self.link.sender, self.topics)
+        self._asked_until = time.monotonic() + RETAINED_WAIT
 
     def wait(self) -> float:
         """Seconds left to wait for the retained values."""
@@ -128,7 +140,10 @@ class _Tap:
     def take(self, message: Message) -> None:
         payload = message.envelope.payload
         if message.topic == self._answer:
-            if not self.answered and message.envelope.sender == "supervisor":
+            # An answer later than the wait (a busy supervisor) still prints the values of
+            # the topics on which nothing flowed meanwhile.
+            if not self._had_answer and message.envelope.sender == "supervisor":
+                self._had_answer = True
                 if isinstance(payload, dict) and payload.get("op") == Op.RETAINED:
                     for item in payload.get("messages") or []:
                         self._retained(item)
@@ -148,7 +163,7 @@ class _Tap:
             message = decode_message([bytes(item[0]), bytes(item[1])])
         except (WireError, TypeError):
             return
-        if self.link.wants(message.topic):
+        if self.link.wants(message.topic) and message.topic not in self._flowed:
             self._print(message, retained=True)
 
     def _print(self, message: Message, *, retained: bool) -> None:
@@ -167,6 +182,8 @@ class _Tap:
         }
         if retained:
             line["retained"] = True
+        elif len(self._flowed) < _SEEN:
+            self._flowed.add(message.topic)
         print(json.dumps(line), flush=True)
         self.printed += 1
 

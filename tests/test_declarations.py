@@ -6,7 +6,7 @@ import pytest
 
 from actors import Actor, DeclarationError, Input, Output, Param, State
 from actors.core.actor import spec_of
-from actors.core.declarations import coerce
+from actors.core.types import coerce
 
 
 def test_missing_doc_names_actor_and_variable() -> None:

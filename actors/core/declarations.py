@@ -11,13 +11,21 @@ from __future__ import annotations
 
 import copy
 import math
-import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
 from actors.core.resilience import PolicyError, RateLimit, check_rate_limit
 from actors.core.topics import TopicError, parse_pattern
+from actors.core.types import (
+    SCALAR_TYPES,
+    check_type,
+    checker,
+    coerce,
+    is_enum,
+    is_record,
+    type_name,
+)
 
 
 class DeclarationError(TypeError):
@@ -35,87 +43,6 @@ MISSING: Final = _Missing()
 
 #: In a declared topic, stands for the name of the actor in the site (``"{name}.rx"``).
 NAME_FIELD: Final = "{name}"
-
-#: The payload types a declaration may name; ``object`` accepts anything msgpack carries.
-SCALAR_TYPES: Final[tuple[type, ...]] = (bool, int, float, str, bytes, list, dict, object)
-
-
-def type_name(tp: Any) -> str:
-    """Readable name of a declared type (``float``, ``list[int]``)."""
-    if isinstance(tp, type) and typing.get_origin(tp) is None:
-        return tp.__name__
-    return str(tp).replace("typing.", "")
-
-
-def check_type(tp: Any) -> None:
-    """Raise TypeError unless *tp* is a type a declaration may use."""
-    origin = typing.get_origin(tp)
-    if origin is None:
-        if tp not in SCALAR_TYPES:
-            names = ", ".join(t.__name__ for t in SCALAR_TYPES)
-            raise TypeError(
-                f"type {tp!r} is not supported (use one of {names}, list[T], dict[str, T])"
-            )
-        return
-    args = typing.get_args(tp)
-    if origin is list and len(args) == 1:
-        check_type(args[0])
-        return
-    if origin is dict and len(args) == 2 and args[0] is str:
-        check_type(args[1])
-        return
-    raise TypeError(f"type {tp!r} is not supported (use list[T] or dict[str, T])")
-
-
-def coerce(value: Any, tp: Any) -> Any:
-    """Return *value* as type *tp* (an int is accepted for a float), or raise TypeError."""
-    origin = typing.get_origin(tp)
-    if origin is None:
-        if tp is object:
-            return value
-        if tp is float:
-            if type(value) is float:
-                return value
-            if type(value) is int:
-                return float(value)
-        elif type(value) is tp:
-            return value
-        raise TypeError(f"expected {type_name(tp)}, got {type(value).__name__} {value!r:.60}")
-    args = typing.get_args(tp)
-    if origin is list:
-        if type(value) is not list:
-            raise TypeError(f"expected {type_name(tp)}, got {type(value).__name__}")
-        return [coerce(item, args[0]) for item in value]
-    if type(value) is not dict or not all(type(k) is str for k in value):
-        raise TypeError(f"expected {type_name(tp)}, got {type(value).__name__}")
-    return {k: coerce(v, args[1]) for k, v in value.items()}
-
-
-def checker(tp: Any) -> Callable[[Any], Any]:
-    """A fast function equivalent to ``coerce(value, tp)``, for the hot path."""
-    if tp is object:
-        return _identity
-    if tp is float:
-        return _as_float
-    if typing.get_origin(tp) is None and tp in SCALAR_TYPES:
-
-        def exact(value: Any) -> Any:
-            if type(value) is tp:
-                return value
-            return coerce(value, tp)  # raises with the full message
-
-        return exact
-    return lambda value: coerce(value, tp)
-
-
-def _identity(value: Any) -> Any:
-    return value
-
-
-def _as_float(value: Any) -> Any:
-    if type(value) is float:
-        return value
-    return coerce(value, float)
 
 
 class Variable:
@@ -382,7 +309,7 @@ class Param(Variable):
 
 def _infer(default: Any) -> Any:
     tp = type(default)
-    return tp if tp in SCALAR_TYPES else object
+    return tp if tp in SCALAR_TYPES or is_record(tp) or is_enum(tp) else object
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from typing import Any, Final
 
 import msgpack
 
-from actors.core.declarations import ActorSpec, coerce
+from actors.core.declarations import ActorSpec
+from actors.core.types import coerce
 
 
 class DurableError(ValueError):

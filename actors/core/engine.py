@@ -20,7 +20,7 @@ from typing import Any, Final
 import structlog
 
 from actors.core.actor import Actor, ActorContext, instantiate
-from actors.core.declarations import MISSING, ActorSpec, type_name
+from actors.core.declarations import MISSING, ActorSpec
 from actors.core.engine_calls import Outgoing, Rpc, served_topics
 from actors.core.engine_drops import Drops
 from actors.core.engine_limits import RateLimits
@@ -32,10 +32,10 @@ from actors.core.requests import ReplyCache
 from actors.core.schedule import Schedule, Watch
 from actors.core.sequences import Sequences
 from actors.core.topics import check_topic
+from actors.core.types import type_name
 from actors.core.wire import (
     MESSAGE_FRAMES,
     WireError,
-    decode_fields,
     envelope_encoder,
     sender_of,
 )
@@ -328,9 +328,9 @@ class ActorEngine:
         if entry is None:
             self.drops.not_ours(frames)
             return []
-        name, topic, check = entry
+        name, topic, check, decode = entry
         try:
-            sender, seq, sent_ns, trace, payload = decode_fields(frames[1])
+            sender, seq, sent_ns, trace, payload = decode(frames[1])
         except WireError as exc:
             counts[exc.reason] += 1
             self.drops.warn_once(exc.reason, sender_of(frames[1]) or "?", topic, str(exc))

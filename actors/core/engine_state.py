@@ -16,6 +16,7 @@ from actors.core.actor import Actor
 from actors.core.declarations import ActorSpec
 from actors.core.engine_types import EngineConfig
 from actors.core.memory import Memory
+from actors.core.params import Route
 from actors.core.recorder import FlightRecorder
 from actors.core.requests import ReplyCache
 from actors.core.sequences import Sequences
@@ -27,8 +28,8 @@ from actors.core.wire import WireError, decode_fields
 _TRACE_ID_DASHES: Final = 2
 _MESSAGE_FRAMES: Final = 2  # topic, envelope
 
-#: Where an engine finds the Input of a message: ``(name, topic, type check)`` or None.
-InputOf = Callable[[list[bytes]], "tuple[str, str, Callable[[Any], Any]] | None"]
+#: Where an engine finds the Input of a message: its :data:`~actors.core.params.Route` or None.
+InputOf = Callable[[list[bytes]], "Route | None"]
 #: A served request's cached reply, by ``(caller, idempotency key)``: ``(ok, body)``.
 Replies = ReplyCache[tuple[bool, Any]]
 
@@ -109,7 +110,7 @@ class StateKeeper:
         else:
             return False
         try:
-            sender, seq, _, _, _ = decode_fields(frames[1])
+            sender, seq, _, _, _ = (entry[3] if entry else decode_fields)(frames[1])
         except WireError:
             return False
         return self._sequences.seen(sender, topic, seq)
@@ -125,9 +126,9 @@ class StateKeeper:
         entry = self._input_of(frames)
         if entry is None:
             return None
-        name, topic, check = entry
+        name, topic, check, decode = entry
         try:
-            sender, seq, _, _, payload = decode_fields(frames[1])
+            sender, seq, _, _, payload = decode(frames[1])
             value = check(payload)
         except WireError as exc:
             self._counts[exc.reason] += 1
@@ -137,7 +138,7 @@ class StateKeeper:
             return None
         self._sequences.prime(sender, topic, seq)
         self.actor.__dict__[name] = value
-        return name
+        return str(name)
 
     def expand(self, event: tuple[Any, ...]) -> Event:
         """A recorded event as an :class:`Event`: a message ``(arrival ns, topic, envelope)``
@@ -146,12 +147,13 @@ class StateKeeper:
             return Event(*event)
         now_ns, *frames = event
         entry = self._input_of(frames)
-        sender, seq, timestamp_ns, trace, payload = decode_fields(frames[1])
         check: Callable[[Any], Any] = _as_is
         if entry is None:  # a request to a service (its call envelope as the payload)
             topic = frames[0].decode()
+            sender, seq, timestamp_ns, trace, payload = decode_fields(frames[1])
         else:
-            _, topic, check = entry
+            _, topic, check, decode = entry
+            sender, seq, timestamp_ns, trace, payload = decode(frames[1])
         return Event(
             "message", now_ns / 1e9, topic, sender, seq, timestamp_ns, check(payload), trace
         )

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from actors.core.declarations import ActorSpec, coerce
+from actors.core.declarations import ActorSpec
 from actors.core.snapshot import ABSENT, IMMUTABLE, Packed, freeze, thaw
+from actors.core.types import coerce, is_typed
 
 
 class Memory:
@@ -62,8 +63,11 @@ class Memory:
             ("outputs", spec.outputs),
         ):
             for name, value in (memory.get(kind) or {}).items():
-                if name in declared:
-                    self.values[name] = value
+                var = declared.get(name)
+                if var is not None:
+                    # A record comes back from msgpack as its map of fields: made a record
+                    # again (a value that does not fit stays as it was, for the user to see).
+                    self.values[name] = _as_declared(value, var.type)
 
 
 class StateMismatch(ValueError):
@@ -104,3 +108,12 @@ def handed_state_changes(
             "raise the class's version and write migrate_state"
         )
     return dropped
+
+
+def _as_declared(value: Any, tp: Any) -> Any:
+    if not is_typed(tp):
+        return value
+    try:
+        return coerce(value, tp)
+    except TypeError:
+        return value

@@ -11,12 +11,31 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.core.actor import Actor
-from actors.core.declarations import NAME_FIELD, ActorSpec, checker, coerce
+from actors.core.declarations import NAME_FIELD, ActorSpec
 from actors.core.topics import Pattern, TopicError, parse_pattern
-from actors.core.wire import MESSAGE_FRAMES, WireError, decode_topic
+from actors.core.types import checker, coerce, is_typed
+from actors.core.wire import (
+    MESSAGE_FRAMES,
+    Fields,
+    WireError,
+    check_decoded,
+    decode_fields,
+    decode_topic,
+    typed_decoder,
+)
 
-#: What an Input's message is routed to: (input name, topic, type checker).
-Route = tuple[str, str, Callable[[Any], Any]]
+#: What an Input's message is routed to: (input name, topic, type check, envelope decoder):
+#: the decoder gives ``(sender, seq, timestamp_ns, trace, payload)`` and the check then
+#: gives the Input's value or raises TypeError (see :func:`decoding`).
+Route = tuple[str, str, Callable[[Any], Any], Callable[[bytes], Fields]]
+
+
+def decoding(tp: Any) -> tuple[Callable[[Any], Any], Callable[[bytes], Fields]]:
+    """The type check and envelope decoder of an Input of type *tp*: msgspec decodes and
+    checks a record in one pass (:func:`typed_decoder`), msgpack the rest."""
+    if is_typed(tp):
+        return check_decoded, typed_decoder(tp)
+    return checker(tp), decode_fields
 
 
 class ParamError(ValueError):
@@ -121,7 +140,7 @@ class Routes:
     #: Exact topic frame -> its Input.
     inputs: dict[bytes, Route]
     #: Inputs on a ``prefix.*`` family of topics, tried when no exact topic matches.
-    input_patterns: list[tuple[Pattern, str, Callable[[Any], Any]]]
+    input_patterns: list[tuple[Pattern, Route]]
     #: Outputs that publish with ``send(..., topic=...)``: on a family, or on topics from params.
     output_patterns: dict[str, list[Pattern]]
 
@@ -137,15 +156,15 @@ class Routes:
             topic = decode_topic(frame)
         except WireError:
             return None
-        for pattern, name, check in self.input_patterns:
+        for pattern, (name, _, check, decode) in self.input_patterns:
             if pattern.matches(topic):
-                return name, topic, check
+                return name, topic, check, decode
         return None
 
     def subscribed(self) -> list[str]:
         """The exact topics and the topic families the Inputs read."""
-        exact = [topic for _, topic, _ in self.inputs.values()]
-        return exact + [pattern.text for pattern, _, _ in self.input_patterns]
+        exact = [route[1] for route in self.inputs.values()]
+        return exact + [pattern.text for pattern, _ in self.input_patterns]
 
 
 def resolve_instance(
@@ -165,14 +184,15 @@ def resolve_instance(
         raise ParamError(f"actor {name!r}: " + "; ".join(errors + topic_errors))
     all_topics = {n: by_params.get(n, [t]) for n, t in resolved.items()}
     inputs: dict[bytes, Route] = {}
-    input_patterns: list[tuple[Pattern, str, Callable[[Any], Any]]] = []
+    input_patterns: list[tuple[Pattern, Route]] = []
     for input_name, var in spec.inputs.items():
+        check, decode = decoding(var.type)
         for topic in all_topics[input_name]:
             pattern = parse_pattern(topic)
             if pattern.exact:
-                inputs[pattern.zmq_filter] = (input_name, topic, checker(var.type))
+                inputs[pattern.zmq_filter] = (input_name, topic, check, decode)
             else:
-                input_patterns.append((pattern, input_name, checker(var.type)))
+                input_patterns.append((pattern, (input_name, topic, check, decode)))
     output_patterns = {
         n: [parse_pattern(t) for t in all_topics[n]]
         for n in spec.outputs

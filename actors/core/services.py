@@ -23,9 +23,10 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from actors.core.calls import ERROR_KINDS
-from actors.core.declarations import NAME_FIELD, DeclarationError, check_type, checker, type_name
+from actors.core.declarations import NAME_FIELD, DeclarationError
 from actors.core.resilience import Policy, PolicyError
 from actors.core.topics import TopicError, check_topic
+from actors.core.types import check_type, checker, type_name
 
 #: Seconds a call waits for its reply when its declaration names no timeout (Erlang's 5 s).
 DEFAULT_TIMEOUT: Final = 5.0

@@ -46,6 +46,8 @@ from typing import Any, Final
 
 import msgpack
 
+from actors.core.types import is_record_value, to_builtins
+
 SNAPSHOT_FORMAT: Final = "enlil-snapshot"
 SNAPSHOT_VERSION: Final = 1
 
@@ -131,6 +133,8 @@ def _exception(data: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _fallback(obj: Any) -> Any:
+    if is_record_value(obj):
+        return to_builtins(obj)  # a record as the map of its fields (restored by its type)
     if isinstance(obj, tuple):
         return list(obj)
     if isinstance(obj, set | frozenset):

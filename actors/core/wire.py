@@ -12,6 +12,7 @@ slot  name         meaning
 3     timestamp    publish time, integer nanoseconds since the Unix epoch
 4     trace        W3C ``traceparent`` text when the message is sampled, else nil
 5     payload      the value: nil, bool, int, float, str, bytes, list or map
+                   (a record travels as the map of its fields, an enum as its value)
 ====  ===========  ==========================================================
 
 This module is the one place that knows those slots. Decoding never raises
@@ -25,8 +26,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import msgpack
+import msgspec
 
 from actors.core.topics import TopicError, check_topic
+from actors.core.types import is_record_value, mismatch, to_builtins
 
 WIRE_VERSION: Final = 1
 _SLOTS: Final = 6
@@ -76,14 +79,36 @@ def _no_ext(code: int, data: bytes) -> Any:
     raise MalformedFrame(f"msgpack extension type {code} is not allowed on the wire")
 
 
+def _no_ext_view(code: int, data: memoryview) -> Any:
+    raise MalformedFrame(f"msgpack extension type {code} is not allowed on the wire")
+
+
+def _records(obj: Any) -> Any:
+    """msgpack's ``default``: a record or enum inside a payload, as builtins."""
+    if is_record_value(obj):
+        return to_builtins(obj)
+    raise TypeError(f"can not serialize {type(obj).__name__!r} object")
+
+
+#: Payload types msgpack encodes itself (the rest go through msgspec when they are records).
+_PLAIN: Final = frozenset({type(None), bool, int, float, str, bytes, list, dict, tuple})
+
+
 def encode_envelope(
     sender: str, seq: int, timestamp_ns: int, payload: Any, trace: str | None = None
 ) -> bytes:
     """Encode one envelope. Raises TypeError if *payload* is not msgpack-able."""
+    if type(payload) not in _PLAIN and is_record_value(payload):
+        return _RECORDS.encode([WIRE_VERSION, sender, seq, timestamp_ns, trace, payload])
     packed: bytes = msgpack.packb(
-        [WIRE_VERSION, sender, seq, timestamp_ns, trace, payload], use_bin_type=True
+        [WIRE_VERSION, sender, seq, timestamp_ns, trace, payload],
+        use_bin_type=True,
+        default=_records,
     )
     return packed
+
+
+_RECORDS: Final = msgspec.msgpack.Encoder()
 
 
 def envelope_encoder() -> Callable[[str, int, int, Any, str | None], bytes]:
@@ -91,13 +116,18 @@ def envelope_encoder() -> Callable[[str, int, int, Any, str | None], bytes]:
 
     ``msgpack.packb`` builds a packer (and its buffer) on every call; reusing
     one costs a third as much. A packer is not safe to share between threads:
-    each engine makes its own.
+    each engine makes its own. A record payload is encoded by msgspec (three
+    times faster than its fields as a map through msgpack).
     """
-    pack = msgpack.Packer(use_bin_type=True).pack
+    pack = msgpack.Packer(use_bin_type=True, default=_records).pack
+    encode_record = msgspec.msgpack.Encoder().encode
+    plain = _PLAIN
 
     def encode(
         sender: str, seq: int, timestamp_ns: int, payload: Any, trace: str | None = None
     ) -> bytes:
+        if type(payload) not in plain and is_record_value(payload):
+            return encode_record([WIRE_VERSION, sender, seq, timestamp_ns, trace, payload])
         packed: bytes = pack([WIRE_VERSION, sender, seq, timestamp_ns, trace, payload])
         return packed
 
@@ -163,6 +193,61 @@ def decode_fields(frame: bytes) -> tuple[str, int, int, str | None, Any]:
         return obj[1], obj[2], obj[3], obj[4], obj[5]
     env = decode_envelope(frame)  # slow path: raises the precise WireError
     return env.sender, env.seq, env.timestamp_ns, env.trace, env.payload
+
+
+class Mismatch:
+    """A payload that does not fit its Input's declared type (what the type check says)."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+Fields = tuple[str, int, int, str | None, Any]
+
+
+def typed_decoder(tp: Any) -> Callable[[bytes], Fields]:
+    """:func:`decode_fields` for an Input of type *tp* (a record, an enum or a fixed-size
+    array in it): the envelope and the payload decoded and checked in one pass by msgspec.
+
+    Raises WireError as :func:`decode_fields` does; a payload that does not fit *tp*
+    comes back as a :class:`Mismatch` naming the field (``at `$.position.x```), to be
+    counted ``type_rejected`` by the check that follows. A record with fields the type
+    does not know is taken (they are ignored); optional fields that are missing get
+    their defaults.
+    """
+    decode = msgspec.msgpack.Decoder(
+        tuple[int, str, int, int, str | None, tp], ext_hook=_no_ext_view
+    ).decode
+
+    def fields(frame: bytes) -> Fields:
+        try:
+            obj = decode(frame)
+        except msgspec.ValidationError as exc:
+            sender, seq, sent_ns, trace, _ = decode_fields(frame)  # WireError if the envelope is
+            return sender, seq, sent_ns, trace, Mismatch(mismatch(exc))
+        except (msgspec.DecodeError, WireError, ValueError, TypeError, OverflowError):
+            obj = None
+        if (
+            obj is not None
+            and len(frame) <= MAX_FRAME_BYTES
+            and obj[0] == WIRE_VERSION
+            and obj[1]
+            and obj[2] >= 0
+        ):
+            return obj[1], obj[2], obj[3], obj[4], obj[5]
+        decode_envelope(frame)  # raises the precise WireError
+        raise MalformedFrame("envelope does not decode")  # pragma: no cover - unreachable
+
+    return fields
+
+
+def check_decoded(value: Any) -> Any:
+    """The type check that follows a :func:`typed_decoder`: TypeError for a Mismatch."""
+    if type(value) is Mismatch:
+        raise TypeError(value.reason)
+    return value
 
 
 def decode_topic(frame: bytes) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from actors.core.boundary import Boundary, Route
-from actors.core.declarations import type_name
+from actors.core.types import type_name
 from supervisor.core.message_schema import model_name, titled
 
 if TYPE_CHECKING:

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors.core.boundary import Boundary
-from actors.core.declarations import MISSING, NAME_FIELD, ActorSpec, Input, Output, type_name
+from actors.core.declarations import MISSING, NAME_FIELD, ActorSpec, Input, Output
 from actors.core.topics import parse_pattern
+from actors.core.types import type_name
 from supervisor.core import boundaries
 
 

@@ -12,9 +12,9 @@ import json
 import re
 from typing import Any
 
-from actors.core.declarations import type_name
 from actors.core.records import json_schema
 from actors.core.topics import parse_pattern
+from actors.core.types import type_name
 from supervisor.core import boundaries, render_calls
 from supervisor.core.design import Design, Finding
 from supervisor.core.message_schema import envelope_headers, model_name, titled

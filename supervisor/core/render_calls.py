@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from actors.core.calls import REPLY_PREFIX, SERVICE_PREFIX
-from actors.core.declarations import type_name
+from actors.core.types import type_name
 from supervisor.core.design import Design
 from supervisor.core.message_schema import envelope_headers, model_name, titled
 

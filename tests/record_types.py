@@ -9,7 +9,7 @@ from typing import Annotated
 
 import msgspec
 
-from actors import Actor, Input, Output, State
+from actors import Actor, Call, Input, Output, State, service
 
 
 class Quality(enum.Enum):
@@ -53,7 +53,7 @@ class Fix:
 class Tracker(Actor):
     """Keeps the last fix, and publishes how far it moved along x."""
 
-    fix = Input("rover.fix", Fix, doc="the rover's fix")
+    fix = Input("rover.fix", Fix, doc="the rover's fix", external=True)
     moved = Output("rover.moved", Fix, doc="the fix, once it moved")
     last = State(Vec3(0.0, 0.0), doc="the last position seen")
     fixes = State(0, doc="fixes taken")
@@ -63,6 +63,22 @@ class Tracker(Actor):
         if self.fix.position != self.last:
             self.last = self.fix.position
             self.moved = self.fix
+
+    @service("rover.where", Vec3, Fix, doc="The last fix, its position moved by an offset")
+    def where(self, offset: Vec3) -> Fix:
+        at = Vec3(self.last.x + offset.x, self.last.y + offset.y, self.last.z + offset.z)
+        return Fix("map", at, corners=[Corner("origin", self.last)])
+
+
+class Asker(Actor):
+    """Asks the tracker where the rover is, for each offset it is given."""
+
+    offset = Input("asker.offset", Vec3, doc="the offset to ask about", external=True)
+    answer = State(None, type=Fix | None, doc="the tracker's last answer")
+    where = Call("rover.where", Vec3, Fix, doc="where the rover is", timeout=5.0)
+
+    def step(self) -> None:
+        self.answer = self.where(self.offset)
 
 
 class Crasher(Tracker):

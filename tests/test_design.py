@@ -6,7 +6,7 @@ from typing import Any
 
 from actors import Actor, Input, Output
 from actors.core.params import resolve_topics
-from actors.core.records import json_schema
+from actors.core.type_schema import Schemas
 from supervisor.core.design import ActorDecl, Design, compare_live, compatible, overlaps
 from supervisor.core.render import asyncapi, dot, mermaid
 
@@ -152,7 +152,7 @@ def test_type_compatibility_rules() -> None:
     assert compatible(list[int], list) and compatible(dict[str, int], dict[str, int])
     assert not compatible(list, list[int]) and not compatible(str, bytes)
     assert compatible(object, str)  # 'anything' is not held against the consumer
-    assert json_schema(list[float]) == {"type": "array", "items": {"type": "number"}}
+    assert Schemas().of(list[float]) == {"type": "array", "items": {"type": "number"}}
 
 
 def test_asyncapi_has_channels_operations_and_sys_topics() -> None:

@@ -216,3 +216,62 @@ def test_models_generated_from_the_demos_asyncapi_are_named_after_their_topics(
     }
     assert expected <= set(models["typescript"]), models["typescript"]
     assert "CallError" in models["python"]
+
+
+def records_site(tmp_path: Path) -> Path:
+    """A site whose messages and service are records (tests/record_types.py)."""
+    site = {
+        "site": {"name": "rover", "python_path": [str(HERE)]},
+        "actors": {
+            "tracker": {"class": "record_types:Tracker"},
+            "asker": {"class": "record_types:Asker"},
+        },
+    }
+    path = tmp_path / "site.toml"
+    path.write_text(tomli_w.dumps(site))
+    return path
+
+
+def test_asyncapi_names_a_schema_per_record_type_and_models_carry_the_fields(
+    tmp_path: Path,
+) -> None:
+    """One named schema per record and enum under components/schemas, with field docs and
+    units; the official parser finds no error; modelina's Python and TypeScript models are
+    named after the record types and have their fields."""
+    out = tmp_path / "docs"
+    proc = supervisor_cli("docs", "--out", str(out), config=records_site(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((out / "asyncapi.json").read_text())
+    schemas = doc["components"]["schemas"]
+    assert {"Fix", "Vec3", "Corner", "Quality"} <= set(schemas)
+    fix = schemas["Fix"]
+    assert fix["description"].startswith("Where the rover is")
+    assert fix["properties"]["covariance"] == {
+        "type": "array",
+        "items": {"type": "number"},
+        "minItems": 3,
+        "maxItems": 3,
+        "description": "variance per axis",
+        "x-unit": "m^2",
+        "default": [0.0, 0.0, 0.0],
+    }
+    assert fix["properties"]["position"]["$ref"] == "#/components/schemas/Vec3"
+    assert fix["required"] == ["frame", "position"]
+    assert schemas["Quality"]["enum"] == ["good", "stale"]
+    payload = doc["components"]["messages"]["rover_fix"]["payload"]
+    assert payload == {"$ref": "#/components/schemas/Fix"}
+    check = node_tool("validate_asyncapi.mjs", str(out / "asyncapi.json"))
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert [d for d in diagnostics(check) if d["severity"] == "error"] == []
+    made = node_tool("generate_models.mjs", str(out / "asyncapi.json"))
+    assert made.returncode == 0, made.stdout + made.stderr
+    models = json.loads(made.stdout.splitlines()[-1])
+    for language in ("python", "typescript"):
+        fields = models["fields"][language]
+        assert set(fields["Fix"]) >= {"frame", "position", "quality", "corners", "covariance"}
+        assert set(fields["Vec3"]) >= {"x", "y", "z"}, (language, fields)
+        assert set(fields["Corner"]) >= {"name", "at"}
+        assert not [n for n in models[language] if "Anonymous" in n], models[language]
+    dictionary = (out / "dictionary.md").read_text()
+    assert "### Fix" in dictionary
+    assert "| covariance | `tuple[float, float, float]` | m^2 | `(0.0, 0.0, 0.0)` |" in dictionary

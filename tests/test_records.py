@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import msgpack
 import pytest
 import structlog
-from record_types import Corner, Crasher, Fix, Quality, Tracker, Vec3
+from record_types import Asker, Corner, Crasher, Fix, Quality, Tracker, Vec3
 
 from actors import Actor, DeclarationError, Input, State
 from actors.core.types import check_type, coerce, record_fields, type_name
@@ -171,3 +171,15 @@ def test_fields_carry_doc_unit_and_default() -> None:
     assert type_name(list[Corner]) == "list[Corner]"
     check_type(dict[str, list[Fix]])
     assert coerce({"x": 1, "y": 2}, Vec3) == Vec3(1.0, 2.0)
+
+
+def test_a_service_takes_and_gives_records() -> None:
+    """A Call's request and the service's reply are records at both ends."""
+    asker = Harness(Asker)
+    tracker = Harness(Tracker, clock=asker.clock)
+    asker.serve("rover.where", tracker)
+    tracker.feed("fix", FIX)
+    asker.feed("offset", Vec3(1.0, 1.0))
+    answer = asker.state["answer"]
+    assert type(answer) is Fix and answer.position == Vec3(2.0, 3.0)
+    assert type(answer.corners[0]) is Corner and answer.corners[0].at == Vec3(1.0, 2.0)

@@ -87,7 +87,7 @@ def _meta(tp: Any) -> tuple[Any, str | None, str | None]:
     return base, doc, unit
 
 
-def _optional_of(tp: Any) -> Any:
+def optional_of(tp: Any) -> Any:
     """T when *tp* is ``T | None`` (or ``Optional[T]``), else None."""
     if typing.get_origin(tp) not in (typing.Union, types.UnionType):
         return None
@@ -95,6 +95,11 @@ def _optional_of(tp: Any) -> Any:
     if len(args) == 1 and len(typing.get_args(tp)) == 2:  # noqa: PLR2004 - T and None
         return args[0]
     return None
+
+
+def strip_meta(tp: Any) -> Any:
+    """*tp* without its ``Annotated[...]`` wrapper."""
+    return _meta(tp)[0]
 
 
 @functools.cache
@@ -148,7 +153,7 @@ def type_name(tp: Any) -> str:
     base, _, _ = _meta(tp)
     if base is not tp:
         return type_name(base)
-    inner = _optional_of(tp)
+    inner = optional_of(tp)
     if inner is not None:
         return f"{type_name(inner)} | None"
     origin, args = typing.get_origin(tp), typing.get_args(tp)
@@ -183,7 +188,7 @@ def _check(tp: Any, seen: set[type]) -> None:
             )
         return
     args = typing.get_args(tp)
-    inner = _optional_of(tp)
+    inner = optional_of(tp)
     if inner is not None:
         _check(inner, seen)
         return
@@ -262,7 +267,7 @@ def coerce(value: Any, tp: Any) -> Any:
         elif type(value) is tp:
             return value
         raise TypeError(f"expected {type_name(tp)}, got {type(value).__name__} {value!r:.60}")
-    inner = _optional_of(tp)
+    inner = optional_of(tp)
     if inner is not None:
         return None if value is None else coerce(value, inner)
     args = typing.get_args(tp)

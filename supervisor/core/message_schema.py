@@ -49,5 +49,9 @@ def envelope_headers(name: str, sender: str = "sending actor") -> dict[str, Any]
 
 
 def titled(schema: dict[str, Any], name: str, description: str) -> dict[str, Any]:
-    """*schema* with a title (generated models are named after it) and a description."""
+    """*schema* with a title (generated models are named after it) and a description; a
+    reference to a named schema (a record type) is left as it is: its models are named
+    after the type."""
+    if "$ref" in schema:
+        return schema
     return {**schema, "title": name, "description": description}

@@ -12,10 +12,10 @@ import json
 import re
 from typing import Any
 
-from actors.core.records import json_schema
 from actors.core.topics import parse_pattern
+from actors.core.type_schema import Schemas
 from actors.core.types import type_name
-from supervisor.core import boundaries, render_calls
+from supervisor.core import boundaries, render_calls, render_types
 from supervisor.core.design import Design, Finding
 from supervisor.core.message_schema import envelope_headers, model_name, titled
 
@@ -56,6 +56,7 @@ def dictionary_json(design: Design) -> str:
                 for a in design.actors
             ],
             "variables": design.dictionary(),
+            "types": render_types.types_json(design),
         },
         indent=2,
         default=repr,
@@ -91,6 +92,7 @@ def dictionary_markdown(design: Design) -> str:
             ]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         lines.append("")
+    lines += render_types.markdown_lines(design)
     return "\n".join(lines)
 
 
@@ -159,6 +161,7 @@ def dictionary_html(design: Design, findings: list[Finding], svg: str | None = N
         cells = [esc(_cell(row, c)) for c in COLUMNS] + [esc(_flags(row))]
         body.append(f"<tr{cls}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     body.append("</tbody></table>")
+    body += render_types.html_lines(design)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{esc(design.site)}: data dictionary</title>"
@@ -290,7 +293,10 @@ def _address(topic: str) -> tuple[str, dict[str, Any]]:
 
 
 def asyncapi(design: Design, servers: dict[str, dict[str, str]]) -> dict[str, Any]:
-    """The site as an AsyncAPI 3.0 document (a dict ready for JSON)."""
+    """The site as an AsyncAPI 3.0 document (a dict ready for JSON): record and enum types
+    are named schemas under ``components/schemas``, which the messages refer to."""
+    book = Schemas("#/components/schemas/", wire=True)
+    json_schema = book.of
     channels: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     operations: dict[str, Any] = {}
@@ -357,7 +363,7 @@ def asyncapi(design: Design, servers: dict[str, dict[str, str]]) -> dict[str, An
             channel["parameters"] = {name: {"description": f"The {name}'s name"}}
         channels[cid] = channel
     render_calls.add_services(design, json_schema, channels, messages, operations)
-    doc = {
+    doc: dict[str, Any] = {
         "asyncapi": "3.0.0",
         "info": {
             "title": f"enlil site {design.site}",
@@ -373,6 +379,8 @@ def asyncapi(design: Design, servers: dict[str, dict[str, str]]) -> dict[str, An
         "components": {"messages": messages},
     }
     boundaries.add_to_asyncapi(design, json_schema, _slug, doc)
+    if book.defs:
+        doc["components"]["schemas"] = book.defs
     return doc
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -21,9 +22,7 @@ from mcap.writer import Writer
 from actors.core.records import (
     MESSAGE_ENCODING,
     SCHEMA_ENCODING,
-    encode_record,
-    record_schema,
-    schema_name,
+    channel_form,
 )
 
 #: The library name written in a recording's header.
@@ -50,7 +49,8 @@ class McapOut:
         self._writer = Writer(self._file, chunk_size=chunk_size)
         self._writer.start(profile="", library=LIBRARY)
         self._types = types
-        self._channels: dict[str, int] = {}
+        #: Each topic's channel id and how its messages are encoded.
+        self._channels: dict[str, tuple[int, Callable[[Any, str, int], bytes]]] = {}
         self.written = 0
         self._flush_every = flush_every
         #: When the oldest message not yet written out must be (monotonic; 0: none waits).
@@ -66,22 +66,23 @@ class McapOut:
         log_ns: int | None = None,
     ) -> None:
         """One message, logged at *log_ns* (default: now) and published at *sent_ns*."""
-        channel = self._channels.get(topic)
-        if channel is None:
-            tp = self._types.get(topic, object)
+        found = self._channels.get(topic)
+        if found is None:
+            form = channel_form(topic, self._types.get(topic, object))
             schema = self._writer.register_schema(
-                name=schema_name(topic),
+                name=form.schema_name,
                 encoding=SCHEMA_ENCODING,
-                data=json.dumps(record_schema(topic, tp)).encode(),
+                data=json.dumps(form.schema).encode(),
             )
             channel = self._writer.register_channel(
                 topic=topic, message_encoding=MESSAGE_ENCODING, schema_id=schema
             )
-            self._channels[topic] = channel
+            found = self._channels[topic] = (channel, form.encode)
+        channel, encode = found
         self._writer.add_message(
             channel,
             log_time=time.time_ns() if log_ns is None else log_ns,
-            data=encode_record(payload, sender, seq),
+            data=encode(payload, sender, seq),
             publish_time=sent_ns,
             sequence=seq & _UNSIGNED32,
         )

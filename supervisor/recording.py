@@ -24,8 +24,9 @@ from typing import Any
 
 import zmq
 from mcap.reader import make_reader
+from mcap.records import Schema
 
-from actors.core.records import decode_record
+from actors.core.records import decode_record, decode_recorded
 from actors.core.snapshot import Snapshot
 from actors.link import BrokerLink
 from actors.mcap_out import McapOut
@@ -87,9 +88,11 @@ def recorded(path: Path, topics: Iterable[str] = ()) -> Iterator[tuple[str, int,
         reader = make_reader(f)
         chosen = list(topics) or None
         try:
-            for _, channel, message in reader.iter_messages(topics=chosen, log_time_order=True):
+            for schema, channel, message in reader.iter_messages(
+                topics=chosen, log_time_order=True
+            ):
                 try:
-                    payload, _, _ = decode_record(message.data)
+                    payload = _payload(schema, message.data)
                 except ValueError as exc:
                     raise ValueError(
                         f"message {message.sequence} on {channel.topic!r} "
@@ -108,10 +111,17 @@ def _salvaged(path: Path, topics: Iterable[str]) -> Iterator[tuple[str, int, Any
         if channel is None or (chosen and channel.topic not in chosen):
             continue
         try:
-            payload, _, _ = decode_record(m.data)
+            payload = _payload(found.schemas.get(channel.schema_id), m.data)
         except ValueError as exc:
             raise ValueError(f"message {m.sequence} on {channel.topic!r}: {exc}") from None
         yield channel.topic, m.log_time, payload
+
+
+def _payload(schema: Schema | None, data: bytes) -> Any:
+    """A recorded message's payload, in the form its channel's schema says."""
+    if schema is None:
+        return decode_record(data)[0]
+    return decode_recorded(schema.name, schema.data, data)
 
 
 def check_recording(path: Path) -> None:

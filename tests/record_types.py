@@ -4,12 +4,24 @@ too, so that a mesh can run them)."""
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 from typing import Annotated
 
 import msgspec
 
 from actors import Actor, Call, Input, Output, State, service
+from actors.messages import (
+    CompressedImage,
+    LocationFix,
+    Log,
+    LogLevel,
+    Pose,
+    PoseInFrame,
+    Quaternion,
+    Timestamp,
+    Vector3,
+)
 
 
 class Quality(enum.Enum):
@@ -88,3 +100,31 @@ class Crasher(Tracker):
         super().step()
         if self.fix.note == "crash":
             raise RuntimeError(f"asked to crash at x={self.fix.position.x}")
+
+
+class Gallery(Actor):
+    """Publishes one message of each of Foxglove's well-known types every period: a pose
+    going round a circle, a fix, a log line and a one-pixel PNG."""
+
+    pose = Output("rover.pose", PoseInFrame, doc="where the rover is")
+    fix = Output("rover.gps", LocationFix, doc="its satellite fix")
+    log = Output("rover.log", Log, doc="what it says")
+    image = Output("rover.camera", CompressedImage, doc="what it sees")
+    turns = State(0, doc="periods so far")
+
+    def step(self) -> None:
+        self.turns += 1
+        now = Timestamp.of(self.enlil.now())
+        angle = self.turns / 10
+        at = Vector3(math.cos(angle), math.sin(angle), 0.0)
+        self.pose = PoseInFrame(now, "map", Pose(at, Quaternion.of_yaw(angle)))
+        self.fix = LocationFix(now, "gps", 48.85 + at.x / 1e4, 2.35 + at.y / 1e4, 35.0)
+        self.log = Log(now, LogLevel.INFO, f"turn {self.turns}", name=self.enlil.name)
+        self.image = CompressedImage(now, "camera", PNG, "png")
+
+
+#: A 1x1 PNG.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
+)

@@ -3,6 +3,7 @@ receipt, evolved, kept in State and snapshots."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import msgpack
@@ -183,3 +184,40 @@ def test_a_service_takes_and_gives_records() -> None:
     answer = asker.state["answer"]
     assert type(answer) is Fix and answer.position == Vec3(2.0, 3.0)
     assert type(answer.corners[0]) is Corner and answer.corners[0].at == Vec3(1.0, 2.0)
+
+
+def test_a_foxglove_type_is_written_in_foxglove_form_and_read_back() -> None:
+    """Its schema is named as Foxglove names it and written inline; the message is the
+    fields themselves with bytes as base64, and comes back with its bytes."""
+    from actors.core.records import channel_form, decode_recorded
+    from actors.messages import CompressedImage, Timestamp
+
+    form = channel_form("cam", CompressedImage)
+    assert form.foxglove and form.schema_name == "foxglove.CompressedImage"
+    assert form.schema["properties"]["data"]["contentEncoding"] == "base64"
+    assert form.schema["properties"]["timestamp"]["title"] == "time"
+    image = CompressedImage(Timestamp.of(1.25), "cam", b"\x89PNG", "png")
+    data = form.encode(image, "s", 1)
+    assert json.loads(data)["data"] == "iVBORw==" and json.loads(data)["timestamp"] == {
+        "sec": 1,
+        "nsec": 250_000_000,
+    }
+    back = decode_recorded(form.schema_name, json.dumps(form.schema).encode(), data)
+    assert coerce(back, CompressedImage) == image
+    plain = channel_form("rover.fix", Fix)
+    assert plain.schema_name == "enlil.rover.fix" and not plain.foxglove
+
+
+def test_the_demo_thermostat_logs_each_switch_for_foxglove() -> None:
+    """The demo's Foxglove panel: a Log line (Foxglove's type) each time the heater switches."""
+    from actors.loader import load_class
+    from actors.messages import Log, LogLevel
+    from supervisor.cli import DEMO
+
+    thermostat = Harness(load_class("demo_actors:Thermostat", [DEMO.parent]))
+    out = thermostat.feed("temperature", 15.0)
+    [log] = [m for m in out if m.topic == "thermostat.log"]
+    line = coerce(log.envelope.payload, Log)
+    assert line.level is LogLevel.INFO and line.message.startswith("heater on at 15.00 degC")
+    assert [m.topic for m in thermostat.feed("temperature", 15.5)] == ["heater.command"]
+    assert "thermostat.log" in [m.topic for m in thermostat.feed("temperature", 25.0)]

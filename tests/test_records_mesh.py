@@ -3,10 +3,18 @@ checked there, and a failure with a record in it replayed in pytest."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
+import jsonschema
 import pytest
+from clitools import supervisor_cli
+from mcap.reader import make_reader
 from record_types import Corner, Fix, Quality, Vec3
+from test_web import READ_TOKEN, TOOLS, free_port, web_site
 
 from actors.core.types import coerce
 from actors.snapshots import read_snapshot
@@ -51,3 +59,133 @@ def test_a_nested_record_travels_is_checked_and_replays_as_a_record(mesh: MeshFa
     # The step reads self.fix.position.x: only a record (not a map) fails as it did.
     with pytest.raises(RuntimeError, match=r"x=7\.0"):
         replay(snap)
+
+
+def test_records_recorded_to_mcap_validate_against_their_schema_and_play_back(
+    mesh: MeshFactory, tmp_path: Path
+) -> None:
+    """``record`` writes each record with a JSON Schema naming its types; read back with the
+    mcap library, every message validates against its schema; ``play`` gives them back to
+    a fresh site, which takes them as records."""
+    site = mesh.start({"actors": {"t": {"class": "record_types:Tracker"}}})
+    out = tmp_path / "rover.mcap"
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "supervisor", "record", "rover.*"),
+            *("-o", str(out), "--count", "6", "--config", str(site.config_path)),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("recording into")
+    for x in (1.0, 2.0, 3.0):
+        site.publish("rover.fix", Fix("map", Vec3(x, 0.0), raw=b"\x01\x02"))
+    assert proc.wait(timeout=60) == 0
+    proc.stdout.close()
+    validated = []
+    with out.open("rb") as f:
+        for schema, channel, message in make_reader(f).iter_messages(log_time_order=True):
+            assert schema is not None and schema.encoding == "jsonschema"
+            document = json.loads(schema.data)
+            assert document["properties"]["value"] == {"$ref": "#/$defs/Fix"}
+            assert document["$defs"]["Vec3"]["properties"]["x"]["x-unit"] == "m"
+            record = json.loads(message.data)
+            jsonschema.Draft202012Validator(document).validate(record)
+            validated.append((channel.topic, record["value"]["position"]["x"]))
+    assert sorted(validated) == sorted(
+        [(t, x) for t in ("rover.fix", "rover.moved") for x in (1.0, 2.0, 3.0)]
+    )
+    # A value that does not fit the schema is caught by the same check (it can fail).
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft202012Validator(document).validate({**record, "value": {"frame": 1}})
+    site.close()
+
+    fresh = mesh.start({"actors": {"t": {"class": "record_types:Tracker"}}})
+    cursor = fresh.mark()
+    play = supervisor_cli(
+        "play", str(out), "--rate", "0", "--topics", "rover.fix", config=fresh.config_path
+    )
+    assert play.returncode == 0, play.stderr
+    moved = fresh.collect("rover.moved", 3, after=cursor)
+    assert [coerce(m.envelope.payload, Fix).position.x for m in moved] == [1.0, 2.0, 3.0]
+    assert coerce(moved[0].envelope.payload, Fix).raw == b"\x01\x02"
+
+
+def published_schemas(*names: str) -> dict[str, Any]:
+    """Foxglove's published JSON Schemas (@foxglove/schemas), by schema name."""
+    proc = subprocess.run(
+        ["node", str(TOOLS / "foxglove_schemas.mjs"), *names],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=TOOLS,
+    )
+    schemas: dict[str, Any] = json.loads(proc.stdout)
+    return schemas
+
+
+WELL_KNOWN = {
+    "rover.pose": "foxglove.PoseInFrame",
+    "rover.gps": "foxglove.LocationFix",
+    "rover.log": "foxglove.Log",
+    "rover.camera": "foxglove.CompressedImage",
+}
+
+
+def test_foxglove_sees_its_own_types_and_the_messages_validate_against_its_schemas(
+    mesh: MeshFactory, tmp_path: Path
+) -> None:
+    """The official client sees each topic of a standard type advertised under Foxglove's
+    schema name, and the poses it receives validate against Foxglove's published schema;
+    an MCAP recording keeps all four types in Foxglove's form, each message valid too."""
+    published = published_schemas("PoseInFrame", "LocationFix", "Log", "CompressedImage")
+    fox = free_port()
+    data = web_site(free_port())
+    data["web"]["foxglove"] = f"127.0.0.1:{fox}"
+    data["actors"] = {"gallery": {"class": "record_types:Gallery", "period": 0.1}}
+    site = mesh.start(data)
+    site.wait_until(lambda: "Foxglove endpoint on" in site.log_tail(200), what="the endpoint")
+    out = tmp_path / "gallery.mcap"
+    recorder = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "supervisor", "record", "rover.*"),
+            *("-o", str(out), "--count", "20", "--config", str(site.config_path)),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    client = subprocess.run(
+        [
+            *("node", str(TOOLS / "foxglove_client.mjs")),
+            *(f"ws://127.0.0.1:{fox}/?token={READ_TOKEN}", "rover.pose", "5"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=TOOLS,
+        timeout=60,
+        check=False,
+    )
+    assert recorder.wait(timeout=60) == 0
+    assert client.returncode == 0, client.stdout + client.stderr
+    got = json.loads(client.stdout.splitlines()[-1])
+    channels = {c["topic"]: c for c in got["channels"]}
+    for topic, name in WELL_KNOWN.items():
+        assert channels[topic]["schemaName"] == name, channels[topic]
+        assert channels[topic]["encoding"] == "json"
+    poses = [m["record"] for m in got["messages"]]
+    assert len(poses) == 5
+    for pose in poses:
+        jsonschema.Draft7Validator(published["foxglove.PoseInFrame"]).validate(pose)
+    assert poses[0]["frame_id"] == "map" and set(poses[0]["pose"]) == {"position", "orientation"}
+    seen = set()
+    with out.open("rb") as f:
+        for schema, channel, message in make_reader(f).iter_messages():
+            assert schema is not None and schema.name == WELL_KNOWN[channel.topic]
+            record = json.loads(message.data)
+            jsonschema.Draft7Validator(published[schema.name]).validate(record)
+            seen.add(schema.name)
+    assert seen == set(WELL_KNOWN.values())
+    # What Foxglove would reject is caught by the same check: it can fail.
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft7Validator(published["foxglove.Log"]).validate({"level": "info"})

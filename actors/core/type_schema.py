@@ -10,7 +10,8 @@ and each field carries its doc as ``description`` and its unit as ``x-unit``.
 
 The schema describes the value as JSON tools see it (:mod:`actors.core.records`):
 bytes are ``{"$base64": "..."}``, an enum is its value; a book made with ``wire=True``
-describes bytes as msgpack carries them (a binary string), for AsyncAPI.
+describes bytes as msgpack carries them (a binary string), for AsyncAPI; one with
+``bytes_form="base64"`` as Foxglove's JSON messages carry them.
 """
 
 from __future__ import annotations
@@ -41,6 +42,13 @@ BYTES_JSON: Final = {
 }
 #: Bytes as msgpack carries them (a bin), for documents of the wire (AsyncAPI).
 BYTES_WIRE: Final = {"type": "string", "format": "binary", "description": "bytes (msgpack bin)"}
+#: Bytes as Foxglove's JSON messages carry them: a base64 string.
+BYTES_BASE64: Final = {"type": "string", "contentEncoding": "base64"}
+_BYTES_FORMS: Final[dict[str, dict[str, Any]]] = {
+    "json": BYTES_JSON,
+    "wire": BYTES_WIRE,
+    "base64": BYTES_BASE64,
+}
 
 _SIMPLE: Final[dict[Any, dict[str, Any]]] = {
     bool: {"type": "boolean"},
@@ -57,10 +65,17 @@ _SIMPLE: Final[dict[Any, dict[str, Any]]] = {
 class Schemas:
     """A book of named schemas (records and enums) and the schemas that refer to them."""
 
-    def __init__(self, ref_prefix: str = "#/$defs/", *, wire: bool = False) -> None:
+    def __init__(
+        self, ref_prefix: str = "#/$defs/", *, bytes_form: str = "json", inline: bool = False
+    ) -> None:
         self.ref_prefix = ref_prefix
-        #: Bytes as msgpack carries them (AsyncAPI) rather than as JSON records write them.
-        self.wire = wire
+        #: Write each record and enum where it is used rather than once by name (as
+        #: Foxglove's published schemas are; a type inside itself is then left open).
+        self.inline = inline
+        self._inside: list[type] = []
+        #: How bytes are written: ``json`` (as JSON records write them), ``wire`` (a msgpack
+        #: bin, for AsyncAPI) or ``base64`` (a base64 string, as Foxglove's messages).
+        self.bytes_schema = _BYTES_FORMS[bytes_form]
         #: Name -> schema of each record and enum met so far, in the order met.
         self.defs: dict[str, dict[str, Any]] = {}
         self._names: dict[type, str] = {}
@@ -79,10 +94,20 @@ class Schemas:
     def of(self, tp: Any) -> dict[str, Any]:
         """The schema of a value of *tp* (a ``$ref`` for a record or an enum)."""
         tp = strip_meta(tp)
-        if tp is bytes and self.wire:
-            return dict(BYTES_WIRE)
+        if tp is bytes:
+            return dict(self.bytes_schema)
         if tp in _SIMPLE:
             return dict(_SIMPLE[tp])
+        if (is_record(tp) or is_enum(tp)) and self.inline:
+            if tp in self._inside:
+                return {}
+            self._inside.append(tp)
+            try:
+                # A type of Foxglove's library is titled as Foxglove titles it.
+                name = str(getattr(tp, "FOXGLOVE", "")) or self.name_of(tp)
+                return self._record(tp, name) if is_record(tp) else self._enum(tp, name)
+            finally:
+                self._inside.pop()
         if is_record(tp) or is_enum(tp):
             name = self.name_of(tp)
             if name not in self.defs:
@@ -143,7 +168,7 @@ class Schemas:
     def standalone(self, tp: Any, title: str | None = None) -> dict[str, Any]:
         """A schema document of its own for *tp* (its definitions under ``$defs``)."""
         schema = self.of(tp)
-        if "$ref" in schema and title is None:
+        if title is None and "$ref" in schema:
             # The record itself at the top, so that tools show its fields at once.
             name = schema["$ref"][len(self.ref_prefix) :]
             schema = dict(self.defs[name])

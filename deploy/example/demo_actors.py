@@ -15,6 +15,7 @@ from actors import (
     State,
     service,
 )
+from actors.messages import Log, LogLevel, Timestamp
 
 
 class RoomProtocol(Actor):
@@ -64,6 +65,11 @@ class Thermostat(Actor):
 
     temperature = Input("sensor.temperature", float, doc="Room temperature", unit="degC")
     heater = Output("heater.command", bool, doc="True turns the heater on")
+    log = Output(
+        "thermostat.log",
+        Log,
+        doc="A line each time the heater switches (Foxglove's Log panel shows it)",
+    )
     setpoint = Param(21.0, doc="Target temperature at start", unit="degC")
     band = Param(0.3, doc="Hysteresis: half-width of the dead band", unit="degC")
     switches = State(0, doc="How often the heater switched", metric="counter")
@@ -123,6 +129,13 @@ class Thermostat(Actor):
             on = bool(self.heater)
         if on != self.heater:
             self.switches += 1
+            self.log = Log(
+                Timestamp.of(self.enlil.now()),
+                LogLevel.INFO,
+                f"heater {'on' if on else 'off'} at {self.temperature:.2f} degC "
+                f"(target {self.target:g} degC)",
+                name=self.enlil.name,
+            )
         self.heater = on
 
     def start_boost(self) -> None:

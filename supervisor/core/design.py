@@ -18,6 +18,7 @@ from typing import Any
 
 from actors.core.boundary import Boundary
 from actors.core.declarations import MISSING, NAME_FIELD, ActorSpec, Input, Output
+from actors.core.records import foxglove_name
 from actors.core.topics import parse_pattern
 from actors.core.types import type_name
 from supervisor.core import boundaries
@@ -284,8 +285,11 @@ class Design:
         for topic, producers in sorted(self.producers.items()):
             if topic.startswith("$"):
                 continue
-            # Metric Outputs are consumed by the telemetry, whoever else reads them.
-            if not self.consumers_of(topic) and not all(e.metric for e in producers):
+            # Metric Outputs are consumed by the telemetry, and Outputs of Foxglove's types
+            # by its panels (the bridge and recordings), whoever else reads them.
+            if not self.consumers_of(topic) and not all(
+                e.metric or foxglove_name(e.type) for e in producers
+            ):
                 findings.append(
                     Finding(
                         "warning",

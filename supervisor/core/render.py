@@ -295,7 +295,7 @@ def _address(topic: str) -> tuple[str, dict[str, Any]]:
 def asyncapi(design: Design, servers: dict[str, dict[str, str]]) -> dict[str, Any]:
     """The site as an AsyncAPI 3.0 document (a dict ready for JSON): record and enum types
     are named schemas under ``components/schemas``, which the messages refer to."""
-    book = Schemas("#/components/schemas/", wire=True)
+    book = Schemas("#/components/schemas/", bytes_form="wire")
     json_schema = book.of
     channels: dict[str, Any] = {}
     messages: dict[str, Any] = {}

@@ -3,8 +3,9 @@
 
 Our implementation of the published spec (``foxglove.websocket.v1``, JSON
 messages): on connect, ``serverInfo`` and an ``advertise`` of a channel per
-topic, each with the JSON Schema of its records (:mod:`supervisor.core.records`:
-``{"value", "sender", "seq"}``, the value's schema from the declared type);
+topic, each with the JSON Schema of its records (:mod:`actors.core.records`:
+``{"value", "sender", "seq"}``, the value's schema from the declared type; a topic of
+one of Foxglove's well-known types in Foxglove's own form, :mod:`actors.messages`);
 topics seen on the live graph later are advertised as they appear. A
 ``subscribe`` makes the web view's bridge read the topic; each message then
 goes to the client as a binary ``MESSAGE_DATA`` frame (opcode 1, subscription
@@ -23,13 +24,7 @@ from typing import Any, Final
 
 from aiohttp import WSMsgType, web
 
-from actors.core.records import (
-    MESSAGE_ENCODING,
-    SCHEMA_ENCODING,
-    encode_record,
-    record_schema,
-    schema_name,
-)
+from actors.core.records import MESSAGE_ENCODING, SCHEMA_ENCODING, ChannelForm, channel_form
 from supervisor.core.webaccess import WebAccess
 from supervisor.web.guard import guard
 
@@ -63,6 +58,8 @@ class FoxgloveBridge:
         self.tap = tap
         self.channels: dict[int, dict[str, Any]] = {}
         self.by_topic: dict[str, int] = {}
+        #: How each channel's messages are written (Foxglove's form for its own types).
+        self.forms: dict[int, ChannelForm] = {}
         self.clients: set[FoxgloveClient] = set()
         self.session = uuid.uuid4().hex
         for topic in sorted(types):
@@ -74,15 +71,17 @@ class FoxgloveBridge:
         if ident is not None:
             return self.channels[ident]
         ident = len(self.channels) + 1
+        form = channel_form(topic, self.types.get(topic, object))
         channel = {
             "id": ident,
             "topic": topic,
             "encoding": MESSAGE_ENCODING,
-            "schemaName": schema_name(topic),
-            "schema": json.dumps(record_schema(topic, self.types.get(topic, object))),
+            "schemaName": form.schema_name,
+            "schema": json.dumps(form.schema),
             "schemaEncoding": SCHEMA_ENCODING,
         }
         self.channels[ident] = channel
+        self.forms[ident] = form
         self.by_topic[topic] = ident
         return channel
 
@@ -111,7 +110,7 @@ class FoxgloveBridge:
                 if channel != ident:
                     continue
                 if data is None:
-                    data = encode_record(payload, sender, seq)
+                    data = self.forms[ident].encode(payload, sender, seq)
                 frame = _HEADER.pack(_MESSAGE_DATA, sub, int(at * 1e9)) + data
                 try:
                     client.queue.put_nowait(frame)

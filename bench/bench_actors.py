@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import enum
 import itertools
 import time
+from dataclasses import dataclass, field
+
+import msgspec
 
 from actors import Actor, Breaker, Call, Input, Output, Pending, Policy, Retry, State, service
 
@@ -266,3 +270,95 @@ class UnboundCallPinger(CallPinger):
         counter = itertools.count(1)
         caller.Calls.new_id = lambda calls: next(counter)  # type: ignore[method-assign]
         caller.Calls._refusal = lambda calls, line, to, sender: ""  # type: ignore[method-assign]
+
+
+class Axis(enum.Enum):
+    """Which way a reading faces."""
+
+    UP = "up"
+    DOWN = "down"
+
+
+@dataclass
+class Point:
+    """A point in 3-D space."""
+
+    x: float = field(metadata={"doc": "along x", "unit": "m"})
+    y: float = field(metadata={"doc": "along y", "unit": "m"})
+    z: float = field(metadata={"doc": "along z", "unit": "m"})
+
+
+@dataclass
+class Reading:
+    """A 10-field nested record: what the records benchmark sends."""
+
+    stamp: int = field(metadata={"doc": "when", "unit": "ns"})
+    frame: str = field(metadata={"doc": "the frame"})
+    position: Point = field(metadata={"doc": "where"})
+    velocity: Point = field(metadata={"doc": "how fast", "unit": "m/s"})
+    axis: Axis = field(metadata={"doc": "which way it faces"})
+    covariance: list[float] = field(metadata={"doc": "its uncertainty", "unit": "m^2"})
+    quality: int = field(metadata={"doc": "how good, 0-100"})
+    ok: bool = field(metadata={"doc": "whether it is valid"})
+    note: str | None = field(default=None, metadata={"doc": "a remark"})
+    seq: int = field(default=0, metadata={"doc": "its number"})
+
+
+READING = Reading(
+    stamp=1_700_000_000_000_000_000,
+    frame="map",
+    position=Point(1.5, -2.25, 0.125),
+    velocity=Point(0.1, 0.2, 0.0),
+    axis=Axis.UP,
+    covariance=[0.01] * 6,
+    quality=97,
+    ok=True,
+    note="calibrated",
+    seq=42,
+)
+#: The same data as a map (what a site without records sends).
+READING_MAP = msgspec.to_builtins(READING)
+
+
+class RecordSource(Source):
+    """The Source, publishing the 10-field record (the size in 'go' is ignored)."""
+
+    data = Output("bench.record", Reading, doc="A reading")
+
+    def step(self) -> None:
+        """Runs in the source's process on each 'go'."""
+        count, _ = self.go
+        send = self.enlil.send
+        for _ in range(count):
+            send("data", READING)
+
+
+class MapSource(Source):
+    """The Source, publishing the same data as a map."""
+
+    data = Output("bench.map", dict, doc="A reading as a map")
+
+    def step(self) -> None:
+        """Runs in the source's process on each 'go'."""
+        count, _ = self.go
+        send = self.enlil.send
+        for _ in range(count):
+            send("data", READING_MAP)
+
+
+class RecordSink(Sink):
+    """The Sink of records: each one decoded and checked against its type."""
+
+    data = Input("bench.record", Reading, doc="A reading", default=None)
+
+
+class MapSink(Sink):
+    """The Sink of maps."""
+
+    data = Input("bench.map", dict, doc="A reading as a map", default=None)
+
+
+class ViewSink(Sink):
+    """The Sink, taking each payload without a copy (a view of the received frame)."""
+
+    data = Input("bench.data", memoryview, doc="Benchmark payload", default=b"")

@@ -22,6 +22,7 @@ from bench import (
     durable,
     faults,
     recorder,
+    records,
     roundtrip,
     security,
     soak,
@@ -65,6 +66,31 @@ def main() -> int:
             f"{r['broker'] / r['raw']:.2f}x",
             "close to 1x",
         )
+    print("records and large messages...", flush=True)
+    rec = records.measure(10_000 if quick else 50_000, 1 if quick else 3, 100 if quick else 500)
+    ratio = rec["records"] / rec["maps"]
+    row(
+        "throughput of a 10-field nested record (decoded and checked by its type)",
+        f"{rec['records']:,.0f} msg/s",
+        f"the same data as a map {rec['maps']:,.0f} msg/s",
+        f"{ratio:.2f}x",
+        f">= 0.9x {'ok' if ratio >= 0.9 else 'MISSED'}",
+    )
+    ratio = rec["big_view"] / rec["big_raw"]
+    row(
+        "throughput of 1 MiB bytes, taken without a copy (a memoryview Input)",
+        f"{rec['big_view']:,.0f} msg/s",
+        f"raw PUB -> zmq.proxy -> SUB {rec['big_raw']:,.0f} msg/s",
+        f"{ratio:.2f}x",
+        f">= 0.8x {'ok' if ratio >= 0.8 else 'MISSED'}",
+    )
+    row(
+        "throughput of 1 MiB bytes, taken as bytes (one copy in the receiver)",
+        f"{rec['big_bytes']:,.0f} msg/s",
+        f"raw PUB -> zmq.proxy -> SUB {rec['big_raw']:,.0f} msg/s",
+        f"{rec['big_bytes'] / rec['big_raw']:.2f}x",
+        "for comparison",
+    )
     print("round trip...", flush=True)
     rt = roundtrip.measure(1000 if quick else 3000, rounds=1 if quick else 3)
     ratio = rt["p50"] / rt["raw_p50"]

@@ -128,3 +128,57 @@ PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
 )
+
+
+class Camera(Actor):
+    """Takes raw frames without copying them, and says what holds each one's bytes."""
+
+    raw = Input("camera.raw", memoryview, doc="a raw frame")
+    seen = Output("camera.seen", dict, doc="its size, and what holds its bytes")
+
+    def step(self) -> None:
+        holder = self.raw.obj
+        while isinstance(holder, memoryview):
+            holder = holder.obj
+        self.seen = {
+            "size": len(self.raw),
+            "holder": type(holder).__name__,
+            "readonly": self.raw.readonly,
+            "last": self.raw[-1],
+        }
+
+
+@dataclass
+class Vec3Framed:
+    """Vec3, a version later: it names its frame (an optional field, so compatible)."""
+
+    x: float = field(metadata={"doc": "along x", "unit": "m"})
+    y: float = field(metadata={"doc": "along y", "unit": "m"})
+    z: float = field(default=0.0, metadata={"doc": "along z", "unit": "m"})
+    frame: str = field(default="map", metadata={"doc": "the frame it is in"})
+
+
+@dataclass
+class Polar:
+    """A position in polar coordinates (not what a Vec3 was: incompatible)."""
+
+    r: float = field(metadata={"doc": "distance from the origin", "unit": "m"})
+    theta: float = field(metadata={"doc": "angle from x", "unit": "rad"})
+
+
+class TrackerFramed(Tracker):
+    """The Tracker, its last position now a Vec3Framed."""
+
+    last = State(Vec3Framed(0.0, 0.0), doc="the last position seen")
+
+    def step(self) -> None:
+        self.fixes += 1
+        p = self.fix.position
+        self.last = Vec3Framed(p.x, p.y, p.z, self.fix.frame)
+        self.moved = self.fix
+
+
+class TrackerPolar(Tracker):
+    """The Tracker, its last position retyped to Polar without a migration (a mistake)."""
+
+    last = State(Polar(0.0, 0.0), doc="the last position seen")

@@ -221,3 +221,24 @@ def test_the_demo_thermostat_logs_each_switch_for_foxglove() -> None:
     assert line.level is LogLevel.INFO and line.message.startswith("heater on at 15.00 degC")
     assert [m.topic for m in thermostat.feed("temperature", 15.5)] == ["heater.command"]
     assert "thermostat.log" in [m.topic for m in thermostat.feed("temperature", 25.0)]
+
+
+def test_a_record_left_at_its_defaults_is_written_whole() -> None:
+    """A Log decoded from a map without its optional fields (msgspec leaves their defaults
+    on the class) is still written with every field: Foxglove requires them."""
+    from actors.core.records import channel_form
+    from actors.core.types import to_builtins
+    from actors.messages import Log
+
+    form = channel_form("t.log", Log)
+    sparse = {"timestamp": {"sec": 1}, "level": 2, "message": "hi"}
+    written = json.loads(form.encode(sparse, "s", 1))
+    assert written == {
+        "timestamp": {"sec": 1, "nsec": 0},
+        "level": 2,
+        "message": "hi",
+        "name": "",
+        "file": "",
+        "line": 0,
+    }
+    assert to_builtins(coerce({"x": 1.0, "y": 2.0}, Vec3)) == {"x": 1.0, "y": 2.0, "z": 0.0}

@@ -19,6 +19,7 @@ from test_web import READ_TOKEN, TOOLS, free_port, web_site
 from actors.core.types import coerce
 from actors.snapshots import read_snapshot
 from actors.testing import MeshFactory, replay
+from supervisor.client import ControlError
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +56,8 @@ def test_a_nested_record_travels_is_checked_and_replays_as_a_record(mesh: MeshFa
     [record] = site.request("snapshots", name="t")
     snap = read_snapshot(Path(record["file"]))
     failed = snap.events[snap.failed_event or 0]
-    assert failed.payload["position"] == {"x": 7.0, "y": 0.0}  # as it came, on the wire
+    # In the file, the record's map of every field (z's default too).
+    assert failed.payload["position"] == {"x": 7.0, "y": 0.0, "z": 0.0}
     # The step reads self.fix.position.x: only a record (not a map) fails as it did.
     with pytest.raises(RuntimeError, match=r"x=7\.0"):
         replay(snap)
@@ -189,3 +191,41 @@ def test_foxglove_sees_its_own_types_and_the_messages_validate_against_its_schem
     # What Foxglove would reject is caught by the same check: it can fail.
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft7Validator(published["foxglove.Log"]).validate({"level": "info"})
+
+
+def test_a_large_frame_reaches_a_memoryview_input_without_a_copy(mesh: MeshFactory) -> None:
+    """1 MiB published as bytes arrives in a ``memoryview`` Input as a view of ZeroMQ's
+    received frame itself (no copy in the runtime); a small one as a view of its bytes."""
+    site = mesh.start({"actors": {"camera": {"class": "record_types:Camera"}}})
+    cursor = site.publish("camera.raw", b"\x00" * (1024 * 1024 - 1) + b"\x07")
+    seen = site.wait_for("camera.seen", after=cursor).envelope.payload
+    assert seen == {"size": 1024 * 1024, "holder": "Frame", "readonly": True, "last": 7}
+    cursor = site.publish("camera.raw", b"small")
+    seen = site.wait_for("camera.seen", after=cursor).envelope.payload
+    assert seen["holder"] == "bytes" and seen["size"] == 5
+
+
+def test_a_swap_that_changes_a_record_type_is_checked_like_a_state_change(
+    mesh: MeshFactory,
+) -> None:
+    """A version whose State record gained an optional field takes the old value; one
+    whose record no longer fits is refused, the field named, and the old one goes on."""
+    site = mesh.start({"actors": {"t": {"class": "record_types:Tracker"}}})
+    cursor = site.publish("rover.fix", FIX)
+    site.wait_for("rover.moved", after=cursor)
+    pid = site.pid("t")
+    with pytest.raises(ControlError, match=r"last .*missing required field `r`") as caught:
+        site.request("swap", name="t", **{"class": "record_types:TrackerPolar"})
+    assert "rolled back, the running version kept" in str(caught.value)
+    assert site.pid("t") == pid
+    site.request("swap", name="t", **{"class": "record_types:TrackerFramed"})
+
+    def last() -> Any:
+        snap = read_snapshot(Path(site.request("snapshot", name="t")["path"]))
+        assert snap.state is not None
+        return snap.state["state"]["last"]
+
+    assert last() == {"x": 1.0, "y": 2.0, "z": 3.0, "frame": "map"}  # the new field's default
+    cursor = site.publish("rover.fix", Fix("odom", Vec3(5.0, 0.0)))
+    site.wait_for("rover.moved", after=cursor)
+    assert last() == {"x": 5.0, "y": 0.0, "z": 0.0, "frame": "odom"}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from typing import Any, Final
 import msgspec
 
 from actors.core.type_schema import Schemas, from_json, to_json
-from actors.core.types import strip_meta
+from actors.core.types import coerce, strip_meta, to_builtins
 
 #: The JSON Schema dialect of the schemas (what MCAP and Foxglove call ``jsonschema``).
 SCHEMA_ENCODING: Final = "jsonschema"
@@ -103,7 +104,14 @@ def channel_form(topic: str, tp: Any) -> ChannelForm:
     name = foxglove_name(tp)
     if name is not None:
         schema = Schemas(bytes_form="base64", inline=True).standalone(tp, title=name)
-        return ChannelForm(name, schema, encode_foxglove)
+
+        def encode(payload: Any, sender: str, seq: int) -> bytes:
+            # Every field, defaults too (Foxglove's schemas require some that have ours).
+            with contextlib.suppress(TypeError):  # not of its type: written as it came
+                payload = coerce(payload, tp)
+            return encode_foxglove(to_builtins(payload))
+
+        return ChannelForm(name, schema, encode)
     return ChannelForm(schema_name(topic), record_schema(topic, tp), encode_record)
 
 

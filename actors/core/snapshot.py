@@ -235,8 +235,9 @@ class _Absent:
 
 #: Marks a variable that had no value yet in a recorder capture.
 ABSENT: Final = _Absent()
-#: Types whose values a capture may keep by reference (ABSENT's among them).
-IMMUTABLE: Final = frozenset({int, float, str, bytes, bool, type(None), _Absent})
+#: Types whose values a capture may keep by reference (ABSENT's among them; a memoryview
+#: is an Input's read-only view of a received frame).
+IMMUTABLE: Final = frozenset({int, float, str, bytes, memoryview, bool, type(None), _Absent})
 
 
 class Packed(bytes):

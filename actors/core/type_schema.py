@@ -94,7 +94,7 @@ class Schemas:
     def of(self, tp: Any) -> dict[str, Any]:
         """The schema of a value of *tp* (a ``$ref`` for a record or an enum)."""
         tp = strip_meta(tp)
-        if tp is bytes:
+        if tp is bytes or tp is memoryview:
             return dict(self.bytes_schema)
         if tp in _SIMPLE:
             return dict(_SIMPLE[tp])

@@ -4,7 +4,9 @@ A declared type (of an Input, Output, State, Param or a service's request and
 reply) is one of:
 
 - a scalar: ``bool``, ``int``, ``float``, ``str``, ``bytes``, ``list``, ``dict`` or
-  ``object`` (anything msgpack carries);
+  ``object`` (anything msgpack carries), or ``memoryview``: bytes that an Input takes
+  without copying them (a read-only view of the received frame, for images and point
+  clouds; ``bytes(view)`` copies);
 - ``list[T]``, ``dict[str, T]``, ``T | None``, and ``tuple[T, T, T]`` (a fixed-size
   array: ``tuple[float, float, float]``);
 - an :class:`enum.Enum` whose values are all ``str`` or all ``int`` (it travels as
@@ -35,8 +37,19 @@ from typing import Any, Final
 
 import msgspec
 
-#: The scalar types a declaration may name; ``object`` accepts anything msgpack carries.
-SCALAR_TYPES: Final[tuple[type, ...]] = (bool, int, float, str, bytes, list, dict, object)
+#: The scalar types a declaration may name; ``object`` accepts anything msgpack carries;
+#: ``memoryview`` is bytes received without a copy (a read-only view of the frame).
+SCALAR_TYPES: Final[tuple[type, ...]] = (
+    bool,
+    int,
+    float,
+    str,
+    bytes,
+    memoryview,
+    list,
+    dict,
+    object,
+)
 
 
 class _NoDefault:
@@ -230,7 +243,7 @@ def is_typed(tp: Any) -> bool:
     """Whether a value of *tp* is checked and built by msgspec (it has a record, an enum
     or a fixed-size array in it) rather than by :func:`coerce`'s own rules."""
     tp, _, _ = _meta(tp)
-    if is_record(tp) or is_enum(tp):
+    if is_record(tp) or is_enum(tp) or tp is memoryview:
         return True
     origin = typing.get_origin(tp)
     if origin is tuple:
@@ -250,6 +263,10 @@ def coerce(value: Any, tp: Any) -> Any:
         base, _, _ = _meta(tp)
         if isinstance(base, type) and type(value) is base:
             return value
+        if base is memoryview:
+            if isinstance(value, bytes | bytearray):
+                return memoryview(value).toreadonly()
+            raise TypeError(f"expected memoryview (or bytes), got {type(value).__name__}")
         try:
             return msgspec.convert(value, tp, from_attributes=True)
         except msgspec.ValidationError as exc:
@@ -315,9 +332,25 @@ def is_record_value(obj: Any) -> bool:
 
 
 def to_builtins(value: Any) -> Any:
-    """A record (or enum) as what msgpack carries: maps of fields, the enum's value; bytes
-    stay bytes."""
-    return msgspec.to_builtins(value, builtin_types=(bytes, bytearray, memoryview))
+    """A record (or enum) as what msgpack carries: the map of *every* field, the enum's
+    value; bytes stay bytes.
+
+    Every field, also those left at their defaults: msgspec leaves a decoded dataclass's
+    defaults on the class (they are not in the instance), and its own ``to_builtins``
+    leaves them out, which a reader of the same type fills in again but a JSON tool
+    that requires them (Foxglove's schemas) would not.
+    """
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, msgspec.Struct):
+        return {f: to_builtins(getattr(value, f)) for f in value.__struct_fields__}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_builtins(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [to_builtins(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_builtins(v) for k, v in value.items()}
+    return value
 
 
 def record_types(tp: Any) -> list[type]:

@@ -91,7 +91,12 @@ def _records(obj: Any) -> Any:
 
 
 #: Payload types msgpack encodes itself (the rest go through msgspec when they are records).
-_PLAIN: Final = frozenset({type(None), bool, int, float, str, bytes, list, dict, tuple})
+_PLAIN: Final = frozenset(
+    {type(None), bool, int, float, str, bytes, memoryview, bytearray, list, dict, tuple}
+)
+#: Bytes payloads of at least this size are encoded by msgspec, which copies them once
+#: (msgpack's packer copies them into its buffer and again out of it).
+_LARGE: Final = 65536
 
 
 def encode_envelope(
@@ -126,7 +131,10 @@ def envelope_encoder() -> Callable[[str, int, int, Any, str | None], bytes]:
     def encode(
         sender: str, seq: int, timestamp_ns: int, payload: Any, trace: str | None = None
     ) -> bytes:
-        if type(payload) not in plain and is_record_value(payload):
+        if type(payload) not in plain:
+            if is_record_value(payload):
+                return encode_record([WIRE_VERSION, sender, seq, timestamp_ns, trace, payload])
+        elif type(payload) is bytes and len(payload) >= _LARGE:
             return encode_record([WIRE_VERSION, sender, seq, timestamp_ns, trace, payload])
         packed: bytes = pack([WIRE_VERSION, sender, seq, timestamp_ns, trace, payload])
         return packed

@@ -20,6 +20,7 @@ import msgpack
 
 from actors.core.durable import import_problems
 from actors.core.snapshot import from_readable, to_readable
+from actors.core.types import pack_default
 from actors.durability import StateStore
 from actors.loader import LoadError, load_class
 from actors.process import open_private
@@ -146,5 +147,7 @@ def _checked_rows(
         found = import_problems(values, version, cls, name)
         problems += [(f"{where}.{key}" if key else where, reason) for key, reason in found]
         if not found:
-            rows.append((name, msgpack.packb(values, use_bin_type=True), version))
+            rows.append(
+                (name, msgpack.packb(values, use_bin_type=True, default=pack_default), version)
+            )
     return rows, problems

@@ -182,3 +182,16 @@ class TrackerPolar(Tracker):
     """The Tracker, its last position retyped to Polar without a migration (a mistake)."""
 
     last = State(Polar(0.0, 0.0), doc="the last position seen")
+
+
+class Homing(Actor):
+    """Remembers the first fix it got as home, across restarts (a durable record)."""
+
+    fix = Input("rover.fix", Fix, doc="the rover's fix", external=True)
+    home = State(None, type=Vec3 | None, doc="the first position seen", durable=True)
+    away = Output("rover.away", float, doc="how far along x the rover is from home", unit="m")
+
+    def step(self) -> None:
+        if self.home is None:
+            self.home = self.fix.position
+        self.away = self.fix.position.x - self.home.x

@@ -44,6 +44,7 @@ def test_a_nested_record_arrives_as_the_record() -> None:
     out = h.feed("fix", FIX)
     assert h.inputs["fix"] == FIX and type(h.inputs["fix"].corners[0]) is Corner
     assert [m.topic for m in out] == ["rover.moved"]
+    assert out[0].envelope.payload == FIX and type(out[0].envelope.payload) is Fix
     assert h.outputs["moved"] == FIX
     assert h.state["last"] == Vec3(1.0, 2.0)
 

@@ -45,10 +45,21 @@ def test_a_nested_record_travels_is_checked_and_replays_as_a_record(mesh: MeshFa
     cursor = site.publish("rover.fix", newer)
     moved = site.wait_for("rover.moved", after=cursor)
     assert coerce(moved.envelope.payload, Fix) == Fix("map", Vec3(4.0, 0.0))
+    # From a shell: pub parses the record as JSON, tap prints what flows as JSON.
+    cursor = site.mark()
+    pub = supervisor_cli(
+        "pub",
+        "rover.fix",
+        '{"frame": "odom", "position": {"x": 6, "y": 1}}',
+        config=site.config_path,
+    )
+    assert pub.returncode == 0, pub.stderr
+    moved = site.wait_for("rover.moved", after=cursor)
+    assert coerce(moved.envelope.payload, Fix) == Fix("odom", Vec3(6.0, 1.0))
     # A wrong shape: counted, not delivered.
     site.publish("rover.fix", {"frame": "map", "position": {"x": "far", "y": 0.0}})
     actor = site.wait_actor("t", lambda a: a["stats"]["type_rejected"] >= 1, what="rejected")
-    assert actor["stats"]["accepted"] == 2
+    assert actor["stats"]["accepted"] == 3
     # A fix that makes the actor fail: its snapshot replays in pytest with records.
     old = site.pid("t")
     site.publish("rover.fix", {"frame": "map", "position": {"x": 7.0, "y": 0.0}, "note": "crash"})
@@ -229,3 +240,22 @@ def test_a_swap_that_changes_a_record_type_is_checked_like_a_state_change(
     cursor = site.publish("rover.fix", Fix("odom", Vec3(5.0, 0.0)))
     site.wait_for("rover.moved", after=cursor)
     assert last() == {"x": 5.0, "y": 0.0, "z": 0.0, "frame": "odom"}
+
+
+def test_a_durable_record_survives_kill_9(mesh: MeshFactory) -> None:
+    """A State record marked durable is stored as the map of its fields and comes back as
+    the record after kill -9."""
+    site = mesh.start(
+        {"persistence": {"interval": 0.1}, "actors": {"h": {"class": "record_types:Homing"}}}
+    )
+    cursor = site.publish("rover.fix", Fix("map", Vec3(2.0, 0.0)))
+    assert site.wait_for("rover.away", after=cursor).envelope.payload == 0.0
+    site.wait_until(
+        lambda: (site.request("state", name="h")["values"] or {}).get("home") is not None,
+        20,
+        "home stored",
+    )
+    assert site.request("state", name="h")["values"]["home"] == {"x": 2.0, "y": 0.0, "z": 0.0}
+    site.wait_restarted("h", site.kill("h"))
+    cursor = site.publish("rover.fix", Fix("map", Vec3(5.0, 0.0)))
+    assert site.wait_for("rover.away", after=cursor).envelope.payload == 3.0

@@ -19,7 +19,7 @@ from typing import Any, Final
 import msgpack
 
 from actors.core.declarations import ActorSpec
-from actors.core.types import coerce
+from actors.core.types import coerce, pack_default
 
 
 class DurableError(ValueError):
@@ -55,7 +55,9 @@ class DurableState:
     def pack(self) -> bytes:
         """The current durable values as the stored msgpack map."""
         get = self.values.get
-        packed: bytes = msgpack.packb({n: get(n) for n in self.names}, use_bin_type=True)
+        packed: bytes = msgpack.packb(
+            {n: get(n) for n in self.names}, use_bin_type=True, default=pack_default
+        )
         return packed
 
     def changed(self) -> bytes | None:
@@ -141,7 +143,7 @@ def import_problems(values: Any, version: Any, cls: Any, actor: str) -> list[tup
             except TypeError as exc:
                 out.append((f"values.{name}", f"does not fit its declaration: {exc}"))
     try:
-        packed = msgpack.packb(values, use_bin_type=True)
+        packed = msgpack.packb(values, use_bin_type=True, default=pack_default)
     except (ValueError, TypeError, OverflowError) as exc:
         return [*out, ("values", f"cannot be stored: {exc}")]
     if not out:

@@ -331,6 +331,13 @@ def is_record_value(obj: Any) -> bool:
     )
 
 
+def pack_default(obj: Any) -> Any:
+    """msgpack's ``default``: a record or enum inside what is packed, as builtins."""
+    if is_record_value(obj):
+        return to_builtins(obj)
+    raise TypeError(f"can not serialize {type(obj).__name__!r} object")
+
+
 def to_builtins(value: Any) -> Any:
     """A record (or enum) as what msgpack carries: the map of *every* field, the enum's
     value; bytes stay bytes.

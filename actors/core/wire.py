@@ -29,7 +29,7 @@ import msgpack
 import msgspec
 
 from actors.core.topics import TopicError, check_topic
-from actors.core.types import is_record_value, mismatch, to_builtins
+from actors.core.types import is_record_value, mismatch, pack_default
 
 WIRE_VERSION: Final = 1
 _SLOTS: Final = 6
@@ -83,13 +83,6 @@ def _no_ext_view(code: int, data: memoryview) -> Any:
     raise MalformedFrame(f"msgpack extension type {code} is not allowed on the wire")
 
 
-def _records(obj: Any) -> Any:
-    """msgpack's ``default``: a record or enum inside a payload, as builtins."""
-    if is_record_value(obj):
-        return to_builtins(obj)
-    raise TypeError(f"can not serialize {type(obj).__name__!r} object")
-
-
 #: Payload types msgpack encodes itself (the rest go through msgspec when they are records).
 _PLAIN: Final = frozenset(
     {type(None), bool, int, float, str, bytes, memoryview, bytearray, list, dict, tuple}
@@ -108,7 +101,7 @@ def encode_envelope(
     packed: bytes = msgpack.packb(
         [WIRE_VERSION, sender, seq, timestamp_ns, trace, payload],
         use_bin_type=True,
-        default=_records,
+        default=pack_default,
     )
     return packed
 
@@ -124,7 +117,7 @@ def envelope_encoder() -> Callable[[str, int, int, Any, str | None], bytes]:
     each engine makes its own. A record payload is encoded by msgspec (three
     times faster than its fields as a map through msgpack).
     """
-    pack = msgpack.Packer(use_bin_type=True, default=_records).pack
+    pack = msgpack.Packer(use_bin_type=True, default=pack_default).pack
     encode_record = msgspec.msgpack.Encoder().encode
     plain = _PLAIN
 

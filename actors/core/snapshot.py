@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import msgpack
+import msgspec
 
 from actors.core.types import is_record_value, to_builtins
 
@@ -246,9 +247,17 @@ class Packed(bytes):
 
 def freeze(value: Any) -> Any:
     """*value* itself when immutable, else a :class:`Packed` copy: cheap and safe to keep."""
-    if type(value) in IMMUTABLE:
+    tp = type(value)
+    if tp in IMMUTABLE:
         return value
+    if tp is not dict and tp is not list and is_record_value(value):
+        # msgspec packs a record in half a microsecond (its fields left at a default the
+        # class holds are left out: a restore fills them in again).
+        return Packed(_RECORDS.encode(value))
     return Packed(pack_value(value))
+
+
+_RECORDS: Final = msgspec.msgpack.Encoder()
 
 
 def thaw(value: Any) -> Any:

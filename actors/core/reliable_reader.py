@@ -1,0 +1,215 @@
+"""The receiving side of reliable topics: every message once, in order per sender (pure core).
+
+For each (sender, topic) of its reliable Inputs, :class:`ReliableReader` knows the next
+sequence number to deliver. A message ahead of it is held (bounded) and the ones in
+between are asked for again (a negative acknowledgement); a message behind it is a
+duplicate, dropped, and acknowledged again (the writer may not have heard the first
+time). Acknowledgements are cumulative and go out at most once per turn of the
+actor's loop (:meth:`due`). A reader with no count for a writer (it started, or
+restarted without its inbox) holds what comes and says HELLO; the writer's Gap says
+where its stream begins. No IO here: the engine delivers, sends and decodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Final
+
+from actors.core.reliable_wire import HELLO, MAX_MISSING, Ack, Gap
+
+#: Messages held per stream while earlier ones are missing, at most (more are dropped:
+#: they are asked for again once the earlier ones came).
+HOLD_MAX: Final = 10_000
+#: Seconds before a missing message, or a HELLO, is asked for again.
+ASK_AGAIN: Final = 0.2
+#: Seconds a HELLO waits for the writer's Gap before the reader starts at what it holds
+#: (a sender that is not a reliable writer: a tool's ``pub``).
+HELLO_WAIT: Final = 1.0
+
+
+class Verdict(Enum):
+    """What :meth:`ReliableReader.take` says of a message."""
+
+    DELIVER = "deliver"  # deliver it now, then what :meth:`ReliableReader.ready` gives
+    HELD = "held"  # kept until the ones before it came
+    DUPLICATE = "duplicate"  # delivered before: dropped
+
+
+@dataclass
+class _Stream:
+    next: int | None = None
+    held: dict[int, list[bytes]] = field(default_factory=dict)
+    #: Ranges that are not coming: start -> end (excluded).
+    skips: dict[int, int] = field(default_factory=dict)
+    ack_due: bool = False
+    asked: float | None = None
+    since: float = 0.0
+    #: The newest envelope time seen: a seq 1 sent after it is a writer that started
+    #: again; one sent before it, a resend of the first message.
+    latest_ns: int = 0
+
+
+class ReliableReader:
+    """The reliable Inputs' streams of one actor, by (sender, topic)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._streams: dict[tuple[str, str], _Stream] = {}
+        #: Messages delivered after they had been missing (a drop recovered), per topic.
+        self.recovered: dict[str, int] = {}
+        #: Messages a writer said are not coming (shed or undeliverable), per topic.
+        self.lost: dict[str, int] = {}
+        #: Duplicates dropped (redeliveries of what was delivered), per topic.
+        self.redelivered: dict[str, int] = {}
+        self._asked_for: set[tuple[str, str, int]] = set()
+
+    def take(  # noqa: PLR0913, PLR0917 - a message's own fields, then the clock
+        self, sender: str, topic: str, seq: int, sent_ns: int, frames: list[bytes], now: float
+    ) -> Verdict:
+        """What to do with message *seq* of *sender* on *topic*, sent at *sent_ns*."""
+        key = (sender, topic)
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = self._streams[key] = _Stream(since=now)
+        restarted = seq == 1 and sent_ns > stream.latest_ns
+        stream.latest_ns = max(stream.latest_ns, sent_ns)
+        expected = stream.next
+        if expected is None:
+            if seq == 1:
+                stream.next = 1
+                return Verdict.DELIVER
+            self._hold(stream, seq, frames)
+            return Verdict.HELD
+        if seq == expected:
+            return Verdict.DELIVER
+        if restarted and expected > 1:  # the writer started again (no outbox): a new stream
+            self._streams[key] = _Stream(next=1, since=now, latest_ns=sent_ns)
+            return Verdict.DELIVER
+        if seq < expected:
+            stream.ack_due = True
+            self.redelivered[topic] = self.redelivered.get(topic, 0) + 1
+            return Verdict.DUPLICATE
+        self._hold(stream, seq, frames)
+        return Verdict.HELD
+
+    def _hold(self, stream: _Stream, seq: int, frames: list[bytes]) -> None:
+        if seq not in stream.held and len(stream.held) < HOLD_MAX:
+            stream.held[seq] = frames
+        stream.ack_due = True  # asks for what is missing
+
+    def delivered(self, sender: str, topic: str) -> None:
+        """The message :meth:`take` said to deliver was delivered: the next one is due."""
+        stream = self._streams[(sender, topic)]
+        assert stream.next is not None
+        asked = (sender, topic, stream.next)
+        if asked in self._asked_for:
+            self._asked_for.discard(asked)
+            self.recovered[topic] = self.recovered.get(topic, 0) + 1
+        stream.next += 1
+        stream.ack_due = True
+        self._skip(stream, topic)
+
+    def ready(self, sender: str, topic: str) -> list[bytes] | None:
+        """The held message that is next in order, if there is one (deliver it, then call
+        :meth:`delivered`)."""
+        stream = self._streams.get((sender, topic))
+        if stream is None or stream.next is None:
+            return None
+        return stream.held.pop(stream.next, None)
+
+    def _skip(self, stream: _Stream, topic: str) -> None:
+        while stream.next is not None and stream.next in stream.skips:
+            end = stream.skips.pop(stream.next)
+            self.lost[topic] = self.lost.get(topic, 0) + end - stream.next
+            for seq in range(stream.next, min(end, stream.next + HOLD_MAX)):
+                stream.held.pop(seq, None)
+            stream.next = end
+
+    def gap(self, gap: Gap, now: float) -> None:
+        """A writer's Gap: *start* up to *end* are not coming (the answer to a HELLO starts
+        the stream at *end*)."""
+        key = (gap.writer, gap.topic)
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = self._streams[key] = _Stream(since=now)
+        if stream.next is None:
+            if gap.start != 1:
+                return  # not yet started: only the answer to a HELLO says where it starts
+            stream.next = gap.end
+            for seq in [s for s in stream.held if s < gap.end]:
+                del stream.held[seq]
+            stream.ack_due = True
+            return
+        if gap.end <= stream.next:
+            return  # old news
+        if gap.start <= stream.next:
+            self.lost[gap.topic] = self.lost.get(gap.topic, 0) + gap.end - stream.next
+            for seq in range(stream.next, min(gap.end, stream.next + HOLD_MAX)):
+                stream.held.pop(seq, None)
+            stream.next = gap.end
+            stream.ack_due = True
+            self._skip(stream, gap.topic)
+        else:
+            stream.skips[gap.start] = max(gap.end, stream.skips.get(gap.start, 0))
+
+    def waiting(self) -> list[tuple[str, str]]:
+        """The streams whose next message is held and deliverable now (after a Gap)."""
+        return [key for key, s in self._streams.items() if s.next is not None and s.next in s.held]
+
+    # -- the clock ---------------------------------------------------------------
+
+    def due(self, now: float) -> list[tuple[str, Ack]]:
+        """The Acks to send now, each with the writer it goes to: cumulative ones for
+        what was delivered, what is missing, and HELLOs."""
+        out: list[tuple[str, Ack]] = []
+        for (sender, topic), stream in self._streams.items():
+            if stream.next is None:
+                if not stream.held:
+                    continue
+                if stream.asked is None or now - stream.asked >= ASK_AGAIN:
+                    if now - stream.since >= HELLO_WAIT:
+                        stream.next = min(stream.held)  # no writer answers: start there
+                        continue
+                    stream.asked = now
+                    out.append((sender, Ack(topic, self.name, HELLO)))
+                continue
+            if not stream.ack_due and not (
+                stream.held and (stream.asked is None or now - stream.asked >= ASK_AGAIN)
+            ):
+                continue
+            missing: list[int] = []
+            if stream.held:
+                stream.asked = now
+                top = max(stream.held)
+                seq = stream.next
+                while seq < top and len(missing) < MAX_MISSING:
+                    if seq not in stream.held:
+                        missing.append(seq)
+                        self._asked_for.add((sender, topic, seq))
+                    seq += 1
+            stream.ack_due = False
+            out.append((sender, Ack(topic, self.name, stream.next - 1, tuple(missing))))
+        if len(self._asked_for) > HOLD_MAX * 10:
+            self._asked_for.clear()  # bounded: the count of recoveries is approximate then
+        return out
+
+    def next_due(self, now: float) -> float | None:
+        """When :meth:`due` next has something to send (None: nothing is waiting)."""
+        soonest: float | None = None
+        for stream in self._streams.values():
+            if stream.ack_due:
+                return now
+            if stream.held:
+                at = (stream.asked or now) + ASK_AGAIN
+                soonest = at if soonest is None else min(soonest, at)
+        return soonest
+
+    def positions(self) -> dict[tuple[str, str], int]:
+        """The last sequence number delivered per (sender, topic) (an inbox to keep)."""
+        return {k: s.next - 1 for k, s in self._streams.items() if s.next is not None}
+
+    def resume(self, positions: dict[tuple[str, str], int]) -> None:
+        """Go on from *positions* (a kept inbox): what comes at or below is a duplicate."""
+        for key, last in positions.items():
+            self._streams[key] = _Stream(next=last + 1)

@@ -1,0 +1,283 @@
+"""The sending side of reliable topics: what is kept until every reader has it (pure core).
+
+For each reliable Output topic, :class:`ReliableWriter` keeps the messages that some
+expected reader has not acknowledged (a writer's history, in DDS's words), bounded by
+the topic's window; the site's supervisor says who the expected readers are (the
+actors that declare a reliable Input on the topic and are meant to run), and readers
+stop being waited for when it says they are not. What comes in (acknowledgements,
+requests for missing messages, new reader lists) and the clock's ticks return
+*actions* for the engine to carry out: :class:`Resend` a kept message, send a
+:class:`~actors.core.reliable_wire.Gap` to a reader, report an :class:`Undeliverable`
+message. No IO here.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Final
+
+from actors.core.reliable_wire import HELLO, Ack, Gap, Reliability, WindowFull
+
+#: Kept messages looked at per tick for resending, at most (the rest wait their turn).
+RESEND_PER_TICK: Final = 1000
+
+
+@dataclass(frozen=True)
+class Resend:
+    """Send a kept message again, as it was (same sequence number)."""
+
+    topic: bytes
+    envelope: bytes
+
+
+@dataclass(frozen=True)
+class SendGap:
+    """Tell *reader* what is not coming."""
+
+    reader: str
+    gap: Gap
+
+
+@dataclass(frozen=True)
+class Undeliverable:
+    """A message given up after ``max_deliver`` sends: kept for inspection, redeliverable."""
+
+    topic: str
+    seq: int
+    envelope: bytes
+    readers: tuple[str, ...]
+    sends: int
+
+
+Action = Resend | SendGap | Undeliverable
+
+
+@dataclass
+class _Kept:
+    envelope: bytes
+    due: float
+    sends: int = 1
+
+
+@dataclass
+class TopicOut:
+    """One reliable topic: its kept messages, its readers and what happened to them."""
+
+    topic: str
+    spec: Reliability
+    kept: OrderedDict[int, _Kept] = field(default_factory=OrderedDict)
+    size: int = 0
+    #: Expected reader -> the highest sequence number it acknowledged; None: not told yet
+    #: (everything is kept, within the window, until the supervisor says).
+    readers: dict[str, int] | None = None
+    #: The last sequence number sent, and the highest no reader waits for any more.
+    last: int = 0
+    released: int = 0
+    resent: int = 0
+    shed: int = 0
+    dead: int = 0
+    acks: int = 0
+
+    def room(self, size: int) -> bool:
+        """Whether one more message of *size* bytes fits the window."""
+        spec = self.spec
+        return len(self.kept) < spec.window and (
+            not self.kept or self.size + size <= spec.window_bytes
+        )
+
+    def behind(self, seq: int) -> tuple[str, ...]:
+        """The readers that have not acknowledged *seq*."""
+        return tuple(sorted(r for r, acked in (self.readers or {}).items() if acked < seq))
+
+
+class ReliableWriter:
+    """The reliable Output topics of one actor (by topic frame)."""
+
+    def __init__(self, name: str, topics: dict[str, Reliability]) -> None:
+        self.name = name
+        self.topics: dict[bytes, TopicOut] = {
+            t.encode(): TopicOut(t, spec) for t, spec in topics.items()
+        }
+        self._by_name = {t.topic: t for t in self.topics.values()}
+        self._next_due: float | None = None
+
+    # -- what the actor sends --------------------------------------------------------
+
+    def room(self, topic: bytes, size: int) -> bool:
+        """Whether a message of *size* bytes on *topic* fits its window now."""
+        return self.topics[topic].room(size)
+
+    def sent(self, topic: bytes, seq: int, envelope: bytes, now: float) -> list[Action]:
+        """Keep message *seq* of *topic* until its readers have it. A full window sheds
+        its oldest message (policy ``drop_oldest``: the readers behind are told) or raises
+        :class:`WindowFull` (``raise``; ``block`` waits for room before it sends)."""
+        out = self.topics[topic]
+        actions: list[Action] = []
+        while not out.room(len(envelope)):
+            if out.spec.policy != "drop_oldest":
+                raise WindowFull(self._full(out))
+            actions += self._shed_oldest(out)
+        out.kept[seq] = _Kept(envelope, now + out.spec.ack_wait)
+        out.size += len(envelope)
+        out.last = max(out.last, seq)
+        if out.readers is not None and not out.readers:
+            self._release(out)  # nobody to wait for
+        elif self._next_due is None or now + out.spec.ack_wait < self._next_due:
+            self._next_due = now + out.spec.ack_wait
+        return actions
+
+    def _full(self, out: TopicOut) -> str:
+        first = next(iter(out.kept), None)
+        behind = ", ".join(out.behind(first)) if first is not None else ""
+        return (
+            f"{self.name}: reliable topic {out.topic!r} has {len(out.kept)} messages "
+            f"({out.size} bytes) not acknowledged (window {out.spec.window} messages, "
+            f"{out.spec.window_bytes} bytes); waiting for: {behind or 'readers not known yet'}"
+        )
+
+    def _shed_oldest(self, out: TopicOut) -> list[Action]:
+        seq, kept = out.kept.popitem(last=False)
+        out.size -= len(kept.envelope)
+        out.shed += 1
+        return self._skip(out, seq)
+
+    def _skip(self, out: TopicOut, seq: int) -> list[Action]:
+        """Readers behind *seq* stop waiting for it (it is gone)."""
+        actions: list[Action] = [
+            SendGap(r, Gap(out.topic, self.name, seq, seq + 1)) for r in out.behind(seq)
+        ]
+        for reader, acked in (out.readers or {}).items():
+            if acked == seq - 1:
+                out.readers[reader] = seq  # type: ignore[index]  # readers is a dict here
+        self._release(out)
+        return actions
+
+    # -- what the readers say ----------------------------------------------------
+
+    def acked(self, ack: Ack, now: float) -> list[Action]:
+        """An Ack from a reader: what it has, and what it asks for again."""
+        out = self._by_name.get(ack.topic)
+        if out is None:
+            return []
+        out.acks += 1
+        actions: list[Action] = []
+        readers = out.readers
+        if ack.acked == HELLO:
+            if readers is not None and ack.reader in readers:
+                start = readers[ack.reader]  # what it had acknowledged before it lost count
+            else:  # not a reader it waits for: what is still kept
+                start = next(iter(out.kept), out.last + 1) - 1
+            if start >= 1:
+                actions.append(SendGap(ack.reader, Gap(out.topic, self.name, 1, start + 1)))
+            actions += self._resend_from(out, start + 1, now)
+            return actions
+        if readers is not None and ack.reader in readers:
+            readers[ack.reader] = max(readers[ack.reader], min(ack.acked, out.last))
+        for seq in ack.missing:
+            kept = out.kept.get(seq)
+            if kept is not None:
+                actions.append(self._resend(out, seq, kept, now))
+            elif seq <= out.last:
+                actions.append(SendGap(ack.reader, Gap(out.topic, self.name, seq, seq + 1)))
+        self._release(out)
+        return actions
+
+    def _resend_from(self, out: TopicOut, first: int, now: float) -> list[Action]:
+        return [self._resend(out, s, k, now) for s, k in out.kept.items() if s >= first]
+
+    def _resend(self, out: TopicOut, seq: int, kept: _Kept, now: float) -> Resend:
+        kept.sends += 1
+        out.resent += 1
+        kept.due = now + self._wait(out.spec, kept.sends)
+        return Resend(out.topic.encode(), kept.envelope)
+
+    @staticmethod
+    def _wait(spec: Reliability, sends: int) -> float:
+        return float(min(spec.max_wait, spec.ack_wait * 2 ** (sends - 1)))
+
+    def readers(self, topic: str, names: list[str]) -> None:
+        """The supervisor's word on who must get *topic*: a reader new to the list starts
+        after what is released (and the last ``depth`` messages); one off the list is no
+        longer waited for."""
+        out = self._by_name.get(topic)
+        if out is None:
+            return
+        before = out.readers or {}
+        start = max(0, out.last - out.spec.depth) if out.readers is not None else 0
+        out.readers = {n: before.get(n, start) for n in names}
+        self._release(out)
+        first = min((k.due for k in out.kept.values()), default=None)
+        if first is not None and (self._next_due is None or first < self._next_due):
+            self._next_due = first
+
+    def _release(self, out: TopicOut) -> None:
+        """Forget what every expected reader has (but the newest ``depth``, for readers
+        that join later)."""
+        if out.readers is None:
+            return
+        upto = min(out.readers.values(), default=out.last)
+        out.released = max(out.released, upto)
+        upto = min(upto, out.last - out.spec.depth)
+        kept = out.kept
+        while kept:
+            seq = next(iter(kept))
+            if seq > upto:
+                break
+            out.size -= len(kept.pop(seq).envelope)
+
+    # -- the clock ---------------------------------------------------------------
+
+    def next_due(self) -> float | None:
+        """When a kept message is next due to be sent again (None: none is)."""
+        return self._next_due
+
+    def due(self, now: float) -> list[Action]:
+        """Send again what waited its time unacknowledged; give up what reached
+        ``max_deliver`` sends."""
+        if self._next_due is None or now < self._next_due:
+            return []
+        actions: list[Action] = []
+        soonest: float | None = None
+        for out in self.topics.values():
+            if out.readers is None or not out.kept:
+                continue  # nobody to send to yet: kept, not resent
+            looked = 0
+            everyone = min(out.readers.values(), default=out.last)  # kept for depth only
+            for seq, kept in list(out.kept.items()):
+                if seq <= everyone:
+                    continue
+                looked += 1
+                if looked > RESEND_PER_TICK:
+                    soonest = now if soonest is None else min(soonest, now)
+                    break
+                if kept.due > now:
+                    soonest = kept.due if soonest is None else min(soonest, kept.due)
+                    continue
+                if kept.sends >= out.spec.max_deliver:
+                    behind = out.behind(seq)
+                    del out.kept[seq]
+                    out.size -= len(kept.envelope)
+                    out.dead += 1
+                    actions.append(Undeliverable(out.topic, seq, kept.envelope, behind, kept.sends))
+                    actions += self._skip(out, seq)
+                    continue
+                actions.append(self._resend(out, seq, kept, now))
+                soonest = kept.due if soonest is None else min(soonest, kept.due)
+        self._next_due = soonest
+        return actions
+
+    def statistics(self) -> dict[str, dict[str, object]]:
+        """Per topic: kept (unacknowledged), resent, shed, dead, and each reader's ack."""
+        return {
+            out.topic: {
+                "unacked": len(out.kept),
+                "bytes": out.size,
+                "last": out.last,
+                "resent": out.resent,
+                "shed": out.shed,
+                "dead": out.dead,
+                "readers": dict(out.readers) if out.readers is not None else None,
+            }
+            for out in self.topics.values()
+        }

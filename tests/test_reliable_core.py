@@ -1,0 +1,220 @@
+"""Reliable topics, the pure core: a writer and its readers over a lossy, reordering
+channel on a fake clock (fast; the real-process tests are in test_reliable.py)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from actors.core.reliable_reader import ReliableReader, Verdict
+from actors.core.reliable_wire import HELLO, Ack, Gap, Reliability, WindowFull
+from actors.core.reliable_writer import ReliableWriter, Resend, SendGap, Undeliverable
+
+TOPIC = "cmd.go"
+T = TOPIC.encode()
+
+
+@dataclass
+class Net:
+    """One writer, readers, and a channel that drops and delays each hop at random."""
+
+    writer: ReliableWriter
+    readers: dict[str, ReliableReader]
+    rng: random.Random
+    drop: float
+    now: float = 0.0
+    #: (arrival time, order, destination, what): in flight.
+    flying: list[tuple[float, int, str, object]] = field(default_factory=list)
+    delivered: dict[str, list[int]] = field(default_factory=dict)
+    dead: list[int] = field(default_factory=list)
+    n: int = 0
+
+    def send(self, to: str, what: object) -> None:
+        if self.rng.random() < self.drop:
+            return
+        self.n += 1
+        self.flying.append((self.now + self.rng.uniform(0.001, 0.05), self.n, to, what))
+
+    def publish(self, seq: int) -> None:
+        self.writer.sent(T, seq, str(seq).encode(), self.now)
+        for name in self.readers:
+            self.send(name, ("data", seq))
+
+    def act(self, actions: list[object]) -> None:
+        for action in actions:
+            if isinstance(action, Resend):
+                for name in self.readers:
+                    self.send(name, ("data", int(action.envelope)))
+            elif isinstance(action, SendGap):
+                self.send(action.reader, ("gap", action.gap))
+            elif isinstance(action, Undeliverable):
+                self.dead.append(action.seq)
+
+    def deliver(self, name: str, seq: int) -> None:
+        reader = self.readers[name]
+        got = self.delivered.setdefault(name, [])
+        # The envelope's time: when the writer first sent it (a resend keeps it).
+        verdict = reader.take("w", TOPIC, seq, seq, [T, str(seq).encode()], self.now)
+        if verdict is Verdict.DELIVER:
+            got.append(seq)
+            reader.delivered("w", TOPIC)
+            self.drain(name)
+
+    def drain(self, name: str) -> None:
+        reader = self.readers[name]
+        while (frames := reader.ready("w", TOPIC)) is not None:
+            self.delivered.setdefault(name, []).append(int(frames[1]))
+            reader.delivered("w", TOPIC)
+
+    def run(self, until: float) -> None:
+        while self.now < until:
+            self.now += 0.01
+            self.flying.sort()
+            while self.flying and self.flying[0][0] <= self.now:
+                _, _, to, what = self.flying.pop(0)
+                kind, body = what  # type: ignore[misc]
+                if to == "writer":
+                    self.act(self.writer.acked(body, self.now))
+                elif kind == "data":
+                    self.deliver(to, body)
+                else:
+                    self.readers[to].gap(body, self.now)
+                    self.drain(to)
+            for name, reader in self.readers.items():
+                for _, ack in reader.due(self.now):
+                    self.send("writer", ("ack", ack))
+                del name
+            self.act(self.writer.due(self.now))
+
+
+def net(readers: int, drop: float, seed: int, spec: Reliability | None = None) -> Net:
+    writer = ReliableWriter("w", {TOPIC: spec or Reliability(window=100_000)})
+    names = [f"r{i}" for i in range(readers)]
+    writer.readers(TOPIC, names)
+    return Net(writer, {n: ReliableReader(n) for n in names}, random.Random(seed), drop)
+
+
+def test_every_message_once_and_in_order_through_a_lossy_channel() -> None:
+    """2,000 messages, 20% of every hop dropped (data, resends, acks, gaps), reordered by
+    random delays: each reader delivers 1..2000 once, in order; the writer keeps nothing."""
+    n = net(readers=2, drop=0.2, seed=7)
+    for seq in range(1, 2001):
+        n.publish(seq)
+        if seq % 50 == 0:
+            n.run(n.now + 0.02)
+    n.run(n.now + 60)
+    for name in ("r0", "r1"):
+        assert n.delivered[name] == list(range(1, 2001)), name
+    assert n.writer.topics[T].kept == {} and n.dead == []
+    stats = n.writer.statistics()[TOPIC]
+    assert stats["resent"] > 0 and stats["readers"] == {"r0": 2000, "r1": 2000}
+    assert sum(r.recovered.get(TOPIC, 0) for r in n.readers.values()) > 0
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), drop=st.floats(0.0, 0.4), count=st.integers(1, 300))
+def test_any_loss_pattern_ends_with_everything_delivered_once(
+    seed: int, drop: float, count: int
+) -> None:
+    n = net(readers=3, drop=drop, seed=seed)
+    for seq in range(1, count + 1):
+        n.publish(seq)
+    n.run(120)
+    for name in n.readers:
+        assert n.delivered.get(name, []) == list(range(1, count + 1))
+
+
+def test_a_reader_off_the_list_is_not_waited_for() -> None:
+    """The supervisor says r1 stopped on purpose: what only r1 lacked is released."""
+    n = net(readers=2, drop=0.0, seed=1)
+    n.readers["r1"] = ReliableReader("gone")  # never answers: stands for a stopped actor
+    del n.readers["r1"]
+    for seq in range(1, 11):
+        n.writer.sent(T, seq, str(seq).encode(), n.now)
+        n.send("r0", ("data", seq))
+    n.run(1.0)
+    assert len(n.writer.topics[T].kept) == 10  # r1 has acknowledged nothing
+    n.writer.readers(TOPIC, ["r0"])
+    assert n.writer.topics[T].kept == {}
+
+
+def test_a_restarted_reader_says_hello_and_gets_what_it_had_not_acknowledged() -> None:
+    n = net(readers=1, drop=0.0, seed=2)
+    for seq in range(1, 6):
+        n.publish(seq)
+    n.run(1.0)
+    assert n.delivered["r0"] == [1, 2, 3, 4, 5]
+    n.readers["r0"] = ReliableReader("r0")  # restarted without an inbox
+    n.delivered["r0"] = []
+    for seq in range(6, 9):
+        n.writer.sent(T, seq, str(seq).encode(), n.now)
+    n.send("r0", ("data", 8))  # only the newest one reaches it: it holds it, says HELLO
+    n.run(3.0)
+    assert n.delivered["r0"] == [6, 7, 8]
+
+
+def test_a_late_joiner_gets_the_declared_depth() -> None:
+    writer = ReliableWriter("w", {TOPIC: Reliability(depth=3)})
+    writer.readers(TOPIC, ["a"])
+    for seq in range(1, 11):
+        writer.sent(T, seq, b"x", 0.0)
+    writer.acked(Ack(TOPIC, "a", 10), 0.0)
+    writer.readers(TOPIC, ["a", "b"])
+    assert writer.topics[T].readers == {"a": 10, "b": 7}
+    actions = writer.acked(Ack(TOPIC, "b", HELLO), 0.1)
+    gap = next(a for a in actions if isinstance(a, SendGap)).gap
+    assert (gap.start, gap.end) == (1, 8)
+    assert len([a for a in actions if isinstance(a, Resend)]) == 3  # 8, 9, 10: kept for it
+    assert len(writer.topics[T].kept) == 3  # a has them all: the depth is kept, not resent
+
+
+def test_a_full_window_raises_or_sheds_as_declared() -> None:
+    raising = ReliableWriter("w", {TOPIC: Reliability(window=2, policy="raise")})
+    raising.readers(TOPIC, ["r"])
+    raising.sent(T, 1, b"a", 0.0)
+    raising.sent(T, 2, b"b", 0.0)
+    with pytest.raises(WindowFull, match=r"w: reliable topic 'cmd.go' has 2 .*waiting for: r"):
+        raising.sent(T, 3, b"c", 0.0)
+    shedding = ReliableWriter("w", {TOPIC: Reliability(window=2, policy="drop_oldest")})
+    shedding.readers(TOPIC, ["r"])
+    shedding.sent(T, 1, b"a", 0.0)
+    shedding.sent(T, 2, b"b", 0.0)
+    actions = shedding.sent(T, 3, b"c", 0.0)
+    assert actions == [SendGap("r", Gap(TOPIC, "w", 1, 2))]
+    assert list(shedding.topics[T].kept) == [2, 3] and shedding.topics[T].shed == 1
+
+
+def test_a_message_nobody_acknowledges_becomes_undeliverable_and_readers_skip_it() -> None:
+    writer = ReliableWriter("w", {TOPIC: Reliability(ack_wait=0.1, max_wait=0.1, max_deliver=3)})
+    writer.readers(TOPIC, ["r"])
+    writer.sent(T, 1, b"one", 0.0)
+    sent = [a for t in (0.1, 0.2, 0.3, 0.4) for a in writer.due(t)]
+    assert sum(isinstance(a, Resend) for a in sent) == 2
+    [dead] = [a for a in sent if isinstance(a, Undeliverable)]
+    assert (dead.seq, dead.readers, dead.sends) == (1, ("r",), 3)
+    assert SendGap("r", Gap(TOPIC, "w", 1, 2)) in sent
+    reader = ReliableReader("r")
+    assert reader.take("w", TOPIC, 2, 2, [T, b"two"], 0.0) is Verdict.HELD
+    reader.gap(Gap(TOPIC, "w", 1, 2), 0.0)  # the answer to its HELLO
+    assert reader.ready("w", TOPIC) == [T, b"two"]
+
+
+def test_acks_and_gaps_from_peers_are_checked() -> None:
+    assert Ack.decode(["t", "r", 5, [6, 7]]) == Ack("t", "r", 5, (6, 7))
+    bad_acks = (
+        None,
+        ["t", "r", -2, []],
+        ["t", "r", 1, [0]],
+        ["t", 1, 1, []],
+        ["t", "r", 1, [1] * 300],
+    )
+    for bad in bad_acks:
+        assert Ack.decode(bad) is None
+    assert Gap.decode(["t", "w", 1, 5]) == Gap("t", "w", 1, 5)
+    for bad in (["t", "w", 5, 5], ["t", "w", 0, 2], ["t", "w", 1]):
+        assert Gap.decode(bad) is None
+    assert Reliability(policy="later", window=0).problems()

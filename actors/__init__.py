@@ -21,6 +21,7 @@ from actors.core.calls import (
     Unavailable,
 )
 from actors.core.declarations import DeclarationError, Input, Output, Param, State
+from actors.core.reliable_wire import Reliability, WindowFull
 from actors.core.resilience import Breaker, Bulkhead, Fallback, Policy, RateLimit, Retry
 from actors.core.services import Call, Service, service
 
@@ -47,11 +48,13 @@ __all__ = [
     "RateLimit",
     "RateLimited",
     "Rejected",
+    "Reliability",
     "RemoteError",
     "Retry",
     "ServerGone",
     "Service",
     "State",
     "Unavailable",
+    "WindowFull",
     "service",
 ]

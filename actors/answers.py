@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from actors.core.access import SUPERVISOR
-from actors.core.control import Op, Reply, Request, Retained, decode_request
+from actors.core.control import Op, Readers, Reply, Request, Retained, decode_request
 from actors.core.engine import ActorEngine, Outgoing
 from actors.core.faults import FaultError
 from actors.core.phase_events import Control, RetainedValues
@@ -77,6 +77,10 @@ class ControlDesk:
             return None, []
         if isinstance(request, Retained):
             return RetainedValues(request.messages), []
+        if isinstance(request, Readers):
+            for topic, names in request.readers.items():
+                self.engine.reliable.readers(topic, names)
+            return None, []
         if not isinstance(request, Request):
             return None, []
         cached = self._replies.get(request.id)

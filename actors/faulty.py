@@ -62,6 +62,10 @@ def rules_of(faults: Mapping[str, Any]) -> tuple[int, list[FaultRule]]:
     return seed, rules
 
 
+#: Messages remembered to tell a resend from a first send, at most (then forgotten).
+_ATTEMPTS: Final = 200_000
+
+
 class FaultInjected(RuntimeError):
     """The exception a ``crash`` rule raises in a step (a failure like any other)."""
 
@@ -101,6 +105,8 @@ class FaultInjector:
         self.link_rules = [r for r in rules if r.hop == "link" and r.to in (None, actor)]
         self.write_rules = [r for r in rules if r.hop == "write" and r.to in (None, actor)]
         self._chunks: dict[str, int] = {"rx": 0, "tx": 0}
+        #: How often each message was seen at a hop (its sends): a resend draws anew.
+        self._attempts: dict[tuple[bool, str, str, int], int] = {}
         #: The identity (topic, sender, seq) of the message delivered last (for step rules).
         self._last: tuple[str, str, int] = ("", "", 0)
         self._ticks = 0
@@ -183,10 +189,23 @@ class FaultInjector:
         except WireError:
             return None
         self._stream = (topic, sender)
-        return self._decide(rules, topic, sender, seq, receiver)
+        # The same message again (a reliable topic's resend) is a new throw of the dice.
+        key = (rules is self.publish_rules, topic, sender, seq)
+        attempt = self._attempts.get(key, 0)
+        if len(self._attempts) >= _ATTEMPTS:
+            self._attempts.clear()  # bounded: a resend long after counts as a first send
+        self._attempts[key] = attempt + 1
+        return self._decide(rules, topic, sender, seq, receiver, attempt=attempt)
 
     def _decide(
-        self, rules: list[FaultRule], topic: str, sender: str, seq: int, receiver: str
+        self,
+        rules: list[FaultRule],
+        topic: str,
+        sender: str,
+        seq: int,
+        receiver: str,
+        *,
+        attempt: int = 0,
     ) -> tuple[FaultRule, str, int] | None:
         """The first of *rules* that fires on message *seq* of *sender* on *topic*."""
         since = self._clock() - self.started
@@ -197,7 +216,7 @@ class FaultInjector:
                 continue
             if rule.limit is not None and self._used_up(rule):
                 continue
-            if fires(rule, self.seed, sender, topic, seq):
+            if fires(rule, self.seed, sender, topic, seq, attempt):
                 self.counts[rule.index] += 1
                 self.ledger.append(
                     Injected(

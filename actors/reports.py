@@ -221,6 +221,7 @@ class Reporter:
                 if v
             },
             faults=faults.statistics() if (faults := self._faults()) else {},
+            reliable=engine.reliable.statistics(),
         ).encode()
 
 

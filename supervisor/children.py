@@ -210,6 +210,7 @@ class Child:
             inputs=beat.inputs if beat else {},
             calls=beat.calls if beat else {},
             faults=beat.faults if beat else {},
+            reliable=beat.reliable if beat else {},
             totals=self.totals(),
         )
 

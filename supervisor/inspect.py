@@ -48,6 +48,9 @@ class ActorFacts:
     metrics: tuple[tuple[str, str, str, str, str], ...] = ()
     #: Its class owns hardware (``hal = True``): the live graph may fold its status topics.
     hal: bool = False
+    #: Topics (or families) of its reliable Inputs, and the topics of its reliable Outputs.
+    reliable_in: tuple[str, ...] = ()
+    reliable_out: tuple[str, ...] = ()
 
     def access(self) -> ActorAccess:
         """What its rights on a checked site come from."""
@@ -67,6 +70,8 @@ class ActorFacts:
             calls=both(self.calls, other.calls),
             metrics=tuple(dict.fromkeys(self.metrics + other.metrics)),
             hal=self.hal or other.hal,
+            reliable_in=both(self.reliable_in, other.reliable_in),
+            reliable_out=both(self.reliable_out, other.reliable_out),
         )
 
 
@@ -100,6 +105,8 @@ def _facts(data: dict[str, Any]) -> ActorFacts:
         calls=texts("calls"),
         metrics=tuple(_metric(m) for m in data.get("metrics", [])),
         hal=data.get("hal") is True,
+        reliable_in=texts("reliable_in"),
+        reliable_out=texts("reliable_out"),
     )
 
 
@@ -144,6 +151,12 @@ def _inspect(config: str, extra: dict[str, Any] | None) -> dict[str, Any]:
                 if (kind := metric_kind(getattr(var, "metric", False)))
             ],
             "hal": d.hal,
+            "reliable_in": sorted(
+                {t for n, v in d.spec.inputs.items() if v.reliable for t in d.topics.get(n, [])}
+            ),
+            "reliable_out": sorted(
+                {t for n, v in d.spec.outputs.items() if v.reliable for t in d.topics.get(n, [])}
+            ),
         }
         for d in decls
     }

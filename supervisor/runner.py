@@ -63,6 +63,7 @@ from supervisor.loop import EventLoop, Priority
 from supervisor.membership import Membership
 from supervisor.plugins import CannotListen, Plugin, start_plugins
 from supervisor.records import FailureRecords
+from supervisor.reliable import RESAY, ReaderLists
 from supervisor.retained import RetainedCache
 from supervisor.security import SiteSecurity
 from supervisor.services import ServiceDirectory
@@ -124,6 +125,13 @@ class Supervisor:
         self.supervision.faults_used = self.ledger.used
         self.requests: RequestTracker[tuple[bytes, int, Child]] = RequestTracker(RETRY)
         self.swaps = SwapCoordinator(self.supervision, self._publish, self.requests.next_id)
+        #: The expected readers of every reliable topic, told to their writers.
+        self.readers = ReaderLists(
+            self._publish,
+            lambda: [n for n, c in self.supervision.actors.items() if c.wanted],
+            self._broker_up,
+        )
+        self.events.listeners.append(self.readers.event)
         self.membership = Membership(self.supervision, self.swaps, self.retained)
         self.membership.on_facts = self._facts_changed
         self.membership.take_facts(site, facts or {})
@@ -148,7 +156,8 @@ class Supervisor:
     def _facts_changed(self, site: SiteConfig, facts: dict[str, ActorFacts]) -> None:
         """The actors' declarations changed (*site* is the whole site they belong to, which
         may not be applied yet): a checked broker gets everyone's new rights now, before any
-        new actor's process starts."""
+        new actor's process starts; reliable writers their readers."""
+        self.readers.take(facts)
         if self.security is None:
             return
         self.security.take_facts(site, facts)
@@ -291,6 +300,7 @@ class Supervisor:
             self.plugins = start_plugins(self.site, self.log, own)
             sup.spawn(sup.broker)
             self.liveness.start()
+            self._resay()
             self.loop.run(lambda: sup.stopped)
         finally:
             for plugin in self.plugins:
@@ -310,6 +320,11 @@ class Supervisor:
             self._unlock()
         self.log.info("site stopped", reason=sup.shutting_down, exit_code=sup.exit_code)
         return sup.exit_code
+
+    def _resay(self) -> None:
+        """Tell every reliable writer its readers again, every RESAY seconds."""
+        self.readers.say(again=True)
+        self.loop.after(RESAY, self._resay)
 
     def _sockets(self) -> SocketFactory:
         """The supervisor's sockets: on a secured site with its own keys, the site's server

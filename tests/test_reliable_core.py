@@ -11,8 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors.core.reliable_reader import ReliableReader, Verdict
-from actors.core.reliable_wire import HELLO, Ack, Gap, Reliability, WindowFull
-from actors.core.reliable_writer import ReliableWriter, Resend, SendGap, Undeliverable
+from actors.core.reliable_wire import HELLO, Ack, Gap, Heartbeat, Reliability, WindowFull
+from actors.core.reliable_writer import (
+    ReliableWriter,
+    Resend,
+    SendGap,
+    SendHeartbeat,
+    Undeliverable,
+)
 
 TOPIC = "cmd.go"
 T = TOPIC.encode()
@@ -51,6 +57,9 @@ class Net:
                     self.send(name, ("data", int(action.envelope)))
             elif isinstance(action, SendGap):
                 self.send(action.reader, ("gap", action.gap))
+            elif isinstance(action, SendHeartbeat):
+                for name in self.readers:
+                    self.send(name, ("beat", action.heartbeat))
             elif isinstance(action, Undeliverable):
                 self.dead.append(action.seq)
 
@@ -81,6 +90,8 @@ class Net:
                     self.act(self.writer.acked(body, self.now))
                 elif kind == "data":
                     self.deliver(to, body)
+                elif kind == "beat":
+                    self.readers[to].heartbeat(body, self.now)
                 else:
                     self.readers[to].gap(body, self.now)
                     self.drain(to)
@@ -115,7 +126,7 @@ def test_every_message_once_and_in_order_through_a_lossy_channel() -> None:
     assert sum(r.recovered.get(TOPIC, 0) for r in n.readers.values()) > 0
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=40, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 10_000), drop=st.floats(0.0, 0.4), count=st.integers(1, 300))
 def test_any_loss_pattern_ends_with_everything_delivered_once(
     seed: int, drop: float, count: int
@@ -168,7 +179,7 @@ def test_a_late_joiner_gets_the_declared_depth() -> None:
     actions = writer.acked(Ack(TOPIC, "b", HELLO), 0.1)
     gap = next(a for a in actions if isinstance(a, SendGap)).gap
     assert (gap.start, gap.end) == (1, 8)
-    assert len([a for a in actions if isinstance(a, Resend)]) == 3  # 8, 9, 10: kept for it
+    assert [a for a in actions if isinstance(a, Resend)] == []  # it asks for 8..10 itself
     assert len(writer.topics[T].kept) == 3  # a has them all: the depth is kept, not resent
 
 
@@ -189,10 +200,14 @@ def test_a_full_window_raises_or_sheds_as_declared() -> None:
 
 
 def test_a_message_nobody_acknowledges_becomes_undeliverable_and_readers_skip_it() -> None:
-    writer = ReliableWriter("w", {TOPIC: Reliability(ack_wait=0.1, max_wait=0.1, max_deliver=3)})
+    """A reader that asks for message 1 again and again (it crashes on it, say): after
+    max_deliver sends it is given up, and the reader told to skip it."""
+    writer = ReliableWriter("w", {TOPIC: Reliability(max_deliver=3)})
     writer.readers(TOPIC, ["r"])
     writer.sent(T, 1, b"one", 0.0)
-    sent = [a for t in (0.1, 0.2, 0.3, 0.4) for a in writer.due(t)]
+    beats = writer.due(0.1)
+    assert beats == [SendHeartbeat(Heartbeat(TOPIC, "w", 1, 1))]
+    sent = [a for t in (0.2, 0.3, 0.4) for a in writer.acked(Ack(TOPIC, "r", 0, (1,)), t)]
     assert sum(isinstance(a, Resend) for a in sent) == 2
     [dead] = [a for a in sent if isinstance(a, Undeliverable)]
     assert (dead.seq, dead.readers, dead.sends) == (1, ("r",), 3)
@@ -215,6 +230,7 @@ def test_acks_and_gaps_from_peers_are_checked() -> None:
     for bad in bad_acks:
         assert Ack.decode(bad) is None
     assert Gap.decode(["t", "w", 1, 5]) == Gap("t", "w", 1, 5)
-    for bad in (["t", "w", 5, 5], ["t", "w", 0, 2], ["t", "w", 1]):
+    assert Gap.decode(["t", "w", 1, 1]) == Gap("t", "w", 1, 1)  # a stream starting at 1
+    for bad in (["t", "w", 5, 4], ["t", "w", 0, 2], ["t", "w", 1]):
         assert Gap.decode(bad) is None
     assert Reliability(policy="later", window=0).problems()

@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from actors.core.calls import REPLY_PREFIX, SERVICE_PREFIX, SYS_SERVICES
 from actors.core.control import SWAP_SUFFIX
+from actors.core.reliable_wire import ACK_PREFIX, GAP_PREFIX, HEARTBEAT_PREFIX
 from actors.core.topics import (
     SYS_CONTROL,
     SYS_EVENT,
@@ -285,12 +286,20 @@ def actor_rights(
         SYS_RETAINED + name,
         SYS_FAULT,
         *(SERVICE_PREFIX + s for s in declared.calls),
+        # Reliable topics: Acks to any writer, Gaps to any reader (each names its sender,
+        # which the broker checks, and its receiver checks that it is the one it names).
+        ACK_PREFIX + "*",
+        GAP_PREFIX + "*",
+        *(HEARTBEAT_PREFIX + t for t in declared.outputs if t[:1] != "$"),
     ]
     subscribe = [
         *declared.inputs,
         SYS_CONTROL + name,
         SYS_CONTROL + name + SWAP_SUFFIX,
         REPLY_PREFIX + name,
+        ACK_PREFIX + name,
+        GAP_PREFIX + name,
+        *(HEARTBEAT_PREFIX + t for t in declared.inputs if t[:1] != "$"),
     ]
     deny: list[str] = []
     if declared.serves:

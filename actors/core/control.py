@@ -57,6 +57,8 @@ class Op(StrEnum):
     COMMIT = "commit"
     #: The site's fault rules changed at run time (``ctl fault``): ``faults`` has them.
     FAULTS = "faults"
+    #: Who must get each of the actor's reliable topics (no answer: it is said again).
+    READERS = "readers"
 
 
 #: Ops that belong to a hot swap's protocol (supervisor/swap.py).
@@ -123,6 +125,19 @@ class Retained:
 
 
 @dataclass(frozen=True, slots=True)
+class Readers:
+    """The supervisor's word to a reliable writer: the expected readers of each of its
+    reliable topics (the actors meant to run that read it reliably). Said again whenever
+    it changes and every few seconds, so it needs no answer."""
+
+    readers: dict[str, list[str]]
+
+    def encode(self) -> dict[str, Any]:
+        """The map that goes on the wire."""
+        return {"op": str(Op.READERS), "readers": self.readers}
+
+
+@dataclass(frozen=True, slots=True)
 class Standby:
     """A swap's new version: loaded, subscribed and holding, ready for the takeover."""
 
@@ -179,12 +194,16 @@ class Heartbeat:
     calls: dict[str, Any] = field(default_factory=dict)
     #: Faults injected by this process, per rule index (``[faults]``).
     faults: dict[str, Any] = field(default_factory=dict)
+    #: Reliable topics: what the writer keeps and its readers acknowledged (``out``),
+    #: what the reader recovered, lost and dropped as redelivered (``in``).
+    reliable: dict[str, Any] = field(default_factory=dict)
 
     def encode(self) -> dict[str, Any]:
         """The map that goes on the wire."""
         return {
             "calls": self.calls,
             "faults": self.faults,
+            "reliable": self.reliable,
             "state": self.state,
             "pid": self.pid,
             "uptime": self.uptime,
@@ -201,7 +220,8 @@ class Heartbeat:
         if not isinstance(payload, dict) or type(payload.get("pid")) is not int:
             return None
         maps = {
-            k: payload.get(k) for k in ("stats", "inputs", "metrics", "topics", "calls", "faults")
+            k: payload.get(k)
+            for k in ("stats", "inputs", "metrics", "topics", "calls", "faults", "reliable")
         }
         last_step = payload.get("last_step")
         uptime = payload.get("uptime")
@@ -235,11 +255,13 @@ def _op(payload: Any) -> Op | None:
         return None
 
 
-def decode_request(payload: Any) -> Request | Retained | None:
+def decode_request(payload: Any) -> Request | Retained | Readers | None:
     """A supervisor's message to an actor, or None when it is not one we know."""
     op = _op(payload)
     if op is None:
         return None
+    if op is Op.READERS:
+        return _readers(payload.get("readers"))
     if op is Op.RETAINED:
         messages = payload.get("messages") or []
         if not isinstance(messages, list):
@@ -265,6 +287,15 @@ def decode_request(payload: Any) -> Request | Retained | None:
         version=version,
         faults=payload.get("faults") if isinstance(payload.get("faults"), dict) else None,
     )
+
+
+def _readers(readers: Any) -> Readers | None:
+    if not isinstance(readers, dict) or not all(
+        isinstance(t, str) and isinstance(n, list) and all(isinstance(x, str) for x in n)
+        for t, n in readers.items()
+    ):
+        return None
+    return Readers(readers=readers)
 
 
 def decode_reply(payload: Any) -> Reply | Standby | TookOver | None:

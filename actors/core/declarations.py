@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
+from actors.core.reliable_wire import Reliability, reliability_of
 from actors.core.resilience import PolicyError, RateLimit, check_rate_limit
 from actors.core.topics import TopicError, parse_pattern
 from actors.core.types import (
@@ -105,10 +106,13 @@ class Input(Variable):
         default: Any = MISSING,
         external: bool = False,
         rate_limit: Any = None,
+        reliable: bool = False,
     ) -> None:
         super().__init__(doc=doc, unit=unit, type_=type, default=default)
         self.topic = topic
         self.external = external
+        #: Every message of a reliable writer once, in order per sender (acknowledged).
+        self.reliable = reliable
         #: A :class:`~actors.core.resilience.RateLimit`: messages past it are shed.
         self.rate_limit = rate_limit
 
@@ -121,6 +125,7 @@ class Input(Variable):
             "topic": self.topic,
             "required": self.default is MISSING,
             "external": self.external,
+            "reliable": bool(self.reliable),
         }
 
 
@@ -158,9 +163,12 @@ class Output(Variable):
         shared: bool = False,
         retained: bool = False,
         rate_limit: Any = None,
+        reliable: bool | Reliability = False,
     ) -> None:
         super().__init__(doc=doc, unit=unit, type_=type, default=default)
         self.topic = topic
+        #: Kept until every expected reader acknowledged it (None: at most once).
+        self.reliable = reliable  # checked by build_spec: True or a Reliability
         metric_kind(metric)
         self.metric = metric
         self.shared = shared
@@ -184,6 +192,7 @@ class Output(Variable):
             "metric": self.metric,
             "shared": self.shared,
             "retained": self.retained,
+            "reliable": self.reliable is not False and self.reliable is not None,
         }
 
 
@@ -374,7 +383,17 @@ def build_spec(cls: type, reserved: frozenset[str]) -> ActorSpec:
                 check_rate_limit("rate_limit", var.rate_limit)
             except PolicyError as exc:
                 raise DeclarationError(f"{where}: {exc}") from None
+        if isinstance(var, Output):
+            try:
+                spec_r = reliability_of(var.reliable)
+            except TypeError as exc:
+                raise DeclarationError(f"{where}: {exc}") from None
+            if spec_r is not None and (wrong := spec_r.problems()):
+                raise DeclarationError(f"{where}: reliable: {'; '.join(wrong)}")
+            var.reliable = spec_r  # type: ignore[assignment]  # None or the Reliability
         if isinstance(var, Input):
+            if type(var.reliable) is not bool:
+                raise DeclarationError(f"{where}: reliable= must be True or False")
             if var.topic in topics:
                 raise DeclarationError(
                     f"{where}: topic {var.topic!r} is already the input {topics[var.topic]!r}"

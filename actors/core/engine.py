@@ -24,10 +24,12 @@ from actors.core.declarations import MISSING, ActorSpec
 from actors.core.engine_calls import Outgoing, Rpc, served_topics
 from actors.core.engine_drops import Drops
 from actors.core.engine_limits import RateLimits
+from actors.core.engine_reliable import Reliable
 from actors.core.engine_state import StateKeeper
 from actors.core.engine_types import COUNTERS, CURRENT_TRACE, EngineConfig, Statistics, Tracer
 from actors.core.memory import Memory
-from actors.core.params import resolve_instance
+from actors.core.params import Route, resolve_instance
+from actors.core.reliable_wire import HEARTBEAT_PREFIX
 from actors.core.requests import ReplyCache
 from actors.core.schedule import Schedule, Watch
 from actors.core.sequences import Sequences
@@ -44,6 +46,10 @@ __all__ = ["ActorEngine", "Outgoing"]
 
 #: Replies kept per actor for retried requests (by caller and idempotency key).
 REPLY_CACHE: Final = 1024
+
+
+#: The first bytes of a reliable writer's heartbeat's topic.
+_HEARTBEATS: Final = HEARTBEAT_PREFIX.encode()
 
 
 class ActorEngine:
@@ -161,7 +167,22 @@ class ActorEngine:
         )
         #: The call lines (``self.<call>``) and their counters, breakers and directory.
         self.calls = self.rpc.calls
-        #: Topics that are neither Inputs nor patterns: requests, replies, the directory.
+        #: Reliable Outputs and Inputs: what is kept, acknowledged, resent and put in order.
+        self.reliable = Reliable(
+            self,
+            self.spec,
+            self.name,
+            self.topics,
+            input_of=routes.input_of,
+            monotonic=monotonic,
+            wall_ns=wall_ns,
+            log=self._log,
+        )
+        self._reliable_out = self.reliable.output_topics
+        self._reliable_in = self.reliable.inputs
+        self.rpc.special.update(self.reliable.special())
+        #: Topics that are neither Inputs nor patterns: requests, replies, the directory,
+        #: and the Acks and Gaps of reliable topics.
         self._special = self.rpc.special
         self.limits = RateLimits(
             self.spec,
@@ -183,17 +204,26 @@ class ActorEngine:
 
     def subscriptions(self) -> list[str]:
         """The exact topics this actor subscribes to."""
-        return self.routes.subscribed() + self.rpc.call_topics()
+        return self.routes.subscribed() + self.rpc.call_topics() + self.reliable.subscriptions()
 
     # -- publishing ------------------------------------------------------------
 
     def publish(self, topic: bytes, payload: Any, trace: str | None = None) -> Outgoing:
         """Encode *payload* for *topic* with the next sequence number; return the frames."""
         seq = self._seq_out.get(topic, 0) + 1
+        envelope = self._encode(self.name, seq, self._wall_ns(), payload, trace)
+        if topic in self._reliable_out:
+            self._keep(topic, seq, envelope)
         self._seq_out[topic] = seq
         self._counts["published"] += 1
         self.topic_out[topic] = self.topic_out.get(topic, 0) + 1
-        return topic, self._encode(self.name, seq, self._wall_ns(), payload, trace)
+        return topic, envelope
+
+    def _keep(self, topic: bytes, seq: int, envelope: bytes) -> None:
+        """A reliable message about to go out: room in its window first (WindowFull, and
+        its sequence number not taken, when there is none), then kept until acknowledged."""
+        self.reliable.wait_room(topic, len(envelope))
+        self.reliable.sent(topic, seq, envelope)
 
     def send(self, output: str, value: Any, topic: str | None = None) -> None:
         """Publish one value of the declared Output *output* now (``self.enlil.send``).
@@ -232,10 +262,12 @@ class ActorEngine:
             return
         topic_b = topic.encode() if family is not None and topic else self._output_topics[output]
         seq = self._seq_out.get(topic_b, 0) + 1
+        envelope = self._encode(self.name, seq, self._wall_ns(), value, self.trace)
+        if topic_b in self._reliable_out:
+            self._keep(topic_b, seq, envelope)
         self._seq_out[topic_b] = seq
         self._counts["published"] += 1
         self.topic_out[topic_b] = self.topic_out.get(topic_b, 0) + 1
-        envelope = self._encode(self.name, seq, self._wall_ns(), value, self.trace)
         if self.emit is not None:
             self.emit(topic_b, envelope)
         else:
@@ -326,9 +358,11 @@ class ActorEngine:
             if self._input_patterns:
                 entry = self.routes.match_pattern(frames[0])
         if entry is None:
+            if self._reliable_in and frames[0].startswith(_HEARTBEATS):
+                return self.reliable.heartbeat(frames)
             self.drops.not_ours(frames)
             return []
-        name, topic, check, decode = entry
+        name, topic, _, decode = entry
         try:
             sender, seq, sent_ns, trace, payload = decode(frames[1])
         except WireError as exc:
@@ -338,6 +372,11 @@ class ActorEngine:
         now_ns = self._wall_ns()
         if now_ns - sent_ns > self._late_ns:
             counts["late"] += 1  # late, whether it is taken or then dropped as a duplicate
+        if self._reliable_in and name in self._reliable_in:
+            # Held, dropped or delivered in order (with what it frees) by the reader.
+            return self.reliable.receive(
+                entry, sender, seq, sent_ns, trace, payload, frames, now_ns
+            )
         # Gaps are counted, duplicates dropped (inline: this runs for every message).
         key = (sender, topic)
         last = self._seq_in.get(key)
@@ -348,7 +387,23 @@ class ActorEngine:
                 return []
             if seq > last + 1:
                 self.drops.gap(name, sender, topic, seq - last - 1)
-        self._seq_in[key] = seq
+        return self.deliver(entry, sender, seq, trace, payload, frames, now_ns)
+
+    def deliver(  # noqa: PLR0913, PLR0917 - a message's own fields
+        self,
+        route: Route,
+        sender: str,
+        seq: int,
+        trace: str | None,
+        payload: Any,
+        frames: list[bytes],
+        now_ns: int,
+    ) -> list[Outgoing]:
+        """Take message *seq* of *sender* on the Input of *route* (its sequence number
+        checked): its type checked, recorded, the Input set and ``step()`` run."""
+        counts = self._counts
+        name, topic, check, _ = route
+        self._seq_in[(sender, topic)] = seq
         try:
             value = check(payload)
         except TypeError as exc:
@@ -416,6 +471,10 @@ class ActorEngine:
         calls = self.calls.next_due() if self.calls.invocations else None
         if calls is not None:
             first = calls if first is None else min(first, calls)
+        if self._reliable_out or self._reliable_in:
+            kept = self.reliable.next_due()
+            if kept is not None:
+                first = kept if first is None else min(first, kept)
         if first is None:
             return self._next_period
         return first if self._next_period is None else min(first, self._next_period)
@@ -425,6 +484,8 @@ class ActorEngine:
         out = self._run_timers() if self.schedule.timers else []
         if self.calls.invocations or self.calls.ready:
             out += self.rpc.calls_due()
+        if self._reliable_out or self._reliable_in:
+            out += self.reliable.due()
         if self._next_period is None or self.period is None:
             return out
         now = self._monotonic()

@@ -349,15 +349,18 @@ def used_up(rule: FaultRule, own: int, site: int) -> bool:
     return (own if rule.per == "process" else site) >= rule.limit
 
 
-def fires(rule: FaultRule, seed: int, sender: str, topic: str, seq: int) -> bool:
+def fires(rule: FaultRule, seed: int, sender: str, topic: str, seq: int, attempt: int = 0) -> bool:
     """Whether *rule* hits message *seq* of *sender* on *topic* (its window and limit
-    aside): a pure function of these, so the same traffic gets the same faults."""
+    aside): a pure function of these, so the same traffic gets the same faults. A
+    message sent again (*attempt* 1, 2...: a reliable topic's resend) is a throw of its
+    own, as a retransmission over a lossy link is."""
     if rule.every is not None:
         offset = int(draw(seed, rule.index, sender, topic, 0) * rule.every)
-        return (seq + offset) % rule.every == 0
+        return (seq + attempt + offset) % rule.every == 0
     if rule.probability is None:  # a partition: everything in its window
         return True
-    return draw(seed, rule.index, sender, topic, seq) < rule.probability
+    salt = 0 if attempt == 0 else 1 + attempt  # salt 1 is the delays' own
+    return draw(seed, rule.index, sender, topic, seq, salt) < rule.probability
 
 
 def delay_of(rule: FaultRule, seed: int, sender: str, topic: str, seq: int) -> float:

@@ -16,16 +16,18 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Final
 
-from actors.core.reliable_wire import HELLO, MAX_MISSING, Ack, Gap
+from actors.core.reliable_wire import HELLO, MAX_MISSING, Ack, Gap, Heartbeat
 
 #: Messages held per stream while earlier ones are missing, at most (more are dropped:
 #: they are asked for again once the earlier ones came).
 HOLD_MAX: Final = 10_000
 #: Seconds before a missing message, or a HELLO, is asked for again.
 ASK_AGAIN: Final = 0.2
-#: Seconds a HELLO waits for the writer's Gap before the reader starts at what it holds
-#: (a sender that is not a reliable writer: a tool's ``pub``).
-HELLO_WAIT: Final = 1.0
+#: Seconds a HELLO waits for the writer's Gap before the reader starts at what it holds:
+#: a sender that is not a reliable writer (an actor whose Output is not reliable; ``pub``
+#: needs no wait: its one message is its first). A reliable writer answers in
+#: milliseconds, and sends its first messages again meanwhile.
+HELLO_WAIT: Final = 10.0
 
 
 class Verdict(Enum):
@@ -48,6 +50,9 @@ class _Stream:
     #: The newest envelope time seen: a seq 1 sent after it is a writer that started
     #: again; one sent before it, a resend of the first message.
     latest_ns: int = 0
+    #: The highest sequence number the writer said it sent (a heartbeat): what is not
+    #: here up to it was lost.
+    known: int = 0
 
 
 class ReliableReader:
@@ -137,12 +142,13 @@ class ReliableReader:
             if gap.start != 1:
                 return  # not yet started: only the answer to a HELLO says where it starts
             stream.next = gap.end
+            stream.asked = None  # ask at once for what it lacks from there
             for seq in [s for s in stream.held if s < gap.end]:
                 del stream.held[seq]
             stream.ack_due = True
             return
-        if gap.end <= stream.next:
-            return  # old news
+        if gap.end <= stream.next or gap.start == gap.end:
+            return  # old news, or a stream's start it already knows
         if gap.start <= stream.next:
             self.lost[gap.topic] = self.lost.get(gap.topic, 0) + gap.end - stream.next
             for seq in range(stream.next, min(gap.end, stream.next + HOLD_MAX)):
@@ -152,6 +158,18 @@ class ReliableReader:
             self._skip(stream, gap.topic)
         else:
             stream.skips[gap.start] = max(gap.end, stream.skips.get(gap.start, 0))
+
+    def heartbeat(self, beat: Heartbeat, now: float) -> None:
+        """A writer's heartbeat: it sent up to ``last``, so what is not here up to it was
+        lost (it comes after the data on the same way), and is asked for at once; a
+        reader with no count for the writer says HELLO."""
+        key = (beat.writer, beat.topic)
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = self._streams[key] = _Stream(since=now)
+        stream.known = max(stream.known, beat.last)
+        stream.ack_due = True
+        stream.asked = None  # answer now: the heartbeat asks
 
     def waiting(self) -> list[tuple[str, str]]:
         """The streams whose next message is held and deliverable now (after a Gap)."""
@@ -165,23 +183,24 @@ class ReliableReader:
         out: list[tuple[str, Ack]] = []
         for (sender, topic), stream in self._streams.items():
             if stream.next is None:
-                if not stream.held:
+                if not stream.held and not stream.known:
                     continue
                 if stream.asked is None or now - stream.asked >= ASK_AGAIN:
-                    if now - stream.since >= HELLO_WAIT:
+                    if stream.held and now - stream.since >= HELLO_WAIT:
                         stream.next = min(stream.held)  # no writer answers: start there
                         continue
                     stream.asked = now
                     out.append((sender, Ack(topic, self.name, HELLO)))
                 continue
+            lacking = stream.held or stream.known >= stream.next
             if not stream.ack_due and not (
-                stream.held and (stream.asked is None or now - stream.asked >= ASK_AGAIN)
+                lacking and (stream.asked is None or now - stream.asked >= ASK_AGAIN)
             ):
                 continue
             missing: list[int] = []
-            if stream.held:
+            if lacking:
                 stream.asked = now
-                top = max(stream.held)
+                top = max(max(stream.held, default=0), stream.known + 1)
                 seq = stream.next
                 while seq < top and len(missing) < MAX_MISSING:
                     if seq not in stream.held:
@@ -200,7 +219,7 @@ class ReliableReader:
         for stream in self._streams.values():
             if stream.ack_due:
                 return now
-            if stream.held:
+            if stream.held or (stream.next is not None and stream.known >= stream.next):
                 at = (stream.asked or now) + ASK_AGAIN
                 soonest = at if soonest is None else min(soonest, at)
         return soonest

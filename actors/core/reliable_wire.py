@@ -1,8 +1,15 @@
 """Reliable topics: what a declaration says, and the two control messages (pure core, no IO).
 
 A reliable topic's data messages are ordinary messages (topic, envelope, the sender's
-sequence number); two messages of the framework's own make them reliable, after
+sequence number); three messages of the framework's own make them reliable, after
 DDS/RTPS's reliable QoS:
+
+- a :class:`Heartbeat`, from the writer on ``$sys.hb.<topic>`` while some reader has not
+  acknowledged everything: the sequence numbers it still keeps, ``first`` to ``last``.
+  It leaves the writer's socket after the data it speaks of, and the broker keeps one
+  publisher's messages in order, so a reader that gets it has got every message sent
+  before it that was not lost: what it lacks up to ``last`` is lost, never late, and
+  it asks for exactly that (no resend on a timer of what is merely queued).
 
 - an :class:`Ack` (ACKNACK), from a reader to the writer on ``$sys.ack.<writer>``:
   every message up to ``acked`` has been delivered (cumulative), and the sequence
@@ -13,7 +20,7 @@ DDS/RTPS's reliable QoS:
   numbers from ``start`` up to (not including) ``end`` are not coming to this reader
   (acknowledged before it started, shed by a full window, or given up as
   undeliverable), so it stops waiting for them. The answer to a HELLO is the Gap from
-  1 to where the reader's stream begins.
+  1 to where the reader's stream begins (from 1 to 1: at the start).
 
 :class:`Reliability` is what an Output or an Input declares (``reliable=True`` or a
 Reliability), checked when the class is created.
@@ -25,9 +32,11 @@ import math
 from dataclasses import dataclass
 from typing import Any, Final
 
-#: Acks to a writer go on this prefix plus its name; gaps to a reader on the other.
+#: Acks to a writer go on this prefix plus its name; gaps to a reader on the other;
+#: a writer's heartbeats on the third plus the data topic.
 ACK_PREFIX: Final = "$sys.ack."
 GAP_PREFIX: Final = "$sys.gap."
+HEARTBEAT_PREFIX: Final = "$sys.hb."
 #: ``Ack.acked`` of a reader that has no state for the stream (asks for a Gap).
 HELLO: Final = -1
 #: Sequence numbers one Ack may ask for again, at most (more are asked for later).
@@ -51,9 +60,10 @@ class Reliability:
     *policy* says what a full window does (:data:`POLICIES`), *block_for* how long
     ``block`` waits before it raises; *depth* is how many of the newest messages a
     reader that joins later is sent first (0: only what comes after it joined);
-    a message not acknowledged after *ack_wait* seconds is sent again, the wait doubling
-    each time up to *max_wait*, at most *max_deliver* sends in all, after which it is
-    undeliverable (kept for inspection, the readers told to skip it).
+    while a reader has not acknowledged everything, a heartbeat goes out every
+    *heartbeat* seconds; a message is sent at most *max_deliver* times in all (the
+    first send and those a reader asked for), after which it is undeliverable (kept for
+    inspection, the readers told to skip it).
     """
 
     window: int = 10_000
@@ -61,8 +71,7 @@ class Reliability:
     policy: str = "block"
     block_for: float = 5.0
     depth: int = 0
-    ack_wait: float = 0.5
-    max_wait: float = 5.0
+    heartbeat: float = 0.1
     max_deliver: int = 20
 
     def problems(self) -> list[str]:
@@ -76,7 +85,7 @@ class Reliability:
                 out.append(f"{name} must be a positive integer, got {value!r}")
         if type(self.depth) is not int or not 0 <= self.depth <= self.window:
             out.append(f"depth must be an integer from 0 to window ({self.window})")
-        for name in ("block_for", "ack_wait", "max_wait"):
+        for name in ("block_for", "heartbeat"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
                 out.append(f"{name} must be a positive number of seconds, got {value!r}")
@@ -149,7 +158,36 @@ class Gap:
             or type(writer) is not str
             or type(start) is not int
             or type(end) is not int
-            or not 1 <= start < end
+            or not 1 <= start <= end
         ):
             return None
         return cls(topic, writer, start, end)
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """A writer's word to every reader of a topic: it keeps ``first`` to ``last``."""
+
+    topic: str
+    writer: str
+    first: int
+    last: int
+
+    def encode(self) -> list[Any]:
+        return [self.topic, self.writer, self.first, self.last]
+
+    @classmethod
+    def decode(cls, payload: Any) -> Heartbeat | None:
+        """The Heartbeat a peer sent, or None when *payload* is not one."""
+        if not isinstance(payload, list) or len(payload) != 4:  # noqa: PLR2004 - the fields
+            return None
+        topic, writer, first, last = payload
+        if (
+            type(topic) is not str
+            or type(writer) is not str
+            or type(first) is not int
+            or type(last) is not int
+            or not 1 <= first <= last
+        ):
+            return None
+        return cls(topic, writer, first, last)

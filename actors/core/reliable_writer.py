@@ -4,11 +4,14 @@ For each reliable Output topic, :class:`ReliableWriter` keeps the messages that 
 expected reader has not acknowledged (a writer's history, in DDS's words), bounded by
 the topic's window; the site's supervisor says who the expected readers are (the
 actors that declare a reliable Input on the topic and are meant to run), and readers
-stop being waited for when it says they are not. What comes in (acknowledgements,
-requests for missing messages, new reader lists) and the clock's ticks return
-*actions* for the engine to carry out: :class:`Resend` a kept message, send a
-:class:`~actors.core.reliable_wire.Gap` to a reader, report an :class:`Undeliverable`
-message. No IO here.
+stop being waited for when it says they are not. While a reader lags, a
+:class:`~actors.core.reliable_wire.Heartbeat` goes out every ``heartbeat`` seconds;
+a message is sent again only when a reader asks for it (after a heartbeat, or when
+it sees a gap): what is merely queued is never sent twice. What comes in
+(acknowledgements, requests for missing messages, new reader lists) and the clock's
+ticks return *actions* for the engine to carry out: :class:`Resend` a kept message,
+send a :class:`~actors.core.reliable_wire.Gap` to a reader or a
+:class:`SendHeartbeat`, report an :class:`Undeliverable` message. No IO here.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Final
 
-from actors.core.reliable_wire import HELLO, Ack, Gap, Reliability, WindowFull
+from actors.core.reliable_wire import HELLO, Ack, Gap, Heartbeat, Reliability, WindowFull
 
-#: Kept messages looked at per tick for resending, at most (the rest wait their turn).
-RESEND_PER_TICK: Final = 1000
+#: Seconds between two sends of one message that readers asked for (two readers asking
+#: at once get one resend: it goes to every reader of the topic).
+RESEND_GAP: Final = 0.02
 
 
 @dataclass(frozen=True)
@@ -50,13 +54,20 @@ class Undeliverable:
     sends: int
 
 
-Action = Resend | SendGap | Undeliverable
+@dataclass(frozen=True)
+class SendHeartbeat:
+    """Tell every reader of the topic what the writer keeps."""
+
+    heartbeat: Heartbeat
+
+
+Action = Resend | SendGap | SendHeartbeat | Undeliverable
 
 
 @dataclass
 class _Kept:
     envelope: bytes
-    due: float
+    sent_at: float
     sends: int = 1
 
 
@@ -74,6 +85,8 @@ class TopicOut:
     #: The last sequence number sent, and the highest no reader waits for any more.
     last: int = 0
     released: int = 0
+    #: When the next heartbeat is due (while a reader lags).
+    beat_at: float = 0.0
     resent: int = 0
     shed: int = 0
     dead: int = 0
@@ -116,18 +129,22 @@ class ReliableWriter:
         actions: list[Action] = []
         while not out.room(len(envelope)):
             if out.spec.policy != "drop_oldest":
-                raise WindowFull(self._full(out))
+                raise WindowFull(self.full_message(topic))
             actions += self._shed_oldest(out)
-        out.kept[seq] = _Kept(envelope, now + out.spec.ack_wait)
+        out.kept[seq] = _Kept(envelope, now)
         out.size += len(envelope)
         out.last = max(out.last, seq)
         if out.readers is not None and not out.readers:
             self._release(out)  # nobody to wait for
-        elif self._next_due is None or now + out.spec.ack_wait < self._next_due:
-            self._next_due = now + out.spec.ack_wait
+        elif out.beat_at <= now:
+            out.beat_at = now + out.spec.heartbeat
+            if self._next_due is None or out.beat_at < self._next_due:
+                self._next_due = out.beat_at
         return actions
 
-    def _full(self, out: TopicOut) -> str:
+    def full_message(self, topic: bytes) -> str:
+        """What a full window of *topic* says: the actor, topic, counts and readers behind."""
+        out = self.topics[topic]
         first = next(iter(out.kept), None)
         behind = ", ".join(out.behind(first)) if first is not None else ""
         return (
@@ -168,33 +185,38 @@ class ReliableWriter:
                 start = readers[ack.reader]  # what it had acknowledged before it lost count
             else:  # not a reader it waits for: what is still kept
                 start = next(iter(out.kept), out.last + 1) - 1
-            if start >= 1:
-                actions.append(SendGap(ack.reader, Gap(out.topic, self.name, 1, start + 1)))
-            actions += self._resend_from(out, start + 1, now)
+            # Where its stream begins; it then asks for what it lacks (it knows: what it
+            # holds, and the heartbeats), so nothing is sent twice that it has.
+            actions.append(SendGap(ack.reader, Gap(out.topic, self.name, 1, start + 1)))
             return actions
         if readers is not None and ack.reader in readers:
             readers[ack.reader] = max(readers[ack.reader], min(ack.acked, out.last))
         for seq in ack.missing:
             kept = out.kept.get(seq)
             if kept is not None:
-                actions.append(self._resend(out, seq, kept, now))
+                actions += self._resend(out, seq, kept, now)
             elif seq <= out.last:
                 actions.append(SendGap(ack.reader, Gap(out.topic, self.name, seq, seq + 1)))
         self._release(out)
         return actions
 
-    def _resend_from(self, out: TopicOut, first: int, now: float) -> list[Action]:
-        return [self._resend(out, s, k, now) for s, k in out.kept.items() if s >= first]
-
-    def _resend(self, out: TopicOut, seq: int, kept: _Kept, now: float) -> Resend:
+    def _resend(self, out: TopicOut, seq: int, kept: _Kept, now: float) -> list[Action]:
+        """Send *seq* again, unless it just was; give it up past ``max_deliver``."""
+        if now - kept.sent_at < RESEND_GAP:
+            return []
+        if kept.sends >= out.spec.max_deliver:
+            behind = out.behind(seq)
+            del out.kept[seq]
+            out.size -= len(kept.envelope)
+            out.dead += 1
+            return [
+                Undeliverable(out.topic, seq, kept.envelope, behind, kept.sends),
+                *self._skip(out, seq),
+            ]
         kept.sends += 1
+        kept.sent_at = now
         out.resent += 1
-        kept.due = now + self._wait(out.spec, kept.sends)
-        return Resend(out.topic.encode(), kept.envelope)
-
-    @staticmethod
-    def _wait(spec: Reliability, sends: int) -> float:
-        return float(min(spec.max_wait, spec.ack_wait * 2 ** (sends - 1)))
+        return [Resend(out.topic.encode(), kept.envelope)]
 
     def readers(self, topic: str, names: list[str]) -> None:
         """The supervisor's word on who must get *topic*: a reader new to the list starts
@@ -207,9 +229,8 @@ class ReliableWriter:
         start = max(0, out.last - out.spec.depth) if out.readers is not None else 0
         out.readers = {n: before.get(n, start) for n in names}
         self._release(out)
-        first = min((k.due for k in out.kept.values()), default=None)
-        if first is not None and (self._next_due is None or first < self._next_due):
-            self._next_due = first
+        if out.kept and self._next_due is None:
+            self._next_due = out.beat_at
 
     def _release(self, out: TopicOut) -> None:
         """Forget what every expected reader has (but the newest ``depth``, for readers
@@ -233,37 +254,23 @@ class ReliableWriter:
         return self._next_due
 
     def due(self, now: float) -> list[Action]:
-        """Send again what waited its time unacknowledged; give up what reached
-        ``max_deliver`` sends."""
+        """A heartbeat for each topic a reader lags on, every ``heartbeat`` seconds."""
         if self._next_due is None or now < self._next_due:
             return []
         actions: list[Action] = []
         soonest: float | None = None
         for out in self.topics.values():
             if out.readers is None or not out.kept:
-                continue  # nobody to send to yet: kept, not resent
-            looked = 0
-            everyone = min(out.readers.values(), default=out.last)  # kept for depth only
-            for seq, kept in list(out.kept.items()):
-                if seq <= everyone:
-                    continue
-                looked += 1
-                if looked > RESEND_PER_TICK:
-                    soonest = now if soonest is None else min(soonest, now)
-                    break
-                if kept.due > now:
-                    soonest = kept.due if soonest is None else min(soonest, kept.due)
-                    continue
-                if kept.sends >= out.spec.max_deliver:
-                    behind = out.behind(seq)
-                    del out.kept[seq]
-                    out.size -= len(kept.envelope)
-                    out.dead += 1
-                    actions.append(Undeliverable(out.topic, seq, kept.envelope, behind, kept.sends))
-                    actions += self._skip(out, seq)
-                    continue
-                actions.append(self._resend(out, seq, kept, now))
-                soonest = kept.due if soonest is None else min(soonest, kept.due)
+                continue  # nobody to ask yet, or nothing kept
+            everyone = min(out.readers.values(), default=out.last)
+            if everyone >= out.last:
+                continue  # what is kept is kept for depth only: nobody lags
+            if out.beat_at <= now:
+                first = max(everyone + 1, next(iter(out.kept)))
+                beat = Heartbeat(out.topic, self.name, first, out.last)
+                actions.append(SendHeartbeat(beat))
+                out.beat_at = now + out.spec.heartbeat
+            soonest = out.beat_at if soonest is None else min(soonest, out.beat_at)
         self._next_due = soonest
         return actions
 

@@ -33,6 +33,8 @@ class ChildStatus:
     inputs: dict[str, Any] = field(default_factory=dict)
     calls: dict[str, Any] = field(default_factory=dict)
     faults: dict[str, Any] = field(default_factory=dict)
+    #: Its reliable topics: kept, acknowledged, resent; recovered, lost, redelivered.
+    reliable: dict[str, Any] = field(default_factory=dict)
     #: Its counters over every process it has had.
     totals: dict[str, int] = field(default_factory=dict)
 
@@ -54,6 +56,7 @@ class ChildStatus:
             "inputs": self.inputs,
             "calls": self.calls,
             "faults": self.faults,
+            "reliable": self.reliable,
             "totals": self.totals,
         }
 

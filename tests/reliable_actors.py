@@ -1,0 +1,41 @@
+"""Actors of the reliable-topic tests (imported by actor processes)."""
+
+from __future__ import annotations
+
+from actors import Actor, Input, Output, Reliability, State
+
+
+class Commander(Actor):
+    """On ``cmd.go`` N, sends the next N commands (numbered from 1) on a reliable topic."""
+
+    go = Input("cmd.go", int, doc="how many commands to send now", external=True)
+    command = Output("cmd.out", int, doc="a numbered command", reliable=Reliability(window=50_000))
+    sent = State(0, doc="commands sent so far")
+
+    def step(self) -> None:
+        for _ in range(self.go):
+            self.sent += 1
+            self.enlil.send("command", self.sent)
+
+
+class Executor(Actor):
+    """Executes each command once, in order, and says how far it got every 500 and on
+    every command from the 9,990th."""
+
+    command = Input("cmd.out", int, doc="a numbered command", reliable=True)
+    progress = Output("cmd.progress.{name}", dict, doc="how far it got")
+    last = State(0, doc="the last command executed")
+    count = State(0, doc="commands executed")
+    out_of_order = State(0, doc="commands that did not follow the last one")
+
+    def step(self) -> None:
+        if self.command != self.last + 1:
+            self.out_of_order += 1
+        self.last = self.command
+        self.count += 1
+        if self.count % 500 == 0 or self.count >= 9_990:
+            self.progress = {
+                "last": self.last,
+                "count": self.count,
+                "out_of_order": self.out_of_order,
+            }

@@ -90,6 +90,22 @@ class ControlDesk:
             return None, []  # a swap step meant for the other version of this actor
         return Control(request), []
 
+    def take_readers(self, frames: list[bytes]) -> bool:
+        """Apply a reliable writer's reader lists now, even inside a hook that waits for
+        room in a full window (which they may give); False for any other message."""
+        if frames[0] != self.topics.control:
+            return False
+        try:
+            message = decode_message(frames)
+            request = decode_request(message.envelope.payload)
+        except WireError:
+            return False
+        if message.envelope.sender != SUPERVISOR or not isinstance(request, Readers):
+            return False
+        for topic, names in request.readers.items():
+            self.engine.reliable.readers(topic, names)
+        return True
+
     def answer(self, request: Request, held: int = 0) -> list[Outgoing]:
         """Carry out *request* and answer it (*held*: the messages a resume delivers next)."""
         cached = self._replies.get(request.id)

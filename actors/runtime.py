@@ -225,8 +225,8 @@ class ActorProcess:
         )
         self.swap = SwapIn(cfg, engine, transport, self.topics, log)
         self.priming = Priming(cfg.name, engine, transport, log)
-        self.waits = CallWaits(engine, transport, self._beat_in_wait)
-        engine.rpc.block = self.waits.wait
+        self.waits = CallWaits(engine, transport, self._beat_in_wait, self.desk.take_readers)
+        engine.rpc.block = engine.reliable.block = self.waits.wait
 
     def _state(self) -> str:
         """What the heartbeat says the process is doing."""

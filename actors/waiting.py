@@ -1,7 +1,8 @@
 """Blocking calls inside the actor process: wait for the reply, keep the rest for later (shell).
 
-A hook that makes a blocking call (``self.<call>(request)``) waits here, in
-the actor's own loop: replies and the directory of servers go to the engine
+A hook that makes a blocking call (``self.<call>(request)``), or sends on a reliable
+topic whose window is full (policy ``block``), waits here, in the actor's own loop:
+replies, the directory of servers and the Acks of reliable topics go to the engine
 at once, every other message is kept in order and handled after the hook
 returns, and heartbeats go on, so that a long call is not taken for a hung
 actor. :class:`CallWaits` is the collaborator of
@@ -31,11 +32,18 @@ class CallWaits:
     and says when the next one is)."""
 
     def __init__(
-        self, engine: ActorEngine, transport: Transport, beat: Callable[[float], float]
+        self,
+        engine: ActorEngine,
+        transport: Transport,
+        beat: Callable[[float], float],
+        urgent: Callable[[list[bytes]], bool] = lambda frames: False,
     ) -> None:
         self.engine = engine
         self.transport = transport
         self._beat = beat
+        #: Takes a control message that cannot wait (a reliable writer's readers); False
+        #: for the others, which wait with the rest.
+        self._urgent = urgent
         #: Messages that came while a blocking call waited, handled after its hook.
         self.deferred: list[list[bytes]] = []
         #: Messages shed because more than DEFER_MAX came while a call waited.
@@ -61,7 +69,11 @@ class CallWaits:
                 frames = receive()
                 if frames is None:
                     break
-                if len(frames) == 2 and engine.rpc.call_traffic(frames):  # noqa: PLR2004
+                if len(frames) == 2 and (  # noqa: PLR2004 - topic, envelope
+                    engine.rpc.call_traffic(frames)
+                    or engine.reliable.ack_traffic(frames)
+                    or self._urgent(frames)
+                ):
                     if done():
                         return
                 elif len(deferred) < DEFER_MAX:

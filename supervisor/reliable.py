@@ -14,6 +14,7 @@ from typing import Any, Final
 from actors.core.control import Readers
 from actors.core.topics import SYS_CONTROL
 from supervisor.core.readers import expected_readers
+from supervisor.core.site_events import Ready
 from supervisor.inspect import ActorFacts
 
 #: Seconds between two tellings of the same lists.
@@ -40,12 +41,13 @@ class ReaderLists:
         self.facts = facts
         self.say()
 
-    def event(self, _event: object) -> None:
-        """A lifecycle event: who is meant to run may have changed."""
-        self.say()
+    def event(self, event: object) -> None:
+        """A lifecycle event: who is meant to run may have changed; a writer that is
+        ready (subscribed to its control topic) is told at once."""
+        self.say(to=event.actor if isinstance(event, Ready) else None)
 
-    def say(self, again: bool = False) -> None:
-        """Tell each writer whose lists changed (every writer, *again*)."""
+    def say(self, again: bool = False, to: str | None = None) -> None:
+        """Tell each writer whose lists changed (every writer, *again*; and *to*)."""
         if not self._ready():
             return
         facts = self.facts
@@ -55,6 +57,6 @@ class ReaderLists:
             self._running(),
         )
         for writer, readers in lists.items():
-            if again or self._said.get(writer) != readers:
+            if again or writer == to or self._said.get(writer) != readers:
                 self._publish(SYS_CONTROL + writer, Readers(readers=readers).encode())
         self._said = lists

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from actors import Actor, Input, Output, Reliability, State
 
 
@@ -39,3 +41,50 @@ class Executor(Actor):
                 "count": self.count,
                 "out_of_order": self.out_of_order,
             }
+
+
+class Flooder(Actor):
+    """On ``flood.go`` N, sends N numbers at once on a reliable topic with a small window
+    (policy ``block``: the step waits for the readers)."""
+
+    go = Input("flood.go", int, doc="how many numbers to send now", external=True)
+    number = Output(
+        "flood.out", int, doc="a number", reliable=Reliability(window=50, block_for=30.0)
+    )
+    sent = State(0, doc="numbers sent so far")
+
+    def step(self) -> None:
+        for _ in range(self.go):
+            self.sent += 1
+            self.enlil.send("number", self.sent)
+
+
+class FlooderShedding(Flooder):
+    """The Flooder, whose full window drops its oldest number."""
+
+    number = Output(
+        "flood.out", int, doc="a number", reliable=Reliability(window=50, policy="drop_oldest")
+    )
+
+
+class FlooderRaising(Flooder):
+    """The Flooder, whose full window raises in the step."""
+
+    number = Output(
+        "flood.out", int, doc="a number", reliable=Reliability(window=50, policy="raise")
+    )
+
+
+class Slow(Actor):
+    """Takes each number slowly (a millisecond of work each), and says how far it got."""
+
+    number = Input("flood.out", int, doc="a number", reliable=True)
+    progress = Output("flood.progress", dict, doc="how many it took, and the last")
+    count = State(0, doc="numbers taken")
+
+    def step(self) -> None:
+        end = time.perf_counter() + 0.001
+        while time.perf_counter() < end:  # work, not a wait for anything
+            pass
+        self.count += 1
+        self.progress = {"count": self.count, "last": self.number}

@@ -3,10 +3,12 @@ consumer once and in order."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from actors.snapshots import read_snapshot
 from actors.testing import Mesh, MeshFactory
 
 pytestmark = pytest.mark.slow
@@ -57,3 +59,57 @@ def test_every_command_once_and_in_order_through_dropped_deliveries(mesh: MeshFa
     )["reliable"]["out"]["cmd.out"]
     assert writer["resent"] > 0 and writer["dead"] == 0
     assert writer["readers"] == {"a": COUNT, "b": COUNT}
+
+
+def flood(mesh: MeshFactory, flooder: str, drop: float = 0.0) -> Mesh:
+    rule = {"hop": "deliver", "kind": "drop", "probability": drop, "topic": "flood.out"}
+    started = mesh.start(
+        {
+            "faults": {"seed": 5, "rules": [rule] if drop else []},
+            "actors": {
+                "flooder": {"class": f"reliable_actors:{flooder}"},
+                "slow": {"class": "reliable_actors:Slow"},
+            },
+        }
+    )
+    return started
+
+
+def test_a_full_window_blocks_the_step_until_the_reader_caught_up(mesh: MeshFactory) -> None:
+    """Window 50, 500 numbers at once, a reader at ~1 ms a number: the step waits for
+    room (counted), and the reader gets all 500."""
+    site = flood(mesh, "Flooder")
+    cursor = site.publish("flood.go", 500)
+    site.wait_for("flood.progress", lambda p: p["count"] == 500, timeout=60, after=cursor)
+    writer = site.wait_actor(
+        "flooder", lambda a: a["reliable"].get("blocked", 0) > 0, what="the step blocked"
+    )["reliable"]
+    assert writer["out"]["flood.out"]["shed"] == 0
+
+
+def test_a_full_window_sheds_the_oldest_and_the_reader_is_told(mesh: MeshFactory) -> None:
+    """Policy drop_oldest, 20% of deliveries dropped: the writer never waits; a dropped
+    number it had shed cannot be sent again, and the reader is told to skip it (lost);
+    every number is taken once or counted lost, never waited for forever."""
+    site = flood(mesh, "FlooderShedding", drop=0.2)
+    site.publish("flood.go", 500)
+
+    def settled(a: dict[str, Any]) -> bool:
+        lost = a["reliable"].get("in", {}).get("lost", {}).get("flood.out", 0)
+        return bool(a["stats"]["accepted"] + lost == 500)
+
+    reader = site.wait_actor("slow", settled, what="every number taken or lost", timeout=60)
+    writer = site.actor("flooder")["reliable"]
+    lost = reader["reliable"]["in"]["lost"]["flood.out"]
+    assert writer["blocked"] == 0 and 0 < lost <= writer["out"]["flood.out"]["shed"]
+
+
+def test_a_full_window_raises_in_the_step_and_the_snapshot_shows_it(mesh: MeshFactory) -> None:
+    site = flood(mesh, "FlooderRaising")
+    old = site.pid("flooder")
+    site.publish("flood.go", 500)
+    site.wait_restarted("flooder", old)
+    [record] = site.request("snapshots", name="flooder")
+    snap = read_snapshot(Path(record["file"]))
+    assert snap.exception is not None and snap.exception["type"] == "WindowFull"
+    assert "flooder: reliable topic 'flood.out' has 50 messages" in snap.exception["message"]

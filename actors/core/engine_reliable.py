@@ -99,6 +99,7 @@ class Reliable:
             HEARTBEAT_PREFIX + topics[n] for n in spec.inputs if n in self.inputs
         )
         self.writer = ReliableWriter(name, outputs) if outputs else None
+        self._ack_topic = (ACK_PREFIX + name).encode()
         self.reader = ReliableReader(name) if self.inputs else None
         #: Messages given up (``max_deliver`` sends), newest last, for the runtime to keep.
         self.undeliverable: list[Undeliverable] = []
@@ -154,9 +155,22 @@ class Reliable:
             return  # shed or raise: the writer does it as it keeps the message
         self.blocked += 1
         if self.block is not None:
-            self.block(lambda: writer.room(topic, size), self._monotonic() + spec.block_for)
+            deadline = self._monotonic() + spec.block_for
+            while not writer.room(topic, size) and (now := self._monotonic()) < deadline:
+                for frames in self.due():  # heartbeats: a reader that lost the tail asks
+                    self._host.put_out(frames)
+                self.block(lambda: writer.room(topic, size), min(deadline, now + spec.heartbeat))
         if not writer.room(topic, size):
             raise WindowFull(writer.full_message(topic))
+
+    def ack_traffic(self, frames: list[bytes]) -> bool:
+        """Take an Ack while the step waits for room (False: not one); what it frees to
+        send again goes out at once."""
+        if self.writer is None or frames[0] != self._ack_topic:
+            return False
+        for out in self._on_ack(frames):
+            self._host.put_out(out)
+        return True
 
     def sent(self, topic: bytes, seq: int, envelope: bytes) -> None:
         """A reliable message went out: keep it until its readers have it."""

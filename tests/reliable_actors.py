@@ -22,7 +22,7 @@ class Commander(Actor):
 
 class Executor(Actor):
     """Executes each command once, in order, and says how far it got every 500 and on
-    every command from the 9,990th."""
+    every command from number 9,990 on."""
 
     command = Input("cmd.out", int, doc="a numbered command", reliable=True)
     progress = Output("cmd.progress.{name}", dict, doc="how far it got")
@@ -35,7 +35,7 @@ class Executor(Actor):
             self.out_of_order += 1
         self.last = self.command
         self.count += 1
-        if self.count % 500 == 0 or self.count >= 9_990:
+        if self.count % 500 == 0 or self.last >= 9_990:
             self.progress = {
                 "last": self.last,
                 "count": self.count,

@@ -19,6 +19,7 @@ from actors.core.reliable_writer import (
     SendHeartbeat,
     Undeliverable,
 )
+from actors.core.wire import encode_envelope
 
 TOPIC = "cmd.go"
 T = TOPIC.encode()
@@ -219,13 +220,15 @@ def test_a_message_nobody_acknowledges_becomes_undeliverable_and_readers_skip_it
 
 
 def test_acks_and_gaps_from_peers_are_checked() -> None:
-    assert Ack.decode(["t", "r", 5, [6, 7]]) == Ack("t", "r", 5, (6, 7))
+    assert Ack.decode(["t", "r", 5, [6, 7], 9]) == Ack("t", "r", 5, (6, 7), 9)
     bad_acks = (
         None,
-        ["t", "r", -2, []],
-        ["t", "r", 1, [0]],
-        ["t", 1, 1, []],
-        ["t", "r", 1, [1] * 300],
+        ["t", "r", -2, [], 0],
+        ["t", "r", 1, [0], 0],
+        ["t", 1, 1, [], 0],
+        ["t", "r", 1, [1] * 300, 0],
+        ["t", "r", 1, [], -1],
+        ["t", "r", 1, []],
     )
     for bad in bad_acks:
         assert Ack.decode(bad) is None
@@ -234,3 +237,45 @@ def test_acks_and_gaps_from_peers_are_checked() -> None:
     for bad in (["t", "w", 5, 4], ["t", "w", 0, 2], ["t", "w", 1]):
         assert Gap.decode(bad) is None
     assert Reliability(policy="later", window=0).problems()
+
+
+def test_a_replaced_readers_late_ack_is_not_taken_for_the_new_process() -> None:
+    """The old process acknowledged 9 just before it was killed; its Ack arrives after the
+    new process (a later epoch) said HELLO and began at 6: the writer keeps what the new
+    one still needs."""
+    writer = ReliableWriter("w", {TOPIC: Reliability()})
+    writer.readers(TOPIC, ["r"])
+    for seq in range(1, 11):
+        writer.sent(T, seq, b"x", 0.0)
+    writer.acked(Ack(TOPIC, "r", 5, (), 100), 0.0)
+    writer.acked(Ack(TOPIC, "r", HELLO, (), 200), 0.1)
+    writer.acked(Ack(TOPIC, "r", 9, (), 100), 0.1)  # the old one's, late
+    assert writer.topics[T].readers == {"r": 5} and len(writer.topics[T].kept) == 5
+    writer.acked(Ack(TOPIC, "r", 7, (), 200), 0.2)
+    assert writer.topics[T].readers == {"r": 7}
+
+
+def test_a_reliable_actor_under_the_harness() -> None:
+    """The Harness runs a reliable Output as a site with no reliable reader of it would
+    (nothing kept), and a reliable Input takes messages in order, holding one that comes
+    early and asking for the one it lacks."""
+    from reliable_actors import Commander, Executor
+
+    from actors.testing import Harness
+
+    commander = Harness(Commander)
+    assert len(commander.feed("go", 100)) == 100
+    assert commander.engine.reliable.writer.topics[b"cmd.out"].kept == {}  # type: ignore[union-attr]
+    executor = Harness(Executor)
+    executor.feed("command", 1, sender="commander")
+    executor.feed_frames([b"cmd.out", encode_envelope("commander", 3, executor.clock.wall_ns(), 3)])
+    assert executor.state["last"] == 1  # 3 waits for 2
+    asks = executor.advance(0.01)
+    assert [m.envelope.payload for m in asks if m.topic == "$sys.ack.commander"][0][:4] == [
+        "cmd.out",
+        "executor",
+        1,
+        [2],
+    ]
+    executor.feed_frames([b"cmd.out", encode_envelope("commander", 2, executor.clock.wall_ns(), 2)])
+    assert executor.state["last"] == 3 and executor.state["out_of_order"] == 0

@@ -100,7 +100,7 @@ class Reliable:
         )
         self.writer = ReliableWriter(name, outputs) if outputs else None
         self._ack_topic = (ACK_PREFIX + name).encode()
-        self.reader = ReliableReader(name) if self.inputs else None
+        self.reader = ReliableReader(name, wall_ns()) if self.inputs else None
         #: Messages given up (``max_deliver`` sends), newest last, for the runtime to keep.
         self.undeliverable: list[Undeliverable] = []
         #: Sends that waited for room in a full window (policy ``block``).

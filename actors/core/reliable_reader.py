@@ -58,8 +58,11 @@ class _Stream:
 class ReliableReader:
     """The reliable Inputs' streams of one actor, by (sender, topic)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, epoch: int = 0) -> None:
         self.name = name
+        #: When this process of the reader started (ns): its Acks say it, so that the
+        #: writer does not take a replaced process's late Acks for this one's.
+        self.epoch = epoch
         self._streams: dict[tuple[str, str], _Stream] = {}
         #: Messages delivered after they had been missing (a drop recovered), per topic.
         self.recovered: dict[str, int] = {}
@@ -190,7 +193,7 @@ class ReliableReader:
                         stream.next = min(stream.held)  # no writer answers: start there
                         continue
                     stream.asked = now
-                    out.append((sender, Ack(topic, self.name, HELLO)))
+                    out.append((sender, Ack(topic, self.name, HELLO, (), self.epoch)))
                 continue
             lacking = stream.held or stream.known >= stream.next
             if not stream.ack_due and not (
@@ -208,7 +211,7 @@ class ReliableReader:
                         self._asked_for.add((sender, topic, seq))
                     seq += 1
             stream.ack_due = False
-            out.append((sender, Ack(topic, self.name, stream.next - 1, tuple(missing))))
+            out.append((sender, Ack(topic, self.name, stream.next - 1, tuple(missing), self.epoch)))
         if len(self._asked_for) > HOLD_MAX * 10:
             self._asked_for.clear()  # bounded: the count of recoveries is approximate then
         return out

@@ -16,6 +16,9 @@ DDS/RTPS's reliable QoS:
   numbers in ``missing`` are wanted again (a negative acknowledgement). ``acked`` of
   :data:`HELLO` says the reader has no state for this writer and topic (it started, or
   restarted without its inbox): the writer tells it where to begin with a Gap.
+  ``epoch`` tells one process of the reader from the next (when it started): an Ack
+  of a process that has been replaced, still on its way, is not taken for the new
+  one's.
 - a :class:`Gap`, from the writer to one reader on ``$sys.gap.<reader>``: the sequence
   numbers from ``start`` up to (not including) ``end`` are not coming to this reader
   (acknowledged before it started, shed by a full window, or given up as
@@ -112,27 +115,30 @@ class Ack:
     reader: str
     acked: int
     missing: tuple[int, ...] = ()
+    epoch: int = 0
 
     def encode(self) -> list[Any]:
-        return [self.topic, self.reader, self.acked, list(self.missing)]
+        return [self.topic, self.reader, self.acked, list(self.missing), self.epoch]
 
     @classmethod
     def decode(cls, payload: Any) -> Ack | None:
         """The Ack a peer sent, or None when *payload* is not one (never trusted)."""
-        if not isinstance(payload, list) or len(payload) != 4:  # noqa: PLR2004 - the fields
+        if not isinstance(payload, list) or len(payload) != 5:  # noqa: PLR2004 - the fields
             return None
-        topic, reader, acked, missing = payload
+        topic, reader, acked, missing, epoch = payload
         if (
             type(topic) is not str
             or type(reader) is not str
             or type(acked) is not int
             or acked < HELLO
+            or type(epoch) is not int
+            or epoch < 0
             or not isinstance(missing, list)
             or len(missing) > MAX_MISSING
             or not all(type(s) is int and s > 0 for s in missing)
         ):
             return None
-        return cls(topic, reader, acked, tuple(missing))
+        return cls(topic, reader, acked, tuple(missing), epoch)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from typing import Final
 
 from actors.core.reliable_wire import HELLO, Ack, Gap, Heartbeat, Reliability, WindowFull
 
+#: Readers whose epochs are remembered per topic, at most.
+_EPOCHS: Final = 10_000
 #: Seconds between two sends of one message that readers asked for (two readers asking
 #: at once get one resend: it goes to every reader of the topic).
 RESEND_GAP: Final = 0.02
@@ -82,6 +84,8 @@ class TopicOut:
     #: Expected reader -> the highest sequence number it acknowledged; None: not told yet
     #: (everything is kept, within the window, until the supervisor says).
     readers: dict[str, int] | None = None
+    #: The epoch (process start) of each reader's newest process heard from.
+    epochs: dict[str, int] = field(default_factory=dict)
     #: The last sequence number sent, and the highest no reader waits for any more.
     last: int = 0
     released: int = 0
@@ -180,6 +184,13 @@ class ReliableWriter:
         out.acks += 1
         actions: list[Action] = []
         readers = out.readers
+        known = out.epochs.get(ack.reader, 0)
+        if ack.epoch < known:
+            return []  # a replaced process's Ack, still on its way: not the reader now
+        if ack.epoch > known:
+            out.epochs[ack.reader] = ack.epoch
+            if len(out.epochs) > _EPOCHS:
+                out.epochs.clear()  # bounded: readers come and go by name
         if ack.acked == HELLO:
             if readers is not None and ack.reader in readers:
                 start = readers[ack.reader]  # what it had acknowledged before it lost count
@@ -190,7 +201,11 @@ class ReliableWriter:
             actions.append(SendGap(ack.reader, Gap(out.topic, self.name, 1, start + 1)))
             return actions
         if readers is not None and ack.reader in readers:
-            readers[ack.reader] = max(readers[ack.reader], min(ack.acked, out.last))
+            acked = min(ack.acked, out.last)
+            # A new process of the reader counts from where it began (its Gap), which may
+            # be below what the one before it acknowledged (messages it took and lost).
+            fresh = ack.epoch > known and known != 0
+            readers[ack.reader] = acked if fresh else max(readers[ack.reader], acked)
         for seq in ack.missing:
             kept = out.kept.get(seq)
             if kept is not None:

@@ -131,6 +131,10 @@ class Harness:
         )
         #: Every message the actor published, in order (a record as its record type).
         self.published: list[Message] = []
+        # A reliable Output has no reader here unless a test says so (readers()): what it
+        # sends is not kept, as on a site where nobody reads the topic reliably.
+        for topic in self.engine.reliable.output_topics:
+            self.engine.reliable.readers(topic.decode(), [])
         #: The Outputs of record types, by topic (or family): their messages are decoded so.
         self._record_types = [
             (parse_pattern(topic), var.type)

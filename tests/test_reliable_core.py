@@ -271,7 +271,7 @@ def test_a_reliable_actor_under_the_harness() -> None:
     executor.feed_frames([b"cmd.out", encode_envelope("commander", 3, executor.clock.wall_ns(), 3)])
     assert executor.state["last"] == 1  # 3 waits for 2
     asks = executor.advance(0.01)
-    assert [m.envelope.payload for m in asks if m.topic == "$sys.ack.commander"][0][:4] == [
+    assert next(m.envelope.payload for m in asks if m.topic == "$sys.ack.commander")[:4] == [
         "cmd.out",
         "executor",
         1,

@@ -9,7 +9,19 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from actors import Actor, Breaker, Call, Input, Output, Pending, Policy, Retry, State, service
+from actors import (
+    Actor,
+    Breaker,
+    Call,
+    Input,
+    Output,
+    Pending,
+    Policy,
+    Reliability,
+    Retry,
+    State,
+    service,
+)
 
 
 class Source(Actor):
@@ -362,3 +374,20 @@ class ViewSink(Sink):
     """The Sink, taking each payload without a copy (a view of the received frame)."""
 
     data = Input("bench.data", memoryview, doc="Benchmark payload", default=b"")
+
+
+class ReliableSource(Source):
+    """The Source, on a reliable topic (kept until the Sink acknowledges it)."""
+
+    data = Output(
+        "bench.data",
+        bytes,
+        doc="Benchmark payload",
+        reliable=Reliability(window=1_000_000, window_bytes=1024 * 1024 * 1024),
+    )
+
+
+class ReliableSink(Sink):
+    """The Sink of a reliable topic: every message once, in order, acknowledged."""
+
+    data = Input("bench.data", bytes, doc="Benchmark payload", default=b"", reliable=True)

@@ -23,6 +23,7 @@ from bench import (
     faults,
     recorder,
     records,
+    reliable,
     roundtrip,
     security,
     soak,
@@ -90,6 +91,16 @@ def main() -> int:
         f"raw PUB -> zmq.proxy -> SUB {rec['big_raw']:,.0f} msg/s",
         f"{rec['big_bytes'] / rec['big_raw']:.2f}x",
         "for comparison",
+    )
+    print("reliable topics...", flush=True)
+    rel = reliable.measure(10_000 if quick else 50_000, 1 if quick else 3)
+    ratio = rel["reliable"] / rel["plain"]
+    row(
+        "throughput Source -> Sink, 64 B, on a reliable topic (kept until acknowledged) (#32)",
+        f"{rel['reliable']:,.0f} msg/s",
+        f"the same pair at most once {rel['plain']:,.0f} msg/s",
+        f"{ratio:.2f}x",
+        f">= 0.5x {'ok' if ratio >= 0.5 else 'MISSED'}",
     )
     print("round trip...", flush=True)
     rt = roundtrip.measure(1000 if quick else 3000, rounds=1 if quick else 3)

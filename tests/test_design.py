@@ -195,3 +195,32 @@ def test_live_graph_differences() -> None:
     }
     found = {(x.kind, x.actor, x.topic) for x in compare_live(d, status)}
     assert ("not_subscribed", "sink", "plant.reading") in found
+
+
+class ReliableSource(Actor):
+    """Sends readings that must arrive."""
+
+    reading = Output("plant.reading", float, doc="A reading", reliable=True)
+
+
+class ReliableSink(Actor):
+    """Reads every reading once, in order."""
+
+    reading = Input("plant.reading", float, doc="A reading", reliable=True)
+
+
+def test_a_reliable_reader_of_an_at_most_once_writer_is_warned_of() -> None:
+    """Read reliably but sent at most once: what is lost would not come again. With the
+    writer reliable, the channel says how (its writers, acks and heartbeats)."""
+    [(severity, topic, message)] = findings(src=Source, sink=ReliableSink)
+    assert (severity, topic) == ("warning", "plant.reading")
+    assert "read reliably (by sink.reading) but sent at most once (by src.reading)" in message
+    assert findings(src=ReliableSource, sink=ReliableSink) == []
+    doc = asyncapi(design(src=ReliableSource, sink=ReliableSink), {})
+    assert doc["channels"]["plant_reading"]["x-enlil-reliable"] == {
+        "writers": ["src"],
+        "acks": ["$sys.ack.src"],
+        "heartbeats": "$sys.hb.plant.reading",
+    }
+    rows = {r["actor"]: r for r in design(src=ReliableSource, sink=ReliableSink).dictionary()}
+    assert rows["src"]["reliable"] and rows["sink"]["reliable"]

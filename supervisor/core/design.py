@@ -53,6 +53,7 @@ class End:
     required: bool = False
     external: bool = False
     metric: bool = False
+    reliable: bool = False
 
     @property
     def label(self) -> str:
@@ -137,7 +138,12 @@ class Design:
             for name, var in actor.spec.outputs.items():
                 for topic in actor.topics.get(name, [var.topic]):
                     end = End(
-                        actor.name, name, var.type, shared=var.shared, metric=bool(var.metric)
+                        actor.name,
+                        name,
+                        var.type,
+                        shared=var.shared,
+                        metric=bool(var.metric),
+                        reliable=var.reliable is not None and var.reliable is not False,
                     )
                     self.producers.setdefault(topic, []).append(end)
             for name, ivar in actor.spec.inputs.items():
@@ -148,6 +154,7 @@ class Design:
                         ivar.type,
                         required=ivar.default is MISSING,
                         external=ivar.external,
+                        reliable=bool(ivar.reliable),
                     )
                     self.consumers.setdefault(topic, []).append(end)
         #: service name -> the handlers serving it, and the Calls calling it.
@@ -218,6 +225,7 @@ class Design:
                         "metric": bool(getattr(var, "metric", False)),
                         "retained": bool(getattr(var, "retained", False)),
                         "external": bool(getattr(var, "external", False)),
+                        "reliable": getattr(var, "reliable", None) not in (None, False),
                         "hal": actor.hal and isinstance(var, Input | Output),
                         "value": None if value is MISSING else value,
                     }
@@ -248,6 +256,19 @@ class Design:
         return rows
 
     # -- design checks ---------------------------------------------------------------
+
+    def _unreliable_writers(self, topic: str, producers: list[End]) -> list[Finding]:
+        """A topic read reliably but sent at most once by some producer."""
+        plain = [e.label for e in producers if not e.reliable]
+        readers = [e for e in self.consumers_of(topic) if e.reliable]
+        if not plain or not readers:
+            return []
+        message = (
+            f"read reliably (by {', '.join(e.label for e in readers)}) but sent at most "
+            f"once (by {', '.join(plain)}): what is lost is not sent again; declare the "
+            "Output reliable=True"
+        )
+        return [Finding("warning", topic, message, tuple(sorted({e.actor for e in readers})))]
 
     def check(self) -> list[Finding]:
         """Design problems found on the graph, errors first; ``$`` topics are the framework's."""
@@ -300,6 +321,7 @@ class Design:
                         tuple(sorted({e.actor for e in producers})),
                     )
                 )
+            findings += self._unreliable_writers(topic, producers)
             unshared = [e for e in producers if not e.shared]
             if len({e.actor for e in producers}) > 1 and unshared:
                 findings.append(

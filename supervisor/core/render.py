@@ -39,6 +39,7 @@ def _flags(row: dict[str, Any]) -> str:
         ("HAL", row["hal"]),
         ("retained", row.get("retained")),
         ("external", row.get("external")),
+        ("reliable", row.get("reliable")),
     )
     return " ".join(f for f, on in flags if on)
 
@@ -327,6 +328,15 @@ def asyncapi(design: Design, servers: dict[str, dict[str, str]]) -> dict[str, An
         }
         if params:
             channel["parameters"] = params
+        reliable = sorted({e.actor for e in design.producers.get(topic, []) if e.reliable})
+        if reliable:
+            # Acknowledged delivery (docs/reference/reliable.md): who sends it reliably,
+            # where their readers acknowledge, and where their heartbeats go.
+            channel["x-enlil-reliable"] = {
+                "writers": reliable,
+                "acks": [f"$sys.ack.{w}" for w in reliable],
+                "heartbeats": f"$sys.hb.{topic}",
+            }
         channels[cid] = channel
         for kind, action, table in (
             ("send", "send", design.producers),

@@ -228,6 +228,7 @@ class FaultInjector:
                         seq,
                         self.actor,
                         self._clock(),
+                        attempt=attempt,
                     )
                 )
                 return rule, sender, seq

@@ -174,6 +174,7 @@ class ActorEngine:
             self.name,
             self.topics,
             input_of=routes.input_of,
+            counts=self._counts,
             monotonic=monotonic,
             wall_ns=wall_ns,
             log=self._log,

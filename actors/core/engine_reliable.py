@@ -76,6 +76,7 @@ class Reliable:
         topics: dict[str, str],
         *,
         input_of: Callable[[list[bytes]], Route | None],
+        counts: dict[str, int],
         monotonic: Callable[[], float],
         wall_ns: Callable[[], int],
         log: Any,
@@ -100,7 +101,7 @@ class Reliable:
         )
         self.writer = ReliableWriter(name, outputs) if outputs else None
         self._ack_topic = (ACK_PREFIX + name).encode()
-        self.reader = ReliableReader(name, wall_ns()) if self.inputs else None
+        self.reader = ReliableReader(name, wall_ns(), counts) if self.inputs else None
         #: Messages given up (``max_deliver`` sends), newest last, for the runtime to keep.
         self.undeliverable: list[Undeliverable] = []
         #: Sends that waited for room in a full window (policy ``block``).

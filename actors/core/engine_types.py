@@ -66,6 +66,10 @@ class Statistics:
     late: int = 0
     published: int = 0
     steps: int = 0
+    #: Reliable Inputs: messages delivered after they had been asked for again (a loss
+    #: recovered), and messages a writer said are not coming (shed or undeliverable).
+    recovered: int = 0
+    lost: int = 0
 
 
 #: The names of the counters, in order.

@@ -197,6 +197,8 @@ class Injected:
     time: float = 0.0
     #: Why no counter can show this fault (see :data:`EDGES`; "" for most).
     edge: str = ""
+    #: The message's send it hit: 0 the first, 1 and up a resend (a reliable topic's).
+    attempt: int = 0
 
     def encode(self) -> dict[str, Any]:
         """The map published on ``$sys.fault``."""
@@ -212,6 +214,8 @@ class Injected:
         }
         if self.edge:
             out["edge"] = self.edge
+        if self.attempt:
+            out["attempt"] = self.attempt
         return out
 
     def identity(self) -> tuple[int, str, str, str, str, int, str]:

@@ -58,8 +58,10 @@ class _Stream:
 class ReliableReader:
     """The reliable Inputs' streams of one actor, by (sender, topic)."""
 
-    def __init__(self, name: str, epoch: int = 0) -> None:
+    def __init__(self, name: str, epoch: int = 0, counts: dict[str, int] | None = None) -> None:
         self.name = name
+        #: The engine's counters: ``recovered`` and ``lost`` summed over every topic.
+        self._counts = counts if counts is not None else {"recovered": 0, "lost": 0}
         #: When this process of the reader started (ns): its Acks say it, so that the
         #: writer does not take a replaced process's late Acks for this one's.
         self.epoch = epoch
@@ -70,7 +72,6 @@ class ReliableReader:
         self.lost: dict[str, int] = {}
         #: Duplicates dropped (redeliveries of what was delivered), per topic.
         self.redelivered: dict[str, int] = {}
-        self._asked_for: set[tuple[str, str, int]] = set()
 
     def take(  # noqa: PLR0913, PLR0917 - a message's own fields, then the clock
         self, sender: str, topic: str, seq: int, sent_ns: int, frames: list[bytes], now: float
@@ -110,10 +111,10 @@ class ReliableReader:
         """The message :meth:`take` said to deliver was delivered: the next one is due."""
         stream = self._streams[(sender, topic)]
         assert stream.next is not None
-        asked = (sender, topic, stream.next)
-        if asked in self._asked_for:
-            self._asked_for.discard(asked)
+        if stream.held or stream.known >= stream.next:
+            # Later ones came first, or a heartbeat said it was sent: it had been lost.
             self.recovered[topic] = self.recovered.get(topic, 0) + 1
+            self._counts["recovered"] += 1
         stream.next += 1
         stream.ack_due = True
         self._skip(stream, topic)
@@ -129,7 +130,7 @@ class ReliableReader:
     def _skip(self, stream: _Stream, topic: str) -> None:
         while stream.next is not None and stream.next in stream.skips:
             end = stream.skips.pop(stream.next)
-            self.lost[topic] = self.lost.get(topic, 0) + end - stream.next
+            self._lose(topic, end - stream.next)
             for seq in range(stream.next, min(end, stream.next + HOLD_MAX)):
                 stream.held.pop(seq, None)
             stream.next = end
@@ -153,7 +154,7 @@ class ReliableReader:
         if gap.end <= stream.next or gap.start == gap.end:
             return  # old news, or a stream's start it already knows
         if gap.start <= stream.next:
-            self.lost[gap.topic] = self.lost.get(gap.topic, 0) + gap.end - stream.next
+            self._lose(gap.topic, gap.end - stream.next)
             for seq in range(stream.next, min(gap.end, stream.next + HOLD_MAX)):
                 stream.held.pop(seq, None)
             stream.next = gap.end
@@ -173,6 +174,10 @@ class ReliableReader:
         stream.known = max(stream.known, beat.last)
         stream.ack_due = True
         stream.asked = None  # answer now: the heartbeat asks
+
+    def _lose(self, topic: str, count: int) -> None:
+        self.lost[topic] = self.lost.get(topic, 0) + count
+        self._counts["lost"] += count
 
     def waiting(self) -> list[tuple[str, str]]:
         """The streams whose next message is held and deliverable now (after a Gap)."""
@@ -208,12 +213,9 @@ class ReliableReader:
                 while seq < top and len(missing) < MAX_MISSING:
                     if seq not in stream.held:
                         missing.append(seq)
-                        self._asked_for.add((sender, topic, seq))
                     seq += 1
             stream.ack_due = False
             out.append((sender, Ack(topic, self.name, stream.next - 1, tuple(missing), self.epoch)))
-        if len(self._asked_for) > HOLD_MAX * 10:
-            self._asked_for.clear()  # bounded: the count of recoveries is approximate then
         return out
 
     def next_due(self, now: float) -> float | None:

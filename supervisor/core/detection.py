@@ -7,7 +7,11 @@ envelope ``malformed``, a delayed message ``late`` (older than the receiver's
 ``duplicate``: receivers keep order and drop it), a crash in a step or a
 failed spawn an exit of the actor, a hang a ``hung`` exit, a dropped request
 or reply a resend of the caller, a duplicated reply a ``stray`` one, a failed
-write ``snapshots_failed`` or ``log_lost``, an unplugged link a reconnect.
+write ``snapshots_failed`` or ``log_lost``, an unplugged link a reconnect. A
+message dropped on its way to a reader of a *reliable* topic (one that takes the
+writer's heartbeats) is sent again and shows as ``recovered``, not as a gap: each
+message once, however often its copies were dropped (a dropped resend of a
+message the reader had is no loss at all).
 The faults are grouped by the actor and counter that should show them; a
 group whose counter is below its count, less the faults no counter can show,
 names what was missed.
@@ -174,8 +178,26 @@ def _subscribers(records: list[dict[str, Any]], topic: str, sender: str) -> list
     return out
 
 
-def _where(entry: dict[str, Any], records: list[dict[str, Any]]) -> tuple[list[str], str] | None:
-    """The actors and counter that should show *entry*, or None (nothing counts it)."""
+#: A reader subscribes to this prefix plus a topic it reads reliably (the heartbeats).
+_HEARTBEATS: Final = "$sys.hb."
+
+
+def _reliably(record: dict[str, Any] | None, topic: str) -> bool:
+    """Whether the actor of *record* reads *topic* reliably (takes its heartbeats)."""
+    if record is None:
+        return False
+    for text in (record.get("topics") or {}).get("subscribed", []):
+        if isinstance(text, str) and text.startswith(_HEARTBEATS):
+            try:
+                if parse_pattern(text[len(_HEARTBEATS) :]).matches(topic):
+                    return True
+            except TopicError:
+                continue
+    return False
+
+
+def _where(entry: dict[str, Any], records: list[dict[str, Any]]) -> list[tuple[str, str]] | None:
+    """The (actor, counter) pairs that should show *entry*, or None (nothing counts it)."""
     shown = SHOWN_BY.get((entry["hop"], entry["kind"]))
     if shown is None:
         return None
@@ -183,12 +205,19 @@ def _where(entry: dict[str, Any], records: list[dict[str, Any]]) -> tuple[list[s
     if counter == "write":
         counter = "snapshots_failed" if entry["topic"] == "snapshot" else "log_lost"
     if where == "subscribers":
-        return _subscribers(records, entry["topic"], entry["actor"]), counter
-    if where == "callers":
-        return [entry["sender"]], counter
-    if where == "spawned":
-        return [entry["topic"]], counter
-    return [entry["actor"]], counter
+        actors = _subscribers(records, entry["topic"], entry["actor"])
+    elif where == "callers":
+        actors = [entry["sender"]]
+    elif where == "spawned":
+        actors = [entry["topic"]]
+    else:
+        actors = [entry["actor"]]
+    if counter != "gaps":
+        return [(a, counter) for a in actors]
+    by_name = {r["name"]: r for r in records}
+    return [
+        (a, "recovered" if _reliably(by_name.get(a), entry["topic"]) else counter) for a in actors
+    ]
 
 
 def _lost_notes(entries: list[dict[str, Any]]) -> dict[tuple[Any, ...], int]:
@@ -219,6 +248,7 @@ def detect(
     notes = _lost_notes(entries)
     groups: dict[tuple[str, str], list[Any]] = {}
     quiet: dict[tuple[str, str], list[Any]] = {}
+    recovering: set[tuple[str, tuple[Any, ...]]] = set()
     for entry in entries:
         if entry.get("edge") == "lost":
             continue
@@ -234,10 +264,16 @@ def detect(
             group[0] += 1
             group[1].add(kind)
             continue
-        actors, counter = found
         when = entry.get("time")
         is_recent = recent_since is not None and isinstance(when, float) and when >= recent_since
-        for actor in actors:
+        message = (entry.get("topic"), entry.get("sender"), entry.get("seq"))
+        for actor, counter in found:
+            if counter == "recovered":
+                # One recovery per message: its first copy lost (a resend lost too is
+                # the same message; a lost resend of one the reader had, no loss).
+                if entry.get("attempt", 0) or (actor, message) in recovering:
+                    continue
+                recovering.add((actor, message))
             group = groups.setdefault((actor, counter), [0, set(), 0, False])
             group[0] += 1
             group[1].add(kind)

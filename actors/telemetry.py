@@ -315,6 +315,8 @@ class Metrics:
             "gaps",
             "published",
             "steps",
+            "recovered",
+            "lost",
         ):
             yield Observation(getattr(stats, outcome), {**self._actor, "outcome": outcome})
 

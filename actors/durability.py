@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
-from actors.core.durable import DurableError, DurableState, Stored, recover
+from actors.core.durable import DurableError, DurableState, Journal, Stored, journals_of, recover
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS state (
@@ -160,6 +160,13 @@ class Durability:
         if stored is None or stored.written == 0:
             return {}
         values = recover(stored, spec, self.version, migrate, self.actor)
+        kept = journals_of(stored.data)
+        for key, journal in self.state.journals.items():
+            if key in kept:
+                try:
+                    journal.restore(kept[key])
+                except ValueError as exc:
+                    self.log.error("stored journal not used", journal=key, error=str(exc))
         return values
 
     def taken(self, values: dict[str, Any]) -> None:
@@ -189,6 +196,7 @@ class Durability:
             self.last_error = str(exc)
             return False
         self.state.last = packed
+        self.state.stored()
         self.written += 1
         self.last_error = ""
         return True
@@ -204,10 +212,13 @@ def durable_for(
     name: str, engine: Any, path: Path | None, interval: float, log: Any
 ) -> Durability | None:
     """The durability of actor *name* run by *engine*, or None when its class declares no
-    durable State (nothing is opened then)."""
-    state = DurableState(engine.spec, engine.actor.__dict__)
+    durable State (nothing is opened then). The engine's journals (a reliable reader's
+    inbox) are stored with the State."""
+    journals: dict[str, Journal] = engine.reliable.journals()
+    state = DurableState(engine.spec, engine.actor.__dict__, journals)
     if not state.names or path is None:
         return None
+    engine.reliable.journaled(True)
     return Durability(name, state, getattr(engine.cls, "version", 1), path, interval, log)
 
 
@@ -229,6 +240,7 @@ def start_durable(durable: Durability, engine: Any, now: float, swapped: bool) -
         durable.failed += 1
         durable.log.error("durable state unavailable", actor=durable.actor, error=str(exc))
         durable.close()
+        engine.reliable.journaled(False)  # nothing stored: a reader acknowledges as it takes
         return
     if swapped:
         durable.flush(force=True)

@@ -88,3 +88,12 @@ class Slow(Actor):
             pass
         self.count += 1
         self.progress = {"count": self.count, "last": self.number}
+
+
+class DurableExecutor(Executor):
+    """The Executor with durable State: its inbox is stored with it, so a kill -9 neither
+    skips a command nor executes one twice."""
+
+    last = State(0, doc="the last command executed", durable=True)
+    count = State(0, doc="commands executed", durable=True)
+    out_of_order = State(0, doc="commands that did not follow the last one", durable=True)

@@ -6,15 +6,17 @@ epoch of the process that wrote it. :class:`DurableState` packs the values of
 a running actor (the packed bytes tell whether anything changed since the
 last write: no hook runs on an assignment) and :func:`recover` turns a stored
 record into values for this class, through ``migrate_state`` when the
-version differs. Reading and writing the database is the shell's
-(:mod:`actors.durability`).
+version differs. Besides the State, the record holds the framework's *journals*
+under names that start with ``$`` (no State name can): a reliable reader's inbox,
+so that what it processed and the State it changed are stored in one transaction.
+Reading and writing the database is the shell's (:mod:`actors.durability`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import msgpack
 
@@ -42,28 +44,73 @@ def durable_names(spec: ActorSpec) -> tuple[str, ...]:
     return tuple(n for n, var in spec.states.items() if getattr(var, "durable", False))
 
 
-class DurableState:
-    """The durable values of one actor instance, packed for the store."""
+#: The first character of a journal's name in a stored record.
+JOURNAL: Final = "$"
 
-    def __init__(self, spec: ActorSpec, values: dict[str, Any]) -> None:
+
+class Journal(Protocol):
+    """What the framework stores with an actor's State, in the same write."""
+
+    def take(self) -> Any:
+        """The value to store now (msgpack-able)."""
+        ...
+
+    def stored(self, value: Any) -> None:
+        """*value* (from :meth:`take`) is stored."""
+        ...
+
+    def restore(self, value: Any) -> None:
+        """*value* was stored by the process before this one (check it: a bad one is
+        ValueError, and the journal starts empty)."""
+        ...
+
+
+class DurableState:
+    """The durable values of one actor instance, with its journals, packed for the store."""
+
+    def __init__(
+        self, spec: ActorSpec, values: dict[str, Any], journals: dict[str, Journal] | None = None
+    ) -> None:
         self.names = durable_names(spec)
         #: The actor's attribute dict (its State values live there).
         self.values = values
+        #: Journal name (``$...``) -> the journal.
+        self.journals = journals or {}
         #: What was last written (or read): a pack equal to it needs no write.
         self.last: bytes | None = None
+        #: The journals' values in the last pack.
+        self._taken: dict[str, Any] = {}
 
     def pack(self) -> bytes:
-        """The current durable values as the stored msgpack map."""
+        """The current durable values and journals as the stored msgpack map."""
         get = self.values.get
-        packed: bytes = msgpack.packb(
-            {n: get(n) for n in self.names}, use_bin_type=True, default=pack_default
-        )
+        record = {n: get(n) for n in self.names}
+        if self.journals:
+            self._taken = {key: j.take() for key, j in self.journals.items()}
+            record.update(self._taken)
+        packed: bytes = msgpack.packb(record, use_bin_type=True, default=pack_default)
         return packed
+
+    def stored(self) -> None:
+        """The last pack is stored: its journals are told."""
+        for key, value in self._taken.items():
+            self.journals[key].stored(value)
 
     def changed(self) -> bytes | None:
         """The packed values if they differ from what was last written, else None."""
         packed = self.pack()
         return None if packed == self.last else packed
+
+
+def journals_of(data: bytes) -> dict[str, Any]:
+    """The journals in a stored record's *data* (none when it is not readable)."""
+    try:
+        values = msgpack.unpackb(data, raw=False, strict_map_key=False)
+    except (ValueError, TypeError, msgpack.UnpackException):
+        return {}
+    if not isinstance(values, dict):
+        return {}
+    return {k: v for k, v in values.items() if isinstance(k, str) and k.startswith(JOURNAL)}
 
 
 def recover(

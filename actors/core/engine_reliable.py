@@ -15,8 +15,9 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from actors.core.declarations import ActorSpec
+from actors.core.durable import Journal
 from actors.core.params import Route
-from actors.core.reliable_reader import ReliableReader, Verdict
+from actors.core.reliable_reader import INBOX, Inbox, ReliableReader, Verdict
 from actors.core.reliable_wire import (
     ACK_PREFIX,
     GAP_PREFIX,
@@ -113,6 +114,17 @@ class Reliable:
         #: deadline, it takes Acks until the condition holds or the time is up (the
         #: runtime's loop); None: it cannot wait (the harness), and a full window raises.
         self.block: Callable[[Callable[[], bool], float], None] | None = None
+
+    # -- durable State -----------------------------------------------------------------
+
+    def journals(self) -> dict[str, Journal]:
+        """What to store with the actor's durable State: the reader's inbox."""
+        return {INBOX: Inbox(self.reader)} if self.reader is not None else {}
+
+    def journaled(self, on: bool) -> None:
+        """Whether the journals are stored (an inbox: Acks then wait for the store)."""
+        if self.reader is not None:
+            self.reader.inbox = on
 
     # -- topics ------------------------------------------------------------------------
 

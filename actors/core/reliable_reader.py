@@ -53,13 +53,27 @@ class _Stream:
     #: The highest sequence number the writer said it sent (a heartbeat): what is not
     #: here up to it was lost.
     known: int = 0
+    #: With an inbox: the last sequence number whose processing is committed (stored with
+    #: the State); Acks say no more than it.
+    committed: int = 0
 
 
 class ReliableReader:
     """The reliable Inputs' streams of one actor, by (sender, topic)."""
 
-    def __init__(self, name: str, epoch: int = 0, counts: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        epoch: int = 0,
+        counts: dict[str, int] | None = None,
+        *,
+        inbox: bool = False,
+    ) -> None:
         self.name = name
+        #: Whether Acks wait for :meth:`commit` (an inbox kept with durable State): a message
+        #: is acknowledged once its processing is stored, so a restarted reader that
+        #: resumes from the store is sent again exactly what it had not stored.
+        self.inbox = inbox
         #: The engine's counters: ``recovered`` and ``lost`` summed over every topic.
         self._counts = counts if counts is not None else {"recovered": 0, "lost": 0}
         #: When this process of the reader started (ns): its Acks say it, so that the
@@ -87,6 +101,7 @@ class ReliableReader:
         if expected is None:
             if seq == 1:
                 stream.next = 1
+                stream.committed = 0
                 return Verdict.DELIVER
             self._hold(stream, seq, frames)
             return Verdict.HELD
@@ -146,6 +161,7 @@ class ReliableReader:
             if gap.start != 1:
                 return  # not yet started: only the answer to a HELLO says where it starts
             stream.next = gap.end
+            stream.committed = gap.end - 1  # nothing before it is coming: nothing to store
             stream.asked = None  # ask at once for what it lacks from there
             for seq in [s for s in stream.held if s < gap.end]:
                 del stream.held[seq]
@@ -196,6 +212,7 @@ class ReliableReader:
                 if stream.asked is None or now - stream.asked >= ASK_AGAIN:
                     if stream.held and now - stream.since >= HELLO_WAIT:
                         stream.next = min(stream.held)  # no writer answers: start there
+                        stream.committed = stream.next - 1
                         continue
                     stream.asked = now
                     out.append((sender, Ack(topic, self.name, HELLO, (), self.epoch)))
@@ -215,7 +232,8 @@ class ReliableReader:
                         missing.append(seq)
                     seq += 1
             stream.ack_due = False
-            out.append((sender, Ack(topic, self.name, stream.next - 1, tuple(missing), self.epoch)))
+            acked = min(stream.next - 1, stream.committed) if self.inbox else stream.next - 1
+            out.append((sender, Ack(topic, self.name, acked, tuple(missing), self.epoch)))
         return out
 
     def next_due(self, now: float) -> float | None:
@@ -229,11 +247,62 @@ class ReliableReader:
                 soonest = at if soonest is None else min(soonest, at)
         return soonest
 
-    def positions(self) -> dict[tuple[str, str], int]:
-        """The last sequence number delivered per (sender, topic) (an inbox to keep)."""
-        return {k: s.next - 1 for k, s in self._streams.items() if s.next is not None}
+    def positions(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """Per (sender, topic): the last sequence number delivered and the newest send time
+        seen (an inbox to store with the State)."""
+        return {
+            k: (s.next - 1, s.latest_ns) for k, s in self._streams.items() if s.next is not None
+        }
 
-    def resume(self, positions: dict[tuple[str, str], int]) -> None:
-        """Go on from *positions* (a kept inbox): what comes at or below is a duplicate."""
-        for key, last in positions.items():
-            self._streams[key] = _Stream(next=last + 1)
+    def resume(self, positions: dict[tuple[str, str], tuple[int, int]]) -> None:
+        """Go on from *positions* (a stored inbox): what comes at or below is a duplicate,
+        acknowledged and not delivered again."""
+        for key, (last, latest_ns) in positions.items():
+            self._streams[key] = _Stream(
+                next=last + 1, committed=last, latest_ns=latest_ns, ack_due=True
+            )
+
+    def commit(self, positions: dict[tuple[str, str], tuple[int, int]]) -> None:
+        """*positions* (taken by :meth:`positions`) are stored now: Acks may say them."""
+        for key, (last, _) in positions.items():
+            stream = self._streams.get(key)
+            if stream is not None and stream.next is not None and last != stream.committed:
+                stream.committed = min(last, stream.next - 1)
+                stream.ack_due = True
+
+
+#: The inbox's name among the journals stored with durable State.
+INBOX: Final = "$inbox"
+
+
+class Inbox:
+    """A reader's positions as a journal stored with the actor's durable State: stored as
+    ``[[sender, topic, last, latest_ns], ...]``."""
+
+    def __init__(self, reader: ReliableReader) -> None:
+        self.reader = reader
+
+    def take(self) -> list[list[object]]:
+        """The positions now."""
+        return [[s, t, last, ns] for (s, t), (last, ns) in self.reader.positions().items()]
+
+    def stored(self, value: list[list[object]]) -> None:
+        """They are stored: the reader may acknowledge them."""
+        self.reader.commit(self._positions(value))
+
+    def restore(self, value: object) -> None:
+        """Resume from the positions the process before this one stored."""
+        self.reader.resume(self._positions(value))
+
+    @staticmethod
+    def _positions(value: object) -> dict[tuple[str, str], tuple[int, int]]:
+        if not isinstance(value, list):
+            raise ValueError(f"the inbox is not a list: {value!r:.80}")
+        out: dict[tuple[str, str], tuple[int, int]] = {}
+        for entry in value:
+            match entry:
+                case [str(sender), str(topic), int(last), int(ns)] if last >= 0 and ns >= 0:
+                    out[(sender, topic)] = (last, ns)
+                case _:
+                    raise ValueError(f"not an inbox entry [sender, topic, last, ns]: {entry!r:.60}")
+        return out

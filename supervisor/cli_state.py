@@ -18,7 +18,7 @@ from typing import Any, Final
 
 import msgpack
 
-from actors.core.durable import import_problems
+from actors.core.durable import JOURNAL, import_problems
 from actors.core.snapshot import from_readable, to_readable
 from actors.core.types import pack_default
 from actors.durability import StateStore
@@ -67,6 +67,13 @@ def _export(site: SiteConfig, file: str) -> int:
             for name, record in store.rows():
                 if record.written:
                     values = msgpack.unpackb(record.data, raw=False, strict_map_key=False)
+                    # The framework's journals (an inbox) belong to this database's
+                    # processes: never moved.
+                    values = {
+                        k: v
+                        for k, v in values.items()
+                        if not (isinstance(k, str) and k.startswith(JOURNAL))
+                    }
                     actors[name] = {
                         "values": to_readable(values),
                         "version": record.version,

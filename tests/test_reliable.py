@@ -3,12 +3,16 @@ consumer once and in order."""
 
 from __future__ import annotations
 
+import json
 import signal
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import pytest
+from clitools import supervisor_cli
 
+from actors.durability import StateStore
 from actors.snapshots import read_snapshot
 from actors.testing import Mesh, MeshFactory
 
@@ -214,3 +218,21 @@ def test_a_durable_consumer_killed_halfway_executes_every_command_exactly_once(
     assert wait_done(started, "a", cursor)["out_of_order"] == 0
     reader = started.actor("b")["reliable"]["in"]
     assert reader["lost"] == {}
+
+    def inbox() -> Any:
+        store = StateStore(started.site.persistence.path)
+        try:
+            record = store.load("b")
+        finally:
+            store.close()
+        assert record is not None
+        return msgpack.unpackb(record.data)["$inbox"]
+
+    started.wait_until(lambda: inbox()[0][:3] == ["commander", "cmd.out", COUNT], 20, "stored")
+    # The inbox belongs to this database: state export leaves it out.
+    exported = supervisor_cli("state", "export", "-", config=started.config_path).stdout
+    assert json.loads(exported)["actors"]["b"]["values"] == {
+        "last": COUNT,
+        "count": COUNT,
+        "out_of_order": 0,
+    }

@@ -28,7 +28,16 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
-from actors.core.durable import DurableError, DurableState, Journal, Stored, journals_of, recover
+from actors.core.durable import (
+    DurableError,
+    DurableState,
+    Journal,
+    Ranges,
+    Rows,
+    Stored,
+    journals_of,
+    recover,
+)
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS state (
@@ -37,7 +46,14 @@ CREATE TABLE IF NOT EXISTS state (
     version INTEGER NOT NULL,
     epoch INTEGER NOT NULL,
     written REAL NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    actor TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    envelope BLOB NOT NULL,
+    PRIMARY KEY (actor, topic, seq)
+) WITHOUT ROWID;
 """
 #: Milliseconds a write waits for another process's transaction before it counts as failed
 #: (and is tried again at the next interval): short, since the actor's loop waits meanwhile.
@@ -56,7 +72,7 @@ def connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, timeout=BUSY_MS / 1000, isolation_level=None)
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = FULL")
-    db.execute(_SCHEMA)
+    db.executescript(_SCHEMA)
     return db
 
 
@@ -88,21 +104,55 @@ class StateStore:
             ).fetchone()
         return int(epoch)
 
-    def write(self, actor: str, epoch: int, version: int, data: bytes) -> None:
-        """Write *actor*'s values under *epoch*; Superseded if another process claimed it."""
-        with self.db:
-            done = self.db.execute(
+    def write(
+        self,
+        actor: str,
+        epoch: int,
+        version: int,
+        data: bytes,
+        rows: tuple[Rows, Ranges] = ([], []),
+    ) -> None:
+        """Write *actor*'s values under *epoch*, and its outbox's changed *rows*, in one
+        transaction; Superseded (nothing written) if another process claimed it."""
+        db = self.db
+        with db:  # one transaction: rolled back if anything in it fails
+            db.execute("BEGIN IMMEDIATE")
+            done = db.execute(
                 "UPDATE state SET data = ?, version = ?, written = ? WHERE actor = ? AND epoch = ?",
                 (data, version, time.time(), actor, epoch),
             ).rowcount
-        if done != 1:
-            raise Superseded(
-                f"actor {actor!r}: another process claimed its state (epoch > {epoch})"
+            if done != 1:
+                raise Superseded(
+                    f"actor {actor!r}: another process claimed its state (epoch > {epoch})"
+                )
+            add, gone = rows
+            if gone:
+                db.executemany(
+                    "DELETE FROM outbox WHERE actor = ? AND topic = ? AND seq BETWEEN ? AND ?",
+                    [(actor, topic, low, high) for topic, low, high in gone],
+                )
+            if add:
+                db.executemany(
+                    "INSERT OR REPLACE INTO outbox (actor, topic, seq, envelope) "
+                    "VALUES (?, ?, ?, ?)",
+                    [(actor, topic, seq, envelope) for topic, seq, envelope in add],
+                )
+
+    def outbox(self, actor: str) -> Rows:
+        """*actor*'s stored outbox: (topic, seq, envelope), in order."""
+        return [
+            (str(r[0]), int(r[1]), bytes(r[2]))
+            for r in self.db.execute(
+                "SELECT topic, seq, envelope FROM outbox WHERE actor = ? ORDER BY topic, seq",
+                (actor,),
             )
+        ]
 
     def reset(self, actor: str) -> bool:
         """Forget *actor*'s stored values; whether there were any."""
         with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("DELETE FROM outbox WHERE actor = ?", (actor,))
             return self.db.execute("DELETE FROM state WHERE actor = ?", (actor,)).rowcount > 0
 
     def rows(self) -> list[tuple[str, Stored]]:
@@ -167,6 +217,8 @@ class Durability:
                     journal.restore(kept[key])
                 except ValueError as exc:
                     self.log.error("stored journal not used", journal=key, error=str(exc))
+        if self.state.outbox is not None:
+            self.state.outbox.restore_rows(self.store.outbox(self.actor))
         return values
 
     def taken(self, values: dict[str, Any]) -> None:
@@ -179,6 +231,14 @@ class Durability:
             self.next_at = now + self.interval
             self.flush()
 
+    def commit(self, now: float) -> bool:
+        """Write now, whether or not a value changed (an outbox's messages wait for it);
+        whether the store holds them. After a failure, tried again an interval later."""
+        if self.last_error and now < self.next_at:
+            return False
+        self.next_at = now + self.interval
+        return self.flush(force=True)
+
     def flush(self, *, force: bool = False) -> bool:
         """Write the durable values if they changed (with *force*: even if they did not);
         whether the store holds them now. A failure is counted and logged, never raised."""
@@ -188,7 +248,7 @@ class Durability:
         if packed is None:
             return True
         try:
-            self.store.write(self.actor, self.epoch, self.version, packed)
+            self.store.write(self.actor, self.epoch, self.version, packed, self.state.rows)
         except (sqlite3.Error, OSError, Superseded) as exc:
             self.failed += 1
             if str(exc) != self.last_error:  # once per kind of failure, not each interval
@@ -215,7 +275,7 @@ def durable_for(
     durable State (nothing is opened then). The engine's journals (a reliable reader's
     inbox) are stored with the State."""
     journals: dict[str, Journal] = engine.reliable.journals()
-    state = DurableState(engine.spec, engine.actor.__dict__, journals)
+    state = DurableState(engine.spec, engine.actor.__dict__, journals, engine.reliable.outbox())
     if not state.names or path is None:
         return None
     engine.reliable.journaled(True)

@@ -329,6 +329,7 @@ class ActorProcess:
             start_durable(self.durable, engine, time.monotonic(), taken_over is not None)
         if taken_over is None:
             send_all(engine.start())
+            self._send_held(time.monotonic())
         else:  # a swapped-in version: no on_start; it publishes only from now on
             send_all(taken_over)
             engine.resume()
@@ -336,6 +337,13 @@ class ActorProcess:
         self.log.info("actor ready", cls=self.config.class_path, inputs=engine.subscriptions())
         self.hook = "step"
         self._handle(events.Started())  # running: what came meanwhile is handled now
+
+    def _send_held(self, now: float) -> None:
+        """Store the outbox (with the State of the steps that sent them) and send the
+        reliable messages it holds; they wait if it cannot be stored."""
+        durable, reliable = self.durable, self.engine.reliable
+        if reliable.held and durable is not None and durable.commit(now):
+            self.transport.send_all(reliable.take_held())
 
     def _answer(self, action: events.Answer) -> None:
         self.transport.send_all(self.desk.answer(action.request, action.held))
@@ -345,6 +353,7 @@ class ActorProcess:
         self.transport.send_all(self.engine.stop())
         if self.durable is not None:
             self.durable.flush()  # at every stop: what changed since the last interval
+            self._send_held(time.monotonic())
         self.reporter.beat("stopping")
         self.log.info("actor stopped")
         self._handle(events.Stopped())
@@ -474,6 +483,8 @@ class ActorProcess:
                 now = time.monotonic()
                 if durable is not None:
                     durable.due(now)
+                    if engine.reliable.held:
+                        self._send_held(now)
             else:
                 now = time.monotonic()
             if core.serving and now >= reporter.next_beat:

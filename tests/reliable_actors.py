@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from actors import Actor, Input, Output, Reliability, State
+from actors import Actor, Input, Output, Param, Reliability, State
 
 
 class Commander(Actor):
@@ -97,3 +97,33 @@ class DurableExecutor(Executor):
     last = State(0, doc="the last command executed", durable=True)
     count = State(0, doc="commands executed", durable=True)
     out_of_order = State(0, doc="commands that did not follow the last one", durable=True)
+
+
+class Pacer(Actor):
+    """Sends the next 20 numbered commands at each periodic step, up to ``total``, with
+    durable State: the commands a step sends and the count it keeps are stored together
+    (its outbox) before they leave."""
+
+    total = Param(30_000, doc="how many commands to send in all")
+
+    command = Output("cmd.out", int, doc="a numbered command", reliable=Reliability(window=50_000))
+    sent = State(0, doc="commands sent so far", durable=True)
+    ballast = State(
+        b"", type=bytes, doc="4 MB stored with it: each write takes a while", durable=True
+    )
+
+    def on_start(self) -> None:
+        self.ballast = bytes(4_000_000)
+
+    def step(self) -> None:
+        for _ in range(min(20, self.total - self.sent)):
+            self.sent += 1
+            self.enlil.send("command", self.sent)
+
+
+class Tally(Executor):
+    """The Executor, saying how far it got after every command."""
+
+    def step(self) -> None:
+        super().step()
+        self.progress = {"last": self.last, "count": self.count, "out_of_order": self.out_of_order}

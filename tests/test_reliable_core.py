@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -326,3 +327,52 @@ def test_a_reliable_actor_under_the_harness() -> None:
     ]
     executor.feed_frames([b"cmd.out", encode_envelope("commander", 2, executor.clock.wall_ns(), 2)])
     assert executor.state["last"] == 3 and executor.state["out_of_order"] == 0
+
+
+def test_an_outbox_stores_what_is_kept_and_a_new_process_goes_on_from_it(tmp_path: Path) -> None:
+    """The writer's kept messages are rows added and removed with the State, in one
+    transaction; a new process keeps them again and numbers on from the last one; a
+    write by a process whose epoch was taken over changes nothing."""
+    from actors.core.engine_reliable import WriterOutbox
+    from actors.durability import StateStore, Superseded
+
+    writer = ReliableWriter("w", {TOPIC: Reliability(max_deliver=2)})
+    writer.journal = True
+    writer.readers(TOPIC, ["r"])
+    seq_out: dict[bytes, int] = {}
+    outbox = WriterOutbox(writer, seq_out)
+    store = StateStore(tmp_path / "state.db")
+    epoch = store.claim("w")
+
+    def write() -> None:
+        add, gone = outbox.changes()
+        store.write("w", epoch, 1, b"\x80", (add, gone))
+        outbox.stored(outbox.take())
+
+    for seq in range(1, 6):
+        writer.sent(T, seq, b"m%d" % seq, 0.0)
+    write()
+    assert [r[1] for r in store.outbox("w")] == [1, 2, 3, 4, 5]
+    writer.acked(Ack(TOPIC, "r", 2, (), 1), 0.0)  # 1 and 2 released
+    writer.acked(Ack(TOPIC, "r", 2, (4,), 1), 1.0)
+    writer.acked(Ack(TOPIC, "r", 2, (4,), 1), 2.0)  # 4 given up: max_deliver
+    writer.sent(T, 6, b"m6", 2.0)
+    write()
+    assert [r[1] for r in store.outbox("w")] == [3, 5, 6]
+    other = store.claim("w")  # another process takes the actor over
+    writer.sent(T, 7, b"m7", 3.0)
+    with pytest.raises(Superseded):
+        write()
+    assert [r[1] for r in store.outbox("w")] == [3, 5, 6]  # nothing of the refused write
+
+    again = ReliableWriter("w", {TOPIC: Reliability()})
+    numbers: dict[bytes, int] = {}
+    restored = WriterOutbox(again, numbers)
+    restored.restore({TOPIC: 6})
+    restored.restore_rows(store.outbox("w"))
+    assert list(again.topics[T].kept) == [3, 5, 6] and numbers == {T: 6}
+    assert again.topics[T].kept[5].envelope == b"m5"
+    with pytest.raises(ValueError, match="not a map of topic to number"):
+        restored.restore([6])
+    del other
+    store.close()

@@ -65,21 +65,47 @@ class Journal(Protocol):
         ...
 
 
+#: Messages to store, as (topic, seq, envelope); stored ones that are gone, as (topic,
+#: first, last) ranges of sequence numbers.
+Rows = list[tuple[str, int, bytes]]
+Ranges = list[tuple[str, int, int]]
+
+
+class Outbox(Journal, Protocol):
+    """A journal whose messages are rows of their own (an outbox: too many to rewrite at
+    each write), added and removed in the same transaction as the State."""
+
+    def changes(self) -> tuple[Rows, Ranges]:
+        """The rows to add, and the ranges to remove, since the last write."""
+        ...
+
+    def restore_rows(self, rows: Rows) -> None:
+        """The rows the process before this one stored (after :meth:`restore`)."""
+        ...
+
+
 class DurableState:
     """The durable values of one actor instance, with its journals, packed for the store."""
 
     def __init__(
-        self, spec: ActorSpec, values: dict[str, Any], journals: dict[str, Journal] | None = None
+        self,
+        spec: ActorSpec,
+        values: dict[str, Any],
+        journals: dict[str, Journal] | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         self.names = durable_names(spec)
         #: The actor's attribute dict (its State values live there).
         self.values = values
         #: Journal name (``$...``) -> the journal.
         self.journals = journals or {}
+        #: The journal whose messages are rows of their own, if any (one of *journals*).
+        self.outbox = outbox
         #: What was last written (or read): a pack equal to it needs no write.
         self.last: bytes | None = None
-        #: The journals' values in the last pack.
+        #: The journals' values in the last pack, and the outbox's rows.
         self._taken: dict[str, Any] = {}
+        self.rows: tuple[Rows, Ranges] = ([], [])
 
     def pack(self) -> bytes:
         """The current durable values and journals as the stored msgpack map."""
@@ -88,6 +114,8 @@ class DurableState:
         if self.journals:
             self._taken = {key: j.take() for key, j in self.journals.items()}
             record.update(self._taken)
+            if self.outbox is not None:
+                self.rows = self.outbox.changes()
         packed: bytes = msgpack.packb(record, use_bin_type=True, default=pack_default)
         return packed
 

@@ -175,6 +175,7 @@ class ActorEngine:
             self.topics,
             input_of=routes.input_of,
             counts=self._counts,
+            seq_out=self._seq_out,
             monotonic=monotonic,
             wall_ns=wall_ns,
             log=self._log,
@@ -269,7 +270,9 @@ class ActorEngine:
         self._seq_out[topic_b] = seq
         self._counts["published"] += 1
         self.topic_out[topic_b] = self.topic_out.get(topic_b, 0) + 1
-        if self.emit is not None:
+        if self.reliable.holding and topic_b in self._reliable_out:
+            self.reliable.hold((topic_b, envelope))  # sent once the outbox is stored
+        elif self.emit is not None:
             self.emit(topic_b, envelope)
         else:
             self._outbox.append((topic_b, envelope))
@@ -298,9 +301,11 @@ class ActorEngine:
             limited = self._output_limits
             if limited is not None and name in limited and not self.limits.admit_output(name):
                 continue
-            self._outbox.append(
-                self.publish(self._output_topics[name], self.actor.__dict__[name], self.trace)
-            )
+            frames = self.publish(self._output_topics[name], self.actor.__dict__[name], self.trace)
+            if self.reliable.holding and frames[0] in self._reliable_out:
+                self.reliable.hold(frames)
+            else:
+                self._outbox.append(frames)
         dirty.clear()
         out, self._outbox = self._outbox, []
         return out

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from actors.core.declarations import ActorSpec
-from actors.core.durable import Journal
+from actors.core.durable import Journal, Outbox, Ranges, Rows
 from actors.core.params import Route
 from actors.core.reliable_reader import INBOX, Inbox, ReliableReader, Verdict
 from actors.core.reliable_wire import (
@@ -78,6 +78,7 @@ class Reliable:
         *,
         input_of: Callable[[list[bytes]], Route | None],
         counts: dict[str, int],
+        seq_out: dict[bytes, int],
         monotonic: Callable[[], float],
         wall_ns: Callable[[], int],
         log: Any,
@@ -103,6 +104,12 @@ class Reliable:
         self.writer = ReliableWriter(name, outputs) if outputs else None
         self._ack_topic = (ACK_PREFIX + name).encode()
         self.reader = ReliableReader(name, wall_ns(), counts) if self.inputs else None
+        self._outbox = WriterOutbox(self.writer, seq_out) if self.writer is not None else None
+        #: With an outbox: new reliable messages are held until it is stored (the State
+        #: of the step that sent them with them), then sent.
+        self.holding = False
+        self.held: list[Outgoing] = []
+        self.held_on: dict[bytes, int] = {}
         #: Messages given up (``max_deliver`` sends), newest last, for the runtime to keep.
         self.undeliverable: list[Undeliverable] = []
         #: Sends that waited for room in a full window (policy ``block``).
@@ -118,13 +125,38 @@ class Reliable:
     # -- durable State -----------------------------------------------------------------
 
     def journals(self) -> dict[str, Journal]:
-        """What to store with the actor's durable State: the reader's inbox."""
-        return {INBOX: Inbox(self.reader)} if self.reader is not None else {}
+        """What to store with the actor's durable State: the reader's inbox, the writer's
+        outbox (:meth:`outbox`)."""
+        out: dict[str, Journal] = {}
+        if self.reader is not None:
+            out[INBOX] = Inbox(self.reader)
+        if self._outbox is not None:
+            out[OUTBOX] = self._outbox
+        return out
+
+    def outbox(self) -> Outbox | None:
+        """The writer's outbox, among :meth:`journals`."""
+        return self._outbox
 
     def journaled(self, on: bool) -> None:
-        """Whether the journals are stored (an inbox: Acks then wait for the store)."""
+        """Whether the journals are stored: an inbox's Acks then wait for the store, and an
+        outbox's new messages are held until it is written (:meth:`take_held`)."""
         if self.reader is not None:
             self.reader.inbox = on
+        if self.writer is not None:
+            self.writer.journal = on
+        self.holding = on and self.writer is not None
+
+    def hold(self, frames: Outgoing) -> None:
+        """A new reliable message, held until the outbox that keeps it is stored."""
+        self.held.append(frames)
+        self.held_on[frames[0]] = self.held_on.get(frames[0], 0) + 1
+
+    def take_held(self) -> list[Outgoing]:
+        """The held messages, to send now that the outbox is stored."""
+        out, self.held = self.held, []
+        self.held_on.clear()
+        return out
 
     # -- topics ------------------------------------------------------------------------
 
@@ -166,6 +198,11 @@ class Reliable:
         spec = writer.topics[topic].spec
         if spec.policy != "block":
             return  # shed or raise: the writer does it as it keeps the message
+        if self.held_on.get(topic, 0) >= len(writer.topics[topic].kept):
+            raise WindowFull(  # none of them sent: no Ack can come before the step ends
+                f"{writer.full_message(topic)}; with a durable outbox a step sends its "
+                "messages when it ends, so it may publish at most a window of them"
+            )
         self.blocked += 1
         if self.block is not None:
             deadline = self._monotonic() + spec.block_for
@@ -337,3 +374,51 @@ class Reliable:
         except WireError:
             return "", None
         return envelope.sender, envelope.payload
+
+
+#: The outbox's name among the journals stored with durable State.
+OUTBOX = "$outbox"
+
+
+class WriterOutbox:
+    """A writer's kept messages as an outbox stored with the actor's durable State: the
+    last sequence number per topic in the record (``{topic: last}``), the messages as
+    rows of their own."""
+
+    def __init__(self, writer: ReliableWriter, seq_out: dict[bytes, int]) -> None:
+        self.writer = writer
+        self._seq_out = seq_out
+        self._lasts: dict[str, int] = {}
+
+    def take(self) -> dict[str, int]:
+        """The last sequence number sent per topic."""
+        return {out.topic: out.last for out in self.writer.topics.values()}
+
+    def stored(self, value: dict[str, int]) -> None:
+        """The record and rows are stored."""
+        del value
+        self.writer.committed()
+
+    def changes(self) -> tuple[Rows, Ranges]:
+        """The messages kept since the last write, and the stored ones that are gone."""
+        return self.writer.changes()
+
+    def restore(self, value: object) -> None:
+        """The last numbers the process before this one sent (ValueError if not a map of
+        topic -> number)."""
+        if not isinstance(value, dict) or not all(
+            isinstance(t, str) and type(n) is int and n >= 0 for t, n in value.items()
+        ):
+            raise ValueError(f"the outbox is not a map of topic to number: {value!r:.60}")
+        self._lasts = value
+
+    def restore_rows(self, rows: Rows) -> None:
+        """Keep the stored messages again; number on from the stored last ones."""
+        now = 0.0
+        by_topic: dict[str, list[tuple[int, bytes]]] = {}
+        for topic, seq, envelope in rows:
+            by_topic.setdefault(topic, []).append((seq, envelope))
+        for topic, last in self._lasts.items():
+            self.writer.restore(topic, last, by_topic.get(topic, []), now)
+            if topic.encode() in self.writer.topics:
+                self._seq_out[topic.encode()] = max(self._seq_out.get(topic.encode(), 0), last)

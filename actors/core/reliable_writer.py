@@ -95,6 +95,10 @@ class TopicOut:
     shed: int = 0
     dead: int = 0
     acks: int = 0
+    #: With an outbox: the messages kept since the last commit, and those given up
+    #: (undeliverable) since, whose stored copies go.
+    added: list[int] = field(default_factory=list)
+    dropped: list[int] = field(default_factory=list)
 
     def room(self, size: int) -> bool:
         """Whether one more message of *size* bytes fits the window."""
@@ -118,6 +122,8 @@ class ReliableWriter:
         }
         self._by_name = {t.topic: t for t in self.topics.values()}
         self._next_due: float | None = None
+        #: Whether what is kept is also stored (an outbox, with the actor's durable State).
+        self.journal = False
 
     # -- what the actor sends --------------------------------------------------------
 
@@ -138,6 +144,8 @@ class ReliableWriter:
         out.kept[seq] = _Kept(envelope, now)
         out.size += len(envelope)
         out.last = max(out.last, seq)
+        if self.journal:
+            out.added.append(seq)
         if out.readers is not None and not out.readers:
             self._release(out)  # nobody to wait for
         elif out.beat_at <= now:
@@ -224,6 +232,8 @@ class ReliableWriter:
             del out.kept[seq]
             out.size -= len(kept.envelope)
             out.dead += 1
+            if self.journal:
+                out.dropped.append(seq)
             return [
                 Undeliverable(out.topic, seq, kept.envelope, behind, kept.sends),
                 *self._skip(out, seq),
@@ -261,6 +271,42 @@ class ReliableWriter:
             if seq > upto:
                 break
             out.size -= len(kept.pop(seq).envelope)
+
+    # -- an outbox ---------------------------------------------------------------
+
+    def restore(self, topic: str, last: int, kept: list[tuple[int, bytes]], now: float) -> None:
+        """Go on from a stored outbox: *last* sent on *topic*, and the messages kept then
+        (sent again when a reader asks: a heartbeat tells the readers of them)."""
+        out = self._by_name.get(topic)
+        if out is None:
+            return  # no longer a reliable Output of this actor
+        out.last = max(out.last, last)
+        for seq, envelope in kept:
+            if seq <= last and seq not in out.kept:
+                out.kept[seq] = _Kept(envelope, now - RESEND_GAP)
+                out.size += len(envelope)
+        out.kept = OrderedDict(sorted(out.kept.items()))
+
+    def changes(self) -> tuple[list[tuple[str, int, bytes]], list[tuple[str, int, int]]]:
+        """What the store must change: the messages kept since the last commit, as (topic,
+        seq, envelope); the stored ones that are gone, as (topic, from, to) ranges of
+        sequence numbers (*to* included)."""
+        add: list[tuple[str, int, bytes]] = []
+        gone: list[tuple[str, int, int]] = []
+        for out in self.topics.values():
+            kept = out.kept
+            add += [(out.topic, seq, kept[seq].envelope) for seq in out.added if seq in kept]
+            first = next(iter(kept), out.last + 1)
+            if first > 1:
+                gone.append((out.topic, 0, first - 1))
+            gone += [(out.topic, seq, seq) for seq in out.dropped]
+        return add, gone
+
+    def committed(self) -> None:
+        """What :meth:`changes` said is stored."""
+        for out in self.topics.values():
+            out.added.clear()
+            out.dropped.clear()
 
     # -- the clock ---------------------------------------------------------------
 

@@ -49,6 +49,7 @@ class ControlDesk:
         log: Any,
         snapshot: Callable[[str], Path | None],
         set_faults: Callable[[dict[str, Any]], int],
+        redeliver: Callable[[], dict[str, Any]],
     ) -> None:
         self.engine = engine
         self.topics = topics
@@ -56,6 +57,7 @@ class ControlDesk:
         self.log = log
         self._snapshot = snapshot
         self._set_faults = set_faults
+        self._redeliver = redeliver
         self._replies: ReplyCache[Reply] = ReplyCache(_REPLIES)
         #: Control messages not obeyed: malformed, or not from the supervisor.
         self.rejected = 0
@@ -139,6 +141,8 @@ class ControlDesk:
             return Reply(op, rid, True, result={"held": held})
         if op is Op.COMMIT:
             return Reply(op, rid, True)
+        if op is Op.REDELIVER:
+            return Reply(op, rid, True, result=self._redeliver())
         if op is Op.FAULTS and request.faults is not None:
             try:
                 rules = self._set_faults(request.faults)

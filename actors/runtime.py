@@ -63,6 +63,7 @@ from actors.settings import RuntimeConfig
 from actors.sockets import SocketFactory
 from actors.swapping import ControlTopics, SwapIn, report_swap_failure
 from actors.transport import Transport, sync_watches
+from actors.undeliverable import Undelivered
 from actors.waiting import CallWaits
 
 EXIT_OK: Final = Exit.OK
@@ -215,6 +216,7 @@ class ActorProcess:
             last_beat=self.reporter.beat,
         )
         self.faults.start()
+        self.undelivered = Undelivered(self.reporter.snapshot_folder, engine, log)
         self.desk = ControlDesk(
             engine,
             self.topics,
@@ -222,6 +224,7 @@ class ActorProcess:
             log=log,
             snapshot=lambda reason: self.reporter.write_snapshot(engine, reason),
             set_faults=self.faults.set_faults,
+            redeliver=self.undelivered.redeliver,
         )
         self.swap = SwapIn(cfg, engine, transport, self.topics, log)
         self.priming = Priming(cfg.name, engine, transport, log)
@@ -485,6 +488,8 @@ class ActorProcess:
                     durable.due(now)
                     if engine.reliable.held:
                         self._send_held(now)
+                if engine.reliable.undeliverable:
+                    send_all(self.undelivered.take(time.time()))
             else:
                 now = time.monotonic()
             if core.serving and now >= reporter.next_beat:

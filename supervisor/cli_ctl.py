@@ -47,6 +47,11 @@ CTL_OPS: Final[dict[str, tuple[str, tuple[tuple[str, Any, str], ...]]]] = {
     "state": ("show (or reset) an actor's durable State", (_NAME,)),
     "rights": ("what a tool key or an actor may do on a checked site", (("name", "?", ""),)),
     "graph": ("the live graph against the declared one (exit 1 if they differ)", ()),
+    "undeliverable": (
+        "list the messages reliable writers gave up (kept in the snapshot folder)",
+        (("name", "?", "only this actor's"),),
+    ),
+    "redeliver": ("have a reliable writer send its undeliverable messages again", (_NAME,)),
     "fault": (
         "add, list, clear, pause or resume fault rules at run time",
         (("name", None, "add, list, clear, pause or resume"),),
@@ -286,6 +291,18 @@ _SHOWN: Final[dict[str, Callable[[argparse.Namespace, Any], str]]] = {
         f"{e['actor']:16} {e['reason']:12} {e['file']}" for e in result
     ),
     "snapshot": lambda args, result: str(result["path"]),
+    "undeliverable": lambda args, result: "\n".join(
+        f"{e['actor']:16} {e.get('topic', '?'):24} seq {e.get('seq', '?'):<8} "
+        f"readers {','.join(e.get('readers', [])) or '-':16} {e.get('error') or e['file']}"
+        for e in result
+    ),
+    "redeliver": lambda args, result: (
+        "\n".join(
+            [f"{r['topic']} {r['seq']} -> {r['new_seq']}" for r in result["redelivered"]]
+            + [f"not sent: {f['file']}: {f['error']}" for f in result["failed"]]
+        )
+        or "nothing kept to redeliver"
+    ),
     "loglevel": lambda args, result: (
         f"{args.name}: local {result.get('local')}, otel {result.get('otel')}"
     ),

@@ -223,6 +223,17 @@ class ControlClient:
         result: list[dict[str, Any]] = self.request("snapshots", **_given(name=name))
         return result
 
+    def undeliverable(self, name: str | None = None) -> list[dict[str, Any]]:
+        """The messages reliable writers gave up (of one actor, or all), oldest first."""
+        result: list[dict[str, Any]] = self.request("undeliverable", **_given(name=name))
+        return result
+
+    def redeliver(self, name: str) -> dict[str, Any]:
+        """Have reliable writer *name* send its undeliverable messages again; returns
+        ``{"redelivered": [{"topic", "seq", "new_seq"}], "failed": [...]}``."""
+        result: dict[str, Any] = self.request("redeliver", name=name)
+        return result
+
     def loglevel(
         self, name: str, level: str | None = None, otel: str | None = None
     ) -> dict[str, Any]:

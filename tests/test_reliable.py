@@ -281,3 +281,51 @@ def test_a_durable_producer_killed_at_any_point_keeps_its_state_and_messages_tog
     assert done.envelope.payload == {"last": TOTAL, "count": TOTAL, "out_of_order": 0}
     # A message a reader has is stored with the State of the step that sent it.
     assert stored_state(started, "pacer")["sent"] == TOTAL
+
+
+def test_a_message_that_cannot_be_delivered_is_kept_announced_and_redeliverable(
+    mesh: MeshFactory,
+) -> None:
+    """Every delivery of cmd.out dropped: each of 5 commands is sent max_deliver times,
+    then given up: an undeliverable event each, a file each in the snapshot folder
+    (owner-only), listed by ctl undeliverable; once the fault is cleared, ctl redeliver
+    has the writer send them again as new messages, and the reader executes them in
+    order; the files are gone."""
+    drop_all = {"hop": "deliver", "kind": "drop", "probability": 1.0, "topic": "cmd.out"}
+    started = mesh.start(
+        {
+            "faults": {"seed": 1, "rules": [drop_all]},
+            "actors": {
+                "commander": {"class": "reliable_actors:Commander"},
+                "b": {"class": "reliable_actors:Tally"},
+            },
+        }
+    )
+    cursor = started.publish("cmd.go", 5)
+    started.wait_until(
+        lambda: len(started.request("undeliverable", name="commander")) == 5, 60, "5 given up"
+    )
+    event = started.wait_for(
+        "$sys.event",
+        lambda p: p.get("event") == "undeliverable" and p["seq"] == 5,
+        10,
+        after=cursor,
+    ).envelope.payload
+    assert event["actor"] == "commander" and event["readers"] == ["b"] and event["sends"] == 20
+    assert Path(event["file"]).stat().st_mode & 0o777 == 0o600
+    kept = started.request("undeliverable", name="commander")
+    assert [(k["topic"], k["seq"]) for k in kept] == [("cmd.out", s) for s in range(1, 6)]
+    lost = started.wait_actor(
+        "b", lambda a: a["reliable"].get("in", {}).get("lost", {}).get("cmd.out") == 5, what="lost"
+    )
+    assert lost["stats"]["accepted"] == 0
+
+    started.control.fault_clear()
+    again = started.mark()
+    result = started.request("redeliver", name="commander")
+    assert [(r["seq"], r["new_seq"]) for r in result["redelivered"]] == [
+        (s, 5 + s) for s in range(1, 6)
+    ]
+    assert result["failed"] == [] and started.request("undeliverable") == []
+    done = started.wait_for("cmd.progress.b", lambda p: p["count"] == 5, 30, after=again)
+    assert done.envelope.payload == {"last": 5, "count": 5, "out_of_order": 0}

@@ -59,6 +59,8 @@ class Op(StrEnum):
     FAULTS = "faults"
     #: Who must get each of the actor's reliable topics (no answer: it is said again).
     READERS = "readers"
+    #: Send the kept undeliverable messages again (``ctl redeliver``).
+    REDELIVER = "redeliver"
 
 
 #: Ops that belong to a hot swap's protocol (supervisor/swap.py).

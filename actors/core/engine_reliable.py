@@ -229,6 +229,11 @@ class Reliable:
         for frames in self._act(writer.sent(topic, seq, envelope, self._monotonic())):
             self._host.put_out(frames)
 
+    def take_undeliverable(self) -> list[Undeliverable]:
+        """The messages given up since the last call (the runtime keeps them)."""
+        out, self.undeliverable = self.undeliverable, []
+        return out
+
     def _on_ack(self, frames: list[bytes]) -> list[Outgoing]:
         writer = self.writer
         assert writer is not None
@@ -265,7 +270,7 @@ class Reliable:
                     sends=action.sends,
                 )
                 self.undeliverable.append(action)
-                del self.undeliverable[:-100]  # bounded: the runtime takes them as they come
+                del self.undeliverable[:-1000]  # bounded: the runtime takes them as they come
         return out
 
     # -- reading -----------------------------------------------------------------------

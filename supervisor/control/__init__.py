@@ -27,6 +27,7 @@ from supervisor.control import (
     state,
     status,
     swap,
+    undeliverable,
 )
 from supervisor.core.protocol import Request
 
@@ -57,6 +58,8 @@ COMMANDS: dict[str, Handler] = {
     "state": state.show,
     "state_reset": state.reset,
     "rights": rights.handle,
+    "undeliverable": undeliverable.handle,
+    "redeliver": undeliverable.redeliver,
 }
 #: Ops served while the site shuts down (the others are refused with ``shutting_down``).
 DURING_SHUTDOWN: frozenset[str] = frozenset(

@@ -36,6 +36,11 @@ rights     [name]       ``{"identity", "role", "checked", "rights"}``: the askin
                         connection's (or identity *name*'s: ``actor:NAME``) role and
                         broker rights (a tool asks before it publishes what the broker
                         would drop)
+undeliverable [name]    the messages reliable writers gave up, kept in the snapshot
+                        folder: ``actor``, ``topic``, ``seq``, ``readers``, ``sends``,
+                        ``time``, ``file``, oldest first
+redeliver  name         ``{"redelivered", "failed"}``: the running writer sent its kept
+                        messages again as new ones (``seq`` -> ``new_seq``)
 =========  ===========  ====================================================
 
 ``add`` and ``remove`` of an actor that has stored durable State need
@@ -78,6 +83,8 @@ OPS: Final[dict[str, tuple[str, ...]]] = {
     "state": ("name",),
     "state_reset": ("name",),
     "rights": (),
+    "undeliverable": (),
+    "redeliver": ("name",),
 }
 #: ``add``/``remove``'s ``state``: what becomes of the actor's stored durable State.
 STATE_CHOICES: Final = ("keep", "drop")

@@ -2,9 +2,11 @@
 against what the site itself detected (the issue's acceptance test for fault injection).
 
 Sensor readings (2 a second) are dropped (5%), duplicated (1%) and delayed by 50 ms (2%)
-on their way to every reader; a step rule SIGKILLs the thermostat at every 20th reading
-(about every 10 s); the serial device is unplugged twice. The site must stay up, restart
-only the thermostat, and its detection report must account for every fault injected.
+on their way to every reader; heater commands (reliable) are dropped as they are published
+(5%) and delivered (10%), and must all be recovered; a step rule SIGKILLs the thermostat
+at every 20th reading (about every 10 s); the serial device is unplugged twice. The site
+must stay up, restart only the thermostat, and its detection report must account for
+every fault injected.
 """
 
 from __future__ import annotations
@@ -24,12 +26,16 @@ pytestmark = pytest.mark.slow
 #: Seconds of chaos (the issue's minute).
 CHAOS = 60.0
 READINGS = "sensor.temperature"
+COMMANDS = "heater.command"
 FAULTS: dict[str, Any] = {
     "seed": 2026,
     "rules": [
         {"hop": "deliver", "topic": READINGS, "kind": "drop", "probability": 0.05},
         {"hop": "deliver", "topic": READINGS, "kind": "duplicate", "probability": 0.01},
         {"hop": "deliver", "topic": READINGS, "kind": "delay", "probability": 0.02, "delay": 0.05},
+        # The heater commands are reliable: what is dropped is sent again.
+        {"hop": "deliver", "topic": COMMANDS, "kind": "drop", "probability": 0.1},
+        {"hop": "publish", "topic": COMMANDS, "kind": "drop", "probability": 0.05},
         {"hop": "step", "to": "thermostat", "topic": READINGS, "kind": "crash", "how": "kill"}
         | {"every": 20},
         # The serial device unplugged twice: the first chunk read in each window.
@@ -99,6 +105,11 @@ def test_a_minute_of_chaos_on_the_demo_site_is_accounted_for(mesh: MeshFactory) 
     assert kills >= 4  # about one every 10 s
     assert rows[("room", "reconnects")].injected == 2
     assert {("thermostat", "gaps"), ("console", "gaps")} <= set(rows)
+    # Every heater command dropped on its way to the sensor was sent again and taken: the
+    # report says recovered, and the sensor lost none.
+    assert rows[("sensor", "recovered")].injected > 0
+    sensor = next(a for a in site.status()["actors"] if a["name"] == "sensor")
+    assert sensor["reliable"]["in"]["lost"] == {}
     # The site stayed up, and only the thermostat restarted (once per kill).
     status = site.status()
     restarts = {a["name"]: a["restarts"] for a in status["actors"] if a["name"] in names}

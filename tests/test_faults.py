@@ -445,6 +445,42 @@ def test_detection_groups_faults_by_the_counter_that_should_show_them() -> None:
     assert "missed" in format_report(list(rows.values()))
 
 
+def test_detection_of_drops_on_a_reliable_topic() -> None:
+    """Pure: drops on a topic that r reads reliably count against r's recovered (once per
+    message); for the at-most-once subscriber m they are unseeable (a resend reaches it
+    too), while drops on a topic nobody reads reliably are gaps."""
+    from supervisor.core.detection import detect
+
+    def entry(hop: str, kind: str, actor: str, seq: int, attempt: int = 0) -> dict[str, Any]:
+        return {
+            "hop": hop, "kind": kind, "actor": actor, "topic": "cmd", "sender": "w",
+            "seq": seq, "attempt": attempt,
+        }  # fmt: skip
+
+    faults = {
+        "entries": [
+            entry("publish", "drop", "w", 1),
+            entry("publish", "drop", "w", 1, attempt=1),  # its resend dropped too: one loss
+            entry("deliver", "drop", "r", 2),
+            entry("deliver", "drop", "m", 3),
+            {**entry("deliver", "drop", "m", 4), "topic": "other"},
+        ]
+    }
+    subscribed = {"subscribed": ["cmd", "$sys.hb.cmd"]}
+    status = {
+        "actors": [
+            {"name": "r", "kind": "actor", "stats": {"recovered": 2}, "topics": subscribed},
+            {"name": "m", "kind": "actor", "stats": {"gaps": 1}, "topics": {"subscribed": ["cmd"]}},
+            {"name": "w", "kind": "actor", "stats": {}, "topics": {}},
+        ]
+    }
+    rows = {(r.actor, r.counter): r for r in detect(faults, status)}
+    recovered = rows[("r", "recovered")]
+    assert (recovered.injected, recovered.detected, recovered.verdict) == (2, 2, "detected")
+    gaps = rows[("m", "gaps")]
+    assert (gaps.injected, gaps.unseeable, gaps.detected, gaps.verdict) == (4, 3, 1, "detected")
+
+
 def test_detection_knows_edges_totals_writes_spawns_and_links() -> None:
     """Pure: a loss at a stream's start and a held copy lost with its process are
     unseeable (not missed); totals over an actor's processes win over its current

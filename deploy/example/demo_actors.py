@@ -26,7 +26,9 @@ class RoomProtocol(Actor):
     """
 
     line = Input("room.rx", str, doc="A line from the device (hal.sim protocol)", default="")
-    heater = Input("heater.command", bool, doc="Whether the heater should be on", default=False)
+    heater = Input(
+        "heater.command", bool, doc="Whether the heater should be on", default=False, reliable=True
+    )
     temperature = Output("sensor.temperature", float, doc="Measured room temperature", unit="degC")
     command = Output("room.tx", str, doc="A command line for the device")
     readings = State(0, doc="Readings received", metric="counter")
@@ -64,7 +66,13 @@ class Thermostat(Actor):
     """Switches the heater to hold the room at its set point, with hysteresis."""
 
     temperature = Input("sensor.temperature", float, doc="Room temperature", unit="degC")
-    heater = Output("heater.command", bool, doc="True turns the heater on")
+    heater = Output(
+        "heater.command",
+        bool,
+        doc="True turns the heater on (reliable: resent until the sensor has it; stored with "
+        "the durable target before it leaves)",
+        reliable=True,
+    )
     log = Output(
         "thermostat.log",
         Log,

@@ -11,7 +11,9 @@ write ``snapshots_failed`` or ``log_lost``, an unplugged link a reconnect. A
 message dropped on its way to a reader of a *reliable* topic (one that takes the
 writer's heartbeats) is sent again and shows as ``recovered``, not as a gap: each
 message once, however often its copies were dropped (a dropped resend of a
-message the reader had is no loss at all).
+message the reader had is no loss at all). For the topic's at-most-once
+subscribers such a drop is unseeable: the resend reaches them too, late or after
+a gap.
 The faults are grouped by the actor and counter that should show them; a
 group whose counter is below its count, less the faults no counter can show,
 names what was missed.
@@ -196,8 +198,14 @@ def _reliably(record: dict[str, Any] | None, topic: str) -> bool:
     return False
 
 
-def _where(entry: dict[str, Any], records: list[dict[str, Any]]) -> list[tuple[str, str]] | None:
-    """The (actor, counter) pairs that should show *entry*, or None (nothing counts it)."""
+def _where(
+    entry: dict[str, Any], records: list[dict[str, Any]]
+) -> list[tuple[str, str, bool]] | None:
+    """The (actor, counter, unseeable) that should show *entry*, or None (nothing counts
+    it). A message dropped on a topic that some actor reads reliably is sent again to
+    every subscriber once a reliable reader asks: an at-most-once subscriber may then get
+    it late, or see a gap; its counters cannot tell which, so the drop is unseeable for
+    it."""
     shown = SHOWN_BY.get((entry["hop"], entry["kind"]))
     if shown is None:
         return None
@@ -213,11 +221,11 @@ def _where(entry: dict[str, Any], records: list[dict[str, Any]]) -> list[tuple[s
     else:
         actors = [entry["actor"]]
     if counter != "gaps":
-        return [(a, counter) for a in actors]
+        return [(a, counter, False) for a in actors]
     by_name = {r["name"]: r for r in records}
-    return [
-        (a, "recovered" if _reliably(by_name.get(a), entry["topic"]) else counter) for a in actors
-    ]
+    reliably = {a: _reliably(by_name.get(a), entry["topic"]) for a in actors}
+    resent = any(_reliably(r, entry["topic"]) for r in records)
+    return [(a, "recovered", False) if reliably[a] else (a, counter, resent) for a in actors]
 
 
 def _lost_notes(entries: list[dict[str, Any]]) -> dict[tuple[Any, ...], int]:
@@ -267,7 +275,7 @@ def detect(
         when = entry.get("time")
         is_recent = recent_since is not None and isinstance(when, float) and when >= recent_since
         message = (entry.get("topic"), entry.get("sender"), entry.get("seq"))
-        for actor, counter in found:
+        for actor, counter, resent in found:
             if counter == "recovered":
                 # One recovery per message: its first copy lost (a resend lost too is
                 # the same message; a lost resend of one the reader had, no loss).
@@ -277,7 +285,7 @@ def detect(
             group = groups.setdefault((actor, counter), [0, set(), 0, False])
             group[0] += 1
             group[1].add(kind)
-            group[2] += int(unseeable)
+            group[2] += int(unseeable or resent)
             group[3] = group[3] or is_recent
     out = []
     for (actor, counter), (n, kinds, unseen, recent) in sorted(groups.items()):

@@ -419,9 +419,9 @@ class ActorProcess:
             now = time.monotonic()
             serving = core.serving
             if serving:
-                if engine.watch_version != watch_version:
-                    watch_version = engine.watch_version
-                    watched = sync_watches(poller, watched, engine.watched)
+                if engine.schedule.watch_version != watch_version:
+                    watch_version = engine.schedule.watch_version
+                    watched = sync_watches(poller, watched, engine.schedule.watched)
                 if deferred:  # came while a call waited: before what is queued now
                     for kept in waits.take():
                         self._frames(kept)
@@ -455,7 +455,7 @@ class ActorProcess:
                     self.hook = "io"
                     for fd, flags in polled:
                         if fd in watched:  # sockets are objects, never equal to an int
-                            out = engine.io_ready(
+                            out = engine.callbacks.io_ready(
                                 fd, bool(flags & _READABLE), bool(flags & zmq.POLLOUT)
                             )
                             send_all(out)

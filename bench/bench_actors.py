@@ -391,3 +391,41 @@ class ReliableSink(Sink):
     """The Sink of a reliable topic: every message once, in order, acknowledged."""
 
     data = Input("bench.data", bytes, doc="Benchmark payload", default=b"", reliable=True)
+
+
+class DurableReliableSource(ReliableSource):
+    """The reliable Source with durable State: its messages are stored with it (its
+    outbox) before they leave."""
+
+    sent = State(0, doc="go messages taken", durable=True)
+
+    def step(self) -> None:
+        """Runs in the source's process on each 'go'."""
+        self.sent += 1
+        super().step()
+
+
+class ReliablePinger(Pinger):
+    """The Pinger, its pings and pongs on reliable topics."""
+
+    pong = Input("rt.pong", int, doc="A ping coming back", default=0, reliable=True)
+    ping = Output("rt.ping", int, doc="A ping, numbered", reliable=True)
+
+
+class ReliablePonger(Ponger):
+    """The Ponger, on reliable topics."""
+
+    ping = Input("rt.ping", int, doc="A ping", reliable=True)
+    pong = Output("rt.pong", int, doc="The same ping, back", reliable=True)
+
+
+class DurablePonger(ReliablePonger):
+    """The reliable Ponger with durable State: each pong is stored with it (one SQLite
+    write per step) before it leaves, and its inbox with it."""
+
+    pongs = State(0, doc="pings answered", durable=True)
+
+    def step(self) -> None:
+        """Runs in the ponger's process on each ping."""
+        self.pongs += 1
+        super().step()

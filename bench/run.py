@@ -102,6 +102,37 @@ def main() -> int:
         f"{ratio:.2f}x",
         f">= 0.5x {'ok' if ratio >= 0.5 else 'MISSED'}",
     )
+    count = 10_000 if quick else 50_000
+    row(
+        "go to done, 64 B, reliable, the sender with durable State (its outbox stored) (#32)",
+        f"{rel['durable_s']:.3f} s",
+        f"the same, not durable {rel['kept_s']:.3f} s",
+        f"{(rel['durable_s'] - rel['kept_s']) / count * 1e6:.1f} us/msg",
+        "outbox cost, for comparison",
+    )
+    trips = reliable.round_trips(500 if quick else 2000, 1 if quick else 3)
+    ratio = trips["reliable_p50"] / trips["plain_p50"]
+    row(
+        "round trip Pinger -> Ponger -> Pinger on reliable topics, p50 (#32)",
+        f"{trips['reliable_p50']:.0f} us",
+        f"the same at most once {trips['plain_p50']:.0f} us",
+        f"{ratio:.2f}x",
+        f"<= 1.5x {'ok' if ratio <= 1.5 else 'MISSED'}",
+    )
+    row(
+        "round trip, reliable, the Ponger with durable State (a write per pong), p50",
+        f"{trips['durable_p50']:.0f} us",
+        f"not durable {trips['reliable_p50']:.0f} us",
+        f"{trips['durable_p50'] / trips['reliable_p50']:.2f}x",
+        "for comparison",
+    )
+    row(
+        "a dropped ping (5% dropped) recovered: gap to redelivery, median / p99",
+        f"{trips['recovery_p50']:.0f} / {trips['recovery_p99']:.0f} ms",
+        f"{trips['recovered']} of {trips['pings']} pings",
+        "-",
+        "one heartbeat (0.1 s) or less",
+    )
     print("round trip...", flush=True)
     rt = roundtrip.measure(1000 if quick else 3000, rounds=1 if quick else 3)
     ratio = rt["p50"] / rt["raw_p50"]

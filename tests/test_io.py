@@ -33,11 +33,11 @@ class Device(Actor):
 def test_callbacks_run_like_steps_and_are_recorded() -> None:
     """A readable callback publishes its outputs; timers fire in order; cancel works."""
     h = Harness(Device)
-    assert h.engine.watched == {7: (h.actor._readable, None)}  # type: ignore[attr-defined]
+    assert h.engine.schedule.watched == {7: (h.actor._readable, None)}  # type: ignore[attr-defined]
     out = h.ready(7)
     assert [(m.topic, m.envelope.payload) for m in out] == [("dev.reading", 1)]
     h.ready(7)
-    assert h.engine.watched == {}
+    assert h.engine.schedule.watched == {}
     assert h.ready(7) == []  # no longer watched: nothing runs
     assert h.state["reads"] == 2
     h.advance(0.15)
@@ -52,14 +52,14 @@ def test_callbacks_run_like_steps_and_are_recorded() -> None:
 def test_watch_version_changes_only_with_the_set() -> None:
     """The runtime re-registers its poller only when the watched set changed."""
     h = Harness(Device)
-    version = h.engine.watch_version
+    version = h.engine.schedule.watch_version
     cb = h.actor._readable  # type: ignore[attr-defined]
     h.engine.watch(7, cb)
-    assert h.engine.watch_version == version
+    assert h.engine.schedule.watch_version == version
     h.engine.watch(7, cb, cb)
-    assert h.engine.watch_version == version + 1
+    assert h.engine.schedule.watch_version == version + 1
     h.engine.watch(9)  # not watched: nothing to do
-    assert h.engine.watch_version == version + 1
+    assert h.engine.schedule.watch_version == version + 1
 
 
 def test_replay_skips_device_events() -> None:

@@ -23,6 +23,7 @@ from actors.core.actor import Actor, ActorContext, instantiate
 from actors.core.declarations import MISSING, ActorSpec
 from actors.core.engine_calls import Outgoing, Rpc, served_topics
 from actors.core.engine_drops import Drops
+from actors.core.engine_io import Callbacks
 from actors.core.engine_limits import RateLimits
 from actors.core.engine_reliable import Reliable
 from actors.core.engine_state import StateKeeper
@@ -31,7 +32,7 @@ from actors.core.memory import Memory
 from actors.core.params import Route, resolve_instance
 from actors.core.reliable_wire import HEARTBEAT_PREFIX
 from actors.core.requests import ReplyCache
-from actors.core.schedule import Schedule, Watch
+from actors.core.schedule import Schedule
 from actors.core.sequences import Sequences
 from actors.core.topics import check_topic
 from actors.core.types import type_name
@@ -150,6 +151,14 @@ class ActorEngine:
             wall_ns=wall_ns,
         )
         self.recorder = recorder = self.keeper.recorder
+        #: A HAL actor's watched descriptors and timers, run like steps.
+        self.callbacks = Callbacks(
+            self.schedule,
+            record=recorder.record,
+            context=actor.enlil,
+            now=self._now,
+            flush=self._flush,
+        )
         self._record_message = recorder.record_message
         self.rpc = Rpc(
             self,
@@ -487,7 +496,7 @@ class ActorEngine:
 
     def tick(self) -> list[Outgoing]:
         """Run due timers, then the periodic step if it is due; return what they published."""
-        out = self._run_timers() if self.schedule.timers else []
+        out = self.callbacks.run_timers() if self.schedule.timers else []
         if self.calls.invocations or self.calls.ready:
             out += self.rpc.calls_due()
         if self._reliable_out or self._reliable_in:
@@ -520,42 +529,6 @@ class ActorEngine:
     def _now(self) -> float:
         return self._wall_ns() / 1e9
 
-    # -- file descriptors and timers (HAL actors) -------------------------------
-
-    @property
-    def watched(self) -> dict[int, Watch]:
-        """The watched descriptors: fd -> (on_readable, on_writable)."""
-        return self.schedule.watched
-
-    @property
-    def watch_version(self) -> int:
-        """Changes whenever the set of watched descriptors does."""
-        return self.schedule.watch_version
-
-    def _run_timers(self) -> list[Outgoing]:
-        out: list[Outgoing] = []
-        while (callback := self.schedule.pop_due()) is not None:
-            out += self.run_callback("timer", callback)
-        return out
-
-    def io_ready(self, fd: int, readable: bool, writable: bool) -> list[Outgoing]:
-        """Run the watch callbacks of *fd* for what the poll found; return what they published."""
-        entry = self.watched.get(fd)
-        if entry is None:
-            return []
-        on_readable, on_writable = entry
-        out: list[Outgoing] = []
-        if readable and on_readable is not None:
-            out += self.run_callback("io", on_readable)
-        if writable and on_writable is not None and self.watched.get(fd) == entry:
-            out += self.run_callback("io", on_writable)
-        return out
-
     def run_callback(self, kind: str, callback: Callable[[], None]) -> list[Outgoing]:
-        """Run an IO or timer *callback* like a step: recorded, its outputs published."""
-        name = getattr(callback, "__qualname__", None) or repr(callback)
-        self.recorder.record((kind, self._now(), name))
-        context = self.actor.enlil
-        context.trigger = context.topic = None
-        callback()
-        return self._flush()
+        """Run an IO, timer or reply *callback* like a step (see :class:`Callbacks`)."""
+        return self.callbacks.run(kind, callback)

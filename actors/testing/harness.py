@@ -402,7 +402,7 @@ class Harness:
         if pending is None or pending.callback is None:
             return []
         callback = pending.callback
-        return self._record(self.engine.run_callback("reply", lambda: callback(pending)))
+        return self._record(self.engine.callbacks.run("reply", lambda: callback(pending)))
 
     def deliver(self) -> list[Message]:
         """Deliver the replies due by now (for calls started without waiting)."""
@@ -410,7 +410,7 @@ class Harness:
 
     def ready(self, fd: int, readable: bool = True, writable: bool = False) -> list[Message]:
         """Run the actor's watch callbacks for *fd* as if a poll found it ready."""
-        return self._record(self.engine.io_ready(fd, readable, writable))
+        return self._record(self.engine.callbacks.io_ready(fd, readable, writable))
 
     def tick_now(self) -> list[Message]:
         """Run the periodic step once, now, whatever the period."""

@@ -80,6 +80,27 @@ def test_the_view_has_rates_edges_faults_and_marks_an_exit() -> None:
     assert not view.update(first, now=13 + FLASH)["actors"][0]["recent_exit"]
 
 
+def test_a_reliable_readers_edge_says_how_far_behind_it_is() -> None:
+    """Pure: the edge from a reliable topic to each reader carries what its writer sent
+    that the reader has not acknowledged (the page labels it, and colours it from 100)."""
+    writer = record("w", 0, {"cmd.x": 500})
+    writer["reliable"] = {
+        "out": {"cmd.x": {"unacked": 380, "last": 500, "readers": {"fast": 500, "slow": 120}}}
+    }
+    readers = []
+    for name, took in (("fast", 500), ("slow", 120)):
+        reader = record(name, took, {})
+        reader["topics"] = {"in": {"cmd.x": took}, "out": {}, "gaps": {}}
+        readers.append(reader)
+    msg = SiteView().update({"actors": [writer, *readers]}, now=1.0)
+    edges = {(e["from"], e["to"]): e for e in msg["graph"]["edges"]}
+    assert edges[("t:cmd.x", "a:slow")]["behind"] == 380
+    assert edges[("t:cmd.x", "a:fast")]["behind"] == 0
+    assert "behind" not in edges[("a:w", "t:cmd.x")]
+    script = (Path(__file__).resolve().parent.parent / "supervisor/web/static/app.js").read_text()
+    assert "behind ${capped(e.behind)}" in script and "const BEHIND = 100;" in script
+
+
 def test_feed_rows_and_a_bounded_tap() -> None:
     """Pure: lifecycle events, faults and warnings become feed lines (info logs do not);
     a tap keeps at most TAP_KEPT messages per push and measures its rate."""
@@ -186,6 +207,42 @@ def test_the_web_view_in_chromium(mesh: MeshFactory) -> None:
         feed(page, site)
         ARTIFACTS.mkdir(exist_ok=True)
         page.do("screenshot", path=str(ARTIFACTS / "web-view.png"))
+        assert page.do("problems") == []
+
+
+@pytest.mark.slow
+def test_a_reliable_reader_falling_behind_shows_on_the_graph(mesh: MeshFactory) -> None:
+    """5,000 commands on a reliable topic to a reader that takes 1 ms each: its edge says
+    how far behind it is and turns amber; once it caught up, the colour goes."""
+    port = free_port()
+    site = mesh.start(
+        {
+            "supervisor": {"heartbeat_interval": 0.2},
+            "web": {"listen": f"127.0.0.1:{port}", "token": TOKEN, "read_token": READ_TOKEN},
+            "actors": {
+                "commander": {"class": "reliable_actors:Commander"},
+                "slow": {"class": "reliable_actors:Slow", "topics": {"number": "cmd.out"}},
+            },
+        }
+    )
+    origin = f"http://127.0.0.1:{port}"
+    wait_served(site, origin + "/")
+    with Browser(origin) as page:
+        page.do("goto", url=f"{origin}/#token={READ_TOKEN}")
+        page.do("wait", selector='#graph g[data-id="a:slow"]')
+        site.publish("cmd.go", 5000)
+        edge = '[data-edge="t:cmd.out>a:slow"]'
+        page.do("wait", selector=f"#graph text{edge}", text="behind")
+        amber = f"document.querySelector('#graph path{edge}').classList.contains('behind')"
+
+        def colour_is(wanted: bool) -> None:  # a path's box may be flat: not "visible"
+            deadline = time.monotonic() + 20
+            while page.do("eval", js=amber) is not wanted:
+                assert time.monotonic() < deadline, f"the edge's colour never became {wanted}"
+
+        colour_is(True)
+        site.wait_actor("slow", lambda a: a["stats"]["accepted"] == 5000, what="caught up")
+        colour_is(False)
         assert page.do("problems") == []
 
 

@@ -162,6 +162,11 @@ class SiteView:
             edges += self._calls(name, record.get("calls"), (current, seconds), nodes)
             if record.get("hal") is True:
                 hal.add(name)
+        behind = _behind(status.get("actors", []))
+        for edge in edges:  # a reliable topic's reader: what its writers still keep for it
+            lag = behind.get((edge["topic"], edge["to"]))
+            if lag is not None:
+                edge["behind"] = lag
         self._last, self._last_at = current, now
         self._history.append((now, current))
         while len(self._history) > 1 and self._history[0][0] < now - RATE_WINDOW:
@@ -249,6 +254,23 @@ class SiteView:
             key = (name, f"{edge['kind']}:{edge['topic']}")
             edge["rate"] = self._rate(key, current[key], seconds)
         return edges
+
+
+def _behind(records: list[Any]) -> dict[tuple[str, str], int]:
+    """(topic, ``a:<reader>``) -> messages its reliable writers sent that the reader has not
+    acknowledged yet, summed over the writers (from each writer's ``reliable.out``)."""
+    out: dict[tuple[str, str], int] = {}
+    for record in records:
+        reliable = record.get("reliable") if isinstance(record, dict) else None
+        written = reliable.get("out") if isinstance(reliable, dict) else None
+        for topic, kept in _map(written).items():
+            if not isinstance(kept, dict) or not isinstance(kept.get("readers"), dict):
+                continue
+            last = _int(kept.get("last"))
+            for reader, acked in kept["readers"].items():
+                key = (str(topic), f"a:{reader}")
+                out[key] = out.get(key, 0) + max(0, last - _int(acked))
+    return out
 
 
 def _node(nodes: dict[str, dict[str, Any]], prefix: str, kind: str, label: str) -> str:

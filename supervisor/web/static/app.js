@@ -184,10 +184,14 @@ function short(n) {
 
 function capped(n) { return n > 999 ? "999+" : String(n); }
 
+// A reliable topic's reader this many messages behind its writers is falling behind.
+const BEHIND = 100;
+
 function edgeLabel(e) {
   let label = `${short(e.rate || 0)}/s`;
   if (e.gaps) label += ` gaps ${capped(e.gaps)}`;
   if (e.faults) label += ` faults ${capped(e.faults)}`;
+  if (e.behind) label += ` behind ${capped(e.behind)}`;
   return label;
 }
 
@@ -196,7 +200,8 @@ function labelChars(edges) {
   // gaps and faults parts once any edge shows them. So a label never outgrows its box, and
   // the layout changes when the first gap or fault of the site shows, not at each edge's.
   const gaps = edges.some((e) => e.gaps), faults = edges.some((e) => e.faults);
-  return 7 + (gaps ? 10 : 0) + (faults ? 12 : 0);
+  const behind = edges.some((e) => e.behind);
+  return 7 + (gaps ? 10 : 0) + (faults ? 12 : 0) + (behind ? 12 : 0);
 }
 
 function nodeClass(n) {
@@ -326,7 +331,8 @@ function renderGraph(graph) {
 
 function styleEdge(line, e) {
   const kind = e.kind || "topic";
-  setAttr(line, "class", `edge ${kind}${e.faults ? " faulted" : ""}`);
+  const lagging = (e.behind || 0) >= BEHIND ? " behind" : "";
+  setAttr(line, "class", `edge ${kind}${e.faults ? " faulted" : ""}${lagging}`);
   const marker = e.faults ? "arrow-faulted" : kind === "call" ? "arrow-call" : "arrow";
   setAttr(line, "marker-end", `url(#${marker})`);
 }

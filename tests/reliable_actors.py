@@ -127,3 +127,12 @@ class Tally(Executor):
     def step(self) -> None:
         super().step()
         self.progress = {"last": self.last, "count": self.count, "out_of_order": self.out_of_order}
+
+
+class Fragile(Executor):
+    """The Executor, failing on command 1,500 (to replay)."""
+
+    def step(self) -> None:
+        if self.command == 1_500:
+            raise RuntimeError(f"command {self.command} after {self.count} executed")
+        super().step()

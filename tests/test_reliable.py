@@ -16,7 +16,7 @@ from clitools import supervisor_cli
 
 from actors.durability import StateStore
 from actors.snapshots import read_snapshot
-from actors.testing import Mesh, MeshFactory
+from actors.testing import Mesh, MeshFactory, replay
 
 pytestmark = pytest.mark.slow
 
@@ -329,3 +329,35 @@ def test_a_message_that_cannot_be_delivered_is_kept_announced_and_redeliverable(
     assert result["failed"] == [] and started.request("undeliverable") == []
     done = started.wait_for("cmd.progress.b", lambda p: p["count"] == 5, 30, after=again)
     assert done.envelope.payload == {"last": 5, "count": 5, "out_of_order": 0}
+
+
+def test_a_reliable_consumers_failure_replays_the_messages_it_took(mesh: MeshFactory) -> None:
+    """A reliable consumer that started mid-stream (the writer had sent 1,000 already) and
+    recovered dropped messages fails on command 1,500: its snapshot replays in pytest as
+    it ran: the recovered messages in the order it took them, then the failure."""
+    started = mesh.start(
+        {
+            "faults": {"seed": 4, "rules": DROPS[:1]},
+            "actors": {
+                "commander": {"class": "reliable_actors:Commander"},
+                "b": {"class": "reliable_actors:Fragile", "autostart": False},
+            },
+        }
+    )
+    started.publish("cmd.go", 1000)
+    started.wait_actor(
+        "commander", lambda a: a["reliable"]["out"]["cmd.out"]["last"] == 1000, what="1,000 sent"
+    )
+    started.request("start", name="b")  # a late joiner: its stream begins after 1,000
+    started.publish("cmd.go", 1000)
+    started.wait_until(lambda: started.request("snapshots", name="b"), 60, "b's snapshot")
+    record = started.request("snapshots", name="b")[0]
+    snap = read_snapshot(Path(record["file"]))
+    delivered = [e.seq for e in snap.events if e.kind == "message"]
+    assert delivered == sorted(delivered) and delivered[-1] == 1_500
+    dropped = {
+        e["seq"] for e in started.control.faults()["entries"] if e["actor"] == "b" and e["seq"]
+    }
+    assert dropped & set(delivered)  # recovered messages, recorded where b took them
+    with pytest.raises(RuntimeError, match="command 1500 after"):
+        replay(snap)

@@ -376,3 +376,29 @@ def test_an_outbox_stores_what_is_kept_and_a_new_process_goes_on_from_it(tmp_pat
         restored.restore([6])
     del other
     store.close()
+
+
+def test_the_harness_runs_a_reliable_writer_on_its_fake_clock() -> None:
+    """With readers said: kept until acknowledged, heartbeats while a reader lags, a
+    message a reader asks for sent again, and a step that fills the window raises."""
+    from reliable_actors import Commander, Flooder
+
+    from actors.testing import Harness
+
+    h = Harness(Commander)
+    h.readers("command", ["x"])
+    assert [m.envelope.seq for m in h.feed("go", 3)] == [1, 2, 3]
+    beats = [m for m in h.advance(0.11) if m.topic == "$sys.hb.cmd.out"]
+    assert [b.envelope.payload[2:] for b in beats] == [[1, 3]]
+    ack = Ack("cmd.out", "x", 1, (2,), 7).encode()
+    again = h.feed_frames([b"$sys.ack.commander", encode_envelope("x", 1, 0, ack)])
+    assert [(m.topic, m.envelope.seq, m.envelope.payload) for m in again] == [("cmd.out", 2, 2)]
+    h.feed_frames(
+        [b"$sys.ack.commander", encode_envelope("x", 2, 0, Ack("cmd.out", "x", 3, (), 7).encode())]
+    )
+    assert h.engine.reliable.writer.topics[b"cmd.out"].kept == {}  # type: ignore[union-attr]
+
+    flood = Harness(Flooder)
+    flood.readers("number", ["x"])
+    with pytest.raises(WindowFull, match="has 50 messages"):
+        flood.feed("go", 51)

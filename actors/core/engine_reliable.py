@@ -110,6 +110,10 @@ class Reliable:
         self.holding = False
         self.held: list[Outgoing] = []
         self.held_on: dict[bytes, int] = {}
+        #: A replay of a snapshot: the messages come as the reader delivered them (in
+        #: order, once, the recovered ones where they were taken), so they are delivered
+        #: as they come.
+        self.replaying = False
         #: Messages given up (``max_deliver`` sends), newest last, for the runtime to keep.
         self.undeliverable: list[Undeliverable] = []
         #: Sends that waited for room in a full window (policy ``block``).
@@ -288,6 +292,8 @@ class Reliable:
     ) -> list[Outgoing]:
         """A message on a reliable Input: delivered in order (with what it frees), held,
         or dropped as a duplicate."""
+        if self.replaying:  # recorded as they were delivered: in order, once
+            return self._host.deliver(route, sender, seq, trace, payload, frames, now_ns)
         reader = self.reader
         assert reader is not None
         topic = route[1]

@@ -247,6 +247,14 @@ class Harness:
         envelope = encode_envelope(sender, self._seq[key], self.clock.wall_ns(), value)
         return self.feed_frames([topic.encode(), envelope])
 
+    def readers(self, name_or_topic: str, names: list[str]) -> None:
+        """Say who must get a reliable Output (by name or topic), as a site's supervisor
+        does: what it sends is kept until they acknowledge it (``$sys.ack.<actor>``,
+        fed with :meth:`feed_frames`), :meth:`advance` sends heartbeats while they lag,
+        and what they ask for is sent again. A step that fills the window raises
+        WindowFull: the harness cannot wait for acknowledgements inside a step."""
+        self.engine.reliable.readers(self.topic_of(name_or_topic), names)
+
     def feed_frames(self, frames: list[bytes]) -> list[Message]:
         """Deliver raw frames exactly as received from a socket (malformed ones too)."""
         if self._faults is None:

@@ -165,6 +165,7 @@ def replay(
     """
     snap = snapshot if isinstance(snapshot, Snapshot) else read_snapshot(snapshot)
     harness, changed = build(snap, import_paths, trust=trust, faults=faults)
+    harness.engine.reliable.replaying = True  # reliable Inputs: recorded in delivered order
     events, memory = snap.events, snap.initial
     if last_only and snap.failed_event is not None and snap.state is not None:
         events, memory = [snap.events[snap.failed_event]], snap.state

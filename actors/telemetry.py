@@ -47,6 +47,7 @@ from opentelemetry.trace import (
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from actors import reliable_metrics
 from actors.core.declarations import metric_kind
 from actors.export_health import install, watched
 
@@ -219,6 +220,8 @@ class Metrics:
         )
         if engine.calls.lines or engine.spec.services or engine.limits.limiter is not None:
             self._call_metrics(meter)
+        if engine.reliable.writer is not None or engine.reliable.reader is not None:
+            reliable_metrics.register(meter, engine, actor)
         #: The process's fault counts per rule (set by the runtime when rules apply to it).
         self.faults: Callable[[], dict[str, int]] | None = None
         meter.create_observable_counter(

@@ -134,8 +134,11 @@ def test_the_prometheus_page_passes_promtool(mesh: MeshFactory, tmp_path: Path) 
     data["telemetry"] = {"prometheus": f"127.0.0.1:{port}"}
     data["actors"]["recorder"] = {"class": "actors.recorder:Recorder"}
     data["actors"]["m"] = {"class": "mesh_actors:Metered"}
+    data["actors"]["commander"] = {"class": "reliable_actors:Commander"}  # a reliable pair
+    data["actors"]["x"] = {"class": "reliable_actors:Executor"}
     site = mesh.start(data)
     site.publish("metered.in", 3)
+    site.publish("cmd.go", 20)
 
     def page() -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
@@ -143,9 +146,14 @@ def test_the_prometheus_page_passes_promtool(mesh: MeshFactory, tmp_path: Path) 
 
     site.wait_status(
         lambda s: all(
-            f in page() for f in ("enlil_serial_link_bytes_in_bytes_total", "enlil_room_sim_air")
+            f in page()
+            for f in (
+                "enlil_serial_link_bytes_in_bytes_total",
+                "enlil_room_sim_air",
+                'enlil_reliable_behind{actor="commander",reader="x",topic="cmd.out"} 0.0',
+            )
         ),
-        what="the link's and the simulator's metrics",
+        what="the link's, the simulator's and the reliable topic's metrics",
     )
     text = page()
     checked = subprocess.run(
@@ -156,6 +164,9 @@ def test_the_prometheus_page_passes_promtool(mesh: MeshFactory, tmp_path: Path) 
     assert "# HELP enlil_serial_link_bytes_in_bytes_total Bytes read" in text
     assert "# TYPE enlil_recorder_errors_total counter" in text
     assert "# TYPE enlil_room_sim_air_celsius gauge" in text
+    assert 'enlil_reliable_unacked{actor="commander",topic="cmd.out"} 0.0' in text
+    assert 'enlil_reliable_sent_total{actor="commander",outcome="resent",topic="cmd.out"}' in text
+    assert "# TYPE enlil_reliable_received_total counter" in text
     assert "enlil_bytes_in" not in text.replace("enlil_serial_link_bytes_in", "")
 
 
@@ -263,3 +274,26 @@ def test_calls_are_counted_in_otel_metrics_and_on_the_prometheus_page(
         lambda p: last(p, "enlil.call.breaker", call="retried") is not None
     )
     assert last(gauge, "enlil.call.breaker", call="retried")[4] == 0.0
+
+
+def test_reliable_topics_are_measured_over_otlp(receiver: OtlpReceiver, mesh: MeshFactory) -> None:
+    """A reliable writer's kept, resent and readers' lag, and its reader's recovered,
+    arrive over OTLP (20% of the commands dropped on delivery)."""
+    data = metered_site(receiver, "commander", "reliable_actors:Commander")
+    data["actors"]["x"] = {"class": "reliable_actors:Executor"}
+    drop = {"hop": "deliver", "kind": "drop", "probability": 0.2, "topic": "cmd.out"}
+    data["faults"] = {"seed": 6, "rules": [drop]}
+    site = mesh.start(data)
+    site.publish("cmd.go", 200)
+    points = receiver.wait_points(
+        lambda p: (
+            (x := last(p, "enlil.reliable.behind", reader="x", topic="cmd.out")) is not None
+            and x[4] == 0
+            and (r := last(p, "enlil.reliable.received", outcome="recovered")) is not None
+            and r[4] > 0
+            and (s := last(p, "enlil.reliable.sent", outcome="resent")) is not None
+            and s[4] > 0
+        )
+    )
+    assert last(points, "enlil.reliable.unacked", topic="cmd.out")[3]["enlil.actor"] == "commander"
+    assert last(points, "enlil.reliable.received", outcome="lost") is None  # none lost

@@ -80,6 +80,7 @@ class SiteCollector:
                 exits.add_metric([actor, kind], n)
         yield from (up, messages, restarts, exits)
         yield from _call_families(actors)
+        yield from _reliable_families(actors)
         yield from (declared[name] for name in sorted(declared))
 
 
@@ -191,6 +192,54 @@ def _call_families(actors: list[dict[str, Any]]) -> Iterable[Metric]:
         for variable, value in _numbers(report.get("shed")):
             shed.add_metric([name, variable], value)
     yield from (calls, breakers, served, shed, faults)
+
+
+def _reliable_families(actors: list[dict[str, Any]]) -> Iterable[Metric]:
+    """Reliable topics: what each writer keeps, sent again, shed and gave up, how far behind
+    each reader is; what each reader recovered, lost and dropped as redelivered."""
+    kept = GaugeMetricFamily(
+        "enlil_reliable_unacked",
+        "Messages a reliable writer keeps until its readers acknowledge them",
+        labels=["actor", "topic"],
+    )
+    sent = CounterMetricFamily(
+        "enlil_reliable_sent",
+        "A reliable writer's messages sent again (resent), shed by a full window, and given "
+        "up after max_deliver sends (dead)",
+        labels=["actor", "topic", "outcome"],
+    )
+    behind = GaugeMetricFamily(
+        "enlil_reliable_behind",
+        "Messages a reliable writer sent that a reader has not acknowledged yet",
+        labels=["actor", "topic", "reader"],
+    )
+    taken = CounterMetricFamily(
+        "enlil_reliable_received",
+        "A reliable reader's messages recovered (delivered after they had been lost), lost "
+        "(a writer said they are not coming) and dropped as redelivered",
+        labels=["actor", "topic", "outcome"],
+    )
+    for a in actors:
+        name = str(a["name"])
+        reliable = a.get("reliable")
+        if not isinstance(reliable, dict):
+            continue
+        written = reliable.get("out")
+        for topic, out in sorted(written.items()) if isinstance(written, dict) else []:
+            if not isinstance(out, dict):
+                continue
+            numbers = dict(_numbers(out))
+            kept.add_metric([name, str(topic)], numbers.get("unacked", 0.0))
+            for outcome in ("resent", "shed", "dead"):
+                sent.add_metric([name, str(topic), outcome], numbers.get(outcome, 0.0))
+            last = numbers.get("last", 0.0)
+            for reader, acked in _numbers(out.get("readers")):
+                behind.add_metric([name, str(topic), reader], max(0.0, last - acked))
+        read = reliable.get("in")
+        for outcome, per_topic in sorted(read.items()) if isinstance(read, dict) else []:
+            for topic, value in _numbers(per_topic):
+                taken.add_metric([name, topic, str(outcome)], value)
+    yield from (kept, sent, behind, taken)
 
 
 class PrometheusEndpoint:

@@ -50,6 +50,7 @@ class ControlDesk:
         snapshot: Callable[[str], Path | None],
         set_faults: Callable[[dict[str, Any]], int],
         redeliver: Callable[[], dict[str, Any]],
+        store: Callable[[], object] = lambda: None,
     ) -> None:
         self.engine = engine
         self.topics = topics
@@ -58,6 +59,10 @@ class ControlDesk:
         self._snapshot = snapshot
         self._set_faults = set_faults
         self._redeliver = redeliver
+        #: Writes the durable State and its journals now (before a handover: the new
+        #: version reads the reader's inbox and the writer's outbox from the store, which
+        #: must then agree with the memory it is handed).
+        self._store = store
         self._replies: ReplyCache[Reply] = ReplyCache(_REPLIES)
         #: Control messages not obeyed: malformed, or not from the supervisor.
         self.rejected = 0
@@ -130,6 +135,7 @@ class ControlDesk:
             return Reply(op, rid, True, result=levels)  # as the supervisor's own: local, otel
         if op is Op.HANDOVER:
             self.log.info("handing over to a new version")
+            self._store()
             engine = self.engine
             memory = {
                 "memory": engine.keeper.memory(),

@@ -225,6 +225,7 @@ class ActorProcess:
             snapshot=lambda reason: self.reporter.write_snapshot(engine, reason),
             set_faults=self.faults.set_faults,
             redeliver=self.undelivered.redeliver,
+            store=lambda: None if self.durable is None else self.durable.flush(force=True),
         )
         self.swap = SwapIn(cfg, engine, transport, self.topics, log)
         self.priming = Priming(cfg.name, engine, transport, log)

@@ -95,7 +95,8 @@ def start_site(factory: Any, source: str = "Source") -> Any:
     return factory.start(
         {
             "broker": {"hwm": HWM},
-            "supervisor": {"heartbeat_interval": 1.0},
+            # A go of 300,000 is one step that sends them all: seconds, not a hang.
+            "supervisor": {"heartbeat_interval": 1.0, "hang_timeout": 60.0},
             "actors": {
                 "source": {"class": f"bench_actors:{source}"},
                 "sink": {"class": "bench_actors:Sink"},

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import replace
 from typing import Any, Final
@@ -19,6 +20,7 @@ from actors.process import private_files
 from actors.runtime import EXIT_CONFIG, run_actor
 from actors.settings import RuntimeConfig
 from actors.site import ConfigError, load_site
+from actors.site.hosts import HOST_ENV
 
 #: The options a supervisor passes to an actor it starts (the hidden ones of the CLI).
 _VALUED: Final = (
@@ -38,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m actors", description=__doc__.split("\n")[0])
     parser.add_argument("name", help="the actor's name in site.toml ([actors.NAME])")
     parser.add_argument("--config", default="site.toml", help="the site's site.toml")
+    parser.add_argument(
+        "--host",
+        default=None,
+        help="on a site of several hosts: the host this machine is (default: $ENLIL_HOST, "
+        "else the first of [hosts])",
+    )
     parser.add_argument("--log-level", default=None, help="override the log level")
     parser.add_argument("--swap", default="", help=argparse.SUPPRESS)  # ctl swap's new version
     parser.add_argument("--class", dest="class_path", default=None, help=argparse.SUPPRESS)
@@ -55,8 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run the actor; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.host is not None:
+        os.environ[HOST_ENV] = args.host
     options: dict[str, Any] = {
-        k: v for k, v in vars(args).items() if k not in ("name", "keys_stdin")
+        k: v for k, v in vars(args).items() if k not in ("name", "keys_stdin", "host")
     }
     if args.keys_stdin:
         try:
@@ -109,6 +119,14 @@ def run_named(  # noqa: PLR0913 - one keyword per command-line option
         site = load_site(config, extra_actors=extra)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    if name in site.elsewhere:
+        host = site.elsewhere[name].host
+        print(
+            f"{site.path}: actor {name!r} runs on host {host!r}, not {site.host!r}: "
+            f"run it there, or pass --host {host}",
+            file=sys.stderr,
+        )
         return EXIT_CONFIG
     if name not in site.actors:
         known = ", ".join(site.actors)

@@ -8,6 +8,7 @@ The folder (``keys/`` beside site.toml, or ``[security] keys``) is owner-only
     keys/supervisor.key, supervisor.key_secret  the supervisor's own identity
     keys/tools/NAME.key, NAME.key_secret        a tool's or a person's identity (operator...)
     keys/actors/NAME.key, NAME.key_secret       each actor's identity (made as needed)
+    keys/hosts/NAME.key, NAME.key_secret        each host's, on a site of several hosts
     keys/revoked/KIND-NAME.key ...              revoked keys, refused at their next connection
 
 A key's identity is where its file lies: its folder says the kind, its name
@@ -30,7 +31,7 @@ from typing import IO, Any, Final
 import zmq
 import zmq.auth
 
-from actors.core.access import ACTOR, RESERVED, SUPERVISOR, TOOL
+from actors.core.access import ACTOR, HOST, RESERVED, SUPERVISOR, TOOL
 from actors.process import make_private_folder
 
 PUBLIC: Final = ".key"
@@ -40,7 +41,7 @@ SERVER: Final = "site"
 #: The key ``keys init`` makes for the site's owner, with the admin role.
 OPERATOR: Final = "operator"
 _NAME: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-]{0,63}")
-_FOLDERS: Final = {TOOL: "tools", ACTOR: "actors"}
+_FOLDERS: Final = {TOOL: "tools", ACTOR: "actors", HOST: "hosts"}
 _REVOKED: Final = "revoked"
 _BANNER: Final = """#   ****  Generated on {when} by enlil  ****
 #   ZeroMQ CURVE {what} Certificate
@@ -166,9 +167,9 @@ class KeyFolder:
         _write(path, f"{what} **Secret**", public, secret)
         return path
 
-    def init(self) -> list[str]:
-        """Make what is missing of the server pair, the supervisor's key and the operator's;
-        return what was made."""
+    def init(self, hosts: tuple[str, ...] = ()) -> list[str]:
+        """Make what is missing of the server pair, the supervisor's key, the operator's and
+        those of *hosts*; return what was made."""
         made = []
         root = self._folder()
         for name, folder in ((SERVER, root), (SUPERVISOR, root)):
@@ -179,6 +180,11 @@ class KeyFolder:
         if not (tools / f"{OPERATOR}{SECRET}").is_file():
             self._make(tools, OPERATOR, "tool")
             made.append(f"{TOOL}:{OPERATOR}")
+        for host in hosts:
+            folder = self._folder(_FOLDERS[HOST])
+            if not (folder / f"{host}{SECRET}").is_file():
+                self._make(folder, check_name(host), HOST)
+                made.append(f"{HOST}:{host}")
         return made
 
     def add(self, name: str, kind: str = TOOL) -> Path:

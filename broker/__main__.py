@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from actors.process import private_files
 from actors.runtime import EXIT_CONFIG
 from actors.site import ConfigError, load_site
+from actors.site.hosts import HOST_ENV
 from broker.proxy import BrokerSettings, run_broker
 
 
@@ -15,6 +17,12 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line's parser."""
     parser = argparse.ArgumentParser(prog="python -m broker", description=__doc__)
     parser.add_argument("--config", default="site.toml", help="the site's site.toml")
+    parser.add_argument(
+        "--host",
+        default=None,
+        help="on a site of several hosts: the host this machine is (default: $ENLIL_HOST, "
+        "else the first of [hosts])",
+    )
     parser.add_argument("--log-level", default=None, help="override the log level")
     return parser
 
@@ -22,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run the broker; return the exit code."""
     args = build_parser().parse_args(argv)
+    if args.host is not None:
+        os.environ[HOST_ENV] = args.host
     try:
         site = load_site(args.config)
     except ConfigError as exc:

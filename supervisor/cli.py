@@ -31,11 +31,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
 from actors.keys import OPERATOR, KeyProblem
 from actors.site import ConfigError, SiteConfig, load_site
+from actors.site.hosts import HOST_ENV
 from actors.site.paths import exposed, folder_problems
 from supervisor import (
     cli_calls,
@@ -78,18 +80,29 @@ def default_config() -> Path:
     return local if local.exists() else DEMO
 
 
-def _config_arg(parser: argparse.ArgumentParser) -> None:
+def _config_arg(parser: argparse.ArgumentParser, *, host: bool = True) -> None:
     parser.add_argument(
         "--config",
         type=Path,
         default=None,
         help="the site's site.toml (default: ./site.toml, else the demo site)",
     )
+    if host:
+        _host_arg(parser)
     parser.add_argument(
         "--key",
         default=None,
         help="on a secured site: the tool key to connect with, from the site's keys/tools "
         f"folder (default: {OPERATOR})",
+    )
+
+
+def _host_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host",
+        default=argparse.SUPPRESS,  # given before the command or after it
+        help=f"on a site of several hosts: the host this machine is (default: ${HOST_ENV}, "
+        "else the first of [hosts])",
     )
 
 
@@ -123,6 +136,8 @@ def main(argv: list[str] | None = None, zygote: Zygote | None = None) -> int:
     """Run the command line; return the exit code. *zygote*: one launched early."""
     args = build_parser().parse_args(argv)
     command = args.command or "run"
+    if getattr(args, "host", None) is not None:  # read by every load of the site, children too
+        os.environ[HOST_ENV] = args.host
     if command != "run" and zygote is not None:
         zygote.close()
     try:

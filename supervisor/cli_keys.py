@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Final
 
-from actors.core.access import ACTOR, TOOL
+from actors.core.access import ACTOR, HOST, TOOL
 from actors.keys import KeyFolder, KeyProblem
 from actors.site import SiteConfig
 from actors.site.paths import untrusted
@@ -27,11 +27,18 @@ ACTIONS: Final = ("init", "add", "list", "revoke")
 def add_command(sub: Any, config_arg: Any) -> None:
     """Add ``keys`` to the command line's subcommands."""
     p = sub.add_parser("keys", help="the site's CURVE keys: init, add NAME, list, revoke NAME")
-    config_arg(p)
+    config_arg(p, host=False)  # --host here: a host's key
     p.add_argument("action", choices=ACTIONS)
     p.add_argument("name", nargs="?", help="add, revoke: the tool's (or person's) key name")
     p.add_argument(
         "--actor", action="store_true", help="revoke: an actor's key (it gets a new one at start)"
+    )
+    p.add_argument(
+        "--host",
+        dest="host_key",
+        action="store_true",
+        help="add, revoke: a host's key (a machine of a site on several; `init` makes those "
+        "of [hosts])",
     )
 
 
@@ -47,7 +54,7 @@ def cmd_keys(site: SiteConfig, args: Any) -> int:
         return EXIT_CONFIG
     try:
         if args.action == "init":
-            made = folder.init()
+            made = folder.init(tuple(site.hosts))
             for name in made:
                 print(f"made {name}")
             print(f"{folder.path}: {'ready' if made else 'already initialised'}")
@@ -58,7 +65,12 @@ def cmd_keys(site: SiteConfig, args: Any) -> int:
                 )
         elif args.action == "add":
             _need_init(folder)
-            if args.name in site.actors:
+            if args.host_key:
+                secret = folder.add(args.name, HOST)
+                print(f"host {args.name!r}: its secret certificate is {secret}")
+                print("copy the key folder to that machine (owner-only), with site.toml")
+                return 0
+            if args.name in site.everyone:
                 raise KeyProblem(
                     f"{args.name!r} is an actor of the site: a tool needs its own name"
                 )
@@ -71,7 +83,8 @@ def cmd_keys(site: SiteConfig, args: Any) -> int:
             )
         elif args.action == "revoke":
             _need_init(folder)
-            where = folder.revoke(args.name, ACTOR if args.actor else TOOL)
+            kind = ACTOR if args.actor else HOST if args.host_key else TOOL
+            where = folder.revoke(args.name, kind)
             print(f"revoked: moved to {where}; refused from its next connection")
         else:
             _need_init(folder)

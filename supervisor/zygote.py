@@ -50,6 +50,7 @@ import actors.runtime
 import broker.__main__
 from actors.keys import handed_keys
 from actors.process import PARENT_ENV, die_with_parent, set_title
+from actors.site.hosts import HOST_ENV
 
 _PR_SET_CHILD_SUBREAPER = 36
 _M_ARENA_MAX = -8
@@ -119,6 +120,7 @@ class Zygote:
                 {
                     "id": base + i,
                     "config": self.config_path,
+                    "host": os.environ.get(HOST_ENV, ""),
                     "items": batch,
                     "preload": self.preload,
                 }
@@ -312,6 +314,9 @@ def serve(req_fd: int, resp_fd: int) -> int:
             line, pending = pending.split(b"\n", 1)
             request = json.loads(line)
             items = request["items"]
+            # The host the supervisor runs (--host, parsed after this process started):
+            # the site is read as that host's, here and in every child.
+            os.environ[HOST_ENV] = request.get("host", "")
             if request["config"] not in warmed:
                 warmed.add(request["config"])
                 _warm_up_config(request["config"])

@@ -127,6 +127,7 @@ BLOCKS = {
         "persistence",
     ),
     "the [supervisor]": ("supervisor",),
+    "the [hosts.NAME]": ("hosts.NAME",),
     "the [actors.NAME]": ("actors.NAME",),
 }
 

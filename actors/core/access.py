@@ -45,6 +45,9 @@ BROKER: Final = "broker"
 #: Kinds of identities, as the key folder sorts them.
 ACTOR: Final = "actor"
 TOOL: Final = "tool"
+#: A machine of a site on several: its broker's link and its supervisor's calls to the
+#: others connect with its host key.
+HOST: Final = "host"
 #: Names no actor or tool key may take.
 RESERVED: Final = frozenset({SUPERVISOR, BROKER, "site", "server"})
 SYS_LOG: Final = "$sys.log."

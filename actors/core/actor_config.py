@@ -28,6 +28,8 @@ class ActorConfig:
     period: float | None
     restart: str
     escalate: str
+    #: ``host``: the host that runs it ("" on a site of one host).
+    host: str
     after: tuple[str, ...]
     params: dict[str, Any]
     topics: dict[str, str]

@@ -43,6 +43,13 @@ ACTOR_KEYS: Final[tuple[Key, ...]] = (
         "past the restart intensity: shut the site down (exit 1), or `give_up` on this actor only",
         choices=ESCALATIONS,
     ),
+    Key(
+        "host",
+        (str,),
+        "",
+        "the host (`[hosts.NAME]`) that runs it, on a site of several hosts",
+        shown="the first host",
+    ),
     Key("after", (list,), [], "actors that must be ready before this one starts", shown="`[]`"),
     Key(
         "params",

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
 
+from actors.site.hosts import HOST_ENV
 from actors.site.model import ConfigError, ConfigProblem, SiteConfig
 from actors.site.parse import parse_site, parse_site_leniently
 
 #: The last site this process parsed, with what it was parsed from (the file, its bytes,
-#: the added tables): read again unchanged, the same record is returned. A process forked
+#: the added tables, the host): read again unchanged, the same record is returned. A process forked
 #: after the parse (the zygote's children) so takes its config from the memory it shares
 #: with the zygote, where parsing it again would cost each actor about 1.8 MiB of private
 #: pages (measured with a fork of the demo site).
-_last: tuple[Path, bytes, str, SiteConfig] | None = None
+_last: tuple[Path, bytes, str, str, SiteConfig] | None = None
 
 
 def last_parse() -> SiteConfig | None:
     """The site this process parsed last (what :func:`load_site` returns again unchanged)."""
-    return _last[3] if _last is not None else None
+    return _last[4] if _last is not None else None
 
 
 def load_site(
@@ -29,25 +31,28 @@ def load_site(
 ) -> SiteConfig:
     """Read and validate *path*; raise ConfigError naming the file, key and reason.
 
-    *extra_actors* are ``[actors.NAME]`` tables added to the file's (``ctl add``).
+    *extra_actors* are ``[actors.NAME]`` tables added to the file's (``ctl add``). On a
+    site of several hosts, the view is of the host ``ENLIL_HOST`` names (``--host``
+    sets it for the process and its children), else of the main host.
     """
     global _last  # noqa: PLW0603 - this process's one remembered parse
     path = Path(path).resolve()
     raw = _read_bytes(path)
     added = json.dumps(extra_actors, sort_keys=True) if extra_actors else ""
+    host = os.environ.get(HOST_ENV, "")
     last = _last
-    if last is not None and last[0] == path and last[1] == raw and last[2] == added:
-        return last[3]
-    site = parse_site(_data(path, raw, extra_actors), path)
-    _last = (path, raw, added, site)
+    if last is not None and last[:4] == (path, raw, added, host):
+        return last[4]
+    site = parse_site(_data(path, raw, extra_actors), path, host)
+    _last = (path, raw, added, host, site)
     return site
 
 
 def load_site_leniently(path: str | Path) -> tuple[SiteConfig, list[ConfigProblem]]:
-    """The site in *path* as far as it is sound, and every problem of its config (ConfigError
-    only when the file cannot be read as TOML)."""
+    """The site in *path* (as :func:`load_site` sees it) as far as it is sound, and every
+    problem of its config (ConfigError only when the file cannot be read as TOML)."""
     path, data = _read(path, None)
-    return parse_site_leniently(data, path)
+    return parse_site_leniently(data, path, os.environ.get(HOST_ENV, ""))
 
 
 def _read(

@@ -194,6 +194,41 @@ class SecurityConfig:
 
 
 @dataclass(frozen=True)
+class HostConfig:
+    """``[hosts.NAME]``: one machine of a site on several, and where the others reach it."""
+
+    name: str
+    #: The IP address or DNS name the other hosts reach it at.
+    address: str
+    #: Its broker's link port (the other hosts' brokers take its actors' messages there).
+    port: int
+    #: Its supervisor's control port, for tools and the other hosts.
+    control_port: int
+    #: The interface address its ports are bound on ("*": every one).
+    bind: str
+
+    @property
+    def link(self) -> str:
+        """Where the other hosts' brokers connect to take its messages."""
+        return f"tcp://{self.address}:{self.port}"
+
+    @property
+    def link_bind(self) -> str:
+        """Where its broker binds the link port."""
+        return f"tcp://{self.bind}:{self.port}"
+
+    @property
+    def control(self) -> str:
+        """Where tools and the other hosts reach its supervisor."""
+        return f"tcp://{self.address}:{self.control_port}"
+
+    @property
+    def control_bind(self) -> str:
+        """Where its supervisor binds the control port."""
+        return f"tcp://{self.bind}:{self.control_port}"
+
+
+@dataclass(frozen=True)
 class SiteConfig:
     """A whole validated site: ``path`` is the site.toml it came from, if any."""
 
@@ -208,10 +243,18 @@ class SiteConfig:
     web: WebConfig = field(default_factory=WebConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     persistence: PersistenceConfig = field(default_factory=PersistenceConfig)
+    #: ``[hosts.NAME]``: the site's machines, the main one first (none: a site of one host).
+    hosts: dict[str, HostConfig] = field(default_factory=dict)
+    #: The host this view of the site is of ("" on a site of one host): ``actors`` are the
+    #: ones it runs, ``elsewhere`` the other hosts'.
+    host: str = ""
+    elsewhere: dict[str, ActorConfig] = field(default_factory=dict)
 
     @property
     def secured(self) -> bool:
         """Whether the site's sockets use CURVE (and connections need a known key)."""
+        if self.hosts:
+            return True  # what crosses hosts is always CURVE (the parser refuses "off")
         if self.security.curve == "auto":
             endpoints = (self.broker.pub, self.broker.sub, self.supervisor.control)
             return any(e.startswith("tcp://") for e in endpoints)
@@ -221,6 +264,20 @@ class SiteConfig:
     def checked(self) -> bool:
         """Whether the broker checks each message against its sender's rights."""
         return self.secured and self.security.checks
+
+    @property
+    def everyone(self) -> dict[str, ActorConfig]:
+        """Every actor of the site, whichever host runs it."""
+        return {**self.actors, **self.elsewhere}
+
+    @property
+    def peers(self) -> dict[str, HostConfig]:
+        """The other hosts of the site (none on a site of one host)."""
+        return {n: h for n, h in self.hosts.items() if n != self.host}
+
+    def host_of(self, actor: str) -> str:
+        """The host that runs *actor* ("" on a site of one host; KeyError if none does)."""
+        return self.everyone[actor].host
 
     @property
     def folder(self) -> Path:

@@ -18,6 +18,7 @@ from typing import Any, Final
 from actors.core.access import ControlRights
 from actors.core.topics import TopicError, check_topic
 from actors.site.actor_keys import ACTOR_KEYS, SUPERVISOR_KEYS
+from actors.site.hosts import parse_hosts, place, this_host
 from actors.site.model import (
     MAX_IPC_PATH,
     ActorConfig,
@@ -60,7 +61,7 @@ def _schema(keys: tuple[Key, ...]) -> dict[str, tuple[Any, Any]]:
 
 #: ``[actors.NAME]``'s keys (each defined once in :mod:`actors.site.actor_keys`).
 _ACTOR_KEYS: Final[dict[str, tuple[Any, Any]]] = _schema(ACTOR_KEYS)
-_TABLES: Final = {*(t for t in TABLES if "." not in t), "actors"}
+_TABLES: Final = {*(t for t in TABLES if "." not in t), "actors", "hosts"}
 
 
 def site_keys() -> dict[str, tuple[str, ...]]:
@@ -224,19 +225,21 @@ def _endpoint(col: _Collector, key: str, value: str, default: Path) -> str:
     return value
 
 
-def parse_site(data: dict[str, Any], path: Path) -> SiteConfig:
-    """Validate parsed TOML *data* from *path* into a :class:`SiteConfig`; ConfigError lists
-    every problem."""
-    site, problems = parse_site_leniently(data, path)
+def parse_site(data: dict[str, Any], path: Path, host: str = "") -> SiteConfig:
+    """Validate parsed TOML *data* from *path* into a :class:`SiteConfig` (the view of
+    *host*, on a site of several: the main host's if ""); ConfigError lists every
+    problem."""
+    site, problems = parse_site_leniently(data, path, host)
     if problems:
         raise ConfigError(problems)
     return site
 
 
 def parse_site_leniently(
-    data: dict[str, Any], path: Path
+    data: dict[str, Any], path: Path, host: str = ""
 ) -> tuple[SiteConfig, list[ConfigProblem]]:
-    """The site *data* describes, as far as it is sound, and every problem found.
+    """The site *data* describes (as *host* sees it), as far as it is sound, and every
+    problem found.
 
     Bad values fall back to their defaults and actors with a problem of their
     own are left out, so that ``check`` can go on to the classes of the others
@@ -251,6 +254,10 @@ def parse_site_leniently(
     site = _checked(col, data.get("site", {}), "site", SITE_KEYS)
     run_dir = Path(site["run_dir"]) if site["run_dir"] else Path("run")
     run_dir = (folder / run_dir).resolve() if not run_dir.is_absolute() else run_dir
+    hosts = parse_hosts(col, data.get("hosts"))
+    this = this_host(col, hosts, host)
+    if this:  # each host's sockets, pid file, state and snapshots in a folder of its own
+        run_dir = run_dir / this
     python_path = []
     for i, entry in enumerate(site["python_path"]):
         if not isinstance(entry, str):
@@ -365,6 +372,10 @@ def parse_site_leniently(
         )
     check_after(col, actors)
     check_control(col, actors)
+    actors, elsewhere = place(col, hosts, actors, this)
+    security = parse_security(col, data.get("security"), folder)
+    if hosts and security.curve == "off":
+        col.add("security.curve", "a site on several hosts needs CURVE: leave it auto or on")
     broken = {p.key.split(".")[1] for p in col.problems if p.key.startswith("actors.")}
     sound = {n: a for n, a in actors.items() if n not in broken}
     for name, actor in sound.items():  # an after list naming a left-out actor is moot
@@ -377,10 +388,13 @@ def parse_site_leniently(
         telemetry=telemetry,
         snapshots=snapshots,
         actors=sound,
-        faults=parse_faults_section(col, data.get("faults"), set(actors)),
+        faults=parse_faults_section(col, data.get("faults"), {*actors, *elsewhere}),
         web=parse_web(col, data.get("web"), folder, run_dir),
-        security=parse_security(col, data.get("security"), folder),
+        security=security,
         persistence=_persistence(col, data.get("persistence", {}), folder, run_dir),
+        hosts=hosts,
+        host=this,
+        elsewhere={n: a for n, a in elsewhere.items() if n not in broken},
     )
     return site_config, col.problems
 

@@ -265,6 +265,39 @@ PERSISTENCE_KEYS: Final[tuple[Key, ...]] = (
         unit="s",
     ),
 )
+#: ``[hosts.NAME]``'s keys: one machine of a site on several (see README, "Running a site on
+#: several machines").
+HOST_KEYS: Final[tuple[Key, ...]] = (
+    Key(
+        "address",
+        (str,),
+        REQUIRED,
+        "the IP address or DNS name the other hosts reach this host at",
+    ),
+    Key(
+        "port",
+        (int,),
+        5570,
+        "the host's link port: the other hosts' brokers take its actors' messages here "
+        "(CURVE, host keys only)",
+        low=1,
+        high=65535,
+    ),
+    Key(
+        "control_port",
+        (int,),
+        5571,
+        "the host's control port: its supervisor answers tools and the other hosts here (CURVE)",
+        low=1,
+        high=65535,
+    ),
+    Key(
+        "bind",
+        (str,),
+        "*",
+        "the interface address the host binds its link and control ports on",
+    ),
+)
 #: Every table's keys, by table, in the reference's order (``actors.NAME``: each actor's).
 TABLES: Final[dict[str, tuple[Key, ...]]] = {
     "site": SITE_KEYS,
@@ -276,5 +309,6 @@ TABLES: Final[dict[str, tuple[Key, ...]]] = {
     "security": SECURITY_KEYS,
     "persistence": PERSISTENCE_KEYS,
     "supervisor": SUPERVISOR_KEYS,
+    "hosts.NAME": HOST_KEYS,
     "actors.NAME": ACTOR_KEYS,
 }

@@ -15,8 +15,12 @@ import zmq
 from actors.core.wire import MAX_FRAME_BYTES
 from actors.keys import ClientKeys, ServerKeys
 from actors.site import SiteConfig
-from actors.zap import DOMAIN
+from actors.zap import DOMAIN, LINK_DOMAIN
 
+#: Seconds between ZMTP heartbeats on a link between hosts, and without one before the
+#: link counts as cut.
+LINK_HEARTBEAT: Final = 0.5
+LINK_DEAD_AFTER: Final = 1.5
 #: The largest control request or reply accepted (bytes).
 MAX_CONTROL_BYTES: Final = 1 << 20
 Context = zmq.Context[zmq.Socket[bytes]]
@@ -162,6 +166,37 @@ class SocketFactory:
         sock.setsockopt(zmq.SNDHWM, self.hwm)
         sock.setsockopt(zmq.RCVHWM, self.hwm)
         sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES + 4096)
+        return sock
+
+    def link_export(self, server: ServerKeys) -> Socket:
+        """A host's export to the other hosts' brokers (XPUB; CURVE, host keys only, ZMTP
+        heartbeats); the caller binds it."""
+        sock = self.ctx.socket(zmq.XPUB)
+        sock.setsockopt(zmq.CURVE_SERVER, 1)
+        sock.setsockopt(zmq.CURVE_SECRETKEY, server.secret)
+        sock.setsockopt(zmq.ZAP_DOMAIN, LINK_DOMAIN)
+        return self._link(sock)
+
+    def link_import(self, keys: ClientKeys) -> Socket:
+        """A host's import from the other hosts' exports (XSUB; CURVE with the host's key,
+        ZMTP heartbeats, reconnecting every 0.1 s up to 1 s); the caller connects it."""
+        sock = self.ctx.socket(zmq.XSUB)
+        sock.setsockopt(zmq.CURVE_SERVERKEY, keys.server)
+        sock.setsockopt(zmq.CURVE_PUBLICKEY, keys.public)
+        sock.setsockopt(zmq.CURVE_SECRETKEY, keys.secret)
+        sock.setsockopt(zmq.RECONNECT_IVL, 100)
+        sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+        return self._link(sock)
+
+    def _link(self, sock: Socket) -> Socket:
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.SNDHWM, self.hwm)
+        sock.setsockopt(zmq.RCVHWM, self.hwm)
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES + 4096)
+        # A cut link is noticed in LINK_DEAD_AFTER seconds even when TCP says nothing.
+        sock.setsockopt(zmq.HEARTBEAT_IVL, int(LINK_HEARTBEAT * 1000))
+        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, int(LINK_DEAD_AFTER * 1000))
+        sock.setsockopt(zmq.HEARTBEAT_TTL, int(LINK_DEAD_AFTER * 1000))
         return sock
 
     def pair(self, endpoint: str, *, bind: bool = False) -> Socket:

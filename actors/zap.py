@@ -25,11 +25,14 @@ import zmq
 from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils import z85
 
+from actors.core.access import HOST
 from actors.keys import KeyFolder, KeyProblem
 
 ZAP_ENDPOINT: Final = "inproc://zeromq.zap.01"
 #: The ZAP domain of every server socket of a site.
 DOMAIN: Final = b"enlil"
+#: The ZAP domain of a host's link port: only host keys pass.
+LINK_DOMAIN: Final = b"enlil-link"
 #: Refusals logged one by one, at most (the rest are counted).
 _LOGGED: Final = 20
 
@@ -47,6 +50,7 @@ class ZapHandler(ThreadAuthenticator):
         self.accepted = 0
         self.refused = 0
         self.configure_curve_callback(DOMAIN.decode(), credentials_provider=self)
+        self.configure_curve_callback(LINK_DOMAIN.decode(), credentials_provider=self)
 
     def start_and_wait(self, timeout: float = 10.0) -> None:
         """Start the thread; return once its endpoint is bound (RuntimeError if not)."""
@@ -55,10 +59,11 @@ class ZapHandler(ThreadAuthenticator):
 
     def callback(self, domain: str, key: bytes) -> bool:
         """pyzmq's question for each CURVE handshake: may *key* (z85) connect?"""
-        del domain  # only ours is configured: pyzmq refuses any other
         try:
-            known = self.keys.keyring().get(key) is not None
-            reason = "" if known else f"unknown or revoked key {key.decode()}"
+            identity = self.keys.keyring().get(key)
+            link = domain == LINK_DOMAIN.decode()  # a host's link: host keys only
+            known = identity is not None and (not link or identity.kind == HOST)
+            reason = "" if known else f"unknown or revoked key {key.decode()} ({domain})"
         except (OSError, KeyProblem) as exc:
             known, reason = False, f"key folder unreadable: {exc}"
         if known:

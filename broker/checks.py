@@ -1,9 +1,9 @@
-"""The broker of a checked site: forwarding in Python, each message held against its
-sender's rights (shell).
+"""The access checks of a checked site's broker: each message held against its sender's
+rights (shell: the forwarding loop that asks them is :mod:`broker.forwarder`).
 
 On a site with CURVE and access checks, every connection carries its
 identity (the ZAP User-Id, see :mod:`actors.zap`) on each message it sends.
-:class:`CheckingForwarder` replaces libzmq's proxy with a loop that delivers a
+:class:`AccessChecks` lets the forwarder deliver a
 message only if its identity may publish on its topic
 (:class:`~actors.core.access.Rights`) and its envelope names that identity as
 the sender; a subscription takes effect only if the identity may read what it
@@ -22,8 +22,7 @@ subscription upstream.
 from __future__ import annotations
 
 import collections
-import threading
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import msgpack
 import zmq
@@ -31,20 +30,13 @@ import zmq
 from actors.core.access import SUPERVISOR, SYS_ACCESS, AccessError, AccessTable
 from actors.core.wire import MESSAGE_FRAMES, WIRE_VERSION, WireError, decode_envelope
 from actors.keys import Identity
-from actors.sockets import Socket
 
-#: Messages (and subscriptions) handled per socket per loop turn, at most.
-BATCH: Final = 1000
 #: Verdicts cached per (identity, topic), at most (a sender spraying topics is bounded).
 _CACHE: Final = 65536
 #: Recent denials kept for the next heartbeat, at most (the rest are counted only).
 _RECENT: Final = 50
 _ACCESS: Final = SYS_ACCESS.encode()
 _ARRAY_OF_SIX: Final = 0x96
-_NOBLOCK: Final = zmq.NOBLOCK
-_SNDMORE: Final = zmq.SNDMORE
-_recv: Final = zmq.backend.Socket.recv
-_send: Final = zmq.backend.Socket.send
 
 
 def sender_prefix(name: str) -> bytes:
@@ -54,11 +46,9 @@ def sender_prefix(name: str) -> bytes:
     return bytes([_ARRAY_OF_SIX, WIRE_VERSION]) + packed
 
 
-class CheckingForwarder:
-    """The forwarding of a checked broker (its worker thread runs it): forwards what is
-    allowed (see the module docstring)."""
-
-    manual = True
+class AccessChecks:
+    """The access checks of a checked broker (its forwarder, :mod:`broker.forwarder`, asks
+    them about each message and each subscription; see the module docstring)."""
 
     def __init__(self, log: Any) -> None:
         self.log = log
@@ -70,47 +60,8 @@ class CheckingForwarder:
         #: (identity, topic) allowed -> the first bytes its envelopes must have.
         self._senders: dict[tuple[str, bytes], bytes] = {}
 
-    def forward(self, xsub: Socket, xpub: Socket, control: Socket, bound: threading.Event) -> None:
-        """Set *bound*, then forward what is allowed until *control* says stop."""
-        xsub.send(b"\x01")  # everything, once: subscriptions are checked on the XPUB side
-        bound.set()
-        poller = zmq.Poller()
-        for sock in (xsub, xpub, control):
-            poller.register(sock, zmq.POLLIN)
-        while True:
-            events = dict(poller.poll())
-            if control in events:
-                return
-            if xsub in events:
-                self._forward(xsub, xpub)
-            if xpub in events:
-                self._subscriptions(xpub)
-
-    # -- messages -------------------------------------------------------------------------
-
-    def _forward(self, xsub: zmq.Socket[bytes], xpub: zmq.Socket[bytes]) -> None:
-        # The compiled receive and send (pyzmq's Python wrappers cost about a microsecond a
-        # call), and the frames' own more-flags: the hot loop of a checked site.
-        recv, send, allowed = _recv, _send, self._allowed
-        for _ in range(BATCH):
-            try:
-                first = recv(xsub, _NOBLOCK, False)
-            except zmq.Again:
-                return
-            frames = [first]
-            while frames[-1].more:  # a multipart is queued whole: this ends
-                frames.append(recv(xsub, 0, False))
-            try:
-                user = cast(str, first.get("User-Id"))
-            except zmq.ZMQError:
-                user = ""  # the broker's own heartbeat, from inproc: no handshake
-            if user and not allowed(user, frames):
-                continue
-            last = len(frames) - 1
-            for i, frame in enumerate(frames):
-                send(xpub, frame, _SNDMORE if i < last else 0, False)
-
-    def _allowed(self, user: str, frames: list[zmq.Frame]) -> bool:
+    def allowed(self, user: str, frames: list[zmq.Frame]) -> bool:
+        """Whether *user* may send *frames* (a refusal is counted and kept)."""
         topic = frames[0].bytes
         if len(frames) != MESSAGE_FRAMES:
             return self._deny(user, "publish", topic, f"{len(frames)} frames, not 2")
@@ -176,30 +127,12 @@ class CheckingForwarder:
 
     # -- subscriptions ------------------------------------------------------------------------
 
-    def _subscriptions(self, xpub: zmq.Socket[bytes]) -> None:
-        for _ in range(BATCH):
-            try:
-                frame = xpub.recv(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                return
-            data = frame.bytes
-            if not data or data[0] not in (0, 1) or frame.more:
-                while frame.more:  # not a subscription: read it whole and drop it
-                    frame = xpub.recv(copy=False)
-                continue
-            prefix = data[1:]
-            if data[0] == 0:
-                # A cancel applies to the pipe that sent it (a gone pipe's: to none).
-                xpub.setsockopt(zmq.UNSUBSCRIBE, prefix)
-                continue
-            try:
-                user = str(frame.get("User-Id"))
-            except zmq.ZMQError:
-                user = ""
-            if self._may_subscribe(user, prefix):
-                xpub.setsockopt(zmq.SUBSCRIBE, prefix)
-            else:
-                self._deny(user or "?", "subscribe", prefix, "not allowed to read this prefix")
+    def subscription(self, user: str, prefix: bytes) -> bool:
+        """Whether *user* may subscribe to *prefix* (a refusal is counted and kept)."""
+        if self._may_subscribe(user, prefix):
+            return True
+        self._deny(user or "?", "subscribe", prefix, "not allowed to read this prefix")
+        return False
 
     def _may_subscribe(self, user: str, prefix: bytes) -> bool:
         if user == SUPERVISOR:

@@ -4,8 +4,9 @@ Forwarding runs in ``zmq.proxy_steerable`` on a worker thread, in C, without
 the GIL and without decoding anything: the broker is transparent and as fast
 as a bare ``zmq.proxy``. On a secured site both sides are CURVE servers and
 a ZAP handler (:mod:`actors.zap`) lets in only the site's keys; with access
-checks on, the worker is :class:`~broker.checks.CheckingForwarder` instead,
-which holds each message against its sender's rights. The main thread owns
+checks on, or on a site of several hosts, the worker is
+:class:`~broker.forwarder.Forwarder` instead, which holds each message against its
+sender's rights and links this host's broker to the other hosts'. The main thread owns
 the control pipe, the socket monitors (which count connections and failed
 handshakes, i.e. garbage sent at the broker's ports), the heartbeat on
 ``$sys.heartbeat.broker`` and the signal handling. Malformed *messages* are
@@ -26,9 +27,10 @@ from typing import Any, Final
 import zmq
 from zmq.utils.monitor import parse_monitor_message
 
+from actors.core.access import HOST
 from actors.core.control import Exit
 from actors.core.wire import encode_envelope
-from actors.keys import KeyFolder, KeyProblem
+from actors.keys import Identity, KeyFolder, KeyProblem
 from actors.logs import setup_logging
 from actors.process import (
     SignalWakeup,
@@ -40,7 +42,9 @@ from actors.process import (
 from actors.site import SiteConfig
 from actors.sockets import Socket, SocketFactory
 from actors.zap import ZapHandler
-from broker.checks import CheckingForwarder
+from broker.checks import AccessChecks
+from broker.forwarder import Forwarder, security_stats
+from broker.link import Link, LinkPlan
 from broker.sides import Endpoints, Forwarding, Worker
 
 NAME: Final = "broker"
@@ -76,6 +80,11 @@ class BrokerSettings:
     keys: Path | None = None
     #: Whether each message is checked against its sender's rights (needs *keys*).
     checked: bool = False
+    #: On a site of several hosts: this host, where its link's export binds, and each
+    #: peer host's export (none: a site of one host).
+    host: str = ""
+    link_bind: str = ""
+    peers: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_site(cls, site: SiteConfig, log_level: str | None = None) -> BrokerSettings:
@@ -90,6 +99,9 @@ class BrokerSettings:
             site=site.site.name,
             keys=site.security.keys if site.secured else None,
             checked=site.checked,
+            host=site.host,
+            link_bind=site.hosts[site.host].link_bind if site.host else "",
+            peers=tuple((name, h.link) for name, h in site.peers.items()),
         )
 
 
@@ -116,19 +128,21 @@ def run_broker(config: BrokerSettings) -> int:
     log = setup_logging(NAME, config.log_level, log_dir=config.log_dir).logger
     try:
         sockets, zap = _secured_sockets(config, log)
+        link = _link(config, sockets)
     except (KeyProblem, RuntimeError) as exc:
         log.error("broker cannot secure its sockets", error=str(exc))
         return Exit.CONFIG
     wakeup = SignalWakeup((signal.SIGTERM, signal.SIGINT))
     ends = Endpoints(config.pub, config.sub, _INPROC, _CONTROL, _MONITOR, sum(_EVENTS))
-    checking = CheckingForwarder(log) if config.checked else None
-    forwarding: Forwarding = checking if checking is not None else _Proxying()
-    forwarder = Worker(
-        sockets, ends, "broker-checks" if checking else "broker-forwarder", forwarding
-    )
+    checks = AccessChecks(log) if config.checked else None
+    python = Forwarder(checks, link) if checks is not None or link is not None else None
+    forwarding: Forwarding = python if python is not None else _Proxying()
+    forwarder = Worker(sockets, ends, "broker-forwarder", forwarding)
     forwarder.start()
-    if not forwarder.bound.wait(10.0) or forwarder.error is not None:
-        log.error("broker cannot bind", pub=config.pub, sub=config.sub, error=str(forwarder.error))
+    error = forwarder.error or (python.error if python is not None else None)
+    if not forwarder.bound.wait(10.0) or error is not None:
+        where = {"link": config.link_bind} if link is not None else {}
+        log.error("broker cannot bind", pub=config.pub, sub=config.sub, **where, error=str(error))
         if zap is not None:
             zap.stop()
         sockets.close()
@@ -177,10 +191,12 @@ def run_broker(config: BrokerSettings) -> int:
                     "state": "running",
                     "pid": os.getpid(),
                     "uptime": round(now - started, 3),
-                    "stats": {**counts, "rejected": rejected, **_security_stats(checking, zap)},
+                    "stats": {**counts, "rejected": rejected, **security_stats(checks, zap)},
                 }
-                if checking is not None and checking.recent:
-                    payload["denials"] = _drain(checking.recent)
+                if checks is not None and checks.recent:
+                    payload["denials"] = _drain(checks.recent)
+                if link is not None:
+                    payload["link"] = link.report()
                 pub.send_multipart(
                     [HEARTBEAT_TOPIC, encode_envelope(NAME, seq, time.time_ns(), payload)]
                 )
@@ -218,15 +234,14 @@ def _secured_sockets(config: BrokerSettings, log: Any) -> tuple[SocketFactory, Z
     return sockets, zap
 
 
-def _security_stats(checking: CheckingForwarder | None, zap: ZapHandler | None) -> dict[str, Any]:
-    """What the heartbeat says of authentication and access checks (nothing when off)."""
-    out: dict[str, Any] = {}
-    if zap is not None:
-        out["refused"] = zap.refused
-    if checking is not None:
-        out["denied"] = sum(checking.denied.values())
-        out["denied_by"] = dict(checking.denied)
-    return out
+def _link(config: BrokerSettings, sockets: SocketFactory) -> Link | None:
+    """This host's link to the other hosts' brokers (None on a site of one host); KeyProblem
+    when the key folder has no key for this host (``keys init`` or ``keys add --host``)."""
+    if not config.host or config.keys is None or sockets.server is None:
+        return None
+    keys = KeyFolder(config.keys).client(Identity(HOST, config.host))
+    plan = LinkPlan(config.host, config.link_bind, dict(config.peers), keys, sockets.server)
+    return Link(plan, sockets)
 
 
 def _drain(recent: collections.deque[dict[str, str]]) -> list[dict[str, str]]:

@@ -54,6 +54,7 @@ from actors.zap import ZapHandler
 from supervisor.children import Child
 from supervisor.control import fault
 from supervisor.control.server import RETRY, Controller
+from supervisor.core.host_links import HostLinks
 from supervisor.core.site_events import Ready, SiteEvent
 from supervisor.events import Events
 from supervisor.faults import FaultLedger
@@ -119,6 +120,8 @@ class Supervisor:
         self.retained = RetainedCache(self._publish)
         self.directory = ServiceDirectory(self._send, self.retained.cache.__setitem__)
         self.ledger = FaultLedger(site)
+        #: The links to the other hosts, as this host's broker reports them.
+        self.hosts = HostLinks(site.host, time.monotonic()) if site.hosts else None
         self.events.listeners.append(self.directory.event)
         self.events.listeners.append(self._faults_to_ready)
         self.supervision.spawn_fault = self._spawn_fault
@@ -279,7 +282,14 @@ class Supervisor:
             security=self.security,
         )
         traffic = BrokerTraffic(
-            link, sup, self.retained, self.swaps, self.controller, self.directory, self.ledger
+            link,
+            sup,
+            self.retained,
+            self.swaps,
+            self.controller,
+            self.directory,
+            self.ledger,
+            self.hosts,
         )
         try:
             try:

@@ -22,6 +22,7 @@ from actors.transport import recv_message
 from supervisor.children import Child
 from supervisor.control import fault
 from supervisor.control.server import Controller
+from supervisor.core.host_links import HostLinks
 from supervisor.core.lifecycle import ChildState
 from supervisor.core.site_events import ChildWriteFailed, Denied
 from supervisor.faults import FaultLedger
@@ -54,6 +55,7 @@ class BrokerTraffic:
         controller: Controller,
         directory: ServiceDirectory,
         ledger: FaultLedger,
+        hosts: HostLinks | None = None,
     ) -> None:
         self.link = link
         self.supervision = supervision
@@ -62,6 +64,8 @@ class BrokerTraffic:
         self.controller = controller
         self.directory = directory
         self.ledger = ledger
+        #: The links to the other hosts (None on a site of one host).
+        self.hosts = hosts
 
     def read(self) -> None:
         """Handle what the broker sent (at most :data:`BATCH` messages)."""
@@ -153,6 +157,11 @@ class BrokerTraffic:
             return  # a standalone copy, a tool, or an old incarnation
         if child is sup.broker and isinstance(payload, dict):
             self._denials(payload.get("denials"))
+            if self.hosts is not None:
+                for event in self.hosts.report(payload.get("link"), sup.loop.clock()):
+                    fields = {k: v for k, v in event.payload().items() if k != "event"}
+                    sup.events.log.warning(event.KIND, **fields)
+                    sup.events.emit(event)
         self._write_failures(child, child.heartbeat, beat)
         self._rejected_replies(child, child.heartbeat, beat)
         child.heartbeat = beat  # the record, as the decoder checked it

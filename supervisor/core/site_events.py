@@ -229,6 +229,28 @@ class Breaker(ChildEvent):
     why: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class HostLost(SiteEvent):
+    """This host (*by*) takes nothing from another host's broker (*host*): a cut link, a
+    host down, or (``reason`` says) one never reached since the start: a wrong address,
+    a firewall, a key it does not accept."""
+
+    KIND: ClassVar[str] = "host_lost"
+    host: str
+    by: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostBack(SiteEvent):
+    """This host (*by*) takes another host's messages again, after *down_s* seconds."""
+
+    KIND: ClassVar[str] = "host_back"
+    host: str
+    by: str
+    down_s: float
+
+
 #: Every record type of an event on ``$sys.event``.
 EVENT_TYPES: Final[tuple[type[SiteEvent], ...]] = (
     Spawned,
@@ -250,6 +272,8 @@ EVENT_TYPES: Final[tuple[type[SiteEvent], ...]] = (
     Forbidden,
     Denied,
     Control,
+    HostLost,
+    HostBack,
 )
 #: Every kind of event on ``$sys.event`` (its ``event`` field), from the types.
 EVENT_KINDS: Final[tuple[str, ...]] = tuple(dict.fromkeys(t.KIND for t in EVENT_TYPES))

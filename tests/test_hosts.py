@@ -1,0 +1,135 @@
+"""A site on three hosts, each a network namespace the test makes (veth links to a bridge):
+messages cross hosts over CURVE, local traffic stays local through a cut link, and the
+hosts report each other lost and back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import psutil
+import pytest
+from host_sites import HostSite
+from netns import Hosts, namespaces
+
+pytestmark = pytest.mark.slow
+
+#: Three hosts; on each a beacon, and a listener of its own beacon and of another host's.
+ACTORS: dict[str, dict[str, Any]] = {
+    **{
+        f"b{h}": {"class": "host_actors:Beacon", "host": h, "topics": {"n": f"{h}.n"}}
+        for h in "abc"
+    },
+    "la": {"class": "host_actors:Listener", "host": "a", "topics": {"near": "a.n", "far": "b.n"}},
+    "lb": {"class": "host_actors:Listener", "host": "b", "topics": {"near": "b.n", "far": "c.n"}},
+    "lc": {"class": "host_actors:Listener", "host": "c", "topics": {"near": "c.n", "far": "a.n"}},
+}
+
+
+@pytest.fixture
+def site() -> Iterator[HostSite]:
+    """Three hosts, a, b and c, each running its supervisor; every namespace, process and
+    socket gone after."""
+    before = namespaces()
+    with Hosts(["a", "b", "c"]) as hosts:
+        site = HostSite(hosts, ACTORS)
+        try:
+            for host in hosts.names:
+                site.start(host)
+            for host in hosts.names:
+                site.wait_running(host)
+            yield site
+        finally:
+            problems = site.close()
+    assert namespaces() == before
+    assert problems == []
+
+
+def growing(site: HostSite, host: str, actor: str, topic: str, by: int = 10) -> Any:
+    """A check that *actor* on *host* has taken *by* more messages on *topic* than now."""
+    start = site.received(host, actor, topic)
+    return lambda: site.received(host, actor, topic) >= start + by
+
+
+def test_messages_cross_hosts_and_local_traffic_outlives_a_cut_link(site: HostSite) -> None:
+    """Each listener takes its own host's beacon and another host's. Host c cut off for
+    3 s: on each side the local topics keep flowing and no actor restarts; the topics
+    that cross resume, with the gaps counted; a and b report c lost, then back."""
+    for host, far in (("a", "b.n"), ("b", "c.n"), ("c", "a.n")):
+        site.wait(f"l{host} takes {far}", growing(site, host, f"l{host}", far))
+    pids = {h: {a["name"]: a["pid"] for a in site.status(h)["actors"]} for h in "abc"}
+    events = site.events("a")
+    site.hosts.cut("c")
+    cut_at = time.monotonic()
+    try:
+        # Within the cut: local traffic flows on both sides.
+        site.wait("lc takes c.n alone", growing(site, "c", "lc", "c.n", by=20), timeout=2.5)
+        site.wait("la takes a.n", growing(site, "a", "la", "a.n", by=20), timeout=2.5)
+    finally:
+        left = 3.0 - (time.monotonic() - cut_at)
+        if left > 0:
+            time.sleep(left)  # the cut's length, not a synchronisation
+        site.hosts.mend("c")
+    for by in ("a", "b"):  # every host's events reach every host
+        lost = site.wait_event(events, lambda e, by=by: e["event"] == "host_lost" and e["by"] == by)
+        assert lost["host"] == "c" and "cut" in lost["reason"]
+    back = site.wait_event(events, lambda e: e["event"] == "host_back" and e["host"] == "c")
+    assert 0 < back["down_s"] < 10.0
+    site.wait("lc takes a.n again", growing(site, "c", "lc", "a.n", by=20))
+    site.wait("lb takes c.n again", growing(site, "b", "lb", "c.n", by=20))
+    gaps = site.actor("c", "lc")["inputs"]["far"]["gaps"]
+    assert gaps > 0, "the messages a sent during the cut are counted as missed"
+    for host in "abc":
+        now = {a["name"]: a["pid"] for a in site.status(host)["actors"]}
+        assert now == pids[host], f"no actor of {host} restarted"
+
+
+def test_a_killed_supervisor_takes_its_actors_and_the_others_say_its_host_is_lost(
+    site: HostSite,
+) -> None:
+    """SIGKILL b's supervisor: b's broker and actors end with it (no orphans), a and c
+    report b lost, and their own actors go on."""
+    events = site.events("a")
+    b = [p for p in site.status("b")["actors"]]
+    site.kill("b")
+    for by in ("a", "c"):
+        lost = site.wait_event(events, lambda e, by=by: e["event"] == "host_lost" and e["by"] == by)
+        assert lost["host"] == "b"
+    for entry in b:
+        site.wait(f"{entry['name']} of b gone", lambda pid=entry["pid"]: not pid_alive(pid))
+    site.wait("la takes a.n", growing(site, "a", "la", "a.n", by=20))
+    site.wait("lc takes a.n", growing(site, "c", "lc", "a.n", by=20))
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process *pid* runs (a zombie does not)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_a_wrong_host_address_is_reported_at_start() -> None:
+    """Host b's address in site.toml is one no host has: a says so at start, naming it,
+    with what to check (never a silent edge)."""
+    before = namespaces()
+    actors = {
+        "ba": {"class": "host_actors:Beacon", "host": "a", "topics": {"n": "a.n"}},
+        "lb": {"class": "host_actors:Listener", "host": "b", "topics": {"near": "a.n"}},
+    }
+    with Hosts(["a", "b"]) as hosts:
+        wrong = hosts.address["b"].rsplit(".", 1)[0] + ".99"
+        site = HostSite(hosts, actors, addresses={"b": wrong})
+        try:
+            site.start("a")
+            site.wait_running("a")
+            events = site.events("a")
+            lost = site.wait_event(events, lambda e: e["event"] == "host_lost", timeout=15)
+            assert lost["host"] == "b" and lost["by"] == "a"
+            assert "never reached" in lost["reason"] and "address" in lost["reason"]
+            assert '"event": "host_lost"' in site.log("a")
+        finally:
+            problems = site.close()
+    assert namespaces() == before
+    assert problems == []

@@ -40,7 +40,31 @@ def format_status(status: dict[str, Any]) -> str:
             f"{uptime:>9}  {a.get('etag') or '-':12}  {a['last_exit'] or '-'}"
         )
         lines += _call_lines(a.get("calls"))
+    if status.get("host"):
+        lines += _host_lines(status)
     return "\n".join(lines)
+
+
+def _host_lines(status: dict[str, Any]) -> list[str]:
+    """A site of several hosts: the other hosts' actors (as their reports say) and each
+    host's link and clock, seen from this one."""
+    lines = [f"this host: {status['host']}"]
+    for host, h in sorted(status.get("hosts", {}).items()):
+        skew = f"{h['skew_s'] * 1000:+.1f} ms" if h.get("skew_s") is not None else "-"
+        age = f"{h['reported_age']:.1f}s ago" if h.get("reported_age") is not None else "never"
+        lines.append(
+            f"host {host:12} {h.get('address', ''):20} link {h.get('link', '?'):6} "
+            f"reported {age:12} clock {skew}"
+        )
+    rows = status.get("elsewhere", [])
+    if rows:
+        lines.append(f"{'NAME':16} {'HOST':10} {'STATE':9} {'PID':>8} {'RESTARTS':>8}")
+        for a in rows:
+            lines.append(
+                f"{a['name']:16} {a['host']:10} {a['state']:9} {a['pid'] or '-':>8} "
+                f"{a['restarts']:>8}"
+            )
+    return lines
 
 
 def _call_lines(report: Any) -> list[str]:

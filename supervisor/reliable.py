@@ -34,6 +34,8 @@ class ReaderLists:
         self._running = running
         self._ready = ready
         self.facts: dict[str, ActorFacts] = {}
+        #: The reliable Inputs of the other hosts' actors meant to run (a site of several).
+        self.remote: Callable[[], dict[str, tuple[str, ...]]] = dict
         self._said: dict[str, dict[str, list[str]]] = {}
 
     def take(self, facts: dict[str, ActorFacts]) -> None:
@@ -51,10 +53,11 @@ class ReaderLists:
         if not self._ready():
             return
         facts = self.facts
+        remote = self.remote()
         lists = expected_readers(
             {n: f.reliable_out for n, f in facts.items()},
-            {n: f.reliable_in for n, f in facts.items()},
-            self._running(),
+            {**{n: f.reliable_in for n, f in facts.items()}, **remote},
+            [*self._running(), *remote],
         )
         for writer, readers in lists.items():
             if again or writer == to or self._said.get(writer) != readers:

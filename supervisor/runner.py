@@ -54,10 +54,11 @@ from actors.zap import ZapHandler
 from supervisor.children import Child
 from supervisor.control import fault
 from supervisor.control.server import RETRY, Controller
-from supervisor.core.host_links import HostLinks
+from supervisor.core.host_report import HOST_PREFIX
 from supervisor.core.site_events import Ready, SiteEvent
 from supervisor.events import Events
 from supervisor.faults import FaultLedger
+from supervisor.hosts import SiteHosts
 from supervisor.inspect import ActorFacts
 from supervisor.liveness import Liveness
 from supervisor.loop import EventLoop, Priority
@@ -120,8 +121,6 @@ class Supervisor:
         self.retained = RetainedCache(self._publish)
         self.directory = ServiceDirectory(self._send, self.retained.cache.__setitem__)
         self.ledger = FaultLedger(site)
-        #: The links to the other hosts, as this host's broker reports them.
-        self.hosts = HostLinks(site.host, time.monotonic()) if site.hosts else None
         self.events.listeners.append(self.directory.event)
         self.events.listeners.append(self._faults_to_ready)
         self.supervision.spawn_fault = self._spawn_fault
@@ -135,6 +134,13 @@ class Supervisor:
             self._broker_up,
         )
         self.events.listeners.append(self.readers.event)
+        #: This host among the others of a site on several (None on a site of one).
+        self.hosts = (
+            SiteHosts(site, self.supervision, self.events, self._publish, self._facts)
+            if site.hosts
+            else None
+        )
+        self.readers.remote = self.hosts.remote_reads if self.hosts is not None else dict
         self.membership = Membership(self.supervision, self.swaps, self.retained)
         self.membership.on_facts = self._facts_changed
         self.membership.take_facts(site, facts or {})
@@ -155,6 +161,9 @@ class Supervisor:
         if self.security is None or child.kind != "actor":
             return None
         return self.security.actor_keys(child.name)
+
+    def _facts(self) -> dict[str, ActorFacts]:
+        return self.membership.facts
 
     def _facts_changed(self, site: SiteConfig, facts: dict[str, ActorFacts]) -> None:
         """The actors' declarations changed (*site* is the whole site they belong to, which
@@ -265,6 +274,7 @@ class Supervisor:
                 SYS_FAULT,  # the ledger of the faults injected (none without [faults])
                 SERVICE_PREFIX + CONTROL_SERVICE,  # actors' control calls
                 *(p.text for p in self.retained.patterns),
+                *([HOST_PREFIX + "*"] if self.site.hosts else []),  # the other hosts' reports
             ],
             reconnect_max_ms=0,  # the broker is starting right now: look every 10 ms
         )
@@ -281,6 +291,7 @@ class Supervisor:
             ledger=self.ledger,
             security=self.security,
         )
+        self.controller.hosts = self.hosts
         traffic = BrokerTraffic(
             link,
             sup,
@@ -311,6 +322,7 @@ class Supervisor:
             sup.spawn(sup.broker)
             self.liveness.start()
             self._resay()
+            self._tell_hosts()
             self.loop.run(lambda: sup.stopped)
         finally:
             for plugin in self.plugins:
@@ -335,6 +347,14 @@ class Supervisor:
         """Tell every reliable writer its readers again, every RESAY seconds."""
         self.readers.say(again=True)
         self.loop.after(RESAY, self._resay)
+
+    def _tell_hosts(self) -> None:
+        """Tell the other hosts what runs here, every heartbeat interval."""
+        if self.hosts is not None:
+            if self._broker_up():
+                self.hosts.say()
+                self.readers.say()  # the other hosts' readers, as their reports say now
+            self.loop.after(self.site.supervisor.heartbeat_interval, self._tell_hosts)
 
     def _sockets(self) -> SocketFactory:
         """The supervisor's sockets: on a secured site with its own keys, the site's server

@@ -22,10 +22,11 @@ from actors.transport import recv_message
 from supervisor.children import Child
 from supervisor.control import fault
 from supervisor.control.server import Controller
-from supervisor.core.host_links import HostLinks
+from supervisor.core.host_report import HOST_PREFIX
 from supervisor.core.lifecycle import ChildState
 from supervisor.core.site_events import ChildWriteFailed, Denied
 from supervisor.faults import FaultLedger
+from supervisor.hosts import SiteHosts
 from supervisor.retained import RetainedCache
 from supervisor.services import ServiceDirectory
 from supervisor.supervision import Supervision
@@ -55,7 +56,7 @@ class BrokerTraffic:
         controller: Controller,
         directory: ServiceDirectory,
         ledger: FaultLedger,
-        hosts: HostLinks | None = None,
+        hosts: SiteHosts | None = None,
     ) -> None:
         self.link = link
         self.supervision = supervision
@@ -95,6 +96,8 @@ class BrokerTraffic:
                 self.controller.inside.message(message)
             elif message.topic.startswith(SYS_REPLY):
                 self._reply(message.topic.removeprefix(SYS_REPLY), message.envelope.payload)
+            elif message.topic.startswith(HOST_PREFIX) and self.hosts is not None:
+                self.hosts.message(message.topic, message.envelope)
             elif message.topic.startswith(SYS_HEARTBEAT):
                 self._heartbeat(message.topic.removeprefix(SYS_HEARTBEAT), message.envelope.payload)
 
@@ -158,10 +161,7 @@ class BrokerTraffic:
         if child is sup.broker and isinstance(payload, dict):
             self._denials(payload.get("denials"))
             if self.hosts is not None:
-                for event in self.hosts.report(payload.get("link"), sup.loop.clock()):
-                    fields = {k: v for k, v in event.payload().items() if k != "event"}
-                    sup.events.log.warning(event.KIND, **fields)
-                    sup.events.emit(event)
+                self.hosts.link(payload.get("link"))
         self._write_failures(child, child.heartbeat, beat)
         self._rejected_replies(child, child.heartbeat, beat)
         child.heartbeat = beat  # the record, as the decoder checked it

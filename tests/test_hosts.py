@@ -133,3 +133,46 @@ def test_a_wrong_host_address_is_reported_at_start() -> None:
             problems = site.close()
     assert namespaces() == before
     assert problems == []
+
+
+def test_a_reliable_topic_crosses_hosts_with_no_loss_through_a_cut() -> None:
+    """A reliable writer on a, its reader on c, c cut off for 3 s: the writer keeps what c
+    has not acknowledged (it learns c's reader from c's host report), and c executes every
+    command once, in order, when the link returns; c's status lists a's actors."""
+    before = namespaces()
+    actors = {
+        "boss": {"class": "host_actors:Commands", "host": "a"},
+        "worker": {"class": "host_actors:Executor", "host": "c"},
+    }
+    with Hosts(["a", "c"]) as hosts:
+        site = HostSite(hosts, actors)
+        try:
+            for host in ("a", "c"):
+                site.start(host)
+            for host in ("a", "c"):
+                site.wait_running(host)
+
+            def metric(host: str, name: str, key: str) -> int:
+                return int(site.actor(host, name)["metrics"][key])
+
+            site.wait("worker executes", lambda: metric("c", "worker", "count") >= 50)
+            hosts.cut("c")
+            cut_at = time.monotonic()
+            sent = metric("a", "boss", "sent")
+            site.wait("boss goes on sending", lambda: metric("a", "boss", "sent") > sent + 100)
+            time.sleep(max(0.0, 3.0 - (time.monotonic() - cut_at)))  # the cut's length
+            hosts.mend("c")
+            sent = metric("a", "boss", "sent")
+            site.wait("worker catches up", lambda: metric("c", "worker", "last") >= sent)
+            worker = site.actor("c", "worker")
+            assert worker["metrics"]["out_of_order"] == 0
+            assert worker["metrics"]["count"] == worker["metrics"]["last"]
+            assert worker["reliable"]["in"]["lost"] == {}, worker["reliable"]
+            assert worker["reliable"]["in"]["recovered"]["cmd.n"] > 0  # what the cut dropped
+            status = site.status("c")
+            assert status["host"] == "c" and status["hosts"]["a"]["link"] == "up"
+            assert {a["name"]: a["host"] for a in status["elsewhere"]} == {"boss": "a"}
+        finally:
+            problems = site.close()
+    assert namespaces() == before
+    assert problems == []

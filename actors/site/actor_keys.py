@@ -297,4 +297,14 @@ SUPERVISOR_KEYS: Final[tuple[Key, ...]] = (
         high=10_000_000,
         unit="requests",
     ),
+    Key(
+        "clock_skew",
+        NUM,
+        0.5,
+        "on a site of several hosts: another host's clock this far from this host's is a "
+        "`clock_skew` event",
+        low=0.001,
+        high=3_600,
+        unit="s",
+    ),
 )

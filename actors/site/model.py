@@ -97,6 +97,8 @@ class SupervisorConfig:
     #: how many at once.
     control_rate: float
     control_burst: int
+    #: Seconds another host's clock may be off this one's before a ``clock_skew`` event.
+    clock_skew: float
 
     @property
     def control_connect(self) -> str:

@@ -43,6 +43,7 @@ from supervisor.core.replies import ActorAnswered
 from supervisor.core.site_events import Forbidden
 from supervisor.core.status import ActorStatus, SiteStatus, SupervisorStatus
 from supervisor.faults import FaultLedger
+from supervisor.hosts import SiteHosts
 from supervisor.membership import Membership
 from supervisor.security import SiteSecurity
 from supervisor.supervision import Supervision
@@ -84,6 +85,8 @@ class Controller:
         self.forwarded = forwarded
         #: The faults injected in the site, as the actors report them.
         self.ledger = ledger
+        #: This host among the others (a site of several hosts; set by the runner).
+        self.hosts: SiteHosts | None = None
         #: Roles of the connections on a secured site (None: every request is served).
         self.security = security
         #: The identity of the connection whose request is being served ("": none).
@@ -251,7 +254,19 @@ class Controller:
                 for c in sup.actors.values()
             ],
             counts=counts,
+            **self._hosts(),
         )
+
+    def _hosts(self) -> dict[str, Any]:
+        """The other hosts and their actors, on a site of several."""
+        hosts = self.hosts
+        if hosts is None:
+            return {}
+        return {
+            "host": hosts.site.host,
+            "hosts": hosts.summary(),
+            "elsewhere": hosts.remote_actors(),
+        }
 
     def _hal(self, name: str) -> bool:
         """Whether actor *name*'s class owns hardware (a HAL actor)."""

@@ -251,6 +251,17 @@ class HostBack(SiteEvent):
     down_s: float
 
 
+@dataclass(frozen=True, kw_only=True)
+class ClockSkew(SiteEvent):
+    """Another host's clock (*host*) is *skew_s* seconds ahead of this host's (*by*; behind
+    when negative), past ``[supervisor] clock_skew``: timestamps of the two disagree."""
+
+    KIND: ClassVar[str] = "clock_skew"
+    host: str
+    by: str
+    skew_s: float
+
+
 #: Every record type of an event on ``$sys.event``.
 EVENT_TYPES: Final[tuple[type[SiteEvent], ...]] = (
     Spawned,
@@ -274,6 +285,7 @@ EVENT_TYPES: Final[tuple[type[SiteEvent], ...]] = (
     Control,
     HostLost,
     HostBack,
+    ClockSkew,
 )
 #: Every kind of event on ``$sys.event`` (its ``event`` field), from the types.
 EVENT_KINDS: Final[tuple[str, ...]] = tuple(dict.fromkeys(t.KIND for t in EVENT_TYPES))

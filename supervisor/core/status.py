@@ -119,10 +119,15 @@ class SiteStatus:
     actors: list[ActorStatus]
     #: Restarts and exits per actor and kind, for the site metrics.
     counts: dict[str, dict[str, int]]
+    #: On a site of several hosts: this host, each other host (its link, report age and
+    #: clock skew), and the other hosts' actors as their reports say.
+    host: str = ""
+    hosts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    elsewhere: list[dict[str, Any]] = field(default_factory=list)
 
     def encode(self) -> dict[str, Any]:
         """The map that goes on the wire (the broker first among the children)."""
-        return {
+        out = {
             "site": self.site,
             "config": self.config,
             "config_etag": self.config_etag,
@@ -130,3 +135,6 @@ class SiteStatus:
             "actors": [self.broker.encode(), *(a.encode() for a in self.actors)],
             "counts": self.counts,
         }
+        if self.host:
+            out |= {"host": self.host, "hosts": self.hosts, "elsewhere": self.elsewhere}
+        return out

@@ -1,0 +1,140 @@
+"""This host among the others of its site: what it tells them and what it hears (shell).
+
+On a site of several hosts, :class:`SiteHosts` publishes this host's
+:class:`~supervisor.core.host_report.HostReport` every heartbeat interval and
+keeps the latest of each other host's, with the clock skew its timestamp
+shows; it turns the broker's link report into ``host_lost``/``host_back``
+(:class:`~supervisor.core.host_links.HostLinks`) and a skew past
+``[supervisor] clock_skew`` into a ``clock_skew`` event. The other parts read
+from it: the reliable writers' expected readers on other hosts, and the other
+hosts' actors that ``ctl status`` lists.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from actors.core.wire import Envelope
+from actors.site import SiteConfig
+from supervisor.core.host_links import HostLinks
+from supervisor.core.host_report import HOST_PREFIX, ActorBrief, HostReport, skew_of
+from supervisor.core.site_events import ClockSkew, SiteEvent
+from supervisor.events import Events
+from supervisor.inspect import ActorFacts
+from supervisor.supervision import Supervision
+
+
+class SiteHosts:
+    """This host's report to the others, and theirs (see the module docstring)."""
+
+    def __init__(
+        self,
+        site: SiteConfig,
+        supervision: Supervision,
+        events: Events,
+        publish: Callable[[str, Any], None],
+        facts: Callable[[], dict[str, ActorFacts]],
+    ) -> None:
+        self.site = site
+        self.supervision = supervision
+        self.events = events
+        self._publish = publish
+        self._facts = facts
+        clock = supervision.loop.clock
+        self.links = HostLinks(site.host, clock())
+        #: Host -> its latest report, when it came (clock s), and its clock's skew (s).
+        self.reports: dict[str, tuple[HostReport, float, float]] = {}
+        self._skewed: set[str] = set()
+        self.topic = HOST_PREFIX + site.host
+
+    # -- what this host says ---------------------------------------------------------------
+
+    def report(self) -> HostReport:
+        """This host's report now."""
+        sup, facts = self.supervision, self._facts()
+        return HostReport(
+            host=self.site.host,
+            control=self.site.hosts[self.site.host].control,
+            actors={n: ActorBrief(str(c.state), c.pid, c.restarts) for n, c in sup.actors.items()},
+            reads={
+                n: facts[n].reliable_in
+                for n, c in sup.actors.items()
+                if c.wanted and n in facts and facts[n].reliable_in
+            },
+        )
+
+    def say(self) -> None:
+        """Publish this host's report."""
+        self._publish(self.topic, self.report().encode())
+
+    # -- what the others say -----------------------------------------------------------------
+
+    def message(self, topic: str, envelope: Envelope) -> None:
+        """Another host's report (this host's own, and anything malformed, are ignored)."""
+        host = topic.removeprefix(HOST_PREFIX)
+        if host == self.site.host or host not in self.site.hosts:
+            return
+        report = HostReport.decode(envelope.payload)
+        if report is None or report.host != host:
+            return
+        skew = skew_of(envelope.timestamp_ns, time.time_ns())
+        self.reports[host] = (report, self.supervision.loop.clock(), skew)
+        limit = self.site.supervisor.clock_skew
+        if abs(skew) > limit and host not in self._skewed:
+            self._skewed.add(host)
+            self._emit(ClockSkew(host=host, by=self.site.host, skew_s=round(skew, 3)))
+        elif abs(skew) <= limit / 2:
+            self._skewed.discard(host)
+
+    def link(self, report: Any) -> None:
+        """The ``link`` part of this host's broker heartbeat."""
+        for event in self.links.report(report, self.supervision.loop.clock()):
+            self._emit(event)
+
+    def _emit(self, event: SiteEvent) -> None:
+        fields = {k: v for k, v in event.payload().items() if k != "event"}
+        self.events.log.warning(event.KIND, **fields)
+        self.events.emit(event)
+
+    # -- what the other parts read -------------------------------------------------------------
+
+    def remote_reads(self) -> dict[str, tuple[str, ...]]:
+        """The reliable Inputs of the other hosts' actors meant to run, as last reported (a
+        host that is away keeps its readers: its writers' peers keep what it misses)."""
+        return {n: p for report, _, _ in self.reports.values() for n, p in report.reads.items()}
+
+    def remote_actors(self) -> list[dict[str, Any]]:
+        """The other hosts' actors, as their last reports say (``ctl status``)."""
+        now = self.supervision.loop.clock()
+        rows = []
+        for host, (report, at, _) in self.reports.items():
+            for name, brief in report.actors.items():
+                rows.append(
+                    {
+                        "name": name,
+                        "kind": "actor",
+                        "host": host,
+                        "state": brief.state,
+                        "pid": brief.pid,
+                        "restarts": brief.restarts,
+                        "reported_age": round(now - at, 3),
+                    }
+                )
+        return rows
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """Each other host: its link's state, how old its report is, its clock's skew."""
+        now = self.supervision.loop.clock()
+        links = self.links.summary()
+        out = {}
+        for host, config in self.site.peers.items():
+            report = self.reports.get(host)
+            out[host] = {
+                "address": config.address,
+                "link": links.get(host, "never"),
+                "reported_age": round(now - report[1], 3) if report else None,
+                "skew_s": round(report[2], 4) if report else None,
+            }
+        return out

@@ -83,6 +83,9 @@ def add_command(sub: Any, config_arg: Callable[[argparse.ArgumentParser], None])
             "--config", type=Path, default=argparse.SUPPRESS, help="the site's site.toml"
         )
         p.add_argument("--key", default=argparse.SUPPRESS, help="the tool key to connect with")
+        p.add_argument(
+            "--host", default=argparse.SUPPRESS, help="the host this machine is (several hosts)"
+        )
         _shared(p, suppress=True)
 
 
@@ -150,7 +153,9 @@ def _table_options(p: argparse.ArgumentParser) -> None:
         key, types = spec.name, spec.types
         if key in ("class", "params"):
             continue  # --class and --params, shared with swap
-        flag = "--" + key.replace("_", "-")
+        # --host says which host this machine is (for every command): the new actor's is
+        # --on-host.
+        flag = "--on-host" if key == "host" else "--" + key.replace("_", "-")
         doc = (
             spec.doc if len(spec.doc) <= _HELP else spec.doc[: _HELP - 3].rsplit(" ", 1)[0] + " ..."
         )

@@ -117,6 +117,11 @@ class ControlClient:
             self._poller.register(sock, zmq.POLLIN)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self._keys = keys
+        #: On a site of several hosts: actor -> the control endpoint of the host that runs
+        #: it (a request naming it goes there), and the clients of those hosts.
+        self.routes: dict[str, str] = {}
+        self._hosts: dict[str, ControlClient] = {}
 
     @classmethod
     def for_site(
@@ -130,14 +135,32 @@ class ControlClient:
         secured site with the tool key ``site.security.tool`` (KeyProblem if none)."""
         security = site.security
         keys = tool_keys(security.keys, site.secured, security.tool)
-        return cls(endpoint or site.supervisor.control_connect, timeout, ctx, keys)
+        client = cls(endpoint or site.supervisor.control_connect, timeout, ctx, keys)
+        if endpoint in (None, site.supervisor.control_connect):  # this host's supervisor
+            client.routes = {n: site.hosts[a.host].control for n, a in site.elsewhere.items()}
+        return client
+
+    def _host_client(self, name: Any) -> ControlClient | None:
+        """The client of the host that runs actor *name*, if another host does."""
+        endpoint = self.routes.get(name) if isinstance(name, str) else None
+        if endpoint is None:
+            return None
+        if endpoint not in self._hosts:
+            self._hosts[endpoint] = ControlClient(
+                endpoint, self.timeout, self._sockets.ctx, self._keys
+            )
+        return self._hosts[endpoint]
 
     def request(self, op: str, timeout: float | None = None, **args: Any) -> Any:
         """Send one request and return its result; raise ControlError or ControlTimeout.
 
         A ``rate_limited`` answer is waited out (its ``retry_after``) and the request sent
-        again, within the timeout.
+        again, within the timeout. On a site of several hosts, a request naming an actor of
+        another host goes to that host's supervisor.
         """
+        elsewhere = self._host_client(args.get("name"))
+        if elsewhere is not None:
+            return elsewhere.request(op, timeout, **args)
         limit = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + limit
         with self._lock:
@@ -320,6 +343,8 @@ class ControlClient:
     def close(self) -> None:
         """Close the socket (and the context, if this client made it)."""
         with self._lock:
+            for client in self._hosts.values():
+                client.close()
             self._watch.close()
             self._sock.close()
             self._sockets.close()

@@ -303,11 +303,11 @@ class Supervisor:
             self.hosts,
         )
         try:
-            try:
-                control.bind(self.site.supervisor.control)
-            except zmq.ZMQError as exc:
-                where = self.site.supervisor.control
-                raise CannotListen("supervisor.control", where, str(exc)) from None
+            for key, where in self._control_endpoints():
+                try:
+                    control.bind(where)
+                except zmq.ZMQError as exc:
+                    raise CannotListen(key, where, str(exc)) from None
             self.loop.watch(wakeup.fileno(), lambda: self._signalled(wakeup), Priority.SIGNAL)
             self.loop.watch(link.sub, traffic.read, Priority.BROKER)
             self.loop.watch(control, self.controller.read, Priority.CONTROL)
@@ -342,6 +342,15 @@ class Supervisor:
             self._unlock()
         self.log.info("site stopped", reason=sup.shutting_down, exit_code=sup.exit_code)
         return sup.exit_code
+
+    def _control_endpoints(self) -> list[tuple[str, str]]:
+        """Where the control endpoint binds (the key that says so, and the address): on a
+        site of several hosts, also this host's control port, for tools on other hosts."""
+        out = [("supervisor.control", self.site.supervisor.control)]
+        if self.site.host:
+            port = f"hosts.{self.site.host}.control_port"
+            out.append((port, self.site.hosts[self.site.host].control_bind))
+        return out
 
     def _resay(self) -> None:
         """Tell every reliable writer its readers again, every RESAY seconds."""

@@ -4,6 +4,7 @@ hosts report each other lost and back."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -176,3 +177,20 @@ def test_a_reliable_topic_crosses_hosts_with_no_loss_through_a_cut() -> None:
             problems = site.close()
     assert namespaces() == before
     assert problems == []
+
+
+def test_ctl_on_one_host_restarts_an_actor_of_another(site: HostSite) -> None:
+    """``ctl restart lb`` run on host a goes to b's supervisor (over CURVE, with the tool's
+    own key): lb restarts; ``ctl status`` on a lists b's and c's actors with their host."""
+    old = site.actor("b", "lb")["pid"]
+    argv = [sys.executable, "-m", "supervisor", "ctl", "restart", "lb"]
+    done = site.hosts.run("a", [*argv, "--config", str(site.path), "--host", "a"])
+    assert done.returncode == 0, done.stderr
+    assert site.actor("b", "lb")["pid"] != old
+    status = [sys.executable, "-m", "supervisor", "ctl", "status"]
+    shown = site.hosts.run("a", [*status, "--config", str(site.path), "--host", "a"])
+    assert shown.returncode == 0, shown.stderr
+    assert "this host: a" in shown.stdout
+    rows = [line.split() for line in shown.stdout.splitlines()]
+    assert ["lb", "b", "running"] in [r[:3] for r in rows], shown.stdout
+    assert ["bc", "c", "running"] in [r[:3] for r in rows], shown.stdout

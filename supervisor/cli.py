@@ -64,6 +64,7 @@ from supervisor.inspect import inspect_now
 from supervisor.plugins import CannotListen
 from supervisor.runner import SiteLocked, Supervisor
 from supervisor.site import check_all
+from supervisor.site_view import every_host
 from supervisor.zygote import Zygote
 
 EXIT_USAGE = 2
@@ -255,7 +256,9 @@ def cmd_run(config: Path | None, zygote: Zygote | None = None) -> int:
             risk = exposed(folder)  # never changed: a folder the site did not make
             if risk:
                 print(f"warning: {site.path}: {key}: {risk}", file=sys.stderr)
-        supervisor = Supervisor(site, zygote, facts=facts.actors)
+        supervisor = Supervisor(
+            site, zygote, facts=facts.actors, elsewhere_reads=facts.elsewhere_reads
+        )
         code = supervisor.run()
         if code == EXIT_CANNOT_LISTEN:  # the broker's address taken: one line, as for others
             print(f"error: {site.path}: {supervisor.supervision.shutting_down}", file=sys.stderr)
@@ -275,10 +278,13 @@ def cmd_graph(args: argparse.Namespace, site: SiteConfig, endpoint: str) -> int:
     """Print the live graph and its differences from the declared one; 1 if any differ."""
     try:
         with ControlClient.for_site(site, args.timeout, endpoint=endpoint) as client:
-            status = client.request("status")
+            if site.hosts:  # every host's supervisor, and each host's view of its links
+                status, links = every_host(site, client, args.timeout)
+            else:
+                status, links = client.request("status"), None
     except (ControlError, ControlTimeout) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return unreachable_exit(exc)
-    graph = live_graph(site, status)
+    graph = live_graph(site, status, links)
     print(json.dumps(graph, indent=2) if args.json else format_live(graph))
     return 1 if graph["differences"] else 0

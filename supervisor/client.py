@@ -143,8 +143,11 @@ class ControlClient:
     def _host_client(self, name: Any) -> ControlClient | None:
         """The client of the host that runs actor *name*, if another host does."""
         endpoint = self.routes.get(name) if isinstance(name, str) else None
-        if endpoint is None:
-            return None
+        return self.client_at(endpoint) if endpoint is not None else None
+
+    def client_at(self, endpoint: str) -> ControlClient:
+        """A client of the supervisor at *endpoint* (another host's), with this client's
+        keys; closed with this one."""
         if endpoint not in self._hosts:
             self._hosts[endpoint] = ControlClient(
                 endpoint, self.timeout, self._sockets.ctx, self._keys

@@ -22,6 +22,7 @@ from typing import Any
 
 from actors.site import ConfigError, SiteConfig
 from supervisor.core.design import Design, Finding, compare_live
+from supervisor.core.host_edges import edges_down
 from supervisor.core.records import topic_types
 from supervisor.core.render import (
     asyncapi,
@@ -39,7 +40,7 @@ NO_DOT = "graphviz 'dot' is not installed: graph.svg not written (apt-get instal
 
 def design_of(site: SiteConfig) -> Design:
     """The site's declared design; ConfigError if an actor does not load or resolve."""
-    decls, problems = declared_actors(site)
+    decls, problems = declared_actors(site, site.everyone)
     if problems:
         raise ConfigError(problems)
     return Design(site.site.name, decls)
@@ -120,15 +121,24 @@ def write_docs(site: SiteConfig, out: Path) -> tuple[list[Path], list[Finding], 
     return written, findings, notes
 
 
-def live_graph(site: SiteConfig, status: dict[str, Any]) -> dict[str, Any]:
-    """The live graph from a status reply, and how it differs from the declared one."""
+def live_graph(
+    site: SiteConfig, status: dict[str, Any], links: dict[str, dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """The live graph from a status reply, and how it differs from the declared one; on a
+    site of several hosts, *links* (each host's view of its links) tells which edges
+    across hosts do not flow."""
     design = design_of(site)
+    differences = compare_live(design, status)
+    if site.hosts and links is not None:
+        placement = {n: a.host for n, a in site.everyone.items()}
+        differences += edges_down(design, placement, links)
     actors = {}
     for record in status.get("actors", []):
         if record.get("kind") == "broker":
             continue
         topics = record.get("topics") or {}
         actors[record["name"]] = {
+            **({"host": record["host"]} if "host" in record else {}),
             "state": record.get("state"),
             "pid": record.get("pid"),
             "subscribed": topics.get("subscribed", []),
@@ -139,8 +149,9 @@ def live_graph(site: SiteConfig, status: dict[str, Any]) -> dict[str, Any]:
         "actors": actors,
         "differences": [
             {"kind": d.kind, "actor": d.actor, "topic": d.topic, "detail": d.detail}
-            for d in compare_live(design, status)
+            for d in differences
         ],
+        **({"unreachable": status["unreachable"]} if status.get("unreachable") else {}),
     }
 
 
@@ -148,11 +159,14 @@ def format_live(graph: dict[str, Any]) -> str:
     """The live graph for people: who reads and writes what, then the differences."""
     lines = [f"site {graph['site']}: live graph"]
     for name, a in graph["actors"].items():
-        lines.append(f"  {name} [{a['state']}, pid {a['pid'] or '-'}]")
+        where = f"on {a['host']}, " if "host" in a else ""
+        lines.append(f"  {name} [{where}{a['state']}, pid {a['pid'] or '-'}]")
         if a["subscribed"]:
             lines.append(f"    reads   {', '.join(a['subscribed'])}")
         if a["published"]:
             lines.append(f"    writes  {', '.join(a['published'])}")
+    for host, why in graph.get("unreachable", {}).items():
+        lines.append(f"host {host} did not answer: {why}")
     diffs = graph["differences"]
     if not diffs:
         lines.append("matches the declared graph")

@@ -42,6 +42,9 @@ class SiteHosts:
         self.events = events
         self._publish = publish
         self._facts = facts
+        #: The reliable Inputs of the other hosts' actors, from their classes (those that
+        #: load here): what a host that has not reported yet is expected to read.
+        self.declared: dict[str, tuple[str, ...]] = {}
         clock = supervision.loop.clock
         self.links = HostLinks(site.host, clock())
         #: Host -> its latest report, when it came (clock s), and its clock's skew (s).
@@ -101,9 +104,17 @@ class SiteHosts:
     # -- what the other parts read -------------------------------------------------------------
 
     def remote_reads(self) -> dict[str, tuple[str, ...]]:
-        """The reliable Inputs of the other hosts' actors meant to run, as last reported (a
-        host that is away keeps its readers: its writers' peers keep what it misses)."""
-        return {n: p for report, _, _ in self.reports.values() for n, p in report.reads.items()}
+        """The reliable Inputs of the other hosts' actors meant to run: as each host last
+        reported, or, before its first report, as their classes declare (so a writer here
+        keeps its messages for them from the start). A host that is away keeps its
+        readers: what it misses waits for it."""
+        out = {}
+        for name, reads in self.declared.items():
+            if self.site.host_of(name) not in self.reports:
+                out[name] = reads
+        for report, _, _ in self.reports.values():
+            out.update(report.reads)
+        return out
 
     def remote_actors(self) -> list[dict[str, Any]]:
         """The other hosts' actors, as their last reports say (``ctl status``)."""

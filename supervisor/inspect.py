@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from actors.core.access import ActorAccess
@@ -81,6 +81,9 @@ class SiteFacts:
 
     actors: dict[str, ActorFacts]
     problems: list[ConfigProblem]
+    #: The reliable Inputs of the other hosts' actors that start with the site, those
+    #: whose classes load on this host (a site of several hosts).
+    elsewhere_reads: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def decode(cls, text: str) -> SiteFacts:
@@ -88,7 +91,8 @@ class SiteFacts:
         data = json.loads(text)
         actors = {str(name): _facts(a) for name, a in data["actors"].items()}
         problems = [ConfigProblem(str(f), str(k), str(r)) for f, k, r in data["problems"]]
-        return cls(actors, problems)
+        reads = {str(n): tuple(map(str, r)) for n, r in data.get("elsewhere_reads", {}).items()}
+        return cls(actors, problems, reads)
 
 
 def _facts(data: dict[str, Any]) -> ActorFacts:
@@ -160,7 +164,21 @@ def _inspect(config: str, extra: dict[str, Any] | None) -> dict[str, Any]:
         }
         for d in decls
     }
-    return {"actors": actors, "problems": [[p.file, p.key, p.reason] for p in problems]}
+    # The other hosts' actors whose classes load here: the reliable Inputs of those
+    # that start with the site, so that this host's writers keep their messages for them
+    # from the start (a class that does not load here is its own host's to report).
+    others, _ = declared_actors(site, {n: a for n, a in site.elsewhere.items() if a.autostart})
+    reads = {
+        d.name: sorted(
+            {t for n, v in d.spec.inputs.items() if v.reliable for t in d.topics.get(n, [])}
+        )
+        for d in others
+    }
+    return {
+        "actors": actors,
+        "problems": [[p.file, p.key, p.reason] for p in problems],
+        "elsewhere_reads": {n: r for n, r in reads.items() if r},
+    }
 
 
 def _argv(config: str, extra: dict[str, Any] | None) -> list[str]:

@@ -90,6 +90,7 @@ class Supervisor:
         site: SiteConfig,
         zygote: Zygote | None = None,
         facts: dict[str, ActorFacts] | None = None,
+        elsewhere_reads: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.site = site
         self.logging = setup_logging(
@@ -140,7 +141,9 @@ class Supervisor:
             if site.hosts
             else None
         )
-        self.readers.remote = self.hosts.remote_reads if self.hosts is not None else dict
+        if self.hosts is not None:
+            self.hosts.declared = elsewhere_reads or {}
+            self.readers.remote = self.hosts.remote_reads
         self.membership = Membership(self.supervision, self.swaps, self.retained)
         self.membership.on_facts = self._facts_changed
         self.membership.take_facts(site, facts or {})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 
 from actors.core.limits import resolve_limits
@@ -15,22 +16,25 @@ from actors.core.params import (
 from actors.core.resilience import PolicyError
 from actors.core.services import resolve_calls
 from actors.loader import LoadError, load_class
-from actors.site import ConfigError, ConfigProblem, SiteConfig, import_paths
+from actors.site import ActorConfig, ConfigError, ConfigProblem, SiteConfig, import_paths
 from actors.site.load import load_site_leniently
 from actors.site.paths import allowed_paths, folder_problems, path_param_problems
 from supervisor.core.design import ActorDecl, Design, Finding
 from supervisor.core.exposure import framework_output_findings
 
 
-def declared_actors(site: SiteConfig) -> tuple[list[ActorDecl], list[ConfigProblem]]:
-    """Import every actor class; resolve its params and topics as the engine will.
+def declared_actors(
+    site: SiteConfig, of: Mapping[str, ActorConfig] | None = None
+) -> tuple[list[ActorDecl], list[ConfigProblem]]:
+    """Import the class of every actor this host runs (of those in *of*, e.g.
+    ``site.everyone``); resolve its params and topics as the engine will.
 
     Returns the actors that resolved, and the problems (file, key, reason) of the rest.
     """
     problems: list[ConfigProblem] = []
     decls: list[ActorDecl] = []
     allowed = allowed_paths(site)
-    for name, actor in site.actors.items():
+    for name, actor in (site.actors if of is None else of).items():
         where = f"actors.{name}"
         try:
             cls = load_class(actor.class_path, import_paths(site))
@@ -90,7 +94,7 @@ def declared_actors(site: SiteConfig) -> tuple[list[ActorDecl], list[ConfigProbl
 
 def check_actors(site: SiteConfig) -> list[ConfigProblem]:
     """Import every actor class and check its params and topics; return the problems."""
-    return declared_actors(site)[1]
+    return declared_actors(site, site.everyone)[1]
 
 
 def check_site(path: str | Path) -> SiteConfig:
@@ -110,7 +114,7 @@ def check_all(path: str | Path) -> tuple[SiteConfig, list[ConfigProblem], list[F
     file cannot be read as TOML.
     """
     site, problems = load_site_leniently(path)
-    decls, class_problems = declared_actors(site)
+    decls, class_problems = declared_actors(site, site.everyone)
     problems += class_problems + folder_problems(site) + _set_aside_classes(site, problems)
     # Each actor's problems together, in the order its first one came.
     first: dict[str, int] = {}
@@ -169,11 +173,11 @@ def named_actor_problems(site: SiteConfig, name: str, named: dict[str, list[str]
     """Problems of the actors that actor *name*'s params name (``Actor.actors_from_params``):
     each must be an actor of the site that its ``control`` rights let it start, stop and
     ask about."""
-    rights = site.actors[name].control
+    rights = site.everyone[name].control
     problems = []
     for key, actors in named.items():
         for other in actors:
-            if other not in site.actors:
+            if other not in site.everyone:
                 problems.append(f"params.{key}: names unknown actor {other!r}")
             elif other == name:
                 problems.append(f"params.{key}: names the actor itself")

@@ -152,6 +152,11 @@ class HostSite:
         self.procs[host].send_signal(signal.SIGKILL)
         self.procs[host].wait(10)
 
+    def cli(self, host: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """``python -m supervisor ARGS --config site.toml --host HOST`` run on *host*."""
+        argv = [sys.executable, "-m", "supervisor", *args, "--config", str(self.path)]
+        return self.hosts.run(host, [*argv, "--host", host], timeout)
+
     def wait_event(
         self, stream: EventStream, check: Callable[[dict[str, Any]], bool], timeout: float = 20.0
     ) -> dict[str, Any]:

@@ -4,7 +4,6 @@ hosts report each other lost and back."""
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -101,6 +100,13 @@ def test_a_killed_supervisor_takes_its_actors_and_the_others_say_its_host_is_los
         site.wait(f"{entry['name']} of b gone", lambda pid=entry["pid"]: not pid_alive(pid))
     site.wait("la takes a.n", growing(site, "a", "la", "a.n", by=20))
     site.wait("lc takes a.n", growing(site, "c", "lc", "a.n", by=20))
+    graph = site.cli("a", "ctl", "graph", "--timeout", "3")
+    assert graph.returncode == 1, graph.stdout + graph.stderr
+    assert "host b did not answer" in graph.stdout
+    assert "edge_down: la 'b.n' (from bb.n on b: a takes nothing from b (link down))" in (
+        graph.stdout
+    )
+    assert "edge_down: lb" not in graph.stdout  # b's own actors are down, not its edges
 
 
 def pid_alive(pid: int) -> bool:
@@ -130,6 +136,12 @@ def test_a_wrong_host_address_is_reported_at_start() -> None:
             assert lost["host"] == "b" and lost["by"] == "a"
             assert "never reached" in lost["reason"] and "address" in lost["reason"]
             assert '"event": "host_lost"' in site.log("a")
+            site.start("b")  # b runs, but a (and so ctl graph) cannot reach it
+            site.wait_running("b")
+            graph = site.cli("a", "ctl", "graph", "--timeout", "3")
+            assert graph.returncode == 1, graph.stdout + graph.stderr
+            assert "host b did not answer" in graph.stdout
+            assert "actor_down: lb" in graph.stdout
         finally:
             problems = site.close()
     assert namespaces() == before
@@ -183,12 +195,10 @@ def test_ctl_on_one_host_restarts_an_actor_of_another(site: HostSite) -> None:
     """``ctl restart lb`` run on host a goes to b's supervisor (over CURVE, with the tool's
     own key): lb restarts; ``ctl status`` on a lists b's and c's actors with their host."""
     old = site.actor("b", "lb")["pid"]
-    argv = [sys.executable, "-m", "supervisor", "ctl", "restart", "lb"]
-    done = site.hosts.run("a", [*argv, "--config", str(site.path), "--host", "a"])
+    done = site.cli("a", "ctl", "restart", "lb")
     assert done.returncode == 0, done.stderr
     assert site.actor("b", "lb")["pid"] != old
-    status = [sys.executable, "-m", "supervisor", "ctl", "status"]
-    shown = site.hosts.run("a", [*status, "--config", str(site.path), "--host", "a"])
+    shown = site.cli("a", "ctl", "status")
     assert shown.returncode == 0, shown.stderr
     assert "this host: a" in shown.stdout
     rows = [line.split() for line in shown.stdout.splitlines()]

@@ -309,10 +309,10 @@ class SiteConfig:
         The built-in status actor's ``watch`` defaults to the actors marked
         ``status = true`` (all of them if none is).
         """
-        actor = self.actors[name]
+        actor = self.everyone[name]
         params = dict(actor.params)
         if actor.class_path == STATUS_CLASS and "watch" not in params:
-            params["watch"] = [n for n, a in self.actors.items() if a.status]
+            params["watch"] = [n for n, a in self.everyone.items() if a.status]
         return params
 
 

@@ -392,7 +392,9 @@ class Design:
 class Difference:
     """A way the running site differs from its declared graph."""
 
-    kind: str  # actor_down, not_subscribed, undeclared_subscription, undeclared_publish
+    #: actor_down, not_subscribed, undeclared_subscription, undeclared_publish, edge_down
+    #: (an edge across hosts that does not flow: :mod:`supervisor.core.host_edges`)
+    kind: str
     actor: str
     topic: str = ""
     detail: str = ""

@@ -88,7 +88,7 @@ def _dictionary(site: SiteConfig) -> list[dict[str, Any]]:
     """The data dictionary of the actors whose classes load (read once per site file)."""
     key = str(site.path)
     if key not in _DICTIONARIES:
-        decls, _ = declared_actors(site)
+        decls, _ = declared_actors(site, site.everyone)
         _DICTIONARIES[key] = Design(site.site.name, decls).dictionary()
     return _DICTIONARIES[key]
 

@@ -64,7 +64,7 @@ class Forwarder:
             poller.register(sock, zmq.POLLIN)
         try:
             while True:
-                events = dict(poller.poll())
+                events = dict(poller.poll(link.timeout() if link is not None else None))
                 if control in events:
                     return
                 if xsub in events:
@@ -72,7 +72,7 @@ class Forwarder:
                 if xpub in events:
                     self._subscriptions(xpub)
                 if link is not None:
-                    link.serve(events, xpub)
+                    link.serve(events, xpub)  # and what a host fault held, when it is due
         finally:
             if link is not None:
                 link.close()

@@ -34,10 +34,11 @@ from zmq.utils.monitor import parse_monitor_message
 
 from actors.keys import ClientKeys, ServerKeys
 from actors.sockets import Socket, SocketFactory
+from broker.host_faults import HostFaults
 
 #: Messages (and subscriptions) taken from a link per loop turn, at most.
 BATCH: Final = 1000
-_MONITOR: Final = "inproc://broker.link.monitor"
+_MONITOR: Final = "inproc://broker.link.monitor.{}"
 _UP: Final = zmq.EVENT_HANDSHAKE_SUCCEEDED
 _DOWN: Final = zmq.EVENT_DISCONNECTED
 _NOBLOCK: Final = zmq.NOBLOCK
@@ -64,12 +65,17 @@ class LinkPlan:
 class Link:
     """This broker's export and import sockets, made and used in the forwarder's thread."""
 
-    def __init__(self, plan: LinkPlan, sockets: SocketFactory) -> None:
+    def __init__(
+        self, plan: LinkPlan, sockets: SocketFactory, faults: HostFaults | None = None
+    ) -> None:
         self.plan = plan
         self.sockets = sockets
+        #: The host faults this broker applies to what it takes (None: no host rule).
+        self.faults = faults
         self.export: Socket | None = None
-        self.imports: Socket | None = None
-        self.monitor: Socket | None = None
+        #: One import per peer host (so that what comes in is known to come from it).
+        self.imports: dict[str, Socket] = {}
+        self.monitors: dict[str, Socket] = {}
         #: Peer -> "never" (no handshake yet), "up" or "down", and since when (epoch s).
         self.state: dict[str, tuple[str, float]] = dict.fromkeys(plan.peers, ("never", time.time()))
         #: Messages sent to other hosts' brokers, and taken from them.
@@ -77,32 +83,44 @@ class Link:
         self.imported = 0
         #: Prefix -> how many of this host's subscriptions hold it.
         self._interest: collections.Counter[bytes] = collections.Counter()
-        self._peer_of = {endpoint: peer for peer, endpoint in plan.peers.items()}
+        self._polled: dict[Any, tuple[str, str]] = {}
 
     def open(self) -> None:
         """Bind the export, connect the imports (in the thread that uses them); ZMQError if
         the export's port cannot be bound."""
         self.export = self.sockets.link_export(self.plan.server)
-        self.imports = self.sockets.link_import(self.plan.keys)
-        self.imports.monitor(_MONITOR, _UP | _DOWN)  # binds a pipe there...
-        self.monitor = self.sockets.pair(_MONITOR)  # ...that this end reads
+        self._polled[self.export] = ("export", "")
+        for peer in self.plan.peers:
+            sock = self.imports[peer] = self.sockets.link_import(self.plan.keys)
+            sock.monitor(_MONITOR.format(peer), _UP | _DOWN)  # binds a pipe there...
+            self.monitors[peer] = self.sockets.pair(_MONITOR.format(peer))  # ...read here
+            self._polled[sock] = ("import", peer)
+            self._polled[self.monitors[peer]] = ("monitor", peer)
         self.export.bind(self.plan.bind)
-        for endpoint in self.plan.peers.values():
-            self.imports.connect(endpoint)
+        for peer, endpoint in self.plan.peers.items():
+            self.imports[peer].connect(endpoint)
 
     def sockets_to_poll(self) -> tuple[Socket, ...]:
         """What the forwarder polls for the link."""
-        assert self.export is not None and self.imports is not None and self.monitor is not None
-        return self.export, self.imports, self.monitor
+        return tuple(self._polled)
 
     def serve(self, ready: dict[Any, int], xpub: Socket) -> None:
-        """Handle what the link's sockets have (*ready*: the forwarder's poll)."""
-        if self.imports in ready:
-            self.forward_in(xpub)
-        if self.export in ready:
-            self.peers_asking()
-        if self.monitor in ready:
-            self.watch()
+        """Handle what the link's sockets have (*ready*: the forwarder's poll), and the
+        messages a delay fault held whose time has come."""
+        for sock in ready:
+            what, peer = self._polled.get(sock, ("", ""))
+            if what == "import":
+                self.forward_in(peer, xpub)
+            elif what == "export":
+                self.peers_asking()
+            elif what == "monitor":
+                self.watch(peer)
+        if self.faults is not None:
+            self.faults.release(xpub)
+
+    def timeout(self) -> int | None:
+        """Milliseconds the forwarder may wait for its sockets (None: no held message)."""
+        return self.faults.timeout() if self.faults is not None else None
 
     # -- what goes out -----------------------------------------------------------------------
 
@@ -136,16 +154,15 @@ class Link:
                 self._ask(subscription)
 
     def _ask(self, subscription: bytes) -> None:
-        assert self.imports is not None
-        self.imports.send(subscription)
+        for sock in self.imports.values():
+            sock.send(subscription)
 
     # -- what comes in -----------------------------------------------------------------------
 
-    def forward_in(self, xpub: Socket) -> None:
-        """Deliver what the peers sent to this host's subscribers (never exported again),
-        at most :data:`BATCH` messages."""
-        imports = self.imports
-        assert imports is not None
+    def forward_in(self, peer: str, xpub: Socket) -> None:
+        """Deliver what host *peer* sent to this host's subscribers (never exported again),
+        at most :data:`BATCH` messages, through the host faults if any rule applies."""
+        imports, faults = self.imports[peer], self.faults
         for _ in range(BATCH):
             try:
                 first = _recv(imports, _NOBLOCK, False)
@@ -154,10 +171,12 @@ class Link:
             frames = [first]
             while frames[-1].more:
                 frames.append(_recv(imports, 0, False))
+            self.imported += 1
+            if faults is not None and not faults.take(peer, frames, xpub, self.forward_out):
+                continue  # dropped or held
             last = len(frames) - 1
             for i, frame in enumerate(frames):
                 _send(xpub, frame, _SNDMORE if i < last else 0, False)
-            self.imported += 1
 
     def peers_asking(self) -> None:
         """Read the peers' subscriptions off the export (libzmq has applied them already)."""
@@ -171,18 +190,14 @@ class Link:
             while frame.more:
                 frame = export.recv(copy=False)
 
-    def watch(self) -> None:
-        """Follow each peer's import connection from the socket monitor."""
-        monitor = self.monitor
-        assert monitor is not None
+    def watch(self, peer: str) -> None:
+        """Follow host *peer*'s import connection from its socket monitor."""
+        monitor = self.monitors[peer]
         for _ in range(BATCH):
             try:
                 event = parse_monitor_message(monitor.recv_multipart(_NOBLOCK))
             except zmq.Again:
                 return
-            peer = self._peer_of.get(event["endpoint"].decode(errors="replace"))
-            if peer is None:
-                continue
             state = "up" if event["event"] == _UP else "down"
             if self.state[peer][0] != state:
                 self.state[peer] = (state, time.time())
@@ -194,12 +209,14 @@ class Link:
             "exported": self.exported,
             "imported": self.imported,
             "interest": len(self._interest),
+            **({"faults": self.faults.injected} if self.faults is not None else {}),
         }
 
     def close(self) -> None:
         """Close the link's sockets (in the forwarder's thread)."""
-        if self.imports is not None:
-            self.imports.disable_monitor()
-        for sock in (self.export, self.imports, self.monitor):
-            if sock is not None:
-                sock.close(linger=0)
+        for sock in self.imports.values():
+            sock.disable_monitor()
+        if self.export is not None:
+            self.export.close(linger=0)
+        for sock in (*self.imports.values(), *self.monitors.values()):
+            sock.close(linger=0)

@@ -29,6 +29,7 @@ from zmq.utils.monitor import parse_monitor_message
 
 from actors.core.access import HOST
 from actors.core.control import Exit
+from actors.core.faults import FaultRule
 from actors.core.wire import encode_envelope
 from actors.keys import Identity, KeyFolder, KeyProblem
 from actors.logs import setup_logging
@@ -44,6 +45,7 @@ from actors.sockets import Socket, SocketFactory
 from actors.zap import ZapHandler
 from broker.checks import AccessChecks
 from broker.forwarder import Forwarder, security_stats
+from broker.host_faults import HostFaults
 from broker.link import Link, LinkPlan
 from broker.sides import Endpoints, Forwarding, Worker
 
@@ -85,6 +87,10 @@ class BrokerSettings:
     host: str = ""
     link_bind: str = ""
     peers: tuple[tuple[str, str], ...] = ()
+    #: The site's fault seed and its rules at the host hop (applied to what this host's
+    #: broker takes from the others).
+    fault_seed: int = 0
+    host_faults: tuple[FaultRule, ...] = ()
 
     @classmethod
     def from_site(cls, site: SiteConfig, log_level: str | None = None) -> BrokerSettings:
@@ -102,6 +108,8 @@ class BrokerSettings:
             host=site.host,
             link_bind=site.hosts[site.host].link_bind if site.host else "",
             peers=tuple((name, h.link) for name, h in site.peers.items()),
+            fault_seed=site.faults.seed,
+            host_faults=tuple(r for r in site.faults.rules if r.hop == "host"),
         )
 
 
@@ -241,7 +249,8 @@ def _link(config: BrokerSettings, sockets: SocketFactory) -> Link | None:
         return None
     keys = KeyFolder(config.keys).client(Identity(HOST, config.host))
     plan = LinkPlan(config.host, config.link_bind, dict(config.peers), keys, sockets.server)
-    return Link(plan, sockets)
+    faults = HostFaults(config.host, config.fault_seed, config.host_faults)
+    return Link(plan, sockets, faults if faults.rules else None)
 
 
 def _drain(recent: collections.deque[dict[str, str]]) -> list[dict[str, str]]:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, Final
 
 from actors.site import SiteConfig
 from supervisor.cli_format import unreachable_exit
 from supervisor.client import ControlClient, ControlError, ControlTimeout
 from supervisor.core.detection import detect, format_report
+from supervisor.site_view import every_host
 
 EXIT_UNAVAILABLE: Final = 69
 #: ``faults report`` when faults are still on their way to their counters (try again).
@@ -98,16 +100,23 @@ def cmd_ctl_fault(args: Any, site: SiteConfig, endpoint: str) -> int:
     return 0
 
 
-def report(client: ControlClient, settle: float = SETTLE, timeout: float = 15.0) -> list[Any]:
+def report(
+    client: ControlClient,
+    settle: float = SETTLE,
+    timeout: float = 15.0,
+    status_of: Callable[[], dict[str, Any]] | None = None,
+) -> list[Any]:
     """The detection rows of the site behind *client*: its ledger now, held against
     counters from heartbeats newer than the newest fault counted (waited for, at most
-    *timeout*); a fault younger than *settle* seconds that is not shown yet is pending."""
+    *timeout*); a fault younger than *settle* seconds that is not shown yet is pending.
+    *status_of* gives the status to hold it against (every host's, on a site of several;
+    the client's own by default)."""
     faults = client.faults()
     times = [e["time"] for e in faults.get("entries", []) if isinstance(e.get("time"), float)]
     newest = max(times, default=0.0)
     deadline = time.monotonic() + timeout
     while True:
-        status = client.status()
+        status = status_of() if status_of is not None else client.status()
         beats = [
             time.time() - a["heartbeat_age"]
             for a in status.get("actors", [])
@@ -124,7 +133,11 @@ def cmd_faults(site: SiteConfig, as_json: bool, timeout: float, settle: float = 
     still pending and none was missed."""
     try:
         with ControlClient.for_site(site, timeout) as client:
-            rows = report(client, settle, timeout)
+
+            def every() -> dict[str, Any]:  # every host's actors and counters
+                return every_host(site, client, timeout)[0]
+
+            rows = report(client, settle, timeout, every if site.hosts else None)
     except (ControlError, ControlTimeout) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return unreachable_exit(exc)

@@ -18,6 +18,7 @@ from typing import Any
 
 from actors.core.wire import Envelope
 from actors.site import SiteConfig
+from actors.sockets import LINK_DEAD_AFTER
 from supervisor.core.host_links import HostLinks
 from supervisor.core.host_report import HOST_PREFIX, ActorBrief, HostReport, skew_of
 from supervisor.core.site_events import ClockSkew, SiteEvent
@@ -46,7 +47,9 @@ class SiteHosts:
         #: load here): what a host that has not reported yet is expected to read.
         self.declared: dict[str, tuple[str, ...]] = {}
         clock = supervision.loop.clock
-        self.links = HostLinks(site.host, clock())
+        # Longer than a cut link takes to be noticed, so that a cut is said as one.
+        silent_after = max(2 * LINK_DEAD_AFTER, 3 * site.supervisor.heartbeat_interval)
+        self.links = HostLinks(site.host, clock(), silent_after)
         #: Host -> its latest report, when it came (clock s), and its clock's skew (s).
         self.reports: dict[str, tuple[HostReport, float, float]] = {}
         self._skewed: set[str] = set()
@@ -69,8 +72,10 @@ class SiteHosts:
         )
 
     def say(self) -> None:
-        """Publish this host's report."""
+        """Publish this host's report; a host whose reports stopped is silent."""
         self._publish(self.topic, self.report().encode())
+        for event in self.links.tick(self.supervision.loop.clock()):
+            self._emit(event)
 
     # -- what the others say -----------------------------------------------------------------
 
@@ -83,7 +88,10 @@ class SiteHosts:
         if report is None or report.host != host:
             return
         skew = skew_of(envelope.timestamp_ns, time.time_ns())
-        self.reports[host] = (report, self.supervision.loop.clock(), skew)
+        now = self.supervision.loop.clock()
+        self.reports[host] = (report, now, skew)
+        for event in self.links.heard(host, now):
+            self._emit(event)
         limit = self.site.supervisor.clock_skew
         if abs(skew) > limit and host not in self._skewed:
             self._skewed.add(host)

@@ -1,6 +1,7 @@
 """The status of a site of several hosts, gathered from every host's supervisor (shell).
 
-``ctl graph`` holds the whole site's running graph against its declared one: it
+``ctl graph`` holds the whole site's running graph against its declared one, and
+``faults report`` the whole site's counters against the faults injected: each
 asks this host's supervisor and each other host's (at its control port, with the
 tool's own key) for their status, tags each actor with its host, and keeps each
 host's view of its links, so that an edge across hosts that does not flow is
@@ -23,6 +24,7 @@ def every_host(
     view of every other host's link: ``up``, ``down`` or ``never``)."""
     status: dict[str, Any] = client.request("status", timeout)
     actors = [_tagged(a, site.host) for a in status["actors"]]
+    counts = dict(status.get("counts") or {})
     links = {site.host: _links(status)} if site.host else {}
     unreachable = {}
     for host, config in site.peers.items():
@@ -32,8 +34,10 @@ def every_host(
             unreachable[host] = str(exc)
             continue
         actors += [_tagged(a, host) for a in other["actors"] if a.get("kind") != "broker"]
+        counts.update(other.get("counts") or {})
         links[host] = _links(other)
-    return {**status, "actors": actors, "unreachable": unreachable}, links
+    merged = {**status, "actors": actors, "counts": counts, "unreachable": unreachable}
+    return merged, links
 
 
 def _tagged(actor: dict[str, Any], host: str) -> dict[str, Any]:

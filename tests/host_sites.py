@@ -139,6 +139,16 @@ class HostSite:
             timeout,
         )
 
+    def wait_linked(self, timeout: float = 30.0) -> None:
+        """Wait until every host takes every other's messages (link up, reports coming)."""
+
+        def linked(host: str) -> bool:
+            hosts = self.status(host)["hosts"]
+            return all(h["link"] == "up" and h["reported_age"] is not None for h in hosts.values())
+
+        for host in self.procs:
+            self.wait(f"{host} linked to every host", lambda host=host: linked(host), timeout)
+
     def received(self, host: str, actor: str, topic: str) -> int:
         """How many messages on *topic* actor *actor* (on *host*) has taken."""
         return int(self.actor(host, actor)["topics"]["in"].get(topic, 0))

@@ -4,6 +4,8 @@ hosts report each other lost and back."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -12,6 +14,8 @@ import psutil
 import pytest
 from host_sites import HostSite
 from netns import Hosts, namespaces
+
+from actors.core.faults import fires, parse_rule
 
 pytestmark = pytest.mark.slow
 
@@ -27,23 +31,31 @@ ACTORS: dict[str, dict[str, Any]] = {
 }
 
 
-@pytest.fixture
-def site() -> Iterator[HostSite]:
-    """Three hosts, a, b and c, each running its supervisor; every namespace, process and
-    socket gone after."""
+@contextlib.contextmanager
+def three_hosts(**tables: Any) -> Iterator[HostSite]:
+    """Three hosts, a, b and c, each running its supervisor (with *tables* in site.toml);
+    every namespace, process and socket gone after."""
     before = namespaces()
     with Hosts(["a", "b", "c"]) as hosts:
-        site = HostSite(hosts, ACTORS)
+        site = HostSite(hosts, ACTORS, **tables)
         try:
             for host in hosts.names:
                 site.start(host)
             for host in hosts.names:
                 site.wait_running(host)
+            site.wait_linked()
             yield site
         finally:
             problems = site.close()
     assert namespaces() == before
     assert problems == []
+
+
+@pytest.fixture
+def site() -> Iterator[HostSite]:
+    """Three hosts, a, b and c (see :func:`three_hosts`)."""
+    with three_hosts() as running:
+        yield running
 
 
 def growing(site: HostSite, host: str, actor: str, topic: str, by: int = 10) -> Any:
@@ -73,7 +85,7 @@ def test_messages_cross_hosts_and_local_traffic_outlives_a_cut_link(site: HostSi
         site.hosts.mend("c")
     for by in ("a", "b"):  # every host's events reach every host
         lost = site.wait_event(events, lambda e, by=by: e["event"] == "host_lost" and e["by"] == by)
-        assert lost["host"] == "c" and "cut" in lost["reason"]
+        assert lost["host"] == "c" and "cut" in lost["reason"], lost
     back = site.wait_event(events, lambda e: e["event"] == "host_back" and e["host"] == "c")
     assert 0 < back["down_s"] < 10.0
     site.wait("lc takes a.n again", growing(site, "c", "lc", "a.n", by=20))
@@ -204,3 +216,35 @@ def test_ctl_on_one_host_restarts_an_actor_of_another(site: HostSite) -> None:
     rows = [line.split() for line in shown.stdout.splitlines()]
     assert ["lb", "b", "running"] in [r[:3] for r in rows], shown.stdout
     assert ["bc", "c", "running"] in [r[:3] for r in rows], shown.stdout
+
+
+def test_faults_at_the_host_hop_are_in_the_ledger_and_the_report() -> None:
+    """A rule drops 20% of a.n on its way from a to c (for 5 s), another cuts b off for 3 s: c's
+    listener counts the drops as gaps (exactly the sequence numbers the seed picks), a and
+    c report b lost and back, and ``faults report`` on a finds every fault detected by the
+    listeners of the host that took it."""
+    rules = [
+        {"hop": "host", "kind": "drop", "from": "a", "to": "c", "topic": "a.n",
+         "probability": 0.2, "for": 5.0},
+        {"hop": "host", "kind": "partition", "to": "b", "after": 6.0, "for": 3.0},
+    ]  # fmt: skip
+    with three_hosts(faults={"seed": 7, "rules": rules}) as site:
+        events = site.events("a")
+        lost = site.wait_event(events, lambda e: e["event"] == "host_lost" and e["by"] == "a")
+        assert lost["host"] == "b"
+        site.wait_event(events, lambda e: e["event"] == "host_back" and e["by"] == "a")
+        site.wait("la takes b.n again", growing(site, "a", "la", "b.n"))
+        site.wait("lb takes c.n again", growing(site, "b", "lb", "c.n"))
+        ledger = site.client("a").request("faults")["entries"]
+        drops = sorted(e["seq"] for e in ledger if e["rule"] == 0)
+        assert drops and {e["actor"] for e in ledger if e["rule"] == 0} == {"host:c"}
+        rule = parse_rule(0, rules[0], "r")
+        chosen = [n for n in range(drops[0], drops[-1] + 1) if fires(rule, 7, "ba", "a.n", n)]
+        assert drops == chosen  # the seed's picks, every one and no other
+        cut = {(e["actor"], e["topic"]) for e in ledger if e["rule"] == 1}
+        assert {("host:a", "b.n"), ("host:b", "c.n")} <= cut
+        report = site.cli("a", "faults", "report", "--json", "--settle", "0")
+        assert report.returncode == 0, report.stdout + report.stderr
+        rows = {(r["actor"], r["counter"]): r for r in json.loads(report.stdout)}
+        for actor in ("lc", "la", "lb"):
+            assert rows[actor, "gaps"]["verdict"] == "detected", rows

@@ -22,16 +22,30 @@ def kinds(events: list[Any]) -> list[tuple[str, str]]:
 
 
 def test_a_link_going_down_and_up_is_one_event_each() -> None:
-    """up -> down is ``host_lost`` (once), down -> up ``host_back`` with how long it was
-    down; repeated reports of the same state say nothing."""
-    links = HostLinks("a", started=0.0)
-    assert links.report(link(b="up"), 1.0) == []  # first seen up: nothing to tell
+    """Reached (link up, a report heard) -> link down is ``host_lost`` (once), up again with
+    a report ``host_back`` with how long it was away; repeated reports say nothing."""
+    links = HostLinks("a", started=0.0, silent_after=3.0)
+    assert links.report(link(b="up"), 1.0) == []
+    assert links.heard("b", 1.0) == []  # first reached: nothing to tell
     lost = links.report(link(b="down"), 2.0)
     assert kinds(lost) == [("host_lost", "b")] and lost[0].by == "a"
-    assert links.report(link(b="down"), 3.0) == []
-    back = links.report(link(b="up"), 4.5)
-    assert kinds(back) == [("host_back", "b")] and back[0].down_s == 2.5
+    assert "cut" in lost[0].reason
+    assert links.report(link(b="down"), 3.0) == [] and links.tick(9.0) == []
+    assert links.report(link(b="up"), 5.0) == []  # up, but its last report is old: silent
+    back = links.heard("b", 5.5)
+    assert kinds(back) == [("host_back", "b")] and back[0].down_s == 3.5
     assert links.summary() == {"b": "up"}
+
+
+def test_a_host_whose_reports_stop_while_its_link_is_up_is_lost() -> None:
+    """A partition that drops messages but not the connection: silent, then back."""
+    links = HostLinks("a", started=0.0, silent_after=3.0)
+    links.report(link(b="up"), 0.5)
+    links.heard("b", 1.0)
+    assert links.tick(3.9) == []
+    lost = links.tick(4.1)
+    assert kinds(lost) == [("host_lost", "b")] and "stopped coming" in lost[0].reason
+    assert kinds(links.heard("b", 7.0)) == [("host_back", "b")]
 
 
 def test_a_peer_never_reached_is_said_once_after_the_grace() -> None:
@@ -41,8 +55,18 @@ def test_a_peer_never_reached_is_said_once_after_the_grace() -> None:
     assert links.report(link(c="never"), 10.0 + NEVER_REACHED / 2) == []
     lost = links.report(link(c="never"), 10.0 + NEVER_REACHED)
     assert kinds(lost) == [("host_lost", "c")] and "address" in lost[0].reason
-    assert links.report(link(c="never"), 30.0) == []
-    assert kinds(links.report(link(c="up"), 31.0)) == [("host_back", "c")]
+    assert links.report(link(c="never"), 30.0) == [] and links.tick(31.0) == []
+    assert links.report(link(c="up"), 31.0) == []
+    assert kinds(links.heard("c", 31.2)) == [("host_back", "c")]
+
+
+def test_a_host_gone_before_it_was_ever_reached_is_lost_once() -> None:
+    """Its link came up and went before its first report: never reached, said once."""
+    links = HostLinks("a", started=0.0)
+    assert links.report(link(b="up"), 0.5) == [] and links.report(link(b="down"), 1.0) == []
+    lost = links.tick(NEVER_REACHED)
+    assert kinds(lost) == [("host_lost", "b")] and "never reached" in lost[0].reason
+    assert links.tick(NEVER_REACHED + 1) == []
 
 
 def test_malformed_link_reports_are_ignored() -> None:

@@ -38,6 +38,7 @@ HOPS: Final = (
     "link",
     "spawn",
     "write",
+    "host",
 )
 #: What a fault does.
 KINDS: Final = (
@@ -74,6 +75,11 @@ KINDS_AT: Final[dict[str, tuple[str, ...]]] = {
     # An actor's write of a snapshot (topic ``snapshot``) or of a line of its log file
     # (topic ``log``): it fails as on a full disk.
     "write": ("crash",),
+    # The link between two hosts of a site (``from``, ``to``: host names), applied by the
+    # broker of the host that takes the messages: each one lost or held, or the two
+    # hosts cut apart both ways for the rule's window (``to`` or ``from`` alone: that
+    # host cut off from every other).
+    "host": ("drop", "delay", "partition"),
 }
 #: What a link fault asks of the link: the device is gone (reconnect as after an unplug).
 UNPLUG: Final = "unplug"
@@ -153,6 +159,19 @@ class FaultRule:
         if self.sender is not None and self.sender != sender:
             return False
         return self.topic is None or self.topic.matches(topic)
+
+    def between(self, source: str, target: str) -> bool:
+        """Whether a host rule is about messages from host *source* to host *target* (a
+        partition cuts both ways)."""
+        if self.kind != "partition":
+            return self.matches_hosts(source, target)
+        return self.matches_hosts(source, target) or self.matches_hosts(target, source)
+
+    def matches_hosts(self, source: str, target: str) -> bool:
+        """Whether ``from`` and ``to`` (each may be left out) name *source* and *target*."""
+        return (self.sender is None or self.sender == source) and (
+            self.to is None or self.to == target
+        )
 
     def active(self, since_start: float) -> bool:
         """Whether the rule's window holds *since_start* seconds after the site started."""
@@ -253,6 +272,8 @@ def parse_rule(index: int, table: Mapping[str, Any], where: str) -> FaultRule:
     if hop == "control" and ("to" in table or "from" in table):
         key = "to" if "to" in table else "from"
         raise FaultError(f"{where}.{key}", "a control request has no actor: choose it by topic")
+    if hop == "host" and kind != "partition" and "to" not in table and "from" not in table:
+        raise FaultError(f"{where}.to", "a host fault names the host it hits: to, from or both")
     if hop == "reply" and "topic" in table:
         raise FaultError(f"{where}.topic", "a reply names no service: choose it with from and to")
     if "topic" in table:

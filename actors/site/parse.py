@@ -388,7 +388,7 @@ def parse_site_leniently(
         telemetry=telemetry,
         snapshots=snapshots,
         actors=sound,
-        faults=parse_faults_section(col, data.get("faults"), {*actors, *elsewhere}),
+        faults=parse_faults_section(col, data.get("faults"), {*actors, *elsewhere}, set(hosts)),
         web=parse_web(col, data.get("web"), folder, run_dir),
         security=security,
         persistence=_persistence(col, data.get("persistence", {}), folder, run_dir),

@@ -63,8 +63,11 @@ def port_ok(port: str) -> bool:
     return port.isdigit() and 1 <= int(port) <= MAX_PORT
 
 
-def parse_faults_section(col: Problems, data: Any, actors: set[str]) -> FaultsConfig:
-    """``[faults]``: every bad rule reported (each names its key); the good ones kept."""
+def parse_faults_section(
+    col: Problems, data: Any, actors: set[str], hosts: set[str] | None = None
+) -> FaultsConfig:
+    """``[faults]``: every bad rule reported (each names its key); the good ones kept
+    (``to`` and ``from`` name *actors*, or, at the host hop, *hosts*)."""
     if data is None:
         return FaultsConfig()
     if not isinstance(data, dict):
@@ -87,9 +90,10 @@ def parse_faults_section(col: Problems, data: Any, actors: set[str]) -> FaultsCo
         except FaultError as exc:
             col.add(exc.key, exc.reason)
             continue
+        known, what = (hosts or set(), "host") if rule.hop == "host" else (actors, "actor")
         for key, name in (("to", rule.to), ("from", rule.sender)):
-            if name is not None and name not in actors:
-                col.add(f"{where}.{key}", f"names unknown actor {name!r}")
+            if name is not None and name not in known:
+                col.add(f"{where}.{key}", f"names unknown {what} {name!r}")
         good.append(rule)
     return FaultsConfig(seed, tuple(good))
 

@@ -46,7 +46,8 @@ CARRIED: Final = (
 )
 
 #: (hop, kind) -> (where the fault shows: "receiver", "subscribers", "servers",
-#: "callers", "actor", "spawned"; the counter), or None when nothing counts it.
+#: "callers", "actor", "spawned", "host": the subscribers of one host; the counter), or
+#: None when nothing counts it.
 SHOWN_BY: Final[dict[tuple[str, str], tuple[str, str] | None]] = {
     ("deliver", "drop"): ("receiver", "gaps"),
     ("deliver", "partition"): ("receiver", "gaps"),
@@ -81,6 +82,11 @@ SHOWN_BY: Final[dict[tuple[str, str], tuple[str, str] | None]] = {
     ("write", "crash"): ("actor", "write"),
     ("control", "drop"): None,
     ("control", "delay"): None,
+    # What a host's broker took from another host (``actor``: ``host:<that host>``): a
+    # message lost or held for every subscriber of that host.
+    ("host", "drop"): ("host", "gaps"),
+    ("host", "partition"): ("host", "gaps"),
+    ("host", "delay"): ("host", "late"),
 }
 
 
@@ -214,6 +220,10 @@ def _where(
         counter = "snapshots_failed" if entry["topic"] == "snapshot" else "log_lost"
     if where == "subscribers":
         actors = _subscribers(records, entry["topic"], entry["actor"])
+    elif where == "host":  # the subscribers on the host that took it (a site of several)
+        host = entry["actor"].removeprefix("host:")
+        on_host = [r for r in records if r.get("host") == host]
+        actors = _subscribers(on_host, entry["topic"], entry["sender"])
     elif where == "callers":
         actors = [entry["sender"]]
     elif where == "spawned":

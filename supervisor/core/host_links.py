@@ -1,13 +1,17 @@
-"""What this host's broker says of its links to the other hosts, turned into events (pure
-core, no IO).
+"""Whether each other host is reached, from its link and its reports, as events (pure core,
+no IO).
 
-The broker's heartbeat carries its link's report (:mod:`broker.link`): each peer
-host's import connection ``never`` (no handshake yet), ``up`` or ``down``, and
-since when. :class:`HostLinks` keeps the last state of each and returns the
-events a change makes: ``host_lost`` when a link goes down, or when a peer
-has not been reached :data:`NEVER_REACHED` seconds after the start (a wrong
-address, a firewall, a key it refuses: said loudly, never left to a silent
-edge), and ``host_back`` when it comes up after either.
+Two things tell that another host is there: this host's broker's import from it
+(its heartbeat's link report: ``never`` until the first handshake, then ``up``
+or ``down``), and that host's own reports arriving (every heartbeat interval).
+:class:`HostLinks` makes one state of the two: ``up`` when the link is up and
+its reports keep coming; ``down`` when the link is down; ``silent`` when the
+link is up but nothing has come for ``silent_after`` seconds (a partition that
+drops messages and not the connection, a host whose supervisor is stuck). It
+returns the events a change makes: ``host_lost`` when a host goes from up to
+down or silent, or has not been reached :data:`NEVER_REACHED` seconds after
+the start (a wrong address, a firewall, a key it refuses: said loudly, never
+left to a silent edge), and ``host_back`` when it is up again after either.
 """
 
 from __future__ import annotations
@@ -19,21 +23,41 @@ from supervisor.core.site_events import HostBack, HostLost, SiteEvent
 
 #: Seconds after the start by which every peer host should have been reached.
 NEVER_REACHED: Final = 5.0
-_STATES: Final = ("never", "up", "down")
+_LINK_STATES: Final = ("never", "up", "down")
+_WHY: Final = {
+    "down": "link cut or host down",
+    "silent": "its messages stopped coming while the link is up: a partition, or its "
+    "supervisor stuck",
+}
+
+
+@dataclass
+class _Peer:
+    link: str = "never"
+    heard: float | None = None
+    #: The state last told (``never``, ``up``, ``down``, ``silent``) and since when.
+    state: str = "never"
+    since: float = 0.0
+    #: Whether a ``host_lost`` was said and no ``host_back`` since.
+    lost: bool = False
 
 
 @dataclass
 class HostLinks:
-    """The state of this host's link to each other host, from its broker's heartbeats."""
+    """Each other host's state, from this host's broker and those hosts' reports."""
 
     #: This host's name (what the events say noticed it).
     host: str
-    #: When the broker started (clock seconds), for :data:`NEVER_REACHED`.
+    #: When this host started (clock seconds), for :data:`NEVER_REACHED`.
     started: float
-    #: Peer -> its state, and when that state was first seen (clock seconds).
-    state: dict[str, tuple[str, float]] = field(default_factory=dict)
-    #: Peers already reported as never reached.
-    _said: set[str] = field(default_factory=set)
+    #: Seconds without a report, link up, after which a host is ``silent``.
+    silent_after: float = 3.0
+    _peers: dict[str, _Peer] = field(default_factory=dict)
+
+    def _peer(self, name: str) -> _Peer:
+        if name not in self._peers:
+            self._peers[name] = _Peer(since=self.started)
+        return self._peers[name]
 
     def report(self, link: Any, now: float) -> list[SiteEvent]:
         """The events of a broker heartbeat's ``link`` report (a malformed one: none)."""
@@ -41,31 +65,60 @@ class HostLinks:
         if not isinstance(peers, dict):
             return []
         events: list[SiteEvent] = []
-        for peer, entry in list(peers.items())[:256]:
+        for name, entry in list(peers.items())[:256]:
             state = entry.get("state") if isinstance(entry, dict) else None
-            if not isinstance(peer, str) or state not in _STATES:
-                continue
-            before, since = self.state.get(peer, ("never", self.started))
-            if state == "never":
-                if peer not in self._said and now - self.started >= NEVER_REACHED:
-                    self._said.add(peer)
-                    reason = (
-                        f"never reached in {now - self.started:.0f} s since the start: check "
-                        "its address and port, a firewall between, that it runs, and its key"
-                    )
-                    events.append(HostLost(host=peer, by=self.host, reason=reason))
-                self.state[peer] = (state, since)
-                continue
-            if state == before:
-                continue
-            self.state[peer] = (state, now)
-            if state == "down":
-                events.append(HostLost(host=peer, by=self.host, reason="link cut or host down"))
-            elif before == "down" or peer in self._said:
-                self._said.discard(peer)
-                events.append(HostBack(host=peer, by=self.host, down_s=round(now - since, 3)))
+            if isinstance(name, str) and state in _LINK_STATES:
+                self._peer(name).link = state
+                events += self._settle(name, now)
         return events
+
+    def heard(self, name: str, now: float) -> list[SiteEvent]:
+        """Host *name*'s report came."""
+        self._peer(name).heard = now
+        return self._settle(name, now)
+
+    def tick(self, now: float) -> list[SiteEvent]:
+        """Time passed: a host whose reports stopped is silent."""
+        return [e for name in list(self._peers) for e in self._settle(name, now)]
+
+    def _state(self, peer: _Peer, now: float) -> str:
+        if peer.link == "down":
+            return "down"
+        if peer.link == "up" and peer.heard is not None:
+            return "up" if now - peer.heard <= self.silent_after else "silent"
+        return "never"  # no handshake yet, or no report since it
+
+    def _settle(self, name: str, now: float) -> list[SiteEvent]:
+        peer = self._peer(name)
+        state = self._state(peer, now)
+        if state == "never" or (peer.state == "never" and state != "up"):
+            return self._never(name, peer, now)  # not reached yet
+        if state == peer.state:
+            return []
+        before, since = peer.state, peer.since
+        peer.state = state
+        if state != "up":
+            if before != "up":
+                return []  # still away: since when is kept
+            peer.since, peer.lost = now, True
+            return [HostLost(host=name, by=self.host, reason=_WHY[state])]
+        peer.since = now
+        if not peer.lost:
+            return []  # first reached: nothing was said of it
+        peer.lost = False
+        return [HostBack(host=name, by=self.host, down_s=round(now - since, 3))]
+
+    def _never(self, name: str, peer: _Peer, now: float) -> list[SiteEvent]:
+        """A host not reached yet: lost, once, past :data:`NEVER_REACHED`."""
+        if peer.lost or peer.state != "never" or now - self.started < NEVER_REACHED:
+            return []
+        peer.lost = True
+        reason = (
+            f"never reached in {now - self.started:.0f} s since the start: check its address "
+            "and port, a firewall between, that it runs, and its key"
+        )
+        return [HostLost(host=name, by=self.host, reason=reason)]
 
     def summary(self) -> dict[str, str]:
         """Peer -> its state (what ``ctl status`` shows)."""
-        return {peer: state for peer, (state, _) in self.state.items()}
+        return {name: peer.state for name, peer in self._peers.items()}

@@ -21,6 +21,7 @@
     python -m supervisor ctl reload [--etag E]         apply what changed in site.toml
     python -m supervisor replay FILE                   re-run a captured failure
     python -m supervisor snapshot show|export|import   read and edit snapshots
+    python -m supervisor deploy systemd|container|kubernetes --out DIR
 
 Without ``--config``, ``site.toml`` in the current folder is used, and if
 there is none, the demo site that ships in ``deploy/example``.
@@ -42,6 +43,7 @@ from actors.site.paths import exposed, folder_problems
 from supervisor import (
     cli_calls,
     cli_ctl,
+    cli_deploy,
     cli_faults,
     cli_keys,
     cli_record,
@@ -130,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_record.add_commands(sub, _config_arg)
     cli_keys.add_command(sub, _config_arg)
     cli_state.add_command(sub, _config_arg)
+    cli_deploy.add_command(sub, _config_arg)
     return parser
 
 
@@ -181,6 +184,8 @@ def main(argv: list[str] | None = None, zygote: Zygote | None = None) -> int:
             return cli_keys.cmd_keys(site, args)
         if command == "state":
             return cli_state.cmd_state(site, args)
+        if command == "deploy":
+            return cli_deploy.cmd_deploy(site, args)
     except ConfigError as exc:
         if zygote is not None:
             zygote.close()

@@ -55,7 +55,8 @@ from supervisor.children import Child
 from supervisor.control import fault
 from supervisor.control.server import RETRY, Controller
 from supervisor.core.host_report import HOST_PREFIX
-from supervisor.core.site_events import Ready, SiteEvent
+from supervisor.core.lifecycle import ChildState
+from supervisor.core.site_events import Ready, ShuttingDown, SiteEvent
 from supervisor.events import Events
 from supervisor.faults import FaultLedger
 from supervisor.hosts import SiteHosts
@@ -63,6 +64,7 @@ from supervisor.inspect import ActorFacts
 from supervisor.liveness import Liveness
 from supervisor.loop import EventLoop, Priority
 from supervisor.membership import Membership
+from supervisor.notify import Notifier
 from supervisor.plugins import CannotListen, Plugin, start_plugins
 from supervisor.records import FailureRecords
 from supervisor.reliable import RESAY, ReaderLists
@@ -122,6 +124,9 @@ class Supervisor:
         self.retained = RetainedCache(self._publish)
         self.directory = ServiceDirectory(self._send, self.retained.cache.__setitem__)
         self.ledger = FaultLedger(site)
+        #: What systemd (if it runs the supervisor) and a readiness probe are told.
+        self.notifier = Notifier(site.site.run_dir)
+        self.events.listeners.append(self._notify)
         self.events.listeners.append(self.directory.event)
         self.events.listeners.append(self._faults_to_ready)
         self.supervision.spawn_fault = self._spawn_fault
@@ -189,6 +194,24 @@ class Supervisor:
         if self.security is not None and self.site.checked:
             self._publish(SYS_ACCESS, self.security.encoded_table())
         self.link.send_probe()
+
+    def _notify(self, event: SiteEvent) -> None:
+        """The site is ready once every actor that starts with it runs (systemd's READY=1,
+        the ready file); a shutdown says it stops."""
+        if isinstance(event, ShuttingDown):
+            self.notifier.stopping(event.reason)
+            return
+        if not isinstance(event, Ready) or self.notifier.ready:
+            return
+        starting = [c for n, c in self.supervision.actors.items() if self.site.actors[n].autostart]
+        if all(c.state is ChildState.RUNNING for c in starting):
+            self.notifier.site_ready(len(starting))
+
+    def _watchdog(self) -> None:
+        """systemd's watchdog ping, from the loop: a stuck loop stops the pings."""
+        if self.notifier.watchdog is not None:
+            self.notifier.ping()
+            self.loop.after(self.notifier.watchdog, self._watchdog)
 
     def _faults_to_ready(self, event: SiteEvent) -> None:
         """An actor (re)started after ``ctl fault`` changed the rules, or after a rule
@@ -326,6 +349,7 @@ class Supervisor:
             self.liveness.start()
             self._resay()
             self._tell_hosts()
+            self._watchdog()
             self.loop.run(lambda: sup.stopped)
         finally:
             for plugin in self.plugins:
@@ -342,6 +366,7 @@ class Supervisor:
             sockets.close()
             wakeup.close()
             remove_ipc_file(self.site.supervisor.control)
+            self.notifier.stopping(sup.shutting_down or "stopped")
             self._unlock()
         self.log.info("site stopped", reason=sup.shutting_down, exit_code=sup.exit_code)
         return sup.exit_code

@@ -48,6 +48,16 @@ def load_site(
     return site
 
 
+def load_views(path: str | Path) -> dict[str, SiteConfig]:
+    """The site as each of its hosts sees it (host -> its view; one view, under "", on a
+    site of one host); ConfigError as :func:`load_site`."""
+    path, data = _read(path, None)
+    first = parse_site(data, path)
+    if not first.hosts:
+        return {"": first}
+    return {host: parse_site(data, path, host) for host in first.hosts}
+
+
 def load_site_leniently(path: str | Path) -> tuple[SiteConfig, list[ConfigProblem]]:
     """The site in *path* (as :func:`load_site` sees it) as far as it is sound, and every
     problem of its config (ConfigError only when the file cannot be read as TOML)."""

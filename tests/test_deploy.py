@@ -22,10 +22,10 @@ import pytest
 import tomli_w
 import yaml
 from clitools import supervisor_cli
-from netns import Hosts, namespaces
 
 from actors.site import parse_site
 from actors.testing.mesh import MeshFactory
+from actors.testing.netns import Hosts, namespaces
 from supervisor.deploy.install_keys import install
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,7 +4,9 @@
 * :func:`replay` re-runs a failure snapshot in-process (an exception propagates);
 * the ``mesh`` pytest fixture (:class:`MeshFactory`) starts a real site -
   supervisor, broker and actor processes - in a temporary run directory and
-  guarantees on teardown that every process is gone and no socket file is left.
+  guarantees on teardown that every process is gone and no socket file is left;
+* :class:`Hosts` makes network namespaces joined by veth links (root), and
+  :class:`HostSite` runs a site of several hosts in them, a supervisor per host.
 
 Names are imported on first use, so that importing one part (the replay, for
 the command line) does not load the others.
@@ -17,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from actors.testing.harness import NO_REPLY, FakeClock, Harness
+    from actors.testing.hosts import HostSite
     from actors.testing.mesh import Mesh, MeshError, MeshFactory, wait_gone
+    from actors.testing.netns import Hosts
     from actors.testing.replayer import ReplayResult, replay
 
 _WHERE = {
@@ -28,6 +32,8 @@ _WHERE = {
     "MeshError": "mesh",
     "MeshFactory": "mesh",
     "wait_gone": "mesh",
+    "HostSite": "hosts",
+    "Hosts": "netns",
     "ReplayResult": "replayer",
     "replay": "replayer",
 }
@@ -36,6 +42,8 @@ __all__ = [
     "NO_REPLY",
     "FakeClock",
     "Harness",
+    "HostSite",
+    "Hosts",
     "Mesh",
     "MeshError",
     "MeshFactory",

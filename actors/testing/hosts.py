@@ -1,9 +1,11 @@
-"""A site on several hosts under test: one supervisor per network namespace (see
-:mod:`netns`), driven from the test process through each host's Unix sockets."""
+"""A site of several hosts under test: one supervisor per network namespace (see
+:mod:`actors.testing.netns`), driven from the test process through each host's Unix
+sockets (its control endpoint, its broker), with the operator's key."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -16,15 +18,13 @@ from typing import Any
 
 import psutil
 import tomli_w
-from netns import Hosts
 
 from actors.keys import KeyFolder, tool_keys
 from actors.process import PARENT_ENV
 from actors.site import SiteConfig, parse_site
 from actors.testing.mesh import end_processes
+from actors.testing.netns import Hosts
 from supervisor.client import ControlClient, ControlError, ControlTimeout, EventStream
-
-HERE = str(Path(__file__).parent)
 
 
 class HostSite:
@@ -35,9 +35,11 @@ class HostSite:
         hosts: Hosts,
         actors: dict[str, dict[str, Any]],
         addresses: dict[str, str] | None = None,
+        python_path: tuple[str, ...] = (),
         **tables: Any,
     ) -> None:
-        """*addresses*: what site.toml says of some hosts instead of their real address."""
+        """*addresses*: what site.toml says of some hosts instead of their real address;
+        *python_path*: where the actor classes are; *tables*: more of site.toml."""
         self.hosts = hosts
         address = {**hosts.address, **(addresses or {})}
         self.root = Path(tempfile.mkdtemp(prefix="enlil-h"))
@@ -45,7 +47,7 @@ class HostSite:
             "site": {
                 "name": "hosts",
                 "run_dir": str(self.root / "run"),
-                "python_path": [str(HERE)],
+                "python_path": list(python_path),
             },
             "supervisor": {"heartbeat_interval": 0.2, "backoff_initial": 0.05},
             "hosts": {n: {"address": address[n]} for n in hosts.names},
@@ -147,7 +149,7 @@ class HostSite:
             return all(h["link"] == "up" and h["reported_age"] is not None for h in hosts.values())
 
         for host in self.procs:
-            self.wait(f"{host} linked to every host", lambda host=host: linked(host), timeout)
+            self.wait(f"{host} linked to every host", functools.partial(linked, host), timeout)
 
     def received(self, host: str, actor: str, topic: str) -> int:
         """How many messages on *topic* actor *actor* (on *host*) has taken."""

@@ -21,6 +21,7 @@ from bench import (
     calls,
     durable,
     faults,
+    hosts,
     recorder,
     records,
     reliable,
@@ -132,6 +133,22 @@ def main() -> int:
         f"{trips['recovered']} of {trips['pings']} pings",
         "-",
         "one heartbeat (0.1 s) or less",
+    )
+    print("across hosts (network namespaces, veth)...", flush=True)
+    across = hosts.measure(10_000 if quick else 50_000, 500 if quick else 2000, 1 if quick else 3)
+    row(
+        "throughput across hosts, Source (host a) -> Sink (host b), 64 B, CURVE link (#33)",
+        f"{across['site']:,.0f} msg/s",
+        f"raw PUB -> SUB over the same link, CURVE {across['raw']:,.0f} msg/s",
+        f"{across['site'] / across['raw']:.2f}x",
+        "for comparison (two brokers in Python)",
+    )
+    row(
+        "round trip across hosts, Pinger (a) -> Ponger (b) -> Pinger, p50 (#33)",
+        f"{across['site_rt']:.0f} us",
+        f"raw DEALER -> ROUTER echo over the same link {across['raw_rt']:.0f} us",
+        f"{across['site_rt'] / across['raw_rt']:.2f}x",
+        "for comparison",
     )
     print("round trip...", flush=True)
     rt = roundtrip.measure(1000 if quick else 3000, rounds=1 if quick else 3)

@@ -133,7 +133,7 @@ class Reporter:
         faults = self._faults()
         if faults is not None:  # taken under fault injection: a replay applies the same
             detail["faults"] = faults.describe()
-        snap = stamp(replace(snap, detail=detail), engine.cls)
+        snap = stamp(replace(snap, detail=detail), engine.cls, self.config.site.host)
 
         beat_at = time.monotonic() + self.config.site.supervisor.heartbeat_interval
 

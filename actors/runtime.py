@@ -262,6 +262,7 @@ class ActorProcess:
             ratio=cfg.site.telemetry.sampling,
             resource=cfg.site.telemetry.resource,
             protocol=cfg.site.telemetry.protocol,
+            host=cfg.site.host,
         )
 
     def _start_telemetry(self) -> None:

@@ -47,11 +47,15 @@ def source_hash(cls: type) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def stamp(snapshot: Snapshot, cls: type | None = None) -> Snapshot:
-    """Fill in host, pid and the class's source hash."""
+def stamp(snapshot: Snapshot, cls: type | None = None, site_host: str = "") -> Snapshot:
+    """Fill in host, pid and the class's source hash. The host is the machine's name, and
+    on a site of several hosts the site's name of it first (``arm (rpi-7)``): whose clock
+    stamped the snapshot's times."""
+    machine = socket.gethostname()
+    host = f"{site_host} ({machine})" if site_host and site_host != machine else machine
     return replace(
         snapshot,
-        host=socket.gethostname(),
+        host=host,
         pid=snapshot.pid or os.getpid(),
         source_hash=snapshot.source_hash or (source_hash(cls) if cls else ""),
     )

@@ -66,15 +66,19 @@ class TracingConfig:
     resource: dict[str, str] = field(default_factory=dict)
     metrics_interval: float = 5.0
     protocol: str = "http"
+    #: The site's host this process runs on ("" on a site of one host).
+    host: str = ""
 
     def otel_resource(self) -> Resource:
         """``service.name`` = the site, ``service.instance.id`` and ``enlil.actor`` = the
-        actor (or ``supervisor``), plus the configured extra attributes."""
+        actor (or ``supervisor``), ``enlil.host`` = the site's host (whose clock stamped its
+        spans, on a site of several), plus the configured extra attributes."""
         return Resource.create(
             {
                 "service.name": self.site,
                 "service.instance.id": self.actor,
                 "enlil.actor": self.actor,
+                **({"enlil.host": self.host} if self.host else {}),
                 **self.resource,
             }
         )

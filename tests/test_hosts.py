@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 from actors.core.faults import fires, parse_rule
+from actors.core.snapshot import Snapshot
 from actors.testing.hosts import HostSite
 from actors.testing.netns import Hosts, namespaces
 
@@ -219,6 +220,10 @@ def test_ctl_on_one_host_restarts_an_actor_of_another(site: HostSite) -> None:
     rows = [line.split() for line in shown.stdout.splitlines()]
     assert ["lb", "b", "running"] in [r[:3] for r in rows], shown.stdout
     assert ["bc", "c", "running"] in [r[:3] for r in rows], shown.stdout
+    taken = site.cli("a", "ctl", "snapshot", "lb", "--json")  # b takes it, by its clock
+    assert taken.returncode == 0, taken.stderr
+    snapshot = Snapshot.decode(Path(json.loads(taken.stdout)["path"]).read_bytes())
+    assert snapshot.actor == "lb" and snapshot.host.startswith("b ("), snapshot.host
 
 
 def test_faults_at_the_host_hop_are_in_the_ledger_and_the_report() -> None:

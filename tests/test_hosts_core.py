@@ -3,6 +3,8 @@ report's decoding, and which edges across hosts do not flow."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
 from test_design import Sink, Source, design
@@ -114,3 +116,64 @@ def test_an_edge_across_hosts_that_does_not_flow_is_named() -> None:
     assert "b takes nothing from a (link down)" in down[0].detail
     assert "src.reading on a" in down[0].detail
     assert edges_down(graph, placement, {"a": {}}) == []
+
+
+class _Loop:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def clock(self) -> float:
+        return self.now
+
+
+class _Log:
+    def warning(self, *args: Any, **fields: Any) -> None:
+        del args, fields
+
+
+def _hosts_of_a() -> tuple[Any, list[Any]]:
+    """This host a's SiteHosts (b and c the others), with what it emits."""
+    from types import SimpleNamespace
+
+    from actors.site import parse_site
+    from supervisor.hosts import SiteHosts
+
+    data = {
+        "site": {"name": "s"},
+        "hosts": {h: {"address": f"10.0.0.{i}"} for i, h in enumerate("abc", 1)},
+        "actors": {"x": {"class": "m:X", "host": "b"}},
+    }
+    site = parse_site(data, Path("/x/site.toml"), "a")
+    emitted: list[Any] = []
+    events = SimpleNamespace(log=_Log(), emit=emitted.append)
+    supervision = SimpleNamespace(loop=_Loop(), actors={})
+    hosts = SiteHosts(site, supervision, events, lambda *a: None, dict)  # type: ignore[arg-type]
+    return hosts, emitted
+
+
+def _report(host: str, skew: float) -> tuple[str, Any]:
+    from actors.core.wire import Envelope
+
+    report = HostReport(host, "tcp://x:1", {}, {"x": ("cmd.n",)}).encode()
+    sent = time.time_ns() + int(skew * 1e9)
+    return f"$sys.host.{host}", Envelope(host, 1, sent, report)
+
+
+def test_a_clock_skew_past_the_limit_is_one_event_until_it_mends() -> None:
+    """Another host's clock 2 s ahead: one ``clock_skew`` (its skew, who saw it); again
+    nothing until it has come back within half the limit; ``ctl status`` shows the skew."""
+    hosts, emitted = _hosts_of_a()
+    hosts.message(*_report("b", 2.0))
+    assert [(e.KIND, e.host, e.by) for e in emitted] == [("clock_skew", "b", "a")]
+    assert 1.9 < emitted[0].skew_s < 2.1
+    hosts.message(*_report("b", 2.0))
+    hosts.message(*_report("c", 0.01))  # within the limit: nothing
+    assert len(emitted) == 1
+    assert 1.9 < hosts.summary()["b"]["skew_s"] < 2.1
+    hosts.message(*_report("b", 0.0))
+    hosts.message(*_report("b", -3.0))
+    assert [e.KIND for e in emitted] == ["clock_skew", "clock_skew"] and emitted[1].skew_s < 0
+    assert hosts.remote_reads() == {"x": ("cmd.n",)}
+    hosts.message("$sys.host.b", _report("c", 0.0)[1])  # a report that names another host
+    hosts.message("$sys.host.zz", _report("zz", 0.0)[1])  # a host the site has not
+    assert set(hosts.reports) == {"b", "c"}

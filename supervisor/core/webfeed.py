@@ -175,6 +175,10 @@ class SiteView:
         return {
             "type": "site",
             "site": status.get("site"),
+            # A site of several hosts: this one (whose clock the times are) and the others.
+            **(
+                {"host": status["host"], "hosts": status.get("hosts")} if status.get("host") else {}
+            ),
             "supervisor": status.get("supervisor"),
             "actors": rows,
             "graph": {"nodes": list(nodes.values()), "edges": edges},

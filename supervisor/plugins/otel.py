@@ -21,6 +21,7 @@ class SiteMetricsPlugin:
                 actor="supervisor",
                 resource=telemetry.resource,
                 protocol=telemetry.protocol,
+                host=site.host,
             ),
             self._counts,
             interval=telemetry.metrics_interval,

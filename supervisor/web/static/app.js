@@ -113,10 +113,14 @@ function setAttr(node, name, value) {
 }
 
 function drawSite(msg) {
-  $("#site-name").textContent = msg.site || "enlil";
+  $("#site-name").textContent = (msg.site || "enlil") + (msg.host ? ` on ${msg.host}` : "");
   const sup = msg.supervisor;
+  // A site of several hosts: the times here are this host's clock; the others' links.
+  const others = Object.entries(msg.hosts || {}).map(([name, h]) =>
+    `${name} ${h.link}` + (h.skew_s != null ? ` (clock ${(h.skew_s * 1000).toFixed(1)} ms)` : ""));
+  const hosts = msg.host ? `; times by ${msg.host}'s clock; hosts: ${others.join(", ")}` : "";
   $("#supervisor").textContent = msg.down ? "site not answering" :
-    sup ? `supervisor pid ${sup.pid}, ${sup.state}, up ${Math.round(sup.uptime)} s` : "";
+    sup ? `supervisor pid ${sup.pid}, ${sup.state}, up ${Math.round(sup.uptime)} s${hosts}` : "";
   const body = $("#actors tbody");
   const seen = new Set();
   let previous = null;

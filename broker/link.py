@@ -32,12 +32,16 @@ from typing import Any, Final
 import zmq
 from zmq.utils.monitor import parse_monitor_message
 
+from actors.core.calls import SYS_SERVICES
 from actors.keys import ClientKeys, ServerKeys
 from actors.sockets import Socket, SocketFactory
 from broker.host_faults import HostFaults
 
 #: Messages (and subscriptions) taken from a link per loop turn, at most.
 BATCH: Final = 1000
+#: Topics each host has its own of, which never cross: the directory of servers (each
+#: host's supervisor lists the whole site's, from the other hosts' reports).
+HOST_LOCAL: Final = frozenset({SYS_SERVICES.encode()})
 _MONITOR: Final = "inproc://broker.link.monitor.{}"
 _UP: Final = zmq.EVENT_HANDSHAKE_SUCCEEDED
 _DOWN: Final = zmq.EVENT_DISCONNECTED
@@ -126,9 +130,11 @@ class Link:
 
     def forward_out(self, frames: list[zmq.Frame]) -> None:
         """Export a message of this host's publishers (the peers' subscriptions filter it;
-        one no host reads costs a lookup)."""
+        one no host reads costs a lookup); a host's own (:data:`HOST_LOCAL`) stays here."""
         export = self.export
         assert export is not None
+        if frames[0].bytes in HOST_LOCAL:
+            return
         last = len(frames) - 1
         try:
             for i, frame in enumerate(frames):

@@ -46,6 +46,10 @@ class SiteHosts:
         #: The reliable Inputs of the other hosts' actors, from their classes (those that
         #: load here): what a host that has not reported yet is expected to read.
         self.declared: dict[str, tuple[str, ...]] = {}
+        #: This host's running servers (the directory's), and what to do when another
+        #: host's change (the runner sets both).
+        self.served: Callable[[], dict[str, tuple[str, ...]]] = dict
+        self.on_serves: Callable[[], None] = lambda: None
         clock = supervision.loop.clock
         # Longer than a cut link takes to be noticed, so that a cut is said as one.
         silent_after = max(2 * LINK_DEAD_AFTER, 3 * site.supervisor.heartbeat_interval)
@@ -69,6 +73,7 @@ class SiteHosts:
                 for n, c in sup.actors.items()
                 if c.wanted and n in facts and facts[n].reliable_in
             },
+            serves=dict(self.served()),
         )
 
     def say(self) -> None:
@@ -89,7 +94,10 @@ class SiteHosts:
             return
         skew = skew_of(envelope.timestamp_ns, time.time_ns())
         now = self.supervision.loop.clock()
+        before = self.reports.get(host)
         self.reports[host] = (report, now, skew)
+        if before is None or before[0].serves != report.serves:
+            self.on_serves()
         for event in self.links.heard(host, now):
             self._emit(event)
         limit = self.site.supervisor.clock_skew
@@ -123,6 +131,10 @@ class SiteHosts:
         for report, _, _ in self.reports.values():
             out.update(report.reads)
         return out
+
+    def remote_serves(self) -> dict[str, tuple[str, ...]]:
+        """The other hosts' running servers: actor -> its services, as last reported."""
+        return {n: p for report, _, _ in self.reports.values() for n, p in report.serves.items()}
 
     def remote_actors(self) -> list[dict[str, Any]]:
         """The other hosts' actors, as their last reports say (``ctl status``)."""

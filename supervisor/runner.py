@@ -149,6 +149,9 @@ class Supervisor:
         if self.hosts is not None:
             self.hosts.declared = elsewhere_reads or {}
             self.readers.remote = self.hosts.remote_reads
+            self.hosts.served = lambda: self.directory.served
+            self.directory.remote = self.hosts.remote_serves
+            self.hosts.on_serves = self._serves_elsewhere
         self.membership = Membership(self.supervision, self.swaps, self.retained)
         self.membership.on_facts = self._facts_changed
         self.membership.take_facts(site, facts or {})
@@ -206,6 +209,11 @@ class Supervisor:
         starting = [c for n, c in self.supervision.actors.items() if self.site.actors[n].autostart]
         if all(c.state is ChildState.RUNNING for c in starting):
             self.notifier.site_ready(len(starting))
+
+    def _serves_elsewhere(self) -> None:
+        """Another host's servers changed: this host's directory says so."""
+        if self._broker_up():
+            self.directory.publish()
 
     def _watchdog(self) -> None:
         """systemd's watchdog ping, from the loop: a stuck loop stops the pings."""

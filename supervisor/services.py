@@ -42,13 +42,16 @@ class ServiceDirectory:
         #: Keeps the last directory for starting actors (the retained cache).
         self._keep = keep
         self.served: dict[str, tuple[str, ...]] = {}
+        #: The other hosts' servers, on a site of several (their reports; the runner sets
+        #: it): each host's directory lists the whole site's, and never crosses hosts.
+        self.remote: Callable[[], dict[str, tuple[str, ...]]] = dict
         self._seq = 0
         self.publish(send=False)  # an empty directory until an actor serves something
 
     def table(self) -> dict[str, list[str]]:
         """Service -> the actors serving it, sorted."""
         out: dict[str, list[str]] = {CONTROL_SERVICE: [SUPERVISOR]}  # control from inside
-        for actor, services in sorted(self.served.items()):
+        for actor, services in sorted({**self.remote(), **self.served}.items()):
             for service in services:
                 out.setdefault(service, []).append(actor)
         return out

@@ -32,6 +32,7 @@ ACTORS: dict[str, dict[str, Any]] = {
     "la": {"class": "host_actors:Listener", "host": "a", "topics": {"near": "a.n", "far": "b.n"}},
     "lb": {"class": "host_actors:Listener", "host": "b", "topics": {"near": "b.n", "far": "c.n"}},
     "lc": {"class": "host_actors:Listener", "host": "c", "topics": {"near": "c.n", "far": "a.n"}},
+    "sp": {"class": "call_actors:SetPoint", "host": "c"},  # a service, on c
 }
 
 
@@ -209,7 +210,8 @@ def test_a_reliable_topic_crosses_hosts_with_no_loss_through_a_cut() -> None:
 
 def test_ctl_on_one_host_restarts_an_actor_of_another(site: HostSite) -> None:
     """``ctl restart lb`` run on host a goes to b's supervisor (over CURVE, with the tool's
-    own key): lb restarts; ``ctl status`` on a lists b's and c's actors with their host."""
+    own key): lb restarts; ``ctl status`` on a lists b's and c's actors with their host;
+    ``tap`` and ``call`` on a reach c's topic and service; a snapshot says whose clock."""
     old = site.actor("b", "lb")["pid"]
     done = site.cli("a", "ctl", "restart", "lb")
     assert done.returncode == 0, done.stderr
@@ -220,6 +222,10 @@ def test_ctl_on_one_host_restarts_an_actor_of_another(site: HostSite) -> None:
     rows = [line.split() for line in shown.stdout.splitlines()]
     assert ["lb", "b", "running"] in [r[:3] for r in rows], shown.stdout
     assert ["bc", "c", "running"] in [r[:3] for r in rows], shown.stdout
+    tapped = site.cli("a", "tap", "c.n", "--count", "3")  # c's topic, read through a's broker
+    assert tapped.returncode == 0 and len(tapped.stdout.splitlines()) == 3, tapped.stderr
+    called = site.cli("a", "call", "sp.set", '{"value": 22.5}')  # served on c
+    assert called.returncode == 0 and "22.5" in called.stdout, called.stdout + called.stderr
     taken = site.cli("a", "ctl", "snapshot", "lb", "--json")  # b takes it, by its clock
     assert taken.returncode == 0, taken.stderr
     snapshot = Snapshot.decode(Path(json.loads(taken.stdout)["path"]).read_bytes())

@@ -81,7 +81,11 @@ def test_malformed_link_reports_are_ignored() -> None:
 def test_a_host_report_round_trips_and_a_bad_one_is_none() -> None:
     """The report decodes to what was encoded; wrong types, sizes or shapes give None."""
     report = HostReport(
-        "b", "tcp://10.0.0.2:5571", {"x": ActorBrief("running", 42, 1)}, {"x": ("cmd.n",)}
+        "b",
+        "tcp://10.0.0.2:5571",
+        {"x": ActorBrief("running", 42, 1)},
+        {"x": ("cmd.n",)},
+        {"x": ("sp.set", "sp.runs")},
     )
     assert HostReport.decode(report.encode()) == report
     good = report.encode()
@@ -93,6 +97,7 @@ def test_a_host_report_round_trips_and_a_bad_one_is_none() -> None:
         {**good, "actors": {"x": ["running", 42]}},
         {**good, "reads": {"x": "cmd.n"}},
         {**good, "reads": {"x": [1]}},
+        {**good, "serves": {"x": "sp.set"}},
         {**good, "control": "x" * 300},
         {**good, "actors": {f"a{i}": ["running", 1, 0] for i in range(10_001)}},
     ):

@@ -3,7 +3,9 @@
 On a site of several hosts, every supervisor publishes a :class:`HostReport` each
 heartbeat interval: its actors (state, pid, restarts), the reliable Inputs of
 those meant to run (so that a writer on another host keeps its messages for
-them, also through a cut link), and where its control port is. The envelope's
+them, also through a cut link), the services its running actors serve (each
+host's directory of servers lists the whole site's), and where its control port
+is. The envelope's
 timestamp is the sending host's clock: the receiver holds it against its own to
 tell a clock skew (:func:`skew_of`). Everything decoded here comes from another
 machine: sizes are bounded and types checked, and a report that fails is dropped.
@@ -11,7 +13,7 @@ machine: sizes are bounded and types checked, and a report that fails is dropped
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 #: The topic prefix of the host reports (the host's name follows).
@@ -45,6 +47,8 @@ class HostReport:
     actors: dict[str, ActorBrief]
     #: Actor meant to run -> the topics (or families) of its reliable Inputs.
     reads: dict[str, tuple[str, ...]]
+    #: Running actor -> the services it serves (the site's directory of servers).
+    serves: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def encode(self) -> dict[str, Any]:
         """The map that goes on the wire."""
@@ -53,6 +57,7 @@ class HostReport:
             "control": self.control,
             "actors": {n: a.encode() for n, a in self.actors.items()},
             "reads": {n: list(p) for n, p in self.reads.items()},
+            "serves": {n: list(p) for n, p in self.serves.items()},
         }
 
     @classmethod
@@ -64,9 +69,10 @@ class HostReport:
         if not (isinstance(host, str) and _text(host) and isinstance(control, str)):
             return None
         briefs, reads = _briefs(payload.get("actors")), _reads(payload.get("reads"))
-        if len(control) > _MAX_TEXT or briefs is None or reads is None:
+        serves = _reads(payload.get("serves", {}))
+        if len(control) > _MAX_TEXT or briefs is None or reads is None or serves is None:
             return None
-        return cls(host, control, briefs, reads)
+        return cls(host, control, briefs, reads, serves)
 
 
 def _briefs(actors: Any) -> dict[str, ActorBrief] | None:

@@ -50,6 +50,8 @@ class SiteHosts:
         #: host's change (the runner sets both).
         self.served: Callable[[], dict[str, tuple[str, ...]]] = dict
         self.on_serves: Callable[[], None] = lambda: None
+        #: What to do when another host's retained topics change (the runner sets it).
+        self.on_retained: Callable[[], None] = lambda: None
         clock = supervision.loop.clock
         # Longer than a cut link takes to be noticed, so that a cut is said as one.
         silent_after = max(2 * LINK_DEAD_AFTER, 3 * site.supervisor.heartbeat_interval)
@@ -74,6 +76,7 @@ class SiteHosts:
                 if c.wanted and n in facts and facts[n].reliable_in
             },
             serves=dict(self.served()),
+            retained=tuple(sorted({t for f in facts.values() for t in f.retained})),
         )
 
     def say(self) -> None:
@@ -98,6 +101,8 @@ class SiteHosts:
         self.reports[host] = (report, now, skew)
         if before is None or before[0].serves != report.serves:
             self.on_serves()
+        if before is None or before[0].retained != report.retained:
+            self.on_retained()
         for event in self.links.heard(host, now):
             self._emit(event)
         limit = self.site.supervisor.clock_skew
@@ -135,6 +140,10 @@ class SiteHosts:
     def remote_serves(self) -> dict[str, tuple[str, ...]]:
         """The other hosts' running servers: actor -> its services, as last reported."""
         return {n: p for report, _, _ in self.reports.values() for n, p in report.serves.items()}
+
+    def remote_retained(self) -> set[str]:
+        """The topics (or families) of the other hosts' retained Outputs."""
+        return {t for report, _, _ in self.reports.values() for t in report.retained}
 
     def remote_actors(self) -> list[dict[str, Any]]:
         """The other hosts' actors, as their last reports say (``ctl status``)."""

@@ -34,11 +34,13 @@ class RetainedCache:
         self.readers: set[str] = set()
         #: Called with each pattern new since the last :meth:`take` (to subscribe to it).
         self.subscribe: Callable[[str], object] | None = None
+        #: The other hosts' retained topics, on a site of several (the runner sets it).
+        self.remote: Callable[[], set[str]] = set
 
     def take(self, actors: dict[str, ActorFacts]) -> None:
         """Which topics are retained, and which actors read one of them."""
         known = {p.text for p in self.patterns}
-        retained = sorted({t for facts in actors.values() for t in facts.retained})
+        retained = sorted({t for facts in actors.values() for t in facts.retained} | self.remote())
         self.patterns = [parse_pattern(t) for t in retained]
         for pattern in self.patterns:
             if self.subscribe is not None and pattern.text not in known:

@@ -152,6 +152,8 @@ class Supervisor:
             self.hosts.served = lambda: self.directory.served
             self.directory.remote = self.hosts.remote_serves
             self.hosts.on_serves = self._serves_elsewhere
+            self.retained.remote = self.hosts.remote_retained
+            self.hosts.on_retained = self._retained_elsewhere
         self.membership = Membership(self.supervision, self.swaps, self.retained)
         self.membership.on_facts = self._facts_changed
         self.membership.take_facts(site, facts or {})
@@ -209,6 +211,13 @@ class Supervisor:
         starting = [c for n, c in self.supervision.actors.items() if self.site.actors[n].autostart]
         if all(c.state is ChildState.RUNNING for c in starting):
             self.notifier.site_ready(len(starting))
+
+    def _retained_elsewhere(self) -> None:
+        """Another host's retained topics changed: keep their values here, and have this
+        host's readers of them ask for them when they start."""
+        self.retained.take(self.membership.facts)
+        for name, child in self.supervision.actors.items():
+            child.retained = name in self.retained.readers
 
     def _serves_elsewhere(self) -> None:
         """Another host's servers changed: this host's directory says so."""

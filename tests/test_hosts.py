@@ -13,9 +13,11 @@ from typing import Any
 
 import psutil
 import pytest
+import zmq
 
 from actors.core.faults import fires, parse_rule
 from actors.core.snapshot import Snapshot
+from actors.link import BrokerLink
 from actors.testing.hosts import HostSite
 from actors.testing.netns import Hosts, namespaces
 
@@ -33,6 +35,8 @@ ACTORS: dict[str, dict[str, Any]] = {
     "lb": {"class": "host_actors:Listener", "host": "b", "topics": {"near": "b.n", "far": "c.n"}},
     "lc": {"class": "host_actors:Listener", "host": "c", "topics": {"near": "c.n", "far": "a.n"}},
     "sp": {"class": "call_actors:SetPoint", "host": "c"},  # a service, on c
+    "setting": {"class": "mesh_actors:Setting", "host": "b"},  # a retained topic, on b
+    "joiner": {"class": "mesh_actors:LateJoiner", "host": "a", "autostart": False},
 }
 
 
@@ -263,3 +267,25 @@ def test_faults_at_the_host_hop_are_in_the_ledger_and_the_report() -> None:
         rows = {(r["actor"], r["counter"]): r for r in json.loads(report.stdout)}
         for actor in ("lc", "la", "lb"):
             assert rows[actor, "gaps"]["verdict"] == "detected", rows
+
+
+def test_a_retained_value_of_one_host_reaches_an_actor_starting_on_another(
+    site: HostSite,
+) -> None:
+    """b's setting is retained: a keeps its last value (b's report names the topic), and
+    the joiner started on a later has it in its Inputs before it is ready."""
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    link = BrokerLink.to_site(ctx, site.site("a"), "test", ["joiner.started"])
+    try:
+        link.wait_connected(10)
+        assert site.cli("a", "pub", "setting.set", "7").returncode == 0
+        site.wait("b's setting is 7", lambda: site.received("b", "setting", "setting.set") == 1)
+        site.wait(
+            "a's supervisor keeps it",
+            lambda: site.cli("a", "ctl", "start", "joiner").returncode == 0,
+        )
+        message = link.recv(20)
+        assert message is not None and message.envelope.payload == 7
+    finally:
+        link.close(linger_ms=0)
+        ctx.term()

@@ -134,10 +134,15 @@ class HostSite:
         raise AssertionError(f"timed out waiting for {what}\n" + self.logs())
 
     def wait_running(self, host: str, timeout: float = 60.0) -> None:
-        """Wait until every actor of *host* runs."""
+        """Wait until every actor of *host* that starts with the site runs."""
+        manual = {n for n, a in self.view[host].actors.items() if not a.autostart}
         self.wait(
             f"{host}'s actors running",
-            lambda: all(a["state"] == "running" for a in self.status(host)["actors"]),
+            lambda: all(
+                a["state"] == "running"
+                for a in self.status(host)["actors"]
+                if a["name"] not in manual
+            ),
             timeout,
         )
 

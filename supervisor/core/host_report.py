@@ -49,6 +49,9 @@ class HostReport:
     reads: dict[str, tuple[str, ...]]
     #: Running actor -> the services it serves (the site's directory of servers).
     serves: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The topics (or families) of its actors' retained Outputs: every host keeps their
+    #: last values for its own actors that start later.
+    retained: tuple[str, ...] = ()
 
     def encode(self) -> dict[str, Any]:
         """The map that goes on the wire."""
@@ -58,6 +61,7 @@ class HostReport:
             "actors": {n: a.encode() for n, a in self.actors.items()},
             "reads": {n: list(p) for n, p in self.reads.items()},
             "serves": {n: list(p) for n, p in self.serves.items()},
+            "retained": list(self.retained),
         }
 
     @classmethod
@@ -69,10 +73,14 @@ class HostReport:
         if not (isinstance(host, str) and _text(host) and isinstance(control, str)):
             return None
         briefs, reads = _briefs(payload.get("actors")), _reads(payload.get("reads"))
-        serves = _reads(payload.get("serves", {}))
-        if len(control) > _MAX_TEXT or briefs is None or reads is None or serves is None:
+        serves, retained = _reads(payload.get("serves", {})), _texts(payload.get("retained", []))
+        if briefs is None or reads is None or serves is None or retained is None:
             return None
-        return cls(host, control, briefs, reads, serves)
+        return (
+            cls(host, control, briefs, reads, serves, retained)
+            if len(control) <= _MAX_TEXT
+            else None
+        )
 
 
 def _briefs(actors: Any) -> dict[str, ActorBrief] | None:
@@ -92,12 +100,18 @@ def _reads(reads: Any) -> dict[str, tuple[str, ...]] | None:
         return None
     patterns = {}
     for name, topics in reads.items():
-        if not _text(name) or not isinstance(topics, list) or len(topics) > _MAX_PATTERNS:
+        texts = _texts(topics)
+        if not _text(name) or texts is None:
             return None
-        if not all(_text(t) for t in topics):
-            return None
-        patterns[name] = tuple(topics)
+        patterns[name] = texts
     return patterns
+
+
+def _texts(topics: Any) -> tuple[str, ...] | None:
+    """A list of topics (or patterns), bounded, as a tuple (None when it is not one)."""
+    if not isinstance(topics, list) or len(topics) > _MAX_PATTERNS:
+        return None
+    return tuple(topics) if all(_text(t) for t in topics) else None
 
 
 def _text(value: Any) -> bool:

@@ -25,7 +25,7 @@ from clitools import supervisor_cli
 
 from actors.site import parse_site
 from actors.testing.mesh import MeshFactory
-from actors.testing.netns import Hosts, namespaces
+from actors.testing.netns import Hosts
 from supervisor.deploy.install_keys import install
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -180,7 +180,6 @@ def test_the_image_starts_the_demo_site_with_no_network(tmp_path: Path) -> None:
             str(site) + a.removeprefix("/site") if a.startswith("/site/") else a for a in command
         ]
         argv = [sys.executable, *inside[1:]]
-        before = namespaces()
         with Hosts(["box"]) as hosts:
             log = (site / "out.log").open("wb")
             proc = hosts.popen("box", argv, stdout=log, stderr=subprocess.STDOUT, cwd=site)
@@ -196,7 +195,7 @@ def test_the_image_starts_the_demo_site_with_no_network(tmp_path: Path) -> None:
                 code = proc.wait(30)
             assert code == 0, (site / "out.log").read_text()[-3000:]
         assert not (site / "run" / "ready").exists()  # not ready once stopped
-        assert namespaces() == before
+        assert not hosts.left()
     finally:
         shutil.rmtree(site)
 

@@ -19,7 +19,7 @@ from actors.core.faults import fires, parse_rule
 from actors.core.snapshot import Snapshot
 from actors.link import BrokerLink
 from actors.testing.hosts import HostSite
-from actors.testing.netns import Hosts, namespaces
+from actors.testing.netns import Hosts
 
 pytestmark = pytest.mark.slow
 #: Where the actor classes of these tests are.
@@ -44,7 +44,6 @@ ACTORS: dict[str, dict[str, Any]] = {
 def three_hosts(**tables: Any) -> Iterator[HostSite]:
     """Three hosts, a, b and c, each running its supervisor (with *tables* in site.toml);
     every namespace, process and socket gone after."""
-    before = namespaces()
     with Hosts(["a", "b", "c"]) as hosts:
         site = HostSite(hosts, ACTORS, python_path=HERE, **tables)
         try:
@@ -56,7 +55,7 @@ def three_hosts(**tables: Any) -> Iterator[HostSite]:
             yield site
         finally:
             problems = site.close()
-    assert namespaces() == before
+    assert not hosts.left()
     assert problems == []
 
 
@@ -141,7 +140,6 @@ def pid_alive(pid: int) -> bool:
 def test_a_wrong_host_address_is_reported_at_start() -> None:
     """Host b's address in site.toml is one no host has: a says so at start, naming it,
     with what to check (never a silent edge)."""
-    before = namespaces()
     actors = {
         "ba": {"class": "host_actors:Beacon", "host": "a", "topics": {"n": "a.n"}},
         "lb": {"class": "host_actors:Listener", "host": "b", "topics": {"near": "a.n"}},
@@ -165,7 +163,7 @@ def test_a_wrong_host_address_is_reported_at_start() -> None:
             assert "actor_down: lb" in graph.stdout
         finally:
             problems = site.close()
-    assert namespaces() == before
+    assert not hosts.left()
     assert problems == []
 
 
@@ -173,7 +171,6 @@ def test_a_reliable_topic_crosses_hosts_with_no_loss_through_a_cut() -> None:
     """A reliable writer on a, its reader on c, c cut off for 3 s: the writer keeps what c
     has not acknowledged (it learns c's reader from c's host report), and c executes every
     command once, in order, when the link returns; c's status lists a's actors."""
-    before = namespaces()
     actors = {
         "boss": {"class": "host_actors:Commands", "host": "a"},
         "worker": {"class": "host_actors:Executor", "host": "c"},
@@ -208,7 +205,7 @@ def test_a_reliable_topic_crosses_hosts_with_no_loss_through_a_cut() -> None:
             assert {a["name"]: a["host"] for a in status["elsewhere"]} == {"boss": "a"}
         finally:
             problems = site.close()
-    assert namespaces() == before
+    assert not hosts.left()
     assert problems == []
 
 
@@ -241,11 +238,12 @@ def test_faults_at_the_host_hop_are_in_the_ledger_and_the_report() -> None:
     message lost before the first one c takes shows as no gap), another cuts b off for 3 s: c's
     listener counts the drops as gaps (exactly the sequence numbers the seed picks), a and
     c report b lost and back, and ``faults report`` on a finds every fault detected by the
-    listeners of the host that took it."""
+    listeners of the host that took it, with the drops of another hop on the same counter."""
     rules = [
         {"hop": "host", "kind": "drop", "from": "a", "to": "c", "topic": "a.n",
          "probability": 0.2, "after": 3.0, "for": 4.0},
         {"hop": "host", "kind": "partition", "to": "b", "after": 8.0, "for": 3.0},
+        {"hop": "deliver", "kind": "drop", "to": "la", "topic": "b.n", "probability": 0.05},
     ]  # fmt: skip
     with three_hosts(faults={"seed": 7, "rules": rules}) as site:
         events = site.events("a")
@@ -267,6 +265,9 @@ def test_faults_at_the_host_hop_are_in_the_ledger_and_the_report() -> None:
         rows = {(r["actor"], r["counter"]): r for r in json.loads(report.stdout)}
         for actor in ("lc", "la", "lb"):
             assert rows[actor, "gaps"]["verdict"] == "detected", rows
+        # A host hop is held against the counters as any other: la's gaps are the cut's
+        # and its own deliveries' drops together.
+        assert rows["la", "gaps"]["kinds"] == ["deliver drop", "host partition"]
 
 
 def test_a_retained_value_of_one_host_reaches_an_actor_starting_on_another(

@@ -98,6 +98,10 @@ class Hosts:
         self._made.clear()
         return problems
 
+    def left(self) -> set[str]:
+        """This object's namespaces that still exist (none, once closed)."""
+        return namespaces() & {self.switch, *self.ns.values()}
+
     def __enter__(self) -> Hosts:
         return self
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -290,3 +291,40 @@ def test_a_retained_value_of_one_host_reaches_an_actor_starting_on_another(
     finally:
         link.close(linger_ms=0)
         ctx.term()
+
+
+#: Run in a host's namespace: connect to another host's link port with a key, and say
+#: whether the handshake passed (``up``) or was refused (``refused``).
+_LINK_PROBE = """
+import sys, zmq
+from pathlib import Path
+from zmq.utils.monitor import recv_monitor_message
+from actors.keys import Identity, KeyFolder
+folder, kind, name, address = sys.argv[1:5]
+keys = KeyFolder(Path(folder)).client(Identity(kind, name))
+ctx = zmq.Context()
+sock = ctx.socket(zmq.XSUB)
+sock.curve_serverkey, sock.curve_publickey = keys.server, keys.public
+sock.curve_secretkey = keys.secret
+events = zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+monitor = sock.get_monitor_socket(events)
+sock.connect(address)
+if not monitor.poll(10_000):
+    print("silent")
+else:
+    event = recv_monitor_message(monitor)["event"]
+    print("up" if event == zmq.EVENT_HANDSHAKE_SUCCEEDED else "refused")
+sock.disable_monitor(); monitor.close(0); sock.close(0); ctx.term()
+"""
+
+
+def test_a_link_port_lets_in_host_keys_only(site: HostSite) -> None:
+    """b's link port takes a's host key and refuses the operator's tool key (CURVE, ZAP):
+    a tool cannot pose as a host to read what crosses."""
+    folder = str(site.site("a").security.keys)
+    address = site.site("a").hosts["b"].link
+    for kind, name, expected in (("host", "a", "up"), ("tool", "operator", "refused")):
+        probe = site.hosts.run(
+            "a", [sys.executable, "-c", _LINK_PROBE, folder, kind, name, address]
+        )
+        assert probe.stdout.strip() == expected, (kind, probe.stdout, probe.stderr)

@@ -217,6 +217,12 @@ def cmd_check(config: Path | None) -> int:
     if problems or any(f.severity == "error" for f in findings):
         return EXIT_CONFIG
     warned = f", {len(findings)} design warning(s)" if findings else ""
+    if site.hosts:  # every host's actors
+        by_host = {h: [n for n, a in site.everyone.items() if a.host == h] for h in site.hosts}
+        listed = "; ".join(f"{h}: {', '.join(names)}" for h, names in by_host.items())
+        count = f"{len(site.everyone)} actors on {len(site.hosts)} hosts"
+        print(f"{site.path}: ok ({count}: {listed}){warned}")
+        return 0
     print(f"{site.path}: ok ({len(site.actors)} actors: {', '.join(site.start_order())}){warned}")
     return 0
 

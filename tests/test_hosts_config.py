@@ -136,3 +136,25 @@ def test_check_takes_the_host_before_or_after_the_command(tmp_path: Path) -> Non
         result = supervisor_cli(*argv, "--config", str(path))
         assert result.returncode == 78
         assert "--host h: the site declares no [hosts.NAME]" in result.stderr
+
+
+def test_keys_init_makes_every_hosts_key_and_add_makes_one_more(tmp_path: Path) -> None:
+    """``keys init`` makes a key per [hosts] entry; ``keys add NAME --host`` one more,
+    owner-only; ``keys list`` shows them as hosts; ``keys revoke NAME --host`` moves it."""
+    path = tmp_path / "site.toml"
+    path.write_text(
+        '[site]\nname = "s"\n[hosts.one]\naddress = "10.1.0.1"\n[hosts.two]\n'
+        'address = "10.1.0.2"\n[actors.a]\nclass = "m:A"\n'
+    )
+    made = supervisor_cli("keys", "init", config=path)
+    assert (
+        made.returncode == 0 and "made host:one" in made.stdout and "made host:two" in made.stdout
+    )
+    added = supervisor_cli("keys", "add", "three", "--host", config=path)
+    assert added.returncode == 0, added.stderr
+    secret = tmp_path / "keys" / "hosts" / "three.key_secret"
+    assert secret.is_file() and secret.stat().st_mode & 0o077 == 0
+    listed = supervisor_cli("keys", "list", config=path).stdout
+    assert sum(line.split()[0] == "host" for line in listed.splitlines()) == 3
+    assert supervisor_cli("keys", "revoke", "three", "--host", config=path).returncode == 0
+    assert not secret.exists()

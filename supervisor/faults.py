@@ -71,6 +71,10 @@ class FaultLedger:
         """Check and add a rule (FaultError names the bad key); return it with its index."""
         index = self._next_index
         rule = parse_rule(index, table, "rule")
+        if rule.hop == "host":  # the brokers read them at start: one added now would do nothing
+            raise FaultError(
+                "rule.hop", "a host rule is applied by the brokers: put it in site.toml [faults]"
+            )
         for key, name in (("to", rule.to), ("from", rule.sender)):
             if name is not None and name not in actors:
                 raise FaultError(f"rule.{key}", f"names unknown actor {name!r}")

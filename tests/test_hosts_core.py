@@ -182,3 +182,21 @@ def test_a_clock_skew_past_the_limit_is_one_event_until_it_mends() -> None:
     hosts.message("$sys.host.b", _report("c", 0.0)[1])  # a report that names another host
     hosts.message("$sys.host.zz", _report("zz", 0.0)[1])  # a host the site has not
     assert set(hosts.reports) == {"b", "c"}
+
+
+def test_a_host_rule_added_at_run_time_is_refused_with_where_it_goes() -> None:
+    """``ctl fault add`` cannot add a host rule (the brokers read them at start): it says
+    to put it in site.toml rather than accept a rule that would inject nothing."""
+    from actors.core.faults import FaultError
+    from actors.site import parse_site
+    from supervisor.faults import FaultLedger
+
+    site = parse_site({"site": {"name": "s"}, "actors": {"a": {"class": "m:A"}}}, Path("/x/s.toml"))
+    ledger = FaultLedger(site)
+    try:
+        ledger.add({"hop": "host", "kind": "partition", "to": "b", "for": 1.0}, {"a"})
+    except FaultError as exc:
+        assert exc.key == "rule.hop" and "site.toml" in exc.reason
+    else:
+        raise AssertionError("a host rule was added at run time")
+    assert ledger.rules == []

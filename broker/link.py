@@ -18,7 +18,11 @@ Both sockets send ZMTP heartbeats, so a cut link is noticed within
 :data:`~actors.sockets.LINK_DEAD_AFTER` seconds even when TCP says nothing: the import's pipe to
 that peer closes, and what the peer publishes meanwhile is dropped there
 (receivers count it as a gap when the link returns, as for any lost message).
-A socket monitor on the import tells each peer's state (``up``/``down``, and
+A host trusts another host's broker, which checked its own publishers against
+the site's access table, with one exception: a message from a peer that names an
+actor of another host as its sender is refused and counted (``forged``), so a
+host cannot pose as another's actors. A socket monitor on each import tells each
+peer's state (``up``/``down``, and
 ``never`` until its first handshake), which the broker's heartbeat reports.
 """
 
@@ -26,13 +30,14 @@ from __future__ import annotations
 
 import collections
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import zmq
 from zmq.utils.monitor import parse_monitor_message
 
 from actors.core.calls import SYS_SERVICES
+from actors.core.wire import envelope_sender
 from actors.keys import ClientKeys, ServerKeys
 from actors.sockets import Socket, SocketFactory
 from broker.host_faults import HostFaults
@@ -64,6 +69,9 @@ class LinkPlan:
     #: export binds with it).
     keys: ClientKeys
     server: ServerKeys
+    #: Each actor of the site and its host: a peer's message naming an actor of another
+    #: host as its sender is refused (a host cannot pose as another's actors).
+    placement: dict[str, str] = field(default_factory=dict)
 
 
 class Link:
@@ -88,6 +96,12 @@ class Link:
         #: Prefix -> how many of this host's subscriptions hold it.
         self._interest: collections.Counter[bytes] = collections.Counter()
         self._polled: dict[Any, tuple[str, str]] = {}
+        #: Messages of each peer refused for naming another host's actor as their sender.
+        self.forged: collections.Counter[str] = collections.Counter()
+        self._posing: dict[str, frozenset[str]] = {
+            peer: frozenset(a for a, h in plan.placement.items() if h != peer)
+            for peer in plan.peers
+        }
 
     def open(self) -> None:
         """Bind the export, connect the imports (in the thread that uses them); ZMQError if
@@ -168,7 +182,7 @@ class Link:
     def forward_in(self, peer: str, xpub: Socket) -> None:
         """Deliver what host *peer* sent to this host's subscribers (never exported again),
         at most :data:`BATCH` messages, through the host faults if any rule applies."""
-        imports, faults = self.imports[peer], self.faults
+        imports, faults, posing = self.imports[peer], self.faults, self._posing[peer]
         for _ in range(BATCH):
             try:
                 first = _recv(imports, _NOBLOCK, False)
@@ -178,6 +192,9 @@ class Link:
             while frames[-1].more:
                 frames.append(_recv(imports, 0, False))
             self.imported += 1
+            if len(frames) > 1 and envelope_sender(frames[1].buffer) in posing:
+                self.forged[peer] += 1
+                continue
             if faults is not None and not faults.take(peer, frames, xpub, self.forward_out):
                 continue  # dropped or held
             last = len(frames) - 1
@@ -215,6 +232,7 @@ class Link:
             "exported": self.exported,
             "imported": self.imported,
             "interest": len(self._interest),
+            "forged": dict(self.forged),
             **({"faults": self.faults.injected} if self.faults is not None else {}),
         }
 

@@ -91,6 +91,8 @@ class BrokerSettings:
     #: broker takes from the others).
     fault_seed: int = 0
     host_faults: tuple[FaultRule, ...] = ()
+    #: Each actor of the site and the host that runs it.
+    placement: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_site(cls, site: SiteConfig, log_level: str | None = None) -> BrokerSettings:
@@ -110,6 +112,7 @@ class BrokerSettings:
             peers=tuple((name, h.link) for name, h in site.peers.items()),
             fault_seed=site.faults.seed,
             host_faults=tuple(r for r in site.faults.rules if r.hop == "host"),
+            placement=tuple((n, a.host) for n, a in site.everyone.items()),
         )
 
 
@@ -248,7 +251,14 @@ def _link(config: BrokerSettings, sockets: SocketFactory) -> Link | None:
     if not config.host or config.keys is None or sockets.server is None:
         return None
     keys = KeyFolder(config.keys).client(Identity(HOST, config.host))
-    plan = LinkPlan(config.host, config.link_bind, dict(config.peers), keys, sockets.server)
+    plan = LinkPlan(
+        config.host,
+        config.link_bind,
+        dict(config.peers),
+        keys,
+        sockets.server,
+        dict(config.placement),
+    )
     faults = HostFaults(config.host, config.fault_seed, config.host_faults)
     return Link(plan, sockets, faults if faults.rules else None)
 

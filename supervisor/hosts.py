@@ -21,7 +21,7 @@ from actors.site import SiteConfig
 from actors.sockets import LINK_DEAD_AFTER
 from supervisor.core.host_links import HostLinks
 from supervisor.core.host_report import HOST_PREFIX, ActorBrief, HostReport, skew_of
-from supervisor.core.site_events import ClockSkew, SiteEvent
+from supervisor.core.site_events import ClockSkew, Denied, SiteEvent
 from supervisor.events import Events
 from supervisor.inspect import ActorFacts
 from supervisor.supervision import Supervision
@@ -59,6 +59,7 @@ class SiteHosts:
         #: Host -> its latest report, when it came (clock s), and its clock's skew (s).
         self.reports: dict[str, tuple[HostReport, float, float]] = {}
         self._skewed: set[str] = set()
+        self._forged: dict[str, int] = {}
         self.topic = HOST_PREFIX + site.host
 
     # -- what this host says ---------------------------------------------------------------
@@ -113,9 +114,18 @@ class SiteHosts:
             self._skewed.discard(host)
 
     def link(self, report: Any) -> None:
-        """The ``link`` part of this host's broker heartbeat."""
+        """The ``link`` part of this host's broker heartbeat: the hosts' states, and the
+        messages a host sent as another host's actor (a ``denied`` event each time more
+        come)."""
         for event in self.links.report(report, self.supervision.loop.clock()):
             self._emit(event)
+        forged = report.get("forged") if isinstance(report, dict) else None
+        for peer, count in forged.items() if isinstance(forged, dict) else ():
+            if peer in self.site.peers and type(count) is int and count > self._forged.get(peer, 0):
+                new = count - self._forged.get(peer, 0)
+                self._forged[peer] = count
+                why = f"{new} message(s) from host {peer} named another host's actor as sender"
+                self._emit(Denied(identity=f"host:{peer}", what="publish", topic="", reason=why))
 
     def _emit(self, event: SiteEvent) -> None:
         fields = {k: v for k, v in event.payload().items() if k != "event"}

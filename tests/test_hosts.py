@@ -128,6 +128,12 @@ def test_a_killed_supervisor_takes_its_actors_and_the_others_say_its_host_is_los
         graph.stdout
     )
     assert "edge_down: lb" not in graph.stdout  # b's own actors are down, not its edges
+    # A rogue in b's place (with the site's server key, which b had) sends b.n as ba, an
+    # actor of a, and as bb, b's own: a refuses the first and says so.
+    rogue = site.hosts.run("b", [sys.executable, "-c", _ROGUE, str(site.site("a").security.keys)])
+    assert rogue.returncode == 0, rogue.stderr
+    denied = site.wait_event(events, lambda e: e["event"] == "denied")
+    assert denied["identity"] == "host:b" and "5 message(s)" in denied["reason"], denied
 
 
 def pid_alive(pid: int) -> bool:
@@ -291,6 +297,28 @@ def test_a_retained_value_of_one_host_reaches_an_actor_starting_on_another(
     finally:
         link.close(linger_ms=0)
         ctx.term()
+
+
+#: Run in host b's namespace once its supervisor is gone: bind b's link port as b would
+#: and, once a asks for b.n, send it 5 times as ``ba`` (a's actor) and 5 times as ``bb``.
+_ROGUE = """
+import sys, time, zmq
+from pathlib import Path
+from actors.core.wire import encode_envelope
+from actors.keys import KeyFolder
+server = KeyFolder(Path(sys.argv[1])).server()
+ctx = zmq.Context()
+export = ctx.socket(zmq.XPUB)
+export.curve_server, export.curve_secretkey = True, server.secret
+export.bind("tcp://*:5570")
+while export.poll(20_000) and export.recv() != b"\\x01b.n":
+    pass
+for sender in ("ba", "bb"):
+    for n in range(5):
+        export.send_multipart([b"b.n", encode_envelope(sender, 10_000 + n, time.time_ns(), n)])
+export.close(linger=5000)
+ctx.term()
+"""
 
 
 #: Run in a host's namespace: connect to another host's link port with a key, and say

@@ -111,3 +111,14 @@ def test_message_needs_two_frames_and_a_valid_topic() -> None:
         decode_message([b"\xff", env])
     with pytest.raises(MalformedFrame, match="empty segment"):
         decode_message([b"a..b", env])
+
+
+def test_a_broker_reads_an_envelopes_sender_from_its_first_bytes() -> None:
+    """``envelope_sender`` gives the name an envelope's sender field holds (short, long,
+    a record's payload too) without decoding the rest; anything else gives None."""
+    from actors.core.wire import encode_envelope, envelope_sender
+
+    for name in ("a", "thermostat", "x" * 31, "y" * 200, "host:b", "é"):
+        assert envelope_sender(encode_envelope(name, 1, 2, {"v": 1})) == name
+    for junk in (b"", b"\x96", b"\x96\x01", b"\x93\x01\xa1a", b"\x96\x01\xa5ab", b"\x96\x01\xc0"):
+        assert envelope_sender(junk) is None

@@ -107,6 +107,30 @@ def encode_envelope(
 
 
 _RECORDS: Final = msgspec.msgpack.Encoder()
+_ARRAY_OF_SIX: Final = 0x96
+_FIXSTR: Final = 0xA0
+_STR8: Final = 0xD9
+
+
+def envelope_sender(data: bytes | memoryview) -> str | None:
+    """The sender an envelope names, read from its first bytes without decoding the rest
+    (None when they are not an envelope's): a broker's look at a message it forwards."""
+    head = bytes(data[: 2 + 2 + 255])
+    if len(head) < 3 or head[0] != _ARRAY_OF_SIX:  # noqa: PLR2004 - header, version, str
+        return None
+    mark = head[2]
+    if _FIXSTR <= mark <= _FIXSTR + 31:
+        start, size = 3, mark - _FIXSTR
+    elif mark == _STR8 and len(head) > 3:  # noqa: PLR2004 - the length byte
+        start, size = 4, head[3]
+    else:
+        return None
+    if len(head) < start + size:
+        return None
+    try:
+        return head[start : start + size].decode()
+    except UnicodeDecodeError:
+        return None
 
 
 def envelope_encoder() -> Callable[[str, int, int, Any, str | None], bytes]:

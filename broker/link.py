@@ -1,29 +1,29 @@
 """The links between the brokers of a site on several hosts (shell).
 
-Each host's broker binds one *export* socket (an XPUB on ``[hosts.NAME] port``,
-CURVE, host keys only) and connects one *import* socket (an XSUB) to every
-other host's export. The rule that keeps this full mesh free of loops is
-NATS's for routes: a message that came from another host is delivered to this
-host's subscribers only, never exported again; what this host's publishers
-send is exported to every host that asked for it.
+Each host's broker binds one *export* socket (an XPUB on ``[hosts.NAME] port``, CURVE,
+host keys only) and connects an *import* socket (an XSUB) to each other host's export
+(one per peer: what comes in is known to come from it). The rule that keeps this full
+mesh free of loops is NATS's for routes: a message that came from another host is
+delivered to this host's subscribers only, never exported again; what this host's
+publishers send is exported to every host that asked for it.
 
-Interest travels the other way, as ZeroMQ subscriptions: each prefix this
-host's subscribers hold is subscribed once on the import socket (counted, so
-that the last unsubscribe cancels it), which ZeroMQ passes to every peer's
-export and sends again by itself after a reconnection. A peer's export
-filters in C: a topic no other host reads never leaves its host, and traffic
-between the actors of one host never touches a link.
+Interest travels the other way, as ZeroMQ subscriptions: each prefix this host's
+subscribers hold is subscribed once on the imports (counted, so that the last
+unsubscribe cancels it), which ZeroMQ passes to every peer's export and sends again by
+itself after a reconnection. A peer's export filters in C: a topic no other host reads
+never leaves its host, and traffic between the actors of one host never touches a
+link.
 
-Both sockets send ZMTP heartbeats, so a cut link is noticed within
-:data:`~actors.sockets.LINK_DEAD_AFTER` seconds even when TCP says nothing: the import's pipe to
-that peer closes, and what the peer publishes meanwhile is dropped there
-(receivers count it as a gap when the link returns, as for any lost message).
-A host trusts another host's broker, which checked its own publishers against
-the site's access table, with one exception: a message from a peer that names an
-actor of another host as its sender is refused and counted (``forged``), so a
-host cannot pose as another's actors. A socket monitor on each import tells each
-peer's state (``up``/``down``, and
-``never`` until its first handshake), which the broker's heartbeat reports.
+Both ends send ZMTP heartbeats, so a cut link is noticed within
+:data:`~actors.sockets.LINK_DEAD_AFTER` seconds even when TCP says nothing: the pipe
+to that peer closes, and what the peer publishes meanwhile is dropped there (receivers
+count it as a gap when the link returns, as for any lost message). A host trusts
+another host's broker, which checked its own publishers against the site's access
+table, with one exception: a message from a peer that names an actor of another host
+as its sender is refused and counted (``forged``), so a host cannot pose as another's
+actors. A socket monitor on each import tells each peer's state (``up``/``down``, and
+``never`` until its first handshake), which the broker's heartbeat reports with the
+faults of the host hop (:mod:`broker.host_faults`) that this broker applied.
 """
 
 from __future__ import annotations

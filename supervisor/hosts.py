@@ -5,9 +5,11 @@ On a site of several hosts, :class:`SiteHosts` publishes this host's
 keeps the latest of each other host's, with the clock skew its timestamp
 shows; it turns the broker's link report into ``host_lost``/``host_back``
 (:class:`~supervisor.core.host_links.HostLinks`) and a skew past
-``[supervisor] clock_skew`` into a ``clock_skew`` event. The other parts read
-from it: the reliable writers' expected readers on other hosts, and the other
-hosts' actors that ``ctl status`` lists.
+``[supervisor] clock_skew`` into a ``clock_skew`` event, and a host that sent
+messages as another host's actor into a ``denied`` event. The other parts read
+from it: the reliable writers' expected readers on other hosts, the other hosts'
+servers (the directory) and retained topics, and the other hosts' actors that
+``ctl status`` lists.
 """
 
 from __future__ import annotations

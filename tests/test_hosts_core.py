@@ -200,3 +200,29 @@ def test_a_host_rule_added_at_run_time_is_refused_with_where_it_goes() -> None:
     else:
         raise AssertionError("a host rule was added at run time")
     assert ledger.rules == []
+
+
+def test_the_web_views_site_message_has_every_hosts_actors() -> None:
+    """On a site of several hosts the view's message says this host (whose clock its times
+    are) and the others, and lists the other hosts' actors as rows with their host and
+    none of the counters this host does not have."""
+    from supervisor.core.webfeed import SiteView
+
+    status = {
+        "site": "s",
+        "host": "a",
+        "hosts": {"b": {"link": "up", "skew_s": 0.001}},
+        "actors": [],
+        "elsewhere": [{"name": "lb", "host": "b", "state": "running", "pid": 5, "restarts": 1}],
+    }
+    message = SiteView().update(status, 1.0)
+    assert message["host"] == "a" and message["hosts"]["b"]["link"] == "up"
+    [row] = message["actors"]
+    assert (row["name"], row["host"], row["state"], row["pid"], row["restarts"]) == (
+        "lb",
+        "b",
+        "running",
+        5,
+        1,
+    )
+    assert row["gaps"] is None and row["kind"] == "actor"

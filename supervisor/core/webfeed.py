@@ -162,6 +162,7 @@ class SiteView:
             edges += self._calls(name, record.get("calls"), (current, seconds), nodes)
             if record.get("hal") is True:
                 hal.add(name)
+        rows += [_elsewhere(record) for record in status.get("elsewhere", [])[:10_000]]
         behind = _behind(status.get("actors", []))
         for edge in edges:  # a reliable topic's reader: what its writers still keep for it
             lag = behind.get((edge["topic"], edge["to"]))
@@ -326,6 +327,26 @@ def _fold_hardware_status(
         label = str(node["label"])
         if "." in label:
             node["fold"] = label.rsplit(".", 1)[0] + ".*"
+
+
+def _elsewhere(record: Any) -> dict[str, Any]:
+    """A row of another host's actor, as its host's report says (what this host does not
+    count is None: shown as "-"); its actions go to that host's supervisor."""
+    record = _map(record)
+    counters = ("gaps", "duplicates", "late", "rejected", "faults", "in_rate", "out_rate")
+    return {
+        "name": str(record.get("name")),
+        "host": record.get("host"),
+        "recent_exit": False,
+        "kind": "actor",
+        "class": None,
+        "state": record.get("state"),
+        "pid": record.get("pid"),
+        "restarts": record.get("restarts"),
+        "uptime": None,
+        "last_exit": None,
+        **dict.fromkeys(counters),
+    }
 
 
 def _map(value: Any) -> dict[Any, Any]:

@@ -85,9 +85,11 @@ function renderSite(msg) {
 const rowsByName = new Map();
 
 function cellsOf(a) {
-  return [a.name, a.state, a.pid ?? "-", a.restarts,
+  // Another host's actor (a site of several hosts) says where it runs.
+  return [a.host ? `${a.name} @ ${a.host}` : a.name, a.state, a.pid ?? "-", a.restarts,
     a.uptime === null ? "-" : `${Math.round(a.uptime)} s`, fmt(a.in_rate), fmt(a.out_rate),
-    a.gaps, a.duplicates, a.late, a.rejected, a.faults, a.last_exit || ""];
+    fmt(a.gaps), fmt(a.duplicates), fmt(a.late), fmt(a.rejected), fmt(a.faults),
+    a.last_exit || ""];
 }
 
 function newRow(a) {

@@ -60,9 +60,17 @@ def three_hosts(**tables: Any) -> Iterator[HostSite]:
     assert problems == []
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def site() -> Iterator[HostSite]:
-    """Three hosts, a, b and c (see :func:`three_hosts`)."""
+    """Three hosts, a, b and c (see :func:`three_hosts`), shared by the tests that leave
+    them as they found them (a cut mended, an actor restarted or started)."""
+    with three_hosts() as running:
+        yield running
+
+
+@pytest.fixture
+def own_site() -> Iterator[HostSite]:
+    """Three hosts of the test's own (it ends one of them)."""
     with three_hosts() as running:
         yield running
 
@@ -107,10 +115,11 @@ def test_messages_cross_hosts_and_local_traffic_outlives_a_cut_link(site: HostSi
 
 
 def test_a_killed_supervisor_takes_its_actors_and_the_others_say_its_host_is_lost(
-    site: HostSite,
+    own_site: HostSite,
 ) -> None:
     """SIGKILL b's supervisor: b's broker and actors end with it (no orphans), a and c
     report b lost, and their own actors go on."""
+    site = own_site
     events = site.events("a")
     b = [p for p in site.status("b")["actors"]]
     site.kill("b")

@@ -254,16 +254,7 @@ class ActorProcess:
         """The OpenTelemetry settings of this actor (importing the SDK only when used)."""
         from actors.telemetry import TracingConfig  # noqa: PLC0415 - only when used
 
-        cfg = self.config
-        return TracingConfig(
-            endpoint=cfg.site.telemetry.otlp_endpoint,
-            site=cfg.site.site.name,
-            actor=cfg.name,
-            ratio=cfg.site.telemetry.sampling,
-            resource=cfg.site.telemetry.resource,
-            protocol=cfg.site.telemetry.protocol,
-            host=cfg.site.host,
-        )
+        return TracingConfig.of_site(self.config.site, self.config.name)
 
     def _start_telemetry(self) -> None:
         """Traces, metrics and exported logs, made now, in this process (never before a

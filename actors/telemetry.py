@@ -50,6 +50,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from actors import reliable_metrics
 from actors.core.declarations import metric_kind
 from actors.export_health import install, watched
+from actors.site import SiteConfig
 
 #: The breaker states as gauge levels.
 _BREAKER_LEVELS: Final = {"closed": 0, "half_open": 1, "open": 2}
@@ -68,6 +69,21 @@ class TracingConfig:
     protocol: str = "http"
     #: The site's host this process runs on ("" on a site of one host).
     host: str = ""
+
+    @classmethod
+    def of_site(cls, site: SiteConfig, actor: str) -> TracingConfig:
+        """The settings of process *actor* (an actor's name, or ``supervisor``) of *site*."""
+        telemetry = site.telemetry
+        return cls(
+            endpoint=telemetry.otlp_endpoint,
+            site=site.site.name,
+            actor=actor,
+            ratio=telemetry.sampling,
+            resource=telemetry.resource,
+            metrics_interval=telemetry.metrics_interval,
+            protocol=telemetry.protocol,
+            host=site.host,
+        )
 
     def otel_resource(self) -> Resource:
         """``service.name`` = the site, ``service.instance.id`` and ``enlil.actor`` = the

@@ -15,14 +15,7 @@ class SiteMetricsPlugin:
         site = context.site
         telemetry = site.telemetry
         self.metrics = SiteMetrics(
-            TracingConfig(
-                endpoint=telemetry.otlp_endpoint,
-                site=site.site.name,
-                actor="supervisor",
-                resource=telemetry.resource,
-                protocol=telemetry.protocol,
-                host=site.host,
-            ),
+            TracingConfig.of_site(site, "supervisor"),
             self._counts,
             interval=telemetry.metrics_interval,
         )

@@ -62,6 +62,14 @@ class BrokerLink:
         self._probe = f"{SYS_PROBE}{os.getpid()}-{uuid.uuid4().hex[:8]}".encode()
         self._probes = 0
         self.sub.setsockopt(zmq.SUBSCRIBE, self._probe)
+        self._probing = True
+
+    def _listen_for_probes(self) -> None:
+        """Subscribe to this link's probe topic, unless it is (ZeroMQ counts subscriptions:
+        one too many would outlive the unsubscribe)."""
+        if not self._probing:
+            self.sub.setsockopt(zmq.SUBSCRIBE, self._probe)
+            self._probing = True
 
     @classmethod
     def to_site(
@@ -119,6 +127,9 @@ class BrokerLink:
         (AuthenticationFailed at once when the site refuses this link's key)."""
         deadline = time.monotonic() + timeout
         watch = AuthWatch(self.keys, self.pub, self.sub)
+        # Subscribed again if a wait ended before (its success unsubscribed it): a link
+        # waits again after its broker restarted, whatever else it subscribes to.
+        self._listen_for_probes()
         try:
             while True:
                 self.send_probe()
@@ -127,6 +138,7 @@ class BrokerLink:
                     while self.sub.poll(0, zmq.POLLIN):
                         if self.is_probe(self.sub.recv_multipart()):
                             self.sub.setsockopt(zmq.UNSUBSCRIBE, self._probe)
+                            self._probing = False
                             return
                 if watch.refused() is not None:
                     where = f"{self.pub_endpoint} / {self.sub_endpoint}"
@@ -143,7 +155,7 @@ class BrokerLink:
         """Return once everything published so far has passed the broker (a probe's round
         trip: one publisher's messages stay in order), or False after *timeout*. For a
         process about to end abruptly; what else arrives meanwhile is discarded."""
-        self.sub.setsockopt(zmq.SUBSCRIBE, self._probe)
+        self._listen_for_probes()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.send_probe()

@@ -60,13 +60,18 @@ DROPS = [
     {"hop": "deliver", "kind": "drop", "probability": 0.1, "topic": "cmd.out"},
     {"hop": "publish", "kind": "drop", "probability": 0.05, "topic": "cmd.out"},
 ]
+#: What the tests wait for: the test's own subscriber takes only these, so that the flood
+#: of commands, resends and acknowledgements never fills its queue (a subscriber that
+#: falls behind loses messages at its high-water mark: the last progress a consumer sends
+#: was lost that way under load, and the test waited for it in vain).
+WATCHED = ["cmd.progress.*", "flood.progress", "$sys.event"]
 
 
 def test_every_command_once_and_in_order_through_dropped_deliveries(mesh: MeshFactory) -> None:
     """10,000 commands; 5% dropped as they are published and 10% as they are delivered:
     both consumers execute every one, once, in order; the writer keeps nothing once
     both acknowledged, and the faults it recovered from are counted."""
-    started = mesh.start(site(DROPS))
+    started = mesh.start(site(DROPS), subscribe=WATCHED)
     cursor = started.publish("cmd.go", COUNT)
     for name in ("a", "b"):
         assert wait_done(started, name, cursor) == {
@@ -104,7 +109,8 @@ def flood(mesh: MeshFactory, flooder: str, drop: float = 0.0) -> Mesh:
                 "flooder": {"class": f"reliable_actors:{flooder}"},
                 "slow": {"class": "reliable_actors:Slow"},
             },
-        }
+        },
+        subscribe=WATCHED,
     )
     return started
 
@@ -152,7 +158,7 @@ def test_a_full_window_raises_in_the_step_and_the_snapshot_shows_it(mesh: MeshFa
 def test_a_consumer_stopped_on_purpose_does_not_stall_the_sender(mesh: MeshFactory) -> None:
     """b is stopped: the writer stops waiting for it (the supervisor says so), a gets
     everything, and nothing stays kept for b."""
-    started = mesh.start(site([]))
+    started = mesh.start(site([]), subscribe=WATCHED)
     started.request("stop", name="b")
     cursor = started.publish("cmd.go", COUNT)
     assert wait_done(started, "a", cursor)["out_of_order"] == 0
@@ -168,7 +174,7 @@ def test_the_broker_killed_mid_stream_loses_nothing(mesh: MeshFactory) -> None:
     """SIGKILL of the broker while 10,000 commands flow through dropped deliveries: it is
     restarted, the links come back, and what died with it is sent again: both consumers
     execute every command once, in order."""
-    started = mesh.start(site(DROPS))
+    started = mesh.start(site(DROPS), subscribe=WATCHED)
     cursor = started.publish("cmd.go", COUNT // 2)
     started.wait_for("cmd.progress.a", lambda p: p["count"] >= 500, timeout=60, after=cursor)
     started.wait_restarted("broker", started.kill("broker", signal.SIGKILL))
@@ -195,7 +201,7 @@ def test_a_consumer_killed_halfway_gets_what_it_had_not_acknowledged(mesh: MeshF
     """kill -9 of b halfway (no inbox: it restarts with a count of 0): it says HELLO and
     is sent everything it had not acknowledged, so it misses nothing (it may execute a
     few commands twice, which a durable inbox prevents); a is not disturbed."""
-    started = mesh.start(site(DROPS))
+    started = mesh.start(site(DROPS), subscribe=WATCHED)
     cursor = started.publish("cmd.go", COUNT)
     started.wait_for("cmd.progress.b", lambda p: p["count"] >= 2000, timeout=60, after=cursor)
     started.wait_restarted("b", started.kill("b"))
@@ -219,7 +225,7 @@ def test_a_durable_consumer_killed_halfway_executes_every_command_exactly_once(
     spec = site(DROPS)
     spec["persistence"] = {"interval": 0.1}
     spec["actors"]["b"]["class"] = "reliable_actors:DurableExecutor"
-    started = mesh.start(spec)
+    started = mesh.start(spec, subscribe=WATCHED)
     cursor = started.publish("cmd.go", COUNT)
     for at in (2000, 5000):
         then = started.wait_for(
@@ -268,7 +274,8 @@ def test_a_durable_producer_killed_at_any_point_keeps_its_state_and_messages_tog
                 "pacer": {"class": "reliable_actors:Pacer", "period": 0.005},
                 "a": {"class": "reliable_actors:Tally"},
             },
-        }
+        },
+        subscribe=WATCHED,
     )
     cursor = started.mark()
     kills = 0
@@ -299,7 +306,8 @@ def test_a_message_that_cannot_be_delivered_is_kept_announced_and_redeliverable(
                 "commander": {"class": "reliable_actors:Commander"},
                 "b": {"class": "reliable_actors:Tally"},
             },
-        }
+        },
+        subscribe=WATCHED,
     )
     cursor = started.publish("cmd.go", 5)
     started.wait_until(
@@ -342,7 +350,8 @@ def test_a_reliable_consumers_failure_replays_the_messages_it_took(mesh: MeshFac
                 "commander": {"class": "reliable_actors:Commander"},
                 "b": {"class": "reliable_actors:Fragile", "autostart": False},
             },
-        }
+        },
+        subscribe=WATCHED,
     )
     started.publish("cmd.go", 1000)
     started.wait_actor(
@@ -373,7 +382,7 @@ def test_a_durable_consumer_swapped_mid_stream_executes_every_command_exactly_on
     spec = site([])
     spec["persistence"] = {"interval": 0.5}
     spec["actors"]["b"]["class"] = "reliable_actors:DurableExecutor"
-    started = mesh.start(spec)
+    started = mesh.start(spec, subscribe=WATCHED)
     cursor = started.publish("cmd.go", COUNT)
     for at in (1000, 3000, 6000):
         started.wait_for("cmd.progress.b", lambda p, at=at: p["count"] >= at, 60, after=cursor)
